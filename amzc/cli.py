@@ -1,0 +1,187 @@
+"""The ``amzc`` command line. Thin: every command parses options, calls the library, and
+prints. Errors a user can cause are printed as one message (no traceback) with exit code 2
+(bad input) or 1 (a check that failed, e.g. ``fmt --check``)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, ParamSpec
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from amzc.check import check as check_program
+from amzc.errors import AmzConfigError, AmzError
+from amzc.evaluate import BACKENDS, EvalOptions, combine, get_backend
+from amzc.parse import parse_file
+from amzc.printer import print_program
+from amzc.syntax import MemoryConfig, Program
+from amzc.tasks import TASK_KINDS, TaskSpec, build_tasks
+
+app = typer.Typer(
+    name="amzc",
+    help="Evolve machine-learning algorithms from basic math operations (AutoML-Zero), "
+    "compiled to native code with LLVM.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+log = logging.getLogger("amzc")
+P = ParamSpec("P")
+
+EXIT_BAD_INPUT = 2
+EXIT_CHECK_FAILED = 1
+
+
+def user_errors(command: Callable[P, None]) -> Callable[P, None]:
+    """Print an :class:`AmzError` as its message alone and exit 2; Ctrl-C exits 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except AmzError as e:
+            err.print(str(e), markup=False)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except KeyboardInterrupt:
+            err.print("interrupted", markup=False)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _load(file: Path) -> Program:
+    if not file.exists():
+        raise AmzConfigError(f"{file}: no such file")
+    if file.is_dir():
+        raise AmzConfigError(f"{file}: is a directory, not a .amz file")
+    return parse_file(file)
+
+
+def _memory(text: str | None, program: Program) -> MemoryConfig:
+    if text is None:
+        return MemoryConfig.fitting(program)
+    try:
+        return MemoryConfig.parse(text)
+    except ValueError as e:
+        raise AmzConfigError(f"--memory: {e}") from None
+
+
+# Shared options ---------------------------------------------------------------------------------
+FileArg = Annotated[Path, typer.Argument(help="A .amz program.", show_default=False)]
+TaskOpt = Annotated[str, typer.Option("--task", "-t", help=f"Task kind: {', '.join(TASK_KINDS)}.")]
+FeaturesOpt = Annotated[int, typer.Option("--features", "-F", help="Feature size F.")]
+MemoryOpt = Annotated[
+    str | None,
+    typer.Option("--memory", help="Memory sizes S,V,M (scalars, vectors, matrices). "
+                 "Default: the smallest that fits the program."),
+]
+
+
+@app.command()
+@user_errors
+def run(
+    file: FileArg,
+    task: TaskOpt = "linear",
+    features: FeaturesOpt = 4,
+    train: Annotated[int, typer.Option(help="Training examples per task.")] = 100,
+    valid: Annotated[int, typer.Option(help="Validation examples per task.")] = 100,
+    tasks: Annotated[int, typer.Option(help="Number of tasks.")] = 10,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the task data and of random ops.")] = 0,
+    memory: MemoryOpt = None,
+    backend: Annotated[str, typer.Option(help=f"Evaluator: {', '.join(BACKENDS)}.")] = "numpy",
+    combine_mode: Annotated[str, typer.Option("--combine", help="Combine tasks by mean or "
+                                              "median.")] = "mean",
+    max_abs_error: Annotated[float, typer.Option(help="Abort threshold on |y - prediction|.")]
+    = 100.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Per-task fitness.")] = False,
+) -> None:
+    """Train and validate a program on a set of tasks and print its fitness.
+
+    Example: amzc run examples/linear_regression.amz --task linear
+    """
+    program = _load(file)
+    mem = _memory(memory, program)
+    check_program(program, mem, features)
+    if combine_mode not in ("mean", "median"):
+        raise AmzConfigError(f"--combine must be mean or median, not {combine_mode!r}")
+    spec = TaskSpec(task, features, train, valid, tasks, epochs).reseeded(seed)
+    taskset = build_tasks(spec)
+    options = EvalOptions(max_abs_error=max_abs_error, combine=combine_mode,  # type: ignore[arg-type]
+                          seed=seed)
+    result = get_backend(backend).run(program, taskset, mem, options)
+    fitness = combine(result.fitness, options.combine)
+    if as_json:
+        out.print(json.dumps({
+            "file": str(file), "task": task, "features": features, "train": train,
+            "valid": valid, "tasks": tasks, "epochs": epochs, "seed": seed,
+            "memory": str(mem), "backend": backend, "combine": combine_mode,
+            "fitness": fitness, "per_task": [float(f) for f in result.fitness],
+        }))
+        return
+    if verbose:
+        table = Table("task", "fitness", title=f"{file.name} on {tasks} {task} tasks")
+        for i, f in enumerate(result.fitness):
+            table.add_row(str(i), f"{f:.6f}")
+        out.print(table)
+    out.print(f"fitness {fitness:.6f}  ({combine_mode} of {tasks} {task} tasks, F={features}, "
+              f"{train} train / {valid} valid, memory {mem}, {backend})")
+
+
+@app.command()
+@user_errors
+def check(
+    file: FileArg,
+    features: FeaturesOpt = 4,
+    memory: MemoryOpt = None,
+) -> None:
+    """Check a program: syntax, operand types, addresses against memory, indices against F."""
+    program = _load(file)
+    mem = _memory(memory, program)
+    check_program(program, mem, features)
+    out.print(f"{file}: ok ({len(program)} instructions, memory {mem}, F={features})")
+
+
+@app.command()
+@user_errors
+def fmt(
+    files: Annotated[list[Path], typer.Argument(help="Programs to format.", show_default=False)],
+    check_only: Annotated[bool, typer.Option("--check", help="Exit 1 if a file is not "
+                                             "canonical; change nothing.")] = False,
+    write: Annotated[bool, typer.Option("--write", "-w", help="Rewrite files in place.")] = False,
+) -> None:
+    """Print a program in canonical form (or check / rewrite files)."""
+    unformatted = []
+    for file in files:
+        program = _load(file)
+        text = file.read_text(encoding="utf-8")
+        canonical = print_program(program)
+        if check_only:
+            if text != canonical:
+                unformatted.append(file)
+                err.print(f"{file}: not canonical")
+        elif write:
+            if text != canonical:
+                file.write_text(canonical, encoding="utf-8")
+                err.print(f"{file}: formatted")
+        else:
+            out.print(canonical, end="")
+    if unformatted:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,119 @@
+"""The train/validate protocol's contract, fitness and task combination, independent of any
+backend (spec: REFERENCE.md §3, AMZ.md §2).
+
+A backend runs the whole protocol for every task of a :class:`TaskSet` and returns a
+:class:`RunOutput`; this module turns per-task fitness into one number and picks backends."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+from amzc.errors import AmzConfigError
+from amzc.syntax import MemoryConfig, Program
+from amzc.tasks.taskset import TaskSet
+
+Combine = Literal["mean", "median"]
+TWO_OVER_PI = 2.0 / math.pi
+FEC_RECORD_LIMIT = 100  # at most this many training errors are recorded (REFERENCE.md §3.2)
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """How to evaluate. ``seed`` keys the random streams of random-fill ops (one stream per
+    task: ``derive_key(seed, task_id)``); ``max_train_steps`` and ``max_valid_steps`` cap the
+    examples used (the reference's N_all and N_valid), as the FEC fingerprint run does."""
+
+    max_abs_error: float = 100.0
+    combine: Combine = "mean"
+    seed: int = 0
+    max_train_steps: int | None = None
+    max_valid_steps: int | None = None
+
+
+@dataclass
+class RunOutput:
+    """What a backend returns: per-task fitness and the final memory of every task.
+
+    With ``record=True`` it also holds the absolute errors of the first epoch's training steps
+    (at most :data:`FEC_RECORD_LIMIT`) and of the first validation, and how many of each were
+    recorded before an abort (``n_train_errors``/``n_valid_errors``), for FEC fingerprints."""
+
+    fitness: np.ndarray  # (K,)
+    scalars: np.ndarray  # (K, S)
+    vectors: np.ndarray  # (K, V, F)
+    matrices: np.ndarray  # (K, M, F, F)
+    train_errors: np.ndarray | None = None  # (K, T)
+    valid_errors: np.ndarray | None = None  # (K, Nv)
+    n_train_errors: np.ndarray | None = None  # (K,)
+    n_valid_errors: np.ndarray | None = None  # (K,)
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    fitness: float
+    per_task: np.ndarray
+
+
+class Backend(Protocol):
+    name: str
+
+    def run(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
+            options: EvalOptions, record: bool = False) -> RunOutput: ...
+
+
+def flip_and_squash(rmse: np.ndarray) -> np.ndarray:
+    """Regression fitness 1 − (2/π)·atan(RMSE) in (0, 1]; 0 for a NaN or infinite RMSE."""
+    rmse = np.asarray(rmse, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        fitness = 1.0 - TWO_OVER_PI * np.arctan(rmse)
+    return np.where(np.isfinite(rmse), fitness, 0.0)
+
+
+def combine(per_task: np.ndarray, mode: Combine = "mean") -> float:
+    """Mean, or the reference's median: element n//2 of the sorted list (upper median)."""
+    values = np.asarray(per_task, dtype=np.float64)
+    if mode == "mean":
+        return float(values.mean())
+    if mode == "median":
+        return float(np.sort(values)[len(values) // 2])
+    raise AmzConfigError(f"unknown combination {mode!r}; use mean or median")
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+BACKENDS = ("llvm", "numpy")
+
+
+def get_backend(name: str) -> Backend:
+    """A backend by name. Imported lazily so that NumPy-only use never loads LLVM."""
+    if name == "numpy":
+        from amzc.backends.numpy import NumpyBackend
+
+        return NumpyBackend()
+    if name == "llvm":
+        from amzc.backends.llvm import LlvmBackend
+
+        return LlvmBackend()
+    raise AmzConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def evaluate(
+    program: Program,
+    tasks: TaskSet,
+    memory: MemoryConfig | None = None,
+    *,
+    backend: str | Backend = "numpy",
+    options: EvalOptions | None = None,
+) -> EvalResult:
+    """Train and validate ``program`` on every task; the combined and per-task fitness."""
+    options = options or EvalOptions()
+    memory = memory or MemoryConfig.fitting(program)
+    engine = get_backend(backend) if isinstance(backend, str) else backend
+    out = engine.run(program, tasks, memory, options)
+    return EvalResult(combine(out.fitness, options.combine), out.fitness)

@@ -1,0 +1,352 @@
+"""The one table of every op (ids 0-64 of the reference, spec REFERENCE.md §2).
+
+Every other part of amzc reads this table: the parser resolves notation + operand types to an op
+here, the printer prints an op's canonical form from here, the checker and the mutator take
+operand types and data fields from here, the NumPy backend executes ``Op.numpy`` and the LLVM
+backend looks up its lowering by ``Op.name``. Adding an op is one ``_op(...)`` line below (plus a
+lowering in ``amzc/backends/llvm/lowering.py``).
+
+NumPy semantics work on a batch of tasks: a scalar is an array of shape ``(K,)``, a vector
+``(K, F)`` and a matrix ``(K, F, F)``. Reductions sum strictly left to right (``_seqsum``) so that
+compiled backends, which also sum left to right without reassociation, agree bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from amzc.rng import Streams
+    from amzc.syntax import Instruction
+
+SCALAR, VECTOR, MATRIX = "s", "v", "m"
+TYPE_NAMES = {SCALAR: "scalar", VECTOR: "vector", MATRIX: "matrix"}
+
+
+class Form(Enum):
+    """How an op is written; the parser and the printer both dispatch on it."""
+
+    NO_OP = "no_op"  # no_op()
+    INFIX = "infix"  # c = a + b
+    RECIPROCAL = "reciprocal"  # c = 1 / a
+    CALL = "call"  # c = f(a[, b][, axis=N])
+    CONST = "const"  # c = 0.5 | c[i] = 0.5 | c[i, j] = 0.5
+    RANDOM = "random"  # c = uniform(lo, hi) | c = gaussian(mean, std)
+
+
+# A NumPy semantic function gets the input arrays, the output's current value (for ops that
+# write only part of it), the instruction (for data fields) and the task-batched random
+# streams, and returns the output's new value.
+NumpyFn = Callable[[tuple[np.ndarray, ...], np.ndarray, "Instruction", "Streams"], np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    id: int
+    name: str  # canonical name, the reference enum in lower case without _OP
+    inputs: tuple[str, ...]  # operand types, in order
+    output: str | None  # result type; None for no_op
+    form: Form
+    symbol: str  # operator or function name as printed ("+", "dot", "uniform", ...)
+    axis: int | None  # the printed axis= argument, if any
+    numpy: NumpyFn
+    doc: str
+
+    @property
+    def n_index(self) -> int:
+        """Number of integer index fields (constant-set ops into vectors and matrices)."""
+        if self.form is not Form.CONST:
+            return 0
+        return {SCALAR: 0, VECTOR: 1, MATRIX: 2}[self.output or SCALAR]
+
+    @property
+    def n_data(self) -> int:
+        """Number of float data fields: a constant's value, or a distribution's two parameters."""
+        return {Form.CONST: 1, Form.RANDOM: 2}.get(self.form, 0)
+
+    @property
+    def is_data_op(self) -> bool:
+        return self.form in (Form.CONST, Form.RANDOM)
+
+    def signature(self) -> str:
+        """Human form used in error messages, e.g. ``s = dot(v, v)``."""
+        ins = [TYPE_NAMES[t][0] for t in self.inputs]
+        out = TYPE_NAMES[self.output][0] if self.output else ""
+        axis = f", axis={self.axis}" if self.axis is not None else ""
+        match self.form:
+            case Form.NO_OP:
+                return "no_op()"
+            case Form.INFIX:
+                return f"{out} = {ins[0]} {self.symbol} {ins[1]}"
+            case Form.RECIPROCAL:
+                return f"{out} = 1 / {ins[0]}"
+            case Form.CALL:
+                return f"{out} = {self.symbol}({', '.join(ins)}{axis})"
+            case Form.CONST:
+                idx = {SCALAR: "", VECTOR: "[i]", MATRIX: "[i, j]"}[self.output or SCALAR]
+                return f"{out}{idx} = <constant>"
+            case Form.RANDOM:
+                return f"{out} = {self.symbol}(a, b)"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Ops are singletons compared by identity; unpickling must return the table's object.
+        return (op_by_id, (self.id,))
+
+    def __repr__(self) -> str:
+        return f"Op({self.name})"
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy semantics helpers (spec: REFERENCE.md §2)
+
+
+def _seqsum(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Sum strictly left to right (cumsum is sequential, unlike np.sum's pairwise order)."""
+    return np.cumsum(x, axis=axis).take(-1, axis=axis)
+
+
+def _flat(m: np.ndarray) -> np.ndarray:
+    return m.reshape(m.shape[0], -1)
+
+
+def _std(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    # spec: population std as sqrt(E[x²] − E[x]²); cancellation may make it NaN, as in the reference.
+    n = x.shape[axis]
+    mean = _seqsum(x, axis) / n
+    return np.sqrt(_seqsum(x * x, axis) / n - mean * mean)
+
+
+def _min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.where(b < a, b, a)  # std::min: NaN in either operand gives a
+
+
+def _max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.where(a < b, b, a)  # std::max: NaN in either operand gives a
+
+
+def _matrix_min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.where(a < b, a, b)  # explicit loop `x < y ? x : y`: NaN gives the second operand
+
+
+def _matrix_max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.where(a > b, a, b)
+
+
+def _heaviside_ge(a: np.ndarray) -> np.ndarray:
+    return np.where(a >= 0.0, 1.0, 0.0)  # scalar op 15: 1 at 0, 0 at NaN
+
+
+def _heaviside_gt(a: np.ndarray) -> np.ndarray:
+    return np.where(a > 0.0, 1.0, 0.0)  # vector and matrix ops 16, 17: strict
+
+
+def _unary(f: Callable[[np.ndarray], np.ndarray]) -> NumpyFn:
+    return lambda x, old, ins, rng: f(x[0])
+
+
+def _binary(f: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> NumpyFn:
+    return lambda x, old, ins, rng: f(x[0], x[1])
+
+
+def _scale(s: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return s.reshape(s.shape + (1,) * (x.ndim - 1)) * x
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _seqsum(a * b)
+
+
+def _matvec(m: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return _seqsum(m * v[:, None, :])
+
+
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # out[i, j] = sum_k a[i, k] b[k, j], summed over k in order
+    return _seqsum(a[:, :, :, None] * b[:, None, :, :], axis=2)
+
+
+def _outer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a[:, :, None] * b[:, None, :]
+
+
+def _norm(x: np.ndarray) -> np.ndarray:
+    return np.sqrt(_seqsum(x * x))
+
+
+def _bcast_s(s: np.ndarray, old: np.ndarray) -> np.ndarray:
+    return np.broadcast_to(s[:, None], old.shape).copy()
+
+
+def _const(x: tuple[np.ndarray, ...], old: np.ndarray, ins: Instruction, rng: Streams) -> np.ndarray:
+    out = old.copy()
+    out[(slice(None), *ins.index)] = ins.data[0]
+    return out
+
+
+def _uniform(x: tuple[np.ndarray, ...], old: np.ndarray, ins: Instruction, rng: Streams) -> np.ndarray:
+    return rng.uniform(ins.data[0], ins.data[1], old.shape[1:])
+
+
+def _gaussian(x: tuple[np.ndarray, ...], old: np.ndarray, ins: Instruction, rng: Streams) -> np.ndarray:
+    return rng.gaussian(ins.data[0], ins.data[1], old.shape[1:])
+
+
+def _no_op(x: tuple[np.ndarray, ...], old: np.ndarray, ins: Instruction, rng: Streams) -> np.ndarray:
+    return old
+
+
+# ---------------------------------------------------------------------------------------------
+# The table. Columns: id, name, input types, output type, form, symbol, axis, semantics, doc.
+
+S, V, M = SCALAR, VECTOR, MATRIX
+_ROWS: list[Op] = []
+
+
+def _op(
+    id: int,
+    name: str,
+    inputs: str,
+    output: str | None,
+    form: Form,
+    symbol: str,
+    semantics: NumpyFn,
+    doc: str,
+    axis: int | None = None,
+) -> None:
+    _ROWS.append(Op(id, name, tuple(inputs), output, form, symbol, axis, semantics, doc))
+
+
+I, C, R, K = Form.INFIX, Form.CALL, Form.RECIPROCAL, Form.CONST
+
+_op(0, "no_op", "", None, Form.NO_OP, "no_op", _no_op, "does nothing")
+# scalar arithmetic
+_op(1, "scalar_sum", "ss", S, I, "+", _binary(np.add), "a + b")
+_op(2, "scalar_diff", "ss", S, I, "-", _binary(np.subtract), "a - b")
+_op(3, "scalar_product", "ss", S, I, "*", _binary(np.multiply), "a * b")
+_op(4, "scalar_division", "ss", S, I, "/", _binary(np.divide), "a / b, IEEE (±inf, NaN)")
+_op(5, "scalar_abs", "s", S, C, "abs", _unary(np.abs), "|a|")
+_op(6, "scalar_reciprocal", "s", S, R, "/", _unary(lambda a: 1.0 / a), "1 / a")
+_op(7, "scalar_sin", "s", S, C, "sin", _unary(np.sin), "sin a")
+_op(8, "scalar_cos", "s", S, C, "cos", _unary(np.cos), "cos a")
+_op(9, "scalar_tan", "s", S, C, "tan", _unary(np.tan), "tan a")
+_op(10, "scalar_arcsin", "s", S, C, "arcsin", _unary(np.arcsin), "asin a; NaN outside [-1, 1]")
+_op(11, "scalar_arccos", "s", S, C, "arccos", _unary(np.arccos), "acos a; NaN outside [-1, 1]")
+_op(12, "scalar_arctan", "s", S, C, "arctan", _unary(np.arctan), "atan a")
+_op(13, "scalar_exp", "s", S, C, "exp", _unary(np.exp), "e^a; overflows to +inf")
+_op(14, "scalar_log", "s", S, C, "log", _unary(np.log), "ln a; log 0 = -inf, log(<0) = NaN")
+_op(15, "scalar_heaviside", "s", S, C, "heaviside", _unary(_heaviside_ge), "1 if a >= 0 else 0")
+_op(16, "vector_heaviside", "v", V, C, "heaviside", _unary(_heaviside_gt), "1 where a > 0 else 0")
+_op(17, "matrix_heaviside", "m", M, C, "heaviside", _unary(_heaviside_gt), "1 where a > 0 else 0")
+# linear algebra and vector/matrix arithmetic
+_op(18, "scalar_vector_product", "sv", V, I, "*", _binary(_scale), "s * v")
+_op(19, "scalar_broadcast", "s", V, C, "bcast", lambda x, old, i, r: _bcast_s(x[0], old),
+    "every entry = s")
+_op(20, "vector_reciprocal", "v", V, R, "/", _unary(lambda a: 1.0 / a), "1 / v element-wise")
+_op(21, "vector_norm", "v", S, C, "norm", _unary(_norm), "L2 norm")
+_op(22, "vector_abs", "v", V, C, "abs", _unary(np.abs), "|v| element-wise")
+_op(23, "vector_sum", "vv", V, I, "+", _binary(np.add), "a + b element-wise")
+_op(24, "vector_diff", "vv", V, I, "-", _binary(np.subtract), "a - b element-wise")
+_op(25, "vector_product", "vv", V, I, "*", _binary(np.multiply), "a * b element-wise (Hadamard)")
+_op(26, "vector_division", "vv", V, I, "/", _binary(np.divide), "a / b element-wise")
+_op(27, "vector_inner_product", "vv", S, C, "dot", _binary(_dot), "sum_i a_i b_i")
+_op(28, "vector_outer_product", "vv", M, C, "outer", _binary(_outer), "M[i, j] = a[i] b[j]")
+_op(29, "scalar_matrix_product", "sm", M, I, "*", _binary(_scale), "s * M")
+_op(30, "matrix_reciprocal", "m", M, R, "/", _unary(lambda a: 1.0 / a), "1 / M element-wise")
+_op(31, "matrix_vector_product", "mv", V, C, "dot", _binary(_matvec), "out[i] = sum_j M[i, j] v[j]")
+_op(32, "vector_column_broadcast", "v", M, C, "bcast",
+    _unary(lambda v: np.repeat(v[:, :, None], v.shape[1], axis=2)), "M[i, j] = v[i]", axis=0)
+_op(33, "vector_row_broadcast", "v", M, C, "bcast",
+    _unary(lambda v: np.repeat(v[:, None, :], v.shape[1], axis=1)), "M[i, j] = v[j]", axis=1)
+_op(34, "matrix_norm", "m", S, C, "norm", _unary(lambda m: _norm(_flat(m))), "Frobenius norm")
+_op(35, "matrix_column_norm", "m", V, C, "norm",
+    _unary(lambda m: np.sqrt(_seqsum(m * m, axis=1))), "out[j] = L2 norm of column j", axis=0)
+_op(36, "matrix_row_norm", "m", V, C, "norm",
+    _unary(lambda m: np.sqrt(_seqsum(m * m, axis=2))), "out[i] = L2 norm of row i", axis=1)
+_op(37, "matrix_transpose", "m", M, C, "transpose", _unary(lambda m: np.swapaxes(m, 1, 2).copy()),
+    "M transposed")
+_op(38, "matrix_abs", "m", M, C, "abs", _unary(np.abs), "|M| element-wise")
+_op(39, "matrix_sum", "mm", M, I, "+", _binary(np.add), "a + b element-wise")
+_op(40, "matrix_diff", "mm", M, I, "-", _binary(np.subtract), "a - b element-wise")
+_op(41, "matrix_product", "mm", M, I, "*", _binary(np.multiply), "a * b element-wise")
+_op(42, "matrix_division", "mm", M, I, "/", _binary(np.divide), "a / b element-wise")
+_op(43, "matrix_matrix_product", "mm", M, C, "matmul", _binary(_matmul), "A B")
+# min / max
+_op(44, "scalar_min", "ss", S, C, "minimum", _binary(_min), "(b < a) ? b : a")
+_op(45, "vector_min", "vv", V, C, "minimum", _binary(_min), "element-wise (b < a) ? b : a")
+_op(46, "matrix_min", "mm", M, C, "minimum", _binary(_matrix_min), "element-wise (a < b) ? a : b")
+_op(47, "scalar_max", "ss", S, C, "maximum", _binary(_max), "(a < b) ? b : a")
+_op(48, "vector_max", "vv", V, C, "maximum", _binary(_max), "element-wise (a < b) ? b : a")
+_op(49, "matrix_max", "mm", M, C, "maximum", _binary(_matrix_max), "element-wise (a > b) ? a : b")
+# statistics
+_op(50, "vector_mean", "v", S, C, "mean", _unary(lambda v: _seqsum(v) / v.shape[1]), "mean")
+_op(51, "matrix_mean", "m", S, C, "mean", _unary(lambda m: _seqsum(_flat(m)) / m[0].size),
+    "mean of all entries")
+_op(52, "matrix_row_mean", "m", V, C, "mean", _unary(lambda m: _seqsum(m, axis=2) / m.shape[2]),
+    "out[i] = mean of row i", axis=1)
+_op(53, "matrix_row_st_dev", "m", V, C, "std", _unary(lambda m: _std(m, axis=2)),
+    "out[i] = std of row i", axis=1)
+_op(54, "vector_st_dev", "v", S, C, "std", _unary(_std), "sqrt(E[v²] - E[v]²); may be NaN")
+_op(55, "matrix_st_dev", "m", S, C, "std", _unary(lambda m: _std(_flat(m))),
+    "sqrt(E[M²] - E[M]²); may be NaN")
+# data ops
+_op(56, "scalar_const_set", "", S, K, "const", _const, "s = constant")
+_op(57, "vector_const_set", "", V, K, "const", _const, "v[i] = constant")
+_op(58, "matrix_const_set", "", M, K, "const", _const, "M[i, j] = constant")
+_op(59, "scalar_uniform_set", "", S, Form.RANDOM, "uniform", _uniform, "one U(lo, hi) draw")
+_op(60, "vector_uniform_set", "", V, Form.RANDOM, "uniform", _uniform, "F U(lo, hi) draws")
+_op(61, "matrix_uniform_set", "", M, Form.RANDOM, "uniform", _uniform, "F² draws, row by row")
+_op(62, "scalar_gaussian_set", "", S, Form.RANDOM, "gaussian", _gaussian, "one N(mean, std) draw")
+_op(63, "vector_gaussian_set", "", V, Form.RANDOM, "gaussian", _gaussian, "F N(mean, std) draws")
+_op(64, "matrix_gaussian_set", "", M, Form.RANDOM, "gaussian", _gaussian,
+    "F² draws, row by row")
+
+OPS: tuple[Op, ...] = tuple(sorted(_ROWS, key=lambda op: op.id))
+assert [op.id for op in OPS] == list(range(len(OPS))), "op ids must be 0..N-1 without gaps"
+OPS_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
+NO_OP = OPS[0]
+
+
+def op_by_id(op_id: int) -> Op:
+    return OPS[op_id]
+
+
+def lookup(name_or_id: str | int) -> Op:
+    """An op by canonical name (``scalar_sum``), reference enum (``SCALAR_SUM_OP``) or id."""
+    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
+        op_id = int(name_or_id)
+        if 0 <= op_id < len(OPS):
+            return OPS[op_id]
+        raise KeyError(f"no op with id {op_id} (ids are 0..{len(OPS) - 1})")
+    key = str(name_or_id).lower().removesuffix("_op")
+    if key in OPS_BY_NAME:
+        return OPS_BY_NAME[key]
+    raise KeyError(f"unknown op {name_or_id!r}")
+
+
+def resolve(symbol: str, form: Form, inputs: tuple[str, ...], axis: int | None) -> Op | None:
+    """The op written as ``symbol`` with these operand types, or None."""
+    return _RESOLVE.get((form, symbol, inputs, axis))
+
+
+def data_op(form: Form, symbol: str, output: str) -> Op:
+    """The constant-set or random-fill op writing a value of type ``output``."""
+    return _DATA_OPS[(form, symbol, output)]
+
+
+def candidates(symbol: str) -> list[Op]:
+    """Every op printed with this operator or function name, for error messages."""
+    return [op for op in OPS if op.symbol == symbol and not op.is_data_op]
+
+
+_RESOLVE: dict[tuple[Form, str, tuple[str, ...], int | None], Op] = {
+    (op.form, op.symbol, op.inputs, op.axis): op for op in OPS if not op.is_data_op
+}
+_DATA_OPS: dict[tuple[Form, str, str], Op] = {
+    (op.form, op.symbol, op.output): op for op in OPS if op.is_data_op and op.output
+}
+FUNCTION_NAMES = frozenset(op.symbol for op in OPS if op.form in (Form.CALL, Form.RANDOM))

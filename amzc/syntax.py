@@ -1,0 +1,116 @@
+"""The AST: frozen dataclasses that the parser builds, the printer prints, the evolver mutates
+and the backends compile. Source positions ride along but take no part in equality or hashing,
+so ``parse(print(p)) == p`` holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from amzc.ops import MATRIX, NO_OP, SCALAR, VECTOR, Form, Op
+
+Component = Literal["setup", "predict", "learn"]
+COMPONENTS: tuple[Component, ...] = ("setup", "predict", "learn")
+HEADERS: dict[Component, str] = {"setup": "Setup", "predict": "Predict", "learn": "Learn"}
+
+
+@dataclass(frozen=True)
+class SourcePos:
+    file: str
+    line: int
+    column: int
+    source_line: str = ""
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One instruction: ``op`` writes ``out`` from ``inputs`` (addresses, typed by the op).
+
+    ``index`` holds the integer coordinates of a constant-set op (``v2[3] = ...``) and ``data``
+    its float fields: a constant's value, or a random fill's (lo, hi) / (mean, std)."""
+
+    op: Op
+    out: int = 0
+    inputs: tuple[int, ...] = ()
+    index: tuple[int, ...] = ()
+    data: tuple[float, ...] = ()
+    pos: SourcePos | None = field(default=None, compare=False, repr=False)
+
+    def addresses(self) -> list[tuple[str, int]]:
+        """(type, address) of every operand read, then of the output."""
+        refs = list(zip(self.op.inputs, self.inputs, strict=True))
+        if self.op.output is not None:
+            refs.append((self.op.output, self.out))
+        return refs
+
+    def reads(self) -> list[tuple[str, int]]:
+        reads = list(zip(self.op.inputs, self.inputs, strict=True))
+        if self.op.form is Form.CONST and self.op.output != SCALAR:
+            # a coordinate write keeps the other entries: the old value flows through
+            reads.append((self.op.output or SCALAR, self.out))
+        return reads
+
+    def writes(self) -> tuple[str, int] | None:
+        return (self.op.output, self.out) if self.op.output is not None else None
+
+
+NOOP_INSTRUCTION = Instruction(NO_OP)
+
+
+@dataclass(frozen=True)
+class Program:
+    """An algorithm: three component functions, each a tuple of instructions."""
+
+    setup: tuple[Instruction, ...] = ()
+    predict: tuple[Instruction, ...] = ()
+    learn: tuple[Instruction, ...] = ()
+    name: str | None = field(default=None, compare=False)
+
+    def component(self, which: Component) -> tuple[Instruction, ...]:
+        return getattr(self, which)
+
+    def with_component(self, which: Component, instructions: tuple[Instruction, ...]) -> Program:
+        return replace(self, **{which: tuple(instructions)})
+
+    def instructions(self) -> list[tuple[Component, Instruction]]:
+        return [(c, ins) for c in COMPONENTS for ins in self.component(c)]
+
+    def __len__(self) -> int:
+        return len(self.setup) + len(self.predict) + len(self.learn)
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    """Sizes of the three typed memories (REFERENCE.md §1.1)."""
+
+    scalars: int = 4
+    vectors: int = 3
+    matrices: int = 1
+
+    def size(self, kind: str) -> int:
+        return {SCALAR: self.scalars, VECTOR: self.vectors, MATRIX: self.matrices}[kind]
+
+    def __str__(self) -> str:
+        return f"{self.scalars},{self.vectors},{self.matrices}"
+
+    @classmethod
+    def parse(cls, text: str) -> MemoryConfig:
+        parts = text.replace("/", ",").split(",")
+        try:
+            values = [int(p) for p in parts]
+        except ValueError:
+            values = []
+        if len(values) != 3 or min(values) < 0:
+            raise ValueError(f"memory must be three non-negative integers S,V,M, got {text!r}")
+        if values[0] < 2 or values[1] < 1:
+            raise ValueError("memory needs at least 2 scalars (s0 label, s1 prediction) and 1 vector (v0)")
+        return cls(*values)
+
+    @classmethod
+    def fitting(cls, program: Program) -> MemoryConfig:
+        """The smallest memory that holds every address the program uses (and s0, s1, v0)."""
+        top = {SCALAR: 1, VECTOR: 0, MATRIX: -1}
+        for _, ins in program.instructions():
+            for kind, addr in ins.addresses():
+                top[kind] = max(top[kind], addr)
+        return cls(top[SCALAR] + 1, top[VECTOR] + 1, top[MATRIX] + 1)

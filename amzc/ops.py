@@ -115,7 +115,7 @@ def _flat(m: np.ndarray) -> np.ndarray:
 
 
 def _std(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    # spec: population std as sqrt(E[x²] − E[x]²); cancellation may make it NaN, as in the reference.
+    # spec: population std as sqrt(E[x²] − E[x]²); cancellation may give NaN, as in the reference
     n = x.shape[axis]
     mean = _seqsum(x, axis) / n
     return np.sqrt(_seqsum(x * x, axis) / n - mean * mean)
@@ -182,21 +182,29 @@ def _bcast_s(s: np.ndarray, old: np.ndarray) -> np.ndarray:
     return np.broadcast_to(s[:, None], old.shape).copy()
 
 
-def _const(x: tuple[np.ndarray, ...], old: np.ndarray, ins: Instruction, rng: Streams) -> np.ndarray:
+def _const(
+    x: tuple[np.ndarray, ...], old: np.ndarray, ins: Instruction, rng: Streams
+) -> np.ndarray:
     out = old.copy()
     out[(slice(None), *ins.index)] = ins.data[0]
     return out
 
 
-def _uniform(x: tuple[np.ndarray, ...], old: np.ndarray, ins: Instruction, rng: Streams) -> np.ndarray:
+def _uniform(
+    x: tuple[np.ndarray, ...], old: np.ndarray, ins: Instruction, rng: Streams
+) -> np.ndarray:
     return rng.uniform(ins.data[0], ins.data[1], old.shape[1:])
 
 
-def _gaussian(x: tuple[np.ndarray, ...], old: np.ndarray, ins: Instruction, rng: Streams) -> np.ndarray:
+def _gaussian(
+    x: tuple[np.ndarray, ...], old: np.ndarray, ins: Instruction, rng: Streams
+) -> np.ndarray:
     return rng.gaussian(ins.data[0], ins.data[1], old.shape[1:])
 
 
-def _no_op(x: tuple[np.ndarray, ...], old: np.ndarray, ins: Instruction, rng: Streams) -> np.ndarray:
+def _no_op(
+    x: tuple[np.ndarray, ...], old: np.ndarray, ins: Instruction, rng: Streams
+) -> np.ndarray:
     return old
 
 
@@ -221,14 +229,14 @@ def _op(
     _ROWS.append(Op(id, name, tuple(inputs), output, form, symbol, axis, semantics, doc))
 
 
-I, C, R, K = Form.INFIX, Form.CALL, Form.RECIPROCAL, Form.CONST
+IN, C, R, K = Form.INFIX, Form.CALL, Form.RECIPROCAL, Form.CONST
 
 _op(0, "no_op", "", None, Form.NO_OP, "no_op", _no_op, "does nothing")
 # scalar arithmetic
-_op(1, "scalar_sum", "ss", S, I, "+", _binary(np.add), "a + b")
-_op(2, "scalar_diff", "ss", S, I, "-", _binary(np.subtract), "a - b")
-_op(3, "scalar_product", "ss", S, I, "*", _binary(np.multiply), "a * b")
-_op(4, "scalar_division", "ss", S, I, "/", _binary(np.divide), "a / b, IEEE (±inf, NaN)")
+_op(1, "scalar_sum", "ss", S, IN, "+", _binary(np.add), "a + b")
+_op(2, "scalar_diff", "ss", S, IN, "-", _binary(np.subtract), "a - b")
+_op(3, "scalar_product", "ss", S, IN, "*", _binary(np.multiply), "a * b")
+_op(4, "scalar_division", "ss", S, IN, "/", _binary(np.divide), "a / b, IEEE (±inf, NaN)")
 _op(5, "scalar_abs", "s", S, C, "abs", _unary(np.abs), "|a|")
 _op(6, "scalar_reciprocal", "s", S, R, "/", _unary(lambda a: 1.0 / a), "1 / a")
 _op(7, "scalar_sin", "s", S, C, "sin", _unary(np.sin), "sin a")
@@ -243,19 +251,19 @@ _op(15, "scalar_heaviside", "s", S, C, "heaviside", _unary(_heaviside_ge), "1 if
 _op(16, "vector_heaviside", "v", V, C, "heaviside", _unary(_heaviside_gt), "1 where a > 0 else 0")
 _op(17, "matrix_heaviside", "m", M, C, "heaviside", _unary(_heaviside_gt), "1 where a > 0 else 0")
 # linear algebra and vector/matrix arithmetic
-_op(18, "scalar_vector_product", "sv", V, I, "*", _binary(_scale), "s * v")
+_op(18, "scalar_vector_product", "sv", V, IN, "*", _binary(_scale), "s * v")
 _op(19, "scalar_broadcast", "s", V, C, "bcast", lambda x, old, i, r: _bcast_s(x[0], old),
     "every entry = s")
 _op(20, "vector_reciprocal", "v", V, R, "/", _unary(lambda a: 1.0 / a), "1 / v element-wise")
 _op(21, "vector_norm", "v", S, C, "norm", _unary(_norm), "L2 norm")
 _op(22, "vector_abs", "v", V, C, "abs", _unary(np.abs), "|v| element-wise")
-_op(23, "vector_sum", "vv", V, I, "+", _binary(np.add), "a + b element-wise")
-_op(24, "vector_diff", "vv", V, I, "-", _binary(np.subtract), "a - b element-wise")
-_op(25, "vector_product", "vv", V, I, "*", _binary(np.multiply), "a * b element-wise (Hadamard)")
-_op(26, "vector_division", "vv", V, I, "/", _binary(np.divide), "a / b element-wise")
+_op(23, "vector_sum", "vv", V, IN, "+", _binary(np.add), "a + b element-wise")
+_op(24, "vector_diff", "vv", V, IN, "-", _binary(np.subtract), "a - b element-wise")
+_op(25, "vector_product", "vv", V, IN, "*", _binary(np.multiply), "a * b element-wise (Hadamard)")
+_op(26, "vector_division", "vv", V, IN, "/", _binary(np.divide), "a / b element-wise")
 _op(27, "vector_inner_product", "vv", S, C, "dot", _binary(_dot), "sum_i a_i b_i")
 _op(28, "vector_outer_product", "vv", M, C, "outer", _binary(_outer), "M[i, j] = a[i] b[j]")
-_op(29, "scalar_matrix_product", "sm", M, I, "*", _binary(_scale), "s * M")
+_op(29, "scalar_matrix_product", "sm", M, IN, "*", _binary(_scale), "s * M")
 _op(30, "matrix_reciprocal", "m", M, R, "/", _unary(lambda a: 1.0 / a), "1 / M element-wise")
 _op(31, "matrix_vector_product", "mv", V, C, "dot", _binary(_matvec), "out[i] = sum_j M[i, j] v[j]")
 _op(32, "vector_column_broadcast", "v", M, C, "bcast",
@@ -270,10 +278,10 @@ _op(36, "matrix_row_norm", "m", V, C, "norm",
 _op(37, "matrix_transpose", "m", M, C, "transpose", _unary(lambda m: np.swapaxes(m, 1, 2).copy()),
     "M transposed")
 _op(38, "matrix_abs", "m", M, C, "abs", _unary(np.abs), "|M| element-wise")
-_op(39, "matrix_sum", "mm", M, I, "+", _binary(np.add), "a + b element-wise")
-_op(40, "matrix_diff", "mm", M, I, "-", _binary(np.subtract), "a - b element-wise")
-_op(41, "matrix_product", "mm", M, I, "*", _binary(np.multiply), "a * b element-wise")
-_op(42, "matrix_division", "mm", M, I, "/", _binary(np.divide), "a / b element-wise")
+_op(39, "matrix_sum", "mm", M, IN, "+", _binary(np.add), "a + b element-wise")
+_op(40, "matrix_diff", "mm", M, IN, "-", _binary(np.subtract), "a - b element-wise")
+_op(41, "matrix_product", "mm", M, IN, "*", _binary(np.multiply), "a * b element-wise")
+_op(42, "matrix_division", "mm", M, IN, "/", _binary(np.divide), "a / b element-wise")
 _op(43, "matrix_matrix_product", "mm", M, C, "matmul", _binary(_matmul), "A B")
 # min / max
 _op(44, "scalar_min", "ss", S, C, "minimum", _binary(_min), "(b < a) ? b : a")

@@ -102,12 +102,16 @@ def _syntax_error(e: UnexpectedInput, lines: list[str], file: str) -> AmzSyntaxE
 
 
 def _expected(e: UnexpectedInput) -> set[str]:
-    accepts = getattr(e, "accepts", None) or getattr(e, "expected", None) or getattr(e, "allowed", None)
-    return {t for t in (accepts or ()) if not t.startswith("__")}
+    accepts = (getattr(e, "accepts", None) or getattr(e, "expected", None)
+               or getattr(e, "allowed", None) or ())
+    return {t for t in accepts if not t.startswith("__")}
 
 
 def _join_or(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+_Resolved = tuple[Op, tuple[int, ...], tuple[float, ...]]
 
 
 def _addr(token: Token) -> tuple[str, int]:
@@ -187,7 +191,7 @@ class _Builder:
                              f"{op.output}2")
         return Instruction(op, out, inputs, index, data, pos=self.pos(target))
 
-    def expression(self, expr: Tree, out_type: str, target: Tree) -> tuple[Op, tuple[int, ...], tuple[float, ...]]:
+    def expression(self, expr: Tree, out_type: str, target: Tree) -> _Resolved:
         kind = expr.data
         if kind == "value":
             (atom,) = expr.children
@@ -195,8 +199,8 @@ class _Builder:
                 return ops.data_op(Form.CONST, "const", out_type), (), (_number(atom),)
             raise self.error(AmzTypeError, f"'{target.children[0]} = {atom}' copies an address, "
                              "and there is no copy op", atom,
-                             hint=f"  e.g. add a never-written zero: {target.children[0]} = {atom} + "
-                             f"{atom[0]}<unused>")
+                             hint=f"  e.g. add an address the program never writes (zero): "
+                             f"{target.children[0]} = {atom} + {atom[0]}<unused>")
         if kind == "infix":
             left, symbol, right = expr.children
             if isinstance(left, Tree) and symbol == "/" and not isinstance(right, Tree):
@@ -223,7 +227,7 @@ class _Builder:
                                   f"{left} {symbol} {right}")
         return self.call(expr, out_type, target)
 
-    def call(self, expr: Tree, out_type: str, target: Tree) -> tuple[Op, tuple[int, ...], tuple[float, ...]]:
+    def call(self, expr: Tree, out_type: str, target: Tree) -> _Resolved:
         name, *args = expr.children
         fname = str(name)
         if fname in _RANDOM_FILLS:

@@ -31,7 +31,8 @@ def print_instruction(ins: Instruction) -> str:
             index = f"[{', '.join(str(i) for i in ins.index)}]" if ins.index else ""
             return f"{out}{index} = {format_number(ins.data[0])}"
         case Form.RANDOM:
-            return f"{out} = {op.symbol}({format_number(ins.data[0])}, {format_number(ins.data[1])})"
+            lo, hi = (format_number(v) for v in ins.data)
+            return f"{out} = {op.symbol}({lo}, {hi})"
     raise AssertionError(f"unhandled form {op.form}")
 
 

@@ -103,7 +103,8 @@ class MemoryConfig:
         if len(values) != 3 or min(values) < 0:
             raise ValueError(f"memory must be three non-negative integers S,V,M, got {text!r}")
         if values[0] < 2 or values[1] < 1:
-            raise ValueError("memory needs at least 2 scalars (s0 label, s1 prediction) and 1 vector (v0)")
+            raise ValueError("memory needs at least 2 scalars (s0 label, s1 prediction) "
+                             "and 1 vector (v0)")
         return cls(*values)
 
     @classmethod

@@ -19,8 +19,9 @@ from amzc.check import check as check_program
 from amzc.errors import AmzConfigError, AmzError
 from amzc.evaluate import BACKENDS, EvalOptions, combine, get_backend
 from amzc.parse import parse_file
-from amzc.printer import print_program
-from amzc.syntax import MemoryConfig, Program
+from amzc.ops import OPS, Op
+from amzc.printer import print_instruction, print_program
+from amzc.syntax import Instruction, MemoryConfig, Program
 from amzc.tasks import TASK_KINDS, TaskSpec, build_tasks
 
 app = typer.Typer(
@@ -177,6 +178,34 @@ def fmt(
             out.print(canonical, end="")
     if unformatted:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command("ops")
+@user_errors
+def list_ops(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
+) -> None:
+    """List every op: id, canonical name, printed form and meaning."""
+    print(ops_table(markdown), end="")
+
+
+def ops_table(markdown: bool = False) -> str:
+    """The op table as text (the language reference in docs/ embeds the Markdown form)."""
+    rows = [(str(op.id), op.name, _example(op), op.doc) for op in OPS]
+    if markdown:
+        lines = ["| id | name | form | meaning |", "|---|---|---|---|"]
+        lines += [f"| {i} | `{n}` | `{f}` | {d} |" for i, n, f, d in rows]
+        return "\n".join(lines) + "\n"
+    width = max(len(r[1]) for r in rows)
+    form_width = max(len(r[2]) for r in rows)
+    return "".join(f"{i:>2}  {n:<{width}}  {f:<{form_width}}  {d}\n" for i, n, f, d in rows)
+
+
+def _example(op: Op) -> str:
+    """A sample instruction in canonical form (addresses 1, 2, 3; index 0; data 0.5, 1.0)."""
+    ins = Instruction(op, out=3 if op.output else 0, inputs=tuple(range(1, len(op.inputs) + 1)),
+                      index=(0,) * op.n_index, data=(0.5, 1.0)[: op.n_data])
+    return print_instruction(ins)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from typing import Literal
 
 from amzc.ops import MATRIX, NO_OP, SCALAR, VECTOR, Form, Op
 
+NAN = float("nan")
 Component = Literal["setup", "predict", "learn"]
 COMPONENTS: tuple[Component, ...] = ("setup", "predict", "learn")
 HEADERS: dict[Component, str] = {"setup": "Setup", "predict": "Predict", "learn": "Learn"}
@@ -35,6 +36,12 @@ class Instruction:
     index: tuple[int, ...] = ()
     data: tuple[float, ...] = ()
     pos: SourcePos | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if any(v != v for v in self.data):
+            # NaN != NaN would make an instruction unequal to its own reparse; one shared NaN
+            # object compares equal to itself inside tuples (identity first) and hashes alike.
+            object.__setattr__(self, "data", tuple(NAN if v != v else v for v in self.data))
 
     def addresses(self) -> list[tuple[str, int]]:
         """(type, address) of every operand read, then of the output."""

@@ -180,6 +180,40 @@ def fmt(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
+RunDirArg = Annotated[Path, typer.Argument(help="A run folder of 'amzc evolve'.",
+                                          show_default=False)]
+
+
+@app.command()
+@user_errors
+def plot(
+    run_dir: RunDirArg,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="PNG to write. "
+                                                "Default: RUN_DIR/progress.png.")] = None,
+) -> None:
+    """Plot best and mean fitness against individuals evaluated, marking each new best."""
+    from amzc.report.plot import plot_run
+    from amzc.report.rundir import load_run
+
+    path = plot_run(load_run(run_dir), output or run_dir / "progress.png")
+    out.print(f"wrote {path}")
+
+
+@app.command()
+@user_errors
+def report(
+    run_dir: RunDirArg,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="HTML file to write. "
+                                                "Default: RUN_DIR/report.html.")] = None,
+) -> None:
+    """Write one self-contained HTML report of a run: config, plot, programs, per-task fitness."""
+    from amzc.report.html import write_report
+    from amzc.report.rundir import load_run
+
+    path = write_report(load_run(run_dir), output or run_dir / "report.html")
+    out.print(f"wrote {path}")
+
+
 @app.command("ops")
 @user_errors
 def list_ops(

@@ -1,0 +1,107 @@
+"""`amzc plot` and `amzc report` on a run folder in the documented format (docs/evolution.md)."""
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from amzc.cli import app
+from amzc.report.plot import DPI, HEIGHT_IN, WIDTH_IN, new_instructions
+from amzc.report.rundir import load_run
+
+PROGRAMS = [
+    "def Setup():\ndef Predict():\ndef Learn():\n",
+    "def Setup():\ndef Predict():\n  s1 = dot(v0, v1)\ndef Learn():\n",
+    "def Setup():\n  s2 = 0.1\ndef Predict():\n  s1 = dot(v0, v1)\ndef Learn():\n"
+    "  s3 = s0 - s1\n  s3 = s2 * s3\n  v2 = s3 * v0\n  v1 = v1 + v2\n",
+]
+
+
+def make_run(folder: Path, experiments: int = 1, torn_tail: bool = False) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for e in range(experiments):
+        for i, n in enumerate(range(0, 5000, 500)):
+            lines.append({"kind": "progress", "experiment": e, "individuals": n,
+                          "elapsed_s": n / 1000, "individuals_per_s": 1000.0,
+                          "best_fitness": min(0.4 + 0.06 * i, 1.0), "mean_fitness": 0.3 + 0.03 * i,
+                          "fec_hit_rate": 0.5})
+        points = zip((0, 1500, 4000), (0.37, 0.6, 0.99995), PROGRAMS, strict=True)
+        for n, fitness, program in points:
+            lines.append({"kind": "best", "experiment": e, "individuals": n, "fitness": fitness,
+                          "program": program})
+        lines.append({"kind": "experiment_end", "experiment": e, "select_fitness": 0.99})
+    text = "\n".join(json.dumps(r) for r in lines) + "\n"
+    if torn_tail:
+        text += '{"kind": "progress", "exper'
+    (folder / "progress.jsonl").write_text(text)
+    (folder / "result.json").write_text(json.dumps({
+        "final_fitness": 0.99993, "select_fitness": 0.99995, "program": PROGRAMS[2],
+        "per_task": [0.9999, 0.99996], "individuals": 5000, "fec": {"hit_rate": 0.52}}))
+    (folder / "best.amz").write_text(PROGRAMS[2])
+    (folder / "best_simplified.amz").write_text(PROGRAMS[2])
+    (folder / "config.toml").write_text("population_size = 100\n")
+    return folder
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_plot_writes_a_png_of_the_expected_size(tmp_path):
+    run = make_run(tmp_path / "run", experiments=2)
+    result = CliRunner().invoke(app, ["plot", str(run)])
+    assert result.exit_code == 0, result.output
+    assert png_size(run / "progress.png") == (int(WIDTH_IN * DPI), int(HEIGHT_IN * DPI))
+
+
+def test_plot_output_option_and_torn_last_line(tmp_path):
+    run = make_run(tmp_path / "run", torn_tail=True)
+    out = tmp_path / "pics" / "p.png"
+    result = CliRunner().invoke(app, ["plot", str(run), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 10_000
+
+
+def test_new_instructions_lists_what_a_best_program_added():
+    added = new_instructions(PROGRAMS[1], PROGRAMS[2])
+    assert "Setup: s2 = 0.1" in added and "Learn: v1 = v1 + v2" in added
+    assert "Predict: s1 = dot(v0, v1)" not in added
+    assert new_instructions(None, PROGRAMS[1]) == ["Predict: s1 = dot(v0, v1)"]
+
+
+def test_report_is_self_contained_html_with_program_and_tasks(tmp_path):
+    run = make_run(tmp_path / "run")
+    result = CliRunner().invoke(app, ["report", str(run)])
+    assert result.exit_code == 0, result.output
+    page = (run / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "data:image/png;base64," in page
+    assert "dot" in page and "v1" in page and "0.999960" in page  # program and per-task table
+    assert "population_size" in page and "hit rate" in page
+    assert "<link" not in page and "src='http" not in page  # nothing fetched from elsewhere
+
+
+@pytest.mark.parametrize("command", ["plot", "report"])
+def test_missing_or_bad_run_folder_is_a_clear_error(tmp_path, command):
+    runner = CliRunner()
+    missing = runner.invoke(app, [command, str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "no such run folder" in missing.output
+    (tmp_path / "empty").mkdir()
+    empty = runner.invoke(app, [command, str(tmp_path / "empty")])
+    assert empty.exit_code == 2 and "progress.jsonl" in empty.output
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "progress.jsonl").write_text("not json\n{}\n")
+    broken = runner.invoke(app, [command, str(bad)])
+    assert broken.exit_code == 2 and "progress.jsonl:1" in broken.output
+    assert "Traceback" not in missing.output + empty.output + broken.output
+
+
+def test_load_run_keeps_records_by_kind(tmp_path):
+    run = load_run(make_run(tmp_path / "r", experiments=2))
+    assert len(run.progress) == 20 and len(run.bests) == 6 and len(run.experiments) == 2

@@ -13,6 +13,8 @@ from amzc.ops import TYPE_NAMES, Op
 from amzc.printer import print_instruction
 from amzc.syntax import HEADERS, Component, Instruction, MemoryConfig, Program
 
+_PLURALS = {"s": "scalars", "v": "vectors", "m": "matrices"}
+
 
 def check(
     program: Program,
@@ -28,10 +30,10 @@ def check(
             if address >= size:
                 raise _located(AmzAddressError, ins, component, file,
                                f"{kind}{address} is beyond the memory: it has {size} "
-                               f"{TYPE_NAMES[kind]}{'s' if size != 1 else ''} "
+                               f"{TYPE_NAMES[kind] if size == 1 else _PLURALS[kind]} "
                                f"({kind}0..{kind}{size - 1})" if size else
                                f"{kind}{address} is beyond the memory: it has no "
-                               f"{TYPE_NAMES[kind]}s",
+                               f"{_PLURALS[kind]}",
                                hint=f"  raise the memory size with --memory (now {memory})")
         for i in ins.index:
             if i >= features:

@@ -22,7 +22,7 @@ from amzc.parse import parse_file
 from amzc.ops import OPS, Op
 from amzc.printer import print_instruction, print_program
 from amzc.syntax import Instruction, MemoryConfig, Program
-from amzc.tasks import TASK_KINDS, TaskSpec, build_tasks
+from amzc.tasks import build_tasks, task_spec
 
 app = typer.Typer(
     name="amzc",
@@ -77,7 +77,9 @@ def _memory(text: str | None, program: Program) -> MemoryConfig:
 
 # Shared options ---------------------------------------------------------------------------------
 FileArg = Annotated[Path, typer.Argument(help="A .amz program.", show_default=False)]
-TaskOpt = Annotated[str, typer.Option("--task", "-t", help=f"Task kind: {', '.join(TASK_KINDS)}.")]
+TaskOpt = Annotated[str, typer.Option("--task", "-t", help="Task: linear, affine, nonlinear, "
+                                       "digits, cifar10 (with --data-dir), data:PATH (.npz or "
+                                       ".csv; docs/data.md).")]
 FeaturesOpt = Annotated[int, typer.Option("--features", "-F", help="Feature size F.")]
 MemoryOpt = Annotated[
     str | None,
@@ -91,10 +93,18 @@ MemoryOpt = Annotated[
 def run(
     file: FileArg,
     task: TaskOpt = "linear",
-    features: FeaturesOpt = 4,
-    train: Annotated[int, typer.Option(help="Training examples per task.")] = 100,
-    valid: Annotated[int, typer.Option(help="Validation examples per task.")] = 100,
-    tasks: Annotated[int, typer.Option(help="Number of tasks.")] = 10,
+    features: Annotated[int | None, typer.Option(
+        "--features", "-F", help="Feature size F. Default: 4; 16 for digits and cifar10; "
+        "the file's for data:PATH.", show_default=False)] = None,
+    train: Annotated[int | None, typer.Option(
+        help="Training examples per task. Default: 100; 250 digits; 8000 cifar10; all for "
+        "data:PATH.", show_default=False)] = None,
+    valid: Annotated[int | None, typer.Option(
+        help="Validation examples per task. Default: 100; 1000 cifar10; all for data:PATH.",
+        show_default=False)] = None,
+    tasks: Annotated[int | None, typer.Option(
+        help="Number of tasks. Default: 10; 1 for data:PATH (more: resampled splits).",
+        show_default=False)] = None,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the task data and of random ops.")] = 0,
     memory: MemoryOpt = None,
@@ -105,6 +115,15 @@ def run(
     = 100.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Per-task fitness.")] = False,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="cifar10: the folder of CIFAR-10's python batches (data_batch_1..5).")] = None,
+    held_out: Annotated[bool, typer.Option(
+        "--held-out", help="digits, cifar10: draw class pairs from the held-out pairs.")] = False,
+    valid_fraction: Annotated[float, typer.Option(
+        help="data:PATH without a validation set: the share of rows held out.")] = 0.2,
+    eval_type: Annotated[str | None, typer.Option(
+        help="data:PATH: rms or accuracy. Default: accuracy if every label is 0 or 1.",
+        show_default=False)] = None,
 ) -> None:
     """Train and validate a program on a set of tasks and print its fitness.
 
@@ -112,11 +131,15 @@ def run(
     """
     program = _load(file)
     mem = _memory(memory, program)
-    check_program(program, mem, features)
     if combine_mode not in ("mean", "median"):
         raise AmzConfigError(f"--combine must be mean or median, not {combine_mode!r}")
-    spec = TaskSpec(task, features, train, valid, tasks, epochs).reseeded(seed)
+    spec = task_spec(task, features, train, valid, tasks, epochs=epochs, held_out=held_out,
+                     data_dir=None if data_dir is None else str(data_dir),
+                     valid_fraction=valid_fraction, eval_type=eval_type).reseeded(seed)
     taskset = build_tasks(spec)
+    features, train, valid = taskset.features, taskset.num_train, taskset.num_valid
+    tasks, task = taskset.num_tasks, taskset.name
+    check_program(program, mem, features)
     options = EvalOptions(max_abs_error=max_abs_error, combine=combine_mode,  # type: ignore[arg-type]
                           seed=seed)
     result = get_backend(backend).run(program, taskset, mem, options)

@@ -11,13 +11,21 @@ from amzc.rng import derive_key, permutation
 from amzc.tasks import regression
 from amzc.tasks.taskset import EvalType, TaskSet
 
-__all__ = ["TaskSet", "TaskSpec", "TASK_KINDS", "build_tasks"]
+__all__ = ["TaskSet", "TaskSpec", "TASK_KINDS", "build_tasks", "task_spec"]
 
 # The reference's default seed lists; task i past the list's end uses the previous seed + 1.
 DEFAULT_PARAM_SEEDS = (1001, 1012, 1010, 1000, 1006, 1008, 1007, 1003)
 DEFAULT_DATA_SEEDS = (11001, 11012, 11010, 11000, 11006, 11008, 11007, 11003)
 
-TASK_KINDS: dict[str, EvalType] = {"linear": "rms", "affine": "rms", "nonlinear": "rms"}
+# "data" (a user's file) is regression unless its labels are all 0/1: see userdata.py.
+TASK_KINDS: dict[str, EvalType] = {"linear": "rms", "affine": "rms", "nonlinear": "rms",
+                                   "digits": "accuracy", "cifar10": "accuracy", "data": "rms"}
+# Per-kind defaults of (features, num_train, num_valid, num_tasks) for task_spec(). Projected
+# tasks use the reference's F = 16 (REFERENCE.md §4.7); digits has ≥ 351 images per class pair;
+# for "data", 0 means "as in the file" and one task uses the file's one split.
+KIND_DEFAULTS: dict[str, tuple[int, int, int, int]] = {
+    "digits": (16, 250, 100, 10), "cifar10": (16, 8000, 1000, 10), "data": (0, 0, 0, 1)}
+DEFAULTS = (4, 100, 100, 10)
 
 
 def _seeds(given: tuple[int, ...], default: tuple[int, ...], n: int) -> list[int]:
@@ -41,16 +49,28 @@ class TaskSpec:
     param_seeds: tuple[int, ...] = field(default=())
     data_seeds: tuple[int, ...] = field(default=())
     first_task_id: int = 0
+    # digits, cifar10 (REFERENCE.md §4.6): draw each task's class pair from the held-out pairs
+    # (T_select, final) instead of from the others (T_search); or fix the pair.
+    held_out: bool = False
+    positive_class: int | None = None
+    negative_class: int | None = None
+    data_dir: str | None = None  # cifar10: the folder of the python batches
+    # data: the .npz/.csv file, the share held out when it has no validation set, and the
+    # fitness (None: accuracy if every label is 0 or 1, else rms).
+    path: str | None = None
+    valid_fraction: float = 0.2
+    eval_type: EvalType | None = None
 
     def validate(self) -> None:
         if self.kind not in TASK_KINDS:
-            raise AmzConfigError(f"unknown task {self.kind!r}; choose one of "
-                                 f"{', '.join(sorted(TASK_KINDS))}")
+            names = sorted(k if k != "data" else "data:PATH" for k in TASK_KINDS)
+            raise AmzConfigError(f"unknown task {self.kind!r}; choose one of {', '.join(names)}")
         low = regression.MIN_FEATURES.get(self.kind, 1)
+        low_n = 0 if self.kind == "data" else 1  # 0: every example of the user's file
         checks = [
-            (self.features >= low, f"features must be ≥ {low} for task {self.kind}"),
-            (self.num_train >= 1, "the number of training examples must be ≥ 1"),
-            (self.num_valid >= 1, "the number of validation examples must be ≥ 1"),
+            (self.features >= low * low_n, f"features must be ≥ {low} for task {self.kind}"),
+            (self.num_train >= low_n, "the number of training examples must be ≥ 1"),
+            (self.num_valid >= low_n, "the number of validation examples must be ≥ 1"),
             (self.num_tasks >= 1, "the number of tasks must be ≥ 1"),
             (self.epochs >= 1, "the number of epochs must be ≥ 1"),
         ]
@@ -71,9 +91,41 @@ class TaskSpec:
                 _seeds(self.data_seeds, DEFAULT_DATA_SEEDS, self.num_tasks))
 
 
+def task_spec(task: str, features: int | None = None, num_train: int | None = None,
+              num_valid: int | None = None, num_tasks: int | None = None,
+              **fields: object) -> TaskSpec:
+    """A spec from a command-line task name (``linear``, ``digits``, ``data:PATH``, ...), with
+    the kind's defaults for the sizes left as None."""
+    kind, _, path = task.partition(":")
+    if kind == "data" and not path:
+        raise AmzConfigError("--task data needs a file: --task data:PATH (.npz or .csv)")
+    if path and kind != "data":
+        raise AmzConfigError(f"unknown task {task!r}; only data:PATH takes a file")
+    if path:
+        fields["path"] = path
+    if fields.get("eval_type") is not None and kind != "data":
+        raise AmzConfigError(f"task {kind} fixes its fitness; an eval type applies to "
+                             "data:PATH only")
+    if fields.get("data_dir") is not None and kind != "cifar10":
+        raise AmzConfigError(f"task {kind} reads no data folder; --data-dir applies to cifar10")
+    given = (features, num_train, num_valid, num_tasks)
+    sizes = [d if g is None else g
+             for g, d in zip(given, KIND_DEFAULTS.get(kind, DEFAULTS), strict=True)]
+    return TaskSpec(kind, *sizes, **fields)  # type: ignore[arg-type]
+
+
 def build_tasks(spec: TaskSpec) -> TaskSet:
     """Generate the task set a spec describes (deterministic in its seeds)."""
     spec.validate()
+    if spec.kind in ("digits", "cifar10"):
+        from amzc.tasks import cifar10, projected  # lazy: scikit-learn is slow to import
+
+        source = projected.digits() if spec.kind == "digits" else cifar10.load(spec.data_dir)
+        return projected.build_tasks(spec, source)
+    if spec.kind == "data":
+        from amzc.tasks import userdata
+
+        return userdata.build_tasks(spec)
     param_seeds, data_seeds = spec.seeds()
     f, n, nv, e = spec.features, spec.num_train, spec.num_valid, spec.epochs
     generate = regression.GENERATORS[spec.kind]

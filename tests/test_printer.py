@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from amzc.cli import app
-from amzc.ops import NO_OP, OPS, Form
+from amzc.ops import NO_OP, OPS
 from amzc.parse import parse, parse_file
 from amzc.printer import format_number, print_instruction, print_program
 from amzc.syntax import Instruction, Program
@@ -132,7 +132,8 @@ def test_indent_option():
 
 
 FREE_FORM = [
-    "def Learn(v0, s0):\n\ts3 = s0-s1  # err\n\n\tv2 = v0 * s3\ndef Predict(v0):\n  s1=dot(v0,v1)\n",
+    "def Learn(v0, s0):\n\ts3 = s0-s1  # err\n\n\tv2 = v0 * s3\n"
+    "def Predict(v0):\n  s1=dot(v0,v1)\n",
     "# only a comment\n",
     "def Setup():\n  pass\n  NoOp()\n  m1 = gaussian(-1e-10, 9e-09, (n_features, n_features))\n",
     "def Predict():\r\n  v7 = maximum(v6, v5)\r\n  s1 = dot(v7, v4)\r\n",

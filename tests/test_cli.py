@@ -1,0 +1,220 @@
+"""The ``amzc`` command line: run / check / fmt, and errors a user can read — one message, a
+non-zero exit code and never a traceback (AMZ.md §1 "Errors are values")."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import EXAMPLES
+from typer.testing import CliRunner
+
+from amzc.cli import app
+from amzc.evaluate import EvalOptions, evaluate
+from amzc.parse import parse_file
+from amzc.syntax import MemoryConfig
+from amzc.tasks import TaskSpec, build_tasks
+
+runner = CliRunner()
+
+LINEAR = """\
+def Setup():
+  s2 = 0.2
+def Predict():
+  s1 = dot(v0, v1)
+def Learn():
+  s3 = s0 - s1
+  s3 = s2 * s3
+  v2 = s3 * v0
+  v1 = v1 + v2
+"""
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_user_error(result, *fragments: str, code: int = 2) -> str:
+    output = result.output
+    assert result.exit_code == code, output
+    assert "Traceback" not in output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    for fragment in fragments:
+        assert fragment in output, output
+    return output
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+def test_syntax_error_names_file_line_column_and_shows_a_caret(tmp_amz):
+    path = tmp_amz("def Predict():\n  s1 = s2 +\n", "syn.amz")
+    for command in ("run", "check", "fmt"):
+        output = assert_user_error(invoke(command, path), f"{path}:2:12: syntax error")
+        lines = output.splitlines()
+        at = next(i for i, line in enumerate(lines) if line.strip() == "s1 = s2 +")
+        assert lines[at + 1] == " " * 13 + "^"
+
+
+def test_type_error_names_the_instruction_and_suggests_forms(tmp_amz):
+    path = tmp_amz("def Predict():\n  s1 = dot(v0, s2)\n", "typ.amz")
+    assert_user_error(invoke("check", path), f"{path}:2:8: type error",
+                      "no op dot(vector, scalar) in 'dot(v0, s2)'", "s = dot(v, v)",
+                      "v = dot(m, v)", "s3 = s2 * v0")
+
+
+def test_address_beyond_memory(tmp_amz):
+    path = tmp_amz("def Learn():\n  s2 = s0 - s1\n")
+    for command in ("run", "check"):
+        assert_user_error(invoke(command, path, "--memory", "2,2,0"), f"{path}:2:3",
+                          "address error", "s2 is beyond the memory", "--memory")
+
+
+def test_index_beyond_f(tmp_amz):
+    path = tmp_amz("def Setup():\n  v1[7] = 1.0\n")
+    assert_user_error(invoke("check", path), "index 7 is beyond the feature size F = 4")
+    assert invoke("check", path, "--features", "8").exit_code == 0
+
+
+def test_unknown_op(tmp_amz):
+    path = tmp_amz("def Setup():\n  s1 = frob(s2)\n")
+    assert_user_error(invoke("run", path), f"{path}:2:8", "unknown op 'frob'",
+                      "known functions")
+
+
+def test_missing_file(tmp_path):
+    missing = tmp_path / "nope.amz"
+    for command in ("run", "check", "fmt"):
+        assert_user_error(invoke(command, missing), "nope.amz", "no such file")
+
+
+def test_directory_and_undecodable_file(tmp_path):
+    assert_user_error(invoke("check", tmp_path), "is a directory")
+    binary = tmp_path / "bin.amz"
+    binary.write_bytes(b"\xff\xfe\xfa")
+    assert_user_error(invoke("check", binary), "cannot read")
+
+
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        (["--task", "quadratic"], "unknown task"),
+        (["--backend", "cuda"], "unknown backend"),
+        (["--combine", "geometric"], "--combine must be mean or median"),
+        (["--memory", "abc"], "--memory"),
+        (["--memory", "1,1,1"], "at least 2 scalars"),
+        (["--features", "0"], "features must be"),
+        (["--task", "nonlinear", "--features", "2"], "≥ 3"),
+        (["--train", "0"], "training examples"),
+        (["--valid", "0"], "validation examples"),
+        (["--tasks", "0"], "tasks"),
+        (["--epochs", "0"], "epochs"),
+    ],
+)
+def test_bad_options_are_one_line_errors(tmp_amz, options, fragment):
+    output = assert_user_error(invoke("run", tmp_amz(LINEAR), *options), fragment)
+    assert len(output.strip().splitlines()) <= 2
+
+
+@pytest.mark.parametrize("options", [["--bogus"], ["--features", "abc"], ["--train", "1.5"]])
+def test_invalid_options_are_usage_errors(tmp_amz, options):
+    assert_user_error(invoke("run", tmp_amz(LINEAR), *options), "Usage", code=2)
+
+
+def test_no_arguments_shows_help():
+    result = invoke()
+    assert result.exit_code in (0, 2) and "Usage" in result.output
+    assert "run" in result.output and "check" in result.output and "fmt" in result.output
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands that work
+
+
+def test_check_reports_ok(tmp_amz):
+    path = tmp_amz(LINEAR)
+    result = invoke("check", path)
+    assert result.exit_code == 0 and "ok" in result.output and "memory 4,3,0" in result.output
+    result = invoke("check", path, "--memory", "4,3,1", "--features", "8")
+    assert result.exit_code == 0 and "4,3,1" in result.output and "F=8" in result.output
+
+
+def test_run_json_matches_the_library(tmp_amz):
+    path = tmp_amz(LINEAR)
+    result = invoke("run", path, "--json", "--tasks", "3", "--train", "50", "--valid", "20",
+                    "--features", "3")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["memory"] == "4,3,0" and report["features"] == 3 and report["tasks"] == 3
+    tasks = build_tasks(TaskSpec("linear", 3, 50, 20, 3))
+    expected = evaluate(parse_file(path), tasks, MemoryConfig(4, 3, 0))
+    assert report["fitness"] == expected.fitness
+    assert report["per_task"] == [float(f) for f in expected.per_task]
+
+
+def test_run_text_output_and_verbose_table(tmp_amz):
+    path = tmp_amz(LINEAR)
+    result = invoke("run", path, "--tasks", "2")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("fitness 0.") and "mean of 2 linear tasks" in result.stdout
+    verbose = invoke("run", path, "--tasks", "2", "--verbose")
+    assert verbose.exit_code == 0 and "task" in verbose.stdout and verbose.stdout.count("0.") >= 3
+
+
+def test_run_seed_and_combine(tmp_amz):
+    path = tmp_amz("def Predict():\n  s1 = s2 + s2\n")  # always predicts 0
+
+    def fitness(*options):
+        result = invoke("run", path, "--json", "--tasks", "5", *options)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    default, again, other = fitness(), fitness("--seed", "0"), fitness("--seed", "7")
+    assert default["fitness"] == again["fitness"] != other["fitness"]
+    median = fitness("--combine", "median")
+    assert median["fitness"] == sorted(default["per_task"])[5 // 2]
+    tasks = build_tasks(TaskSpec("linear", num_tasks=5).reseeded(7))
+    zero = 1 - 2 / np.pi * np.arctan(np.sqrt((tasks.valid_y**2).mean(axis=1)))
+    np.testing.assert_allclose(other["per_task"], zero, rtol=1e-12)
+
+
+def test_run_max_abs_error(tmp_amz):
+    path = tmp_amz(LINEAR)
+    tight = json.loads(invoke("run", path, "--json", "--max-abs-error", "0.01").stdout)
+    assert tight["fitness"] == 0.0
+
+
+def test_run_epochs(tmp_amz):
+    path = tmp_amz(LINEAR.replace("0.2", "0.01"))
+    one = json.loads(invoke("run", path, "--json").stdout)["fitness"]
+    three = json.loads(invoke("run", path, "--json", "--epochs", "3").stdout)["fitness"]
+    assert three > one
+
+
+def test_evaluation_options_reach_the_backend(tmp_amz):
+    path = tmp_amz("def Setup():\n  s2 = gaussian(0.0, 1.0)\ndef Predict():\n  s1 = s2 + s3\n")
+    report = json.loads(invoke("run", path, "--json", "--tasks", "2", "--seed", "3").stdout)
+    tasks = build_tasks(TaskSpec("linear", num_tasks=2).reseeded(3))
+    expected = evaluate(parse_file(path), tasks, options=EvalOptions(seed=3))
+    assert report["per_task"] == [float(f) for f in expected.per_task]
+
+
+# ---------------------------------------------------------------------------------------------
+# The installed script
+
+
+@pytest.mark.skipif(shutil.which("amzc") is None, reason="amzc script not installed")
+def test_installed_script_reports_errors_without_traceback(tmp_amz):
+    bad = tmp_amz("def Predict():\n  s1 = dot(v0, s2)\n", "bad.amz")
+    proc = subprocess.run(["amzc", "check", str(bad)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2
+    assert "type error" in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
+    proc = subprocess.run(["amzc", "run", str(EXAMPLES / "linear_regression.amz"), "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["fitness"] > 0.9999

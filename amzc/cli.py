@@ -203,6 +203,34 @@ def fmt(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
+@app.command()
+@user_errors
+def export(
+    file: FileArg,
+    to: Annotated[str, typer.Option("--to", help="Target language: python.")] = "python",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write. "
+                                                "Default: standard output.")] = None,
+    memory: MemoryOpt = None,
+) -> None:
+    """Write a program as a standalone module (Python/NumPy: setup, predict, learn, fit, Model).
+
+    Example: amzc export examples/logistic_regression.amz --to python -o logreg.py
+    """
+    from amzc.export import export_python, min_features
+
+    if to != "python":
+        raise AmzConfigError(f"--to {to}: unknown target; the only target is python")
+    program = _load(file)
+    mem = _memory(memory, program)
+    check_program(program, mem, min_features(program))  # F is chosen when the module runs
+    text = export_python(program, mem, source=file.name)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    err.print(f"wrote {output}", markup=False)
+
+
 RunDirArg = Annotated[Path, typer.Argument(help="A run folder of 'amzc evolve'.",
                                           show_default=False)]
 

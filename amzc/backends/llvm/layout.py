@@ -1,0 +1,133 @@
+"""What the generated code is specialised for, and the data it reads.
+
+The native code runs W tasks at once in the lanes of one SIMD value (``<W x double>``): every
+memory slot (one scalar, one vector entry, one matrix entry) of W tasks is one such value, so a
+program's instructions execute once per *group* of W tasks instead of once per task, and the
+dependency chains of different tasks overlap. Tasks are padded to a multiple of W; pad lanes
+start "finished" and are never written back (docs/llvm.md, "Lanes").
+
+Memory slots are numbered scalars first, then vector entries, then matrix entries (row-major):
+``slot(s_a) = a``, ``slot(v_a[i]) = S + a·F + i``, ``slot(m_a[i, j]) = S + V·F + a·F² + i·F + j``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from amzc.errors import AmzConfigError
+from amzc.ops import MATRIX, SCALAR, VECTOR
+from amzc.rng import derive_key
+from amzc.syntax import MemoryConfig
+from amzc.tasks.taskset import TaskSet
+
+MAX_LANES = 16  # two AVX-512 registers per slot; wider only lengthens the pad
+
+
+def lanes_for(num_tasks: int) -> int:
+    """Lanes per group: the next power of two ≥ the task count, between 2 and MAX_LANES."""
+    w = 2
+    while w < num_tasks and w < MAX_LANES:
+        w *= 2
+    return w
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Everything generated code is specialised on, besides the program itself."""
+
+    features: int
+    scalars: int
+    vectors: int
+    matrices: int
+    lanes: int
+    accuracy: bool  # eval type: ACCURACY (sigmoid in training, 0/1 loss) or RMS_ERROR
+
+    @classmethod
+    def of(cls, memory: MemoryConfig, tasks: TaskSet, lanes: int | None = None) -> Shape:
+        if memory.scalars < 2 or memory.vectors < 1:
+            raise AmzConfigError("memory needs at least 2 scalars (s0 label, s1 prediction) and "
+                                 f"1 vector (v0), got {memory}")
+        return cls(tasks.features, memory.scalars, memory.vectors, memory.matrices,
+                   lanes or lanes_for(tasks.num_tasks), tasks.eval_type == "accuracy")
+
+    @property
+    def slots(self) -> int:
+        f = self.features
+        return self.scalars + self.vectors * f + self.matrices * f * f
+
+    def base(self, kind: str, address: int) -> int:
+        """The slot of the first entry of an operand."""
+        f = self.features
+        if kind == SCALAR:
+            return address
+        if kind == VECTOR:
+            return self.scalars + address * f
+        return self.scalars + self.vectors * f + address * f * f
+
+    def size(self, kind: str) -> int:
+        return {SCALAR: 1, VECTOR: self.features, MATRIX: self.features ** 2}[kind]
+
+    def tag(self) -> str:
+        kind = "acc" if self.accuracy else "rms"
+        return (f"F{self.features}_S{self.scalars}_V{self.vectors}_M{self.matrices}"
+                f"_W{self.lanes}_{kind}")
+
+
+class LaneData:
+    """A task set rearranged with the task axis innermost and padded to whole groups:
+    ``train_x[g, e, t, i, l]`` is feature i of the t-th example that task g·W + l visits in
+    epoch e. Built once per (task set, W) and kept while the task set lives."""
+
+    def __init__(self, tasks: TaskSet, lanes: int) -> None:
+        k, w = tasks.num_tasks, lanes
+        self.num_tasks, self.lanes = k, w
+        self.groups = -(-k // w)
+        pad = self.groups * w - k
+        xs, ys = [], []
+        for e in range(tasks.epochs):
+            x, y = tasks.epoch_train_data(e)
+            xs.append(x)
+            ys.append(y)
+        train_x = np.stack(xs, axis=1)  # (K, E, N, F)
+        train_y = np.stack(ys, axis=1)  # (K, E, N)
+        self.train_x = _lanes_last(train_x, pad, w)  # (G, E, N, F, W)
+        self.train_y = _lanes_last(train_y, pad, w)  # (G, E, N, W)
+        self.valid_x = _lanes_last(tasks.valid_x, pad, w)  # (G, Nv, F, W)
+        self.valid_y = _lanes_last(tasks.valid_y, pad, w)  # (G, Nv, W)
+        self.task_ids = np.asarray(tasks.task_ids)
+        self._keys: dict[int, np.ndarray] = {}
+
+    def keys(self, seed: int) -> np.ndarray:
+        """Random-stream keys per lane, ``derive_key(seed, task_id)`` (pad lanes: 0)."""
+        keys = self._keys.get(seed)
+        if keys is None:
+            flat = np.zeros(self.groups * self.lanes, dtype=np.uint64)
+            flat[: self.num_tasks] = [derive_key(seed, int(t)) for t in self.task_ids]
+            keys = self._keys[seed] = flat.reshape(self.groups, self.lanes)
+        return keys
+
+
+def _lanes_last(a: np.ndarray, pad: int, w: int) -> np.ndarray:
+    """(K, ...) → (G, ..., W), zero-padded to G·W tasks."""
+    a = np.asarray(a, dtype=np.float64)
+    if pad:
+        a = np.concatenate([a, np.zeros((pad, *a.shape[1:]))])
+    g = a.shape[0] // w
+    a = a.reshape(g, w, *a.shape[1:])
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1))
+
+
+_LANE_DATA: weakref.WeakKeyDictionary[TaskSet, dict[int, LaneData]] = weakref.WeakKeyDictionary()
+
+
+def lane_data(tasks: TaskSet, lanes: int) -> LaneData:
+    per_set = _LANE_DATA.get(tasks)
+    if per_set is None:
+        per_set = _LANE_DATA[tasks] = {}
+    data = per_set.get(lanes)
+    if data is None:
+        data = per_set[lanes] = LaneData(tasks, lanes)
+    return data

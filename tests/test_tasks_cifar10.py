@@ -53,6 +53,16 @@ def test_read_batch_returns_the_pixels_and_labels(tmp_path, protocol):
     assert labels.tolist() == content[b"labels"]
 
 
+def test_batches_pickled_by_numpy_1_load(tmp_path):
+    # The published files predate NumPy 2, whose arrays pickle as numpy._core.multiarray.
+    data = pickle.dumps(batch(1), protocol=2)
+    assert data.count(b"numpy._core.multiarray") == 1
+    (tmp_path / "old").write_bytes(data.replace(b"numpy._core.multiarray",
+                                                b"numpy.core.multiarray"))
+    pixels, _ = cifar10.read_batch(tmp_path / "old")
+    assert np.array_equal(pixels, batch(1)[b"data"])
+
+
 def test_load_concatenates_the_five_training_batches_in_order(cifar_dir):
     train = cifar10.load(cifar_dir)
     assert train.pixels.shape == (5 * PER_BATCH, 3072)

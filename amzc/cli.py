@@ -18,8 +18,8 @@ from rich.table import Table
 from amzc.check import check as check_program
 from amzc.errors import AmzConfigError, AmzError
 from amzc.evaluate import BACKENDS, EvalOptions, combine, get_backend
-from amzc.parse import parse_file
 from amzc.ops import OPS, Op
+from amzc.parse import parse_file
 from amzc.printer import print_instruction, print_program
 from amzc.syntax import Instruction, MemoryConfig, Program
 from amzc.tasks import build_tasks, task_spec

@@ -113,7 +113,8 @@ def min_features(program: Program) -> int:
 
 def _stream_source() -> str:
     """amzc.rng's stream functions, copied so that the module needs nothing from amzc."""
-    constants = ["MASK64", "GOLDEN", "MIX1", "MIX2", "KEY_ROOT", "TWO_PI", "INV_2_53"]
+    constants = ["MASK64", "GOLDEN", "MIX1", "MIX2", "KEY_ROOT", "TWO_PI", "UNIFORM_SHIFT",
+                 "UNIFORM_SCALE"]
     lines = [f"{name} = {getattr(rng, name)!r}" for name in constants]
     lines += ["_GOLDEN = np.uint64(GOLDEN)", "_MIX1 = np.uint64(MIX1)", "_MIX2 = np.uint64(MIX2)"]
     functions = [rng.mix64, rng.derive_key, rng._mix64_array, rng.bits, rng.uniform01,

@@ -248,6 +248,8 @@ class _Builder:
                 types.append(t)
                 addrs.append(a)
             elif isinstance(arg, Tree) and arg.data == "keyword" and arg.children[0] == "axis":
+                if axis is not None:
+                    raise self.error(AmzTypeError, f"axis is given twice to {fname}()", arg)
                 axis = int(arg.children[1])
             elif isinstance(arg, Tree) and arg.data == "number" and fname == "heaviside" \
                     and _number(arg) == 1.0 and types:

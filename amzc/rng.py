@@ -7,7 +7,8 @@ LLVM backend emits the same arithmetic in IR. Keys are derived from seeds with
 :func:`derive_key`, so every task, phase and purpose has its own independent stream.
 
 Conversions (also fixed, so that both backends agree):
-- uniform01: ``((bits >> 11) + 0.5) * 2**-53``, in the open interval (0, 1);
+- uniform01: ``((bits >> 12) + 0.5) * 2**-52``, in the open interval (0, 1) (52 bits, so that
+  the largest value, 1 - 2**-53, is exact and below 1);
 - uniform(lo, hi): ``lo + (hi - lo) * u``, or ``lo`` itself when ``lo >= hi`` (as the reference);
   one output per value;
 - gaussian(mean, std): Box-Muller, ``mean + std * (sqrt(-2 ln u1) * cos(2π u2))`` with u1, u2
@@ -24,7 +25,8 @@ MIX1 = 0xBF58476D1CE4E5B9
 MIX2 = 0x94D049BB133111EB
 KEY_ROOT = 0x6A09E667F3BCC908  # an arbitrary odd-looking start so derive_key() of nothing ≠ 0
 TWO_PI = 6.283185307179586
-INV_2_53 = 1.0 / (1 << 53)
+UNIFORM_SHIFT = 12  # keep the top 52 bits
+UNIFORM_SCALE = 1.0 / (1 << 52)
 
 _GOLDEN = np.uint64(GOLDEN)
 _MIX1 = np.uint64(MIX1)
@@ -61,7 +63,8 @@ def bits(keys: np.ndarray, start: int, n: int) -> np.ndarray:
 
 
 def uniform01(keys: np.ndarray, start: int, n: int) -> np.ndarray:
-    return ((bits(keys, start, n) >> np.uint64(11)).astype(np.float64) + 0.5) * INV_2_53
+    top = bits(keys, start, n) >> np.uint64(UNIFORM_SHIFT)
+    return (top.astype(np.float64) + 0.5) * UNIFORM_SCALE
 
 
 def box_muller(u: np.ndarray) -> np.ndarray:

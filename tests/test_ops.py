@@ -12,7 +12,7 @@ from conftest import apply_op
 
 from amzc import ops
 from amzc.ops import MATRIX, OPS, SCALAR, VECTOR, Form, lookup, op_by_id
-from amzc.rng import GOLDEN, INV_2_53, TWO_PI, mix64
+from amzc.rng import GOLDEN, TWO_PI, UNIFORM_SCALE, mix64
 
 COVERED: set[int] = set()
 NAN, INF = math.nan, math.inf
@@ -555,7 +555,7 @@ def test_matrix_const_set_writes_row_then_column():
 
 def splitmix_uniform(key: int, n: int) -> float:
     """Output n of the stream ``key`` as a (0, 1) uniform, in plain Python (docs/randomness.md)."""
-    return ((mix64(key + (n + 1) * GOLDEN) >> 11) + 0.5) * INV_2_53
+    return ((mix64(key + (n + 1) * GOLDEN) >> 12) + 0.5) * UNIFORM_SCALE
 
 
 @covers(59, 60, 61)

@@ -303,8 +303,6 @@ def test_every_unknown_function_error_lists_known_functions():
     assert "known functions" in str(e) and "dot" in str(e) and "heaviside" in str(e)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: parse.py keeps the last of repeated axis= "
-                   "arguments instead of rejecting the call")
 def test_repeated_axis_is_rejected():
     with pytest.raises(AmzTypeError):
         parse("def Setup():\n  v1 = norm(m1, axis=0, axis=1)\n")

@@ -52,24 +52,22 @@ def test_uniform01_is_strictly_inside_the_unit_interval():
 
 def _uniform01_of_bits(b: int) -> float:
     """The conversion of docs/randomness.md applied to one 64-bit output, as rng.uniform01 does."""
-    return float((np.array([b], np.uint64) >> np.uint64(11)).astype(np.float64)[0] + 0.5) \
-        * rng.INV_2_53
+    top = (np.array([b], np.uint64) >> np.uint64(rng.UNIFORM_SHIFT)).astype(np.float64)[0]
+    return float(top + 0.5) * rng.UNIFORM_SCALE
 
 
 def test_uniform01_lowest_output_is_positive():
-    assert _uniform01_of_bits(0) == 2.0**-54
+    assert _uniform01_of_bits(0) == 2.0**-53
 
 
-@pytest.mark.xfail(strict=True, reason="bug: (2^53 - 1 + 0.5) rounds to 2^53, so the all-ones "
-                   "output converts to exactly 1.0 (rng.py uniform01); 52 bits + 0.5 would not")
 def test_uniform01_highest_output_is_below_one():
-    assert _uniform01_of_bits(MASK64) < 1.0
+    assert _uniform01_of_bits(MASK64) == 1.0 - 2.0**-53
 
 
 def test_uniform01_conversion():
     key = 99
     b = python_splitmix(key, 3)
-    expected = [((x >> 11) + 0.5) * 2.0**-53 for x in b]
+    expected = [((x >> 12) + 0.5) * 2.0**-52 for x in b]
     np.testing.assert_array_equal(uniform01(np.array([key], np.uint64), 0, 3)[0], expected)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from amzc.ops import MATRIX, OPS, SCALAR, VECTOR, Op
-from amzc.rng import GOLDEN, INV_2_53, MIX1, MIX2, TWO_PI
+from amzc.rng import GOLDEN, MIX1, MIX2, TWO_PI, UNIFORM_SCALE, UNIFORM_SHIFT
 
 from .layout import Shape
 
@@ -184,8 +184,8 @@ class Emitter:
             z = b.xor(z, b.lshr(z, self._iconst(shift)))
             z = b.mul(z, self._iconst(_u64(mult)))
         z = b.xor(z, b.lshr(z, self._iconst(31)))
-        top = b.uitofp(b.lshr(z, self._iconst(11)), self.vec)
-        return b.fmul(b.fadd(top, self.const(0.5)), self.const(INV_2_53))
+        top = b.uitofp(b.lshr(z, self._iconst(UNIFORM_SHIFT)), self.vec)
+        return b.fmul(b.fadd(top, self.const(0.5)), self.const(UNIFORM_SCALE))
 
     def draw(self, count: int) -> ir.Value:
         """Reserve ``count`` outputs of the stream; returns the index of the first."""

@@ -29,8 +29,8 @@ from amzc.syntax import MemoryConfig, Program
 from amzc.tasks.taskset import TaskSet
 
 from . import codegen
-from .encode import Encoder
-from .jit import Kernel, KernelCache, jit
+from .encode import encode
+from .jit import Kernel, KernelCache, default_jit
 from .layout import Shape
 from .runtime import Call
 
@@ -111,15 +111,14 @@ class LlvmBackend:
     def run(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
             options: EvalOptions, record: bool = False) -> RunOutput:
         ctx = self.state.context(tasks, memory, options, self.lanes)
-        code = ctx_encoder(self.state, ctx).encode(program)
+        code = encode(program)
         return self._run_code(ctx, code, program, record)
 
     def run_many(self, programs: Iterable[Program], tasks: TaskSet, memory: MemoryConfig,
                  options: EvalOptions, record: bool = False) -> list[RunOutput]:
         """:meth:`run` for each program, sharing the per-call setup."""
         ctx = self.state.context(tasks, memory, options, self.lanes)
-        encoder = ctx_encoder(self.state, ctx)
-        return [self._run_code(ctx, encoder.encode(p), p, record) for p in programs]
+        return [self._run_code(ctx, encode(p), p, record) for p in programs]
 
     def fitness(self, programs: Sequence[Program], tasks: TaskSet, memory: MemoryConfig,
                 options: EvalOptions) -> np.ndarray:
@@ -159,20 +158,12 @@ class LlvmBackend:
         return cost.should_compile(code, ctx.work(code))
 
 
-def ctx_encoder(state: _State, ctx: _Context) -> Encoder:
-    encoder = state.encoders.get(ctx.shape)
-    if encoder is None:
-        encoder = state.encoders[ctx.shape] = Encoder(ctx.shape)
-    return encoder
-
-
 class _State:
     """Process-wide caches: interpreters per Shape, compiled programs, call contexts."""
 
     def __init__(self) -> None:
         self.interpreters: dict[Shape, Kernel] = {}
         self.compiled = KernelCache()
-        self.encoders: dict[Shape, Encoder] = {}
         self.contexts: OrderedDict[tuple, _Context] = OrderedDict()
         self.cost = CostModel()
         self.compile_ms_spent: dict[Shape, float] = {}
@@ -197,13 +188,13 @@ class _State:
     def interpreter(self, shape: Shape) -> Kernel:
         kernel = self.interpreters.get(shape)
         if kernel is None:
-            kernel = jit().compile(codegen.build(shape, None, f"amz_interp_{shape.tag()}"))
+            kernel = default_jit().compile(codegen.build(shape, None, f"amz_interp_{shape.tag()}"))
             self.cost.interpreter_ms = kernel.compile_ms
             self.interpreters[shape] = kernel
         return kernel
 
     def compile_program(self, shape: Shape, program: Program, code: bytes) -> Kernel:
-        kernel = jit().compile(program_module(program, shape))
+        kernel = default_jit().compile(program_module(program, shape))
         self.cost.observe_compile(kernel.compile_ms)
         self.compile_ms_spent[shape] = self.compile_ms_spent.get(shape, 0.0) + kernel.compile_ms
         self.compiled.put((shape, code), kernel)

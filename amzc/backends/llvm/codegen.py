@@ -15,7 +15,7 @@ is saved at the abort and restored afterwards (docs/llvm.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -41,9 +41,9 @@ PARAMS = (
 P = {name: i for i, name in enumerate(PARAMS)}
 
 # The encoded program of the interpreter: a 32-byte header (i32 instruction counts of Setup,
-# Predict and Learn, i32 random outputs per Predict), then one 32-byte record per instruction:
-# i32 op id, i32 output slot, i32 two input slots (or constant-set indices), double two data
-# fields.
+# Predict and Learn), then one 32-byte record per instruction: i32 op id, i32 output address,
+# i32 two input addresses (or constant-set indices), double two data fields. Addresses are the
+# program's own; the op's types turn them into slots at run time.
 HEADER_BYTES = RECORD_BYTES = 32
 SLOT_UNROLL_LIMIT = 128  # memory-wide loops (zeroing, abort snapshots) unroll up to this size
 
@@ -51,11 +51,18 @@ SLOT_UNROLL_LIMIT = 128  # memory-wide loops (zeroing, abort snapshots) unroll u
 class Components(Protocol):
     def emit(self, d: Driver, which: Component) -> None: ...
 
+    def finish(self, d: Driver) -> None: ...
+
     def predict_draws(self, d: Driver) -> ir.Value: ...
 
 
 class Driver:
-    """Builds ``void amz_run(ptr params, ptr code)`` for one Shape."""
+    """Builds ``void amz_run(ptr params, ptr code)`` for one Shape.
+
+    Discipline: no SSA value computed by the driver is used after a component runs. The
+    interpreter's components jump to one shared dispatch loop and back, so a value from
+    before a component does not dominate the code after it; everything the driver keeps
+    lives in allocas (which mem2reg promotes in compiled modules) or is reloaded."""
 
     def __init__(self, shape: Shape, components: Components, name: str) -> None:
         self.shape = shape
@@ -74,6 +81,9 @@ class Driver:
     def const(self, x: int) -> ir.Constant:
         return ir.Constant(I64, x)
 
+    def fconst(self, x: float) -> ir.Constant:
+        return ir.Constant(self.vec, [x] * self.w)
+
     def alloca(self, typ: ir.Type, name: str, count: int | None = None) -> ir.Value:
         with self.b.goto_entry_block():
             return self.b.alloca(typ, count, name=name)
@@ -83,7 +93,7 @@ class Driver:
         self.b.store(init, ptr)
         return ptr
 
-    def get(self, ptr: ir.Value, typ: ir.Type) -> ir.Value:
+    def get(self, ptr: ir.Value, typ: ir.Type = I64) -> ir.Value:
         return self.b.load(ptr, typ=typ)
 
     def param(self, name: str, typ: ir.Type = I64) -> ir.Value:
@@ -111,15 +121,16 @@ class Driver:
         bits = self.b.bitcast(mask, ir.IntType(self.w))
         return self.b.icmp_unsigned("==", bits, ir.Constant(ir.IntType(self.w), -1))
 
-    def fconst(self, x: float) -> ir.Constant:
-        return ir.Constant(self.vec, [x] * self.w)
+    def mem_at(self, base: ir.Value) -> Emitter:
+        return Emitter(self.b, self.shape, base)
 
-    def splat(self, x: ir.Value) -> ir.Value:
-        return Emitter(self.b, self.shape, self.mem).splat(x)
+    def fabs(self, x: ir.Value) -> ir.Value:
+        return self.emitter.intrinsic("llvm.fabs", x)
 
     @contextmanager
-    def loop(self, n: ir.Value, name: str) -> Iterator[tuple[ir.Value, ir.Block]]:
-        """``for i in range(n)``; the body may branch to the yielded exit block (break)."""
+    def loop(self, bound: Callable[[], ir.Value], name: str) -> Iterator[tuple[ir.Value, ir.Block]]:
+        """``for i in range(bound())``, yielding the counter's alloca (reload it after a
+        component runs) and the exit block (branch there to break)."""
         counter = self.var(I64, self.const(0), name)
         head = self.fn.append_basic_block(f"{name}.head")
         body = self.fn.append_basic_block(f"{name}.body")
@@ -127,170 +138,174 @@ class Driver:
         done = self.fn.append_basic_block(f"{name}.end")
         self.b.branch(head)
         self.b.position_at_end(head)
-        i = self.get(counter, I64)
-        self.b.cbranch(self.b.icmp_signed("<", i, n), body, done)
+        self.b.cbranch(self.b.icmp_signed("<", self.get(counter), bound()), body, done)
         self.b.position_at_end(body)
-        yield i, done
+        yield counter, done
         if not self.b.block.is_terminated:
             self.b.branch(latch)
         self.b.position_at_end(latch)
-        self.b.store(self.b.add(self.get(counter, I64), self.const(1)), counter)
+        self.b.store(self.b.add(self.get(counter), self.const(1)), counter)
         self.b.branch(head)
         self.b.position_at_end(done)
 
-    def each_slot(self, body) -> None:
+    def each_slot(self, body: Callable[[int | ir.Value], None]) -> None:
         """body(slot) for every memory slot (unrolled for small memories)."""
-        e = Emitter(self.b, self.shape, self.mem)
         n = self.shape.slots
         if n <= SLOT_UNROLL_LIMIT:
             for s in range(n):
                 body(s)
         else:
-            e._ir_loop(n, lambda s, acc: (body(s), acc)[1], None)
+            self.mem_at(self.mem)._ir_loop(n, lambda s, acc: (body(s), acc)[1], None)
 
-    # the protocol ----------------------------------------------------------------------------
+    def save(self, mask: ir.Value) -> None:
+        """Remember the memory of the lanes in ``mask`` (they aborted here)."""
+        mem, saved = self.mem_at(self.mem), self.mem_at(self.saved)
+        self.each_slot(lambda s: saved.store(s, self.b.select(mask, mem.load(s), saved.load(s))))
+
+    def restore(self, mask: ir.Value) -> None:
+        mem, saved = self.mem_at(self.mem), self.mem_at(self.saved)
+        self.each_slot(lambda s: mem.store(s, self.b.select(mask, saved.load(s), mem.load(s))))
+
+    def sigmoid(self, x: ir.Value) -> ir.Value:
+        exp = self.emitter.intrinsic("llvm.exp", self.b.fneg(x))
+        return self.b.fdiv(self.fconst(1.0), self.b.fadd(self.fconst(1.0), exp))
+
+    # the protocol (REFERENCE.md §3.2, amzc/backends/numpy.py) ---------------------------------
     def build(self) -> ir.Module:
         b, shape = self.b, self.shape
         self.mem = self.alloca(self.vec, "mem", shape.slots)
         self.saved = self.alloca(self.vec, "saved", shape.slots)
         self.counter = self.alloca(I64, "counter")
-        self.emitter = Emitter(b, shape, self.mem, None, self.counter)
-        self.max_err = self.splat(self.param("max_abs_error", F64))
+        self.emitter = Emitter(b, shape, self.mem, self.alloca(self.ivec, "keys"), self.counter)
+        self.finished = self.alloca(self.mask, "finished")
+        self.best = self.alloca(self.vec, "best")
+        self.counts = {"train": self.alloca(self.ivec, "ntrain"),
+                       "valid": self.alloca(self.ivec, "nvalid")}
+        self.g = self.alloca(I64, "g")
+        self.epoch = self.alloca(I64, "epoch")
+        self.first_row = self.alloca(I64, "first_row")
+        # entry-block values dominate everything
+        self.max_err = self.emitter.splat(self.param("max_abs_error", F64))
         self.record = b.icmp_signed("!=", self.param("record"), self.const(0))
         self.record_steps = self.param("record_steps")
-        with self.loop(self.param("groups"), "group") as (g, _):
-            self.group(g)
+        self.num_valid = self.param("num_valid")
+        with self.loop(lambda: self.param("groups"), "group") as (g, _):
+            b.store(self.get(g), self.g)
+            self.group()
         b.ret_void()
+        self.components.finish(self)
         return self.module
 
-    def group(self, g: ir.Value) -> None:
+    def group(self) -> None:
         b, w = self.b, self.w
-        self.group_index = g
+        g = self.get(self.g)
         keys = b.load(self.lane_ptr(self.param("keys", PTR), g, I64), typ=self.ivec, align=8)
-        self.emitter.keys = keys
+        b.store(keys, self.emitter.keys)
         lanes = b.sub(self.param("num_tasks"), b.mul(g, self.const(w)))
         lane_ids = ir.Constant(self.ivec, list(range(w)))
-        pad = b.icmp_signed(">=", lane_ids, self.splat_i64(lanes))  # pad lanes start finished
-        self.finished = self.var(self.mask, pad, "finished")
-        self.best = self.var(self.vec, self.fconst(0.0), "best")
-        self.train_count = self.var(self.ivec, ir.Constant(self.ivec, [0] * w), "ntrain")
-        self.valid_count = self.var(self.ivec, ir.Constant(self.ivec, [0] * w), "nvalid")
+        pad = b.icmp_signed(">=", lane_ids, self.emitter._isplat(lanes))
+        b.store(pad, self.finished)  # pad lanes start finished and are never written back
+        b.store(self.fconst(0.0), self.best)
+        for count in self.counts.values():
+            b.store(ir.Constant(self.ivec, [0] * w), count)
         b.store(self.const(0), self.counter)
         zero = self.fconst(0.0)
-        self.each_slot(lambda s: (self.slot_store(self.mem, s, zero),
-                                  self.slot_store(self.saved, s, zero)))
+        mem, saved = self.mem_at(self.mem), self.mem_at(self.saved)
+        self.each_slot(lambda s: (mem.store(s, zero), saved.store(s, zero)))
         self.components.emit(self, "setup")
 
-        group_end = self.fn.append_basic_block("group.done")
-        self.group_end = group_end
-        n, total = self.param("num_train"), self.param("total_steps")
+        self.group_end = self.fn.append_basic_block("group.done")
         done = self.var(I64, self.const(0), "done")
         epochs_head = self.fn.append_basic_block("epoch.head")
         epochs_body = self.fn.append_basic_block("epoch.body")
         b.branch(epochs_head)
         b.position_at_end(epochs_head)
-        done_steps = self.get(done, I64)
-        b.cbranch(b.icmp_signed("<", done_steps, total), epochs_body, group_end)
+        b.cbranch(b.icmp_signed("<", self.get(done), self.param("total_steps")), epochs_body,
+                  self.group_end)
         b.position_at_end(epochs_body)
-        epoch = b.sdiv(done_steps, n)
-        left = b.sub(total, done_steps)
-        steps = b.select(b.icmp_signed("<", left, n), left, n)
-        first_row = b.mul(b.add(b.mul(g, self.param("epochs")), epoch), n)
-        with self.loop(steps, "train") as (t, _):
-            self.train_step(b.add(first_row, t), t, epoch)
-        b.store(b.add(done_steps, n), done)
-        self.validate(g, epoch)
+        n = self.param("num_train")
+        done_steps = self.get(done)
+        b.store(b.sdiv(done_steps, n), self.epoch)
+        left = b.sub(self.param("total_steps"), done_steps)
+        steps = self.var(I64, b.select(b.icmp_signed("<", left, n), left, n), "steps")
+        epoch_rows = b.add(b.mul(self.get(self.g), self.param("epochs")), self.get(self.epoch))
+        b.store(b.mul(epoch_rows, n), self.first_row)
+        with self.loop(lambda: self.get(steps), "train") as (t, _):
+            self.train_step(t)
+        b.store(b.add(self.get(done), self.param("num_train")), done)
+        self.validate()
         b.branch(epochs_head)
 
-        b.position_at_end(group_end)
+        b.position_at_end(self.group_end)
         self.restore(self.get(self.finished, self.mask))
-        self.write_back(g)
+        self.write_back()
 
-    def splat_i64(self, x: ir.Value) -> ir.Value:
-        e = Emitter(self.b, self.shape, self.mem)
-        return e._isplat(x)
-
-    def slot_store(self, base: ir.Value, slot, value: ir.Value) -> None:
-        Emitter(self.b, self.shape, base).store(slot, value)
-
-    def slot_load(self, base: ir.Value, slot) -> ir.Value:
-        return Emitter(self.b, self.shape, base).load(slot)
-
-    def set_inputs(self, x_row: ir.Value, base: ir.Value, label: ir.Value | None) -> None:
+    def set_inputs(self, base: ir.Value, row: ir.Value, label: ir.Value | None) -> None:
         """v0 = x; s0 = label (0 before Predict): REFERENCE.md §3.2."""
         f = self.shape.features
-        row = self.b.mul(x_row, self.const(f))
-        v0 = self.shape.base("v", 0)
+        first = self.b.mul(row, self.const(f))
+        mem, v0 = self.mem_at(self.mem), self.shape.base("v", 0)
         for i in range(f):
-            x = self.load_lanes(base, self.b.add(row, self.const(i)))
-            self.slot_store(self.mem, v0 + i, x)
-        self.slot_store(self.mem, 0, label if label is not None else self.fconst(0.0))
+            mem.store(v0 + i, self.load_lanes(base, self.b.add(first, self.const(i))))
+        mem.store(0, label if label is not None else self.fconst(0.0))
 
-    def sigmoid(self, x: ir.Value) -> ir.Value:
-        e = self.emitter
-        exp = e.intrinsic("llvm.exp", self.b.fneg(x))
-        return self.b.fdiv(self.fconst(1.0), self.b.fadd(self.fconst(1.0), exp))
-
-    def train_step(self, row: ir.Value, t: ir.Value, epoch: ir.Value) -> None:
+    def train_step(self, t: ir.Value) -> None:
         b = self.b
-        train_x = self.param("train_x", PTR)
-        self.set_inputs(row, train_x, None)
+
+        def row() -> ir.Value:
+            return b.add(self.get(self.first_row), self.get(t))
+
+        self.set_inputs(self.param("train_x", PTR), row(), None)
         self.components.emit(self, "predict")
-        s1 = self.slot_load(self.mem, 1)
+        mem = self.mem_at(self.mem)
+        s1 = mem.load(1)
         if self.shape.accuracy:  # spec: §3.3, Learn sees the normalized prediction
             s1 = self.sigmoid(s1)
-            self.slot_store(self.mem, 1, s1)
-        y = self.load_lanes(self.param("train_y", PTR), row)
-        err = self.emitter.intrinsic("llvm.fabs", b.fsub(y, s1))
+            mem.store(1, s1)
+        y = self.load_lanes(self.param("train_y", PTR), row())
+        err = self.fabs(b.fsub(y, s1))
         bad = b.not_(b.fcmp_ordered("<=", err, self.max_err))  # NaN counts as bad
         finished = self.get(self.finished, self.mask)
-        first_epoch = b.icmp_signed("==", epoch, self.const(0))
-        in_record = b.and_(b.and_(self.record, first_epoch),
-                           b.icmp_signed("<", t, self.record_steps))
+        in_record = b.and_(b.and_(self.record, b.icmp_signed("==", self.get(self.epoch),
+                                                             self.const(0))),
+                           b.icmp_signed("<", self.get(t), self.record_steps))
         with b.if_then(in_record, likely=False):
-            self.record_error("train_errors", self.get_group_row(t, self.record_steps), err,
-                              b.or_(finished, bad), self.train_count)
+            rec_row = b.add(b.mul(self.get(self.g), self.record_steps), self.get(t))
+            self.record_error("train", rec_row, err, b.or_(finished, bad))
         newly = b.and_(bad, b.not_(finished))
         with b.if_then(self.any(newly), likely=False):
             self.save(newly)
             now = b.or_(finished, newly)
             b.store(now, self.finished)
-            stop = self.fn.append_basic_block("train.stop")
             go_on = self.fn.append_basic_block("train.go")
-            b.cbranch(self.all(now), stop, go_on)
-            b.position_at_end(stop)
-            b.branch(self.group_end)
+            b.cbranch(self.all(now), self.group_end, go_on)
             b.position_at_end(go_on)
-        self.set_inputs(row, train_x, y)
+        self.set_inputs(self.param("train_x", PTR), row(), y)
         self.components.emit(self, "learn")
 
-    def get_group_row(self, t: ir.Value, rows: ir.Value) -> ir.Value:
-        return self.b.add(self.b.mul(self.group_index, rows), t)
-
-    def record_error(self, name: str, row: ir.Value, err: ir.Value, stopped: ir.Value,
-                     count: ir.Value) -> None:
+    def record_error(self, which: str, row: ir.Value, err: ir.Value, stopped: ir.Value) -> None:
         """FEC records (amzc/evaluate.py RunOutput): the error of every lane still running."""
         b = self.b
-        ptr = self.lane_ptr(self.param(name, PTR), row)
-        old = b.load(ptr, typ=self.vec, align=8)
+        ptr = self.lane_ptr(self.param(f"{which}_errors", PTR), row)
         live = b.not_(stopped)
-        b.store(b.select(live, err, old), ptr, align=8)
+        b.store(b.select(live, err, b.load(ptr, typ=self.vec, align=8)), ptr, align=8)
+        count = self.counts[which]
         b.store(b.add(self.get(count, self.ivec), b.zext(live, self.ivec)), count)
 
-    def validate(self, g: ir.Value, epoch: ir.Value) -> None:
+    def validate(self) -> None:
         """One pass over the validation set, memory carried over (REFERENCE.md §3.2)."""
         b = self.b
         loss = self.var(self.vec, self.fconst(0.0), "loss")
         aborted = self.var(self.mask, ir.Constant(self.mask, [0] * self.w), "aborted")
-        steps = self.param("valid_steps")
-        first_row = b.mul(g, self.param("num_valid"))
-        record = b.and_(self.record, b.icmp_signed("==", epoch, self.const(0)))
-        with self.loop(steps, "valid") as (j, valid_end):
-            row = b.add(first_row, j)
-            self.set_inputs(row, self.param("valid_x", PTR), None)
+
+        def row() -> ir.Value:
+            return b.add(b.mul(self.get(self.g), self.num_valid), self.get(j))
+
+        with self.loop(lambda: self.param("valid_steps"), "valid") as (j, valid_end):
+            self.set_inputs(self.param("valid_x", PTR), row(), None)
             self.components.emit(self, "predict")
-            s1 = self.slot_load(self.mem, 1)
-            y = self.load_lanes(self.param("valid_y", PTR), row)
+            s1 = self.mem_at(self.mem).load(1)
+            y = self.load_lanes(self.param("valid_y", PTR), row())
             if self.shape.accuracy:  # the sigmoid applies inside the loss only
                 same = b.icmp_unsigned("==", b.fcmp_ordered(">", y, self.fconst(0.5)),
                                        b.fcmp_ordered(">", self.sigmoid(s1), self.fconst(0.5)))
@@ -299,13 +314,13 @@ class Driver:
             else:
                 diff = b.fsub(y, s1)
                 b.store(b.fadd(self.get(loss, self.vec), b.fmul(diff, diff)), loss)
-                err = self.emitter.intrinsic("llvm.fabs", diff)
+                err = self.fabs(diff)
             bad = b.not_(b.fcmp_ordered("<=", err, self.max_err))
             finished = self.get(self.finished, self.mask)
             stopped = b.or_(self.get(aborted, self.mask), finished)
-            with b.if_then(record, likely=False):
-                self.record_error("valid_errors", row, err, b.or_(stopped, bad),
-                                  self.valid_count)
+            first_epoch = b.icmp_signed("==", self.get(self.epoch), self.const(0))
+            with b.if_then(b.and_(self.record, first_epoch), likely=False):
+                self.record_error("valid", row(), err, b.or_(stopped, bad))
             newly = b.and_(bad, b.not_(stopped))
             with b.if_then(self.any(newly), likely=False):
                 self.save(newly)
@@ -317,64 +332,44 @@ class Driver:
                 b.position_at_end(stop)
                 # every lane stopped: skip the rest, but advance the random streams as if the
                 # remaining Predicts had run, as the NumPy backend does in lockstep
-                left = b.sub(b.sub(steps, j), self.const(1))
+                left = b.sub(b.sub(self.param("valid_steps"), self.get(j)), self.const(1))
                 skipped = b.mul(left, self.components.predict_draws(self))
-                b.store(b.add(self.get(self.counter, I64), skipped), self.counter)
+                b.store(b.add(self.get(self.counter), skipped), self.counter)
                 b.branch(valid_end)
                 b.position_at_end(go_on)
         stopped = self.get(aborted, self.mask)
         with b.if_then(self.any(stopped), likely=False):
             self.restore(stopped)
         mean = b.fdiv(self.get(loss, self.vec),
-                      b.sitofp(self.splat_i64(self.param("num_valid")), self.vec))
+                      b.sitofp(self.emitter._isplat(self.num_valid), self.vec))
         if self.shape.accuracy:
             fitness = b.fsub(self.fconst(1.0), mean)
         else:  # amzc/evaluate.py flip_and_squash
             rmse = self.emitter.intrinsic("llvm.sqrt", mean)
-            squash = b.fsub(self.fconst(1.0), b.fmul(self.fconst(TWO_OVER_PI),
-                                                     self.emitter.intrinsic("llvm.atan", rmse)))
-            finite = b.fcmp_ordered("<", self.emitter.intrinsic("llvm.fabs", rmse),
-                                    self.fconst(float("inf")))
+            atan = self.emitter.intrinsic("llvm.atan", rmse)
+            squash = b.fsub(self.fconst(1.0), b.fmul(self.fconst(TWO_OVER_PI), atan))
+            finite = b.fcmp_ordered("<", self.fabs(rmse), self.fconst(float("inf")))
             fitness = b.select(finite, squash, self.fconst(0.0))
         fitness = b.select(stopped, self.fconst(0.0), fitness)
         best = self.get(self.best, self.vec)
         better = b.select(b.fcmp_ordered("<", best, fitness), fitness, best)
         b.store(b.select(self.get(self.finished, self.mask), best, better), self.best)
 
-    def save(self, mask: ir.Value) -> None:
-        """Remember the memory of the lanes in ``mask`` (they aborted here)."""
-        def one(s) -> None:
-            live, old = self.slot_load(self.mem, s), self.slot_load(self.saved, s)
-            self.slot_store(self.saved, s, self.b.select(mask, live, old))
-
-        self.each_slot(one)
-
-    def restore(self, mask: ir.Value) -> None:
-        def one(s) -> None:
-            live, old = self.slot_load(self.mem, s), self.slot_load(self.saved, s)
-            self.slot_store(self.mem, s, self.b.select(mask, old, live))
-
-        self.each_slot(one)
-
-    def write_back(self, g: ir.Value) -> None:
-        """Fitness, final memory and record counts of group g, lane-major: (G, W), (G, slots,
-        W), (G, W); the caller reorders them by task (runtime.py)."""
-        b = self.b
+    def write_back(self) -> None:
+        """Fitness, final memory and record counts of the group, lane-major: (G, W),
+        (G, slots, W), (G, W); runtime.py reorders them by task."""
+        b, g = self.b, self.get(self.g)
         b.store(self.get(self.best, self.vec), self.lane_ptr(self.param("fitness_out", PTR), g),
                 align=8)
         with b.if_then(self.record):
-            for count, name in ((self.train_count, "train_counts"),
-                                (self.valid_count, "valid_counts")):
+            for which, count in self.counts.items():
                 b.store(self.get(count, self.ivec),
-                        self.lane_ptr(self.param(name, PTR), g, I64), align=8)
+                        self.lane_ptr(self.param(f"{which}_counts", PTR), g, I64), align=8)
         out = self.param("memory_out", PTR)
         first = b.mul(g, self.const(self.shape.slots))
-
-        def one(s) -> None:
-            ptr = self.lane_ptr(out, b.add(first, Emitter(b, self.shape, out).i64(s)))
-            b.store(self.slot_load(self.mem, s), ptr, align=8)
-
-        self.each_slot(one)
+        mem = self.mem_at(self.mem)
+        self.each_slot(lambda s: b.store(mem.load(s), self.lane_ptr(out, b.add(first, mem.i64(s))),
+                                         align=8))
 
 
 class CompiledComponents:
@@ -397,80 +392,113 @@ class CompiledComponents:
         total = sum(lowering.draws(ins.op, d.shape) for ins in self.program.predict)
         return d.const(total)
 
+    def finish(self, d: Driver) -> None:
+        return None
+
 
 class InterpretedComponents:
-    """A dispatch loop over the encoded program passed as ``amz_run``'s second argument."""
+    """A dispatch loop over the encoded program passed as ``amz_run``'s second argument.
+
+    The loop is emitted once, inside ``amz_run``: each place that runs a component sets the
+    record range and a continuation number and jumps to the loop, which jumps back through a
+    switch on the continuation when the range is done. No calls, so memory, keys and the
+    counter stay where the driver keeps them."""
 
     def __init__(self) -> None:
-        self.exec_fn: ir.Function | None = None
+        self.returns: list[ir.Block] = []
+        self.head: ir.Block | None = None
 
     def header(self, d: Driver, field: int) -> ir.Value:
         ptr = d.b.gep(d.fn.args[1], [ir.Constant(I64, field)], source_etype=I32)
         return d.b.sext(d.b.load(ptr, typ=I32), I64)
 
+    def records(self, d: Driver, first: ir.Value) -> ir.Value:
+        code = d.b.gep(d.fn.args[1], [d.const(HEADER_BYTES)], source_etype=ir.IntType(8))
+        return d.b.gep(code, [d.b.mul(first, d.const(RECORD_BYTES))], source_etype=ir.IntType(8))
+
     def emit(self, d: Driver, which: Component) -> None:
-        if self.exec_fn is None:
-            self.exec_fn = self.build_exec(d)
+        b = d.b
+        if self.head is None:
+            self.head = d.fn.append_basic_block("dispatch")
+            self.pc = d.alloca(PTR, "pc")
+            self.end = d.alloca(PTR, "end")
+            self.cont = d.alloca(I32, "continuation")
         counts = [self.header(d, i) for i in range(3)]
-        first = {"setup": d.const(0), "predict": counts[0], "learn": d.b.add(counts[0],
-                                                                           counts[1])}[which]
+        first = {"setup": d.const(0), "predict": counts[0],
+                 "learn": b.add(counts[0], counts[1])}[which]
         n = counts[("setup", "predict", "learn").index(which)]
-        code = d.b.gep(d.fn.args[1], [d.const(HEADER_BYTES + 0)], source_etype=ir.IntType(8))
-        start = d.b.gep(code, [d.b.mul(first, d.const(RECORD_BYTES))],
-                        source_etype=ir.IntType(8))
-        keys = d.alloca(d.ivec, "keys.arg")
-        d.b.store(d.emitter.keys, keys)
-        d.b.call(self.exec_fn, [d.mem, start, n, d.counter, keys])
+        start = self.records(d, first)
+        b.store(start, self.pc)
+        b.store(b.gep(start, [b.mul(n, d.const(RECORD_BYTES))], source_etype=ir.IntType(8)),
+                self.end)
+        b.store(ir.Constant(I32, len(self.returns)), self.cont)
+        after = d.fn.append_basic_block(f"after.{which}")
+        self.returns.append(after)
+        b.branch(self.head)
+        b.position_at_end(after)
 
-    def predict_draws(self, d: Driver) -> ir.Value:
-        return self.header(d, 3)
+    def finish(self, d: Driver) -> None:
+        """The dispatch loop: decode a record, run its op's lowering, advance."""
+        if self.head is None:
+            return
+        b, shape, e = d.b, d.shape, d.emitter
+        fn = d.fn
+        decode = fn.append_basic_block("decode")
+        leave = fn.append_basic_block("leave")
+        advance = fn.append_basic_block("advance")
+        b.position_at_end(self.head)
+        pc = b.load(self.pc, typ=PTR)
+        b.cbranch(b.icmp_unsigned("<", pc, b.load(self.end, typ=PTR)), decode, leave)
+        b.position_at_end(leave)
+        back = b.switch(b.load(self.cont, typ=I32), self.returns[0])
+        for k, block in enumerate(self.returns):
+            back.add_case(ir.Constant(I32, k), block)
 
-    def build_exec(self, d: Driver) -> ir.Function:
-        """``exec(mem, code, n, counter, keys)``: run n encoded instructions on one group."""
-        shape = d.shape
-        fnty = ir.FunctionType(ir.VoidType(), [PTR, PTR, I64, PTR, PTR])
-        fn = ir.Function(d.module, fnty, name="amz_exec")
-        fn.linkage = "internal"
-        mem, code, n, counter, keys_ptr = fn.args
-        b = ir.IRBuilder(fn.append_basic_block("entry"))
-        keys = b.load(keys_ptr, typ=d.ivec, align=8)
-        e = Emitter(b, shape, mem, keys, counter)
-        head = fn.append_basic_block("dispatch")
-        next_block = fn.append_basic_block("next")
-        done = fn.append_basic_block("done")
-        b.cbranch(b.icmp_signed(">", n, ir.Constant(I64, 0)), head, done)
-        b.position_at_end(head)
-        i = b.phi(I64)
-        i.add_incoming(ir.Constant(I64, 0), fn.entry_basic_block)
-        rec = b.gep(code, [b.mul(i, ir.Constant(I64, RECORD_BYTES))], source_etype=ir.IntType(8))
+        b.position_at_end(decode)
 
         def field(k: int) -> ir.Value:
-            return b.zext(b.load(b.gep(rec, [ir.Constant(I64, k)], source_etype=I32), typ=I32),
+            return b.zext(b.load(b.gep(pc, [ir.Constant(I64, k)], source_etype=I32), typ=I32),
                           I64)
 
         def data(k: int) -> ir.Value:
-            return b.load(b.gep(rec, [ir.Constant(I64, 2 + k)], source_etype=F64), typ=F64)
+            return b.load(b.gep(pc, [ir.Constant(I64, 2 + k)], source_etype=F64), typ=F64)
 
-        op_id = b.load(rec, typ=I32)
-        switch = b.switch(op_id, next_block)
+        switch = b.switch(b.load(pc, typ=I32), advance)
         for op in OPS:
             if op is NO_OP:
                 continue
             block = fn.append_basic_block(op.name)
             switch.add_case(ir.Constant(I32, op.id), block)
             b.position_at_end(block)
-            slots = [field(2), field(3)]
-            operands = Operands(field(1), slots[: len(op.inputs)], slots[: op.n_index],
+            fields = [field(2), field(3)]
+            inputs = [e.add(shape.base(t, 0), e.mul(a, shape.size(t)))
+                      for t, a in zip(op.inputs, fields, strict=False)]
+            out = e.add(shape.base(op.output, 0), e.mul(field(1), shape.size(op.output)))
+            operands = Operands(out, inputs, fields[: op.n_index],
                                 [data(k) for k in range(op.n_data)])
             lowering.emit(e, op, operands)
-            b.branch(next_block)
-        b.position_at_end(next_block)
-        nxt = b.add(i, ir.Constant(I64, 1))
-        i.add_incoming(nxt, next_block)
-        b.cbranch(b.icmp_signed("<", nxt, n), head, done)
-        b.position_at_end(done)
-        b.ret_void()
-        return fn
+            b.branch(advance)
+        b.position_at_end(advance)
+        b.store(b.gep(pc, [ir.Constant(I64, RECORD_BYTES)], source_etype=ir.IntType(8)), self.pc)
+        b.branch(self.head)
+
+    def predict_draws(self, d: Driver) -> ir.Value:
+        """Random outputs one Predict draws: the sum over its records of a per-op table."""
+        b = d.b
+        table_type = ir.ArrayType(I64, len(OPS))
+        table = ir.GlobalVariable(d.module, table_type, name="amz_draws")
+        table.global_constant = True
+        table.linkage = "internal"
+        table.initializer = ir.Constant(table_type, [lowering.draws(op, d.shape) for op in OPS])
+        start = self.records(d, self.header(d, 0))
+        total = d.var(I64, d.const(0), "draws")
+        with d.loop(lambda: self.header(d, 1), "draws") as (i, _):
+            rec = b.gep(start, [b.mul(d.get(i), d.const(RECORD_BYTES))],
+                        source_etype=ir.IntType(8))
+            op_id = b.sext(b.load(rec, typ=I32), I64)
+            per_op = b.load(b.gep(table, [d.const(0), op_id], source_etype=table_type), typ=I64)
+            b.store(b.add(d.get(total, I64), per_op), total)
+        return d.get(total, I64)
 
 
 def build(shape: Shape, program: Program | None = None, name: str = "amz") -> ir.Module:

@@ -85,7 +85,7 @@ _JIT: Jit | None = None
 _LOCK = threading.Lock()
 
 
-def jit() -> Jit:
+def default_jit() -> Jit:
     global _JIT
     with _LOCK:
         if _JIT is None:

@@ -46,7 +46,7 @@ def _u64(x: int) -> int:
 class Emitter:
     """IR helpers over one builder: lane vectors, memory slots, loops, libm and the random
     streams. ``mem`` points at ``slots`` consecutive ``<W x double>`` values; ``counter`` at the
-    i64 number of random outputs drawn so far by the task group; ``keys`` is the group's
+    i64 number of random outputs drawn so far by the task group; ``keys`` at the group's
     ``<W x i64>`` stream keys."""
 
     def __init__(self, builder: ir.IRBuilder, shape: Shape, mem: ir.Value,
@@ -179,7 +179,8 @@ class Emitter:
         """Output n of every lane's stream as a double in (0, 1)."""
         b = self.b
         step = b.mul(b.add(self.i64(n), ir.Constant(I64, 1)), ir.Constant(I64, _u64(GOLDEN)))
-        z = b.add(self.keys, self._isplat(step))
+        keys = b.load(self.keys, typ=self.ivec, align=8)
+        z = b.add(keys, self._isplat(step))
         for shift, mult in ((30, MIX1), (27, MIX2)):
             z = b.xor(z, b.lshr(z, self._iconst(shift)))
             z = b.mul(z, self._iconst(_u64(mult)))

@@ -15,7 +15,7 @@ from .layout import LaneData, Shape, lane_data
 
 class Call:
     """The fixed part of the parameter block for one (shape, task set, options); reused by
-    every evaluation with the same arguments, so a call only sets its output pointers."""
+    every evaluation with the same arguments (outputs included)."""
 
     def __init__(self, shape: Shape, tasks: TaskSet, options: EvalOptions) -> None:
         self.shape = shape
@@ -45,34 +45,45 @@ class Call:
         p[P["valid_steps"]] = self.valid_steps
         p[P["max_abs_error"]] = np.float64(options.max_abs_error).view(np.int64)
         p[P["record_steps"]] = self.record_steps
+        # outputs live as long as the Call, so the block never points at freed memory; every
+        # evaluation copies its results out
+        g, w = d.groups, shape.lanes
+        self.fitness_out = np.zeros((g, w))
+        self.memory_out = np.zeros((g, shape.slots, w))
+        self.train_errors = np.zeros((g, self.record_steps, w))
+        self.valid_errors = np.zeros((g, nv, w))
+        self.counts = np.zeros((2, g, w), dtype=np.int64)
+        for name, array in (("fitness_out", self.fitness_out), ("memory_out", self.memory_out),
+                            ("train_errors", self.train_errors),
+                            ("valid_errors", self.valid_errors),
+                            ("train_counts", self.counts[0]), ("valid_counts", self.counts[1])):
+            p[P[name]] = array.ctypes.data
         self.params = p
         self.address = p.ctypes.data
 
-    def run(self, kernel: Kernel, code: bytes | None, record: bool = False) -> RunOutput:
-        shape, k, p = self.shape, self.num_tasks, self.params
-        g, w = self.data.groups, shape.lanes
-        fitness = np.empty((g, w))
-        memory = np.empty((g, shape.slots, w))
-        p[P["fitness_out"]] = fitness.ctypes.data
-        p[P["memory_out"]] = memory.ctypes.data
+    def execute(self, kernel: Kernel, code: bytes | None, record: bool = False) -> None:
+        """Run the kernel; results stay in the output buffers."""
+        p = self.params
         if record:
-            train_errors = np.zeros((g, self.record_steps, w))
-            valid_errors = np.zeros((g, self.num_valid, w))
-            counts = np.zeros((2, g, w), dtype=np.int64)
+            self.train_errors.fill(0.0)
+            self.valid_errors.fill(0.0)
             p[P["record"]] = 1
-            p[P["train_errors"]] = train_errors.ctypes.data
-            p[P["valid_errors"]] = valid_errors.ctypes.data
-            p[P["train_counts"]] = counts[0].ctypes.data
-            p[P["valid_counts"]] = counts[1].ctypes.data
         else:
             p[P["record"]] = 0
         kernel.run(self.address, code)
-        out = split_memory(shape, fitness.reshape(-1)[:k], _tasks_first(memory, k))
+
+    def fitness(self) -> np.ndarray:
+        return self.fitness_out.reshape(-1)[: self.num_tasks].copy()
+
+    def run(self, kernel: Kernel, code: bytes | None, record: bool = False) -> RunOutput:
+        self.execute(kernel, code, record)
+        k = self.num_tasks
+        out = split_memory(self.shape, self.fitness(), _tasks_first(self.memory_out, k))
         if record:
-            out.train_errors = _tasks_first(train_errors, k)
-            out.valid_errors = _tasks_first(valid_errors, k)
-            out.n_train_errors = counts[0].reshape(-1)[:k]
-            out.n_valid_errors = counts[1].reshape(-1)[:k]
+            out.train_errors = _tasks_first(self.train_errors, k)
+            out.valid_errors = _tasks_first(self.valid_errors, k)
+            out.n_train_errors = self.counts[0].reshape(-1)[:k].copy()
+            out.n_valid_errors = self.counts[1].reshape(-1)[:k].copy()
         return out
 
 

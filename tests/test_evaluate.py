@@ -111,6 +111,9 @@ def test_label_is_zero_during_predict():
     out = run_program("def Predict():\n  s1 = s0 + s2\n", tasks)
     assert out.fitness[0] == pytest.approx(fitness_of(math.sqrt(np.mean(labels**2))), rel=1e-15)
     assert out.scalars[0, 0] == 0.0  # after the last validation Predict
+    # every Predict, in training too, sees s0 = 0 (not the previous Learn's label)
+    seen = run_program("def Predict():\n  s2 = s2 + s0\n", tasks)
+    assert seen.scalars[0, 2] == 0.0
 
 
 def test_learn_sees_the_label():

@@ -108,7 +108,8 @@ def run(
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the task data and of random ops.")] = 0,
     memory: MemoryOpt = None,
-    backend: Annotated[str, typer.Option(help=f"Evaluator: {', '.join(BACKENDS)}.")] = "numpy",
+    backend: Annotated[str, typer.Option(help=f"Evaluator: {', '.join(BACKENDS)} (llvm: "
+                                         "native code; numpy: the reference).")] = "llvm",
     combine_mode: Annotated[str, typer.Option("--combine", help="Combine tasks by mean or "
                                               "median.")] = "mean",
     max_abs_error: Annotated[float, typer.Option(help="Abort threshold on |y - prediction|.")]
@@ -159,6 +160,39 @@ def run(
         out.print(table)
     out.print(f"fitness {fitness:.6f}  ({combine_mode} of {tasks} {task} tasks, F={features}, "
               f"{train} train / {valid} valid, memory {mem}, {backend})")
+
+
+@app.command("ir")
+@user_errors
+def show_ir(
+    file: FileArg,
+    task: Annotated[str, typer.Option("--task", "-t", help="Task kind; only its eval type "
+                                      "matters (rms or accuracy).")] = "linear",
+    features: FeaturesOpt = 4,
+    tasks: Annotated[int, typer.Option(help="Number of tasks; sets the SIMD lanes per group.")]
+    = 10,
+    memory: MemoryOpt = None,
+    stage: Annotated[str, typer.Option(help="raw: IR as generated; opt: after LLVM's "
+                                       "optimizer; asm: the host's machine code.")] = "raw",
+    eval_type: Annotated[str | None, typer.Option(
+        help="rms or accuracy, overriding the task's.", show_default=False)] = None,
+) -> None:
+    """Print the LLVM IR (or assembly) that a program compiles to (docs/llvm.md).
+
+    Example: amzc ir examples/linear_regression.amz --features 4 --stage opt
+    """
+    from amzc.backends.llvm import program_ir
+    from amzc.tasks import TASK_KINDS
+
+    program = _load(file)
+    mem = _memory(memory, program)
+    check_program(program, mem, features)
+    kind = eval_type or TASK_KINDS.get(task.partition(":")[0])
+    if kind not in ("rms", "accuracy"):
+        raise AmzConfigError(f"unknown task {task!r}; use --eval-type rms or accuracy")
+    if tasks < 1:
+        raise AmzConfigError("--tasks must be at least 1")
+    out.print(program_ir(program, mem, features, tasks, kind, stage), markup=False, end="")
 
 
 @app.command()

@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 from llvmlite import ir
 
+from amzc.errors import AmzConfigError
 from amzc.evaluate import EvalOptions, RunOutput, combine
 from amzc.syntax import MemoryConfig, Program
 from amzc.tasks.taskset import TaskSet
@@ -34,7 +35,8 @@ from .jit import Kernel, KernelCache, default_jit
 from .layout import Shape
 from .runtime import Call
 
-__all__ = ["LlvmBackend", "CostModel", "Shape", "program_module"]
+__all__ = ["LlvmBackend", "CostModel", "Shape", "program_ir", "program_module"]
+STAGES = ("raw", "opt", "asm")
 
 Mode = Literal["auto", "interpret", "compile"]
 
@@ -207,3 +209,20 @@ _STATE = _State()
 def program_module(program: Program, shape: Shape) -> ir.Module:
     """The LLVM module that runs ``program`` natively (what ``amzc ir`` prints)."""
     return codegen.build(shape, program, name=program.name or "amz_program")
+
+
+def program_ir(program: Program, memory: MemoryConfig, features: int, num_tasks: int = 10,
+               eval_type: str = "rms", stage: str = "raw") -> str:
+    """The program's module as LLVM IR before ("raw") or after ("opt") optimization, or as
+    the host's assembly ("asm")."""
+    if stage not in STAGES:
+        raise AmzConfigError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
+    shape = Shape.build(memory, features, num_tasks, eval_type)
+    module = program_module(program, shape)
+    jit = default_jit()
+    if stage == "raw":
+        module.triple, module.data_layout = jit.triple, jit.data_layout
+        return str(module)
+    ref = jit.parse(module)
+    jit.optimize(ref)
+    return str(ref) if stage == "opt" else jit.assembly(ref)

@@ -47,11 +47,18 @@ class Shape:
 
     @classmethod
     def of(cls, memory: MemoryConfig, tasks: TaskSet, lanes: int | None = None) -> Shape:
+        return cls.build(memory, tasks.features, tasks.num_tasks, tasks.eval_type, lanes)
+
+    @classmethod
+    def build(cls, memory: MemoryConfig, features: int, num_tasks: int, eval_type: str,
+              lanes: int | None = None) -> Shape:
         if memory.scalars < 2 or memory.vectors < 1:
             raise AmzConfigError("memory needs at least 2 scalars (s0 label, s1 prediction) and "
                                  f"1 vector (v0), got {memory}")
-        return cls(tasks.features, memory.scalars, memory.vectors, memory.matrices,
-                   lanes or lanes_for(tasks.num_tasks), tasks.eval_type == "accuracy")
+        if features < 1:
+            raise AmzConfigError(f"the feature size must be at least 1, got {features}")
+        return cls(features, memory.scalars, memory.vectors, memory.matrices,
+                   lanes or lanes_for(num_tasks), eval_type == "accuracy")
 
     @property
     def slots(self) -> int:

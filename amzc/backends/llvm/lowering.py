@@ -88,8 +88,8 @@ class Emitter:
     def splat(self, x: Num) -> ir.Value:
         if isinstance(x, float | int):
             return self.const(float(x))
-        one = self.b.insert_element(ir.Constant(self.vec, ir.Undefined), x, ir.Constant(I32, 0))
-        return self.b.shuffle_vector(one, ir.Constant(self.vec, ir.Undefined),
+        one = self.b.insert_element(ir.Constant(self.vec, None), x, ir.Constant(I32, 0))
+        return self.b.shuffle_vector(one, ir.Constant(self.vec, None),
                                      ir.Constant(ir.VectorType(I32, self.w), [0] * self.w))
 
     def slot_ptr(self, slot: Idx) -> ir.Value:
@@ -198,8 +198,8 @@ class Emitter:
         return ir.Constant(self.ivec, [x] * self.w)
 
     def _isplat(self, x: ir.Value) -> ir.Value:
-        one = self.b.insert_element(ir.Constant(self.ivec, ir.Undefined), x, ir.Constant(I32, 0))
-        return self.b.shuffle_vector(one, ir.Constant(self.ivec, ir.Undefined),
+        one = self.b.insert_element(ir.Constant(self.ivec, None), x, ir.Constant(I32, 0))
+        return self.b.shuffle_vector(one, ir.Constant(self.ivec, None),
                                      ir.Constant(ir.VectorType(I32, self.w), [0] * self.w))
 
 

@@ -17,7 +17,15 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, Unex
 from amzc import ops
 from amzc.errors import AmzSyntaxError, AmzTypeError
 from amzc.ops import TYPE_NAMES, Form, Op
-from amzc.syntax import COMPONENTS, HEADERS, Component, Instruction, Program, SourcePos
+from amzc.syntax import (
+    COMPONENTS,
+    HEADERS,
+    Comments,
+    Component,
+    Instruction,
+    Program,
+    SourcePos,
+)
 
 _HEADER_NAMES = {name: comp for comp, name in HEADERS.items()}
 _NO_OP_NAMES = ("no_op", "NoOp")
@@ -134,10 +142,30 @@ class _Builder:
         source = self.lines[line - 1] if line and 0 < line <= len(self.lines) else None
         return cls(message, file=self.file, line=line, column=column, source_line=source, hint=hint)
 
+    def comments(self, first: int, last: int) -> tuple[str, ...]:
+        """Whole-line comments on lines first..last (1-based, inclusive)."""
+        found = []
+        for line in self.lines[max(first, 1) - 1 : max(last, 0)]:
+            code, hash_, text = line.partition("#")
+            if hash_ and not code.strip():
+                found.append("#" + text.rstrip())
+        return tuple(found)
+
+    def end_comment(self, line: int) -> str | None:
+        code, hash_, text = self.lines[line - 1].partition("#") if line else ("", "", "")
+        return "#" + text.rstrip() if hash_ and code.strip() else None
+
     def program(self, tree: Tree) -> Program:
         bodies: dict[Component, list[Instruction]] = {}
+        headers: dict[Component, tuple[tuple[str, ...], str | None]] = {}
         current: Component | None = None
+        previous_line = 0
+        pending: tuple[str, ...] = ()  # comments of `pass` lines go to the next line
         for item in tree.children:
+            line = _position(item)[0] or previous_line + 1
+            leading = pending + self.comments(previous_line + 1, line - 1)
+            comment, pending = self.end_comment(line), ()
+            previous_line = line
             if item.data == "header":
                 name = item.children[0]
                 if name not in _HEADER_NAMES:
@@ -147,14 +175,19 @@ class _Builder:
                 if current in bodies:
                     raise self.error(AmzSyntaxError, f"function {name} is defined twice", name)
                 bodies[current] = []
+                headers[current] = (leading, comment)
                 continue
             if current is None:
                 raise self.error(AmzSyntaxError, "instruction outside a function; start with "
                                  "'def Setup():', 'def Predict():' or 'def Learn():'", item)
             instruction = self.statement(item)
             if instruction is not None:
-                bodies[current].append(instruction)
-        return Program(**{c: tuple(bodies.get(c, ())) for c in COMPONENTS})
+                bodies[current].append(replace(instruction, leading=leading, comment=comment))
+            else:
+                pending = leading + ((comment,) if comment else ())
+        tail = pending + self.comments(previous_line + 1, len(self.lines))
+        comments = Comments(headers, tail)
+        return Program(**{c: tuple(bodies.get(c, ())) for c in COMPONENTS}, comments=comments)
 
     def pos(self, node: Token | Tree) -> SourcePos:
         line, column = _position(node)
@@ -165,10 +198,12 @@ class _Builder:
         if tree.data == "pass_":
             return None
         if tree.data == "bare_call":
-            name = tree.children[0]
-            if name in _NO_OP_NAMES:
+            name, *args = tree.children
+            if name in _NO_OP_NAMES and not args:
                 return Instruction(ops.NO_OP, pos=self.pos(tree))
-            raise self.error(AmzSyntaxError, f"{name}() is not an instruction; every op but "
+            if name in _NO_OP_NAMES:
+                raise self.error(AmzTypeError, f"{name}() takes no arguments", args[0])
+            raise self.error(AmzSyntaxError, f"{name}(...) is not an instruction; every op but "
                              "no_op() assigns its result, e.g. 's1 = dot(v0, v1)'", name)
         target, expr = tree.children
         out_type, out = _addr(target.children[0])
@@ -252,7 +287,7 @@ class _Builder:
                     raise self.error(AmzTypeError, f"axis is given twice to {fname}()", arg)
                 axis = int(arg.children[1])
             elif isinstance(arg, Tree) and arg.data == "number" and fname == "heaviside" \
-                    and _number(arg) == 1.0 and types:
+                    and _number(arg) == 1.0 and len(types) == 1 and arg is args[-1]:
                 continue  # the reference's printed `heaviside(x, 1.0)`
             elif isinstance(arg, Tree) and arg.data == "number":
                 raise self.error(AmzTypeError, f"a constant cannot be an operand of {fname}()",
@@ -269,16 +304,21 @@ class _Builder:
         return op, tuple(addrs), ()
 
     def random_fill(self, fname: str, args: list, out_type: str, name: Token, target: Tree):
-        numbers = [a for a in args if isinstance(a, Tree) and a.data == "number"]
-        rest = [a for a in args if not (isinstance(a, Tree) and a.data == "number")]
-        if len(numbers) != 2 or len(args) < 2 or args[:2] != numbers:
+        numbers, extra = args[:2], args[2:]
+        if len(numbers) != 2 or not all(isinstance(a, Tree) and a.data == "number"
+                                        for a in numbers):
             raise self.error(AmzTypeError, f"{fname}() takes two numbers: {fname}(a, b)", name)
-        for extra in rest:
-            words = [str(t) for t in (extra.children if isinstance(extra, Tree) else [extra])]
-            if not words or any(w != "n_features" for w in words):
-                raise self.error(AmzTypeError, f"unexpected argument to {fname}(); the only extra "
-                                 "argument allowed is n_features or (n_features, n_features)",
-                                 extra)
+        # The reference prints a size argument that must match the output's type.
+        size = {"s": None, "v": "n_features", "m": "(n_features, n_features)"}[out_type]
+        if extra:
+            written = [str(t) for t in (extra[0].children if isinstance(extra[0], Tree)
+                                        else [extra[0]])]
+            shown = written[0] if len(written) == 1 else f"({', '.join(written)})"
+            if len(extra) > 1 or shown != size:
+                allowed = f"nothing or {size}" if size else "nothing"
+                raise self.error(AmzTypeError, f"unexpected size argument to {fname}() for a "
+                                 f"{TYPE_NAMES[out_type]}: after the two numbers it takes "
+                                 f"{allowed}", extra[0])
         values = tuple(_number(n) for n in numbers)
         return ops.data_op(Form.RANDOM, fname, out_type), (), values
 

@@ -36,11 +36,29 @@ def print_instruction(ins: Instruction) -> str:
     raise AssertionError(f"unhandled form {op.form}")
 
 
-def print_program(program: Program, *, indent: str = "  ") -> str:
-    """Canonical text: all three functions in the order Setup, Predict, Learn."""
+def print_program(program: Program, *, indent: str = "  ", comments: bool = True) -> str:
+    """Canonical text: all three functions in the order Setup, Predict, Learn.
+
+    With ``comments`` (the default), comments the program was parsed with are kept: whole
+    lines where they stood, end-of-line comments aligned within each function."""
+    kept = program.comments if comments else None
     lines: list[str] = []
     for component in COMPONENTS:
-        lines.append(f"def {HEADERS[component]}():")
+        leading, trailing = kept.headers.get(component, ((), None)) if kept else ((), None)
+        lines.extend(leading)
+        lines.append(_with_comment(f"def {HEADERS[component]}():", trailing, 0))
         body = program.component(component)
-        lines.extend(indent + print_instruction(ins) for ins in body)
+        codes = [indent + print_instruction(ins) for ins in body]
+        width = max((len(c) for c, ins in zip(codes, body, strict=True) if ins.comment),
+                    default=0)
+        for code, ins in zip(codes, body, strict=True):
+            if comments:
+                lines.extend(indent + text for text in ins.leading)
+            lines.append(_with_comment(code, ins.comment if comments else None, width))
+    if kept:
+        lines.extend(kept.tail)
     return "\n".join(lines) + "\n"
+
+
+def _with_comment(code: str, comment: str | None, width: int) -> str:
+    return f"{code.ljust(width)}  {comment}" if comment else code

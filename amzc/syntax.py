@@ -36,6 +36,10 @@ class Instruction:
     index: tuple[int, ...] = ()
     data: tuple[float, ...] = ()
     pos: SourcePos | None = field(default=None, compare=False, repr=False)
+    # Comments of the source, so that `amzc fmt` keeps them: whole lines before the
+    # instruction, and the comment at the end of its line. They take no part in equality.
+    leading: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    comment: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if any(v != v for v in self.data):
@@ -65,6 +69,15 @@ NOOP_INSTRUCTION = Instruction(NO_OP)
 
 
 @dataclass(frozen=True)
+class Comments:
+    """Comments around the headers of a parsed file (leading lines and the end-of-line
+    comment of each ``def``) and after its last line; instructions carry their own."""
+
+    headers: dict[Component, tuple[tuple[str, ...], str | None]] = field(default_factory=dict)
+    tail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Program:
     """An algorithm: three component functions, each a tuple of instructions."""
 
@@ -72,6 +85,7 @@ class Program:
     predict: tuple[Instruction, ...] = ()
     learn: tuple[Instruction, ...] = ()
     name: str | None = field(default=None, compare=False)
+    comments: Comments | None = field(default=None, compare=False, repr=False)
 
     def component(self, which: Component) -> tuple[Instruction, ...]:
         return getattr(self, which)

@@ -285,7 +285,7 @@ def test_error_at_end_of_input_points_after_the_last_line():
         ("s1 = heaviside(s2, 2.0)", AmzTypeError, "constant cannot be an operand"),
         ("s1 = heaviside(1.0, s2)", AmzTypeError, "constant cannot be an operand"),
         ("v1 = norm(m1, axis=0, axis=1)", AmzTypeError, "axis is given twice"),
-        ("dot(v0, v1)", AmzSyntaxError, "unexpected 'v0'"),
+        ("dot(v0, v1)", AmzSyntaxError, "dot(...) is not an instruction"),
         ("frob()", AmzSyntaxError, "not an instruction"),
         ("s1 = -s2", AmzSyntaxError, "unexpected '-'"),
         ("s1 = s2 + s3 + s4", AmzSyntaxError, "unexpected '+'"),
@@ -405,3 +405,19 @@ def test_well_formed_calls_either_parse_or_give_a_type_error(line):
         assert e.line == 2
     else:
         assert len(p.setup) == 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("s1 = heaviside(s2, 1.0, 1.0)", "constant cannot be an operand"),
+    ("s1 = heaviside(1.0, s2)", "constant cannot be an operand"),
+    ("v1 = uniform(0.0, 1.0, n_features, n_features)", "size argument"),
+    ("s1 = uniform(0.0, 1.0, n_features)", "for a scalar"),
+    ("m1 = gaussian(0.0, 1.0, n_features)", "(n_features, n_features)"),
+    ("v1 = gaussian(0.0, 1.0, (n_features, n_features))", "for a vector"),
+    ("dot(v0, v1)", "is not an instruction"),
+    ("NoOp(s1)", "takes no arguments"),
+])
+def test_paper_variants_are_accepted_only_in_their_exact_form(text, message):
+    with pytest.raises(AmzError) as info:
+        parse("def Learn():\n  " + text + "\n")
+    assert message in str(info.value)

@@ -4,6 +4,7 @@ in tests/programs (the paper's programs of REFERENCE.md §10, plus one with ever
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from conftest import PROGRAMS
@@ -266,3 +267,60 @@ def test_fmt_prints_and_writes_canonical_text(tmp_path):
     assert result.exit_code == 0 and messy.read_text() == canonical
     result = runner.invoke(app, ["fmt", "--check", str(messy)])
     assert result.exit_code == 0  # formatting twice changes nothing
+
+
+# ---------------------------------------------------------------------------------------------
+# Comments survive formatting
+
+COMMENTED = """# file comment
+def Learn(v0, s0):   # learn header
+  # before s3
+  s3 = s0 - s1 # error
+  pass  # dropped pass, kept comment
+  v1 = v1 + v2
+  v2 = s3 * v0     # long trailing
+# before Predict
+def Predict():
+  s1 = dot(v0, v1)
+# at the end
+"""
+
+COMMENTED_CANONICAL = """def Setup():
+# before Predict
+def Predict():
+  s1 = dot(v0, v1)
+# file comment
+def Learn():  # learn header
+  # before s3
+  s3 = s0 - s1  # error
+  # dropped pass, kept comment
+  v1 = v1 + v2
+  v2 = s3 * v0  # long trailing
+# at the end
+"""
+
+
+def test_fmt_keeps_comments_and_aligns_end_of_line_comments():
+    program = parse(COMMENTED)
+    assert print_program(program) == COMMENTED_CANONICAL
+    assert print_program(parse(COMMENTED_CANONICAL)) == COMMENTED_CANONICAL
+    assert parse(COMMENTED_CANONICAL) == program  # comments take no part in equality
+
+
+def test_printing_without_comments():
+    text = print_program(parse(COMMENTED), comments=False)
+    assert "#" not in text and parse(text) == parse(COMMENTED)
+
+
+def test_end_of_line_comments_align_within_a_function():
+    text = "def Learn():\n  s3 = s0 - s1  # a\n  v2 = s3 * v0\n  m0 = outer(v3, v0)  # b\n"
+    assert print_program(parse(text)).splitlines()[-3:] == [
+        "  s3 = s0 - s1        # a", "  v2 = s3 * v0", "  m0 = outer(v3, v0)  # b"]
+
+
+def test_examples_are_canonical_with_their_comments():
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    for path in sorted(examples.glob("*.amz")):
+        text = path.read_text()
+        assert print_program(parse(text)) == text, f"amzc fmt --write {path}"
+        assert "#" in text

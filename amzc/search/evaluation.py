@@ -1,0 +1,213 @@
+"""Fitness of search candidates on T_search: FEC (REFERENCE.md §6), hurdles (paper §3.2) and
+the bookkeeping the experiment reports.
+
+Two memos make the common cases free without changing any result (docs/evolution.md):
+
+* the *fingerprint memo* maps a program's live code (:mod:`amzc.passes.dce`) to its per-task
+  fingerprints. Programs with equal live code make bit-identical predictions, and the
+  fingerprint run uses a fixed seed, so the memo returns exactly what the run would. Many
+  children differ from a program already seen only in dead code.
+* the *fitness memo* maps the key of a program without live random ops to its per-task
+  fitness: such a program's evaluation is deterministic, so an FEC miss that the cache's
+  forgetting or eviction caused does not need the backend either.
+
+Both memos are pure caches: they are not checkpointed, and the search takes the same path
+with or without them. Counters (train steps, FEC hits) count the work as if it had run."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from amzc.evaluate import Backend, EvalOptions, combine, get_backend
+from amzc.passes import dce
+from amzc.passes.dce import eliminate_dead_code
+from amzc.search.config import FecConfig
+from amzc.search.fec import FEC_SEED, FecCache, fingerprints
+from amzc.search.hurdles import Hurdle
+from amzc.syntax import MemoryConfig, Program
+from amzc.tasks.taskset import TaskSet
+
+log = logging.getLogger("amzc.search")
+
+MEMO_LIMIT = 200_000  # entries per memo before it is cleared
+
+
+def load_backend(name: str) -> Backend:
+    """``auto`` is LLVM when it can be loaded and NumPy otherwise (with a warning)."""
+    if name != "auto":
+        return get_backend(name)
+    try:
+        return get_backend("llvm")
+    except Exception as e:  # noqa: BLE001 - any failure to load LLVM falls back to NumPy
+        log.warning("LLVM backend unavailable (%s); evaluating with NumPy", e)
+        return get_backend("numpy")
+
+
+def fec_taskset(tasks: TaskSet, num_train: int, num_valid: int) -> TaskSet:
+    """The first examples of every task, epoch 0 only: all a fingerprint run reads."""
+    n, nv = min(num_train, tasks.num_train), min(num_valid, tasks.num_valid)
+    return TaskSet(tasks.name, tasks.eval_type, tasks.train_x[:, :n], tasks.train_y[:, :n],
+                   tasks.valid_x[:, :nv], tasks.valid_y[:, :nv],
+                   np.ascontiguousarray(tasks.train_order[:, :1, :n]), tasks.task_ids)
+
+
+@dataclass
+class EvalStats:
+    """Counters of the work done; the first three are part of the deterministic log."""
+
+    train_steps: int = 0  # training examples run (fingerprints included), as the reference
+    task_evaluations: int = 0  # full per-task evaluations (FEC misses)
+    hurdle_skipped_tasks: int = 0
+    backend_calls: int = 0  # what actually ran (depends on the memos)
+    fingerprint_memo_hits: int = 0
+    fitness_memo_hits: int = 0
+
+
+class SearchEvaluator:
+    def __init__(self, backend: Backend, tasks: TaskSet, memory: MemoryConfig, fec: FecConfig,
+                 hurdle: Hurdle | None = None, combine_mode: str = "mean",
+                 max_abs_error: float = 100.0) -> None:
+        self.backend = backend
+        self.tasks = tasks
+        self.memory = memory
+        self.fec_config = fec
+        self.fec = FecCache(fec.cache_size, fec.forget_every) if fec.enabled else None
+        self.hurdle = hurdle
+        self.combine_mode = combine_mode
+        self.max_abs_error = max_abs_error
+        self.stats = EvalStats()
+        self.train_examples = tasks.num_train * tasks.epochs
+        self._fec_tasks = fec_taskset(tasks, fec.num_train, fec.num_valid)
+        self._fec_options = EvalOptions(max_abs_error=max_abs_error, seed=FEC_SEED,
+                                        max_train_steps=fec.num_train,
+                                        max_valid_steps=fec.num_valid)
+        self._full_options = EvalOptions(max_abs_error=max_abs_error)
+        self._fec_steps = min(fec.num_train, self.train_examples)
+        self._fingerprints: dict[tuple, list[bytes]] = {}
+        self._fitness: dict[tuple, list[float | None]] = {}
+        self._generation = dce.generation
+        self._subsets: dict[tuple[int, ...], TaskSet] = {}
+
+    # -- the one entry point -----------------------------------------------------------------
+
+    def evaluate(self, program: Program, seed: int) -> float:
+        """Search fitness of ``program``; ``seed`` keys its random ops on a full evaluation."""
+        if dce.generation != self._generation:  # value ids were reset: old keys are stale
+            self._fingerprints.clear()
+            self._fitness.clear()
+            self._generation = dce.generation
+        simplified, key, has_random = dce.analyze(program)
+        k = self.tasks.num_tasks
+        per_task: list[float | None] = [None] * k
+        prints: list[bytes] | None = None
+        fec = self.fec
+        if fec is not None:
+            prints = self._fingerprint(simplified, key)
+            self.stats.train_steps += k * self._fec_steps
+            lookup = fec.lookup
+            per_task = [lookup(fp) for fp in prints]
+            missing = [i for i in range(k) if per_task[i] is None]
+        else:
+            missing = list(range(k))
+        if missing:
+            stage = missing
+            hurdle = self.hurdle
+            if hurdle is not None and len(missing) > hurdle.config.tasks:
+                stage = missing[: hurdle.config.tasks]
+            self._full(simplified, key, not has_random, stage, per_task, seed)
+            rest = missing[len(stage):]
+            if rest:
+                assert hurdle is not None
+                if hurdle.passes(self._combine([f for f in per_task if f is not None])):
+                    self._full(simplified, key, not has_random, rest, per_task, seed)
+                else:
+                    self.stats.hurdle_skipped_tasks += len(rest)
+            if prints is not None:
+                insert = fec.insert  # type: ignore[union-attr]
+                for i in missing:
+                    fitness = per_task[i]
+                    if fitness is not None:
+                        insert(prints[i], fitness)
+            return self._combine([f for f in per_task if f is not None])
+        return self._combine(per_task)  # type: ignore[arg-type]
+
+    def _combine(self, values: list[float]) -> float:
+        if self.combine_mode == "mean":
+            return math.fsum(values) / len(values)
+        return combine(np.array(values), self.combine_mode)
+
+    def evaluate_many(self, programs: Sequence[Program], seeds: Sequence[int]) -> list[float]:
+        """Several independent candidates (the initial population, random search). The place
+        where a batch API of a backend will plug in."""
+        return [self.evaluate(p, s) for p, s in zip(programs, seeds, strict=True)]
+
+    # -- pieces --------------------------------------------------------------------------------
+
+    def _fingerprint(self, simplified: Program, key: tuple) -> list[bytes]:
+        found = self._fingerprints.get(key)
+        if found is not None:
+            self.stats.fingerprint_memo_hits += 1
+            return found
+        self.stats.backend_calls += 1
+        out = self.backend.run(simplified, self._fec_tasks, self.memory, self._fec_options,
+                               record=True)
+        prints = fingerprints(out, self.tasks.task_ids, self.train_examples)
+        if len(self._fingerprints) >= MEMO_LIMIT:
+            self._fingerprints.clear()
+        self._fingerprints[key] = prints
+        return prints
+
+    def _full(self, simplified: Program, key: tuple, deterministic: bool, tasks: list[int],
+              per_task: list[float | None], seed: int) -> None:
+        """Full evaluation of the listed tasks into ``per_task``."""
+        self.stats.task_evaluations += len(tasks)
+        self.stats.train_steps += len(tasks) * self.train_examples
+        memo = self._fitness.get(key) if deterministic else None
+        todo = tasks if memo is None else [i for i in tasks if memo[i] is None]
+        if memo is not None and len(todo) < len(tasks):
+            self.stats.fitness_memo_hits += 1
+        if todo:
+            subset = self._subset(todo)
+            self.stats.backend_calls += 1
+            # the seed only keys random ops; one shared options object lets a backend reuse
+            # its per-call setup for every deterministic program
+            options = (self._full_options if deterministic
+                       else EvalOptions(max_abs_error=self.max_abs_error, seed=seed))
+            fitness = self.backend.run(simplified, subset, self.memory, options).fitness.tolist()
+            if deterministic:
+                if memo is None:
+                    if len(self._fitness) >= MEMO_LIMIT:
+                        self._fitness.clear()
+                    memo = self._fitness[key] = [None] * self.tasks.num_tasks
+                for i, f in zip(todo, fitness, strict=True):
+                    memo[i] = f
+            else:
+                for i, f in zip(todo, fitness, strict=True):
+                    per_task[i] = f
+        if memo is not None:
+            for i in tasks:
+                per_task[i] = memo[i]
+
+    def _subset(self, tasks: list[int]) -> TaskSet:
+        if len(tasks) == self.tasks.num_tasks:
+            return self.tasks
+        key = tuple(tasks)
+        subset = self._subsets.get(key)
+        if subset is None:
+            if len(self._subsets) >= 1024:
+                self._subsets.clear()
+            subset = self._subsets[key] = self.tasks.subset(np.array(tasks))
+        return subset
+
+
+def evaluate_on(program: Program, tasks: TaskSet, memory: MemoryConfig, backend: Backend,
+                seed: int, max_abs_error: float = 100.0) -> tuple[float, np.ndarray]:
+    """Mean fitness on a task set without FEC (T_select and final evaluations, §4.8)."""
+    options = EvalOptions(max_abs_error=max_abs_error, seed=seed)
+    out = backend.run(eliminate_dead_code(program), tasks, memory, options)
+    return combine(out.fitness, "mean"), np.asarray(out.fitness, dtype=np.float64)

@@ -1,0 +1,456 @@
+"""The experiment loop (REFERENCE.md §5.6): search → select → final, in a run folder.
+
+Each experiment re-draws the task seeds (when configured), starts a new FEC cache and a new
+population, and searches until its budget ends; its candidate (the population's best) is then
+evaluated on T_select, and the best on T_select over all experiments is evaluated once on the
+final tasks. The run stops when a T_select fitness exceeds ``sufficient_fitness`` or after
+``max_experiments``.
+
+amzc's addition, *early selection*: when on, every new population best whose search fitness
+reaches ``early_select_min_fitness`` is evaluated on T_select at once, and the experiment ends
+as soon as one exceeds ``sufficient_fitness``. Selection evaluations use seeds derived from the
+run seed, not the search RNG, so turning early selection on only shortens a run; it never
+changes the search's path.
+
+All state that decides the future lives in :class:`RunState` and is checkpointed; a resumed
+run continues bit for bit (docs/evolution.md describes the run folder)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from amzc.errors import AmzCheckpointError, AmzConfigError
+from amzc.evaluate import Backend, EvalOptions, combine
+from amzc.passes.canonical import ProgramKey, structural_key
+from amzc.passes.dce import eliminate_dead_code
+from amzc.printer import print_program
+from amzc.rng import derive_key
+from amzc.search.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from amzc.search.config import ExperimentConfig, parse_config
+from amzc.search.evaluation import EvalStats, SearchEvaluator, evaluate_on, load_backend
+from amzc.search.evolution import Population, Strategy, make_strategy
+from amzc.search.fec import FecCache
+from amzc.search.hurdles import Hurdle
+from amzc.search.progress import Display, JsonlLog, Snapshot
+from amzc.syntax import MemoryConfig, Program
+from amzc.tasks import TaskSpec, build_tasks
+from amzc.tasks.taskset import TaskSet
+
+CONFIG_FILE = "config.toml"
+LOG_FILE = "progress.jsonl"
+RESULT_FILE = "result.json"
+BEST_FILE = "best.amz"
+SIMPLIFIED_FILE = "best_simplified.amz"
+
+# purposes mixed into derived seeds, so that no two uses share a stream
+_SELECT_SEED, _FINAL_SEED = 1, 2
+
+
+class Interrupted(Exception):
+    """The run stopped on Ctrl-C after writing a checkpoint."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(f"interrupted; continue with: amzc evolve --resume {folder}")
+        self.folder = folder
+
+
+@dataclass
+class RunState:
+    """Everything a resumed run needs, besides the config."""
+
+    seed: int
+    rng_state: Any
+    experiment: int = 0  # 1-based number of the current (or last) experiment
+    in_experiment: bool = False
+    search_spec: TaskSpec | None = None
+    select_spec: TaskSpec | None = None
+    population: Population | None = None
+    strategy: dict = field(default_factory=dict)
+    fec: FecCache | None = None
+    hurdle: dict | None = None
+    stats: EvalStats = field(default_factory=EvalStats)
+    individuals: int = 0  # in the current experiment
+    next_progress: int = 0
+    next_checkpoint: int = 0
+    logged_best: Program | None = None
+    # over the whole run
+    total_individuals: int = 0
+    total_train_steps: int = 0
+    fec_hits: int = 0
+    fec_lookups: int = 0
+    hurdle_stopped: int = 0
+    hurdle_checked: int = 0
+    best_select: float = -1.0
+    best_program: Program | None = None
+    best_search_fitness: float = 0.0
+    best_experiment: int = 0
+    time_up: bool = False
+    elapsed_s: float = 0.0
+    log_offset: int = 0
+    finished: bool = False
+
+
+class Run:
+    """One ``amzc evolve`` run in a folder."""
+
+    def __init__(self, config: ExperimentConfig, folder: Path, state: RunState,
+                 display: Display | None = None, backend: Backend | None = None,
+                 config_dir: Path | None = None, resume: bool = False) -> None:
+        self.config = config
+        self.folder = folder
+        self.state = state
+        self.display = display or Display()
+        self.backend = backend or load_backend(config.backend)
+        self.config_dir = config_dir or Path.cwd()
+        self.rng = random.Random()
+        self.rng.setstate(state.rng_state)
+        self.log = JsonlLog(folder / LOG_FILE, state.log_offset if resume else None)
+        self._session_start = time.perf_counter()
+        self._elapsed_base = state.elapsed_s
+        self._stop_requested = False
+        self._select_memo: dict[ProgramKey, tuple[float, np.ndarray]] = {}
+        self._select_tasks: TaskSet | None = None
+        self.strategy: Strategy | None = None
+        self.evaluator: SearchEvaluator | None = None
+        self.hurdle: Hurdle | None = None
+        if state.in_experiment:
+            self._build_experiment()
+
+    # -- construction --------------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, config: ExperimentConfig, folder: Path, display: Display | None = None,
+              backend: Backend | None = None, config_dir: Path | None = None,
+              force: bool = False) -> Run:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not force and ((folder / CHECKPOINT).exists() or (folder / RESULT_FILE).exists()):
+            raise AmzConfigError(f"{folder} already holds a run; resume it with "
+                                 f"--resume {folder}, or pass --force to start over")
+        for stale in (RESULT_FILE, BEST_FILE, SIMPLIFIED_FILE, CHECKPOINT):
+            (folder / stale).unlink(missing_ok=True)
+        (folder / CONFIG_FILE).write_text(config.source, encoding="utf-8")
+        rng = random.Random(config.seed)
+        state = RunState(seed=config.seed, rng_state=rng.getstate())
+        return cls(config, folder, state, display, backend, config_dir)
+
+    @classmethod
+    def resume(cls, folder: Path, display: Display | None = None,
+               backend_name: str | None = None) -> Run:
+        saved = load_checkpoint(folder)
+        state: RunState = saved["state"]
+        if state.finished:
+            raise AmzCheckpointError(f"{folder}: this run has finished; see "
+                                     f"{folder / RESULT_FILE}")
+        config_dir = Path(saved["config_dir"])
+        config = parse_config(saved["config_text"], str(folder / CONFIG_FILE),
+                              base_dir=config_dir, seed=state.seed)
+        if backend_name is not None:
+            config = replace(config, backend=backend_name)
+        if not (folder / LOG_FILE).exists():
+            raise AmzCheckpointError(f"{folder}: {LOG_FILE} is missing; cannot resume")
+        return cls(config, folder, state, display, load_backend(config.backend), config_dir,
+                   resume=True)
+
+    def _build_experiment(self) -> None:
+        """Tasks, evaluator and strategy of the current experiment, from the state."""
+        s, cfg = self.state, self.config
+        assert s.search_spec is not None and s.select_spec is not None
+        search_tasks = build_tasks(s.search_spec)
+        self._select_tasks = None  # built on first use: large, and often never needed
+        self._select_memo.clear()
+        self.hurdle = Hurdle(cfg.hurdles) if cfg.hurdles.enabled else None
+        if self.hurdle is not None and s.hurdle is not None:
+            self.hurdle.restore(s.hurdle)
+        self.evaluator = SearchEvaluator(self.backend, search_tasks, cfg.search_space.memory,
+                                         cfg.fec, self.hurdle, cfg.combine, cfg.max_abs_error)
+        if s.fec is not None:
+            self.evaluator.fec = s.fec
+        self.evaluator.stats = s.stats
+        self.strategy = make_strategy(cfg, self.evaluator, s.population)
+        self.strategy.restore(s.strategy)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        previous = self._install_interrupt()
+        try:
+            while True:
+                if not self.state.in_experiment:
+                    self._start_experiment()
+                early = self._search()
+                if self._end_experiment(early):
+                    break
+            return self._finish()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            self.display.close()
+            self.log.close()
+
+    def _start_experiment(self) -> None:
+        s, cfg = self.state, self.config
+        s.experiment += 1
+        s.search_spec = cfg.search_tasks.spec
+        s.select_spec = cfg.select_tasks.spec
+        if cfg.search_tasks.randomize:  # spec: §4.8, re-drawn for every experiment
+            s.search_spec = s.search_spec.reseeded(1 + self.rng.getrandbits(31))
+        if cfg.select_tasks.randomize:
+            s.select_spec = s.select_spec.reseeded(1 + self.rng.getrandbits(31))
+        s.population = Population(cfg.population_size)
+        s.strategy, s.fec, s.hurdle = {}, None, None
+        s.stats = EvalStats()
+        s.individuals = 0
+        s.next_progress = cfg.progress_every
+        s.next_checkpoint = cfg.checkpoint_every
+        s.logged_best = None
+        s.in_experiment = True
+        self._build_experiment()
+        self.log.write({"kind": "experiment_start", "experiment": s.experiment,
+                        "search_param_seeds": list(s.search_spec.seeds()[0][:1]),
+                        "search_data_seeds": list(s.search_spec.seeds()[1][:1]),
+                        "select_param_seeds": list(s.select_spec.seeds()[0][:1]),
+                        "select_data_seeds": list(s.select_spec.seeds()[1][:1]),
+                        "elapsed_s": self._elapsed()})
+
+    def _stop_reason(self) -> str | None:
+        s, stop = self.state, self.config.stop
+        if s.individuals == 0:
+            return None  # an experiment needs at least one individual to have a candidate
+        if stop.max_individuals and s.individuals >= stop.max_individuals:
+            return "max_individuals"
+        if stop.max_train_steps and s.stats.train_steps >= stop.max_train_steps:
+            return "max_train_steps"
+        if stop.max_time_s and self._elapsed() >= stop.max_time_s:
+            s.time_up = True
+            return "max_time"
+        return None
+
+    def _search(self) -> bool:
+        """Run the current experiment; True when early selection ended it."""
+        s, cfg = self.state, self.config
+        strategy, evaluator = self.strategy, self.evaluator
+        assert strategy is not None and evaluator is not None and s.population is not None
+        pop = s.population
+        rng, hurdle, display = self.rng, self.hurdle, self.display
+        while self._stop_reason() is None:
+            was_full = pop.full
+            slots = strategy.step(rng)
+            s.individuals += len(slots)
+            if hurdle is not None and pop.full:
+                if was_full:
+                    hurdle.tick(pop.fitness)
+                else:
+                    hurdle.update(pop.fitness)
+            program, fitness = strategy.candidate()
+            if program is not s.logged_best and program != s.logged_best:
+                s.logged_best = program
+                self.log.write({"kind": "best", "experiment": s.experiment,
+                                "individuals": s.individuals, "fitness": fitness,
+                                "program": print_program(program),
+                                "elapsed_s": self._elapsed()})
+                if self._early_select(program, fitness):
+                    self._progress()
+                    return True
+            if s.individuals >= s.next_progress:
+                self._progress()
+                s.next_progress = (s.individuals // cfg.progress_every + 1) * cfg.progress_every
+            if display.due():
+                display.update(self._snapshot("search"))
+            if cfg.checkpoint_every and s.individuals >= s.next_checkpoint:
+                s.next_checkpoint = ((s.individuals // cfg.checkpoint_every + 1)
+                                     * cfg.checkpoint_every)
+                self._checkpoint()
+            if self._stop_requested:
+                self._checkpoint()
+                raise Interrupted(self.folder)
+        return False
+
+    def _early_select(self, program: Program, fitness: float) -> bool:
+        cfg = self.config
+        if not cfg.early_select or cfg.sufficient_fitness is None:
+            return False
+        if fitness < cfg.early_select_min_fitness:
+            return False
+        select_fitness, _ = self._select(program)
+        return select_fitness > cfg.sufficient_fitness
+
+    def _select(self, program: Program) -> tuple[float, np.ndarray]:
+        """T_select fitness (mean, no FEC), memoized: the seed is fixed per experiment."""
+        key = structural_key(program)
+        found = self._select_memo.get(key)
+        if found is None:
+            if self._select_tasks is None:
+                assert self.state.select_spec is not None
+                self._select_tasks = build_tasks(self.state.select_spec)
+            seed = derive_key(self.state.seed, self.state.experiment, _SELECT_SEED)
+            found = evaluate_on(program, self._select_tasks, self.config.search_space.memory,
+                                self.backend, seed, self.config.max_abs_error)
+            self._select_memo[key] = found
+        return found
+
+    def _end_experiment(self, early: bool) -> bool:
+        """Select the experiment's candidate; True when the run is over."""
+        s, cfg = self.state, self.config
+        assert self.strategy is not None and self.evaluator is not None
+        program, search_fitness = self.strategy.candidate()
+        select_fitness, _ = self._select(program)
+        if select_fitness >= s.best_select:  # ties: the later experiment wins (§5.6)
+            s.best_select, s.best_program = select_fitness, program
+            s.best_search_fitness, s.best_experiment = search_fitness, s.experiment
+        fec = self.evaluator.fec
+        if fec is not None:
+            s.fec_hits += fec.hits
+            s.fec_lookups += fec.hits + fec.misses
+        if self.hurdle is not None:
+            s.hurdle_stopped += self.hurdle.stopped
+            s.hurdle_checked += self.hurdle.checked
+        s.total_individuals += s.individuals
+        s.total_train_steps += s.stats.train_steps
+        s.in_experiment = False
+        self.log.write({"kind": "experiment_end", "experiment": s.experiment,
+                        "individuals": s.individuals, "train_steps": s.stats.train_steps,
+                        "early": early, "search_fitness": search_fitness,
+                        "select_fitness": select_fitness, "best_select_fitness": s.best_select,
+                        "program": print_program(program), "elapsed_s": self._elapsed()})
+        self.display.message(f"experiment {s.experiment}: {s.individuals:,} individuals, "
+                             f"search fitness {search_fitness:.6f}, T_select {select_fitness:.6f}")
+        sufficient = cfg.sufficient_fitness
+        done = (s.time_up
+                or (sufficient is not None and sufficient > 0 and s.best_select > sufficient)
+                or (cfg.max_experiments != 0 and s.experiment >= cfg.max_experiments))
+        if not done:
+            self._checkpoint()
+        return done
+
+    def _finish(self) -> dict[str, Any]:
+        s, cfg = self.state, self.config
+        program = s.best_program
+        assert program is not None
+        final_tasks = build_tasks(cfg.final_tasks.spec)
+        memory = cfg.search_space.memory
+        seed = derive_key(s.seed, 0, _FINAL_SEED)
+        final, per_task = _evaluate_raw(program, final_tasks, memory, self.backend, seed,
+                                        cfg.max_abs_error)
+        simplified = eliminate_dead_code(program)
+        _, simplified_per_task = _evaluate_raw(
+            simplified, final_tasks, memory, self.backend, seed, cfg.max_abs_error)
+        verified = bool(np.array_equal(per_task, simplified_per_task))
+        text = print_program(program)
+        simplified_text = print_program(simplified) if verified else text
+        elapsed = self._elapsed()
+        result = {
+            "name": cfg.name, "seed": s.seed, "strategy": cfg.strategy,
+            "backend": self.backend.name,
+            "final_fitness": final, "final_per_task": [float(f) for f in per_task],
+            "select_fitness": s.best_select, "search_fitness": s.best_search_fitness,
+            "solved": bool(cfg.sufficient_fitness is not None
+                           and final > cfg.sufficient_fitness),
+            "program": text, "simplified_program": simplified_text,
+            "simplified_verified": verified,
+            "experiments": s.experiment, "best_experiment": s.best_experiment,
+            "individuals": s.total_individuals, "train_steps": s.total_train_steps,
+            "fec_hit_rate": s.fec_hits / s.fec_lookups if s.fec_lookups else None,
+            "hurdle_stop_rate": (s.hurdle_stopped / s.hurdle_checked
+                                 if s.hurdle_checked else None),
+            "elapsed_s": elapsed,
+            "individuals_per_s": s.total_individuals / elapsed if elapsed > 0 else 0.0,
+        }
+        self.log.write({"kind": "final", "final_fitness": final,
+                        "select_fitness": s.best_select, "experiments": s.experiment,
+                        "individuals": s.total_individuals, "program": text,
+                        "elapsed_s": elapsed})
+        (self.folder / BEST_FILE).write_text(text, encoding="utf-8")
+        (self.folder / SIMPLIFIED_FILE).write_text(simplified_text, encoding="utf-8")
+        _write_json(self.folder / RESULT_FILE, result)
+        s.finished = True
+        self._checkpoint()
+        return result
+
+    # -- records -------------------------------------------------------------------------------
+
+    def _elapsed(self) -> float:
+        return self._elapsed_base + time.perf_counter() - self._session_start
+
+    def _progress(self) -> None:
+        s = self.state
+        assert s.population is not None and self.evaluator is not None
+        best, mean, std = s.population.stats()
+        elapsed = self._elapsed()
+        total = s.total_individuals + s.individuals
+        fec = self.evaluator.fec
+        record = {"kind": "progress", "experiment": s.experiment, "individuals": s.individuals,
+                  "total_individuals": total, "train_steps": s.stats.train_steps,
+                  "best_fitness": best, "mean_fitness": mean, "stdev_fitness": std,
+                  "fec_hit_rate": fec.hit_rate if fec is not None else None,
+                  "hurdle": self.hurdle.value if self.hurdle is not None else None,
+                  "elapsed_s": elapsed,
+                  "individuals_per_s": total / elapsed if elapsed > 0 else 0.0}
+        self.log.write(record)
+
+    def _snapshot(self, phase: str) -> Snapshot:
+        s = self.state
+        assert s.population is not None and self.evaluator is not None
+        best, mean, _ = s.population.stats()
+        elapsed = self._elapsed()
+        total = s.total_individuals + s.individuals
+        fec = self.evaluator.fec
+        program = s.logged_best
+        return Snapshot(
+            experiment=s.experiment, individuals=s.individuals, total_individuals=total,
+            elapsed_s=elapsed, individuals_per_s=total / elapsed if elapsed > 0 else 0.0,
+            best_fitness=best, mean_fitness=mean,
+            fec_hit_rate=fec.hit_rate if fec is not None else None,
+            best_select=s.best_select if s.best_select >= 0 else None, phase=phase,
+            program=print_program(eliminate_dead_code(program)) if program else "")
+
+    def _checkpoint(self) -> None:
+        s = self.state
+        s.rng_state = self.rng.getstate()
+        s.elapsed_s = self._elapsed()
+        if self.strategy is not None and s.in_experiment:
+            s.strategy = self.strategy.state()
+        if self.evaluator is not None and s.in_experiment:
+            s.fec = self.evaluator.fec
+            s.stats = self.evaluator.stats
+        if self.hurdle is not None and s.in_experiment:
+            s.hurdle = self.hurdle.state()
+        s.log_offset = self.log.offset()
+        save_checkpoint(self.folder, {"state": s, "config_text": self.config.source,
+                                      "config_dir": str(self.config_dir)})
+
+    def _install_interrupt(self) -> Any:
+        """Ctrl-C asks the loop to checkpoint and stop; a second Ctrl-C stops at once."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._stop_requested:
+                raise KeyboardInterrupt
+            self._stop_requested = True
+
+        return signal.signal(signal.SIGINT, handler)
+
+
+def _evaluate_raw(program: Program, tasks: TaskSet, memory: MemoryConfig, backend: Backend,
+                  seed: int, max_abs_error: float) -> tuple[float, np.ndarray]:
+    """Fitness of the program exactly as written (the final evaluation)."""
+    out = backend.run(program, tasks, memory, EvalOptions(max_abs_error=max_abs_error,
+                                                          seed=seed))
+    per_task = np.asarray(out.fitness, dtype=np.float64)
+    return combine(per_task, "mean"), per_task
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,205 @@
+"""Mutations on the AST (REFERENCE.md §5.3-5.4).
+
+A child is the parent with at most one change. Draw order: the mutate coin (only when
+mutate_prob < 1), the mutation type (weighted), the component function (uniform over those
+with allowed ops), then the type's own draws. Every child keeps the parent's guarantees:
+ops drawn only from the component's allowed list, random outputs never s0 or v0, sizes within
+[min, max].
+
+amzc's choices where the reference has quirks (docs/evolution.md): ``insert`` respects
+``max`` exactly (the reference stops at max − 1); ``insert_or_remove`` is the paper's single
+action with removal twice as likely as insertion; ``constants = "paper"`` switches the constant
+mutation to the paper's ×U[0.5, 2] with a 10% sign flip."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import replace
+
+from amzc.ops import NO_OP
+from amzc.search.config import MutationConfig, SearchSpace
+from amzc.search.random_program import (
+    InstructionFactory,
+    draw,
+    random_component,
+    random_op,
+    tidy,
+    uniform,
+)
+from amzc.syntax import Component, Instruction, Program
+
+
+class Mutator:
+    def __init__(self, space: SearchSpace, config: MutationConfig) -> None:
+        self.space = space
+        self.config = config
+        self.factory = InstructionFactory(space.memory, space.features)
+        self.components = space.mutable()
+        names = [name for name, _ in config.types]
+        weights = [w for _, w in config.types]
+        total = sum(weights)
+        self._types = names
+        self._cumulative = [sum(weights[: i + 1]) / total for i in range(len(weights))]
+        self._paper_constants = config.constants == "paper"
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def _type(self, rng: random.Random) -> str:
+        u = rng.random()
+        for name, edge in zip(self._types, self._cumulative, strict=True):
+            if u < edge:
+                return name
+        return self._types[-1]
+
+    def mutate(self, parent: Program, rng: random.Random) -> Program:
+        """The child of ``parent``: an exact copy with probability 1 − mutate_prob."""
+        prob = self.config.mutate_prob
+        if prob < 1.0 and not rng.random() < prob:
+            return parent
+        return self.apply(self._type(rng), parent, rng)
+
+    def apply(self, kind: str, program: Program, rng: random.Random) -> Program:
+        """Apply one mutation of the given type."""
+        if kind == "identity":
+            return program
+        if kind == "randomize_algorithm":
+            for component in self.components:
+                program = self._randomize_component(program, component, rng)
+            return program
+        component = self.components[draw(rng, len(self.components))]
+        match kind:
+            case "alter_param":
+                return self._alter_param(program, component, rng)
+            case "randomize_instruction":
+                return self._randomize_instruction(program, component, rng)
+            case "randomize_component_function":
+                return self._randomize_component(program, component, rng)
+            case "insert":
+                return self._insert(program, component, rng)
+            case "remove":
+                return self._remove(program, component, rng)
+            case "trade":
+                return self._trade(program, component, rng)
+            case "insert_or_remove":
+                if rng.random() < 2.0 / 3.0:
+                    return self._remove(program, component, rng)
+                return self._insert(program, component, rng)
+        raise ValueError(f"unknown mutation type {kind!r}")
+
+    # -- the mutation types --------------------------------------------------------------------
+
+    def _alter_param(self, program: Program, component: Component,
+                     rng: random.Random) -> Program:
+        body = program.component(component)
+        if not body:
+            return program
+        i = draw(rng, len(body))
+        return _with(program, component, body, i, self.alter(body[i], rng))
+
+    def _randomize_instruction(self, program: Program, component: Component,
+                               rng: random.Random) -> Program:
+        body = program.component(component)
+        if not body:
+            return program
+        i = draw(rng, len(body))
+        new = self.factory.random(rng, random_op(rng, self.space.components[component].ops))
+        return _with(program, component, body, i, new)
+
+    def _randomize_component(self, program: Program, component: Component,
+                             rng: random.Random) -> Program:
+        body = program.component(component)
+        ops = self.space.components[component].ops
+        return program.with_component(component,
+                                      random_component(rng, self.factory, ops, len(body)))
+
+    def _insert(self, program: Program, component: Component, rng: random.Random) -> Program:
+        body = program.component(component)
+        high = self.space.components[component].max_size
+        if high is not None and len(body) >= high:
+            return program
+        new = self.factory.random(rng, random_op(rng, self.space.components[component].ops))
+        at = draw(rng, len(body) + 1)
+        return program.with_component(component, body[:at] + (new,) + body[at:])
+
+    def _remove(self, program: Program, component: Component, rng: random.Random) -> Program:
+        body = program.component(component)
+        if len(body) <= self.space.components[component].min_size:
+            return program
+        at = draw(rng, len(body))
+        return program.with_component(component, body[:at] + body[at + 1:])
+
+    def _trade(self, program: Program, component: Component, rng: random.Random) -> Program:
+        """Insert a random instruction, then remove one (maybe the new one): size unchanged."""
+        body = program.component(component)
+        new = self.factory.random(rng, random_op(rng, self.space.components[component].ops))
+        at = draw(rng, len(body) + 1)
+        grown = body[:at] + (new,) + body[at:]
+        gone = draw(rng, len(grown))
+        return program.with_component(component, grown[:gone] + grown[gone + 1:])
+
+    # -- ALTER_PARAM on one instruction (REFERENCE.md §5.4) ------------------------------------
+
+    def alter(self, ins: Instruction, rng: random.Random) -> Instruction:
+        op = ins.op
+        if op is NO_OP:
+            return ins
+        factory = self.factory
+        if op.is_data_op:
+            if rng.random() < 0.5:
+                return replace(ins, out=factory.output(rng, op.output))
+            return self._alter_data(ins, rng)
+        which = draw(rng, len(op.inputs) + 1)
+        if which == len(op.inputs):
+            return replace(ins, out=factory.output(rng, op.output))
+        inputs = list(ins.inputs)
+        inputs[which] = factory.input(rng, op.inputs[which])
+        return replace(ins, inputs=tuple(inputs))
+
+    def _alter_data(self, ins: Instruction, rng: random.Random) -> Instruction:
+        op, data = ins.op, ins.data
+        if op.n_index == 1:  # v[i] = c: a new index or a new value
+            if rng.random() < 0.5:
+                return replace(ins, index=(self.factory.index(rng),))
+            return replace(ins, data=(self.scale(data[0], rng),))
+        if op.n_index == 2:  # m[i, j] = c: a new row, a new column or a new value
+            which = draw(rng, 3)
+            if which < 2:
+                index = list(ins.index)
+                index[which] = self.factory.index(rng)
+                return replace(ins, index=tuple(index))
+            return replace(ins, data=(self.scale(data[0], rng),))
+        if len(data) == 1:  # s = c
+            return replace(ins, data=(self.scale(data[0], rng),))
+        if op.symbol == "gaussian":  # the std is rescaled but never negated
+            if rng.random() < 0.5:
+                return replace(ins, data=(self.scale(data[0], rng), data[1]))
+            return replace(ins, data=(data[0], self.scale(data[1], rng, flip=False)))
+        lo, hi = data  # uniform: alter one bound, then sort the pair
+        if rng.random() < 0.5:
+            lo = self.scale(lo, rng)
+        else:
+            hi = self.scale(hi, rng)
+        return replace(ins, data=(min(lo, hi), max(lo, hi)))
+
+    def scale(self, value: float, rng: random.Random, flip: bool = True) -> float:
+        """The constant mutation. Reference: with probability 0.1 flip the sign, otherwise
+        multiply by exp(N(0, 1)). Paper: multiply by U[0.5, 2], then flip with probability
+        0.1. Zero stays zero either way."""
+        if self._paper_constants:
+            value *= uniform(rng, 0.5, 2.0)
+            if flip and rng.random() < 0.1:
+                value = -value
+            return tidy(value)
+        if flip and rng.random() < 0.1:
+            return -value + 0.0  # never −0.0
+        if value == 0.0 or not math.isfinite(value):
+            return value
+        exponent = math.log(abs(value)) + rng.gauss(0.0, 1.0)
+        magnitude = math.exp(exponent) if exponent < 709.0 else math.inf
+        return tidy(math.copysign(magnitude, value))
+
+
+def _with(program: Program, component: Component, body: tuple[Instruction, ...], i: int,
+          new: Instruction) -> Program:
+    return program.with_component(component, body[:i] + (new,) + body[i + 1:])

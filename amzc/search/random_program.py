@@ -1,0 +1,112 @@
+"""Random instructions and initial programs (REFERENCE.md §1.2, §2.1, §5.2).
+
+Address rules of randomly generated instructions: scalar outputs in [1, S) (never the label
+s0), vector outputs in [1, V) (never the features v0), matrix outputs in [0, M); inputs of
+every type anywhere in [0, N). Data fields start as in the op table of REFERENCE.md §2:
+constants U(−1, 1), uniform bounds U(−1, 1) each (unsorted, so about half are constant fills),
+Gaussian mean U(−1, 1) and std U(0, 1); constant indices are integers in [0, F).
+
+New constants are rounded to 6 significant digits so evolved programs stay readable; the
+rounded value is the one evaluated, so printed programs reproduce their fitness exactly."""
+
+from __future__ import annotations
+
+import random
+
+from amzc.ops import MATRIX, NO_OP, SCALAR, VECTOR, Form, Op
+from amzc.search.config import SearchSpace
+from amzc.syntax import COMPONENTS, NOOP_INSTRUCTION, Component, Instruction, MemoryConfig, Program
+
+# the first address a random instruction may write, per type
+FIRST_OUTPUT = {SCALAR: 1, VECTOR: 1, MATRIX: 0}
+
+
+def tidy(value: float) -> float:
+    """A constant rounded to 6 significant digits (the reference prints that many); −0.0
+    becomes 0.0, which compares equal to it but would differ under division."""
+    return float(f"{value:.6g}") + 0.0
+
+
+def uniform(rng: random.Random, lo: float, hi: float) -> float:
+    return lo + (hi - lo) * rng.random()
+
+
+def draw(rng: random.Random, n: int) -> int:
+    """Uniform integer in [0, n); faster than randrange and just as reproducible."""
+    return int(rng.random() * n)
+
+
+class InstructionFactory:
+    """Random instructions for one memory configuration and feature size."""
+
+    def __init__(self, memory: MemoryConfig, features: int) -> None:
+        self.memory = memory
+        self.features = features
+        self.sizes = {SCALAR: memory.scalars, VECTOR: memory.vectors, MATRIX: memory.matrices}
+
+    def output(self, rng: random.Random, kind: str) -> int:
+        first = FIRST_OUTPUT[kind]
+        return first + draw(rng, self.sizes[kind] - first)
+
+    def input(self, rng: random.Random, kind: str) -> int:
+        return draw(rng, self.sizes[kind])
+
+    def index(self, rng: random.Random) -> int:
+        return draw(rng, self.features)
+
+    def data(self, rng: random.Random, op: Op) -> tuple[float, ...]:
+        if op.form is Form.CONST:
+            return (tidy(uniform(rng, -1.0, 1.0)),)
+        if op.symbol == "uniform":
+            return (tidy(uniform(rng, -1.0, 1.0)), tidy(uniform(rng, -1.0, 1.0)))
+        return (tidy(uniform(rng, -1.0, 1.0)), tidy(rng.random()))  # gaussian: mean, std
+
+    def random(self, rng: random.Random, op: Op) -> Instruction:
+        """A random instruction of ``op`` (REFERENCE.md §2.1: inputs first, then the output;
+        for data ops the output, then the data)."""
+        if op is NO_OP:
+            return NOOP_INSTRUCTION
+        if op.is_data_op:
+            out = self.output(rng, op.output)
+            index = tuple(self.index(rng) for _ in range(op.n_index))
+            return Instruction(op, out, (), index, self.data(rng, op))
+        inputs = tuple(self.input(rng, kind) for kind in op.inputs)
+        return Instruction(op, self.output(rng, op.output), inputs)
+
+
+def random_op(rng: random.Random, ops: tuple[Op, ...]) -> Op:
+    return ops[draw(rng, len(ops))]
+
+
+def random_component(rng: random.Random, factory: InstructionFactory, ops: tuple[Op, ...],
+                     size: int) -> tuple[Instruction, ...]:
+    return tuple(factory.random(rng, random_op(rng, ops)) for _ in range(size))
+
+
+def noop_program(space: SearchSpace) -> Program:
+    """Each component function holds ``init`` no-ops (the reference's NO_OP_ALGORITHM)."""
+    return Program(*((NOOP_INSTRUCTION,) * space.components[c].init_size for c in COMPONENTS))
+
+
+def random_program(rng: random.Random, space: SearchSpace,
+                   factory: InstructionFactory | None = None) -> Program:
+    """RANDOM_ALGORITHM: every function with allowed ops filled with ``init`` random
+    instructions (Setup, then Predict, then Learn); the others hold no-ops."""
+    factory = factory or InstructionFactory(space.memory, space.features)
+    parts: dict[Component, tuple[Instruction, ...]] = {}
+    for c in COMPONENTS:
+        cfg = space.components[c]
+        parts[c] = (random_component(rng, factory, cfg.ops, cfg.init_size) if cfg.ops
+                    else (NOOP_INSTRUCTION,) * cfg.init_size)
+    return Program(**parts)
+
+
+def pad(program: Program, space: SearchSpace) -> Program:
+    """A hand-written initial program padded with no-ops up to the init sizes, never cut
+    (REFERENCE.md §5.2)."""
+    parts = {}
+    for c in COMPONENTS:
+        body = program.component(c)
+        missing = space.components[c].init_size - len(body)
+        parts[c] = body + (NOOP_INSTRUCTION,) * max(missing, 0)
+    return Program(**parts, name=program.name)

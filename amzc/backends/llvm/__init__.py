@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from llvmlite import ir
 
 from amzc.errors import AmzConfigError
 from amzc.evaluate import EvalOptions, RunOutput, combine
@@ -35,7 +34,7 @@ from .jit import Kernel, KernelCache, default_jit
 from .layout import Shape
 from .runtime import Call
 
-__all__ = ["LlvmBackend", "CostModel", "Shape", "program_ir", "program_module"]
+__all__ = ["LlvmBackend", "CostModel", "Shape", "program_ir"]
 STAGES = ("raw", "opt", "asm")
 
 Mode = Literal["auto", "interpret", "compile"]
@@ -190,13 +189,13 @@ class _State:
     def interpreter(self, shape: Shape) -> Kernel:
         kernel = self.interpreters.get(shape)
         if kernel is None:
-            kernel = default_jit().compile(codegen.build(shape, None, f"amz_interp_{shape.tag()}"))
+            kernel = default_jit().compile(codegen.interpreter_module(shape))
             self.cost.interpreter_ms = kernel.compile_ms
             self.interpreters[shape] = kernel
         return kernel
 
     def compile_program(self, shape: Shape, program: Program, code: bytes) -> Kernel:
-        kernel = default_jit().compile(program_module(program, shape))
+        kernel = default_jit().compile_program(program, shape)
         self.cost.observe_compile(kernel.compile_ms)
         self.compile_ms_spent[shape] = self.compile_ms_spent.get(shape, 0.0) + kernel.compile_ms
         self.compiled.put((shape, code), kernel)
@@ -206,11 +205,6 @@ class _State:
 _STATE = _State()
 
 
-def program_module(program: Program, shape: Shape) -> ir.Module:
-    """The LLVM module that runs ``program`` natively (what ``amzc ir`` prints)."""
-    return codegen.build(shape, program, name=program.name or "amz_program")
-
-
 def program_ir(program: Program, memory: MemoryConfig, features: int, num_tasks: int = 10,
                eval_type: str = "rms", stage: str = "raw") -> str:
     """The program's module as LLVM IR before ("raw") or after ("opt") optimization, or as
@@ -218,11 +212,9 @@ def program_ir(program: Program, memory: MemoryConfig, features: int, num_tasks:
     if stage not in STAGES:
         raise AmzConfigError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
     shape = Shape.build(memory, features, num_tasks, eval_type)
-    module = program_module(program, shape)
     jit = default_jit()
+    ref = jit.program(program, shape)
     if stage == "raw":
-        module.triple, module.data_layout = jit.triple, jit.data_layout
-        return str(module)
-    ref = jit.parse(module)
+        return str(ref)
     jit.optimize(ref)
     return str(ref) if stage == "opt" else jit.assembly(ref)

@@ -3,8 +3,9 @@
 
 The protocol driver is the same for both ways of running a program:
 
-- *compiled*: the program's instructions are emitted inline, with constant slots and data, so
-  LLVM keeps memory in registers and folds constants (one module per program);
+- *compiled*: the driver calls the program's component functions, which are generated with
+  constant slots and data and linked in; after inlining, LLVM keeps memory in registers and
+  folds constants (one module per program, the driver's IR built once per Shape);
 - *interpreted*: a dispatch loop decodes an encoded program (amzc/backends/llvm/encode.py) at run
   time (one module per :class:`Shape`, reused for every program).
 
@@ -64,10 +65,11 @@ class Driver:
     before a component does not dominate the code after it; everything the driver keeps
     lives in allocas (which mem2reg promotes in compiled modules) or is reloaded."""
 
-    def __init__(self, shape: Shape, components: Components, name: str) -> None:
+    def __init__(self, shape: Shape, components: Components, name: str,
+                 module: ir.Module | None = None) -> None:
         self.shape = shape
         self.components = components
-        self.module = ir.Module(name=name)
+        self.module = module or ir.Module(name=name)
         self.w = shape.lanes
         self.vec = ir.VectorType(F64, self.w)
         self.ivec = ir.VectorType(I64, self.w)
@@ -82,7 +84,7 @@ class Driver:
         return ir.Constant(I64, x)
 
     def fconst(self, x: float) -> ir.Constant:
-        return ir.Constant(self.vec, [x] * self.w)
+        return lowering.splat(self.vec, x)
 
     def alloca(self, typ: ir.Type, name: str, count: int | None = None) -> ir.Value:
         with self.b.goto_entry_block():
@@ -207,7 +209,7 @@ class Driver:
         b.store(pad, self.finished)  # pad lanes start finished and are never written back
         b.store(self.fconst(0.0), self.best)
         for count in self.counts.values():
-            b.store(ir.Constant(self.ivec, [0] * w), count)
+            b.store(lowering.splat(self.ivec, 0), count)
         b.store(self.const(0), self.counter)
         zero = self.fconst(0.0)
         mem, saved = self.mem_at(self.mem), self.mem_at(self.saved)
@@ -296,7 +298,7 @@ class Driver:
         """One pass over the validation set, memory carried over (REFERENCE.md §3.2)."""
         b = self.b
         loss = self.var(self.vec, self.fconst(0.0), "loss")
-        aborted = self.var(self.mask, ir.Constant(self.mask, [0] * self.w), "aborted")
+        aborted = self.var(self.mask, ir.Constant(self.mask, None), "aborted")
 
         def row() -> ir.Value:
             return b.add(b.mul(self.get(self.g), self.num_valid), self.get(j))
@@ -372,28 +374,58 @@ class Driver:
                                          align=8))
 
 
-class CompiledComponents:
-    """A program's instructions inline, with constant operands."""
+class CalledComponents:
+    """Calls to ``amz_setup``, ``amz_predict``, ``amz_learn(mem, counter, keys)`` and
+    ``amz_predict_draws()``, declared here and defined per program by
+    :func:`components_module`. The driver is built once per Shape; each program only adds its
+    three small functions, which the optimizer inlines (``alwaysinline``), after which memory
+    lives in registers and the program's constants fold into the driver's loops."""
 
-    def __init__(self, program: Program) -> None:
-        self.program = program
+    def __init__(self, module: ir.Module) -> None:
+        void = ir.VoidType()
+        self.functions = {which: ir.Function(module, ir.FunctionType(void, [PTR, PTR, PTR]),
+                                             name=f"amz_{which}")
+                          for which in ("setup", "predict", "learn")}
+        self.draws = ir.Function(module, ir.FunctionType(I64, []), name="amz_predict_draws")
 
     def emit(self, d: Driver, which: Component) -> None:
-        shape, e = d.shape, d.emitter
-        for ins in self.program.component(which):
+        d.b.call(self.functions[which], [d.mem, d.counter, d.emitter.keys])
+
+    def predict_draws(self, d: Driver) -> ir.Value:
+        return d.b.call(self.draws, [])
+
+    def finish(self, d: Driver) -> None:
+        return None
+
+
+COMPONENT_FUNCTIONS = ("amz_setup", "amz_predict", "amz_learn", "amz_predict_draws")
+
+
+def components_module(program: Program, shape: Shape, name: str = "amz_program") -> ir.Module:
+    """The program's component functions (see :class:`CalledComponents`): its instructions
+    lowered with constant slots and data, reading and writing memory through a pointer."""
+    module = ir.Module(name=name)
+    for which in ("setup", "predict", "learn"):
+        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR]),
+                         name=f"amz_{which}")
+        fn.attributes.add("alwaysinline")
+        mem, counter, keys = fn.args
+        mem.name, counter.name, keys.name = "mem", "counter", "keys"
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        e = Emitter(b, shape, mem, keys, counter)
+        for ins in program.component(which):
             if ins.op is NO_OP:
                 continue
             op = ins.op
             inputs = [shape.base(t, a) for t, a in zip(op.inputs, ins.inputs, strict=True)]
             lowering.emit(e, op, Operands(shape.base(op.output, ins.out), inputs, ins.index,
                                           ins.data))
-
-    def predict_draws(self, d: Driver) -> ir.Value:
-        total = sum(lowering.draws(ins.op, d.shape) for ins in self.program.predict)
-        return d.const(total)
-
-    def finish(self, d: Driver) -> None:
-        return None
+        b.ret_void()
+    draws = ir.Function(module, ir.FunctionType(I64, []), name="amz_predict_draws")
+    draws.attributes.add("alwaysinline")
+    b = ir.IRBuilder(draws.append_basic_block("entry"))
+    b.ret(ir.Constant(I64, sum(lowering.draws(ins.op, shape) for ins in program.predict)))
+    return module
 
 
 class InterpretedComponents:
@@ -501,9 +533,13 @@ class InterpretedComponents:
         return d.get(total, I64)
 
 
-def build(shape: Shape, program: Program | None = None, name: str = "amz") -> ir.Module:
-    """The module for ``program`` (compiled), or the interpreter for ``shape`` (None)."""
-    components: Components = (CompiledComponents(program) if program is not None
-                              else InterpretedComponents())
-    driver = Driver(shape, components, name)
-    return driver.build()
+def interpreter_module(shape: Shape) -> ir.Module:
+    """The interpreter for ``shape``: runs any encoded program (encode.py)."""
+    return Driver(shape, InterpretedComponents(), f"amz_interp_{shape.tag()}").build()
+
+
+def driver_module(shape: Shape) -> ir.Module:
+    """The protocol for ``shape``, calling a program's component functions
+    (:func:`components_module`); linked with them, one program's native code."""
+    module = ir.Module(name=f"amz_driver_{shape.tag()}")
+    return Driver(shape, CalledComponents(module), module.name, module).build()

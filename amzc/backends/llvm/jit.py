@@ -18,7 +18,10 @@ from collections.abc import Callable, Hashable
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-from .codegen import ENTRY
+from amzc.syntax import Program
+
+from .codegen import COMPONENT_FUNCTIONS, ENTRY, components_module, driver_module
+from .layout import Shape
 
 OPT_LEVEL = 3
 KERNEL_CACHE_SIZE = 256
@@ -50,6 +53,7 @@ class Jit:
         self.triple = llvm.get_process_triple()
         self.data_layout = str(self.machine.target_data)
         self.compiled = 0
+        self._drivers: dict[Shape, llvm.ModuleRef] = {}
 
     def _machine(self) -> llvm.TargetMachine:
         # No fast-math, no FP contraction: LLVM's default (fp-contract=on) fuses only what the
@@ -70,15 +74,34 @@ class Jit:
     def assembly(self, ref: llvm.ModuleRef) -> str:
         return self.machine.emit_assembly(ref)
 
-    def compile(self, module: ir.Module) -> Kernel:
+    def program(self, program: Program, shape: Shape) -> llvm.ModuleRef:
+        """The driver of ``shape`` linked with the program's components, unoptimized."""
+        template = self._drivers.get(shape)
+        if template is None:
+            template = self._drivers[shape] = self.parse(driver_module(shape))
+        ref = template.clone()
+        ref.name = program.name or "amz_program"
+        ref.link_in(self.parse(components_module(program, shape)))
+        for name in COMPONENT_FUNCTIONS:  # private to the module, so inlined and dropped
+            ref.get_function(name).linkage = llvm.Linkage.internal
+        return ref
+
+    def compile(self, module: ir.Module | llvm.ModuleRef) -> Kernel:
+        """Optimize and load a module; its ``amz_run`` as a :class:`Kernel`."""
         start = time.perf_counter()
-        ref = self.parse(module)
+        ref = self.parse(module) if isinstance(module, ir.Module) else module
         self.optimize(ref)
         engine = llvm.create_mcjit_compiler(ref, self._machine())
         engine.finalize_object()
         address = engine.get_function_address(ENTRY)
         self.compiled += 1
         return Kernel(engine, address, (time.perf_counter() - start) * 1e3)
+
+    def compile_program(self, program: Program, shape: Shape) -> Kernel:
+        start = time.perf_counter()
+        kernel = self.compile(self.program(program, shape))
+        kernel.compile_ms = (time.perf_counter() - start) * 1e3
+        return kernel
 
 
 _JIT: Jit | None = None

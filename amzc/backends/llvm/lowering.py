@@ -15,6 +15,8 @@ NumPy uses its own SIMD implementations where LLVM calls the C library."""
 
 from __future__ import annotations
 
+import math
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +43,38 @@ UNROLL_LIMIT = 64
 def _u64(x: int) -> int:
     """An unsigned 64-bit constant as the signed value llvmlite prints."""
     return x - (1 << 64) if x >= 1 << 63 else x
+
+
+class Literal(ir.Constant):
+    """A constant in LLVM's own notation, e.g. ``splat (double 0.5)``: short, readable IR
+    (llvmlite would spell out every lane)."""
+
+    def __init__(self, typ: ir.Type, text: str) -> None:
+        self.type = typ
+        self.constant = text
+
+    def _get_reference(self) -> str:
+        return self.constant
+
+
+def double_text(x: float) -> str:
+    """A double in LLVM IR notation, exactly: shortest decimal when finite, else hex bits."""
+    if math.isfinite(x):
+        text = repr(x)
+        if "." not in text:  # LLVM's lexer wants a point: 1e-05 → 1.0e-05
+            mantissa, _, exponent = text.partition("e")
+            text = f"{mantissa}.0" + (f"e{exponent}" if exponent else "")
+        return text
+    return f"0x{struct.unpack('<Q', struct.pack('<d', x))[0]:016X}"
+
+
+def splat(typ: ir.VectorType, x: float | int) -> ir.Constant:
+    """Every lane ``x``."""
+    if x == 0 and not (isinstance(x, float) and math.copysign(1.0, x) < 0):
+        return Literal(typ, "zeroinitializer")
+    if isinstance(typ.element, ir.DoubleType):
+        return Literal(typ, f"splat (double {double_text(float(x))})")
+    return Literal(typ, f"splat ({typ.element} {int(x)})")
 
 
 class Emitter:
@@ -83,7 +117,7 @@ class Emitter:
 
     # lane vectors -------------------------------------------------------------------------
     def const(self, x: float) -> ir.Constant:
-        return ir.Constant(self.vec, [x] * self.w)
+        return splat(self.vec, float(x))
 
     def splat(self, x: Num) -> ir.Value:
         if isinstance(x, float | int):
@@ -195,7 +229,7 @@ class Emitter:
         return first
 
     def _iconst(self, x: int) -> ir.Constant:
-        return ir.Constant(self.ivec, [x] * self.w)
+        return splat(self.ivec, x)
 
     def _isplat(self, x: ir.Value) -> ir.Value:
         one = self.b.insert_element(ir.Constant(self.ivec, None), x, ir.Constant(I32, 0))

@@ -299,6 +299,123 @@ def report(
     out.print(f"wrote {path}")
 
 
+@app.command()
+@user_errors
+def evolve(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Experiment file "
+                                                "(TOML; docs/evolution.md).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Search seed. Default: the config's.",
+                                             show_default=False)] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder. Default: "
+                                                 "runs/<config name>.")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder from "
+                                                "its checkpoint.")] = None,
+    backend: Annotated[str | None, typer.Option(help="auto, llvm or numpy. Default: the "
+                                                "config's.", show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display; print only "
+                                        "the final line.")] = False,
+    force: Annotated[bool, typer.Option(help="Start over in a folder that holds a run.")]
+    = False,
+) -> None:
+    """Evolve a program: regularized evolution with FEC, then selection and final evaluation.
+
+    Example: amzc evolve --config configs/demo.toml --seed 1 --out runs/demo
+    """
+    from dataclasses import replace
+
+    from amzc.search.config import load_config
+    from amzc.search.experiment import Interrupted, Run
+    from amzc.search.progress import Display, LiveDisplay
+
+    if backend is not None and backend not in ("auto", *BACKENDS):
+        raise AmzConfigError(f"--backend must be auto, {', '.join(BACKENDS)}; not {backend!r}")
+    if (config is None) == (resume is None):
+        raise AmzConfigError("give either --config FILE (a new run) or --resume RUN_DIR")
+    if resume is not None:
+        title = f"amzc evolve --resume {resume}"
+        display = Display() if quiet else LiveDisplay(title, err)
+        runner = Run.resume(resume, display, backend)
+        folder = resume
+    else:
+        assert config is not None
+        cfg = load_config(config, seed)
+        if backend is not None:
+            cfg = replace(cfg, backend=backend)
+        folder = out_dir or Path("runs") / cfg.name
+        display = Display() if quiet else LiveDisplay(f"amzc evolve {cfg.name} (seed "
+                                                      f"{cfg.seed}) → {folder}", err)
+        runner = Run.start(cfg, folder, display, config_dir=config.resolve().parent,
+                           force=force)
+    try:
+        result = runner.run()
+    except Interrupted as e:
+        err.print(str(e), markup=False)
+        raise typer.Exit(130) from None
+    if quiet:
+        out.print(f"final fitness {result['final_fitness']:.6f}  ({folder / 'result.json'})")
+        return
+    out.print(f"final fitness {result['final_fitness']:.6f} on the final tasks "
+              f"(T_select {result['select_fitness']:.6f}; {result['experiments']} "
+              f"experiment(s), {result['individuals']:,} individuals, "
+              f"{result['elapsed_s']:.1f} s)")
+    out.print(result["program"], end="", markup=False)
+    out.print("simplified:", markup=False)
+    out.print(result["simplified_program"], end="", markup=False)
+    out.print(f"wrote {folder / 'best.amz'} and {folder / 'best_simplified.amz'}")
+
+
+@app.command()
+@user_errors
+def simplify(
+    file: FileArg,
+    task: TaskOpt = "linear",
+    features: Annotated[int | None, typer.Option(
+        "--features", "-F", help="Feature size F of the check's tasks. Default: as `run`.",
+        show_default=False)] = None,
+    train: Annotated[int | None, typer.Option(help="Training examples per check task.",
+                                              show_default=False)] = None,
+    valid: Annotated[int | None, typer.Option(help="Validation examples per check task.",
+                                              show_default=False)] = None,
+    tasks: Annotated[int | None, typer.Option(help="Number of check tasks.",
+                                              show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the check's tasks and random ops.")] = 0,
+    memory: MemoryOpt = None,
+    backend: Annotated[str, typer.Option(help=f"Evaluator: {', '.join(BACKENDS)}.")] = "numpy",
+    write: Annotated[Path | None, typer.Option("--write", "-w", help="Also write the "
+                                               "simplified program to this file.")] = None,
+) -> None:
+    """Remove instructions that cannot affect predictions, and check that the fitness on a
+    task set is unchanged.
+
+    Example: amzc simplify runs/demo/best.amz
+    """
+    import numpy as np
+
+    from amzc.passes.dce import eliminate_dead_code
+
+    program = _load(file)
+    simplified = eliminate_dead_code(program)
+    mem = _memory(memory, program)
+    spec = task_spec(task, features, train, valid, tasks).reseeded(seed)
+    taskset = build_tasks(spec)
+    check_program(program, mem, taskset.features)
+    engine = get_backend(backend)
+    options = EvalOptions(seed=seed)
+    before = engine.run(program, taskset, mem, options).fitness
+    after = engine.run(simplified, taskset, mem, options).fitness
+    if not np.array_equal(before, after):
+        raise AmzError(f"{file}: simplification changed the fitness ({combine(before):.6f}"
+                            f" → {combine(after):.6f}); please report this bug")
+    text = print_program(simplified)
+    out.print(text, end="", markup=False)
+    if write is not None:
+        write.write_text(text, encoding="utf-8")
+    err.print(f"{len(program)} → {len(simplified)} instructions; fitness {combine(after):.6f} "
+              f"unchanged on {taskset.num_tasks} {taskset.name} tasks (F={taskset.features}, "
+              f"{taskset.num_train} train / {taskset.num_valid} valid, {backend})",
+              markup=False)
+
+
 @app.command("ops")
 @user_errors
 def list_ops(

@@ -30,7 +30,7 @@ from amzc.tasks.taskset import TaskSet
 
 from . import codegen
 from .encode import encode
-from .jit import Kernel, KernelCache, default_jit
+from .jit import KERNEL_CACHE_SIZE, Kernel, KernelCache, default_jit
 from .layout import Shape
 from .runtime import Call
 
@@ -38,6 +38,7 @@ __all__ = ["LlvmBackend", "CostModel", "Shape", "program_ir"]
 STAGES = ("raw", "opt", "asm")
 
 Mode = Literal["auto", "interpret", "compile"]
+CONTEXTS = 16  # (task set, memory, options) combinations kept ready; each holds its data
 
 
 @dataclass
@@ -99,57 +100,74 @@ class LlvmBackend:
     amzc/backends/numpy.py, plus :meth:`run_many` and :meth:`fitness` for the search.
 
     ``mode`` forces a tier ("interpret" or "compile"); "auto" lets the cost model choose.
-    Instances share the process-wide JIT and caches; they are not thread-safe."""
+    Instances share the process-wide caches and cost model unless ``shared=False`` (then
+    ``cache_size`` bounds their own cache of compiled programs). Not thread-safe."""
 
     name = "llvm"
 
-    def __init__(self, mode: Mode = "auto", lanes: int | None = None) -> None:
+    def __init__(self, mode: Mode = "auto", lanes: int | None = None, *, shared: bool = True,
+                 cache_size: int = KERNEL_CACHE_SIZE) -> None:
+        if mode not in ("auto", "interpret", "compile"):
+            raise AmzConfigError(f"unknown mode {mode!r}; choose auto, interpret or compile")
         self.mode = mode
         self.lanes = lanes
-        self.state = _STATE
+        self.state = _STATE if shared else _State(cache_size)
 
     # public API ----------------------------------------------------------------------------
     def run(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
             options: EvalOptions, record: bool = False) -> RunOutput:
         ctx = self.state.context(tasks, memory, options, self.lanes)
-        code = encode(program)
-        return self._run_code(ctx, code, program, record)
+        self._execute(ctx, encode(program), program, record)
+        return ctx.call.output(record)
 
     def run_many(self, programs: Iterable[Program], tasks: TaskSet, memory: MemoryConfig,
                  options: EvalOptions, record: bool = False) -> list[RunOutput]:
         """:meth:`run` for each program, sharing the per-call setup."""
         ctx = self.state.context(tasks, memory, options, self.lanes)
-        return [self._run_code(ctx, encode(p), p, record) for p in programs]
+        outputs = []
+        for program in programs:
+            self._execute(ctx, encode(program), program, record)
+            outputs.append(ctx.call.output(record))
+        return outputs
 
     def fitness(self, programs: Sequence[Program], tasks: TaskSet, memory: MemoryConfig,
                 options: EvalOptions) -> np.ndarray:
-        """Combined fitness (``options.combine``) of each program: the search's fast path."""
-        outs = self.run_many(programs, tasks, memory, options)
-        return np.array([combine(o.fitness, options.combine) for o in outs])
+        """The combined fitness (``options.combine``) of each program, without building
+        RunOutputs: the search's fast path. Equal to ``combine(run(p, ...).fitness)``."""
+        ctx = self.state.context(tasks, memory, options, self.lanes)
+        per_task = np.empty((len(programs), tasks.num_tasks))
+        for i, program in enumerate(programs):
+            self._execute(ctx, encode(program), program, False)
+            per_task[i] = ctx.call.fitness_view
+        if options.combine == "median":  # amzc/evaluate.py combine: the upper median
+            return np.sort(per_task, axis=1)[:, tasks.num_tasks // 2]
+        if options.combine != "mean":
+            combine(per_task[0], options.combine)  # raises the usual error
+        return per_task.mean(axis=1)
 
     # tiers ---------------------------------------------------------------------------------
-    def _run_code(self, ctx: _Context, code: bytes, program: Program,
-                  record: bool) -> RunOutput:
+    def _execute(self, ctx: _Context, code: bytes, program: Program, record: bool) -> None:
+        """Run one program on the context's task set; results stay in ``ctx.call``."""
         state, shape = self.state, ctx.shape
         kernel = state.compiled.get((shape, code))
         if kernel is not None:
-            return ctx.call.run(kernel, None, record)
+            ctx.call.execute(kernel, None, record)
+            return
         mode, cost = self.mode, state.cost
-        interpreter = state.interpreters.get(shape)
+        interpreter = _INTERPRETERS.get(shape)
         if mode == "compile" or (mode == "auto" and self._compile_first(ctx, code, interpreter)):
-            kernel = state.compile_program(shape, program, code)
-            return ctx.call.run(kernel, None, record)
+            ctx.call.execute(state.compile_program(shape, program, code), None, record)
+            return
         if interpreter is None:
             interpreter = state.interpreter(shape)
         start = time.perf_counter_ns()
-        out = ctx.call.run(interpreter, code, record)
-        us = (time.perf_counter_ns() - start) / 1e3
+        ctx.call.execute(interpreter, code, record)
         if mode == "auto":
+            us = (time.perf_counter_ns() - start) / 1e3
             work = ctx.work(code)
             cost.observe_interpret(code, us, work)
             if cost.should_compile(code, work):
                 state.compile_program(shape, program, code)
-        return out
 
     def _compile_first(self, ctx: _Context, code: bytes, interpreter: Kernel | None) -> bool:
         state, cost = self.state, self.state.cost
@@ -159,12 +177,16 @@ class LlvmBackend:
         return cost.should_compile(code, ctx.work(code))
 
 
-class _State:
-    """Process-wide caches: interpreters per Shape, compiled programs, call contexts."""
+# Interpreters depend on nothing but their Shape: one per Shape for the whole process.
+_INTERPRETERS: dict[Shape, Kernel] = {}
 
-    def __init__(self) -> None:
-        self.interpreters: dict[Shape, Kernel] = {}
-        self.compiled = KernelCache()
+
+class _State:
+    """Caches of one backend (or of the process): compiled programs, call contexts, and the
+    cost model's measurements."""
+
+    def __init__(self, cache_size: int = KERNEL_CACHE_SIZE) -> None:
+        self.compiled = KernelCache(cache_size)
         self.contexts: OrderedDict[tuple, _Context] = OrderedDict()
         self.cost = CostModel()
         self.compile_ms_spent: dict[Shape, float] = {}
@@ -181,17 +203,17 @@ class _State:
         if ctx is None:
             ctx = _Context(Shape.of(memory, tasks, lanes), tasks, options)
             self.contexts[key] = ctx
-            if len(self.contexts) > 64:
+            if len(self.contexts) > CONTEXTS:
                 self.contexts.popitem(last=False)
         self._last = (tasks, memory, options, lanes, ctx)
         return ctx
 
     def interpreter(self, shape: Shape) -> Kernel:
-        kernel = self.interpreters.get(shape)
+        kernel = _INTERPRETERS.get(shape)
         if kernel is None:
             kernel = default_jit().compile(codegen.interpreter_module(shape))
             self.cost.interpreter_ms = kernel.compile_ms
-            self.interpreters[shape] = kernel
+            _INTERPRETERS[shape] = kernel
         return kernel
 
     def compile_program(self, shape: Shape, program: Program, code: bytes) -> Kernel:

@@ -60,6 +60,11 @@ class Call:
             p[P[name]] = array.ctypes.data
         self.params = p
         self.address = p.ctypes.data
+        self.fitness_view = self.fitness_out.reshape(-1)[: self.num_tasks]  # per task
+
+    def run(self, kernel: Kernel, code: bytes | None, record: bool = False) -> RunOutput:
+        self.execute(kernel, code, record)
+        return self.output(record)
 
     def execute(self, kernel: Kernel, code: bytes | None, record: bool = False) -> None:
         """Run the kernel; results stay in the output buffers."""
@@ -72,13 +77,11 @@ class Call:
             p[P["record"]] = 0
         kernel.run(self.address, code)
 
-    def fitness(self) -> np.ndarray:
-        return self.fitness_out.reshape(-1)[: self.num_tasks].copy()
-
-    def run(self, kernel: Kernel, code: bytes | None, record: bool = False) -> RunOutput:
-        self.execute(kernel, code, record)
+    def output(self, record: bool = False) -> RunOutput:
+        """The last evaluation's results as a RunOutput (copies)."""
         k = self.num_tasks
-        out = split_memory(self.shape, self.fitness(), _tasks_first(self.memory_out, k))
+        out = split_memory(self.shape, self.fitness_view.copy(),
+                           _tasks_first(self.memory_out, k))
         if record:
             out.train_errors = _tasks_first(self.train_errors, k)
             out.valid_errors = _tasks_first(self.valid_errors, k)

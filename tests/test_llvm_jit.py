@@ -1,0 +1,158 @@
+"""amzc.backends.llvm.jit and the backend's tiers: compiled kernels are cached by program and
+Shape, evicted kernels free their engines (bounded memory), the cost model compiles hot or
+expensive programs and interprets the rest, and the batch APIs equal run()."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+from conftest import EXAMPLES
+
+from amzc.backends.llvm import CostModel, LlvmBackend
+from amzc.backends.llvm.encode import encode
+from amzc.errors import AmzConfigError
+from amzc.evaluate import EvalOptions, combine
+from amzc.ops import OPS
+from amzc.parse import parse, parse_file
+from amzc.syntax import Instruction, MemoryConfig, Program
+from amzc.tasks import TaskSpec, build_tasks
+
+MEMORY = MemoryConfig(4, 3, 1)
+TASKS = build_tasks(TaskSpec("linear", 4, 20, 10, 3, 1))
+OPTIONS = EvalOptions()
+HUMAN = parse_file(EXAMPLES / "linear_regression.amz")
+
+
+def learning_rate(rate: float) -> Program:
+    """The linear regressor with another constant: a different program of the same Shape."""
+    setup = (Instruction(next(op for op in OPS if op.name == "scalar_const_set"), 2, (), (),
+                         (rate,)),)
+    return Program(setup, HUMAN.predict, HUMAN.learn)
+
+
+def test_compiled_kernels_are_cached_by_program():
+    backend = LlvmBackend(mode="compile", shared=False)
+    first = backend.run(HUMAN, TASKS, MEMORY, OPTIONS)
+    assert len(backend.state.compiled) == 1
+    again = backend.run(parse_file(EXAMPLES / "linear_regression.amz"), TASKS, MEMORY, OPTIONS)
+    assert len(backend.state.compiled) == 1  # an equal program hits the cache
+    np.testing.assert_array_equal(first.fitness, again.fitness)
+    backend.run(learning_rate(0.1), TASKS, MEMORY, OPTIONS)
+    assert len(backend.state.compiled) == 2
+
+
+def test_evicted_kernels_release_their_engines():
+    backend = LlvmBackend(mode="compile", shared=False, cache_size=2)
+    engines = []
+    for k in range(6):
+        backend.run(learning_rate(0.01 * (k + 1)), TASKS, MEMORY, OPTIONS)
+        newest = next(reversed(backend.state.compiled.kernels.values()))
+        engines.append(weakref.ref(newest._engine))
+    gc.collect()
+    alive = [ref() is not None for ref in engines]
+    assert alive == [False] * 4 + [True] * 2
+
+
+def test_interpret_mode_never_compiles():
+    backend = LlvmBackend(mode="interpret", shared=False)
+    for _ in range(3):
+        backend.run(HUMAN, TASKS, MEMORY, OPTIONS)
+    assert len(backend.state.compiled) == 0
+
+
+def test_auto_mode_compiles_a_program_once_interpreting_it_costs_more_than_compiling():
+    backend = LlvmBackend(shared=False)
+    backend.state.cost.interpreter_ms = 0.0  # build the interpreter at once
+    backend.state.cost.compile_ms = 1.0  # pretend compiling is cheap: 1 ms
+    backend.run(HUMAN, TASKS, MEMORY, OPTIONS)
+    assert len(backend.state.compiled) == 0
+    for _ in range(2000):
+        backend.run(HUMAN, TASKS, MEMORY, OPTIONS)
+        if len(backend.state.compiled):
+            break
+    assert len(backend.state.compiled) == 1
+    spent = backend.state.cost.spent_us[encode(HUMAN)]
+    assert 1e3 <= spent < 1e5  # compiled soon after 1 ms was spent interpreting
+
+
+def test_auto_mode_compiles_an_expensive_evaluation_at_once():
+    backend = LlvmBackend(shared=False)
+    cost = backend.state.cost
+    cost.interpreter_ms = 0.0
+    backend.run(learning_rate(0.3), TASKS, MEMORY, OPTIONS)  # builds the interpreter
+    cost.compile_ms = 0.001  # any evaluation now costs more than a compile
+    backend.run(HUMAN, TASKS, MEMORY, OPTIONS)
+    assert len(backend.state.compiled) == 1
+
+
+def test_without_an_interpreter_one_off_programs_are_compiled():
+    """Building an interpreter costs far more than one compile: `amzc run` compiles."""
+    backend = LlvmBackend(shared=False, lanes=2)
+    backend.state.cost.interpreter_ms = 1e9
+    backend.run(HUMAN, TASKS, MEMORY, OPTIONS)
+    assert len(backend.state.compiled) == 1
+
+
+def test_cost_model_remembers_a_bounded_history():
+    cost = CostModel(history=3)
+    for k in range(5):
+        cost.observe_interpret(bytes([k]), 10.0, 100.0)
+    assert list(cost.spent_us) == [bytes([2]), bytes([3]), bytes([4])]
+    assert cost.observe_interpret(bytes([4]), 5.0, 100.0) == 15.0
+
+
+def test_unknown_mode_is_a_config_error():
+    with pytest.raises(AmzConfigError, match="unknown mode"):
+        LlvmBackend(mode="fast")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", ["interpret", "compile"])
+def test_batch_apis_equal_run(mode):
+    backend = LlvmBackend(mode=mode, shared=False)
+    programs = [learning_rate(r) for r in (0.05, 0.2, 0.9)] + [HUMAN]
+    for combine_mode in ("mean", "median"):
+        options = EvalOptions(combine=combine_mode)
+        single = [backend.run(p, TASKS, MEMORY, options) for p in programs]
+        many = backend.run_many(programs, TASKS, MEMORY, options)
+        fitness = backend.fitness(programs, TASKS, MEMORY, options)
+        for a, b, f in zip(single, many, fitness, strict=True):
+            np.testing.assert_array_equal(a.fitness, b.fitness)
+            np.testing.assert_array_equal(a.vectors, b.vectors)
+            assert f == combine(a.fitness, combine_mode)
+
+
+def test_outputs_are_copies_that_later_runs_do_not_change():
+    backend = LlvmBackend(mode="interpret", shared=False)
+    first = backend.run(learning_rate(0.05), TASKS, MEMORY, OPTIONS)
+    kept = first.vectors.copy(), first.fitness.copy()
+    backend.run(learning_rate(0.9), TASKS, MEMORY, OPTIONS)
+    np.testing.assert_array_equal(first.vectors, kept[0])
+    np.testing.assert_array_equal(first.fitness, kept[1])
+
+
+def test_random_programs_are_deterministic_per_seed_and_differ_across_seeds():
+    program = parse("""\
+def Setup():
+  v1 = gaussian(0.0, 1.0)
+def Predict():
+  s1 = dot(v0, v1)
+  s2 = uniform(-0.1, 0.1)
+def Learn():
+  v2 = s2 * v0
+  v1 = v1 + v2
+""")
+    backend = LlvmBackend(mode="interpret", shared=False)
+    a = backend.run(program, TASKS, MEMORY, EvalOptions(seed=1))
+    b = backend.run(program, TASKS, MEMORY, EvalOptions(seed=1))
+    c = backend.run(program, TASKS, MEMORY, EvalOptions(seed=2))
+    np.testing.assert_array_equal(a.vectors, b.vectors)
+    assert not np.array_equal(a.vectors, c.vectors)
+
+
+def test_encoding_leaves_out_no_ops_and_is_shape_independent():
+    with_noops = parse("def Setup():\n  no_op()\n  s2 = 0.5\n  no_op()\n")
+    assert encode(with_noops) == encode(parse("def Setup():\n  s2 = 0.5\n"))
+    assert len(encode(with_noops)) == 32 + 32

@@ -15,6 +15,7 @@ involved (docs/llvm.md, "Tolerance").
 
 from __future__ import annotations
 
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -25,10 +26,12 @@ import numpy as np
 
 from amzc.errors import AmzConfigError
 from amzc.evaluate import EvalOptions, RunOutput, combine
+from amzc.ops import OPS, Op
 from amzc.syntax import MemoryConfig, Program
 from amzc.tasks.taskset import TaskSet
 
 from . import codegen
+from .codegen import P
 from .encode import encode
 from .jit import KERNEL_CACHE_SIZE, Kernel, KernelCache, default_jit
 from .layout import Shape
@@ -39,23 +42,28 @@ STAGES = ("raw", "opt", "asm")
 
 Mode = Literal["auto", "interpret", "compile"]
 CONTEXTS = 16  # (task set, memory, options) combinations kept ready; each holds its data
+FULL_AFTER = 2  # an interpreter grown this many times is rebuilt with every op
+HOT_OBJECTS = 16
+_COUNTS = struct.Struct("<iii")
 
 
 @dataclass
 class CostModel:
-    """When to compile a program instead of interpreting it, from measured times.
+    """When to compile, from measured times (ski-rental rules: each choice costs at most
+    about twice the better one in hindsight).
 
-    Ski-rental rules, each at most twice the cost of the better choice in hindsight:
-    a program is compiled once the time spent interpreting it exceeds the expected compile
-    time, or at once when one interpreted evaluation is predicted to take longer than a
-    compile; a Shape's interpreter is built once the time spent compiling programs of that
-    Shape exceeds the expected cost of building the interpreter."""
+    - A program is compiled once the time spent interpreting it exceeds the expected compile
+      time, or at once when one interpreted evaluation is predicted to take longer than a
+      compile.
+    - Without an interpreter for the Shape, the first program is compiled (``amzc run``
+      evaluates one program); a second distinct program, or compile time adding up to an
+      interpreter build, means a stream of programs (a search): the interpreter is built."""
 
-    compile_ms: float = 40.0  # running estimate of one program's compile time
-    interpreter_ms: float = 500.0  # running estimate of building one interpreter
-    interpret_ns: float = 15.0  # interpreter ns per executed instruction per lane group
+    compile_ms: float = 50.0  # running estimate of one program's compile time
+    interpreter_ms: float = 150.0  # running estimate of building one interpreter
+    interpret_ns: float = 6.0  # interpreter ns per executed instruction per lane group
     history: int = 50_000  # programs whose interpretation time is remembered
-    spent_us: OrderedDict[bytes, float] = field(default_factory=OrderedDict)
+    spent_us: dict[bytes, float] = field(default_factory=dict)
 
     def observe_compile(self, ms: float) -> None:
         self.compile_ms += 0.2 * (ms - self.compile_ms)
@@ -63,36 +71,46 @@ class CostModel:
     def observe_interpret(self, code: bytes, us: float, work: float) -> float:
         """Record an interpreted evaluation; returns the program's total so far (µs)."""
         if work > 0:
-            self.interpret_ns += 0.05 * (1e3 * us / work - self.interpret_ns)
-        total = self.spent_us.pop(code, 0.0) + us
-        self.spent_us[code] = total
-        if len(self.spent_us) > self.history:
-            self.spent_us.popitem(last=False)
+            self.interpret_ns += 0.01 * (1e3 * us / work - self.interpret_ns)
+        spent = self.spent_us
+        if len(spent) >= self.history:
+            spent.clear()  # forget everything at once: cheaper than an LRU per call
+        total = spent[code] = spent.get(code, 0.0) + us
         return total
 
-    def should_compile(self, code: bytes, work: float) -> bool:
-        predicted_us = self.interpret_ns * work / 1e3
-        spent = self.spent_us.get(code, 0.0)
-        return max(spent, predicted_us) > 1e3 * self.compile_ms
+    def should_compile(self, spent_us: float, work: float) -> bool:
+        return max(spent_us, self.interpret_ns * work / 1e3) > 1e3 * self.compile_ms
 
 
 class _Context:
-    """Everything fixed for one (task set, memory, options): shape, encoder, parameter
-    block, and the work one evaluation costs the interpreter."""
+    """Everything fixed for one (task set, memory, options): the Shape, the parameter block,
+    and what one interpreted evaluation costs."""
 
-    def __init__(self, shape: Shape, tasks: TaskSet, options: EvalOptions) -> None:
+    def __init__(self, shape: Shape, tasks: TaskSet, options: EvalOptions, key: int) -> None:
         self.shape = shape
+        self.key = key  # small int standing for the Shape in cache keys
         self.call = Call(shape, tasks, options)
         self.groups = self.call.data.groups
         self.epochs = max(1, -(-self.call.total_steps // max(tasks.num_train, 1)))
 
     def work(self, code: bytes) -> float:
         """Instructions × lane groups one interpreted evaluation executes (at most)."""
-        n_setup, n_predict, n_learn = (int.from_bytes(code[i:i + 4], "little")
-                                       for i in (0, 4, 8))
+        n_setup, n_predict, n_learn = _COUNTS.unpack_from(code)
         steps = self.call.total_steps * (n_predict + n_learn)
         steps += self.epochs * self.call.valid_steps * n_predict
         return float(self.groups * (n_setup + steps + 1))
+
+
+@dataclass
+class _Interpreter:
+    kernel: Kernel
+    ops: frozenset[Op]
+    builds: int
+
+
+# Interpreters depend on nothing but their Shape and op set: shared by the whole process.
+_INTERPRETERS: dict[Shape, _Interpreter] = {}
+_UNSUPPORTED = P["unsupported"]
 
 
 class LlvmBackend:
@@ -117,7 +135,11 @@ class LlvmBackend:
     def run(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
             options: EvalOptions, record: bool = False) -> RunOutput:
         ctx = self.state.context(tasks, memory, options, self.lanes)
-        self._execute(ctx, encode(program), program, record)
+        hot = self.state.hot.get(id(program))
+        if hot is not None and hot[0] is program and hot[1] is ctx:
+            ctx.call.execute(hot[2], None, record)  # the same program object, compiled
+        else:
+            self._execute(ctx, encode(program), program, record)
         return ctx.call.output(record)
 
     def run_many(self, programs: Iterable[Program], tasks: TaskSet, memory: MemoryConfig,
@@ -134,51 +156,55 @@ class LlvmBackend:
                 options: EvalOptions) -> np.ndarray:
         """The combined fitness (``options.combine``) of each program, without building
         RunOutputs: the search's fast path. Equal to ``combine(run(p, ...).fitness)``."""
+        if options.combine not in ("mean", "median"):
+            combine(np.zeros(1), options.combine)  # raises the usual error
         ctx = self.state.context(tasks, memory, options, self.lanes)
         per_task = np.empty((len(programs), tasks.num_tasks))
+        view = ctx.call.fitness_view
         for i, program in enumerate(programs):
             self._execute(ctx, encode(program), program, False)
-            per_task[i] = ctx.call.fitness_view
+            per_task[i] = view
         if options.combine == "median":  # amzc/evaluate.py combine: the upper median
             return np.sort(per_task, axis=1)[:, tasks.num_tasks // 2]
-        if options.combine != "mean":
-            combine(per_task[0], options.combine)  # raises the usual error
         return per_task.mean(axis=1)
 
     # tiers ---------------------------------------------------------------------------------
     def _execute(self, ctx: _Context, code: bytes, program: Program, record: bool) -> None:
         """Run one program on the context's task set; results stay in ``ctx.call``."""
-        state, shape = self.state, ctx.shape
-        kernel = state.compiled.get((shape, code))
+        state, call = self.state, ctx.call
+        kernel = state.compiled.get((ctx.key, code))
         if kernel is not None:
-            ctx.call.execute(kernel, None, record)
+            state.remember(program, ctx, kernel)
+            call.execute(kernel, None, record)
             return
-        mode, cost = self.mode, state.cost
-        interpreter = _INTERPRETERS.get(shape)
+        mode = self.mode
+        interpreter = _INTERPRETERS.get(ctx.shape)
         if mode == "compile" or (mode == "auto" and self._compile_first(ctx, code, interpreter)):
-            ctx.call.execute(state.compile_program(shape, program, code), None, record)
+            call.execute(state.compile_program(ctx, program, code), None, record)
             return
         if interpreter is None:
-            interpreter = state.interpreter(shape)
+            interpreter = state.interpreter(ctx.shape, program)
         start = time.perf_counter_ns()
-        ctx.call.execute(interpreter, code, record)
+        call.execute(interpreter.kernel, code, record)
+        if call.params[_UNSUPPORTED]:  # an op the interpreter was not built with: grow it
+            call.params[_UNSUPPORTED] = 0
+            interpreter = state.interpreter(ctx.shape, program, grow=interpreter)
+            start = time.perf_counter_ns()
+            call.execute(interpreter.kernel, code, record)
         if mode == "auto":
-            us = (time.perf_counter_ns() - start) / 1e3
+            cost = state.cost
             work = ctx.work(code)
-            cost.observe_interpret(code, us, work)
-            if cost.should_compile(code, work):
-                state.compile_program(shape, program, code)
+            spent = cost.observe_interpret(code, (time.perf_counter_ns() - start) / 1e3, work)
+            if cost.should_compile(spent, work):
+                state.compile_program(ctx, program, code)
 
-    def _compile_first(self, ctx: _Context, code: bytes, interpreter: Kernel | None) -> bool:
+    def _compile_first(self, ctx: _Context, code: bytes,
+                       interpreter: _Interpreter | None) -> bool:
         state, cost = self.state, self.state.cost
         if interpreter is None:
-            # no interpreter yet: compiling this program is cheaper, until compiles add up
-            return state.compile_ms_spent.get(ctx.shape, 0.0) < cost.interpreter_ms
-        return cost.should_compile(code, ctx.work(code))
-
-
-# Interpreters depend on nothing but their Shape: one per Shape for the whole process.
-_INTERPRETERS: dict[Shape, Kernel] = {}
+            seen = state.programs_compiled.get(ctx.shape, 0)
+            return seen == 0 and state.compile_ms_spent.get(ctx.shape, 0.0) < cost.interpreter_ms
+        return cost.should_compile(cost.spent_us.get(code, 0.0), ctx.work(code))
 
 
 class _State:
@@ -188,9 +214,19 @@ class _State:
     def __init__(self, cache_size: int = KERNEL_CACHE_SIZE) -> None:
         self.compiled = KernelCache(cache_size)
         self.contexts: OrderedDict[tuple, _Context] = OrderedDict()
+        self.shape_keys: dict[Shape, int] = {}
         self.cost = CostModel()
         self.compile_ms_spent: dict[Shape, float] = {}
+        self.programs_compiled: dict[Shape, int] = {}
         self._last: tuple | None = None
+        # compiled programs by object identity, skipping encoding for repeat calls; small, so
+        # it never keeps many evicted kernels alive
+        self.hot: dict[int, tuple[Program, _Context, Kernel]] = {}
+
+    def remember(self, program: Program, ctx: _Context, kernel: Kernel) -> None:
+        if len(self.hot) >= HOT_OBJECTS:
+            self.hot.clear()
+        self.hot[id(program)] = (program, ctx, kernel)
 
     def context(self, tasks: TaskSet, memory: MemoryConfig, options: EvalOptions,
                 lanes: int | None) -> _Context:
@@ -201,26 +237,37 @@ class _State:
         key = (tasks, memory, options, lanes)
         ctx = self.contexts.get(key)
         if ctx is None:
-            ctx = _Context(Shape.of(memory, tasks, lanes), tasks, options)
-            self.contexts[key] = ctx
+            shape = Shape.of(memory, tasks, lanes)
+            shape_key = self.shape_keys.setdefault(shape, len(self.shape_keys))
+            ctx = self.contexts[key] = _Context(shape, tasks, options, shape_key)
             if len(self.contexts) > CONTEXTS:
                 self.contexts.popitem(last=False)
         self._last = (tasks, memory, options, lanes, ctx)
         return ctx
 
-    def interpreter(self, shape: Shape) -> Kernel:
-        kernel = _INTERPRETERS.get(shape)
-        if kernel is None:
-            kernel = default_jit().compile(codegen.interpreter_module(shape))
-            self.cost.interpreter_ms = kernel.compile_ms
-            _INTERPRETERS[shape] = kernel
-        return kernel
+    def interpreter(self, shape: Shape, program: Program,
+                    grow: _Interpreter | None = None) -> _Interpreter:
+        """The Shape's interpreter, built for the ops of ``program`` (and of the one it
+        grows from); after FULL_AFTER growths, for every op."""
+        ops = frozenset(ins.op for _, ins in program.instructions())
+        builds = 1
+        if grow is not None:
+            ops |= grow.ops
+            builds = grow.builds + 1
+            if builds > FULL_AFTER:
+                ops = frozenset(OPS)
+        kernel = default_jit().compile(codegen.interpreter_module(shape, ops))
+        self.cost.interpreter_ms = kernel.compile_ms
+        interpreter = _INTERPRETERS[shape] = _Interpreter(kernel, ops, builds)
+        return interpreter
 
-    def compile_program(self, shape: Shape, program: Program, code: bytes) -> Kernel:
+    def compile_program(self, ctx: _Context, program: Program, code: bytes) -> Kernel:
+        shape = ctx.shape
         kernel = default_jit().compile_program(program, shape)
         self.cost.observe_compile(kernel.compile_ms)
         self.compile_ms_spent[shape] = self.compile_ms_spent.get(shape, 0.0) + kernel.compile_ms
-        self.compiled.put((shape, code), kernel)
+        self.programs_compiled[shape] = self.programs_compiled.get(shape, 0) + 1
+        self.compiled.put((ctx.key, code), kernel)
         return kernel
 
 

@@ -80,8 +80,7 @@ class Call:
     def output(self, record: bool = False) -> RunOutput:
         """The last evaluation's results as a RunOutput (copies)."""
         k = self.num_tasks
-        out = split_memory(self.shape, self.fitness_view.copy(),
-                           _tasks_first(self.memory_out, k))
+        out = LaneRunOutput(self.fitness_view.copy(), self.shape, self.memory_out.copy(), k)
         if record:
             out.train_errors = _tasks_first(self.train_errors, k)
             out.valid_errors = _tasks_first(self.valid_errors, k)
@@ -90,17 +89,43 @@ class Call:
         return out
 
 
-def split_memory(shape: Shape, fitness: np.ndarray, memory: np.ndarray) -> RunOutput:
-    """RunOutput from per-task fitness and (K, slots) memory (slot order: layout.py)."""
-    k, f = fitness.shape[0], shape.features
+def split_memory(shape: Shape, memory: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Scalars, vectors and matrices from (K, slots) memory (slot order: layout.py)."""
+    k, f = memory.shape[0], shape.features
     s_end = shape.scalars
     v_end = s_end + shape.vectors * f
-    return RunOutput(
-        fitness,
-        memory[:, :s_end],
-        memory[:, s_end:v_end].reshape(k, shape.vectors, f),
-        memory[:, v_end:].reshape(k, shape.matrices, f, f),
-    )
+    return (memory[:, :s_end], memory[:, s_end:v_end].reshape(k, shape.vectors, f),
+            memory[:, v_end:].reshape(k, shape.matrices, f, f))
+
+
+def _memory_field(index: int, doc: str) -> property:
+    def get(self: LaneRunOutput) -> np.ndarray:
+        if self._memory is None:
+            self._memory = list(split_memory(self._shape, _tasks_first(self._lanes, self._k)))
+        return self._memory[index]
+
+    def set(self: LaneRunOutput, value: np.ndarray) -> None:
+        get(self)
+        self._memory[index] = value
+
+    return property(get, set, doc=doc)
+
+
+class LaneRunOutput(RunOutput):
+    """A RunOutput that keeps the final memory as the native code wrote it (lanes last) and
+    reorders it by task on first access: the search mostly reads the fitness alone."""
+
+    def __init__(self, fitness: np.ndarray, shape: Shape, lanes_memory: np.ndarray,
+                 num_tasks: int) -> None:
+        self.fitness = fitness
+        self.train_errors = self.valid_errors = None
+        self.n_train_errors = self.n_valid_errors = None
+        self._shape, self._lanes, self._k = shape, lanes_memory, num_tasks
+        self._memory: list[np.ndarray] | None = None
+
+    scalars = _memory_field(0, "(K, S)")
+    vectors = _memory_field(1, "(K, V, F)")
+    matrices = _memory_field(2, "(K, M, F, F)")
 
 
 def _tasks_first(lane_major: np.ndarray, k: int) -> np.ndarray:

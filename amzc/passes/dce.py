@@ -31,12 +31,8 @@ HARNESS = S0 | V0  # written by the harness before every Predict and every Learn
 Info = tuple[Instruction, int, int, bool, int]
 _INFO: dict[int, Info] = {}
 _VALUE_IDS: dict[Instruction, int] = {}
-CACHE_LIMIT = 1 << 20
+CACHE_LIMIT = 1 << 18
 generation = 0  # bumped when value ids are reset; keys of an older generation are stale
-
-
-def _bit(kind: str, address: int) -> int:
-    return 1 << (3 * address + _TYPE_OFFSET[kind])
 
 
 def _new_info(ins: Instruction) -> Info:
@@ -47,13 +43,17 @@ def _new_info(ins: Instruction) -> Info:
         _VALUE_IDS.clear()
         _INFO.clear()
         generation += 1
+    op = ins.op
     reads = 0
-    for kind, address in ins.reads():
-        reads |= _bit(kind, address)
-    written = ins.writes()
-    writes = _bit(*written) if written is not None else 0
+    for kind, address in zip(op.inputs, ins.inputs, strict=True):
+        reads |= 1 << (3 * address + _TYPE_OFFSET[kind])
+    writes = 0
+    if op.output is not None:
+        writes = 1 << (3 * ins.out + _TYPE_OFFSET[op.output])
+        if op.n_index:  # a coordinate write keeps the other entries: the old value flows on
+            reads |= writes
     value_id = _VALUE_IDS.setdefault(ins, len(_VALUE_IDS))
-    info = (ins, reads, writes, ins.op.form is Form.RANDOM, value_id)
+    info = (ins, reads, writes, op.form is Form.RANDOM, value_id)
     _INFO[id(ins)] = info
     return info
 

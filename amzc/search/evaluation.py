@@ -27,14 +27,14 @@ from amzc.evaluate import Backend, EvalOptions, combine, get_backend
 from amzc.passes import dce
 from amzc.passes.dce import eliminate_dead_code
 from amzc.search.config import FecConfig
-from amzc.search.fec import FEC_SEED, FecCache, fingerprints
+from amzc.search.fec import FEC_SEED, FecCache, fingerprints, task_suffixes
 from amzc.search.hurdles import Hurdle
 from amzc.syntax import MemoryConfig, Program
 from amzc.tasks.taskset import TaskSet
 
 log = logging.getLogger("amzc.search")
 
-MEMO_LIMIT = 200_000  # entries per memo before it is cleared
+MEMO_LIMIT = 100_000  # entries per memo before it is cleared
 
 
 def load_backend(name: str) -> Backend:
@@ -87,11 +87,12 @@ class SearchEvaluator:
                                         max_train_steps=fec.num_train,
                                         max_valid_steps=fec.num_valid)
         self._full_options = EvalOptions(max_abs_error=max_abs_error)
+        self._suffixes = task_suffixes(tasks.task_ids, self.train_examples)
         self._fec_steps = min(fec.num_train, self.train_examples)
         self._fingerprints: dict[tuple, list[bytes]] = {}
         self._fitness: dict[tuple, list[float | None]] = {}
         self._generation = dce.generation
-        self._subsets: dict[tuple[int, ...], TaskSet] = {}
+        self._singles: dict[int, TaskSet] = {}
 
     # -- the one entry point -----------------------------------------------------------------
 
@@ -156,7 +157,7 @@ class SearchEvaluator:
         self.stats.backend_calls += 1
         out = self.backend.run(simplified, self._fec_tasks, self.memory, self._fec_options,
                                record=True)
-        prints = fingerprints(out, self.tasks.task_ids, self.train_examples)
+        prints = fingerprints(out, self._suffixes)
         if len(self._fingerprints) >= MEMO_LIMIT:
             self._fingerprints.clear()
         self._fingerprints[key] = prints
@@ -172,7 +173,7 @@ class SearchEvaluator:
         if memo is not None and len(todo) < len(tasks):
             self.stats.fitness_memo_hits += 1
         if todo:
-            subset = self._subset(todo)
+            subset, positions = self._subset(todo)
             self.stats.backend_calls += 1
             # the seed only keys random ops; one shared options object lets a backend reuse
             # its per-call setup for every deterministic program
@@ -184,25 +185,29 @@ class SearchEvaluator:
                     if len(self._fitness) >= MEMO_LIMIT:
                         self._fitness.clear()
                     memo = self._fitness[key] = [None] * self.tasks.num_tasks
-                for i, f in zip(todo, fitness, strict=True):
-                    memo[i] = f
+                if subset is self.tasks:  # every task ran: remember them all
+                    memo[:] = fitness
+                else:
+                    memo[todo[0]] = fitness[0]
             else:
-                for i, f in zip(todo, fitness, strict=True):
-                    per_task[i] = f
+                for i, j in zip(todo, positions, strict=True):
+                    per_task[i] = fitness[j]
         if memo is not None:
             for i in tasks:
                 per_task[i] = memo[i]
 
-    def _subset(self, tasks: list[int]) -> TaskSet:
-        if len(tasks) == self.tasks.num_tasks:
-            return self.tasks
-        key = tuple(tasks)
-        subset = self._subsets.get(key)
-        if subset is None:
-            if len(self._subsets) >= 1024:
-                self._subsets.clear()
-            subset = self._subsets[key] = self.tasks.subset(np.array(tasks))
-        return subset
+    def _subset(self, tasks: list[int]) -> tuple[TaskSet, list[int]]:
+        """The task set to run for ``tasks`` and the positions of ``tasks`` in its results.
+
+        Tasks are independent (each has its own random streams), so running extra tasks
+        changes nothing for the others. One task runs alone (what a hurdle needs); more run as
+        the whole set, which a backend has set up once, rather than as ever new subsets."""
+        if len(tasks) == 1:
+            subset = self._singles.get(tasks[0])
+            if subset is None:
+                subset = self._singles[tasks[0]] = self.tasks.subset([tasks[0]])
+            return subset, [0]
+        return self.tasks, tasks
 
 
 def evaluate_on(program: Program, tasks: TaskSet, memory: MemoryConfig, backend: Backend,

@@ -17,6 +17,7 @@ run continues bit for bit (docs/evolution.md describes the run folder)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -32,7 +33,7 @@ import numpy as np
 from amzc.errors import AmzCheckpointError, AmzConfigError
 from amzc.evaluate import Backend, EvalOptions, combine
 from amzc.passes.canonical import ProgramKey, structural_key
-from amzc.passes.dce import eliminate_dead_code
+from amzc.passes.dce import analyze, eliminate_dead_code
 from amzc.printer import print_program
 from amzc.rng import derive_key
 from amzc.search.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
@@ -51,6 +52,8 @@ LOG_FILE = "progress.jsonl"
 RESULT_FILE = "result.json"
 BEST_FILE = "best.amz"
 SIMPLIFIED_FILE = "best_simplified.amz"
+
+GC_EVERY = 50_000  # individuals between collections of the (otherwise disabled) cyclic GC
 
 # purposes mixed into derived seeds, so that no two uses share a stream
 _SELECT_SEED, _FINAL_SEED = 1, 2
@@ -83,6 +86,7 @@ class RunState:
     next_progress: int = 0
     next_checkpoint: int = 0
     logged_best: Program | None = None
+    logged_fitness: float = -1.0
     # over the whole run
     total_individuals: int = 0
     total_train_steps: int = 0
@@ -118,6 +122,7 @@ class Run:
         self._session_start = time.perf_counter()
         self._elapsed_base = state.elapsed_s
         self._stop_requested = False
+        self._next_gc = 0
         self._select_memo: dict[ProgramKey, tuple[float, np.ndarray]] = {}
         self._select_tasks: TaskSet | None = None
         self.strategy: Strategy | None = None
@@ -167,6 +172,7 @@ class Run:
         assert s.search_spec is not None and s.select_spec is not None
         search_tasks = build_tasks(s.search_spec)
         self._select_tasks = None  # built on first use: large, and often never needed
+        self._next_gc = 0
         self._select_memo.clear()
         self.hurdle = Hurdle(cfg.hurdles) if cfg.hurdles.enabled else None
         if self.hurdle is not None and s.hurdle is not None:
@@ -183,6 +189,12 @@ class Run:
 
     def run(self) -> dict[str, Any]:
         previous = self._install_interrupt()
+        # The search allocates millions of small acyclic objects; the cyclic collector's
+        # passes over the large, long-lived caches cost more than they ever free.
+        gc_was_enabled = gc.isenabled()
+        gc.collect()
+        gc.freeze()
+        gc.disable()
         try:
             while True:
                 if not self.state.in_experiment:
@@ -192,6 +204,9 @@ class Run:
                     break
             return self._finish()
         finally:
+            if gc_was_enabled:
+                gc.enable()
+            gc.unfreeze()
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
             self.display.close()
@@ -212,7 +227,7 @@ class Run:
         s.individuals = 0
         s.next_progress = cfg.progress_every
         s.next_checkpoint = cfg.checkpoint_every
-        s.logged_best = None
+        s.logged_best, s.logged_fitness = None, -1.0
         s.in_experiment = True
         self._build_experiment()
         self.log.write({"kind": "experiment_start", "experiment": s.experiment,
@@ -252,8 +267,8 @@ class Run:
                 else:
                     hurdle.update(pop.fitness)
             program, fitness = strategy.candidate()
-            if program is not s.logged_best and program != s.logged_best:
-                s.logged_best = program
+            if program is not s.logged_best and self._new_best(program, fitness):
+                s.logged_best, s.logged_fitness = program, fitness
                 self.log.write({"kind": "best", "experiment": s.experiment,
                                 "individuals": s.individuals, "fitness": fitness,
                                 "program": print_program(program),
@@ -266,6 +281,9 @@ class Run:
                 s.next_progress = (s.individuals // cfg.progress_every + 1) * cfg.progress_every
             if display.due():
                 display.update(self._snapshot("search"))
+            if s.individuals >= self._next_gc:  # cycles (e.g. of JIT modules) still get freed
+                self._next_gc = s.individuals + GC_EVERY
+                gc.collect()
             if cfg.checkpoint_every and s.individuals >= s.next_checkpoint:
                 s.next_checkpoint = ((s.individuals // cfg.checkpoint_every + 1)
                                      * cfg.checkpoint_every)
@@ -274,6 +292,14 @@ class Run:
                 self._checkpoint()
                 raise Interrupted(self.folder)
         return False
+
+    def _new_best(self, program: Program, fitness: float) -> bool:
+        """Whether the population's best differs from the last one logged: in fitness or in
+        live code (a copy that differs only in dead code is the same algorithm)."""
+        s = self.state
+        if fitness != s.logged_fitness or s.logged_best is None:
+            return True
+        return analyze(program)[1] != analyze(s.logged_best)[1]
 
     def _early_select(self, program: Program, fitness: float) -> bool:
         cfg = self.config

@@ -10,6 +10,7 @@ least recently used entry goes when the cache is full."""
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections import OrderedDict
 
 import numpy as np
@@ -19,24 +20,30 @@ from amzc.evaluate import RunOutput
 FEC_SEED = 235732282  # the reference's fixed fingerprint seed; any constant would do
 
 
-def fingerprints(out: RunOutput, task_ids: np.ndarray, train_examples: int) -> list[bytes]:
-    """One 16-byte fingerprint per task of a recorded (``record=True``) run."""
+def task_suffixes(task_ids: np.ndarray, train_examples: int) -> list[bytes]:
+    """What each task adds to its fingerprints: its id and the example budget."""
+    return [struct.pack("<qq", int(t), int(train_examples)) for t in task_ids]
+
+
+def fingerprints(out: RunOutput, suffixes: list[bytes]) -> list[bytes]:
+    """One 16-byte fingerprint per task of a recorded (``record=True``) run: a hash of the
+    recorded counts, the recorded errors' exact bytes and the task's suffix."""
     assert out.train_errors is not None and out.valid_errors is not None
     assert out.n_train_errors is not None and out.n_valid_errors is not None
-    n_train = np.asarray(out.n_train_errors, dtype=np.int64)
-    n_valid = np.asarray(out.n_valid_errors, dtype=np.int64)
-    train = np.asarray(out.train_errors, dtype=np.float64)
-    valid = np.asarray(out.valid_errors, dtype=np.float64)
-    # one row of bytes per task: the counts, the recorded errors (zero past the counts, so
-    # that whatever a backend leaves there cannot matter), the task id, the example budget
-    train = np.where(np.arange(train.shape[1]) < n_train[:, None], train, 0.0)
-    valid = np.where(np.arange(valid.shape[1]) < n_valid[:, None], valid, 0.0)
-    k = len(n_train)
-    ints = np.stack([n_train, n_valid, np.asarray(task_ids, dtype=np.int64),
-                     np.full(k, train_examples, dtype=np.int64)], axis=1)
-    rows = np.concatenate([ints.view(np.float64), train, valid], axis=1)
-    blake2b = hashlib.blake2b
-    return [blake2b(row.tobytes(), digest_size=16).digest() for row in rows]
+    train = np.ascontiguousarray(out.train_errors, dtype=np.float64)
+    valid = np.ascontiguousarray(out.valid_errors, dtype=np.float64)
+    train_bytes, valid_bytes = train.tobytes(), valid.tobytes()
+    train_row, valid_row = 8 * train.shape[1], 8 * valid.shape[1]
+    blake2b, pack = hashlib.blake2b, struct.pack
+    result = []
+    for k, (n_train, n_valid) in enumerate(zip(out.n_train_errors.tolist(),
+                                               out.n_valid_errors.tolist(), strict=True)):
+        t0, v0 = k * train_row, k * valid_row
+        data = b"".join((pack("<ii", n_train, n_valid),
+                         train_bytes[t0:t0 + 8 * n_train], valid_bytes[v0:v0 + 8 * n_valid],
+                         suffixes[k]))
+        result.append(blake2b(data, digest_size=16).digest())
+    return result
 
 
 class FecCache:

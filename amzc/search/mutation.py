@@ -151,10 +151,10 @@ class Mutator:
             return self._alter_data(ins, rng)
         which = draw(rng, len(op.inputs) + 1)
         if which == len(op.inputs):
-            return replace(ins, out=factory.output(rng, op.output))
+            return factory.intern(op, factory.output(rng, op.output), ins.inputs)
         inputs = list(ins.inputs)
         inputs[which] = factory.input(rng, op.inputs[which])
-        return replace(ins, inputs=tuple(inputs))
+        return factory.intern(op, ins.out, tuple(inputs))
 
     def _alter_data(self, ins: Instruction, rng: random.Random) -> Instruction:
         op, data = ins.op, ins.data

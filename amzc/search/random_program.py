@@ -43,6 +43,9 @@ class InstructionFactory:
         self.memory = memory
         self.features = features
         self.sizes = {SCALAR: memory.scalars, VECTOR: memory.vectors, MATRIX: memory.matrices}
+        # Instructions without data repeat often (the space of ops × addresses is small);
+        # handing out one object per value lets per-instruction caches hit.
+        self._interned: dict[tuple, Instruction] = {}
 
     def output(self, rng: random.Random, kind: str) -> int:
         first = FIRST_OUTPUT[kind]
@@ -71,7 +74,15 @@ class InstructionFactory:
             index = tuple(self.index(rng) for _ in range(op.n_index))
             return Instruction(op, out, (), index, self.data(rng, op))
         inputs = tuple(self.input(rng, kind) for kind in op.inputs)
-        return Instruction(op, self.output(rng, op.output), inputs)
+        return self.intern(op, self.output(rng, op.output), inputs)
+
+    def intern(self, op: Op, out: int, inputs: tuple[int, ...]) -> Instruction:
+        """The shared instruction object of a data-free instruction."""
+        key = (op.id, out, inputs)
+        ins = self._interned.get(key)
+        if ins is None:
+            ins = self._interned[key] = Instruction(op, out, inputs)
+        return ins
 
 
 def random_op(rng: random.Random, ops: tuple[Op, ...]) -> Op:

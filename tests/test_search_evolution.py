@@ -1,0 +1,182 @@
+"""Regularized evolution, random search and the search evaluator (amzc/search/evolution.py,
+amzc/search/evaluation.py)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from amzc.backends.numpy import NumpyBackend
+from amzc.evaluate import EvalOptions, combine
+from amzc.parse import parse
+from amzc.search.config import FecConfig, HurdleConfig, parse_config
+from amzc.search.evaluation import SearchEvaluator
+from amzc.search.evolution import Population, RandomSearch, RegularizedEvolution
+from amzc.search.hurdles import Hurdle
+from amzc.search.mutation import Mutator
+from amzc.search.random_program import random_program
+from amzc.syntax import MemoryConfig
+from amzc.tasks import TaskSpec, build_tasks
+
+MEMORY = MemoryConfig(4, 3, 1)
+TASKS = build_tasks(TaskSpec("linear", 4, 30, 20, 4))
+SMALL = """
+[run]
+backend = "numpy"
+[tasks.search]
+num_train = 30
+num_valid = 20
+num_tasks = 4
+[ops]
+setup = ["scalar_const_set"]
+predict = ["vector_inner_product", "scalar_product"]
+learn = ["scalar_diff", "scalar_product", "scalar_vector_product", "vector_sum"]
+[sizes]
+setup = { init = 2 }
+predict = { init = 1 }
+learn = { init = 4 }
+[population]
+size = 20
+tournament = 4
+[fec]
+enabled = true
+[stop]
+max_individuals = 100
+"""
+LINEAR = parse("""
+def Setup():
+  s2 = 0.1
+def Predict():
+  s1 = dot(v0, v1)
+def Learn():
+  s3 = s0 - s1
+  s3 = s2 * s3
+  v2 = s3 * v0
+  v1 = v1 + v2
+""")
+
+
+@given(st.lists(st.tuples(st.integers(0, 9), st.sampled_from([0.1, 0.5, 0.9, 0.5])),
+                min_size=1, max_size=60))
+def test_population_best_is_the_first_maximum(updates):
+    pop = Population(10)
+    for slot, fitness in updates:
+        slot = min(slot, len(pop.programs))  # slots fill in order first
+        pop.put(slot, LINEAR, fitness)
+        assert pop.best == int(np.argmax(pop.fitness))
+
+
+def test_tournament_draws_with_replacement_and_keeps_the_first_of_ties():
+    pop = Population(5, [LINEAR] * 5, [0.1, 0.9, 0.3, 0.9, 0.2])
+    for seed in range(50):
+        rng, mirror = random.Random(seed), random.Random(seed)
+        drawn = [int(mirror.random() * 5) for _ in range(3)]
+        best = drawn[0]
+        for k in drawn[1:]:
+            if pop.fitness[k] > pop.fitness[best]:
+                best = k
+        assert pop.tournament(rng, 3) == best
+    # a tournament of one is a uniform draw over the whole population
+    rng = random.Random(0)
+    counts = np.bincount([pop.tournament(rng, 1) for _ in range(5000)], minlength=5)
+    assert counts.min() > 850
+
+
+def make(strategy_cls, text=SMALL, **changes):
+    config = replace(parse_config(text), **changes)
+    evaluator = SearchEvaluator(NumpyBackend(), build_tasks(config.search_tasks.spec),
+                                config.search_space.memory, config.fec)
+    return config, strategy_cls(config, evaluator)
+
+
+def test_children_replace_the_oldest_slot_in_turn():
+    config, evolution = make(RegularizedEvolution)
+    rng = random.Random(3)
+    filled = []
+    while not evolution.population.full:
+        filled += evolution.step(rng)
+    assert filled == list(range(20))
+    slots = [evolution.step(rng)[0] for _ in range(45)]
+    assert slots == [i % 20 for i in range(45)]
+
+
+def test_same_seed_same_population():
+    def run(seed):
+        _, evolution = make(RegularizedEvolution)
+        rng = random.Random(seed)
+        for _ in range(60):
+            evolution.step(rng)
+        return evolution.population.programs, evolution.population.fitness
+
+    assert run(1) == run(1)
+    assert run(1) != run(2)
+
+
+def test_random_search_keeps_the_best_ever():
+    _, search = make(RandomSearch)
+    rng = random.Random(0)
+    seen = []
+    for _ in range(40):
+        for slot in search.step(rng):
+            seen.append(search.population.fitness[slot])
+    assert search.candidate()[1] == max(seen)
+
+
+def test_evaluator_matches_a_direct_evaluation():
+    for fec in (FecConfig(enabled=False), FecConfig(enabled=True)):
+        evaluator = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec)
+        direct = NumpyBackend().run(LINEAR, TASKS, MEMORY, EvalOptions()).fitness
+        assert evaluator.evaluate(LINEAR, seed=5) == combine(direct)
+
+
+def test_fec_hit_for_a_program_that_differs_only_in_dead_code():
+    evaluator = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, FecConfig(enabled=True))
+    first = evaluator.evaluate(LINEAR, seed=1)
+    assert evaluator.fec.hits == 0
+    padded = LINEAR.with_component("predict", LINEAR.predict + parse(
+        "def Predict():\n  s3 = s2 * s2\n").predict)
+    assert evaluator.evaluate(padded, seed=2) == first
+    assert evaluator.fec.hits == TASKS.num_tasks
+    assert evaluator.stats.task_evaluations == TASKS.num_tasks
+    assert evaluator.stats.train_steps == 2 * 4 * 10 + 4 * 30
+
+
+def test_memos_never_change_results():
+    """The fingerprint and fitness memos are pure caches: clearing them before every call
+    gives the same fitness and the same FEC state."""
+    config = parse_config(SMALL)
+    space = config.search_space
+    mutator = Mutator(space, config.mutation)
+    rng = random.Random(8)
+    programs = [random_program(rng, space)]
+    for _ in range(300):
+        programs.append(mutator.mutate(programs[int(rng.random() * len(programs))], rng))
+    fec = FecConfig(enabled=True, forget_every=3, cache_size=50)
+    a = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec)
+    b = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec)
+    results_a, results_b = [], []
+    for i, program in enumerate(programs):
+        results_a.append(a.evaluate(program, seed=i))
+        b._fingerprints.clear()
+        b._fitness.clear()
+        results_b.append(b.evaluate(program, seed=i))
+    assert results_a == results_b
+    assert (a.fec.hits, a.fec.misses) == (b.fec.hits, b.fec.misses)
+    assert a.stats.fingerprint_memo_hits > 0 and a.stats.backend_calls < b.stats.backend_calls
+
+
+def test_hurdle_stops_a_weak_candidate_after_its_first_task():
+    hurdle = Hurdle(HurdleConfig(enabled=True, tasks=1))
+    evaluator = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, FecConfig(enabled=False), hurdle)
+    weak = parse("def Predict():\n  s1 = s0 + s0\n")
+    per_task = NumpyBackend().run(weak, TASKS, MEMORY, EvalOptions()).fitness
+    hurdle.value = 0.99
+    assert evaluator.evaluate(weak, seed=0) == per_task[0]
+    assert evaluator.stats.hurdle_skipped_tasks == TASKS.num_tasks - 1
+    assert (hurdle.checked, hurdle.stopped) == (1, 1)
+    hurdle.value = 0.0
+    assert evaluator.evaluate(weak, seed=0) == combine(per_task)

@@ -1,0 +1,188 @@
+"""The experiment loop and run folders: outputs, determinism, checkpoint and resume
+(amzc/search/experiment.py, amzc/search/checkpoint.py, amzc/search/progress.py)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from amzc.errors import AmzCheckpointError, AmzConfigError
+from amzc.evaluate import EvalOptions, get_backend
+from amzc.parse import parse_file
+from amzc.search.checkpoint import CHECKPOINT
+from amzc.search.config import parse_config
+from amzc.search.experiment import Run
+from amzc.search.progress import read_log, without_times
+from amzc.tasks import build_tasks
+
+TINY = """
+[run]
+name = "tiny"
+backend = "numpy"
+max_experiments = 2
+sufficient_fitness = 0.9999
+progress_every = 50
+checkpoint_every = 100
+[tasks.search]
+num_train = 20
+num_valid = 10
+num_tasks = 3
+randomize = true
+[tasks.select]
+num_train = 40
+num_tasks = 5
+randomize = true
+[tasks.final]
+num_train = 40
+num_tasks = 5
+param_seeds = [2000000]
+data_seeds = [1000000]
+[ops]
+setup = ["scalar_const_set"]
+predict = ["vector_inner_product", "scalar_product"]
+learn = ["scalar_diff", "scalar_product", "scalar_vector_product", "vector_sum"]
+[sizes]
+setup = { init = 2 }
+predict = { init = 1 }
+learn = { init = 4 }
+[population]
+size = 30
+tournament = 5
+[fec]
+enabled = true
+[stop]
+max_individuals = 300
+"""
+
+
+def start(tmp_path: Path, name: str = "run", text: str = TINY, seed: int = 1) -> Run:
+    config = parse_config(text, seed=seed)
+    return Run.start(config, tmp_path / name)
+
+
+def test_a_run_writes_its_folder(tmp_path):
+    result = start(tmp_path).run()
+    folder = tmp_path / "run"
+    assert (folder / "config.toml").read_text() == TINY
+    records = read_log(folder / "progress.jsonl")
+    kinds = [r["kind"] for r in records]
+    assert kinds[0] == "experiment_start" and kinds[-1] == "final"
+    assert kinds.count("experiment_end") == 2
+    assert {"experiment", "individuals", "elapsed_s", "individuals_per_s", "best_fitness",
+            "mean_fitness", "fec_hit_rate"} <= set(next(r for r in records
+                                                        if r["kind"] == "progress"))
+    bests = [r for r in records if r["kind"] == "best"]
+    assert bests and all("program" in r and "fitness" in r for r in bests)
+    saved = json.loads((folder / "result.json").read_text())
+    assert saved["final_fitness"] == result["final_fitness"]
+    assert saved["individuals"] == 600 and saved["experiments"] == 2
+    assert saved["simplified_verified"]
+    best = parse_file(folder / "best.amz")
+    assert (folder / "best.amz").read_text() == result["program"]
+    simplified = parse_file(folder / "best_simplified.amz")
+    assert len(simplified) <= len(best)
+    # best.amz reproduces the reported final fitness
+    config = parse_config(TINY)
+    tasks = build_tasks(config.final_tasks.spec)
+    for program in (best, simplified):
+        out = get_backend("numpy").run(program, tasks, config.search_space.memory,
+                                       EvalOptions(seed=0))
+        assert np.array_equal(out.fitness, saved["final_per_task"]) or \
+            abs(out.fitness.mean() - saved["final_fitness"]) < 1e-12
+
+
+def test_same_seed_same_log_and_program(tmp_path):
+    a, b = start(tmp_path, "a").run(), start(tmp_path, "b").run()
+    c = start(tmp_path, "c", seed=2).run()
+    assert a["program"] == b["program"]
+    log_a = [without_times(r) for r in read_log(tmp_path / "a" / "progress.jsonl")]
+    log_b = [without_times(r) for r in read_log(tmp_path / "b" / "progress.jsonl")]
+    log_c = [without_times(r) for r in read_log(tmp_path / "c" / "progress.jsonl")]
+    assert log_a == log_b != log_c
+    assert c["program"] != a["program"] or c["individuals"] != a["individuals"] or \
+        log_a != log_c
+
+
+def test_early_selection_only_shortens_the_search(tmp_path):
+    text = TINY.replace("max_experiments = 2", "max_experiments = 1").replace(
+        "sufficient_fitness = 0.9999", "sufficient_fitness = 0.3")
+    plain = start(tmp_path, "plain", text).run()
+    early = start(tmp_path, "early", text.replace("[run]\n", "[run]\nearly_select = true\n")).run()
+    assert early["individuals"] < plain["individuals"] == 300
+    bests_plain = [without_times(r) for r in read_log(tmp_path / "plain" / "progress.jsonl")
+                   if r["kind"] == "best"]
+    bests_early = [without_times(r) for r in read_log(tmp_path / "early" / "progress.jsonl")
+                   if r["kind"] == "best"]
+    assert bests_early == bests_plain[: len(bests_early)]
+    assert early["select_fitness"] > 0.3
+
+
+def test_a_folder_with_a_run_is_not_overwritten(tmp_path):
+    start(tmp_path).run()
+    with pytest.raises(AmzConfigError, match="already holds a run"):
+        start(tmp_path)
+    with pytest.raises(AmzCheckpointError, match="has finished"):
+        Run.resume(tmp_path / "run")
+    with pytest.raises(AmzCheckpointError, match="no checkpoint"):
+        Run.resume(tmp_path)
+
+
+def _cli(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "from amzc.cli import main; main()", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+SLOW = TINY.replace("max_individuals = 300", "max_individuals = 3000").replace(
+    "checkpoint_every = 100", "checkpoint_every = 200").replace("max_experiments = 2",
+                                                                "max_experiments = 1")
+
+
+def _wait_for_checkpoint(folder: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not (folder / CHECKPOINT).exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.3)  # let it run past the first checkpoint
+
+
+def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
+    config = tmp_path / "slow.toml"
+    config.write_text(SLOW)
+    whole = _cli("evolve", "-c", str(config), "--seed", "3", "-o", str(tmp_path / "whole"), "-q")
+    part = _cli("evolve", "-c", str(config), "--seed", "3", "-o", str(tmp_path / "part"), "-q")
+    _wait_for_checkpoint(tmp_path / "part", part)
+    part.send_signal(signal.SIGKILL)
+    part.wait()
+    resumed = _cli("evolve", "--resume", str(tmp_path / "part"), "-q")
+    assert resumed.wait(timeout=120) == 0, resumed.communicate()
+    assert whole.wait(timeout=120) == 0, whole.communicate()
+    assert (tmp_path / "part" / "best.amz").read_text() == \
+        (tmp_path / "whole" / "best.amz").read_text()
+    log_whole = [without_times(r) for r in read_log(tmp_path / "whole" / "progress.jsonl")]
+    log_part = [without_times(r) for r in read_log(tmp_path / "part" / "progress.jsonl")]
+    assert log_part == log_whole
+
+
+def test_ctrl_c_checkpoints_and_resume_finishes(tmp_path):
+    config = tmp_path / "slow.toml"
+    config.write_text(SLOW)
+    folder = tmp_path / "run"
+    proc = _cli("evolve", "-c", str(config), "-o", str(folder), "-q")
+    _wait_for_checkpoint(folder, proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert f"amzc evolve --resume {folder}" in stderr
+    assert not (folder / "result.json").exists()
+    resumed = _cli("evolve", "--resume", str(folder), "-q")
+    stdout, _ = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0 and "final fitness" in stdout
+    assert json.loads((folder / "result.json").read_text())["individuals"] == 3000

@@ -1,11 +1,20 @@
-"""JIT management: one optimizing target machine, the new pass manager, MCJIT engines with a
-bounded lifetime, and a cache of compiled kernels keyed by what they were compiled from.
+"""JIT management: one target machine for optimization and code generation, the new pass
+manager, MCJIT engines with a bounded lifetime, and a cache of compiled kernels.
 
-MCJIT takes ownership of the target machine it is created with, so each engine gets its own
-(cheap, ~0.1 ms) copy; the optimizer pipeline and assembly printing share one long-lived target
-machine. Each compiled module gets its own engine, owned by its :class:`Kernel`: when the
-kernel cache evicts a kernel and nobody else holds it, the engine and its machine code are
-freed, so memory stays bounded over millions of compilations (docs/llvm.md, "Memory")."""
+Memory over long runs (docs/llvm.md, "Memory"):
+
+- Each compiled program gets its own MCJIT engine, owned by its :class:`Kernel`; when the
+  kernel cache evicts a kernel and nobody else holds it, the engine and its machine code are
+  freed. (MCJIT takes ownership of the target machine it is given, so each engine gets its
+  own copy, ~0.1 ms; optimization and code generation share one long-lived machine.)
+- Running llvmlite's new-pass-manager pipeline leaks about 0.4 MB per run (its
+  ``LLVMPY_RunNewModulePassManager`` registers instrumentation callbacks into the pass
+  builder's callback list, which is never freed). So programs are optimized and turned into
+  object code by a *compile worker*, a child process recycled every
+  :data:`~amzc.backends.llvm.worker.RECYCLE_AFTER` compiles, and this process only loads the
+  object code into an engine, which frees cleanly. The first :data:`IN_PROCESS_COMPILES`
+  compiles of a process (e.g. ``amzc run``) skip the worker's start-up and run here.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +34,7 @@ from .layout import Shape
 
 OPT_LEVEL = 3
 KERNEL_CACHE_SIZE = 256
+IN_PROCESS_COMPILES = 32  # bounded leak (~0.4 MB each), no worker start-up for one-off runs
 
 RunFn = Callable[[int, bytes | None], None]
 _SIGNATURE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
@@ -48,12 +58,12 @@ class Jit:
         self.cpu = llvm.get_host_cpu_name()
         self.features = llvm.get_host_cpu_features().flatten()
         self.machine = self._machine()
-        self.tuning = llvm.create_pipeline_tuning_options(speed_level=OPT_LEVEL)
-        self.passes = llvm.create_pass_builder(self.machine, self.tuning)
         self.triple = llvm.get_process_triple()
         self.data_layout = str(self.machine.target_data)
-        self.compiled = 0
+        self.compiled = 0  # programs compiled for this process, here or by the worker
+        self.optimized_here = 0  # pass-manager runs in this process (each leaks, see above)
         self._drivers: dict[Shape, llvm.ModuleRef] = {}
+        self._worker = None
 
     def _machine(self) -> llvm.TargetMachine:
         # No fast-math, no FP contraction: LLVM's default (fp-contract=on) fuses only what the
@@ -61,6 +71,7 @@ class Jit:
         return self.target.create_target_machine(cpu=self.cpu, features=self.features,
                                                  opt=OPT_LEVEL, codemodel="jitdefault")
 
+    # building and optimizing -------------------------------------------------------------
     def parse(self, module: ir.Module) -> llvm.ModuleRef:
         module.triple = self.triple
         module.data_layout = self.data_layout
@@ -69,7 +80,12 @@ class Jit:
         return ref
 
     def optimize(self, ref: llvm.ModuleRef) -> None:
-        self.passes.getModulePassManager().run(ref, self.passes)
+        """LLVM's O3 pipeline. A fresh pass builder each time: llvmlite leaves the callbacks
+        of each run registered in its pass builder, and they point at freed objects."""
+        tuning = llvm.create_pipeline_tuning_options(speed_level=OPT_LEVEL)
+        passes = llvm.create_pass_builder(self.machine, tuning)
+        passes.getModulePassManager().run(ref, passes)
+        self.optimized_here += 1
 
     def assembly(self, ref: llvm.ModuleRef) -> str:
         return self.machine.emit_assembly(ref)
@@ -86,22 +102,46 @@ class Jit:
             ref.get_function(name).linkage = llvm.Linkage.internal
         return ref
 
+    def object_code(self, program: Program, shape: Shape) -> bytes:
+        """The program's optimized machine code as an object file (what the worker does)."""
+        ref = self.program(program, shape)
+        self.optimize(ref)
+        return self.machine.emit_object(ref)
+
+    # loading -------------------------------------------------------------------------------
     def compile(self, module: ir.Module | llvm.ModuleRef) -> Kernel:
-        """Optimize and load a module; its ``amz_run`` as a :class:`Kernel`."""
+        """Optimize and load a module here (interpreters, which are built once per Shape)."""
         start = time.perf_counter()
         ref = self.parse(module) if isinstance(module, ir.Module) else module
         self.optimize(ref)
         engine = llvm.create_mcjit_compiler(ref, self._machine())
         engine.finalize_object()
         address = engine.get_function_address(ENTRY)
-        self.compiled += 1
         return Kernel(engine, address, (time.perf_counter() - start) * 1e3)
 
+    def load(self, obj: bytes, compile_ms: float) -> Kernel:
+        """A kernel from object code: no optimizer run in this process."""
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self._machine())
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        engine.finalize_object()
+        return Kernel(engine, engine.get_function_address(ENTRY), compile_ms)
+
     def compile_program(self, program: Program, shape: Shape) -> Kernel:
+        """The program's kernel: compiled here for the first few, then by the worker."""
         start = time.perf_counter()
-        kernel = self.compile(self.program(program, shape))
-        kernel.compile_ms = (time.perf_counter() - start) * 1e3
-        return kernel
+        if self.compiled < IN_PROCESS_COMPILES:
+            obj = self.object_code(program, shape)
+        else:
+            obj = self.worker().object_code(program, shape)
+        self.compiled += 1
+        return self.load(obj, (time.perf_counter() - start) * 1e3)
+
+    def worker(self):  # -> CompileWorker; imported late: the worker imports this module
+        if self._worker is None:
+            from .worker import CompileWorker
+
+            self._worker = CompileWorker()
+        return self._worker
 
 
 _JIT: Jit | None = None

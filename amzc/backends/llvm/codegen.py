@@ -158,7 +158,7 @@ class Driver:
             for s in range(n):
                 body(s)
         else:
-            self.mem_at(self.mem)._ir_loop(n, lambda s, acc: (body(s), acc)[1], None)
+            self.mem_at(self.mem).loop_always(n, body)
 
     def save(self, mask: ir.Value) -> None:
         """Remember the memory of the lanes in ``mask`` (they aborted here)."""
@@ -206,7 +206,7 @@ class Driver:
         b.store(keys, self.emitter.keys)
         lanes = b.sub(self.param("num_tasks"), b.mul(g, self.const(w)))
         lane_ids = ir.Constant(self.ivec, list(range(w)))
-        pad = b.icmp_signed(">=", lane_ids, self.emitter._isplat(lanes))
+        pad = b.icmp_signed(">=", lane_ids, self.emitter.isplat(lanes))
         b.store(pad, self.finished)  # pad lanes start finished and are never written back
         b.store(self.fconst(0.0), self.best)
         for count in self.counts.values():
@@ -344,7 +344,7 @@ class Driver:
         with b.if_then(self.any(stopped), likely=False):
             self.restore(stopped)
         mean = b.fdiv(self.get(loss, self.vec),
-                      b.sitofp(self.emitter._isplat(self.num_valid), self.vec))
+                      b.sitofp(self.emitter.isplat(self.num_valid), self.vec))
         if self.shape.accuracy:
             fitness = b.fsub(self.fconst(1.0), mean)
         else:  # amzc/evaluate.py flip_and_squash

@@ -160,7 +160,11 @@ class Emitter:
             for k in range(n):
                 body(k)
             return
-        self._ir_loop(n, lambda k, acc: (body(k), acc)[1], None)
+        self.loop_always(n, body)
+
+    def loop_always(self, n: int, body: Callable[[Idx], None]) -> None:
+        """``body(k)`` for k in 0..n-1 as an IR loop, whatever F."""
+        self.ir_loop(n, lambda k, acc: (body(k), acc)[1], None)
 
     def seqsum(self, n: int, term: Callable[[Idx], ir.Value]) -> ir.Value:
         """term(0) + term(1) + ... + term(n-1), strictly left to right (amzc/ops.py _seqsum)."""
@@ -169,9 +173,9 @@ class Emitter:
             for k in range(1, n):
                 acc = self.b.fadd(acc, term(k))
             return acc
-        return self._ir_loop(n - 1, lambda k, a: self.b.fadd(a, term(self.add(k, 1))), acc)
+        return self.ir_loop(n - 1, lambda k, a: self.b.fadd(a, term(self.add(k, 1))), acc)
 
-    def _ir_loop(self, n: int, step: Callable[[ir.Value, ir.Value | None], ir.Value | None],
+    def ir_loop(self, n: int, step: Callable[[ir.Value, ir.Value | None], ir.Value | None],
                  acc: ir.Value | None) -> ir.Value | None:
         b = self.b
         before = b.block
@@ -214,7 +218,7 @@ class Emitter:
         b = self.b
         step = b.mul(b.add(self.i64(n), ir.Constant(I64, 1)), ir.Constant(I64, _u64(GOLDEN)))
         keys = b.load(self.keys, typ=self.ivec, align=8)
-        z = b.add(keys, self._isplat(step))
+        z = b.add(keys, self.isplat(step))
         for shift, mult in ((30, MIX1), (27, MIX2)):
             z = b.xor(z, b.lshr(z, self._iconst(shift)))
             z = b.mul(z, self._iconst(_u64(mult)))
@@ -231,7 +235,7 @@ class Emitter:
     def _iconst(self, x: int) -> ir.Constant:
         return splat(self.ivec, x)
 
-    def _isplat(self, x: ir.Value) -> ir.Value:
+    def isplat(self, x: ir.Value) -> ir.Value:
         one = self.b.insert_element(ir.Constant(self.ivec, None), x, ir.Constant(I32, 0))
         return self.b.shuffle_vector(one, ir.Constant(self.ivec, None),
                                      ir.Constant(ir.VectorType(I32, self.w), [0] * self.w))

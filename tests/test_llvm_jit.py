@@ -186,3 +186,37 @@ def test_encoding_leaves_out_no_ops_and_is_shape_independent():
     with_noops = parse("def Setup():\n  no_op()\n  s2 = 0.5\n  no_op()\n")
     assert encode(with_noops) == encode(parse("def Setup():\n  s2 = 0.5\n"))
     assert len(encode(with_noops)) == 32 + 32
+
+
+def test_compile_worker_gives_the_same_kernels(monkeypatch):
+    """Past the first few compiles, programs are compiled by a child process (jit.py: keeps
+    llvmlite's optimizer leak out of this process); its object code behaves the same."""
+    import amzc.backends.llvm.jit as jit_module
+
+    here = LlvmBackend(mode="compile", shared=False).run(learning_rate(0.07), TASKS, MEMORY,
+                                                         OPTIONS)
+    monkeypatch.setattr(jit_module, "IN_PROCESS_COMPILES", 0)
+    there = LlvmBackend(mode="compile", shared=False).run(learning_rate(0.07), TASKS, MEMORY,
+                                                          OPTIONS)
+    assert jit_module.default_jit()._worker is not None
+    np.testing.assert_array_equal(here.fitness, there.fitness)
+    np.testing.assert_array_equal(here.vectors, there.vectors)
+
+
+def test_compile_workers_are_recycled_and_restarted():
+    from amzc.backends.llvm.worker import CompileWorker
+
+    worker = CompileWorker(recycle_after=1)
+    shape = Shape.of(MEMORY, TASKS)
+    try:
+        first = worker.object_code(HUMAN, shape)
+        second = worker.object_code(HUMAN, shape)
+        assert worker.started == 2 and first == second  # deterministic code generation
+        worker.process.kill()  # a dead worker is replaced transparently
+        worker.process.wait()
+        worker.recycle_after = 10
+        assert worker.object_code(HUMAN, shape) == first
+        assert worker.started == 3
+    finally:
+        worker.close()
+    assert worker.process is None

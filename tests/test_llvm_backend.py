@@ -233,8 +233,8 @@ def op_program(op: Op, features: int, nasty: bool) -> Program:
 
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
 @pytest.mark.parametrize("nasty", [False, True], ids=["random", "nasty"])
-def test_each_op_matches_numpy(op, nasty):
-    features = 3
+@pytest.mark.parametrize("features", [3, 9], ids=["unrolled", "loops"])  # F > 8 emits loops
+def test_each_op_matches_numpy(op, nasty, features):
     rng = np.random.default_rng(op.id)
     x, vx = rng.normal(size=(5, 4, features)), rng.normal(size=(5, 3, features))
     tasks = make_taskset(x, rng.normal(size=(5, 4)), vx, rng.normal(size=(5, 3)))
@@ -298,6 +298,34 @@ def test_aborts_in_training_and_validation_keep_random_streams_in_step(backend, 
     assert_exact(expected, actual, True)
     assert (expected.fitness == 0).any() and (expected.fitness > 0).any()
     assert (expected.n_valid_errors % tasks.num_valid != 0).any()  # a validation abort
+
+
+@pytest.mark.parametrize("backend", [interpreter, compiled], ids=["interpret", "compile"])
+def test_memories_too_large_to_unroll(backend):
+    """20/20/20 with F = 4 is 420 slots: abort snapshots and write-back become loops."""
+    program = parse("""\
+def Setup():
+  m19 = gaussian(0.0, 1.0)
+  v19 = uniform(-1.0, 1.0)
+  s19 = 0.01
+def Predict():
+  v18 = dot(m19, v0)
+  s1 = dot(v18, v19)
+def Learn():
+  s17 = s0 - s1
+  s17 = s19 * s17
+  v17 = s17 * v0
+  v19 = v19 + v17
+  m18 = outer(v17, v0)
+  m19 = m19 + m18
+""")
+    memory = MemoryConfig(20, 20, 20)
+    tasks = build_tasks(TaskSpec("linear", 4, 30, 10, 6, 2))
+    options = EvalOptions(seed=1)
+    expected = reference.run(program, tasks, memory, options, record=True)
+    actual = backend.run(program, tasks, memory, options, record=True)
+    assert_close(expected, actual, True)  # gaussian: Box-Muller's log
+    assert (expected.fitness > 0).all()
 
 
 def test_classification_fitness_and_memory():

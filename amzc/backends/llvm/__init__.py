@@ -177,9 +177,12 @@ class LlvmBackend:
             state.remember(program, ctx, kernel)
             call.execute(kernel, None, record)
             return
-        mode = self.mode
+        mode, cost = self.mode, state.cost
         interpreter = _INTERPRETERS.get(ctx.shape)
-        if mode == "compile" or (mode == "auto" and self._compile_first(ctx, code, interpreter)):
+        work = ctx.work(code) if mode == "auto" else 0.0
+        if mode == "compile" or (mode == "auto" and (
+                state.first_of_shape(ctx.shape) if interpreter is None
+                else cost.should_compile(0.0, work))):
             call.execute(state.compile_program(ctx, program, code), None, record)
             return
         if interpreter is None:
@@ -192,19 +195,9 @@ class LlvmBackend:
             start = time.perf_counter_ns()
             call.execute(interpreter.kernel, code, record)
         if mode == "auto":
-            cost = state.cost
-            work = ctx.work(code)
             spent = cost.observe_interpret(code, (time.perf_counter_ns() - start) / 1e3, work)
             if cost.should_compile(spent, work):
                 state.compile_program(ctx, program, code)
-
-    def _compile_first(self, ctx: _Context, code: bytes,
-                       interpreter: _Interpreter | None) -> bool:
-        state, cost = self.state, self.state.cost
-        if interpreter is None:
-            seen = state.programs_compiled.get(ctx.shape, 0)
-            return seen == 0 and state.compile_ms_spent.get(ctx.shape, 0.0) < cost.interpreter_ms
-        return cost.should_compile(cost.spent_us.get(code, 0.0), ctx.work(code))
 
 
 class _State:
@@ -222,6 +215,12 @@ class _State:
         # compiled programs by object identity, skipping encoding for repeat calls; small, so
         # it never keeps many evicted kernels alive
         self.hot: dict[int, tuple[Program, _Context, Kernel]] = {}
+
+    def first_of_shape(self, shape: Shape) -> bool:
+        """No interpreter yet: compile while this is the first program of its Shape (and
+        compiles have cost less than an interpreter); a second means a search."""
+        return (self.programs_compiled.get(shape, 0) == 0
+                and self.compile_ms_spent.get(shape, 0.0) < self.cost.interpreter_ms)
 
     def remember(self, program: Program, ctx: _Context, kernel: Kernel) -> None:
         if len(self.hot) >= HOT_OBJECTS:

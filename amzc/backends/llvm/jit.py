@@ -19,6 +19,7 @@ Memory over long runs (docs/llvm.md, "Memory"):
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -137,6 +138,8 @@ class Jit:
         return self.load(obj, (time.perf_counter() - start) * 1e3)
 
     def worker(self):  # -> CompileWorker; imported late: the worker imports this module
+        if self._worker is not None and self._worker.owner != os.getpid():
+            self._worker = None  # forked: the parent's worker is not ours to use
         if self._worker is None:
             from .worker import CompileWorker
 

@@ -53,6 +53,7 @@ class CompileWorker:
         self.process: subprocess.Popen[bytes] | None = None
         self.served = 0
         self.started = 0
+        self.owner = os.getpid()  # a forked child must not talk to (or stop) our worker
         atexit.register(self.close)
 
     def _start(self) -> None:
@@ -85,6 +86,9 @@ class CompileWorker:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
+        if os.getpid() != self.owner:
+            self.process = None
+            return
         process, self.process = self.process, None
         if process is None:
             return

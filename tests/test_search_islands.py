@@ -1,0 +1,120 @@
+"""Island model and its transports (amzc/search/islands.py, amzc/search/ray_pool.py)."""
+
+from __future__ import annotations
+
+import pickle
+import random
+
+import pytest
+from test_search_experiment import TINY
+
+from amzc.printer import print_program
+from amzc.search.config import parse_config
+from amzc.search.islands import (
+    Island,
+    LocalPool,
+    WorkerError,
+    global_best,
+    island_seed,
+    migrate,
+    pool_stats,
+)
+
+CONFIG = parse_config(TINY, seed=1)  # numpy backend: no compilation in these small tests
+SPEC = CONFIG.search_tasks.spec
+
+
+def island(index: int = 0, state=None) -> Island:
+    return Island(CONFIG, index, SPEC, island_seed(1, 1, index), state)
+
+
+def summary(reports):
+    return [(r.individuals, r.best_fitness, print_program(r.best_program), r.fitness_sum)
+            for r in reports]
+
+
+def test_an_island_advances_by_whole_rounds_and_reports():
+    isl = island()
+    report = isl.advance(45)  # the initial population (30) comes in one chunk
+    assert report.individuals >= 45 and report.size == 30
+    assert report.best_fitness == max(isl.population.fitness)
+    assert report.fitness_sum == pytest.approx(sum(isl.population.fitness))
+    assert isl.advance(10).individuals == report.individuals + 10
+
+
+def test_immigrants_replace_the_oldest_members():
+    isl = island()
+    isl.advance(40)
+    pop = isl.population
+    slot = pop.next_slot
+    other = island(1)
+    other.advance(30)
+    arrivals = other.emigrants(5)
+    isl.immigrate(arrivals)
+    replaced = [(slot + k) % pop.size for k in range(5)]
+    assert [pop.programs[s] for s in replaced] == [p for p, _ in arrivals]
+    assert [pop.fitness[s] for s in replaced] == [f for _, f in arrivals]
+    assert pop.next_slot == (slot + 5) % pop.size
+
+
+def test_emigrants_are_distinct_members():
+    isl = island()
+    isl.advance(30)
+    sent = isl.emigrants(15)
+    assert len(sent) == 15
+    members = list(zip(isl.population.programs, isl.population.fitness, strict=True))
+    assert all(item in members for item in sent)
+
+
+def test_state_restores_an_island_exactly():
+    a = island()
+    a.advance(60)
+    b = island(state=pickle.loads(pickle.dumps(a.state())))  # as a transport sends it
+    assert summary([a.advance(40)]) == summary([b.advance(40)])
+
+
+def run_rounds(pool, islands: int, rounds: int = 3) -> list:
+    pool.create_all([(i, CONFIG, SPEC, island_seed(1, 1, i), None) for i in range(islands)])
+    rng = random.Random(7)
+    for _ in range(rounds):
+        reports = pool.call_all("advance", [(40,)] * islands)
+        migrate(pool, rng, 15)
+    return reports
+
+
+def test_local_pool_is_deterministic_whatever_the_worker_count():
+    pools = [LocalPool(2), LocalPool(1)]
+    try:
+        two, one = (run_rounds(pool, 3) for pool in pools)
+    finally:
+        for pool in pools:
+            pool.close()
+    assert summary(two) == summary(one)
+    best, mean, std = pool_stats(two)
+    assert best == global_best(two).best_fitness and 0 < mean <= best and std >= 0
+
+
+def test_migration_moves_programs_between_islands():
+    pool = LocalPool(2)
+    try:
+        pool.create_all([(i, CONFIG, SPEC, island_seed(1, 1, i), None) for i in range(2)])
+        pool.call_all("advance", [(30,)] * 2)
+        before = pool.call_all("state", [()] * 2)
+        sent = migrate(pool, random.Random(3), 15)
+        after = pool.call_all("state", [()] * 2)
+    finally:
+        pool.close()
+    assert len(sent) == 30
+    own = [set(map(print_program, s["population"].programs)) for s in before]
+    now = [set(map(print_program, s["population"].programs)) for s in after]
+    assert now[0] & (own[1] - own[0]) or now[1] & (own[0] - own[1])
+
+
+def test_a_failing_worker_is_a_clear_error():
+    pool = LocalPool(1)
+    try:
+        pool.create_all([(0, CONFIG, SPEC, 1, None)])
+        with pytest.raises(WorkerError, match="worker 0 failed: AttributeError"):
+            pool.call_all("no_such_method", [()])
+    finally:
+        pool.close()

@@ -33,7 +33,7 @@ from amzc.tasks.taskset import TaskSet
 from . import codegen
 from .codegen import P
 from .encode import encode
-from .jit import KERNEL_CACHE_SIZE, Kernel, KernelCache, default_jit
+from .jit import KERNEL_CACHE_SIZE, PROGRAM_OPT_LEVEL, Kernel, KernelCache, default_jit
 from .layout import Shape
 from .runtime import Call
 
@@ -284,5 +284,5 @@ def program_ir(program: Program, memory: MemoryConfig, features: int, num_tasks:
     ref = jit.program(program, shape)
     if stage == "raw":
         return str(ref)
-    jit.optimize(ref)
+    jit.optimize(ref, PROGRAM_OPT_LEVEL)
     return str(ref) if stage == "opt" else jit.assembly(ref)

@@ -39,6 +39,7 @@ PARAMS = (
     "max_abs_error", "fitness_out", "memory_out",  # outputs are lane-major (write_back)
     "record", "record_steps", "train_errors", "valid_errors", "train_counts", "valid_counts",
     "unsupported",  # set by an interpreter that met an op it was not built with
+    "saved",  # scratch: slots × W doubles for the abort snapshot of one group
 )
 P = {name: i for i, name in enumerate(PARAMS)}
 
@@ -50,8 +51,19 @@ HEADER_BYTES = RECORD_BYTES = 32
 SLOT_UNROLL_LIMIT = 128  # memory-wide loops (zeroing, abort snapshots) unroll up to this size
 
 
+def copy_lanes(b: ir.IRBuilder, mem: Emitter, saved: Emitter, slot: int | ir.Value,
+               mask: ir.Value, save: bool) -> None:
+    """saved[slot] = mem[slot] (save) or back (restore), in the lanes of ``mask`` only."""
+    if save:
+        saved.store(slot, b.select(mask, mem.load(slot), saved.load(slot)))
+    else:
+        mem.store(slot, b.select(mask, saved.load(slot), mem.load(slot)))
+
+
 class Components(Protocol):
     def emit(self, d: Driver, which: Component) -> None: ...
+
+    def snapshot(self, d: Driver, mask: ir.Value, save: bool) -> None: ...
 
     def finish(self, d: Driver) -> None: ...
 
@@ -79,6 +91,7 @@ class Driver:
         self.fn = ir.Function(self.module, fnty, name=ENTRY)
         self.fn.args[0].name, self.fn.args[1].name = "params", "code"
         self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        self._params: dict[tuple[str, str], ir.Value] = {}
 
     # small helpers ---------------------------------------------------------------------------
     def const(self, x: int) -> ir.Constant:
@@ -100,12 +113,19 @@ class Driver:
         return self.b.load(ptr, typ=typ)
 
     def param(self, name: str, typ: ir.Type = I64) -> ir.Value:
-        slot = self.b.gep(self.fn.args[0], [self.const(P[name])], source_etype=I64)
-        value = self.b.load(slot, typ=I64, name=name)
-        if typ is F64:
-            return self.b.bitcast(value, F64)
-        if typ is PTR:
-            return self.b.inttoptr(value, PTR)
+        """A parameter of the call, read once in the entry block (so it dominates every use,
+        and LLVM need not prove that stores through output pointers leave it unchanged)."""
+        key = (name, str(typ))
+        value = self._params.get(key)
+        if value is None:
+            with self.b.goto_entry_block():
+                slot = self.b.gep(self.fn.args[0], [self.const(P[name])], source_etype=I64)
+                value = self.b.load(slot, typ=I64, name=name)
+                if typ is F64:
+                    value = self.b.bitcast(value, F64)
+                elif typ is PTR:
+                    value = self.b.inttoptr(value, PTR)
+            self._params[key] = value
         return value
 
     def lane_ptr(self, base: ir.Value, index: ir.Value, etype: ir.Type | None = None) -> ir.Value:
@@ -125,7 +145,7 @@ class Driver:
         return self.b.icmp_unsigned("==", bits, ir.Constant(ir.IntType(self.w), -1))
 
     def mem_at(self, base: ir.Value) -> Emitter:
-        return Emitter(self.b, self.shape, base)
+        return Emitter(self.b, self.shape, base, align=None if base is self.mem else 8)
 
     def fabs(self, x: ir.Value) -> ir.Value:
         return self.emitter.intrinsic("llvm.fabs", x)
@@ -162,12 +182,15 @@ class Driver:
 
     def save(self, mask: ir.Value) -> None:
         """Remember the memory of the lanes in ``mask`` (they aborted here)."""
-        mem, saved = self.mem_at(self.mem), self.mem_at(self.saved)
-        self.each_slot(lambda s: saved.store(s, self.b.select(mask, mem.load(s), saved.load(s))))
+        self.components.snapshot(self, mask, True)
 
     def restore(self, mask: ir.Value) -> None:
+        """Put back the remembered memory of the lanes in ``mask``."""
+        self.components.snapshot(self, mask, False)
+
+    def snapshot_all(self, mask: ir.Value, save: bool) -> None:
         mem, saved = self.mem_at(self.mem), self.mem_at(self.saved)
-        self.each_slot(lambda s: mem.store(s, self.b.select(mask, saved.load(s), mem.load(s))))
+        self.each_slot(lambda s: copy_lanes(self.b, mem, saved, s, mask, save))
 
     def sigmoid(self, x: ir.Value) -> ir.Value:
         exp = self.emitter.intrinsic("llvm.exp", self.b.fneg(x))
@@ -177,7 +200,9 @@ class Driver:
     def build(self) -> ir.Module:
         b, shape = self.b, self.shape
         self.mem = self.alloca(self.vec, "mem", shape.slots)
-        self.saved = self.alloca(self.vec, "saved", shape.slots)
+        # the abort snapshot lives in a caller's buffer, not an alloca: LLVM then leaves it in
+        # memory instead of carrying every slot twice through every loop in registers
+        self.saved = self.param("saved", PTR)
         self.counter = self.alloca(I64, "counter")
         self.emitter = Emitter(b, shape, self.mem, self.alloca(self.ivec, "keys"), self.counter)
         self.finished = self.alloca(self.mask, "finished")
@@ -382,15 +407,22 @@ class CalledComponents:
     three small functions, which the optimizer inlines (``alwaysinline``), after which memory
     lives in registers and the program's constants fold into the driver's loops."""
 
-    def __init__(self, module: ir.Module) -> None:
+    def __init__(self, module: ir.Module, shape: Shape) -> None:
         void = ir.VoidType()
         self.functions = {which: ir.Function(module, ir.FunctionType(void, [PTR, PTR, PTR]),
                                              name=f"amz_{which}")
                           for which in ("setup", "predict", "learn")}
         self.draws = ir.Function(module, ir.FunctionType(I64, []), name="amz_predict_draws")
+        mask = ir.VectorType(I1, shape.lanes)
+        self.snapshots = {save: ir.Function(module, ir.FunctionType(void, [PTR, PTR, mask]),
+                                            name="amz_save" if save else "amz_restore")
+                          for save in (True, False)}
 
     def emit(self, d: Driver, which: Component) -> None:
         d.b.call(self.functions[which], [d.mem, d.counter, d.emitter.keys])
+
+    def snapshot(self, d: Driver, mask: ir.Value, save: bool) -> None:
+        d.b.call(self.snapshots[save], [d.mem, d.saved, mask])
 
     def predict_draws(self, d: Driver) -> ir.Value:
         return d.b.call(self.draws, [])
@@ -399,7 +431,19 @@ class CalledComponents:
         return None
 
 
-COMPONENT_FUNCTIONS = ("amz_setup", "amz_predict", "amz_learn", "amz_predict_draws")
+COMPONENT_FUNCTIONS = ("amz_setup", "amz_predict", "amz_learn", "amz_predict_draws",
+                       "amz_save", "amz_restore")
+
+
+def changing_slots(program: Program, shape: Shape) -> list[int]:
+    """Slots that can change after Setup: written by Predict or Learn, or by the harness
+    (s0, s1, v0). Only these need saving at an abort; the rest keep their Setup values."""
+    slots = {0, 1, *range(shape.base("v", 0), shape.base("v", 0) + shape.features)}
+    for ins in program.predict + program.learn:
+        if ins.op.output is not None:
+            first = shape.base(ins.op.output, ins.out)
+            slots.update(range(first, first + shape.size(ins.op.output)))
+    return sorted(slots)
 
 
 def components_module(program: Program, shape: Shape, name: str = "amz_program") -> ir.Module:
@@ -426,6 +470,19 @@ def components_module(program: Program, shape: Shape, name: str = "amz_program")
     draws.attributes.add("alwaysinline")
     b = ir.IRBuilder(draws.append_basic_block("entry"))
     b.ret(ir.Constant(I64, sum(lowering.draws(ins.op, shape) for ins in program.predict)))
+    changing = changing_slots(program, shape)
+    mask_type = ir.VectorType(I1, shape.lanes)
+    for save in (True, False):
+        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, PTR, mask_type]),
+                         name="amz_save" if save else "amz_restore")
+        fn.attributes.add("alwaysinline")
+        mem, saved, mask = fn.args
+        mem.name, saved.name, mask.name = "mem", "saved", "mask"
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        for slot in changing:
+            copy_lanes(b, Emitter(b, shape, mem), Emitter(b, shape, saved, align=8), slot, mask,
+                       save)
+        b.ret_void()
     return module
 
 
@@ -445,6 +502,9 @@ class InterpretedComponents:
     def header(self, d: Driver, field: int) -> ir.Value:
         ptr = d.b.gep(d.fn.args[1], [ir.Constant(I64, field)], source_etype=I32)
         return d.b.sext(d.b.load(ptr, typ=I32), I64)
+
+    def snapshot(self, d: Driver, mask: ir.Value, save: bool) -> None:
+        d.snapshot_all(mask, save)  # any slot may have changed
 
     def records(self, d: Driver, first: ir.Value) -> ir.Value:
         code = d.b.gep(d.fn.args[1], [d.const(HEADER_BYTES)], source_etype=ir.IntType(8))
@@ -561,4 +621,4 @@ def driver_module(shape: Shape) -> ir.Module:
     """The protocol for ``shape``, calling a program's component functions
     (:func:`components_module`); linked with them, one program's native code."""
     module = ir.Module(name=f"amz_driver_{shape.tag()}")
-    return Driver(shape, CalledComponents(module), module.name, module).build()
+    return Driver(shape, CalledComponents(module, shape), module.name, module).build()

@@ -84,7 +84,8 @@ class Emitter:
     ``<W x i64>`` stream keys."""
 
     def __init__(self, builder: ir.IRBuilder, shape: Shape, mem: ir.Value,
-                 keys: ir.Value | None = None, counter: ir.Value | None = None) -> None:
+                 keys: ir.Value | None = None, counter: ir.Value | None = None,
+                 align: int | None = None) -> None:
         self.b = builder
         self.shape = shape
         self.w = shape.lanes
@@ -93,6 +94,8 @@ class Emitter:
         self.mem = mem
         self.keys = keys
         self.counter = counter
+        # our own allocas are aligned to the vector; caller-provided buffers only to a double
+        self.align = align or 8 * self.w
 
     # integers -----------------------------------------------------------------------------
     def i64(self, x: Idx) -> ir.Value:
@@ -130,10 +133,10 @@ class Emitter:
         return self.b.gep(self.mem, [self.i64(slot)], source_etype=self.vec)
 
     def load(self, slot: Idx) -> ir.Value:
-        return self.b.load(self.slot_ptr(slot), typ=self.vec, align=8 * self.w)
+        return self.b.load(self.slot_ptr(slot), typ=self.vec, align=self.align)
 
     def store(self, slot: Idx, value: ir.Value) -> None:
-        self.b.store(value, self.slot_ptr(slot), align=8 * self.w)
+        self.b.store(value, self.slot_ptr(slot), align=self.align)
 
     def intrinsic(self, name: str, *args: ir.Value) -> ir.Value:
         typ = args[0].type

@@ -50,10 +50,12 @@ class Call:
         g, w = d.groups, shape.lanes
         self.fitness_out = np.zeros((g, w))
         self.memory_out = np.zeros((g, shape.slots, w))
+        self.saved = np.zeros((shape.slots, w))
         self.train_errors = np.zeros((g, self.record_steps, w))
         self.valid_errors = np.zeros((g, nv, w))
         self.counts = np.zeros((2, g, w), dtype=np.int64)
         for name, array in (("fitness_out", self.fitness_out), ("memory_out", self.memory_out),
+                            ("saved", self.saved),
                             ("train_errors", self.train_errors),
                             ("valid_errors", self.valid_errors),
                             ("train_counts", self.counts[0]), ("valid_counts", self.counts[1])):

@@ -13,6 +13,9 @@ Task set: 10 linear tasks, F = 4, 100 training / 100 validation examples, memory
 - (c) the NumPy backend on the same work, and the ratios LLVM/NumPy;
 - compile latency of the compiled tier on random demo programs (median, p90).
 
+Rates are per wall-clock second; ``*_per_cpu_s`` divide by this process's CPU time instead,
+which other processes on a shared machine disturb less. Garbage collection stays on.
+
 Usage: python bench/throughput.py [--json] [--quick]
 Writes bench/results/throughput.json.
 """
@@ -72,15 +75,27 @@ def rate(n: int, seconds: float) -> float:
     return n / seconds if seconds > 0 else float("inf")
 
 
+CPU_SECONDS: list[float] = []  # process CPU time of every timed loop, for the *_per_cpu_s rates
+
+
 def time_calls(fn, items) -> float:
-    gc.disable()  # the evolver's garbage, not ours; keep collections out of the timing
-    try:
-        start = time.perf_counter()
-        for item in items:
-            fn(item)
-        return time.perf_counter() - start
-    finally:
-        gc.enable()
+    """Wall seconds to call fn on every item (the CPU seconds go to CPU_SECONDS)."""
+    gc.collect()
+    cpu, start = time.process_time(), time.perf_counter()
+    for item in items:
+        fn(item)
+    wall = time.perf_counter() - start
+    CPU_SECONDS.append(time.process_time() - cpu)
+    return wall
+
+
+def rates(n: int, fn, items_of_run, repeats: int) -> tuple[float, float]:
+    """Median evaluations per wall second and per CPU second over ``repeats`` runs."""
+    wall, cpu = [], []
+    for r in range(repeats):
+        wall.append(rate(n, time_calls(fn, items_of_run(r))))
+        cpu.append(rate(n, CPU_SECONDS[-1]))
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def bench_human(tasks, options, repeats: int, seconds: float) -> dict:
@@ -90,20 +105,22 @@ def bench_human(tasks, options, repeats: int, seconds: float) -> dict:
     while not len(backend.state.compiled) and time.perf_counter() < warm_until:
         backend.run(program, tasks, MEMORY, options)
     n = max(1000, int(seconds * 100_000))
-    runs = [rate(n, time_calls(lambda _: backend.run(program, tasks, MEMORY, options),
-                               range(n))) for _ in range(repeats)]
-    fitness_runs = [rate(n, time_calls(
-        lambda _: backend.fitness([program], tasks, MEMORY, options), range(n)))
-        for _ in range(repeats)]
+    wall, cpu = rates(n, lambda _: backend.run(program, tasks, MEMORY, options),
+                      lambda r: range(n), repeats)
+    batch = [program] * 100
+    fitness_wall, _ = rates(n, lambda _: backend.fitness(batch, tasks, MEMORY, options),
+                            lambda r: range(n // 100), repeats)
     numpy = NumpyBackend()
     m = max(20, int(seconds * 300))
-    numpy_runs = [rate(m, time_calls(lambda _: numpy.run(program, tasks, MEMORY, options),
-                                     range(m))) for _ in range(repeats)]
+    numpy_wall, numpy_cpu = rates(m, lambda _: numpy.run(program, tasks, MEMORY, options),
+                                  lambda r: range(m), repeats)
     return {
-        "human_evals_per_s": statistics.median(runs),
-        "human_fitness_evals_per_s": statistics.median(fitness_runs),
+        "human_evals_per_s": wall,
+        "human_evals_per_cpu_s": cpu,
+        "human_batch_fitness_evals_per_s": fitness_wall,
         "human_compiled": bool(len(backend.state.compiled)),
-        "numpy_human_evals_per_s": statistics.median(numpy_runs),
+        "numpy_human_evals_per_s": numpy_wall,
+        "numpy_human_evals_per_cpu_s": numpy_cpu,
     }
 
 
@@ -111,42 +128,36 @@ def bench_random(tasks, options, repeats: int, count: int) -> dict:
     # cold: a fresh backend state and no interpreter yet, as at the start of a search
     programs = random_programs(count, seed=0)
     backend = LlvmBackend()
-    start = time.perf_counter()
-    time_calls(lambda p: backend.run(p, tasks, MEMORY, options), programs)
-    cold = time.perf_counter() - start
+    cold = time_calls(lambda p: backend.run(p, tasks, MEMORY, options), programs)
     shape = Shape.of(MEMORY, tasks)
     from amzc.backends.llvm import _INTERPRETERS
 
     interpreter_ms = _INTERPRETERS[shape].kernel.compile_ms if shape in _INTERPRETERS else 0.0
-    runs, fitness_runs = [], []
-    for r in range(repeats):
-        programs = random_programs(count, seed=1 + r)  # fresh programs: no cache can help
-        runs.append(rate(count, time_calls(lambda p: backend.run(p, tasks, MEMORY, options),
-                                           programs)))
-        programs = random_programs(count, seed=101 + r)
-        fitness_runs.append(rate(count, time_calls(
-            lambda p: backend.fitness([p], tasks, MEMORY, options), programs)))
-    batch = random_programs(count, seed=1000)
-    batch_runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for i in range(0, count, 100):
-            backend.fitness(batch[i:i + 100], tasks, MEMORY, options)
-        batch_runs.append(rate(count, time.perf_counter() - start))
+    # fresh programs every run: no cache can help
+    wall, cpu = rates(count, lambda p: backend.run(p, tasks, MEMORY, options),
+                      lambda r: random_programs(count, seed=1 + r), repeats)
+    batch_wall, _ = rates(count, lambda b: backend.fitness(b, tasks, MEMORY, options),
+                          lambda r: _batches(random_programs(count, seed=101 + r), 100),
+                          repeats)
     numpy = NumpyBackend()
-    sample = random_programs(max(50, count // 200), seed=7)
-    numpy_runs = [rate(len(sample), time_calls(lambda p: numpy.run(p, tasks, MEMORY, options),
-                                               sample)) for _ in range(repeats)]
+    m = max(50, count // 200)
+    numpy_wall, numpy_cpu = rates(m, lambda p: numpy.run(p, tasks, MEMORY, options),
+                                  lambda r: random_programs(m, seed=7 + r), repeats)
     return {
-        "random_evals_per_s": statistics.median(runs),
-        "random_fitness_evals_per_s": statistics.median(fitness_runs),
-        "random_batch_fitness_evals_per_s": statistics.median(batch_runs),
+        "random_evals_per_s": wall,
+        "random_evals_per_cpu_s": cpu,
+        "random_batch_fitness_evals_per_s": batch_wall,
         "random_evals_per_s_cold": rate(count, cold),
         "random_programs_per_run": count,
         "random_compiled": len(backend.state.compiled),
         "interpreter_build_ms": interpreter_ms,
-        "numpy_random_evals_per_s": statistics.median(numpy_runs),
+        "numpy_random_evals_per_s": numpy_wall,
+        "numpy_random_evals_per_cpu_s": numpy_cpu,
     }
+
+
+def _batches(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def bench_compile(tasks, n: int) -> dict:

@@ -135,11 +135,7 @@ class LlvmBackend:
     def run(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
             options: EvalOptions, record: bool = False) -> RunOutput:
         ctx = self.state.context(tasks, memory, options, self.lanes)
-        hot = self.state.hot.get(id(program))
-        if hot is not None and hot[0] is program and hot[1] is ctx:
-            ctx.call.execute(hot[2], None, record)  # the same program object, compiled
-        else:
-            self._execute(ctx, encode(program), program, record)
+        self._run(ctx, program, record)
         return ctx.call.output(record)
 
     def run_many(self, programs: Iterable[Program], tasks: TaskSet, memory: MemoryConfig,
@@ -148,7 +144,7 @@ class LlvmBackend:
         ctx = self.state.context(tasks, memory, options, self.lanes)
         outputs = []
         for program in programs:
-            self._execute(ctx, encode(program), program, record)
+            self._run(ctx, program, record)
             outputs.append(ctx.call.output(record))
         return outputs
 
@@ -162,13 +158,20 @@ class LlvmBackend:
         per_task = np.empty((len(programs), tasks.num_tasks))
         view = ctx.call.fitness_view
         for i, program in enumerate(programs):
-            self._execute(ctx, encode(program), program, False)
+            self._run(ctx, program, False)
             per_task[i] = view
         if options.combine == "median":  # amzc/evaluate.py combine: the upper median
             return np.sort(per_task, axis=1)[:, tasks.num_tasks // 2]
         return per_task.mean(axis=1)
 
     # tiers ---------------------------------------------------------------------------------
+    def _run(self, ctx: _Context, program: Program, record: bool) -> None:
+        hot = self.state.hot.get(id(program))
+        if hot is not None and hot[0] is program and hot[1] is ctx:
+            ctx.call.execute(hot[2], None, record)  # the same program object, compiled
+        else:
+            self._execute(ctx, encode(program), program, record)
+
     def _execute(self, ctx: _Context, code: bytes, program: Program, record: bool) -> None:
         """Run one program on the context's task set; results stay in ``ctx.call``."""
         state, call = self.state, ctx.call
@@ -230,8 +233,9 @@ class _State:
     def context(self, tasks: TaskSet, memory: MemoryConfig, options: EvalOptions,
                 lanes: int | None) -> _Context:
         last = self._last
-        if (last is not None and last[0] is tasks and last[1] is memory and last[2] is options
-                and last[3] == lanes):
+        if (last is not None and last[0] is tasks and last[3] == lanes
+                and (last[2] is options or last[2] == options)
+                and (last[1] is memory or last[1] == memory)):
             return last[4]
         key = (tasks, memory, options, lanes)
         ctx = self.contexts.get(key)
@@ -267,6 +271,7 @@ class _State:
         self.compile_ms_spent[shape] = self.compile_ms_spent.get(shape, 0.0) + kernel.compile_ms
         self.programs_compiled[shape] = self.programs_compiled.get(shape, 0) + 1
         self.compiled.put((ctx.key, code), kernel)
+        self.remember(program, ctx, kernel)
         return kernel
 
 

@@ -32,6 +32,8 @@ Info = tuple[Instruction, int, int, bool, int]
 _INFO: dict[int, Info] = {}
 _VALUE_IDS: dict[Instruction, int] = {}
 CACHE_LIMIT = 1 << 18
+# Per component tuple: a child shares the untouched functions of its parent, tuple and all.
+_BODIES: dict[int, tuple[tuple[Instruction, ...], list[Info]]] = {}
 generation = 0  # bumped when value ids are reset; keys of an older generation are stale
 
 
@@ -42,6 +44,7 @@ def _new_info(ins: Instruction) -> Info:
     if len(_VALUE_IDS) >= CACHE_LIMIT:
         _VALUE_IDS.clear()
         _INFO.clear()
+        _BODIES.clear()
         generation += 1
     op = ins.op
     reads = 0
@@ -59,8 +62,15 @@ def _new_info(ins: Instruction) -> Info:
 
 
 def infos(body: tuple[Instruction, ...]) -> list[Info]:
+    found = _BODIES.get(id(body))
+    if found is not None and found[0] is body:
+        return found[1]
     get = _INFO.get
-    return [get(id(ins)) or _new_info(ins) for ins in body]
+    result = [get(id(ins)) or _new_info(ins) for ins in body]
+    if len(_BODIES) >= CACHE_LIMIT:
+        _BODIES.clear()
+    _BODIES[id(body)] = (body, result)
+    return result
 
 
 def _transfer(body: list[Info], live: int, keep_random: bool) -> int:

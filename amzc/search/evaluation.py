@@ -110,9 +110,8 @@ class SearchEvaluator:
         if fec is not None:
             prints = self._fingerprint(simplified, key)
             self.stats.train_steps += k * self._fec_steps
-            lookup = fec.lookup
-            per_task = [lookup(fp) for fp in prints]
-            missing = [i for i in range(k) if per_task[i] is None]
+            per_task = fec.lookup_all(prints)
+            missing = [i for i, f in enumerate(per_task) if f is None]
         else:
             missing = list(range(k))
         if missing:

@@ -206,7 +206,6 @@ class Run:
         finally:
             if gc_was_enabled:
                 gc.enable()
-            gc.unfreeze()
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
             self.display.close()
@@ -284,6 +283,7 @@ class Run:
             if s.individuals >= self._next_gc:  # cycles (e.g. of JIT modules) still get freed
                 self._next_gc = s.individuals + GC_EVERY
                 gc.collect()
+                gc.freeze()  # survivors need no scanning next time
             if cfg.checkpoint_every and s.individuals >= s.next_checkpoint:
                 s.next_checkpoint = ((s.individuals // cfg.checkpoint_every + 1)
                                      * cfg.checkpoint_every)

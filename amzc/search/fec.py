@@ -69,6 +69,26 @@ class FecCache:
             self.entries.move_to_end(key)
         return entry[0]
 
+    def lookup_all(self, keys: list[bytes]) -> list[float | None]:
+        """:meth:`lookup` of every key, in order."""
+        entries, forget = self.entries, self.forget_every
+        result: list[float | None] = []
+        for key in keys:
+            entry = entries.get(key)
+            if entry is None:
+                result.append(None)
+                continue
+            entry[1] += 1
+            if forget and entry[1] >= forget:
+                del entries[key]
+            else:
+                entries.move_to_end(key)
+            result.append(entry[0])
+        hits = sum(f is not None for f in result)
+        self.hits += hits
+        self.misses += len(keys) - hits
+        return result
+
     def insert(self, key: bytes, fitness: float) -> None:
         self.entries[key] = [fitness, 1]
         self.entries.move_to_end(key)

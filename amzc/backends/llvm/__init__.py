@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -168,9 +169,11 @@ class LlvmBackend:
     def _run(self, ctx: _Context, program: Program, record: bool) -> None:
         hot = self.state.hot.get(id(program))
         if hot is not None and hot[0] is program and hot[1] is ctx:
-            ctx.call.execute(hot[2], None, record)  # the same program object, compiled
-        else:
-            self._execute(ctx, encode(program), program, record)
+            kernel = hot[2]()  # the same program object, compiled, unless since evicted
+            if kernel is not None:
+                ctx.call.execute(kernel, None, record)
+                return
+        self._execute(ctx, encode(program), program, record)
 
     def _execute(self, ctx: _Context, code: bytes, program: Program, record: bool) -> None:
         """Run one program on the context's task set; results stay in ``ctx.call``."""
@@ -215,9 +218,9 @@ class _State:
         self.compile_ms_spent: dict[Shape, float] = {}
         self.programs_compiled: dict[Shape, int] = {}
         self._last: tuple | None = None
-        # compiled programs by object identity, skipping encoding for repeat calls; small, so
-        # it never keeps many evicted kernels alive
-        self.hot: dict[int, tuple[Program, _Context, Kernel]] = {}
+        # compiled programs by object identity, skipping encoding for repeat calls; the kernel
+        # is held weakly, so only the kernel cache decides how long machine code lives
+        self.hot: dict[int, tuple[Program, _Context, weakref.ref[Kernel]]] = {}
 
     def first_of_shape(self, shape: Shape) -> bool:
         """No interpreter yet: compile while this is the first program of its Shape (and
@@ -228,7 +231,7 @@ class _State:
     def remember(self, program: Program, ctx: _Context, kernel: Kernel) -> None:
         if len(self.hot) >= HOT_OBJECTS:
             self.hot.clear()
-        self.hot[id(program)] = (program, ctx, kernel)
+        self.hot[id(program)] = (program, ctx, weakref.ref(kernel))
 
     def context(self, tasks: TaskSet, memory: MemoryConfig, options: EvalOptions,
                 lanes: int | None) -> _Context:

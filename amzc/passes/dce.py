@@ -33,7 +33,7 @@ _INFO: dict[int, Info] = {}
 _VALUE_IDS: dict[Instruction, int] = {}
 CACHE_LIMIT = 1 << 18
 # Per component tuple: a child shares the untouched functions of its parent, tuple and all.
-_BODIES: dict[int, tuple[tuple[Instruction, ...], list[Info]]] = {}
+_BODIES: dict[int, tuple[tuple[Instruction, ...], list[Info], bool]] = {}
 generation = 0  # bumped when value ids are reset; keys of an older generation are stale
 
 
@@ -62,15 +62,20 @@ def _new_info(ins: Instruction) -> Info:
 
 
 def infos(body: tuple[Instruction, ...]) -> list[Info]:
+    return _body(body)[1]
+
+
+def _body(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], list[Info], bool]:
+    """The infos of a component function and whether any of its instructions is random."""
     found = _BODIES.get(id(body))
     if found is not None and found[0] is body:
-        return found[1]
+        return found
     get = _INFO.get
     result = [get(id(ins)) or _new_info(ins) for ins in body]
     if len(_BODIES) >= CACHE_LIMIT:
         _BODIES.clear()
-    _BODIES[id(body)] = (body, result)
-    return result
+    entry = _BODIES[id(body)] = (body, result, any(info[3] for info in result))
+    return entry
 
 
 def _transfer(body: list[Info], live: int, keep_random: bool) -> int:
@@ -111,27 +116,38 @@ def _live(parts: tuple[list[Info], list[Info], list[Info]],
 
 def live_code(program: Program) -> tuple[list[Info], list[Info], list[Info]]:
     """The live instructions' infos of Setup, Predict and Learn."""
-    parts = (infos(program.setup), infos(program.predict), infos(program.learn))
+    return _live_code(program)[0]
+
+
+def _live_code(program: Program) -> tuple[tuple[list[Info], list[Info], list[Info]], bool]:
+    _, setup, random_setup = _body(program.setup)
+    _, predict, random_predict = _body(program.predict)
+    _, learn, random_learn = _body(program.learn)
+    parts = (setup, predict, learn)
     live = _live(parts, keep_random=False)
-    if any(info[3] for body in live for info in body):
-        live = _live(parts, keep_random=True)
-    return live
+    if (random_setup or random_predict or random_learn) and any(
+            info[3] for body in live for info in body):
+        return _live(parts, keep_random=True), True
+    return live, False
 
 
 def eliminate_dead_code(program: Program) -> Program:
     """The program without instructions that cannot affect any prediction (and no no-ops)."""
-    setup, predict, learn = live_code(program)
+    return as_program(live_code(program), program.name)
+
+
+def as_program(live: tuple[list[Info], list[Info], list[Info]],
+               name: str | None = None) -> Program:
+    setup, predict, learn = live
     return Program(tuple(i[0] for i in setup), tuple(i[0] for i in predict),
-                   tuple(i[0] for i in learn), name=program.name)
+                   tuple(i[0] for i in learn), name=name)
 
 
-def analyze(program: Program) -> tuple[Program, tuple, bool]:
-    """The simplified program, a cheap key equal for programs with equal live code (valid
-    within one :data:`generation`), and whether live code draws random numbers."""
-    setup, predict, learn = live_code(program)
-    key = (tuple(i[4] for i in setup), tuple(i[4] for i in predict),
-           tuple(i[4] for i in learn))
-    simplified = Program(tuple(i[0] for i in setup), tuple(i[0] for i in predict),
-                         tuple(i[0] for i in learn))
-    has_random = any(i[3] for body in (setup, predict, learn) for i in body)
-    return simplified, key, has_random
+def analyze(program: Program) -> tuple[tuple, bool, tuple[list[Info], list[Info], list[Info]]]:
+    """A cheap key, equal for programs with equal live code (valid within one
+    :data:`generation`); whether live code draws random numbers; the live code itself
+    (:func:`as_program` turns it into a program)."""
+    live, has_random = _live_code(program)
+    setup, predict, learn = live
+    key = (*[i[4] for i in setup], -1, *[i[4] for i in predict], -1, *[i[4] for i in learn])
+    return key, has_random, live

@@ -102,7 +102,8 @@ class SearchEvaluator:
             self._fingerprints.clear()
             self._fitness.clear()
             self._generation = dce.generation
-        simplified, key, has_random = dce.analyze(program)
+        key, has_random, live = dce.analyze(program)
+        simplified = _Lazy(live)
         k = self.tasks.num_tasks
         per_task: list[float | None] = [None] * k
         prints: list[bytes] | None = None
@@ -148,21 +149,21 @@ class SearchEvaluator:
 
     # -- pieces --------------------------------------------------------------------------------
 
-    def _fingerprint(self, simplified: Program, key: tuple) -> list[bytes]:
+    def _fingerprint(self, simplified: _Lazy, key: tuple) -> list[bytes]:
         found = self._fingerprints.get(key)
         if found is not None:
             self.stats.fingerprint_memo_hits += 1
             return found
         self.stats.backend_calls += 1
-        out = self.backend.run(simplified, self._fec_tasks, self.memory, self._fec_options,
-                               record=True)
+        out = self.backend.run(simplified.get(), self._fec_tasks, self.memory,
+                               self._fec_options, record=True)
         prints = fingerprints(out, self._suffixes)
         if len(self._fingerprints) >= MEMO_LIMIT:
             self._fingerprints.clear()
         self._fingerprints[key] = prints
         return prints
 
-    def _full(self, simplified: Program, key: tuple, deterministic: bool, tasks: list[int],
+    def _full(self, simplified: _Lazy, key: tuple, deterministic: bool, tasks: list[int],
               per_task: list[float | None], seed: int) -> None:
         """Full evaluation of the listed tasks into ``per_task``."""
         self.stats.task_evaluations += len(tasks)
@@ -178,7 +179,8 @@ class SearchEvaluator:
             # its per-call setup for every deterministic program
             options = (self._full_options if deterministic
                        else EvalOptions(max_abs_error=self.max_abs_error, seed=seed))
-            fitness = self.backend.run(simplified, subset, self.memory, options).fitness.tolist()
+            fitness = self.backend.run(simplified.get(), subset, self.memory,
+                                       options).fitness.tolist()
             if deterministic:
                 if memo is None:
                     if len(self._fitness) >= MEMO_LIMIT:
@@ -207,6 +209,21 @@ class SearchEvaluator:
                 subset = self._singles[tasks[0]] = self.tasks.subset([tasks[0]])
             return subset, [0]
         return self.tasks, tasks
+
+
+class _Lazy:
+    """The simplified program, built only if a backend has to run it."""
+
+    __slots__ = ("live", "program")
+
+    def __init__(self, live: tuple) -> None:
+        self.live = live
+        self.program: Program | None = None
+
+    def get(self) -> Program:
+        if self.program is None:
+            self.program = dce.as_program(self.live)
+        return self.program
 
 
 def evaluate_on(program: Program, tasks: TaskSet, memory: MemoryConfig, backend: Backend,

@@ -157,13 +157,20 @@ class RegularizedEvolution(Strategy):
                  population: Population | None = None) -> None:
         super().__init__(config, evaluator, population)
         self.mutator = Mutator(config.search_space, config.mutation)
+        self._tournament_draws = config.tournament_size - 1
 
     def step(self, rng: random.Random) -> list[int]:
         pop = self.population
         if not pop.full:
             return self._init_step(rng)
-        parent = pop.programs[pop.tournament(rng, self.config.tournament_size)]
-        child = self.mutator.mutate(parent, rng)
+        # the tournament (Population.tournament), inlined: it runs for every child
+        fitness, n, rand = pop.fitness, pop.size, rng.random
+        best = int(rand() * n)
+        for _ in range(self._tournament_draws):
+            k = int(rand() * n)
+            if fitness[k] > fitness[best]:
+                best = k
+        child = self.mutator.mutate(pop.programs[best], rng)
         fitness = self.evaluator.evaluate(child, draw_seed(rng))
         slot = pop.next_slot
         pop.put(slot, child, fitness)

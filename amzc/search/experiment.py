@@ -53,7 +53,7 @@ RESULT_FILE = "result.json"
 BEST_FILE = "best.amz"
 SIMPLIFIED_FILE = "best_simplified.amz"
 
-GC_EVERY = 50_000  # individuals between collections of the (otherwise disabled) cyclic GC
+GC_EVERY = 1_000_000  # individuals between collections of the (disabled) cyclic GC
 
 # purposes mixed into derived seeds, so that no two uses share a stream
 _SELECT_SEED, _FINAL_SEED = 1, 2
@@ -122,7 +122,7 @@ class Run:
         self._session_start = time.perf_counter()
         self._elapsed_base = state.elapsed_s
         self._stop_requested = False
-        self._next_gc = 0
+        self._next_gc = GC_EVERY
         self._select_memo: dict[ProgramKey, tuple[float, np.ndarray]] = {}
         self._select_tasks: TaskSet | None = None
         self.strategy: Strategy | None = None
@@ -172,7 +172,7 @@ class Run:
         assert s.search_spec is not None and s.select_spec is not None
         search_tasks = build_tasks(s.search_spec)
         self._select_tasks = None  # built on first use: large, and often never needed
-        self._next_gc = 0
+        self._next_gc = GC_EVERY
         self._select_memo.clear()
         self.hurdle = Hurdle(cfg.hurdles) if cfg.hurdles.enabled else None
         if self.hurdle is not None and s.hurdle is not None:
@@ -205,6 +205,7 @@ class Run:
             return self._finish()
         finally:
             if gc_was_enabled:
+                gc.freeze()  # the caches die by reference counting; no need to scan them
                 gc.enable()
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
@@ -299,7 +300,7 @@ class Run:
         s = self.state
         if fitness != s.logged_fitness or s.logged_best is None:
             return True
-        return analyze(program)[1] != analyze(s.logged_best)[1]
+        return analyze(program)[0] != analyze(s.logged_best)[0]
 
     def _early_select(self, program: Program, fitness: float) -> bool:
         cfg = self.config

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import replace
 
 from amzc.ops import NO_OP
 from amzc.search.config import MutationConfig, SearchSpace
@@ -110,8 +109,8 @@ class Mutator:
                              rng: random.Random) -> Program:
         body = program.component(component)
         ops = self.space.components[component].ops
-        return program.with_component(component,
-                                      random_component(rng, self.factory, ops, len(body)))
+        return _replace(program, component,
+                        random_component(rng, self.factory, ops, len(body)))
 
     def _insert(self, program: Program, component: Component, rng: random.Random) -> Program:
         body = program.component(component)
@@ -120,14 +119,14 @@ class Mutator:
             return program
         new = self.factory.random(rng, random_op(rng, self.space.components[component].ops))
         at = draw(rng, len(body) + 1)
-        return program.with_component(component, body[:at] + (new,) + body[at:])
+        return _replace(program, component, body[:at] + (new,) + body[at:])
 
     def _remove(self, program: Program, component: Component, rng: random.Random) -> Program:
         body = program.component(component)
         if len(body) <= self.space.components[component].min_size:
             return program
         at = draw(rng, len(body))
-        return program.with_component(component, body[:at] + body[at + 1:])
+        return _replace(program, component, body[:at] + body[at + 1:])
 
     def _trade(self, program: Program, component: Component, rng: random.Random) -> Program:
         """Insert a random instruction, then remove one (maybe the new one): size unchanged."""
@@ -136,7 +135,7 @@ class Mutator:
         at = draw(rng, len(body) + 1)
         grown = body[:at] + (new,) + body[at:]
         gone = draw(rng, len(grown))
-        return program.with_component(component, grown[:gone] + grown[gone + 1:])
+        return _replace(program, component, grown[:gone] + grown[gone + 1:])
 
     # -- ALTER_PARAM on one instruction (REFERENCE.md §5.4) ------------------------------------
 
@@ -147,7 +146,7 @@ class Mutator:
         factory = self.factory
         if op.is_data_op:
             if rng.random() < 0.5:
-                return replace(ins, out=factory.output(rng, op.output))
+                return Instruction(op, factory.output(rng, op.output), (), ins.index, ins.data)
             return self._alter_data(ins, rng)
         which = draw(rng, len(op.inputs) + 1)
         if which == len(op.inputs):
@@ -160,27 +159,27 @@ class Mutator:
         op, data = ins.op, ins.data
         if op.n_index == 1:  # v[i] = c: a new index or a new value
             if rng.random() < 0.5:
-                return replace(ins, index=(self.factory.index(rng),))
-            return replace(ins, data=(self.scale(data[0], rng),))
+                return _set(ins, index=(self.factory.index(rng),))
+            return _set(ins, data=(self.scale(data[0], rng),))
         if op.n_index == 2:  # m[i, j] = c: a new row, a new column or a new value
             which = draw(rng, 3)
             if which < 2:
                 index = list(ins.index)
                 index[which] = self.factory.index(rng)
-                return replace(ins, index=tuple(index))
-            return replace(ins, data=(self.scale(data[0], rng),))
+                return _set(ins, index=tuple(index))
+            return _set(ins, data=(self.scale(data[0], rng),))
         if len(data) == 1:  # s = c
-            return replace(ins, data=(self.scale(data[0], rng),))
+            return _set(ins, data=(self.scale(data[0], rng),))
         if op.symbol == "gaussian":  # the std is rescaled but never negated
             if rng.random() < 0.5:
-                return replace(ins, data=(self.scale(data[0], rng), data[1]))
-            return replace(ins, data=(data[0], self.scale(data[1], rng, flip=False)))
+                return _set(ins, data=(self.scale(data[0], rng), data[1]))
+            return _set(ins, data=(data[0], self.scale(data[1], rng, flip=False)))
         lo, hi = data  # uniform: alter one bound, then sort the pair
         if rng.random() < 0.5:
             lo = self.scale(lo, rng)
         else:
             hi = self.scale(hi, rng)
-        return replace(ins, data=(min(lo, hi), max(lo, hi)))
+        return _set(ins, data=(min(lo, hi), max(lo, hi)))
 
     def scale(self, value: float, rng: random.Random, flip: bool = True) -> float:
         """The constant mutation. Reference: with probability 0.1 flip the sign, otherwise
@@ -200,6 +199,23 @@ class Mutator:
         return tidy(math.copysign(magnitude, value))
 
 
+def _set(ins: Instruction, index: tuple[int, ...] | None = None,
+         data: tuple[float, ...] | None = None) -> Instruction:
+    """A data op with new coordinates or data (cheaper than ``dataclasses.replace``)."""
+    return Instruction(ins.op, ins.out, ins.inputs, ins.index if index is None else index,
+                       ins.data if data is None else data)
+
+
 def _with(program: Program, component: Component, body: tuple[Instruction, ...], i: int,
           new: Instruction) -> Program:
-    return program.with_component(component, body[:i] + (new,) + body[i + 1:])
+    return _replace(program, component, body[:i] + (new,) + body[i + 1:])
+
+
+def _replace(program: Program, component: Component,
+             body: tuple[Instruction, ...]) -> Program:
+    """``program.with_component`` without ``dataclasses.replace`` (a child needs no name)."""
+    if component == "setup":
+        return Program(body, program.predict, program.learn)
+    if component == "predict":
+        return Program(program.setup, body, program.learn)
+    return Program(program.setup, program.predict, body)

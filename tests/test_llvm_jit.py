@@ -90,12 +90,34 @@ def test_auto_mode_compiles_an_expensive_evaluation_at_once():
     assert len(backend.state.compiled) == 1
 
 
-def test_without_an_interpreter_one_off_programs_are_compiled():
-    """Building an interpreter costs far more than one compile: `amzc run` compiles."""
+def many_ops_program() -> Program:
+    """A program using 30 distinct ops: its interpreter would be expensive to build."""
+    ops = [op for op in OPS if op.output == "s" and op.inputs and set(op.inputs) == {"s"}]
+    ops += [op for op in OPS if op.output == "v" and op.inputs and set(op.inputs) == {"v"}]
+    body = tuple(Instruction(op, 2, (1,) * len(op.inputs)) for op in ops[:30])
+    return Program(body, HUMAN.predict, HUMAN.learn)
+
+
+def test_without_an_interpreter_a_small_one_is_built():
     backend = LlvmBackend(shared=False, lanes=2)
-    _INTERPRETERS.pop(Shape.of(MEMORY, TASKS, 2), None)
+    shape = Shape.of(MEMORY, TASKS, 2)
+    _INTERPRETERS.pop(shape, None)
     backend.run(HUMAN, TASKS, MEMORY, OPTIONS)
-    assert len(backend.state.compiled) == 1
+    assert len(backend.state.compiled) == 0 and shape in _INTERPRETERS
+
+
+def test_without_an_interpreter_a_one_off_program_with_many_ops_is_compiled():
+    backend = LlvmBackend(shared=False, lanes=8)
+    shape = Shape.of(MEMORY, TASKS, 8)
+    _INTERPRETERS.pop(shape, None)
+    program = many_ops_program()
+    backend.run(program, TASKS, MEMORY, OPTIONS)
+    assert len(backend.state.compiled) == 1 and shape not in _INTERPRETERS
+    backend.run(many_ops_program(), TASKS, MEMORY, OPTIONS)  # equal: the cache
+    assert len(backend.state.compiled) == 1 and shape not in _INTERPRETERS
+    other = Program(program.setup[1:], HUMAN.predict, HUMAN.learn)
+    backend.run(other, TASKS, MEMORY, OPTIONS)  # a second program: a search
+    assert len(backend.state.compiled) == 1 and shape in _INTERPRETERS
 
 
 def test_cost_model_remembers_a_bounded_history():
@@ -104,16 +126,6 @@ def test_cost_model_remembers_a_bounded_history():
         cost.observe_interpret(bytes([k]), 10.0, 100.0)
     assert len(cost.spent_us) <= 3
     assert cost.observe_interpret(bytes([4]), 5.0, 100.0) == 15.0
-
-
-def test_a_second_program_of_a_shape_builds_the_interpreter():
-    backend = LlvmBackend(shared=False, lanes=8)  # a Shape no other test uses
-    shape = Shape.of(MEMORY, TASKS, 8)
-    _INTERPRETERS.pop(shape, None)
-    backend.run(HUMAN, TASKS, MEMORY, OPTIONS)
-    assert len(backend.state.compiled) == 1 and shape not in _INTERPRETERS
-    backend.run(learning_rate(0.1), TASKS, MEMORY, OPTIONS)
-    assert len(backend.state.compiled) == 1 and shape in _INTERPRETERS
 
 
 def test_interpreters_grow_to_the_ops_they_meet():

@@ -45,6 +45,7 @@ Mode = Literal["auto", "interpret", "compile"]
 CONTEXTS = 16  # (task set, memory, options) combinations kept ready; each holds its data
 FULL_AFTER = 2  # an interpreter grown this many times is rebuilt with every op
 HOT_OBJECTS = 16
+SMALL_INTERPRETER_OPS = 24  # an interpreter for up to this many ops builds in ~2 compiles
 _COUNTS = struct.Struct("<iii")
 
 
@@ -56,9 +57,10 @@ class CostModel:
     - A program is compiled once the time spent interpreting it exceeds the expected compile
       time, or at once when one interpreted evaluation is predicted to take longer than a
       compile.
-    - Without an interpreter for the Shape, the first program is compiled (``amzc run``
-      evaluates one program); a second distinct program, or compile time adding up to an
-      interpreter build, means a stream of programs (a search): the interpreter is built."""
+    - Without an interpreter for the Shape, one is built for the program's ops, unless they
+      are many (an interpreter with every op costs about ten compiles): then the first
+      program is compiled, and a second distinct one, or compile time adding up to an
+      interpreter build, means a stream of programs (a search) and builds the interpreter."""
 
     compile_ms: float = 50.0  # running estimate of one program's compile time
     interpreter_ms: float = 150.0  # running estimate of building one interpreter
@@ -187,7 +189,7 @@ class LlvmBackend:
         interpreter = _INTERPRETERS.get(ctx.shape)
         work = ctx.work(code) if mode == "auto" else 0.0
         if mode == "compile" or (mode == "auto" and (
-                state.first_of_shape(ctx.shape) if interpreter is None
+                state.compile_before_interpreter(ctx.shape, program) if interpreter is None
                 else cost.should_compile(0.0, work))):
             call.execute(state.compile_program(ctx, program, code), None, record)
             return
@@ -222,9 +224,13 @@ class _State:
         # is held weakly, so only the kernel cache decides how long machine code lives
         self.hot: dict[int, tuple[Program, _Context, weakref.ref[Kernel]]] = {}
 
-    def first_of_shape(self, shape: Shape) -> bool:
-        """No interpreter yet: compile while this is the first program of its Shape (and
-        compiles have cost less than an interpreter); a second means a search."""
+    def compile_before_interpreter(self, shape: Shape, program: Program) -> bool:
+        """No interpreter for the Shape yet. One built for a few ops costs about what one
+        program's compile does (measured: ~1.5x), and serves every later program: build it.
+        A program with many distinct ops (an expensive interpreter) is compiled instead, as
+        long as it is the first of its Shape; a second one means a search: interpreter."""
+        if len({ins.op for _, ins in program.instructions()}) <= SMALL_INTERPRETER_OPS:
+            return False
         return (self.programs_compiled.get(shape, 0) == 0
                 and self.compile_ms_spent.get(shape, 0.0) < self.cost.interpreter_ms)
 

@@ -124,6 +124,16 @@ def test_early_selection_only_shortens_the_search(tmp_path):
     assert early["select_fitness"] > 0.3
 
 
+def test_stagnation_ends_an_experiment(tmp_path):
+    text = TINY.replace("max_individuals = 300", "max_individuals = 3000\nmax_stagnation = 60\n"
+                        "stagnation_delta = 0.5")
+    start(tmp_path, text=text).run()
+    ends = [r for r in read_log(tmp_path / "run" / "progress.jsonl")
+            if r["kind"] == "experiment_end"]
+    assert [r["reason"] for r in ends] == ["stagnation", "stagnation"]
+    assert all(r["individuals"] < 3000 for r in ends)
+
+
 def test_a_folder_with_a_run_is_not_overwritten(tmp_path):
     start(tmp_path).run()
     with pytest.raises(AmzConfigError, match="already holds a run"):

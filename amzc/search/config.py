@@ -94,11 +94,15 @@ class HurdleConfig:
 
 @dataclass(frozen=True)
 class StopConfig:
-    """Per experiment: 0 means no limit. ``max_time_s`` limits the whole run."""
+    """Per experiment: 0 means no limit. ``max_time_s`` limits the whole run.
+    ``max_stagnation`` ends an experiment after that many individuals without the best search
+    fitness rising by more than ``stagnation_delta`` (amzc's restart rule)."""
 
     max_individuals: int = 0
     max_train_steps: int = 0
     max_time_s: float = 0.0
+    max_stagnation: int = 0
+    stagnation_delta: float = 0.001
 
 
 @dataclass(frozen=True)
@@ -432,13 +436,16 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
         max_individuals=stop_t.int("max_individuals", 0),
         max_train_steps=stop_t.int("max_train_steps", 0),
         max_time_s=stop_t.float("max_time_s", 0.0, 0.0),
+        max_stagnation=stop_t.int("max_stagnation", 0),
+        stagnation_delta=stop_t.float("stagnation_delta", 0.001, 0.0),
     )
     stop_t.done()
     root.done()
-    if not (stop.max_individuals or stop.max_train_steps or stop.max_time_s or early_select):
-        raise AmzConfigError(f"{file}: [stop] sets no limit (max_individuals, max_train_steps "
-                             "or max_time_s) and early selection is off: an experiment would "
-                             "never end")
+    if not (stop.max_individuals or stop.max_train_steps or stop.max_time_s
+            or stop.max_stagnation or early_select):
+        raise AmzConfigError(f"{file}: [stop] sets no limit (max_individuals, max_train_steps, "
+                             "max_time_s or max_stagnation) and early selection is off: an "
+                             "experiment would never end")
 
     return ExperimentConfig(
         name=name,

@@ -87,6 +87,8 @@ class RunState:
     next_checkpoint: int = 0
     logged_best: Program | None = None
     logged_fitness: float = -1.0
+    improved_at: int = 0  # individuals when the best last rose by more than stagnation_delta
+    improved_fitness: float = -1.0
     # over the whole run
     total_individuals: int = 0
     total_train_steps: int = 0
@@ -199,8 +201,8 @@ class Run:
             while True:
                 if not self.state.in_experiment:
                     self._start_experiment()
-                early = self._search()
-                if self._end_experiment(early):
+                reason = self._search()
+                if self._end_experiment(reason):
                     break
             return self._finish()
         finally:
@@ -228,6 +230,7 @@ class Run:
         s.next_progress = cfg.progress_every
         s.next_checkpoint = cfg.checkpoint_every
         s.logged_best, s.logged_fitness = None, -1.0
+        s.improved_at, s.improved_fitness = 0, -1.0
         s.in_experiment = True
         self._build_experiment()
         self.log.write({"kind": "experiment_start", "experiment": s.experiment,
@@ -245,19 +248,22 @@ class Run:
             return "max_individuals"
         if stop.max_train_steps and s.stats.train_steps >= stop.max_train_steps:
             return "max_train_steps"
+        if stop.max_stagnation and s.individuals - s.improved_at >= stop.max_stagnation:
+            return "stagnation"
         if stop.max_time_s and self._elapsed() >= stop.max_time_s:
             s.time_up = True
             return "max_time"
         return None
 
-    def _search(self) -> bool:
-        """Run the current experiment; True when early selection ended it."""
+    def _search(self) -> str:
+        """Run the current experiment; returns why it ended."""
         s, cfg = self.state, self.config
         strategy, evaluator = self.strategy, self.evaluator
         assert strategy is not None and evaluator is not None and s.population is not None
         pop = s.population
         rng, hurdle, display = self.rng, self.hurdle, self.display
-        while self._stop_reason() is None:
+        stagnation_delta = cfg.stop.stagnation_delta
+        while (reason := self._stop_reason()) is None:
             was_full = pop.full
             slots = strategy.step(rng)
             s.individuals += len(slots)
@@ -267,6 +273,8 @@ class Run:
                 else:
                     hurdle.update(pop.fitness)
             program, fitness = strategy.candidate()
+            if fitness > s.improved_fitness + stagnation_delta:
+                s.improved_at, s.improved_fitness = s.individuals, fitness
             if program is not s.logged_best and self._new_best(program, fitness):
                 s.logged_best, s.logged_fitness = program, fitness
                 self.log.write({"kind": "best", "experiment": s.experiment,
@@ -275,7 +283,7 @@ class Run:
                                 "elapsed_s": self._elapsed()})
                 if self._early_select(program, fitness):
                     self._progress()
-                    return True
+                    return "early_select"
             if s.individuals >= s.next_progress:
                 self._progress()
                 s.next_progress = (s.individuals // cfg.progress_every + 1) * cfg.progress_every
@@ -292,7 +300,7 @@ class Run:
             if self._stop_requested:
                 self._checkpoint()
                 raise Interrupted(self.folder)
-        return False
+        return reason
 
     def _new_best(self, program: Program, fitness: float) -> bool:
         """Whether the population's best differs from the last one logged: in fitness or in
@@ -325,7 +333,7 @@ class Run:
             self._select_memo[key] = found
         return found
 
-    def _end_experiment(self, early: bool) -> bool:
+    def _end_experiment(self, reason: str) -> bool:
         """Select the experiment's candidate; True when the run is over."""
         s, cfg = self.state, self.config
         assert self.strategy is not None and self.evaluator is not None
@@ -346,7 +354,8 @@ class Run:
         s.in_experiment = False
         self.log.write({"kind": "experiment_end", "experiment": s.experiment,
                         "individuals": s.individuals, "train_steps": s.stats.train_steps,
-                        "early": early, "search_fitness": search_fitness,
+                        "reason": reason, "early": reason == "early_select",
+                        "search_fitness": search_fitness,
                         "select_fitness": select_fitness, "best_select_fitness": s.best_select,
                         "program": print_program(program), "elapsed_s": self._elapsed()})
         self.display.message(f"experiment {s.experiment}: {s.individuals:,} individuals, "

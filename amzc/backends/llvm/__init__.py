@@ -33,7 +33,7 @@ from amzc.tasks.taskset import TaskSet
 
 from . import codegen
 from .codegen import P
-from .encode import encode
+from .encode import pack_program
 from .jit import KERNEL_CACHE_SIZE, PROGRAM_OPT_LEVEL, Kernel, KernelCache, default_jit
 from .layout import Shape
 from .runtime import Call
@@ -66,7 +66,7 @@ class CostModel:
     interpreter_ms: float = 150.0  # running estimate of building one interpreter
     interpret_ns: float = 6.0  # interpreter ns per executed instruction per lane group
     history: int = 50_000  # programs whose interpretation time is remembered
-    spent_us: dict[bytes, float] = field(default_factory=dict)
+    spent_us: dict[int, float] = field(default_factory=dict)  # by hash of the packed program
 
     def observe_compile(self, ms: float) -> None:
         self.compile_ms += 0.2 * (ms - self.compile_ms)
@@ -75,10 +75,10 @@ class CostModel:
         """Record an interpreted evaluation; returns the program's total so far (µs)."""
         if work > 0:
             self.interpret_ns += 0.01 * (1e3 * us / work - self.interpret_ns)
-        spent = self.spent_us
+        spent, key = self.spent_us, hash(code)
         if len(spent) >= self.history:
             spent.clear()  # forget everything at once: cheaper than an LRU per call
-        total = spent[code] = spent.get(code, 0.0) + us
+        total = spent[key] = spent.get(key, 0.0) + us
         return total
 
     def should_compile(self, spent_us: float, work: float) -> bool:
@@ -93,6 +93,7 @@ class _Context:
         self.shape = shape
         self.key = key  # small int standing for the Shape in cache keys
         self.call = Call(shape, tasks, options)
+        self.interpreter: _Interpreter | None = None  # the Shape's, once looked up
         self.groups = self.call.data.groups
         self.epochs = max(1, -(-self.call.total_steps // max(tasks.num_train, 1)))
 
@@ -175,7 +176,7 @@ class LlvmBackend:
             if kernel is not None:
                 ctx.call.execute(kernel, None, record)
                 return
-        self._execute(ctx, encode(program), program, record)
+        self._execute(ctx, pack_program(program), program, record)
 
     def _execute(self, ctx: _Context, code: bytes, program: Program, record: bool) -> None:
         """Run one program on the context's task set; results stay in ``ctx.call``."""
@@ -186,7 +187,7 @@ class LlvmBackend:
             call.execute(kernel, None, record)
             return
         mode, cost = self.mode, state.cost
-        interpreter = _INTERPRETERS.get(ctx.shape)
+        interpreter = ctx.interpreter or _INTERPRETERS.get(ctx.shape)
         work = ctx.work(code) if mode == "auto" else 0.0
         if mode == "compile" or (mode == "auto" and (
                 state.compile_before_interpreter(ctx.shape, program) if interpreter is None
@@ -195,11 +196,15 @@ class LlvmBackend:
             return
         if interpreter is None:
             interpreter = state.interpreter(ctx.shape, program)
+        ctx.interpreter = interpreter
         start = time.perf_counter_ns()
         call.execute(interpreter.kernel, code, record)
-        if call.params[_UNSUPPORTED]:  # an op the interpreter was not built with: grow it
+        while call.params[_UNSUPPORTED]:  # an op the interpreter was not built with
             call.params[_UNSUPPORTED] = 0
-            interpreter = state.interpreter(ctx.shape, program, grow=interpreter)
+            newer = _INTERPRETERS.get(ctx.shape)  # grown meanwhile for another context?
+            if newer is None or newer is interpreter:
+                newer = state.interpreter(ctx.shape, program, grow=interpreter)
+            interpreter = ctx.interpreter = newer
             start = time.perf_counter_ns()
             call.execute(interpreter.kernel, code, record)
         if mode == "auto":

@@ -1,10 +1,11 @@
 """Programs as the interpreter reads them (format: amzc/backends/llvm/codegen.py, HEADER_BYTES).
 
 Encoding is on the search's hot path: one packing call per instruction, through a struct
-specialised for the op's fields (measured: about 0.3 µs per instruction; caching records by
-instruction costs as much as packing them, so the cache works per component instead).
-Records hold the program's own addresses, so they do not depend on the Shape; the
-interpreter turns addresses into slots."""
+specialised for the op's fields, about 0.3 µs per instruction. Nothing is cached: a cache by
+instruction or by component costs about as much as packing (dict lookups, identity checks)
+and its entries keep the garbage collector busy in a process full of programs. Records hold
+the program's own addresses, so they do not depend on the Shape; the interpreter turns
+addresses into slots."""
 
 from __future__ import annotations
 
@@ -35,31 +36,17 @@ def _packer(op: Op) -> Callable[..., bytes] | None:
 _PACK = [_packer(op) for op in OPS]
 
 
-CACHE_LIMIT = 32768
-# Packed components by the identity of their instruction tuple: a mutated child shares two of
-# its three component tuples with its parent. Entries keep their tuple alive, so an id is never
-# reused while cached.
-_COMPONENTS: dict[int, tuple[tuple[Instruction, ...], bytes, int]] = {}
-
-
 def _component(instructions: tuple[Instruction, ...]) -> tuple[bytes, int]:
-    cached = _COMPONENTS.get(id(instructions))
-    if cached is not None and cached[0] is instructions:
-        return cached[1], cached[2]
     records = []
     for ins in instructions:
         op = ins.op
         pack = _PACK[op.id]
         if pack is not None:
             records.append(pack(op.id, ins.out, *ins.inputs, *ins.index, *ins.data))
-    packed = b"".join(records)
-    if len(_COMPONENTS) >= CACHE_LIMIT:
-        _COMPONENTS.clear()
-    _COMPONENTS[id(instructions)] = (instructions, packed, len(records))
-    return packed, len(records)
+    return b"".join(records), len(records)
 
 
-def encode(program: Program) -> bytes:
+def pack_program(program: Program) -> bytes:
     """The header and one record per instruction, no-ops left out."""
     setup, n_setup = _component(program.setup)
     predict, n_predict = _component(program.predict)

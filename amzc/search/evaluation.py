@@ -35,6 +35,7 @@ from amzc.tasks.taskset import TaskSet
 log = logging.getLogger("amzc.search")
 
 MEMO_LIMIT = 100_000  # entries per memo before it is cleared
+MEMOIZE = True  # benchmarks turn the memos off to measure what FEC alone does
 
 
 def load_backend(name: str) -> Backend:
@@ -92,6 +93,7 @@ class SearchEvaluator:
         self._fingerprints: dict[tuple, list[bytes]] = {}
         self._fitness: dict[tuple, list[float | None]] = {}
         self._generation = dce.generation
+        self.memoize = MEMOIZE
         self._singles: dict[int, TaskSet] = {}
 
     # -- the one entry point -----------------------------------------------------------------
@@ -102,6 +104,7 @@ class SearchEvaluator:
             self._fingerprints.clear()
             self._fitness.clear()
             self._generation = dce.generation
+        self.memoize = MEMOIZE
         key, has_random, live = dce.analyze(program)
         simplified = _Lazy(live)
         k = self.tasks.num_tasks
@@ -150,7 +153,7 @@ class SearchEvaluator:
     # -- pieces --------------------------------------------------------------------------------
 
     def _fingerprint(self, simplified: _Lazy, key: tuple) -> list[bytes]:
-        found = self._fingerprints.get(key)
+        found = self._fingerprints.get(key) if self.memoize else None
         if found is not None:
             self.stats.fingerprint_memo_hits += 1
             return found
@@ -168,7 +171,7 @@ class SearchEvaluator:
         """Full evaluation of the listed tasks into ``per_task``."""
         self.stats.task_evaluations += len(tasks)
         self.stats.train_steps += len(tasks) * self.train_examples
-        memo = self._fitness.get(key) if deterministic else None
+        memo = self._fitness.get(key) if deterministic and self.memoize else None
         todo = tasks if memo is None else [i for i in tasks if memo[i] is None]
         if memo is not None and len(todo) < len(tasks):
             self.stats.fitness_memo_hits += 1
@@ -181,7 +184,7 @@ class SearchEvaluator:
                        else EvalOptions(max_abs_error=self.max_abs_error, seed=seed))
             fitness = self.backend.run(simplified.get(), subset, self.memory,
                                        options).fitness.tolist()
-            if deterministic:
+            if deterministic and self.memoize:
                 if memo is None:
                     if len(self._fitness) >= MEMO_LIMIT:
                         self._fitness.clear()

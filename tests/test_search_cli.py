@@ -1,0 +1,102 @@
+"""`amzc evolve` and `amzc simplify` on the command line."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from amzc.cli import app
+
+runner = CliRunner()
+
+TINY = """
+[run]
+name = "tiny"
+backend = "numpy"
+[tasks.search]
+num_train = 20
+num_valid = 10
+num_tasks = 3
+[tasks.final]
+num_train = 40
+num_tasks = 4
+[ops]
+setup = ["scalar_const_set"]
+predict = ["vector_inner_product"]
+learn = ["scalar_diff", "scalar_product", "scalar_vector_product", "vector_sum"]
+[sizes]
+setup = { init = 2 }
+predict = { init = 1 }
+learn = { init = 4 }
+[population]
+size = 20
+tournament = 4
+[fec]
+enabled = true
+[stop]
+max_individuals = 120
+"""
+
+LINEAR_WITH_DEAD_CODE = """def Setup():
+  s2 = 0.2
+  s3 = 0.5
+def Predict():
+  s1 = dot(v0, v1)
+  v2 = v0 + v0
+def Learn():
+  s3 = s0 - s1
+  s3 = s2 * s3
+  v2 = s3 * v0
+  v1 = v1 + v2
+  s2 = s2 * s2
+"""
+
+
+def test_evolve_writes_a_run_and_prints_the_program(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["evolve", "-c", str(config), "--seed", "2", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "final fitness" in result.output and "def Learn():" in result.output
+    saved = json.loads((out / "result.json").read_text())
+    assert saved["seed"] == 2 and saved["individuals"] == 120
+    assert (out / "best.amz").read_text() in result.output
+
+
+def test_evolve_quiet_prints_one_line(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    result = runner.invoke(app, ["evolve", "-c", str(config), "-o", str(tmp_path / "r"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("\n") == 1 and result.output.startswith("final fitness")
+
+
+def test_evolve_errors_are_one_line(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    cases = [
+        ([], "give either --config"),
+        (["-c", str(config), "--resume", str(tmp_path)], "give either --config"),
+        (["-c", str(tmp_path / "missing.toml")], "no such config file"),
+        (["-c", str(config), "--backend", "gpu"], "--backend must be"),
+        (["--resume", str(tmp_path)], "no checkpoint"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, ["evolve", *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output
+        assert "Traceback" not in result.output
+
+
+def test_simplify_removes_dead_code_and_checks_fitness(tmp_path):
+    path = tmp_path / "p.amz"
+    path.write_text(LINEAR_WITH_DEAD_CODE)
+    written = tmp_path / "simple.amz"
+    result = runner.invoke(app, ["simplify", str(path), "--write", str(written)])
+    assert result.exit_code == 0, result.output
+    assert "v2 = v0 + v0" not in result.output and "s3 = 0.5" not in result.output
+    assert "s2 = s2 * s2" in result.output  # s2 is read by the next Learn: live
+    assert "9 → 7 instructions" in result.output and "unchanged" in result.output
+    assert written.read_text() in result.output

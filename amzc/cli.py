@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, ParamSpec
@@ -316,6 +317,14 @@ def evolve(
                                         "the final line.")] = False,
     force: Annotated[bool, typer.Option(help="Start over in a folder that holds a run.")]
     = False,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes, each evolving an island population with migration between "
+        "them. Default: all cores. 1: one population in this process.", show_default=False,
+        min=1)] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray", help="Run the islands as Ray actors: 'auto' (the cluster of RAY_ADDRESS or "
+        "this machine), 'local' (start a private one) or ray://host:port. Needs "
+        "pip install 'amzc[ray]'.", show_default=False)] = None,
 ) -> None:
     """Evolve a program: regularized evolution with FEC, then selection and final evaluation.
 
@@ -325,16 +334,31 @@ def evolve(
 
     from amzc.search.config import load_config
     from amzc.search.experiment import Interrupted, Run
+    from amzc.search.island_run import IslandRun, is_island_run
+    from amzc.search.islands import LocalPool, Pool
     from amzc.search.progress import Display, LiveDisplay
 
     if backend is not None and backend not in ("auto", *BACKENDS):
         raise AmzConfigError(f"--backend must be auto, {', '.join(BACKENDS)}; not {backend!r}")
     if (config is None) == (resume is None):
         raise AmzConfigError("give either --config FILE (a new run) or --resume RUN_DIR")
+    n_workers = workers or os.cpu_count() or 1
+
+    def make_pool() -> Pool:
+        if ray_address is not None:
+            from amzc.search.ray_pool import RayPool
+
+            return RayPool(ray_address, workers)
+        return LocalPool(n_workers)
+
     if resume is not None:
         title = f"amzc evolve --resume {resume}"
         display = Display() if quiet else LiveDisplay(title, err)
-        runner = Run.resume(resume, display, backend)
+        if is_island_run(resume):  # a run keeps the mode it started in
+            runner: Run = IslandRun.resume_islands(resume, make_pool, n_workers, display,
+                                                   backend)
+        else:
+            runner = Run.resume(resume, display, backend)
         folder = resume
     else:
         assert config is not None
@@ -344,8 +368,15 @@ def evolve(
         folder = out_dir or Path("runs") / cfg.name
         display = Display() if quiet else LiveDisplay(f"amzc evolve {cfg.name} (seed "
                                                       f"{cfg.seed}) → {folder}", err)
-        runner = Run.start(cfg, folder, display, config_dir=config.resolve().parent,
-                           force=force)
+        config_dir = config.resolve().parent
+        if ray_address is None and n_workers == 1:
+            runner = Run.start(cfg, folder, display, config_dir=config_dir, force=force)
+        else:
+            Run.prepare(cfg, folder, force)  # fail on a used folder before starting workers
+            pool = make_pool()
+            islands = cfg.migration.islands or pool.workers
+            runner = IslandRun.start_islands(cfg, folder, pool, islands, display, config_dir,
+                                             force=True)
     try:
         result = runner.run()
     except Interrupted as e:

@@ -106,6 +106,17 @@ class StopConfig:
 
 
 @dataclass(frozen=True)
+class MigrationConfig:
+    """Island model (paper §3.2, REFERENCE.md §8): ``islands`` populations (0: one per
+    worker) each evolve ``interval`` individuals per round; then each sends ``fraction`` of
+    its population to a shared pool and receives as many drawn from the whole pool."""
+
+    islands: int = 0
+    interval: int = 1000
+    fraction: float = 0.5
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     name: str
     seed: int
@@ -130,6 +141,7 @@ class ExperimentConfig:
     max_abs_error: float = 100.0
     progress_every: int = 10_000
     checkpoint_every: int = 100_000
+    migration: MigrationConfig = field(default_factory=MigrationConfig)
     source: str = field(default="", compare=False)  # the TOML text, copied into run folders
 
 
@@ -440,6 +452,14 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
         stagnation_delta=stop_t.float("stagnation_delta", 0.001, 0.0),
     )
     stop_t.done()
+
+    mig = root.table("migration")
+    migration = MigrationConfig(
+        islands=mig.int("islands", 0, 0),
+        interval=mig.int("interval", 1000, 1),
+        fraction=mig.float("fraction", 0.5, 0.0, 1.0),
+    )
+    mig.done()
     root.done()
     if not (stop.max_individuals or stop.max_train_steps or stop.max_time_s
             or stop.max_stagnation or early_select):
@@ -471,5 +491,6 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
         max_abs_error=max_abs_error,
         progress_every=progress_every,
         checkpoint_every=checkpoint_every,
+        migration=migration,
         source=text,
     )

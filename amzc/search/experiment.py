@@ -139,6 +139,12 @@ class Run:
     def start(cls, config: ExperimentConfig, folder: Path, display: Display | None = None,
               backend: Backend | None = None, config_dir: Path | None = None,
               force: bool = False) -> Run:
+        return cls(config, folder, cls.prepare(config, folder, force), display, backend,
+                   config_dir)
+
+    @staticmethod
+    def prepare(config: ExperimentConfig, folder: Path, force: bool = False) -> RunState:
+        """A run folder ready for a new run, and the run's initial state."""
         folder.mkdir(parents=True, exist_ok=True)
         if not force and ((folder / CHECKPOINT).exists() or (folder / RESULT_FILE).exists()):
             raise AmzConfigError(f"{folder} already holds a run; resume it with "
@@ -147,12 +153,19 @@ class Run:
             (folder / stale).unlink(missing_ok=True)
         (folder / CONFIG_FILE).write_text(config.source, encoding="utf-8")
         rng = random.Random(config.seed)
-        state = RunState(seed=config.seed, rng_state=rng.getstate())
-        return cls(config, folder, state, display, backend, config_dir)
+        return RunState(seed=config.seed, rng_state=rng.getstate())
 
     @classmethod
     def resume(cls, folder: Path, display: Display | None = None,
                backend_name: str | None = None) -> Run:
+        config, state, config_dir = cls.load(folder, backend_name)
+        return cls(config, folder, state, display, load_backend(config.backend), config_dir,
+                   resume=True)
+
+    @staticmethod
+    def load(folder: Path, backend_name: str | None = None
+             ) -> tuple[ExperimentConfig, RunState, Path]:
+        """The config, state and config folder of a run to resume."""
         saved = load_checkpoint(folder)
         state: RunState = saved["state"]
         if state.finished:
@@ -165,8 +178,7 @@ class Run:
             config = replace(config, backend=backend_name)
         if not (folder / LOG_FILE).exists():
             raise AmzCheckpointError(f"{folder}: {LOG_FILE} is missing; cannot resume")
-        return cls(config, folder, state, display, load_backend(config.backend), config_dir,
-                   resume=True)
+        return config, state, config_dir
 
     def _build_experiment(self) -> None:
         """Tasks, evaluator and strategy of the current experiment, from the state."""

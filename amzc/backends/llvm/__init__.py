@@ -45,6 +45,7 @@ Mode = Literal["auto", "interpret", "compile"]
 CONTEXTS = 16  # (task set, memory, options) combinations kept ready; each holds its data
 FULL_AFTER = 2  # an interpreter grown this many times is rebuilt with every op
 HOT_OBJECTS = 16
+TIME_EVERY = 64  # interpreted evaluations per timed one (the rest are estimated from work)
 SMALL_INTERPRETER_OPS = 24  # an interpreter for up to this many ops builds in ~2 compiles
 _COUNTS = struct.Struct("<iii")
 
@@ -66,15 +67,19 @@ class CostModel:
     interpreter_ms: float = 150.0  # running estimate of building one interpreter
     interpret_ns: float = 6.0  # interpreter ns per executed instruction per lane group
     history: int = 50_000  # programs whose interpretation time is remembered
+    calls: int = 0  # interpreted evaluations so far
     spent_us: dict[int, float] = field(default_factory=dict)  # by hash of the packed program
 
     def observe_compile(self, ms: float) -> None:
         self.compile_ms += 0.2 * (ms - self.compile_ms)
 
-    def observe_interpret(self, code: bytes, us: float, work: float) -> float:
-        """Record an interpreted evaluation; returns the program's total so far (µs)."""
+    def calibrate(self, us: float, work: float) -> None:
+        """A measured interpreted evaluation (one in TIME_EVERY is timed)."""
         if work > 0:
-            self.interpret_ns += 0.01 * (1e3 * us / work - self.interpret_ns)
+            self.interpret_ns += 0.1 * (1e3 * us / work - self.interpret_ns)
+
+    def observe_interpret(self, code: bytes, us: float) -> float:
+        """Add an interpreted evaluation's (estimated) time to the program's total (µs)."""
         spent, key = self.spent_us, hash(code)
         if len(spent) >= self.history:
             spent.clear()  # forget everything at once: cheaper than an LRU per call
@@ -181,11 +186,12 @@ class LlvmBackend:
     def _execute(self, ctx: _Context, code: bytes, program: Program, record: bool) -> None:
         """Run one program on the context's task set; results stay in ``ctx.call``."""
         state, call = self.state, ctx.call
-        kernel = state.compiled.get((ctx.key, code))
-        if kernel is not None:
-            state.remember(program, ctx, kernel)
-            call.execute(kernel, None, record)
-            return
+        if ctx.key in state.compiled_shapes:
+            kernel = state.compiled.get((ctx.key, code))
+            if kernel is not None:
+                state.remember(program, ctx, kernel)
+                call.execute(kernel, None, record)
+                return
         mode, cost = self.mode, state.cost
         interpreter = ctx.interpreter or _INTERPRETERS.get(ctx.shape)
         work = ctx.work(code) if mode == "auto" else 0.0
@@ -197,7 +203,9 @@ class LlvmBackend:
         if interpreter is None:
             interpreter = state.interpreter(ctx.shape, program)
         ctx.interpreter = interpreter
-        start = time.perf_counter_ns()
+        cost.calls += 1
+        timed = mode == "auto" and not cost.calls % TIME_EVERY
+        start = time.perf_counter_ns() if timed else 0
         call.execute(interpreter.kernel, code, record)
         while call.params[_UNSUPPORTED]:  # an op the interpreter was not built with
             call.params[_UNSUPPORTED] = 0
@@ -205,10 +213,12 @@ class LlvmBackend:
             if newer is None or newer is interpreter:
                 newer = state.interpreter(ctx.shape, program, grow=interpreter)
             interpreter = ctx.interpreter = newer
-            start = time.perf_counter_ns()
+            timed = False
             call.execute(interpreter.kernel, code, record)
         if mode == "auto":
-            spent = cost.observe_interpret(code, (time.perf_counter_ns() - start) / 1e3, work)
+            if timed:
+                cost.calibrate((time.perf_counter_ns() - start) / 1e3, work)
+            spent = cost.observe_interpret(code, cost.interpret_ns * work / 1e3)
             if cost.should_compile(spent, work):
                 state.compile_program(ctx, program, code)
 
@@ -224,6 +234,7 @@ class _State:
         self.cost = CostModel()
         self.compile_ms_spent: dict[Shape, float] = {}
         self.programs_compiled: dict[Shape, int] = {}
+        self.compiled_shapes: set[int] = set()  # context keys with compiled kernels
         self._last: tuple | None = None
         # compiled programs by object identity, skipping encoding for repeat calls; the kernel
         # is held weakly, so only the kernel cache decides how long machine code lives
@@ -285,6 +296,7 @@ class _State:
         self.compile_ms_spent[shape] = self.compile_ms_spent.get(shape, 0.0) + kernel.compile_ms
         self.programs_compiled[shape] = self.programs_compiled.get(shape, 0) + 1
         self.compiled.put((ctx.key, code), kernel)
+        self.compiled_shapes.add(ctx.key)
         self.remember(program, ctx, kernel)
         return kernel
 

@@ -21,34 +21,37 @@ _HEADER = struct.Struct("<iii20x")
 assert _HEADER.size == HEADER_BYTES
 
 
-def _packer(op: Op) -> Callable[..., bytes] | None:
-    """pack(op id, out, *inputs, *index, *data) → one record; None for no_op."""
+def _packer(op: Op) -> Callable[[Instruction], bytes] | None:
+    """pack(instruction) → its record; None for no_op. Ops without constant indices or data
+    (most of them) read their fields directly, which is faster than unpacking tuples."""
     if op is NO_OP:
         return None
     ints = len(op.inputs) + op.n_index
     floats = op.n_data
-    record = struct.Struct("<ii" + "i" * ints + "4x" * (2 - ints) + "d" * floats
+    layout = struct.Struct("<ii" + "i" * ints + "4x" * (2 - ints) + "d" * floats
                            + "8x" * (2 - floats))
-    assert record.size == RECORD_BYTES and ints <= 2 and floats <= 2
-    return record.pack
+    assert layout.size == RECORD_BYTES and ints <= 2 and floats <= 2
+    record, op_id = layout.pack, op.id
+    if not op.n_index and not floats and len(op.inputs) == 2:
+        return lambda ins: record(op_id, ins.out, ins.inputs[0], ins.inputs[1])
+    if not op.n_index and not floats and len(op.inputs) == 1:
+        return lambda ins: record(op_id, ins.out, ins.inputs[0])
+    return lambda ins: record(op_id, ins.out, *ins.inputs, *ins.index, *ins.data)
 
 
 _PACK = [_packer(op) for op in OPS]
 
 
-def _component(instructions: tuple[Instruction, ...]) -> tuple[bytes, int]:
-    records = []
-    for ins in instructions:
-        op = ins.op
-        pack = _PACK[op.id]
-        if pack is not None:
-            records.append(pack(op.id, ins.out, *ins.inputs, *ins.index, *ins.data))
-    return b"".join(records), len(records)
-
-
 def pack_program(program: Program) -> bytes:
     """The header and one record per instruction, no-ops left out."""
-    setup, n_setup = _component(program.setup)
-    predict, n_predict = _component(program.predict)
-    learn, n_learn = _component(program.learn)
-    return b"".join((_HEADER.pack(n_setup, n_predict, n_learn), setup, predict, learn))
+    records: list[bytes] = []
+    append = records.append
+    counts = []
+    for instructions in (program.setup, program.predict, program.learn):
+        before = len(records)
+        for ins in instructions:
+            pack = _PACK[ins.op.id]
+            if pack is not None:
+                append(pack(ins))
+        counts.append(len(records) - before)
+    return _HEADER.pack(*counts) + b"".join(records)

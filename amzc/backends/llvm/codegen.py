@@ -61,13 +61,19 @@ def copy_lanes(b: ir.IRBuilder, mem: Emitter, saved: Emitter, slot: int | ir.Val
 
 
 class Components(Protocol):
-    def emit(self, d: Driver, which: Component) -> None: ...
+    """How the driver runs a program's instructions (compiled or interpreted)."""
 
-    def snapshot(self, d: Driver, mask: ir.Value, save: bool) -> None: ...
+    def emit(self, d: Driver, which: Component) -> None:
+        """Run Setup, Predict or Learn on the group's memory, here."""
 
-    def finish(self, d: Driver) -> None: ...
+    def snapshot(self, d: Driver, mask: ir.Value, save: bool) -> None:
+        """Save (or restore) the memory of the lanes in ``mask``."""
 
-    def predict_draws(self, d: Driver) -> ir.Value: ...
+    def finish(self, d: Driver) -> None:
+        """Emit whatever the components need once, after the driver (the dispatch loop)."""
+
+    def predict_draws(self, d: Driver) -> ir.Value:
+        """The number of random outputs one Predict draws (i64)."""
 
 
 class Driver:

@@ -64,10 +64,6 @@ class Call:
         self.address = p.ctypes.data
         self.fitness_view = self.fitness_out.reshape(-1)[: self.num_tasks]  # per task
 
-    def run(self, kernel: Kernel, code: bytes | None, record: bool = False) -> RunOutput:
-        self.execute(kernel, code, record)
-        return self.output(record)
-
     def execute(self, kernel: Kernel, code: bytes | None, record: bool = False) -> None:
         """Run the kernel; results stay in the output buffers."""
         p = self.params

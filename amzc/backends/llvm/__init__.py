@@ -19,7 +19,7 @@ import struct
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -44,7 +44,7 @@ STAGES = ("raw", "opt", "asm")
 Mode = Literal["auto", "interpret", "compile"]
 CONTEXTS = 16  # (task set, memory, options) combinations kept ready; each holds its data
 FULL_AFTER = 2  # an interpreter grown this many times is rebuilt with every op
-HOT_OBJECTS = 16
+HOT_OBJECTS = 64
 TIME_EVERY = 64  # interpreted evaluations per timed one (the rest are estimated from work)
 SMALL_INTERPRETER_OPS = 24  # an interpreter for up to this many ops builds in ~2 compiles
 _COUNTS = struct.Struct("<iii")
@@ -175,13 +175,23 @@ class LlvmBackend:
 
     # tiers ---------------------------------------------------------------------------------
     def _run(self, ctx: _Context, program: Program, record: bool) -> None:
-        hot = self.state.hot.get(id(program))
-        if hot is not None and hot[0] is program and hot[1] is ctx:
-            kernel = hot[2]()  # the same program object, compiled, unless since evicted
-            if kernel is not None:
-                ctx.call.execute(kernel, None, record)
-                return
-        self._execute(ctx, pack_program(program), program, record)
+        state = self.state
+        hot = state.hot.get(id(program))
+        if hot is not None and hot[0] is program:
+            if hot[1] is ctx:
+                kernel = hot[2]()  # the same program object, compiled, unless since evicted
+                if kernel is not None:
+                    ctx.call.execute(kernel, None, record)
+                    return
+            code = hot[3]
+        else:
+            # the search runs a candidate on the FEC examples, then on every task: the
+            # same object twice in a row, so its packing is kept for a little while
+            code = pack_program(program)
+            if len(state.hot) >= HOT_OBJECTS:
+                state.hot.clear()
+            state.hot[id(program)] = (program, None, _dead, code)
+        self._execute(ctx, code, program, record)
 
     def _execute(self, ctx: _Context, code: bytes, program: Program, record: bool) -> None:
         """Run one program on the context's task set; results stay in ``ctx.call``."""
@@ -189,7 +199,7 @@ class LlvmBackend:
         if ctx.key in state.compiled_shapes:
             kernel = state.compiled.get((ctx.key, code))
             if kernel is not None:
-                state.remember(program, ctx, kernel)
+                state.remember(program, ctx, kernel, code)
                 call.execute(kernel, None, record)
                 return
         mode, cost = self.mode, state.cost
@@ -223,6 +233,10 @@ class LlvmBackend:
                 state.compile_program(ctx, program, code)
 
 
+def _dead() -> None:
+    return None
+
+
 class _State:
     """Caches of one backend (or of the process): compiled programs, call contexts, and the
     cost model's measurements."""
@@ -236,9 +250,11 @@ class _State:
         self.programs_compiled: dict[Shape, int] = {}
         self.compiled_shapes: set[int] = set()  # context keys with compiled kernels
         self._last: tuple | None = None
-        # compiled programs by object identity, skipping encoding for repeat calls; the kernel
-        # is held weakly, so only the kernel cache decides how long machine code lives
-        self.hot: dict[int, tuple[Program, _Context, weakref.ref[Kernel]]] = {}
+        # recent programs by object identity: (program, context, compiled kernel, packed
+        # program), so repeat calls skip packing, and compiled ones the cache lookup too; the
+        # kernel is held weakly, so only the kernel cache decides how long machine code lives
+        self.hot: dict[int, tuple[Program, _Context | None, Callable[[], Kernel | None],
+                                  bytes]] = {}
 
     def compile_before_interpreter(self, shape: Shape, program: Program) -> bool:
         """No interpreter for the Shape yet. One built for a few ops costs about what one
@@ -250,10 +266,10 @@ class _State:
         return (self.programs_compiled.get(shape, 0) == 0
                 and self.compile_ms_spent.get(shape, 0.0) < self.cost.interpreter_ms)
 
-    def remember(self, program: Program, ctx: _Context, kernel: Kernel) -> None:
+    def remember(self, program: Program, ctx: _Context, kernel: Kernel, code: bytes) -> None:
         if len(self.hot) >= HOT_OBJECTS:
             self.hot.clear()
-        self.hot[id(program)] = (program, ctx, weakref.ref(kernel))
+        self.hot[id(program)] = (program, ctx, weakref.ref(kernel), code)
 
     def context(self, tasks: TaskSet, memory: MemoryConfig, options: EvalOptions,
                 lanes: int | None) -> _Context:
@@ -297,7 +313,7 @@ class _State:
         self.programs_compiled[shape] = self.programs_compiled.get(shape, 0) + 1
         self.compiled.put((ctx.key, code), kernel)
         self.compiled_shapes.add(ctx.key)
-        self.remember(program, ctx, kernel)
+        self.remember(program, ctx, kernel, code)
         return kernel
 
 

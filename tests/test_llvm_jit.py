@@ -232,3 +232,17 @@ def test_compile_workers_are_recycled_and_restarted():
     finally:
         worker.close()
     assert worker.process is None
+
+
+def test_without_a_compile_worker_programs_compile_in_process(monkeypatch):
+    import amzc.backends.llvm.jit as jit_module
+    from amzc.backends.llvm import worker as worker_module
+
+    def no_subprocesses(*args, **kwargs):
+        raise OSError("no child processes allowed")
+
+    jit = jit_module.Jit()
+    monkeypatch.setattr(jit_module, "IN_PROCESS_COMPILES", 0)
+    monkeypatch.setattr(worker_module.subprocess, "Popen", no_subprocesses)
+    kernel = jit.compile_program(HUMAN, Shape.of(MEMORY, TASKS))
+    assert jit._worker_failed and kernel.address

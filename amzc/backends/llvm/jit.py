@@ -19,6 +19,7 @@ Memory over long runs (docs/llvm.md, "Memory"):
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import threading
 import time
@@ -38,6 +39,7 @@ PROGRAM_OPT_LEVEL = 2  # compiled programs: measured as fast as O3's code, ~10 %
 KERNEL_CACHE_SIZE = 256
 IN_PROCESS_COMPILES = 32  # bounded leak (~0.4 MB each), no worker start-up for one-off runs
 
+log = logging.getLogger("amzc.llvm")
 RunFn = Callable[[int, bytes | None], None]
 _SIGNATURE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
 
@@ -66,6 +68,7 @@ class Jit:
         self.optimized_here = 0  # pass-manager runs in this process (each leaks, see above)
         self._drivers: dict[Shape, llvm.ModuleRef] = {}
         self._worker = None
+        self._worker_failed = False
 
     def _machine(self) -> llvm.TargetMachine:
         # No fast-math, no FP contraction: LLVM's default (fp-contract=on) fuses only what the
@@ -132,10 +135,15 @@ class Jit:
     def compile_program(self, program: Program, shape: Shape) -> Kernel:
         """The program's kernel: compiled here for the first few, then by the worker."""
         start = time.perf_counter()
-        if self.compiled < IN_PROCESS_COMPILES:
+        obj = None
+        if self.compiled >= IN_PROCESS_COMPILES and not self._worker_failed:
+            try:
+                obj = self.worker().object_code(program, shape)
+            except (OSError, EOFError, RuntimeError) as e:  # no child processes here: go on
+                log.warning("LLVM compile worker unavailable (%s); compiling in process", e)
+                self._worker_failed = True
+        if obj is None:
             obj = self.object_code(program, shape)
-        else:
-            obj = self.worker().object_code(program, shape)
         self.compiled += 1
         return self.load(obj, (time.perf_counter() - start) * 1e3)
 

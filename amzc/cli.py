@@ -319,7 +319,8 @@ def evolve(
     = False,
     workers: Annotated[int | None, typer.Option(
         help="Worker processes, each evolving an island population with migration between "
-        "them. Default: all cores. 1: one population in this process.", show_default=False,
+        "them. Default: one population in this process, or all cores when the config sets "
+        "[migration] islands ≥ 2.", show_default=False,
         min=1)] = None,
     ray_address: Annotated[str | None, typer.Option(
         "--ray", help="Run the islands as Ray actors: 'auto' (the cluster of RAY_ADDRESS or "
@@ -369,6 +370,8 @@ def evolve(
         display = Display() if quiet else LiveDisplay(f"amzc evolve {cfg.name} (seed "
                                                       f"{cfg.seed}) → {folder}", err)
         config_dir = config.resolve().parent
+        if workers is None and ray_address is None and cfg.migration.islands < 2:
+            n_workers = 1  # one population, as the reference and the demo; islands on request
         if ray_address is None and n_workers == 1:
             runner = Run.start(cfg, folder, display, config_dir=config_dir, force=force)
         else:

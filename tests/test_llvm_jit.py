@@ -246,3 +246,22 @@ def test_without_a_compile_worker_programs_compile_in_process(monkeypatch):
     monkeypatch.setattr(worker_module.subprocess, "Popen", no_subprocesses)
     kernel = jit.compile_program(HUMAN, Shape.of(MEMORY, TASKS))
     assert jit._worker_failed and kernel.address
+
+
+@pytest.mark.parametrize("mode", ["interpret", "compile"])
+@pytest.mark.parametrize("bad", [
+    Instruction(next(op for op in OPS if op.name == "scalar_sum"), 9, (1, 2)),  # s9 of 4
+    Instruction(next(op for op in OPS if op.name == "vector_sum"), 1, (1, 7)),  # v7 of 3
+    Instruction(next(op for op in OPS if op.name == "vector_const_set"), 1, (), (4,), (1.0,)),
+    Instruction(next(op for op in OPS if op.name == "scalar_sum"), -1, (1, 2)),
+], ids=["output", "input", "index", "negative"])
+def test_addresses_beyond_memory_are_errors_not_wild_writes(mode, bad):
+    """Generated code never writes outside memory: unchecked programs that would are
+    reported (the interpreter flags them natively; the compiled tier checks first)."""
+    from amzc.errors import AmzError
+
+    backend = LlvmBackend(mode=mode, shared=False)
+    program = Program((bad,), HUMAN.predict, HUMAN.learn)
+    with pytest.raises(AmzError, match="beyond|memory"):
+        backend.run(program, TASKS, MEMORY, OPTIONS)
+    backend.run(HUMAN, TASKS, MEMORY, OPTIONS)  # and the backend still works

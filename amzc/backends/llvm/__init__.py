@@ -120,6 +120,20 @@ class _Interpreter:
 # Interpreters depend on nothing but their Shape and op set: shared by the whole process.
 _INTERPRETERS: dict[Shape, _Interpreter] = {}
 _UNSUPPORTED = P["unsupported"]
+_INVALID = P["invalid"]
+
+
+def check_program(program: Program, shape: Shape) -> None:
+    """Raise an AmzError if an address lies outside the memory or an index outside F:
+    generated code must never write outside its memory."""
+    from amzc.check import check
+
+    memory = MemoryConfig(shape.scalars, shape.vectors, shape.matrices)
+    check(program, memory, shape.features)  # located messages for too large ones
+    for component, ins in program.instructions():
+        if min((*ins.inputs, *ins.index, ins.out), default=0) < 0:
+            raise AmzConfigError(f"a negative address or index, outside the memory, in "
+                                 f"{component}: {ins}")
 
 
 class LlvmBackend:
@@ -225,6 +239,10 @@ class LlvmBackend:
             interpreter = ctx.interpreter = newer
             timed = False
             call.execute(interpreter.kernel, code, record)
+        if call.params[_INVALID]:
+            call.params[_INVALID] = 0
+            check_program(program, ctx.shape)  # names what is wrong
+            raise AmzConfigError("the program addresses memory beyond its configuration")
         if mode == "auto":
             if timed:
                 cost.calibrate((time.perf_counter_ns() - start) / 1e3, work)
@@ -307,6 +325,7 @@ class _State:
 
     def compile_program(self, ctx: _Context, program: Program, code: bytes) -> Kernel:
         shape = ctx.shape
+        check_program(program, shape)
         kernel = default_jit().compile_program(program, shape)
         self.cost.observe_compile(kernel.compile_ms)
         self.compile_ms_spent[shape] = self.compile_ms_spent.get(shape, 0.0) + kernel.compile_ms

@@ -40,6 +40,7 @@ PARAMS = (
     "record", "record_steps", "train_errors", "valid_errors", "train_counts", "valid_counts",
     "unsupported",  # set by an interpreter that met an op it was not built with
     "saved",  # scratch: slots × W doubles for the abort snapshot of one group
+    "invalid",  # set by an interpreter that met an address beyond memory or index beyond F
 )
 P = {name: i for i, name in enumerate(PARAMS)}
 
@@ -575,6 +576,11 @@ class InterpretedComponents:
         b.store(ir.Constant(I64, 1), b.gep(d.fn.args[0], [d.const(P["unsupported"])],
                                            source_etype=I64))
         b.branch(step)
+        invalid = fn.append_basic_block("invalid")
+        b.position_at_end(invalid)
+        b.store(ir.Constant(I64, 1), b.gep(d.fn.args[0], [d.const(P["invalid"])],
+                                           source_etype=I64))
+        b.branch(step)
 
         for op in self.ops:
             if op is NO_OP:
@@ -590,6 +596,18 @@ class InterpretedComponents:
                 return b.load(b.gep(pc, [ir.Constant(I64, 2 + k)], source_etype=F64), typ=F64)
 
             fields = [field(2), field(3)]
+            # addresses beyond memory or indices beyond F would write outside it: flag the
+            # program as invalid and skip the instruction (the caller raises)
+            count = {"s": shape.scalars, "v": shape.vectors, "m": shape.matrices}
+            limits = [(field(1), count[op.output])]
+            limits += [(a, count[t]) for t, a in zip(op.inputs, fields, strict=False)]
+            limits += [(i, shape.features) for i in fields[: op.n_index]]
+            valid = ir.Constant(I1, 1)
+            for value, limit in limits:
+                valid = b.and_(valid, b.icmp_unsigned("<", value, ir.Constant(I64, limit)))
+            body = fn.append_basic_block(f"{op.name}.valid")
+            b.cbranch(valid, body, invalid)
+            b.position_at_end(body)
             inputs = [e.add(shape.base(t, 0), e.mul(a, shape.size(t)))
                       for t, a in zip(op.inputs, fields, strict=False)]
             out = e.add(shape.base(op.output, 0), e.mul(field(1), shape.size(op.output)))

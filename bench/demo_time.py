@@ -46,7 +46,7 @@ def run_seed(config: Path, seed: int, folder: Path, extra: list[str]) -> dict:
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"seed {seed} failed:\n{proc.stderr}")
+        return {"seed": seed, "wall_s": round(wall, 2), "error": proc.stderr[-2000:]}
     result = json.loads((folder / "result.json").read_text())
     return {
         "seed": seed,
@@ -76,10 +76,17 @@ def main() -> None:
         for seed in args.seeds:
             run = run_seed(args.config, seed, Path(tmp) / f"seed{seed}", extra)
             runs.append(run)
+            if "error" in run:
+                print(f"seed {seed}: failed after {run['wall_s']} s\n{run['error']}", flush=True)
+                continue
             print(f"seed {seed}: {run['wall_s']:7.1f} s  final {run['final_fitness']:.6f}  "
                   f"{run['experiments']} experiment(s)  {run['individuals']:>9,} individuals  "
                   f"{run['individuals_per_s']:>6,}/s  FEC hits {run['fec_hit_rate']:.1%}",
                   flush=True)
+    failed = [r for r in runs if "error" in r]
+    runs = [r for r in runs if "error" not in r]
+    if not runs:
+        raise SystemExit("every seed failed")
     times = [r["wall_s"] for r in runs]
     summary = {
         "config": str(args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT)
@@ -93,6 +100,7 @@ def main() -> None:
         "median_individuals_per_s": statistics.median(r["individuals_per_s"] for r in runs),
         "reference_cpp": REFERENCE,
         "runs": runs,
+        "failed": failed,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")

@@ -124,6 +124,18 @@ def test_early_selection_only_shortens_the_search(tmp_path):
     assert early["select_fitness"] > 0.3
 
 
+def test_random_search_runs_and_keeps_its_best_ever(tmp_path):
+    text = TINY.replace('name = "tiny"', 'name = "tiny"\nstrategy = "random"')
+    result = start(tmp_path, text=text).run()
+    ends = [r for r in read_log(tmp_path / "run" / "progress.jsonl")
+            if r["kind"] == "experiment_end"]
+    assert len(ends) == 2 and result["individuals"] == 600
+    bests = [r["fitness"] for r in read_log(tmp_path / "run" / "progress.jsonl")
+             if r["kind"] == "best" and r["experiment"] == 1]
+    assert bests == sorted(bests)  # the best ever never gets worse
+    assert ends[0]["search_fitness"] == bests[-1]
+
+
 def test_stagnation_ends_an_experiment(tmp_path):
     text = TINY.replace("max_individuals = 300", "max_individuals = 3000\nmax_stagnation = 60\n"
                         "stagnation_delta = 0.5")

@@ -219,6 +219,8 @@ class RandomSearch(Strategy):
                 "seen": self.seen}
 
     def restore(self, state: dict) -> None:
+        if not state:  # a new experiment
+            return
         self.best_program = state["best_program"]
         self.best_fitness = state["best_fitness"]
         self.seen = state["seen"]

@@ -26,8 +26,8 @@ def task_suffixes(task_ids: np.ndarray, train_examples: int) -> list[bytes]:
 
 
 def fingerprints(out: RunOutput, suffixes: list[bytes]) -> list[bytes]:
-    """One 16-byte fingerprint per task of a recorded (``record=True``) run: a hash of the
-    recorded counts, the recorded errors' exact bytes and the task's suffix."""
+    """One 16-byte fingerprint per task of a recorded (``record=True``) run: a BLAKE2b hash of
+    the recorded counts, the exact bytes of the recorded errors and the task's suffix."""
     assert out.train_errors is not None and out.valid_errors is not None
     assert out.n_train_errors is not None and out.n_valid_errors is not None
     train = np.ascontiguousarray(out.train_errors, dtype=np.float64)
@@ -39,10 +39,11 @@ def fingerprints(out: RunOutput, suffixes: list[bytes]) -> list[bytes]:
     for k, (n_train, n_valid) in enumerate(zip(out.n_train_errors.tolist(),
                                                out.n_valid_errors.tolist(), strict=True)):
         t0, v0 = k * train_row, k * valid_row
-        data = b"".join((pack("<ii", n_train, n_valid),
-                         train_bytes[t0:t0 + 8 * n_train], valid_bytes[v0:v0 + 8 * n_valid],
-                         suffixes[k]))
-        result.append(blake2b(data, digest_size=16).digest())
+        h = blake2b(pack("<ii", n_train, n_valid), digest_size=16)
+        h.update(train_bytes[t0:t0 + 8 * n_train])  # errors past an abort do not count
+        h.update(valid_bytes[v0:v0 + 8 * n_valid])
+        h.update(suffixes[k])
+        result.append(h.digest())
     return result
 
 

@@ -46,6 +46,7 @@ class InstructionFactory:
         # Instructions without data repeat often (the space of ops × addresses is small);
         # handing out one object per value lets per-instruction caches hit.
         self._interned: dict[tuple, Instruction] = {}
+        self._plans: dict[int, tuple[tuple[int, ...], int, int]] = {}
 
     def output(self, rng: random.Random, kind: str) -> int:
         first = FIRST_OUTPUT[kind]
@@ -73,8 +74,18 @@ class InstructionFactory:
             out = self.output(rng, op.output)
             index = tuple(self.index(rng) for _ in range(op.n_index))
             return Instruction(op, out, (), index, self.data(rng, op))
-        inputs = tuple(self.input(rng, kind) for kind in op.inputs)
-        return self.intern(op, self.output(rng, op.output), inputs)
+        plan = self._plans.get(op.id)
+        if plan is None:
+            plan = self._plans[op.id] = self._plan(op)
+        input_sizes, first, span = plan
+        rand = rng.random
+        # the same draws as input() per operand, then output(): inputs first, then the output
+        inputs = tuple([int(rand() * n) for n in input_sizes])
+        return self.intern(op, first + int(rand() * span), inputs)
+
+    def _plan(self, op: Op) -> tuple[tuple[int, ...], int, int]:
+        first = FIRST_OUTPUT[op.output]
+        return (tuple(self.sizes[k] for k in op.inputs), first, self.sizes[op.output] - first)
 
     def intern(self, op: Op, out: int, inputs: tuple[int, ...]) -> Instruction:
         """The shared instruction object of a data-free instruction."""

@@ -59,7 +59,8 @@ def fec_taskset(tasks: TaskSet, num_train: int, num_valid: int) -> TaskSet:
 
 @dataclass
 class EvalStats:
-    """Counters of the work done; the first three are part of the deterministic log."""
+    """Counters of the work done. The first three count the search's work as the reference
+    does and repeat exactly for a seed; the others depend on amzc's memos."""
 
     train_steps: int = 0  # training examples run (fingerprints included), as the reference
     task_evaluations: int = 0  # full per-task evaluations (FEC misses)
@@ -104,7 +105,6 @@ class SearchEvaluator:
             self._fingerprints.clear()
             self._fitness.clear()
             self._generation = dce.generation
-        self.memoize = MEMOIZE
         key, has_random, live = dce.analyze(program)
         simplified = _Lazy(live)
         k = self.tasks.num_tasks

@@ -167,12 +167,15 @@ SLOW = TINY.replace("max_individuals = 300", "max_individuals = 3000").replace(
 
 
 def _wait_for_checkpoint(folder: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait until the run is past its first periodic checkpoint (200 individuals: the log then
+    holds at least 5 progress records, one per 50)."""
     deadline = time.monotonic() + timeout
-    while not (folder / CHECKPOINT).exists():
+    log = folder / "progress.jsonl"
+    while not (log.exists() and log.read_text().count('"kind": "progress"') >= 5):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
-        time.sleep(0.05)
-    time.sleep(0.3)  # let it run past the first checkpoint
+        time.sleep(0.02)
+    assert (folder / CHECKPOINT).exists()
 
 
 def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):

@@ -210,6 +210,8 @@ class Run:
         gc.freeze()
         gc.disable()
         try:
+            if not (self.folder / CHECKPOINT).exists():
+                self._checkpoint()  # a run killed before its first interval can resume too
             while True:
                 if not self.state.in_experiment:
                     self._start_experiment()

@@ -42,6 +42,7 @@ class JsonlLog:
 
     def write(self, record: dict[str, Any]) -> None:
         self.file.write(json.dumps(record, separators=(", ", ": ")) + "\n")
+        self.file.flush()  # readers (amzc plot, tail -f) see records as they come
 
     def offset(self) -> int:
         self.file.flush()

@@ -1,0 +1,175 @@
+"""`amzc evolve --workers N` and `--ray`: island runs end to end (amzc/search/island_run.py).
+
+The Ray tests use a real single-node cluster that the test starts on the loopback interface
+(`ray start --head --node-ip-address=127.0.0.1`) and stops afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_search_experiment import TINY
+from typer.testing import CliRunner
+
+from amzc.cli import app
+from amzc.search.config import load_config
+from amzc.search.island_run import IslandRun
+from amzc.search.islands import LocalPool
+from amzc.search.progress import read_log, without_times
+
+ISLANDS = TINY + "[migration]\ninterval = 50\nfraction = 0.5\n"
+LONGER = (ISLANDS.replace("max_individuals = 300", "max_individuals = 12000")
+          .replace("checkpoint_every = 100", "checkpoint_every = 1000")
+          .replace("max_experiments = 2", "max_experiments = 1"))
+AMZC = [sys.executable, "-m", "amzc"] if shutil.which("amzc") is None else ["amzc"]
+
+
+def config(tmp_path: Path, text: str = ISLANDS) -> Path:
+    path = tmp_path / "islands.toml"
+    path.write_text(text)
+    return path
+
+
+def log_without_times(folder: Path) -> list[dict]:
+    return [without_times(r) for r in read_log(folder / "progress.jsonl")]
+
+
+def evolve(*args: str) -> None:
+    result = CliRunner().invoke(app, ["evolve", "--quiet", *args])
+    assert result.exit_code == 0, result.output
+
+
+def test_island_runs_are_deterministic_and_migrate(tmp_path):
+    cfg = config(tmp_path)
+    evolve("-c", str(cfg), "--out", str(tmp_path / "a"), "--workers", "2")
+    evolve("-c", str(cfg), "--out", str(tmp_path / "b"), "--workers", "2")
+    a, b = log_without_times(tmp_path / "a"), log_without_times(tmp_path / "b")
+    assert a == b
+    assert (tmp_path / "a" / "best.amz").read_text() == (tmp_path / "b" / "best.amz").read_text()
+    progress = [r for r in a if r["kind"] == "progress"]
+    assert progress and progress[0]["individuals"] == 100  # two islands × 50 per round
+    result = json.loads((tmp_path / "a" / "result.json").read_text())
+    assert result["individuals"] >= 300 and 0.0 < result["final_fitness"] <= 1.0
+
+
+def test_island_count_not_worker_count_decides_the_result(tmp_path):
+    cfg = config(tmp_path, ISLANDS.replace("interval = 50", "interval = 50\nislands = 2"))
+    evolve("-c", str(cfg), "--out", str(tmp_path / "two"), "--workers", "2")
+    run = IslandRun.start_islands(load_config(cfg), tmp_path / "one", LocalPool(1), 2)
+    run.run()  # the same two islands, both in one worker process
+    assert log_without_times(tmp_path / "two") == log_without_times(tmp_path / "one")
+
+
+def test_island_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
+    cfg = config(tmp_path, LONGER)
+    evolve("-c", str(cfg), "--out", str(tmp_path / "whole"), "--workers", "2")
+    folder = tmp_path / "killed"
+    proc = subprocess.Popen([*AMZC, "evolve", "-q", "-c", str(cfg), "--out", str(folder),
+                             "--workers", "2"], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        log = folder / "progress.jsonl"
+        if (folder / "checkpoint.pkl").exists() and log.exists() and \
+                log.read_text().count('"progress"') >= 25:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed; make it longer"
+    os.killpg(proc.pid, signal.SIGKILL)  # the coordinator and its workers
+    proc.wait()
+    assert not (folder / "result.json").exists()
+    evolve("--resume", str(folder), "--workers", "2")
+    assert (folder / "best.amz").read_text() == (tmp_path / "whole" / "best.amz").read_text()
+    assert log_without_times(folder) == log_without_times(tmp_path / "whole")
+
+
+def test_ray_missing_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray → ImportError
+    result = CliRunner().invoke(app, ["evolve", "-q", "-c", str(config(tmp_path)), "--out",
+                                      str(tmp_path / "r"), "--ray", "auto"])
+    assert result.exit_code == 2
+    assert "pip install 'amzc[ray]'" in result.output and "Traceback" not in result.output
+
+
+# -- Ray, against a real local cluster -----------------------------------------------------------
+
+RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # keep Ray on the loopback interface
+           "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    pytest.importorskip("ray")
+    env = {**os.environ, **RAY_ENV}
+    port = free_port()
+    start = subprocess.run(["ray", "start", "--head", "--node-ip-address=127.0.0.1",
+                            f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                            "--disable-usage-stats"], env=env, capture_output=True, text=True,
+                           timeout=180)
+    assert start.returncode == 0, start.stdout + start.stderr
+    try:
+        yield f"127.0.0.1:{port}", env
+    finally:
+        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+def run_on_ray(address: str, env: dict, cfg: Path, folder: Path) -> subprocess.Popen:
+    return subprocess.Popen([*AMZC, "evolve", "-q", "-c", str(cfg), "--out", str(folder),
+                             "--workers", "2", "--ray", address], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_ray_islands_give_the_local_result(ray_cluster, tmp_path):
+    address, env = ray_cluster
+    cfg = config(tmp_path)
+    evolve("-c", str(cfg), "--out", str(tmp_path / "local"), "--workers", "2")
+    proc = run_on_ray(address, env, cfg, tmp_path / "ray")
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, output
+    assert log_without_times(tmp_path / "ray") == log_without_times(tmp_path / "local")
+
+
+KILL_HOST_1 = """
+import sys, ray
+ray.init(address=sys.argv[1], namespace="amzc", log_to_driver=False)
+names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+         if a["name"].endswith("-host-1")]
+assert names, "no island host to kill"
+ray.kill(ray.get_actor(names[0], namespace="amzc"), no_restart=True)
+"""
+
+
+def test_ray_run_survives_the_loss_of_a_worker(ray_cluster, tmp_path):
+    address, env = ray_cluster
+    cfg = config(tmp_path, LONGER.replace("checkpoint_every = 1000", "checkpoint_every = 500"))
+    folder = tmp_path / "lossy"
+    proc = run_on_ray(address, env, cfg, folder)
+    deadline = time.time() + 180
+    log = folder / "progress.jsonl"
+    while time.time() < deadline and proc.poll() is None and not (
+            log.exists() and log.read_text().count('"progress"') >= 8):
+        time.sleep(0.1)
+    assert proc.poll() is None, "the run ended before a worker could be killed"
+    # A separate driver kills island host 1, as a crash or a lost node would.
+    kill = subprocess.run([sys.executable, "-c", KILL_HOST_1, address], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert kill.returncode == 0, kill.stdout + kill.stderr
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, output
+    restarts = [r for r in read_log(log) if r["kind"] == "worker_restart"]
+    assert restarts and restarts[0]["worker"] == 1 and restarts[0]["islands"] == [1]
+    assert json.loads((folder / "result.json").read_text())["final_fitness"] > 0

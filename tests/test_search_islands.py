@@ -118,3 +118,21 @@ def test_a_failing_worker_is_a_clear_error():
             pool.call_all("no_such_method", [()])
     finally:
         pool.close()
+
+
+def test_programs_cross_the_wire_unchanged():
+    from amzc.parse import parse as parse_program
+    from amzc.search.islands import from_wire, to_wire
+
+    source = ("def Setup():\n  s2 = -0.0\n  s3 = nan\ndef Predict():\n  s1 = dot(v0, v1)\n"
+              "def Learn():\n  s2 = 0.0\n  v1 = v0 * s2\n  v1 = v0 * s2\n")
+    program = parse_program(source)
+    wire = to_wire(program)
+    assert isinstance(wire, tuple)  # plain numbers, not dataclasses
+    known: dict = {}
+    back = from_wire(pickle.loads(pickle.dumps(wire)), known)
+    assert back == program and print_program(back) == print_program(program)
+    assert str(back.setup[0].data[0]) == "-0.0"  # not interned into +0.0
+    assert back.learn[1] is back.learn[2]  # constant-free instructions are shared
+    commented = parse_program("# a note\n" + source)
+    assert to_wire(commented) is commented  # comments travel with the AST itself

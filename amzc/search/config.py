@@ -112,7 +112,7 @@ class MigrationConfig:
     its population to a shared pool and receives as many drawn from the whole pool."""
 
     islands: int = 0
-    interval: int = 1000
+    interval: int = 5000
     fraction: float = 0.5
 
 
@@ -456,7 +456,7 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
     mig = root.table("migration")
     migration = MigrationConfig(
         islands=mig.int("islands", 0, 0),
-        interval=mig.int("interval", 1000, 1),
+        interval=mig.int("interval", 5000, 1),
         fraction=mig.float("fraction", 0.5, 0.0, 1.0),
     )
     mig.done()

@@ -4,8 +4,10 @@
 The coordinator keeps everything the single-population run does (experiments, T_select,
 early selection, the final evaluation, the log, the display, checkpoints), and replaces the
 search step: a *round* advances every island by ``migration.interval`` individuals in
-parallel, then migrates. The coordinator sees the islands through small aggregate views that
-answer what :class:`~amzc.search.experiment.Run` asks of a population, an evaluator and a
+parallel, then migrates. The arrivals sampled after round r reach the islands with the
+request for round r + 1 (one message each way per round); until then they are part of the
+coordinator's checkpointed state. The coordinator sees the islands through small aggregate
+views that answer what :class:`~amzc.search.experiment.Run` asks of a population, an evaluator and a
 hurdle: best and mean over all islands, summed counters.
 
 Limits (``stop.max_individuals``, ``max_train_steps``) count the work of all islands
@@ -26,7 +28,15 @@ from amzc.search.checkpoint import load_checkpoint
 from amzc.search.config import ExperimentConfig
 from amzc.search.evaluation import EvalStats
 from amzc.search.experiment import Interrupted, Run, RunState
-from amzc.search.islands import IslandReport, Pool, global_best, island_seed, migrate, pool_stats
+from amzc.search.islands import (
+    IslandReport,
+    Migrant,
+    Pool,
+    global_best,
+    island_seed,
+    pool_stats,
+    sample_arrivals,
+)
 from amzc.search.progress import Display
 from amzc.syntax import Program
 
@@ -91,7 +101,7 @@ class _IslandsView:
         return {"islands": run.pool.call_all("state", [()] * run.island_count),
                 "island_count": run.island_count,
                 "migration_rng": run.migration_rng.getstate(),
-                "migration_pool": run.migration_pool}
+                "migration_pool": run.migration_pool, "arrivals": run.arrivals}
 
     def restore(self, state: dict[str, Any]) -> None:
         pass  # done by IslandRun._build_experiment, which needs the pool
@@ -106,7 +116,8 @@ class IslandRun(Run):
         self.pool = pool
         self.island_count = island_count
         self.migration_rng = random.Random()
-        self.migration_pool: list[tuple[Program, float]] = []
+        self.migration_pool: list[Migrant] = []  # last round's emigrants, in island order
+        self.arrivals: list[list[Migrant]] = [[] for _ in range(island_count)]
         super().__init__(config, folder, state, display, None, config_dir, resume)
 
     @classmethod
@@ -147,9 +158,12 @@ class IslandRun(Run):
         self.pool.create_all([(i, cfg, s.search_spec, seeds[i], states[i])
                               for i in range(self.island_count)])
         self.migration_rng = random.Random(derive_key(s.seed, s.experiment, _MIGRATION_SEED))
+        self.migration_pool = []
+        self.arrivals = [[] for _ in range(self.island_count)]
         if saved:
             self.migration_rng.setstate(saved["migration_rng"])
             self.migration_pool = saved["migration_pool"]
+            self.arrivals = saved["arrivals"]
         if not isinstance(s.population, IslandsPopulation):
             s.population = IslandsPopulation(cfg.population_size)
         self.strategy = _IslandsView(self)  # type: ignore[assignment]
@@ -174,8 +188,16 @@ class IslandRun(Run):
         s, cfg = self.state, self.config
         n = self.island_count
         migrants = round(cfg.migration.fraction * cfg.population_size)
+        if n == 1:
+            migrants = 0
         while (reason := self._stop_reason()) is None:
-            self._absorb(self.pool.call_all("advance", [(cfg.migration.interval,)] * n))
+            results = self.pool.call_all("round", [(self.arrivals[i], cfg.migration.interval,
+                                                    migrants) for i in range(n)])
+            if migrants:
+                emigrants = [e for _, e in results]
+                self.migration_pool = [item for group in emigrants for item in group]
+                self.arrivals = sample_arrivals(self.migration_rng, emigrants, migrants)
+            self._absorb([report for report, _ in results])
             for event in _drain(self.pool):
                 self.log.write({**event, "experiment": s.experiment,
                                 "individuals": s.individuals, "elapsed_s": self._elapsed()})
@@ -198,8 +220,6 @@ class IslandRun(Run):
                 s.next_progress = (s.individuals // cfg.progress_every + 1) * cfg.progress_every
             if self.display.due():
                 self.display.update(self._snapshot("search"))
-            if n > 1 and migrants > 0:
-                self.migration_pool = migrate(self.pool, self.migration_rng, migrants)
             if cfg.checkpoint_every and s.individuals >= s.next_checkpoint:
                 s.next_checkpoint = ((s.individuals // cfg.checkpoint_every + 1)
                                      * cfg.checkpoint_every)

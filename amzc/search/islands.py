@@ -6,10 +6,15 @@ live in *hosts*: worker processes on this machine (:class:`LocalPool`) or Ray ac
 (:class:`amzc.search.ray_pool.RayPool`). The coordinator (:mod:`amzc.search.experiment`) talks
 to every host through the same three calls, whatever the transport:
 
-- ``advance(n)``: run n more individuals; returns an :class:`IslandReport`;
-- ``emigrants(k)`` / ``immigrate(programs)``: migration, in rounds. Programs travel as ASTs
-  (plain frozen dataclasses), never as backend objects: every host compiles its own code;
+- ``round(arrivals, n, k)``: take in the migrants sampled for it last round, run n more
+  individuals, and send k members to the migration pool; returns an :class:`IslandReport`
+  and the emigrants (one message each way per round; ``advance``, ``emigrants`` and
+  ``immigrate`` are its steps);
 - ``state()``: everything needed to rebuild the island, for checkpoints.
+
+Programs travel as ASTs, never as backend objects: every host compiles its own code. On the
+wire an AST is a tuple of plain numbers per instruction (:func:`to_wire`), which pickles and
+unpickles several times faster than the dataclasses and which the coordinator never decodes.
 
 Rounds are synchronous (every island advances the same number of individuals, then the pool
 is formed in island order and sampled with the coordinator's RNG), so a run is deterministic
@@ -18,6 +23,7 @@ for a given seed and island count, however the operating system schedules the wo
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing as mp
 import random
 import traceback
@@ -27,18 +33,57 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from amzc.errors import AmzError
+from amzc.ops import op_by_id
 from amzc.rng import derive_key
 from amzc.search.config import ExperimentConfig
 from amzc.search.evaluation import SearchEvaluator, load_backend
 from amzc.search.evolution import Population, make_strategy
 from amzc.search.hurdles import Hurdle
-from amzc.syntax import Program
+from amzc.syntax import COMPONENTS, Instruction, Program
 from amzc.tasks import TaskSpec, build_tasks
 
 _ISLAND_SEED = 3  # purpose mixed into island seeds
+GC_EVERY = 1_000_000  # individuals between cyclic collections (see Island.advance)
 
 # (island index, config, search task spec, seed, saved state or None)
 IslandSpec = tuple[int, ExperimentConfig, TaskSpec, int, "dict[str, Any] | None"]
+
+
+# A program on the wire: per component a tuple of (op id, out, inputs, index, data), and its
+# name; a program carrying comments (from an .amz file) travels as itself, to keep them.
+WireProgram = tuple[Any, ...] | Program
+Migrant = tuple[WireProgram, float]
+
+
+def to_wire(program: Program) -> WireProgram:
+    notes = program.comments
+    if (notes is not None and (notes.tail or any(lead or end for lead, end
+                                                 in notes.headers.values()))) or any(
+            ins.leading or ins.comment for _, ins in program.instructions()):
+        return program
+    return (program.name, *(tuple((ins.op.id, ins.out, ins.inputs, ins.index, ins.data)
+                                  for ins in program.component(c)) for c in COMPONENTS))
+
+
+def from_wire(wire: WireProgram, known: dict[tuple[Any, ...], Instruction]) -> Program:
+    """The AST again; ``known`` interns instructions without constants (a key would equate
+    0.0 with -0.0), so that arrivals share objects as mutation's copies do."""
+    if isinstance(wire, Program):
+        return wire
+    name, *components = wire
+    parts = []
+    for component in components:
+        instructions = []
+        for key in component:
+            ins = known.get(key)
+            if ins is None:
+                op, out, inputs, index, data = key
+                ins = Instruction(op_by_id(op), out, inputs, index, data)
+                if not data:
+                    known[key] = ins
+            instructions.append(ins)
+        parts.append(tuple(instructions))
+    return Program(*parts, name=name)
 
 
 def island_seed(run_seed: int, experiment: int, island: int) -> int:
@@ -78,6 +123,8 @@ class Island:
         self.rng = random.Random(seed)
         self.population = Population(config.population_size)
         self.individuals = 0
+        self._next_gc = GC_EVERY
+        self._known: dict[tuple[Any, ...], Instruction] = {}
         if state is not None:
             self.rng.setstate(state["rng"])
             self.population = state["population"]
@@ -94,14 +141,26 @@ class Island:
     def advance(self, n: int) -> IslandReport:
         pop, strategy, rng, hurdle = self.population, self.strategy, self.rng, self.hurdle
         target = self.individuals + n
-        while self.individuals < target:
-            was_full = pop.full
-            self.individuals += len(strategy.step(rng))
-            if hurdle is not None and pop.full:
-                if was_full:
-                    hurdle.tick(pop.fitness)
-                else:
-                    hurdle.update(pop.fitness)
+        # As in Run.run: the cyclic collector's passes over the large caches cost a quarter
+        # of the throughput and free nothing; collect rarely, and freeze what survives.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            while self.individuals < target:
+                was_full = pop.full
+                self.individuals += len(strategy.step(rng))
+                if hurdle is not None and pop.full:
+                    if was_full:
+                        hurdle.tick(pop.fitness)
+                    else:
+                        hurdle.update(pop.fitness)
+                if self.individuals >= self._next_gc:
+                    self._next_gc = self.individuals + GC_EVERY
+                    gc.collect()
+                    gc.freeze()
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         return self.report()
 
     def report(self) -> IslandReport:
@@ -136,6 +195,16 @@ class Island:
             pop.put(pop.next_slot, program, fitness)
             pop.next_slot = (pop.next_slot + 1) % pop.size
 
+    def round(self, arrivals: Sequence[Migrant], n: int,
+              count: int) -> tuple[IslandReport, list[Migrant]]:
+        """One migration round, in one message each way: immigrate last round's arrivals,
+        advance ``n`` individuals, then emigrate ``count`` members (in wire form)."""
+        if len(self._known) > 100_000:
+            self._known.clear()
+        self.immigrate([(from_wire(w, self._known), f) for w, f in arrivals])
+        report = self.advance(n)
+        return report, [(to_wire(p), f) for p, f in self.emigrants(count)] if count else []
+
     def state(self) -> dict[str, Any]:
         return {"rng": self.rng.getstate(), "population": self.population,
                 "individuals": self.individuals, "stats": self.evaluator.stats,
@@ -146,8 +215,13 @@ class Island:
 class IslandHost:
     """The islands one worker holds; the same object serves local processes and Ray actors."""
 
-    def __init__(self) -> None:
+    def __init__(self, worker_process: bool = False) -> None:
         self.islands: dict[int, Island] = {}
+        if worker_process:
+            # A process of its own: the cyclic collector stays off between rounds too, or
+            # unpickling each round's migrants triggers full passes over the FEC cache and
+            # memos (a third of a 2-worker run's time); Island.advance collects now and then.
+            gc.disable()
 
     def create(self, config: ExperimentConfig, index: int, search_spec: TaskSpec, seed: int,
                state: dict[str, Any] | None = None) -> None:
@@ -183,7 +257,7 @@ class WorkerError(AmzError):
 
 def _serve(conn: Connection) -> None:
     """A local worker's loop: execute (method, args) requests against its host."""
-    host = IslandHost()
+    host = IslandHost(worker_process=True)
     while True:
         try:
             request = conn.recv()
@@ -284,15 +358,24 @@ def global_best(reports: Sequence[IslandReport]) -> IslandReport:
     return max(reports, key=lambda r: (r.best_fitness, -r.island))
 
 
-def migrate(pool: Pool, rng: random.Random, count: int) -> list[tuple[Program, float]]:
-    """One migration round: every island sends ``count`` programs to the pool and receives as
-    many drawn from the whole pool (paper §3.2). Returns the pool, for the checkpoint."""
-    islands = pool.call_all("emigrants", [(count,)] * len(pool.islands))
-    emigrants = [item for group in islands for item in group]
-    arrivals = [rng.sample(emigrants, min(count, len(emigrants))) for _ in islands]
-    pool.call_all("immigrate", [(a,) for a in arrivals])
-    return emigrants
+def sample_arrivals(rng: random.Random, emigrants: Sequence[Sequence[Migrant]],
+                    count: int) -> list[list[Migrant]]:
+    """Migration (paper §3.2): the pool is every island's emigrants, in island order; each
+    island receives ``count`` of them drawn without replacement."""
+    pool = [item for group in emigrants for item in group]
+    return [rng.sample(pool, min(count, len(pool))) for _ in emigrants]
+
+
+def migrate(pool: Pool, rng: random.Random, count: int) -> list[Migrant]:
+    """A migration round on its own (without advancing): every island sends ``count``
+    programs and receives as many drawn from the whole pool. Returns the pool."""
+    groups = pool.call_all("round", [((), 0, count)] * len(pool.islands))
+    emigrants = [e for _, e in groups]
+    arrivals = sample_arrivals(rng, emigrants, count)
+    pool.call_all("round", [(a, 0, 0) for a in arrivals])
+    return [item for group in emigrants for item in group]
 
 
 __all__ = ["Island", "IslandHost", "IslandReport", "LocalPool", "Pool",
-           "WorkerError", "global_best", "island_seed", "migrate", "pool_stats"]
+           "WorkerError", "from_wire", "global_best", "island_seed", "migrate", "pool_stats",
+           "sample_arrivals", "to_wire"]

@@ -74,7 +74,7 @@ class RayPool:
         return f"amzc-{self.run_id}-host-{worker}"
 
     def _new_actor(self, worker: int) -> Any:
-        return self._actor_class.options(name=self.actor_name(worker)).remote()
+        return self._actor_class.options(name=self.actor_name(worker)).remote(worker_process=True)
 
     @property
     def islands(self) -> list[int]:

@@ -317,11 +317,11 @@ def evolve(
                                         "the final line.")] = False,
     force: Annotated[bool, typer.Option(help="Start over in a folder that holds a run.")]
     = False,
-    workers: Annotated[int | None, typer.Option(
-        help="Worker processes, each evolving an island population with migration between "
-        "them. Default: one population in this process, or all cores when the config sets "
-        "[migration] islands ≥ 2.", show_default=False,
-        min=1)] = None,
+    workers: Annotated[str | None, typer.Option(
+        help="Worker processes (a number, or 'all' for every core), each evolving island "
+        "populations with migration between them. Without it: one population in this "
+        "process; with --ray or [migration] islands ≥ 2 in the config: all cores.",
+        show_default=False, metavar="N|all")] = None,
     ray_address: Annotated[str | None, typer.Option(
         "--ray", help="Run the islands as Ray actors: 'auto' (the cluster of RAY_ADDRESS or "
         "this machine), 'local' (start a private one) or ray://host:port. Needs "
@@ -343,13 +343,13 @@ def evolve(
         raise AmzConfigError(f"--backend must be auto, {', '.join(BACKENDS)}; not {backend!r}")
     if (config is None) == (resume is None):
         raise AmzConfigError("give either --config FILE (a new run) or --resume RUN_DIR")
-    n_workers = workers or os.cpu_count() or 1
+    n_workers = _workers(workers)
 
     def make_pool() -> Pool:
         if ray_address is not None:
             from amzc.search.ray_pool import RayPool
 
-            return RayPool(ray_address, workers)
+            return RayPool(ray_address, n_workers if workers is not None else None)
         return LocalPool(n_workers)
 
     if resume is not None:
@@ -396,6 +396,19 @@ def evolve(
     out.print("simplified:", markup=False)
     out.print(result["simplified_program"], end="", markup=False)
     out.print(f"wrote {folder / 'best.amz'} and {folder / 'best_simplified.amz'}")
+
+
+def _workers(value: str | None) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if value is None or value.strip().lower() in ("all", "auto"):
+        return cores or 1
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise AmzConfigError(f"--workers must be a positive number or 'all', not {value!r}")
+    return count
 
 
 @app.command()

@@ -91,6 +91,30 @@ def test_island_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
     assert log_without_times(folder) == log_without_times(tmp_path / "whole")
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_a_bad_worker_count_is_a_clear_error(tmp_path, value):
+    result = CliRunner().invoke(app, ["evolve", "-q", "-c", str(config(tmp_path)), "--out",
+                                      str(tmp_path / "r"), "--workers", value])
+    assert result.exit_code == 2 and "--workers must be" in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_workers_all_uses_every_core(tmp_path, monkeypatch):
+    import amzc.search.islands as islands  # the CLI imports LocalPool from here, when needed
+
+    started = []
+
+    class CountingPool(islands.LocalPool):
+        def __init__(self, workers):
+            started.append(workers)
+            super().__init__(workers)
+
+    monkeypatch.setattr(islands, "LocalPool", CountingPool)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    evolve("-c", str(config(tmp_path)), "--out", str(tmp_path / "all"), "--workers", "all")
+    assert started == [3]
+
+
 def test_ray_missing_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray → ImportError
     result = CliRunner().invoke(app, ["evolve", "-q", "-c", str(config(tmp_path)), "--out",

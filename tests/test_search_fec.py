@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from amzc.backends.llvm import LlvmBackend
 from amzc.backends.numpy import NumpyBackend
 from amzc.evaluate import EvalOptions, RunOutput
 from amzc.parse import parse
-from amzc.search.fec import FEC_SEED, FecCache, fingerprints, task_suffixes
+from amzc.search.fec import (
+    FEC_SEED,
+    FecCache,
+    Fingerprinter,
+    fingerprints,
+    recorded_rows,
+    task_suffixes,
+)
 from amzc.syntax import MemoryConfig
 from amzc.tasks import TaskSpec, build_tasks
 
@@ -53,6 +62,31 @@ def test_equivalent_programs_share_fingerprints():
     base = fp("def Predict():\n  s1 = dot(v0, v0)\n")
     assert base == fp("def Predict():\n  s2 = s0 * s0\n  s1 = dot(v0, v0)\n")
     assert base != fp("def Predict():\n  s1 = dot(v0, v1)\n")
+
+
+@pytest.mark.parametrize("text", [
+    "def Predict():\n  s1 = dot(v0, v0)\n",
+    "def Setup():\n  s2 = 3.0\ndef Predict():\n  s3 = s3 + s2\n  s3 = s3 * s3\n"
+    "  s1 = s3 * s1\n",  # grows until it aborts: counts below the recorded steps
+    "def Setup():\n  s2 = gaussian(0.0, 2.0)\ndef Predict():\n  s1 = s2 * s0\n",
+])
+def test_llvm_rows_and_fingerprinter_agree_with_run_outputs(text):
+    tasks = build_tasks(TaskSpec("linear", 4, 20, 20, 11))  # two groups of lanes
+    memory = MemoryConfig(4, 3, 1)
+    options = EvalOptions(seed=FEC_SEED, max_train_steps=10, max_valid_steps=10)
+    suffixes = task_suffixes(tasks.task_ids, 20)
+    program = parse(text)
+    backend = LlvmBackend(mode="interpret")
+    out = backend.run(program, tasks, memory, options, record=True)
+    rows = backend.fec_rows(program, tasks, memory, options)
+    assert np.array_equal(rows[:tasks.num_tasks].view(np.int64),
+                          recorded_rows(out).view(np.int64))
+    expected = fingerprints(out, suffixes)
+    assert Fingerprinter(tasks.task_ids, 20)(rows) == expected
+    assert fingerprints(NumpyBackend().run(program, tasks, memory, options, record=True),
+                        suffixes) == expected
+    assert backend.task_fitness(program, tasks, memory, EvalOptions()) == \
+        backend.run(program, tasks, memory, EvalOptions()).fitness.tolist()
 
 
 def test_hit_miss_and_hit_rate():

@@ -17,6 +17,8 @@ fingerprints, which is what the search relies on (docs/evolution.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from amzc.ops import MATRIX, SCALAR, VECTOR, Form
 from amzc.syntax import Instruction, Program
 
@@ -32,8 +34,43 @@ Info = tuple[Instruction, int, int, bool, int]
 _INFO: dict[int, Info] = {}
 _VALUE_IDS: dict[Instruction, int] = {}
 CACHE_LIMIT = 1 << 18
-# Per component tuple: a child shares the untouched functions of its parent, tuple and all.
-_BODIES: dict[int, tuple[tuple[Instruction, ...], list[Info], bool]] = {}
+# A pass over one component function for a live set after it: the live set before it, the
+# infos of the instructions it keeps and their value ids.
+Pass = tuple[int, tuple[Info, ...], tuple[int, ...]]
+
+
+class _Body:
+    """A component function's infos, whether any is random, and its passes so far (by live
+    set after it and whether random fills are kept). A child shares the untouched functions
+    of its parent, tuple and all, so their passes are looked up, not recomputed."""
+
+    __slots__ = ("body", "infos", "has_random", "passes")
+
+    def __init__(self, body: tuple[Instruction, ...], infos: list[Info]) -> None:
+        self.body = body
+        self.infos = infos
+        self.has_random = any(info[3] for info in infos)
+        self.passes: dict[int, Pass] = {}
+
+    def through(self, live: int, keep_random: bool) -> Pass:
+        """The pass for ``live`` after the body (memoized)."""
+        key = live + live + keep_random
+        found = self.passes.get(key)
+        if found is not None:
+            return found
+        kept = []
+        for info in reversed(self.infos):
+            # a partial write (v[i] = c) lists its output among its reads, so it stays live
+            if info[2] & live or (keep_random and info[3]):
+                live = (live & ~info[2]) | info[1]
+                kept.append(info)
+        kept.reverse()
+        found = self.passes[key] = (live, tuple(kept), tuple([info[4] for info in kept]))
+        return found
+
+
+# Per component tuple, by identity.
+_BODIES: dict[int, _Body] = {}
 generation = 0  # bumped when value ids are reset; keys of an older generation are stale
 
 
@@ -62,73 +99,51 @@ def _new_info(ins: Instruction) -> Info:
 
 
 def infos(body: tuple[Instruction, ...]) -> list[Info]:
-    return _body(body)[1]
+    return _body(body).infos
 
 
-def _body(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], list[Info], bool]:
-    """The infos of a component function and whether any of its instructions is random."""
+def _body(body: tuple[Instruction, ...]) -> _Body:
     found = _BODIES.get(id(body))
-    if found is not None and found[0] is body:
+    if found is not None and found.body is body:
         return found
     get = _INFO.get
     result = [get(id(ins)) or _new_info(ins) for ins in body]
     if len(_BODIES) >= CACHE_LIMIT:
         _BODIES.clear()
-    entry = _BODIES[id(body)] = (body, result, any(info[3] for info in result))
+    entry = _BODIES[id(body)] = _Body(body, result)
     return entry
 
 
-def _transfer(body: list[Info], live: int, keep_random: bool) -> int:
-    """Live set before ``body`` given the live set after it."""
-    for _, reads, writes, is_random, _ in reversed(body):
-        if writes & live or (keep_random and is_random):
-            # a partial write (v[i] = c) lists its output among its reads, so it stays live
-            live = (live & ~writes) | reads
-    return live
-
-
-def _keep(body: list[Info], live: int, keep_random: bool) -> list[Info]:
-    kept = []
-    for info in reversed(body):
-        if info[2] & live or (keep_random and info[3]):
-            live = (live & ~info[2]) | info[1]
-            kept.append(info)
-    kept.reverse()
-    return kept
-
-
-def _live(parts: tuple[list[Info], list[Info], list[Info]],
-          keep_random: bool) -> tuple[list[Info], list[Info], list[Info]]:
-    setup, predict, learn = parts
+def _live(setup: _Body, predict: _Body, learn: _Body,
+          keep_random: bool) -> tuple[Pass, Pass, Pass]:
+    """Liveness over Setup → Predict ⇄ Learn (the least fixed point), then each function's
+    pass with its live set after it."""
     predict_in = learn_in = 0
     while True:
         predict_out = S1 | ((predict_in | learn_in) & ~HARNESS)
-        new_predict_in = _transfer(predict, predict_out, keep_random)
+        new_predict_in = predict.through(predict_out, keep_random)[0]
         learn_out = new_predict_in & ~HARNESS
-        new_learn_in = _transfer(learn, learn_out, keep_random)
+        new_learn_in = learn.through(learn_out, keep_random)[0]
         if new_predict_in == predict_in and new_learn_in == learn_in:
             break
         predict_in, learn_in = new_predict_in, new_learn_in
-    return (_keep(setup, predict_in & ~HARNESS, keep_random),
-            _keep(predict, predict_out, keep_random),
-            _keep(learn, learn_out, keep_random))
+    return (setup.through(predict_in & ~HARNESS, keep_random),
+            predict.through(predict_out, keep_random), learn.through(learn_out, keep_random))
 
 
-def live_code(program: Program) -> tuple[list[Info], list[Info], list[Info]]:
+def _passes(program: Program) -> tuple[tuple[Pass, Pass, Pass], bool]:
+    setup, predict, learn = _body(program.setup), _body(program.predict), _body(program.learn)
+    passes = _live(setup, predict, learn, keep_random=False)
+    if (setup.has_random or predict.has_random or learn.has_random) and any(
+            info[3] for p in passes for info in p[1]):
+        return _live(setup, predict, learn, keep_random=True), True
+    return passes, False
+
+
+def live_code(program: Program) -> tuple[tuple[Info, ...], tuple[Info, ...], tuple[Info, ...]]:
     """The live instructions' infos of Setup, Predict and Learn."""
-    return _live_code(program)[0]
-
-
-def _live_code(program: Program) -> tuple[tuple[list[Info], list[Info], list[Info]], bool]:
-    _, setup, random_setup = _body(program.setup)
-    _, predict, random_predict = _body(program.predict)
-    _, learn, random_learn = _body(program.learn)
-    parts = (setup, predict, learn)
-    live = _live(parts, keep_random=False)
-    if (random_setup or random_predict or random_learn) and any(
-            info[3] for body in live for info in body):
-        return _live(parts, keep_random=True), True
-    return live, False
+    (setup, predict, learn), _ = _passes(program)
+    return setup[1], predict[1], learn[1]
 
 
 def eliminate_dead_code(program: Program) -> Program:
@@ -136,18 +151,17 @@ def eliminate_dead_code(program: Program) -> Program:
     return as_program(live_code(program), program.name)
 
 
-def as_program(live: tuple[list[Info], list[Info], list[Info]],
+def as_program(live: tuple[Sequence[Info], Sequence[Info], Sequence[Info]],
                name: str | None = None) -> Program:
     setup, predict, learn = live
-    return Program(tuple(i[0] for i in setup), tuple(i[0] for i in predict),
-                   tuple(i[0] for i in learn), name=name)
+    return Program(tuple([i[0] for i in setup]), tuple([i[0] for i in predict]),
+                   tuple([i[0] for i in learn]), name=name)
 
 
-def analyze(program: Program) -> tuple[tuple, bool, tuple[list[Info], list[Info], list[Info]]]:
+def analyze(program: Program) -> tuple[tuple, bool,
+                                       tuple[tuple[Info, ...], tuple[Info, ...], tuple[Info, ...]]]:
     """A cheap key, equal for programs with equal live code (valid within one
     :data:`generation`); whether live code draws random numbers; the live code itself
     (:func:`as_program` turns it into a program)."""
-    live, has_random = _live_code(program)
-    setup, predict, learn = live
-    key = (*[i[4] for i in setup], -1, *[i[4] for i in predict], -1, *[i[4] for i in learn])
-    return key, has_random, live
+    (setup, predict, learn), has_random = _passes(program)
+    return (setup[2], predict[2], learn[2]), has_random, (setup[1], predict[1], learn[1])

@@ -13,7 +13,7 @@ from typing import Any
 from amzc.errors import AmzCheckpointError
 
 CHECKPOINT = "checkpoint.pkl"
-FORMAT = 1
+FORMAT = 2  # 2: FEC keys are the recorded rows themselves (no hash)
 
 
 def save_checkpoint(folder: Path, state: dict[str, Any]) -> None:

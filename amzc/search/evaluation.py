@@ -27,7 +27,7 @@ from amzc.evaluate import Backend, EvalOptions, combine, get_backend
 from amzc.passes import dce
 from amzc.passes.dce import eliminate_dead_code
 from amzc.search.config import FecConfig
-from amzc.search.fec import FEC_SEED, FecCache, fingerprints, task_suffixes
+from amzc.search.fec import FEC_SEED, FecCache, Fingerprinter, recorded_rows
 from amzc.search.hurdles import Hurdle
 from amzc.syntax import MemoryConfig, Program
 from amzc.tasks.taskset import TaskSet
@@ -89,8 +89,9 @@ class SearchEvaluator:
                                         max_train_steps=fec.num_train,
                                         max_valid_steps=fec.num_valid)
         self._full_options = EvalOptions(max_abs_error=max_abs_error)
-        self._suffixes = task_suffixes(tasks.task_ids, self.train_examples)
-        self._fec_steps = min(fec.num_train, self.train_examples)
+        self._fingerprinter = Fingerprinter(tasks.task_ids, self.train_examples)
+        self._fec_train_steps = tasks.num_tasks * min(fec.num_train, self.train_examples)
+        self._all_tasks = list(range(tasks.num_tasks))
         self._fingerprints: dict[tuple, list[bytes]] = {}
         self._fitness: dict[tuple, list[float | None]] = {}
         self._generation = dce.generation
@@ -107,36 +108,39 @@ class SearchEvaluator:
             self._generation = dce.generation
         key, has_random, live = dce.analyze(program)
         simplified = _Lazy(live)
-        k = self.tasks.num_tasks
-        per_task: list[float | None] = [None] * k
-        prints: list[bytes] | None = None
         fec = self.fec
-        if fec is not None:
-            prints = self._fingerprint(simplified, key)
-            self.stats.train_steps += k * self._fec_steps
-            per_task = fec.lookup_all(prints)
-            missing = [i for i, f in enumerate(per_task) if f is None]
+        if fec is None:
+            per_task: list[float | None] = [None] * self.tasks.num_tasks
+            missing = self._all_tasks
         else:
-            missing = list(range(k))
-        if missing:
-            stage = missing
-            hurdle = self.hurdle
-            if hurdle is not None and len(missing) > hurdle.config.tasks:
-                stage = missing[: hurdle.config.tasks]
-            self._full(simplified, key, not has_random, stage, per_task, seed)
-            rest = missing[len(stage):]
-            if rest:
-                assert hurdle is not None
-                if hurdle.passes(self._combine([f for f in per_task if f is not None])):
-                    self._full(simplified, key, not has_random, rest, per_task, seed)
-                else:
-                    self.stats.hurdle_skipped_tasks += len(rest)
-            if prints is not None:
-                insert = fec.insert  # type: ignore[union-attr]
-                for i in missing:
-                    fitness = per_task[i]
-                    if fitness is not None:
-                        insert(prints[i], fitness)
+            prints = self._fingerprints.get(key) if self.memoize else None
+            if prints is None:
+                prints = self._fingerprint(simplified, key)
+            else:
+                self.stats.fingerprint_memo_hits += 1
+            self.stats.train_steps += self._fec_train_steps
+            per_task, missing = fec.lookup_tasks(prints)
+            if not missing:
+                return self._combine(per_task)  # type: ignore[arg-type]
+        stage = missing
+        hurdle = self.hurdle
+        if hurdle is not None and len(missing) > hurdle.config.tasks:
+            stage = missing[: hurdle.config.tasks]
+        self._full(simplified, key, not has_random, stage, per_task, seed)
+        rest = missing[len(stage):]
+        if rest:
+            assert hurdle is not None
+            if hurdle.passes(self._combine([f for f in per_task if f is not None])):
+                self._full(simplified, key, not has_random, rest, per_task, seed)
+            else:
+                self.stats.hurdle_skipped_tasks += len(rest)
+        if fec is not None:
+            insert = fec.insert
+            for i in missing:
+                fitness = per_task[i]
+                if fitness is not None:
+                    insert(prints[i], fitness)
+        if rest:  # a hurdle may have left tasks unevaluated
             return self._combine([f for f in per_task if f is not None])
         return self._combine(per_task)  # type: ignore[arg-type]
 
@@ -153,18 +157,27 @@ class SearchEvaluator:
     # -- pieces --------------------------------------------------------------------------------
 
     def _fingerprint(self, simplified: _Lazy, key: tuple) -> list[bytes]:
-        found = self._fingerprints.get(key) if self.memoize else None
-        if found is not None:
-            self.stats.fingerprint_memo_hits += 1
-            return found
+        """The fingerprint run (the memo missed)."""
         self.stats.backend_calls += 1
-        out = self.backend.run(simplified.get(), self._fec_tasks, self.memory,
-                               self._fec_options, record=True)
-        prints = fingerprints(out, self._suffixes)
-        if len(self._fingerprints) >= MEMO_LIMIT:
-            self._fingerprints.clear()
-        self._fingerprints[key] = prints
+        fec_rows = getattr(self.backend, "fec_rows", None)
+        if fec_rows is not None:  # the backend's fast path: no RunOutput
+            rows = fec_rows(simplified.get(), self._fec_tasks, self.memory, self._fec_options)
+        else:
+            rows = recorded_rows(self.backend.run(simplified.get(), self._fec_tasks,
+                                                  self.memory, self._fec_options, record=True))
+        prints = self._fingerprinter(rows)
+        if self.memoize:
+            if len(self._fingerprints) >= MEMO_LIMIT:
+                self._fingerprints.clear()
+            self._fingerprints[key] = prints
         return prints
+
+    def _task_fitness(self, program: Program, tasks: TaskSet,
+                      options: EvalOptions) -> list[float]:
+        task_fitness = getattr(self.backend, "task_fitness", None)
+        if task_fitness is not None:
+            return task_fitness(program, tasks, self.memory, options)
+        return self.backend.run(program, tasks, self.memory, options).fitness.tolist()
 
     def _full(self, simplified: _Lazy, key: tuple, deterministic: bool, tasks: list[int],
               per_task: list[float | None], seed: int) -> None:
@@ -182,8 +195,7 @@ class SearchEvaluator:
             # its per-call setup for every deterministic program
             options = (self._full_options if deterministic
                        else EvalOptions(max_abs_error=self.max_abs_error, seed=seed))
-            fitness = self.backend.run(simplified.get(), subset, self.memory,
-                                       options).fitness.tolist()
+            fitness = self._task_fitness(simplified.get(), subset, options)
             if deterministic and self.memoize:
                 if memo is None:
                     if len(self._fitness) >= MEMO_LIMIT:

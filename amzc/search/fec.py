@@ -9,7 +9,6 @@ least recently used entry goes when the cache is full."""
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections import OrderedDict
 
@@ -25,26 +24,58 @@ def task_suffixes(task_ids: np.ndarray, train_examples: int) -> list[bytes]:
     return [struct.pack("<qq", int(t), int(train_examples)) for t in task_ids]
 
 
-def fingerprints(out: RunOutput, suffixes: list[bytes]) -> list[bytes]:
-    """One 16-byte fingerprint per task of a recorded (``record=True``) run: a BLAKE2b hash of
-    the recorded counts, the exact bytes of the recorded errors and the task's suffix."""
+def recorded_rows(out: RunOutput) -> np.ndarray:
+    """A recorded (``record=True``) run as one row per task: the two counts (int64 bits), the
+    recorded training errors, then the validation errors, each zero past its count (errors
+    past an abort do not count). Two runs have equal rows exactly when they recorded the
+    same numbers of errors with the same bits."""
     assert out.train_errors is not None and out.valid_errors is not None
     assert out.n_train_errors is not None and out.n_valid_errors is not None
-    train = np.ascontiguousarray(out.train_errors, dtype=np.float64)
-    valid = np.ascontiguousarray(out.valid_errors, dtype=np.float64)
-    train_bytes, valid_bytes = train.tobytes(), valid.tobytes()
-    train_row, valid_row = 8 * train.shape[1], 8 * valid.shape[1]
-    blake2b, pack = hashlib.blake2b, struct.pack
-    result = []
-    for k, (n_train, n_valid) in enumerate(zip(out.n_train_errors.tolist(),
-                                               out.n_valid_errors.tolist(), strict=True)):
-        t0, v0 = k * train_row, k * valid_row
-        h = blake2b(pack("<ii", n_train, n_valid), digest_size=16)
-        h.update(train_bytes[t0:t0 + 8 * n_train])  # errors past an abort do not count
-        h.update(valid_bytes[v0:v0 + 8 * n_valid])
-        h.update(suffixes[k])
-        result.append(h.digest())
-    return result
+    train = np.asarray(out.train_errors, dtype=np.float64)
+    valid = np.asarray(out.valid_errors, dtype=np.float64)
+    n_train = np.asarray(out.n_train_errors, dtype=np.int64)
+    n_valid = np.asarray(out.n_valid_errors, dtype=np.int64)
+    k, t = train.shape
+    rows = np.zeros((k, 2 + t + valid.shape[1]), dtype="<f8")
+    counts = rows.view("<i8")
+    counts[:, 0], counts[:, 1] = n_train, n_valid
+    rows[:, 2:2 + t] = np.where(np.arange(t) < n_train[:, None], train, 0.0)
+    rows[:, 2 + t:] = np.where(np.arange(valid.shape[1]) < n_valid[:, None], valid, 0.0)
+    return rows
+
+
+class Fingerprinter:
+    """Per-task fingerprints from recorded rows (:func:`recorded_rows`, or a backend's own
+    ``fec_rows``): the exact bytes of the task's row followed by its suffix (task id and
+    example budget, :func:`task_suffixes`). No hash: the bytes themselves are the key, so
+    equal keys mean equal errors, and building them costs one copy and a slice per task."""
+
+    def __init__(self, task_ids: np.ndarray, train_examples: int) -> None:
+        self.suffixes = np.array([[int(t), int(train_examples)] for t in task_ids],
+                                 dtype="<i8").reshape(-1, 2)
+        self._buffer: np.ndarray | None = None
+        self._bounds: list[tuple[int, int]] = []
+
+    def __call__(self, rows: np.ndarray) -> list[bytes]:
+        """Fingerprints of the first K rows (a backend may pad rows beyond the tasks)."""
+        k, width = len(self.suffixes), rows.shape[1]
+        buffer = self._buffer
+        if buffer is None or buffer.shape[1] != width + 2:
+            buffer = self._buffer = np.empty((k, width + 2), dtype="<f8")
+            buffer.view("<i8")[:, width:] = self.suffixes
+            size = 8 * (width + 2)
+            self._bounds = [(i * size, (i + 1) * size) for i in range(k)]
+        buffer[:, :width] = rows[:k]
+        data = buffer.tobytes()
+        return [data[a:b] for a, b in self._bounds]
+
+
+def fingerprints(out: RunOutput, suffixes: list[bytes]) -> list[bytes]:
+    """One fingerprint per task of a recorded run: its row of :func:`recorded_rows` and its
+    suffix, as bytes (what :class:`Fingerprinter` builds)."""
+    rows = recorded_rows(out)
+    data, size = rows.tobytes(), 8 * rows.shape[1]
+    return [data[k * size:(k + 1) * size] + suffix for k, suffix in enumerate(suffixes)]
 
 
 class FecCache:
@@ -89,6 +120,27 @@ class FecCache:
         self.hits += hits
         self.misses += len(keys) - hits
         return result
+
+    def lookup_tasks(self, keys: list[bytes]) -> tuple[list[float | None], list[int]]:
+        """:meth:`lookup_all`, and the positions of the misses."""
+        entries, forget = self.entries, self.forget_every
+        result: list[float | None] = []
+        missing: list[int] = []
+        for i, key in enumerate(keys):
+            entry = entries.get(key)
+            if entry is None:
+                result.append(None)
+                missing.append(i)
+                continue
+            entry[1] += 1
+            if forget and entry[1] >= forget:
+                del entries[key]
+            else:
+                entries.move_to_end(key)
+            result.append(entry[0])
+        self.misses += len(missing)
+        self.hits += len(keys) - len(missing)
+        return result, missing
 
     def insert(self, key: bytes, fitness: float) -> None:
         self.entries[key] = [fitness, 1]

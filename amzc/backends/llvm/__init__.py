@@ -187,6 +187,22 @@ class LlvmBackend:
             return np.sort(per_task, axis=1)[:, tasks.num_tasks // 2]
         return per_task.mean(axis=1)
 
+    def fec_rows(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
+                 options: EvalOptions) -> np.ndarray:
+        """A recorded run as rows (amzc/search/fec.py ``recorded_rows``; rows past the task
+        count are padding), without building a RunOutput: the search's fingerprint run. The
+        array is reused by the next call."""
+        ctx = self.state.context(tasks, memory, options, self.lanes)
+        self._run(ctx, program, True)
+        return ctx.call.record_rows()
+
+    def task_fitness(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
+                     options: EvalOptions) -> list[float]:
+        """``run(...).fitness`` as a list, without building a RunOutput."""
+        ctx = self.state.context(tasks, memory, options, self.lanes)
+        self._run(ctx, program, False)
+        return ctx.call.fitness_view.tolist()
+
     # tiers ---------------------------------------------------------------------------------
     def _run(self, ctx: _Context, program: Program, record: bool) -> None:
         state = self.state

@@ -63,6 +63,7 @@ class Call:
         self.params = p
         self.address = p.ctypes.data
         self.fitness_view = self.fitness_out.reshape(-1)[: self.num_tasks]  # per task
+        self._rows: tuple | None = None  # FEC rows and their views, built on first use
 
     def execute(self, kernel: Kernel, code: bytes | None, record: bool = False) -> None:
         """Run the kernel; results stay in the output buffers."""
@@ -74,6 +75,25 @@ class Call:
         else:
             p[P["record"]] = 0
         kernel.run(self.address, code)
+
+    def record_rows(self) -> np.ndarray:
+        """The last recorded evaluation as one row per lane (tasks first, then padding): the
+        two counts (int64 bits), the training errors, the validation errors, zero past each
+        count (amzc/search/fec.py ``recorded_rows``). A buffer reused by the next call."""
+        if self._rows is None:
+            g, w = self.data.groups, self.shape.lanes
+            t, nv = self.record_steps, self.num_valid
+            rows = np.zeros((g * w, 2 + t + nv), dtype="<f8")
+            counts = rows.view("<i8")
+            self._rows = (rows, [  # (destination, source) pairs, both lane-major views
+                (counts[:, 0].reshape(g, w), self.counts[0]),
+                (counts[:, 1].reshape(g, w), self.counts[1]),
+                (rows[:, 2:2 + t].reshape(g, w, t), self.train_errors.transpose(0, 2, 1)),
+                (rows[:, 2 + t:].reshape(g, w, nv), self.valid_errors.transpose(0, 2, 1))])
+        rows, copies = self._rows
+        for destination, source in copies:
+            np.copyto(destination, source)
+        return rows
 
     def output(self, record: bool = False) -> RunOutput:
         """The last evaluation's results as a RunOutput (copies)."""

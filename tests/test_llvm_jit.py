@@ -146,6 +146,18 @@ def test_interpreters_grow_to_the_ops_they_meet():
     assert _INTERPRETERS[shape].ops == frozenset(OPS)  # grown twice: every op
 
 
+def test_expected_ops_are_built_in_from_the_start():
+    backend = LlvmBackend(mode="interpret", shared=False, lanes=2)
+    shape = Shape.of(MEMORY, TASKS, 2)
+    _INTERPRETERS.pop(shape, None)
+    sin = next(op for op in OPS if op.symbol == "sin" and op.output == "s")
+    backend.expect_ops([sin])
+    backend.run(HUMAN, TASKS, MEMORY, OPTIONS)
+    assert _INTERPRETERS[shape].ops == {sin} | {ins.op for _, ins in HUMAN.instructions()}
+    backend.run(parse("def Setup():\n  s2 = 0.3\n  s2 = sin(s2)\n"), TASKS, MEMORY, OPTIONS)
+    assert _INTERPRETERS[shape].builds == 1  # no growth needed
+
+
 def test_unknown_mode_is_a_config_error():
     with pytest.raises(AmzConfigError, match="unknown mode"):
         LlvmBackend(mode="fast")  # type: ignore[arg-type]

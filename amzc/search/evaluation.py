@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from amzc.evaluate import Backend, EvalOptions, combine, get_backend
+from amzc.ops import Op
 from amzc.passes import dce
 from amzc.passes.dce import eliminate_dead_code
 from amzc.search.config import FecConfig
@@ -97,6 +98,12 @@ class SearchEvaluator:
         self._generation = dce.generation
         self.memoize = MEMOIZE
         self._singles: dict[int, TaskSet] = {}
+
+    def expect_ops(self, ops: Iterable[Op]) -> None:
+        """Tell the backend which ops candidates will use, if it can prepare for them."""
+        expect = getattr(self.backend, "expect_ops", None)
+        if expect is not None:
+            expect(ops)
 
     # -- the one entry point -----------------------------------------------------------------
 

@@ -112,6 +112,8 @@ class Strategy:
         self.population = population or Population(config.population_size)
         self.factory = InstructionFactory(config.search_space.memory,
                                           config.search_space.features)
+        evaluator.expect_ops({op for c in config.search_space.components.values()
+                              for op in c.ops})
         init = config.initial_population
         self._files = load_initial_programs(config) if isinstance(init, tuple) else []
 

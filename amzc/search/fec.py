@@ -124,23 +124,28 @@ class FecCache:
     def lookup_tasks(self, keys: list[bytes]) -> tuple[list[float | None], list[int]]:
         """:meth:`lookup_all`, and the positions of the misses."""
         entries, forget = self.entries, self.forget_every
+        get, to_end = entries.get, entries.move_to_end
         result: list[float | None] = []
-        missing: list[int] = []
-        for i, key in enumerate(keys):
-            entry = entries.get(key)
+        append = result.append
+        for key in keys:
+            entry = get(key)
             if entry is None:
-                result.append(None)
-                missing.append(i)
+                append(None)
                 continue
-            entry[1] += 1
-            if forget and entry[1] >= forget:
+            uses = entry[1] + 1
+            if forget and uses >= forget:
                 del entries[key]
             else:
-                entries.move_to_end(key)
-            result.append(entry[0])
-        self.misses += len(missing)
-        self.hits += len(keys) - len(missing)
-        return result, missing
+                entry[1] = uses
+                to_end(key)
+            append(entry[0])
+        if None in result:
+            missing = [i for i, f in enumerate(result) if f is None]
+            self.misses += len(missing)
+            self.hits += len(keys) - len(missing)
+            return result, missing
+        self.hits += len(keys)
+        return result, []
 
     def insert(self, key: bytes, fitness: float) -> None:
         self.entries[key] = [fitness, 1]

@@ -187,6 +187,11 @@ class LlvmBackend:
             return np.sort(per_task, axis=1)[:, tasks.num_tasks // 2]
         return per_task.mean(axis=1)
 
+    def expect_ops(self, ops: Iterable[Op]) -> None:
+        """Ops the coming programs will use (a search's allowed ops): interpreters built from
+        now on include them, rather than growing op by op (each growth is a rebuild)."""
+        self.state.expected_ops |= frozenset(ops)
+
     def fec_rows(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
                  options: EvalOptions) -> np.ndarray:
         """A recorded run as rows (amzc/search/fec.py ``recorded_rows``; rows past the task
@@ -284,6 +289,7 @@ class _State:
         self.programs_compiled: dict[Shape, int] = {}
         self.compiled_shapes: set[int] = set()  # context keys with compiled kernels
         self._last: tuple | None = None
+        self.expected_ops: frozenset[Op] = frozenset()  # LlvmBackend.expect_ops
         # recent programs by object identity: (program, context, compiled kernel, packed
         # program), so repeat calls skip packing, and compiled ones the cache lookup too; the
         # kernel is held weakly, so only the kernel cache decides how long machine code lives
@@ -325,9 +331,9 @@ class _State:
 
     def interpreter(self, shape: Shape, program: Program,
                     grow: _Interpreter | None = None) -> _Interpreter:
-        """The Shape's interpreter, built for the ops of ``program`` (and of the one it
-        grows from); after FULL_AFTER growths, for every op."""
-        ops = frozenset(ins.op for _, ins in program.instructions())
+        """The Shape's interpreter, built for the ops of ``program``, the expected ones (and
+        those of the one it grows from); after FULL_AFTER growths, for every op."""
+        ops = frozenset(ins.op for _, ins in program.instructions()) | self.expected_ops
         builds = 1
         if grow is not None:
             ops |= grow.ops

@@ -167,6 +167,19 @@ def test_random_instructions_follow_the_address_rules():
             assert -1.0 <= ins.data[0] <= 1.0 and 0.0 <= ins.data[1] <= 1.0
 
 
+def test_makers_draw_exactly_as_random_instructions():
+    """InstructionFactory.maker(op)(rng.random) is factory.random(rng, op): the same
+    instruction and the same draws, so the search's path does not depend on which is used."""
+    rng, other = random.Random(4), random.Random(4)
+    factory = InstructionFactory(MEMORY, F)
+    for _ in range(3000):
+        op = OPS[int(rng.random() * len(OPS))]
+        assert op is OPS[int(other.random() * len(OPS))]
+        made = factory.maker(op)(rng.random)
+        assert made == factory.random(other, op)
+        assert rng.getstate() == other.getstate()
+
+
 def test_noop_and_padded_programs():
     program = noop_program(ALL)
     assert [len(program.component(c)) for c in COMPONENTS] == [3, 2, 4]

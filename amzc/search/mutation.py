@@ -21,8 +21,6 @@ from amzc.search.config import MutationConfig, SearchSpace
 from amzc.search.random_program import (
     InstructionFactory,
     draw,
-    random_component,
-    random_op,
     tidy,
     uniform,
 )
@@ -41,6 +39,9 @@ class Mutator:
         self._types = names
         self._cumulative = [sum(weights[: i + 1]) / total for i in range(len(weights))]
         self._paper_constants = config.constants == "paper"
+        # per component: make(rand) for each allowed op (InstructionFactory.maker)
+        self._makers = {c: tuple(self.factory.maker(op) for op in space.components[c].ops)
+                        for c in self.components}
 
     # -- drawing -------------------------------------------------------------------------------
 
@@ -102,22 +103,21 @@ class Mutator:
         if not body:
             return program
         i = draw(rng, len(body))
-        new = self.factory.random(rng, random_op(rng, self.space.components[component].ops))
-        return _with(program, component, body, i, new)
+        return _with(program, component, body, i, self._random_instruction(component, rng))
 
     def _randomize_component(self, program: Program, component: Component,
                              rng: random.Random) -> Program:
-        body = program.component(component)
-        ops = self.space.components[component].ops
-        return _replace(program, component,
-                        random_component(rng, self.factory, ops, len(body)))
+        makers, rand = self._makers[component], rng.random
+        n = len(makers)  # random_component's draws: the op, then the instruction's own
+        return _replace(program, component, tuple([makers[int(rand() * n)](rand)
+                                                   for _ in program.component(component)]))
 
     def _insert(self, program: Program, component: Component, rng: random.Random) -> Program:
         body = program.component(component)
         high = self.space.components[component].max_size
         if high is not None and len(body) >= high:
             return program
-        new = self.factory.random(rng, random_op(rng, self.space.components[component].ops))
+        new = self._random_instruction(component, rng)
         at = draw(rng, len(body) + 1)
         return _replace(program, component, body[:at] + (new,) + body[at:])
 
@@ -131,11 +131,16 @@ class Mutator:
     def _trade(self, program: Program, component: Component, rng: random.Random) -> Program:
         """Insert a random instruction, then remove one (maybe the new one): size unchanged."""
         body = program.component(component)
-        new = self.factory.random(rng, random_op(rng, self.space.components[component].ops))
+        new = self._random_instruction(component, rng)
         at = draw(rng, len(body) + 1)
         grown = body[:at] + (new,) + body[at:]
         gone = draw(rng, len(grown))
         return _replace(program, component, grown[:gone] + grown[gone + 1:])
+
+    def _random_instruction(self, component: Component, rng: random.Random) -> Instruction:
+        """``factory.random(rng, random_op(rng, ops))`` for the component's ops."""
+        makers, rand = self._makers[component], rng.random
+        return makers[int(rand() * len(makers))](rand)
 
     # -- ALTER_PARAM on one instruction (REFERENCE.md §5.4) ------------------------------------
 

@@ -12,6 +12,7 @@ rounded value is the one evaluated, so printed programs reproduce their fitness 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from amzc.ops import MATRIX, NO_OP, SCALAR, VECTOR, Form, Op
 from amzc.search.config import SearchSpace
@@ -47,6 +48,7 @@ class InstructionFactory:
         # handing out one object per value lets per-instruction caches hit.
         self._interned: dict[tuple, Instruction] = {}
         self._plans: dict[int, tuple[tuple[int, ...], int, int]] = {}
+        self._makers: dict[int, Maker] = {}
 
     def output(self, rng: random.Random, kind: str) -> int:
         first = FIRST_OUTPUT[kind]
@@ -87,6 +89,59 @@ class InstructionFactory:
         first = FIRST_OUTPUT[op.output]
         return (tuple(self.sizes[k] for k in op.inputs), first, self.sizes[op.output] - first)
 
+    def maker(self, op: Op) -> Maker:
+        """``make(rand)``: :meth:`random` for one op as a closure over ``rand`` (an RNG's
+        ``random``), making the same draws in the same order. Data-free instructions come from
+        a table indexed by the draws, so a repeated one costs no tuple or dict lookup."""
+        make = self._makers.get(op.id)
+        if make is None:
+            make = self._makers[op.id] = self._maker(op)
+        return make
+
+    def _maker(self, op: Op) -> Maker:
+        if op is NO_OP:
+            return lambda rand: NOOP_INSTRUCTION
+        if op.form is Form.CONST and not op.n_index:  # s = c
+            first, span = FIRST_OUTPUT[op.output], self.sizes[op.output] - FIRST_OUTPUT[op.output]
+
+            def make_constant(rand: Callable[[], float]) -> Instruction:
+                out = first + int(rand() * span)
+                return Instruction(op, out, (), (), (tidy(-1.0 + 2.0 * rand()),))
+            return make_constant
+        if op.is_data_op:
+            def make_data(rand: Callable[[], float]) -> Instruction:
+                return self.random(_Draws(rand), op)
+            return make_data
+        sizes, first, span = self._plan(op)
+        intern = self.intern
+        if len(sizes) == 1:
+            (n0,) = sizes
+            table1: list[Instruction | None] = [None] * (n0 * span)
+
+            def make1(rand: Callable[[], float]) -> Instruction:
+                a = int(rand() * n0)
+                o = int(rand() * span)
+                ins = table1[a * span + o]
+                if ins is None:
+                    ins = table1[a * span + o] = intern(op, first + o, (a,))
+                return ins
+            return make1
+        if len(sizes) == 2:
+            n0, n1 = sizes
+            table2: list[Instruction | None] = [None] * (n0 * n1 * span)
+
+            def make2(rand: Callable[[], float]) -> Instruction:
+                a = int(rand() * n0)
+                b = int(rand() * n1)
+                o = int(rand() * span)
+                k = (a * n1 + b) * span + o
+                ins = table2[k]
+                if ins is None:
+                    ins = table2[k] = intern(op, first + o, (a, b))
+                return ins
+            return make2
+        return lambda rand: self.random(_Draws(rand), op)
+
     def intern(self, op: Op, out: int, inputs: tuple[int, ...]) -> Instruction:
         """The shared instruction object of a data-free instruction."""
         key = (op.id, out, inputs)
@@ -96,13 +151,26 @@ class InstructionFactory:
         return ins
 
 
+Maker = Callable[[Callable[[], float]], Instruction]
+
+
+class _Draws:
+    """The one method of :class:`random.Random` that :meth:`InstructionFactory.random` uses."""
+
+    __slots__ = ("random",)
+
+    def __init__(self, rand: Callable[[], float]) -> None:
+        self.random = rand
+
+
 def random_op(rng: random.Random, ops: tuple[Op, ...]) -> Op:
     return ops[draw(rng, len(ops))]
 
 
 def random_component(rng: random.Random, factory: InstructionFactory, ops: tuple[Op, ...],
                      size: int) -> tuple[Instruction, ...]:
-    return tuple(factory.random(rng, random_op(rng, ops)) for _ in range(size))
+    makers, rand = [factory.maker(op) for op in ops], rng.random
+    return tuple([makers[int(rand() * len(makers))](rand) for _ in range(size)])
 
 
 def noop_program(space: SearchSpace) -> Program:

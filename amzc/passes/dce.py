@@ -18,6 +18,7 @@ fingerprints, which is what the search relies on (docs/evolution.md)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 
 from amzc.ops import MATRIX, SCALAR, VECTOR, Form
 from amzc.syntax import Instruction, Program
@@ -39,18 +40,23 @@ CACHE_LIMIT = 1 << 18
 Pass = tuple[int, tuple[Info, ...], tuple[int, ...]]
 
 
+_IS_RANDOM = itemgetter(3)
+
+
 class _Body:
     """A component function's infos, whether any is random, and its passes so far (by live
     set after it and whether random fills are kept). A child shares the untouched functions
     of its parent, tuple and all, so their passes are looked up, not recomputed."""
 
-    __slots__ = ("body", "infos", "has_random", "passes")
+    __slots__ = ("body", "infos", "has_random", "passes", "loops")
 
     def __init__(self, body: tuple[Instruction, ...], infos: list[Info]) -> None:
         self.body = body
         self.infos = infos
-        self.has_random = any(info[3] for info in infos)
+        self.has_random = any(map(_IS_RANDOM, infos))
         self.passes: dict[int, Pass] = {}
+        # as Predict: the fixed point with a Learn body (by id), see _loop
+        self.loops: dict[int, tuple[_Body, Pass, Pass, int]] = {}
 
     def through(self, live: int, keep_random: bool) -> Pass:
         """The pass for ``live`` after the body (memoized)."""
@@ -116,19 +122,36 @@ def _body(body: tuple[Instruction, ...]) -> _Body:
 
 def _live(setup: _Body, predict: _Body, learn: _Body,
           keep_random: bool) -> tuple[Pass, Pass, Pass]:
-    """Liveness over Setup → Predict ⇄ Learn (the least fixed point), then each function's
-    pass with its live set after it."""
+    """Liveness over Setup → Predict ⇄ Learn, then each function's pass with its live set
+    after it."""
+    predict_pass, learn_pass, predict_in = _loop(predict, learn, keep_random)
+    live = (predict_in & ~HARNESS) * 2 + keep_random
+    return (setup.passes.get(live) or setup.through(predict_in & ~HARNESS, keep_random),
+            predict_pass, learn_pass)
+
+
+def _loop(predict: _Body, learn: _Body, keep_random: bool) -> tuple[Pass, Pass, int]:
+    """The least fixed point of Predict ⇄ Learn: their passes and the live set before
+    Predict. Memoized per pair of bodies: a child that changes only Setup (or nothing) shares
+    both with its parent."""
+    key = id(learn) * 2 + keep_random
+    found = predict.loops.get(key)
+    if found is not None and found[0] is learn:
+        return found[1], found[2], found[3]
+    predict_get, learn_get = predict.passes.get, learn.passes.get
     predict_in = learn_in = 0
     while True:
         predict_out = S1 | ((predict_in | learn_in) & ~HARNESS)
-        new_predict_in = predict.through(predict_out, keep_random)[0]
-        learn_out = new_predict_in & ~HARNESS
-        new_learn_in = learn.through(learn_out, keep_random)[0]
-        if new_predict_in == predict_in and new_learn_in == learn_in:
+        predict_pass = (predict_get(predict_out * 2 + keep_random)
+                        or predict.through(predict_out, keep_random))
+        learn_out = predict_pass[0] & ~HARNESS
+        learn_pass = learn_get(learn_out * 2 + keep_random) or learn.through(learn_out,
+                                                                             keep_random)
+        if predict_pass[0] == predict_in and learn_pass[0] == learn_in:
             break
-        predict_in, learn_in = new_predict_in, new_learn_in
-    return (setup.through(predict_in & ~HARNESS, keep_random),
-            predict.through(predict_out, keep_random), learn.through(learn_out, keep_random))
+        predict_in, learn_in = predict_pass[0], learn_pass[0]
+    predict.loops[key] = (learn, predict_pass, learn_pass, predict_in)
+    return predict_pass, learn_pass, predict_in
 
 
 def _passes(program: Program) -> tuple[tuple[Pass, Pass, Pass], bool]:

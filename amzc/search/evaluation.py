@@ -28,7 +28,7 @@ from amzc.ops import Op
 from amzc.passes import dce
 from amzc.passes.dce import eliminate_dead_code
 from amzc.search.config import FecConfig
-from amzc.search.fec import FEC_SEED, FecCache, Fingerprinter, recorded_rows
+from amzc.search.fec import FEC_SEED, FecCache, fingerprints, task_keys
 from amzc.search.hurdles import Hurdle
 from amzc.syntax import MemoryConfig, Program
 from amzc.tasks.taskset import TaskSet
@@ -90,10 +90,10 @@ class SearchEvaluator:
                                         max_train_steps=fec.num_train,
                                         max_valid_steps=fec.num_valid)
         self._full_options = EvalOptions(max_abs_error=max_abs_error)
-        self._fingerprinter = Fingerprinter(tasks.task_ids, self.train_examples)
+        self._task_keys = task_keys(tasks.task_ids)
         self._fec_train_steps = tasks.num_tasks * min(fec.num_train, self.train_examples)
         self._all_tasks = list(range(tasks.num_tasks))
-        self._fingerprints: dict[tuple, list[bytes]] = {}
+        self._fingerprints: dict[tuple, list[int]] = {}
         self._fitness: dict[tuple, list[float | None]] = {}
         self._generation = dce.generation
         self.memoize = MEMOIZE
@@ -163,16 +163,16 @@ class SearchEvaluator:
 
     # -- pieces --------------------------------------------------------------------------------
 
-    def _fingerprint(self, simplified: _Lazy, key: tuple) -> list[bytes]:
+    def _fingerprint(self, simplified: _Lazy, key: tuple) -> list[int]:
         """The fingerprint run (the memo missed)."""
         self.stats.backend_calls += 1
-        fec_rows = getattr(self.backend, "fec_rows", None)
-        if fec_rows is not None:  # the backend's fast path: no RunOutput
-            rows = fec_rows(simplified.get(), self._fec_tasks, self.memory, self._fec_options)
+        native = getattr(self.backend, "fingerprints", None)
+        if native is not None:  # the backend's fast path: hashed as it runs, no RunOutput
+            prints = native(simplified.get(), self._fec_tasks, self.memory, self._fec_options)
         else:
-            rows = recorded_rows(self.backend.run(simplified.get(), self._fec_tasks,
-                                                  self.memory, self._fec_options, record=True))
-        prints = self._fingerprinter(rows)
+            prints = fingerprints(self.backend.run(simplified.get(), self._fec_tasks,
+                                                   self.memory, self._fec_options, record=True),
+                                  self._task_keys)
         if self.memoize:
             if len(self._fingerprints) >= MEMO_LIMIT:
                 self._fingerprints.clear()

@@ -192,14 +192,13 @@ class LlvmBackend:
         now on include them, rather than growing op by op (each growth is a rebuild)."""
         self.state.expected_ops |= frozenset(ops)
 
-    def fec_rows(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
-                 options: EvalOptions) -> np.ndarray:
-        """A recorded run as rows (amzc/search/fec.py ``recorded_rows``; rows past the task
-        count are padding), without building a RunOutput: the search's fingerprint run. The
-        array is reused by the next call."""
+    def fingerprints(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
+                     options: EvalOptions) -> list[int]:
+        """``amzc.search.fec.fingerprints`` of a recorded run, hashed natively while it runs,
+        without building a RunOutput: the search's fingerprint run."""
         ctx = self.state.context(tasks, memory, options, self.lanes)
         self._run(ctx, program, True)
-        return ctx.call.record_rows()
+        return ctx.call.record_hashes()
 
     def task_fitness(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
                      options: EvalOptions) -> list[float]:

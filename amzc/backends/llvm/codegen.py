@@ -41,6 +41,7 @@ PARAMS = (
     "unsupported",  # set by an interpreter that met an op it was not built with
     "saved",  # scratch: slots × W doubles for the abort snapshot of one group
     "invalid",  # set by an interpreter that met an address beyond memory or index beyond F
+    "record_hashes",  # (G, W) u64: each lane's FEC fingerprint (amzc/search/fec.py)
 )
 P = {name: i for i, name in enumerate(PARAMS)}
 
@@ -49,6 +50,7 @@ P = {name: i for i, name in enumerate(PARAMS)}
 # i32 two input addresses (or constant-set indices), double two data fields. Addresses are the
 # program's own; the op's types turn them into slots at run time.
 HEADER_BYTES = RECORD_BYTES = 32
+HASH_MULTIPLIER = 0x517CC1B727220A95  # FEC fingerprint hash (an odd 64-bit constant)
 SLOT_UNROLL_LIMIT = 128  # memory-wide loops (zeroing, abort snapshots) unroll up to this size
 
 
@@ -216,6 +218,7 @@ class Driver:
         self.best = self.alloca(self.vec, "best")
         self.counts = {"train": self.alloca(self.ivec, "ntrain"),
                        "valid": self.alloca(self.ivec, "nvalid")}
+        self.hash = self.alloca(self.ivec, "hash")
         self.g = self.alloca(I64, "g")
         self.epoch = self.alloca(I64, "epoch")
         self.first_row = self.alloca(I64, "first_row")
@@ -236,6 +239,7 @@ class Driver:
         g = self.get(self.g)
         keys = b.load(self.lane_ptr(self.param("keys", PTR), g, I64), typ=self.ivec, align=8)
         b.store(keys, self.emitter.keys)
+        b.store(keys, self.hash)  # fingerprints start from the lane's task key
         lanes = b.sub(self.param("num_tasks"), b.mul(g, self.const(w)))
         lane_ids = ir.Constant(self.ivec, list(range(w)))
         pad = b.icmp_signed(">=", lane_ids, self.emitter.isplat(lanes))
@@ -324,8 +328,18 @@ class Driver:
         ptr = self.lane_ptr(self.param(f"{which}_errors", PTR), row)
         live = b.not_(stopped)
         b.store(b.select(live, err, b.load(ptr, typ=self.vec, align=8)), ptr, align=8)
+        h = self.get(self.hash, self.ivec)
+        b.store(b.select(live, self.mix(h, b.bitcast(err, self.ivec)), h), self.hash)
         count = self.counts[which]
         b.store(b.add(self.get(count, self.ivec), b.zext(live, self.ivec)), count)
+
+    def mix(self, h: ir.Value, x: ir.Value) -> ir.Value:
+        """One step of the fingerprint hash (amzc/search/fec.py ``fingerprints``):
+        (rotl(h, 5) ^ x) · K mod 2^64, a bijection of x for a given h and of h for a given x."""
+        b = self.b
+        rot = b.or_(b.shl(h, lowering.splat(self.ivec, 5)),
+                    b.lshr(h, lowering.splat(self.ivec, 59)))
+        return b.mul(b.xor(rot, x), lowering.splat(self.ivec, HASH_MULTIPLIER))
 
     def validate(self) -> None:
         """One pass over the validation set, memory carried over (REFERENCE.md §3.2)."""
@@ -397,9 +411,12 @@ class Driver:
         b.store(self.get(self.best, self.vec), self.lane_ptr(self.param("fitness_out", PTR), g),
                 align=8)
         with b.if_then(self.record):
+            h = self.get(self.hash, self.ivec)
             for which, count in self.counts.items():
-                b.store(self.get(count, self.ivec),
-                        self.lane_ptr(self.param(f"{which}_counts", PTR), g, I64), align=8)
+                n = self.get(count, self.ivec)
+                b.store(n, self.lane_ptr(self.param(f"{which}_counts", PTR), g, I64), align=8)
+                h = self.mix(h, n)
+            b.store(h, self.lane_ptr(self.param("record_hashes", PTR), g, I64), align=8)
         out = self.param("memory_out", PTR)
         first = b.mul(g, self.const(self.shape.slots))
         mem = self.mem_at(self.mem)

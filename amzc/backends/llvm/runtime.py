@@ -54,16 +54,17 @@ class Call:
         self.train_errors = np.zeros((g, self.record_steps, w))
         self.valid_errors = np.zeros((g, nv, w))
         self.counts = np.zeros((2, g, w), dtype=np.int64)
+        self.hashes = np.zeros((g, w), dtype=np.uint64)
         for name, array in (("fitness_out", self.fitness_out), ("memory_out", self.memory_out),
                             ("saved", self.saved),
                             ("train_errors", self.train_errors),
                             ("valid_errors", self.valid_errors),
-                            ("train_counts", self.counts[0]), ("valid_counts", self.counts[1])):
+                            ("train_counts", self.counts[0]), ("valid_counts", self.counts[1]),
+                            ("record_hashes", self.hashes)):
             p[P[name]] = array.ctypes.data
         self.params = p
         self.address = p.ctypes.data
         self.fitness_view = self.fitness_out.reshape(-1)[: self.num_tasks]  # per task
-        self._rows: tuple | None = None  # FEC rows and their views, built on first use
 
     def execute(self, kernel: Kernel, code: bytes | None, record: bool = False) -> None:
         """Run the kernel; results stay in the output buffers."""
@@ -76,24 +77,10 @@ class Call:
             p[P["record"]] = 0
         kernel.run(self.address, code)
 
-    def record_rows(self) -> np.ndarray:
-        """The last recorded evaluation as one row per lane (tasks first, then padding): the
-        two counts (int64 bits), the training errors, the validation errors, zero past each
-        count (amzc/search/fec.py ``recorded_rows``). A buffer reused by the next call."""
-        if self._rows is None:
-            g, w = self.data.groups, self.shape.lanes
-            t, nv = self.record_steps, self.num_valid
-            rows = np.zeros((g * w, 2 + t + nv), dtype="<f8")
-            counts = rows.view("<i8")
-            self._rows = (rows, [  # (destination, source) pairs, both lane-major views
-                (counts[:, 0].reshape(g, w), self.counts[0]),
-                (counts[:, 1].reshape(g, w), self.counts[1]),
-                (rows[:, 2:2 + t].reshape(g, w, t), self.train_errors.transpose(0, 2, 1)),
-                (rows[:, 2 + t:].reshape(g, w, nv), self.valid_errors.transpose(0, 2, 1))])
-        rows, copies = self._rows
-        for destination, source in copies:
-            np.copyto(destination, source)
-        return rows
+    def record_hashes(self) -> list[int]:
+        """The last recorded evaluation's fingerprint of each task (amzc/search/fec.py
+        ``fingerprints``, computed natively)."""
+        return self.hashes.reshape(-1)[: self.num_tasks].tolist()
 
     def output(self, record: bool = False) -> RunOutput:
         """The last evaluation's results as a RunOutput (copies)."""

@@ -13,6 +13,7 @@ from amzc.backends.numpy import NumpyBackend
 from amzc.evaluate import EvalOptions
 from amzc.ops import OPS
 from amzc.parse import parse, parse_file
+from amzc.passes import dce
 from amzc.passes.dce import analyze, eliminate_dead_code
 from amzc.printer import print_program
 from amzc.search.config import ComponentConfig, SearchSpace
@@ -130,3 +131,16 @@ def test_simplified_programs_predict_identically(seed, eval_seed):
     assert np.array_equal(full.train_errors, short.train_errors)
     assert np.array_equal(full.valid_errors, short.valid_errors)
     assert eliminate_dead_code(simplified) == simplified  # idempotent
+
+
+def test_keys_never_mix_value_id_generations(monkeypatch):
+    """Value ids are reset when their table fills, possibly in the middle of an analysis: a
+    key then comes from the new ids only (a mixed key could equal another program's)."""
+    monkeypatch.setattr(dce, "CACHE_LIMIT", 5)
+    for k in range(30):
+        program = parse(f"def Setup():\n  s2 = {k}.5\n  s3 = {k}.25\ndef Predict():\n"
+                        f"  s1 = s2 * s3\n  s1 = s1 + s{k % 3 + 1}\n")
+        analyze(program)
+        for body in dce.live_code(program):
+            for ins, *_, value_id in body:
+                assert dce._VALUE_IDS.get(ins) == value_id

@@ -112,8 +112,11 @@ def _body(body: tuple[Instruction, ...]) -> _Body:
     found = _BODIES.get(id(body))
     if found is not None and found.body is body:
         return found
-    get = _INFO.get
-    result = [get(id(ins)) or _new_info(ins) for ins in body]
+    start = generation
+    result = [_INFO.get(id(ins)) or _new_info(ins) for ins in body]
+    while generation != start:  # value ids were reset meanwhile: none from before
+        start = generation
+        result = [_INFO.get(id(ins)) or _new_info(ins) for ins in body]
     if len(_BODIES) >= CACHE_LIMIT:
         _BODIES.clear()
     entry = _BODIES[id(body)] = _Body(body, result)
@@ -155,7 +158,11 @@ def _loop(predict: _Body, learn: _Body, keep_random: bool) -> tuple[Pass, Pass, 
 
 
 def _passes(program: Program) -> tuple[tuple[Pass, Pass, Pass], bool]:
+    start = generation
     setup, predict, learn = _body(program.setup), _body(program.predict), _body(program.learn)
+    while generation != start:  # value ids were reset meanwhile: no mixing of generations
+        start = generation
+        setup, predict, learn = _body(program.setup), _body(program.predict), _body(program.learn)
     passes = _live(setup, predict, learn, keep_random=False)
     if (setup.has_random or predict.has_random or learn.has_random) and any(
             info[3] for p in passes for info in p[1]):

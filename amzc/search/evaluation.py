@@ -109,11 +109,11 @@ class SearchEvaluator:
 
     def evaluate(self, program: Program, seed: int) -> float:
         """Search fitness of ``program``; ``seed`` keys its random ops on a full evaluation."""
+        key, has_random, live = dce.analyze(program)
         if dce.generation != self._generation:  # value ids were reset: old keys are stale
             self._fingerprints.clear()
             self._fitness.clear()
             self._generation = dce.generation
-        key, has_random, live = dce.analyze(program)
         simplified = _Lazy(live)
         fec = self.fec
         if fec is None:

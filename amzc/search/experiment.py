@@ -127,6 +127,7 @@ class Run:
         self._next_gc = GC_EVERY
         self._select_memo: dict[ProgramKey, tuple[float, np.ndarray]] = {}
         self._select_tasks: TaskSet | None = None
+        self._same_best: tuple[Program, Program] | None = None  # _new_best's last "same"
         self.strategy: Strategy | None = None
         self.evaluator: SearchEvaluator | None = None
         self.hurdle: Hurdle | None = None
@@ -322,7 +323,13 @@ class Run:
         s = self.state
         if fitness != s.logged_fitness or s.logged_best is None:
             return True
-        return analyze(program)[0] != analyze(s.logged_best)[0]
+        same = self._same_best  # asked again every individual while the best is such a copy
+        if same is not None and same[0] is program and same[1] is s.logged_best:
+            return False
+        if analyze(program)[0] != analyze(s.logged_best)[0]:
+            return True
+        self._same_best = (program, s.logged_best)
+        return False
 
     def _early_select(self, program: Program, fitness: float) -> bool:
         cfg = self.config

@@ -55,15 +55,17 @@ from amzc.search.islands import LocalPool
 from amzc.search.progress import read_log
 
 mode, per_island, interval, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), 1
-workers = {"single": 1, "local-1": 1, "local-2": 2, "ray-2": 2}[mode]
+kind, _, count = mode.partition("-")
+islands = int(count) if count else 1
+workers = min(islands, 2) if kind == "islands" else islands  # islands-k: k islands, 2 workers
 cfg = load_config("configs/demo.toml", seed=seed)
 cfg = replace(cfg, early_select=False, max_experiments=1, sufficient_fitness=None,
-              checkpoint_every=0, progress_every=workers * interval,
-              migration=replace(cfg.migration, islands=workers, interval=interval),
-              stop=replace(cfg.stop, max_individuals=per_island * workers, max_train_steps=0,
+              checkpoint_every=0, progress_every=islands * interval,
+              migration=replace(cfg.migration, islands=islands, interval=interval),
+              stop=replace(cfg.stop, max_individuals=per_island * islands, max_train_steps=0,
                            max_stagnation=0))
 
-rounds = {"n": 0, "wait_s": 0.0, "sent_bytes": []}
+rounds = {"n": 0, "gap_s": 0.0, "end": None, "cpu0": None, "cpu1": None, "sent_bytes": []}
 original = island_run.sample_arrivals
 
 def measured_sample_arrivals(rng, emigrants, count):
@@ -76,11 +78,17 @@ island_run.sample_arrivals = measured_sample_arrivals
 def measured(pool):
     call_all = pool.call_all
     def timed(method, args):
+        if method != "round":
+            return call_all(method, args)
         t = time.perf_counter()
+        if rounds["end"] is not None:  # the coordinator's own work between two rounds
+            rounds["gap_s"] += t - rounds["end"]
+        if rounds["cpu0"] is None:
+            rounds["cpu0"] = time.process_time()
         out = call_all(method, args)
-        if method == "round":
-            rounds["n"] += 1
-            rounds["wait_s"] += time.perf_counter() - t
+        rounds["n"] += 1
+        rounds["end"] = time.perf_counter()
+        rounds["cpu1"] = time.process_time()
         return out
     pool.call_all = timed
     return pool
@@ -95,7 +103,7 @@ else:
         pool = measured(RayPool("local", workers))
     else:
         pool = measured(LocalPool(workers))
-    run = IslandRun.start_islands(cfg, folder, pool, workers)
+    run = IslandRun.start_islands(cfg, folder, pool, islands)
 result = run.run()
 cpu = time.process_time() - cpu0
 progress = [r for r in read_log(folder / "progress.jsonl") if r["kind"] == "progress"]
@@ -106,10 +114,11 @@ n = rounds["n"]
 print(json.dumps({
     "individuals_per_s": rate, "individuals": result["individuals"],
     "search_s": last["elapsed_s"], "coordinator_cpu_s": cpu, "rounds": n,
-    # the coordinator's share of a round: everything but waiting for the islands' answers
-    "coordinator_s_per_round": (last["elapsed_s"] - rounds["wait_s"]) / n if n else None,
-    "round_s": last["elapsed_s"] / n if n else None,
-    "coordinator_cpu_s_per_round": cpu / n if n else None,
+    "round_s": search_s / (n - 1) if n > 1 else None,
+    # the coordinator's own work: between rounds (wall), and its CPU time during the rounds
+    # (encoding requests, decoding answers, sampling migrants; it sleeps while islands work)
+    "coordinator_s_per_round": rounds["gap_s"] / (n - 1) if n > 1 else None,
+    "coordinator_cpu_s_per_round": (rounds["cpu1"] - rounds["cpu0"]) / n if n else None,
     "bytes_sent_per_worker_round": statistics.median(rounds["sent_bytes"])
         if rounds["sent_bytes"] else None,
     "fec_hit_rate": last["fec_hit_rate"],
@@ -147,7 +156,9 @@ def main() -> None:
     parser.add_argument("--interval", type=int, default=5000,
                         help="individuals per island between migrations")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="among single, local-N, ray-N and islands-K (K islands on 2 "
+                        "workers: the coordinator's load per island)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--out", type=Path, default=RESULTS, help="result file")
     args = parser.parse_args()
@@ -179,6 +190,8 @@ def main() -> None:
             "ray2_over_local2": rate["ray-2"] / rate["local-2"]
             if "ray-2" in rate and "local-2" in rate else None,
         },
+        "coordinator_cpu_s_per_round": {m: summary[m]["coordinator_cpu_s_per_round"]
+                                        for m in modes},
         "targets": {"local2_over_single": 1.8, "ray2_over_local2": 0.9},
         "runs": runs,
     }

@@ -233,6 +233,12 @@ class IslandHost:
     def call(self, index: int, method: str, *args: Any) -> Any:
         return getattr(self.islands[index], method)(*args)
 
+    def call_many(self, calls: Sequence[tuple[int, str, tuple[Any, ...]]]) -> list[Any]:
+        """Several calls in one message each way: a worker holding many islands must not
+        answer one while the coordinator is still sending it the next (both would block on
+        full pipes)."""
+        return [self.call(index, method, *args) for index, method, args in calls]
+
 
 class Pool(Protocol):
     """A transport: hosts that hold islands and answer calls in parallel."""
@@ -320,9 +326,13 @@ class LocalPool:
     def call_all(self, method: str, args: Sequence[tuple[Any, ...]]) -> list[Any]:
         """``method(*args[i])`` on island i, every worker busy at once; results in order."""
         islands = sorted(self._owner)
+        batches: dict[int, list[tuple[int, str, tuple[Any, ...]]]] = {}
         for index, a in zip(islands, args, strict=True):
-            self._request(self._owner[index], "call", index, method, *a)
-        return [self._answer(self._owner[index]) for index in islands]
+            batches.setdefault(self._owner[index], []).append((index, method, a))
+        for worker, calls in batches.items():
+            self._request(worker, "call_many", calls)
+        answers = {worker: iter(self._answer(worker)) for worker in batches}
+        return [next(answers[self._owner[index]]) for index in islands]
 
     def drop_all(self) -> None:
         for worker in range(self.workers):

@@ -320,12 +320,12 @@ def evolve(
     workers: Annotated[str | None, typer.Option(
         help="Worker processes (a number, or 'all' for every core), each evolving island "
         "populations with migration between them. Without it: one population in this "
-        "process; with --ray or [migration] islands ≥ 2 in the config: all cores.",
+        "process; with --ray or \\[migration] islands ≥ 2 in the config: all cores.",
         show_default=False, metavar="N|all")] = None,
     ray_address: Annotated[str | None, typer.Option(
         "--ray", help="Run the islands as Ray actors: 'auto' (the cluster of RAY_ADDRESS or "
         "this machine), 'local' (start a private one) or ray://host:port. Needs "
-        "pip install 'amzc[ray]'.", show_default=False)] = None,
+        "pip install 'amzc\\[ray]'.", show_default=False)] = None,
 ) -> None:
     """Evolve a program: regularized evolution with FEC, then selection and final evaluation.
 

@@ -218,3 +218,10 @@ def test_installed_script_reports_errors_without_traceback(tmp_amz):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["fitness"] > 0.9999
+
+
+def test_help_keeps_bracketed_text():
+    """Rich markup would swallow "[ray]" and "[migration]" in option help unless escaped."""
+    result = invoke("evolve", "--help")
+    text = " ".join(result.output.replace("│", " ").split())
+    assert "amzc[ray]" in text.replace(" ", "") and "[migration]" in text

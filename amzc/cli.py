@@ -392,6 +392,9 @@ def evolve(
               f"(T_select {result['select_fitness']:.6f}; {result['experiments']} "
               f"experiment(s), {result['individuals']:,} individuals, "
               f"{result['elapsed_s']:.1f} s)")
+    for baseline in result.get("baselines", []):
+        out.print(f"baseline {baseline['file']}: final fitness "
+                  f"{baseline['final_fitness']:.6f} on the same tasks", markup=False)
     out.print(result["program"], end="", markup=False)
     out.print("simplified:", markup=False)
     out.print(result["simplified_program"], end="", markup=False)

@@ -72,6 +72,9 @@ def test_defaults_fill_a_minimal_file():
     ("[memory]\nvectors = 1\n", "v0 is the only vector"),
     ("[memory]\nmatrices = 0\n", "the memory has no matrices"),
     ("[population]\ninit = [\"nowhere.amz\"]\n", "no such file"),
+    ("[run]\nbaselines = [\"nowhere.amz\"]\n", "run.baselines: "),
+    ("[run]\nbaselines = [1]\n", "list of .amz file paths"),
+    ("[run]\nbaselines = \"x.amz\"\n", "run.baselines"),
 ])
 def test_bad_configs_say_what_is_wrong(text, message):
     base = MINIMAL.replace('learn = ["scalar_diff"]',
@@ -104,3 +107,10 @@ def test_mutation_weights_as_table_and_repeats():
     assert dict(c.mutation.types) == {"insert": 1.0, "remove": 2.0}
     c = parse_config(MINIMAL + '[mutation]\ntypes = ["insert", "remove", "remove"]\n')
     assert dict(c.mutation.types) == {"insert": 1.0, "remove": 2.0}
+
+
+def test_a_baseline_must_fit_the_memory(tmp_path):
+    (tmp_path / "big.amz").write_text("def Predict():\n  s9 = s1 + s1\n")
+    with pytest.raises(AmzConfigError, match=r"run.baselines: .*s9"):
+        parse_config(MINIMAL.replace("[stop]", '[run]\nbaselines = ["big.amz"]\n[stop]'),
+                     "bad.toml", base_dir=tmp_path)

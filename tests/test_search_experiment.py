@@ -98,6 +98,25 @@ def test_a_run_writes_its_folder(tmp_path):
             abs(out.fitness.mean() - saved["final_fitness"]) < 1e-12
 
 
+def test_baselines_are_scored_on_the_final_tasks(tmp_path):
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    text = TINY.replace('name = "tiny"', 'name = "tiny"\nbaselines = ["linear_regression.amz", '
+                        '"empty.amz"]')
+    config = parse_config(text, seed=1, base_dir=examples)
+    result = Run.start(config, tmp_path / "run").run()
+    tasks = build_tasks(config.final_tasks.spec)
+    scores = [b["final_fitness"] for b in result["baselines"]]
+    assert [Path(b["file"]).name for b in result["baselines"]] == ["linear_regression.amz",
+                                                                   "empty.amz"]
+    # the hand-written SGD solves these tasks, the empty program does not: the same tasks
+    expected = get_backend("numpy").run(parse_file(examples / "linear_regression.amz"), tasks,
+                                        config.search_space.memory, EvalOptions())
+    assert scores[0] == pytest.approx(float(expected.fitness.mean()), abs=1e-12)
+    assert scores[0] > 0.98 > 0.5 > scores[1]
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["baselines"][0][
+        "final_per_task"] == result["baselines"][0]["final_per_task"]
+
+
 def test_same_seed_same_log_and_program(tmp_path):
     a, b = start(tmp_path, "a").run(), start(tmp_path, "b").run()
     c = start(tmp_path, "c", seed=2).run()

@@ -44,6 +44,9 @@ def _summary(run: Run) -> list[tuple[str, Any]]:
                 "seed"):
         if key in result:
             rows.append((key.replace("_", " "), result[key]))
+    for baseline in result.get("baselines", []):
+        rows.append((f"baseline {Path(baseline['file']).name} (final tasks)",
+                     baseline["final_fitness"]))
     if run.progress:
         last = run.progress[-1]
         rows.append(("best search fitness", last.get("best_fitness")))

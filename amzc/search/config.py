@@ -14,8 +14,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from amzc.errors import AmzConfigError
+from amzc.check import check
+from amzc.errors import AmzConfigError, AmzError
 from amzc.ops import MATRIX, OPS_BY_NAME, VECTOR, Op, lookup
+from amzc.parse import parse_file
 from amzc.syntax import COMPONENTS, Component, MemoryConfig
 from amzc.tasks import TASK_KINDS, TaskSpec
 
@@ -142,6 +144,8 @@ class ExperimentConfig:
     progress_every: int = 10_000
     checkpoint_every: int = 100_000
     migration: MigrationConfig = field(default_factory=MigrationConfig)
+    # hand-written programs evaluated on the final tasks beside the evolved one, for comparison
+    baselines: tuple[Path, ...] = ()
     source: str = field(default="", compare=False)  # the TOML text, copied into run folders
 
 
@@ -311,6 +315,16 @@ def _check_ops_fit(space: SearchSpace, file: str) -> None:
                                      "but the memory has no matrices")
 
 
+def _check_program_file(path: Path, space: SearchSpace, where: str) -> None:
+    """A program file named by the config parses and fits its memory and F (before any work)."""
+    if not path.is_file():
+        raise AmzConfigError(f"{where}: {path}: no such file")
+    try:
+        check(parse_file(path), space.memory, space.features)
+    except AmzError as e:
+        raise AmzConfigError(f"{where}: {e}") from None
+
+
 def load_config(path: str | Path, seed: int | None = None) -> ExperimentConfig:
     """Read and validate an experiment file; ``seed`` overrides the file's seed."""
     path = Path(path)
@@ -342,7 +356,10 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
     max_abs_error = run.float("max_abs_error", 100.0, 0.0)
     progress_every = run.int("progress_every", 10_000, 1)
     checkpoint_every = run.int("checkpoint_every", 100_000, 0)
+    baseline_raw = run.get("baselines", list, [])
     run.done()
+    if not all(isinstance(f, str) for f in baseline_raw):
+        raise AmzConfigError(f"{file}: run.baselines must be a list of .amz file paths")
 
     mem = root.table("memory")
     memory = MemoryConfig(mem.int("scalars", 4, 2), mem.int("vectors", 3, 1),
@@ -391,6 +408,9 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
                                                 high or None)
     sizes.done()
     space = SearchSpace(memory, features, components)
+    baselines = tuple((base_dir / f).resolve() for f in baseline_raw)
+    for path in baselines:
+        _check_program_file(path, space, f"{file}: run.baselines")
     _check_ops_fit(space, file)
     if not space.mutable():
         raise AmzConfigError(f"{file}: [ops] allows no op in any component; nothing can evolve")
@@ -410,8 +430,7 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
                                  "a list of .amz files")
         initial = tuple((base_dir / f).resolve() for f in files)
         for f in initial:
-            if not f.is_file():
-                raise AmzConfigError(f"{file}: population.init: {f}: no such file")
+            _check_program_file(f, space, f"{file}: population.init")
 
     mut = root.table("mutation")
     mutation = MutationConfig(
@@ -492,5 +511,6 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
         progress_every=progress_every,
         checkpoint_every=checkpoint_every,
         migration=migration,
+        baselines=baselines,
         source=text,
     )

@@ -34,6 +34,7 @@ from amzc.errors import AmzCheckpointError, AmzConfigError
 from amzc.evaluate import Backend, EvalOptions, combine
 from amzc.passes.canonical import ProgramKey, structural_key
 from amzc.passes.dce import analyze, eliminate_dead_code
+from amzc.parse import parse_file
 from amzc.printer import print_program
 from amzc.rng import derive_key
 from amzc.search.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
@@ -404,6 +405,12 @@ class Run:
         verified = bool(np.array_equal(per_task, simplified_per_task))
         text = print_program(program)
         simplified_text = print_program(simplified) if verified else text
+        baselines = []
+        for path in cfg.baselines:  # same tasks, same seed: a like-for-like comparison
+            fitness, baseline_per_task = _evaluate_raw(parse_file(path), final_tasks, memory,
+                                                       self.backend, seed, cfg.max_abs_error)
+            baselines.append({"file": str(path), "final_fitness": fitness,
+                              "final_per_task": [float(f) for f in baseline_per_task]})
         elapsed = self._elapsed()
         result = {
             "name": cfg.name, "seed": s.seed, "strategy": cfg.strategy,
@@ -421,6 +428,7 @@ class Run:
                                  if s.hurdle_checked else None),
             "elapsed_s": elapsed,
             "individuals_per_s": s.total_individuals / elapsed if elapsed > 0 else 0.0,
+            "baselines": baselines,
         }
         self.log.write({"kind": "final", "final_fitness": final,
                         "select_fitness": s.best_select, "experiments": s.experiment,

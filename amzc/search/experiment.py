@@ -32,9 +32,9 @@ import numpy as np
 
 from amzc.errors import AmzCheckpointError, AmzConfigError
 from amzc.evaluate import Backend, EvalOptions, combine
+from amzc.parse import parse_file
 from amzc.passes.canonical import ProgramKey, structural_key
 from amzc.passes.dce import analyze, eliminate_dead_code
-from amzc.parse import parse_file
 from amzc.printer import print_program
 from amzc.rng import derive_key
 from amzc.search.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint

@@ -4,9 +4,13 @@
 The coordinator keeps everything the single-population run does (experiments, T_select,
 early selection, the final evaluation, the log, the display, checkpoints), and replaces the
 search step: a *round* advances every island by ``migration.interval`` individuals in
-parallel, then migrates. The arrivals sampled after round r reach the islands with the
-request for round r + 1 (one message each way per round); until then they are part of the
-coordinator's checkpointed state. The coordinator sees the islands through small aggregate
+parallel, then migrates. Rounds are pipelined: two are always queued at the islands, and the
+arrivals sampled from round r's emigrants travel with round r + 2, so an island starts its
+next round the moment it ends one, whatever the coordinator or the other islands are doing
+(one message each way per round; the islands of one round may end at different times). The
+schedule depends on round numbers only, never on timing, so runs repeat exactly. A
+checkpoint first collects the rounds in flight and keeps them, unprocessed, in its state; an
+experiment's end drops them. The coordinator sees the islands through small aggregate
 views that answer what :class:`~amzc.search.experiment.Run` asks of a population, an evaluator and a
 hurdle: best and mean over all islands, summed counters.
 
@@ -32,6 +36,7 @@ from amzc.search.islands import (
     IslandReport,
     Migrant,
     Pool,
+    RoundResult,
     global_best,
     island_seed,
     pool_stats,
@@ -98,10 +103,11 @@ class _IslandsView:
 
     def state(self) -> dict[str, Any]:
         run = self.run
+        run.drain(keep=True)  # the islands' states must follow every round sent to them
         return {"islands": run.pool.call_all("state", [()] * run.island_count),
                 "island_count": run.island_count,
                 "migration_rng": run.migration_rng.getstate(),
-                "migration_pool": run.migration_pool, "arrivals": run.arrivals}
+                "migration_pool": run.migration_pool, "pending": run.pending}
 
     def restore(self, state: dict[str, Any]) -> None:
         pass  # done by IslandRun._build_experiment, which needs the pool
@@ -117,7 +123,8 @@ class IslandRun(Run):
         self.island_count = island_count
         self.migration_rng = random.Random()
         self.migration_pool: list[Migrant] = []  # last round's emigrants, in island order
-        self.arrivals: list[list[Migrant]] = [[] for _ in range(island_count)]
+        self.in_flight = 0  # rounds sent to the islands and not collected
+        self.pending: list[list[RoundResult]] = []  # rounds collected and not processed
         super().__init__(config, folder, state, display, None, config_dir, resume)
 
     @classmethod
@@ -159,11 +166,12 @@ class IslandRun(Run):
                               for i in range(self.island_count)])
         self.migration_rng = random.Random(derive_key(s.seed, s.experiment, _MIGRATION_SEED))
         self.migration_pool = []
-        self.arrivals = [[] for _ in range(self.island_count)]
+        self.in_flight = 0
+        self.pending = []
         if saved:
             self.migration_rng.setstate(saved["migration_rng"])
             self.migration_pool = saved["migration_pool"]
-            self.arrivals = saved["arrivals"]
+            self.pending = saved["pending"]
         if not isinstance(s.population, IslandsPopulation):
             s.population = IslandsPopulation(cfg.population_size)
         self.strategy = _IslandsView(self)  # type: ignore[assignment]
@@ -184,20 +192,60 @@ class IslandRun(Run):
                                     sum(r.hurdle_checked for r in reports))
                        if cfg.hurdles.enabled else None)
 
+    # -- the pipeline of rounds ----------------------------------------------------------------
+
+    def _send(self, arrivals: list[list[Migrant]]) -> None:
+        cfg = self.config
+        self.pool.submit("round", [(arrivals[i], cfg.migration.interval, self._migrants())
+                                   for i in range(self.island_count)])
+        self.in_flight += 1
+
+    def _migrants(self) -> int:
+        if self.island_count == 1:
+            return 0
+        return round(self.config.migration.fraction * self.config.population_size)
+
+    def _next_round(self) -> list[RoundResult]:
+        if self.pending:
+            return self.pending.pop(0)
+        self.in_flight -= 1
+        return self.pool.collect()
+
+    def drain(self, keep: bool) -> None:
+        """Collect the rounds in flight: kept for processing (a checkpoint), or dropped (the
+        experiment is over; its candidate came from the rounds already processed)."""
+        while self.in_flight:
+            self.in_flight -= 1
+            results = self.pool.collect()
+            if keep:
+                self.pending.append(results)
+        if not keep:
+            self.pending = []
+
     def _search(self) -> str:
+        reason = self._search_rounds()
+        self.drain(keep=False)
+        return reason
+
+    def _search_rounds(self) -> str:
         s, cfg = self.state, self.config
         n = self.island_count
-        migrants = round(cfg.migration.fraction * cfg.population_size)
-        if n == 1:
-            migrants = 0
+        migrants = self._migrants()
+        if not self.pending and not self.in_flight:  # a new experiment: two rounds queued
+            self._send([[] for _ in range(n)])
+            self._send([[] for _ in range(n)])
         while (reason := self._stop_reason()) is None:
-            results = self.pool.call_all("round", [(self.arrivals[i], cfg.migration.interval,
-                                                    migrants) for i in range(n)])
+            results = self._next_round()
+            emigrants = [e for _, e in results]
+            arrivals = (sample_arrivals(self.migration_rng, emigrants, migrants) if migrants
+                        else [[] for _ in range(n)])
             if migrants:
-                emigrants = [e for _, e in results]
                 self.migration_pool = [item for group in emigrants for item in group]
-                self.arrivals = sample_arrivals(self.migration_rng, emigrants, migrants)
             self._absorb([report for report, _ in results])
+            if self._stop_reason() is None:
+                # round r's arrivals go with round r + 2: the islands start it the moment
+                # they finish r + 1, without waiting for this coordinator
+                self._send(arrivals)
             for event in _drain(self.pool):
                 self.log.write({**event, "experiment": s.experiment,
                                 "individuals": s.individuals, "elapsed_s": self._elapsed()})

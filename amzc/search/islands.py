@@ -22,13 +22,16 @@ for a given seed and island count, however the operating system schedules the wo
 
 from __future__ import annotations
 
-import contextlib
+import collections
 import gc
 import multiprocessing as mp
+import queue
 import random
+import threading
+import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
@@ -106,6 +109,10 @@ class IslandReport:
     fec_lookups: int
     hurdle_stopped: int
     hurdle_checked: int
+    busy_s: float = 0.0  # wall time of the island's last round (bench/scaling.py: barrier waits)
+
+
+RoundResult = tuple[IslandReport, list[Migrant]]  # what Island.round answers
 
 
 class Island:
@@ -201,9 +208,11 @@ class Island:
         advance ``n`` individuals, then emigrate ``count`` members (in wire form)."""
         if len(self._known) > 100_000:
             self._known.clear()
+        start = time.perf_counter()
         self.immigrate([(from_wire(w, self._known), f) for w, f in arrivals])
         report = self.advance(n)
-        return report, [(to_wire(p), f) for p, f in self.emigrants(count)] if count else []
+        emigrants = [(to_wire(p), f) for p, f in self.emigrants(count)] if count else []
+        return replace(report, busy_s=time.perf_counter() - start), emigrants
 
     def state(self) -> dict[str, Any]:
         return {"rng": self.rng.getstate(), "population": self.population,
@@ -252,6 +261,12 @@ class Pool(Protocol):
 
     def call_all(self, method: str, args: Sequence[tuple[Any, ...]]) -> list[Any]: ...
 
+    def submit(self, method: str, args: Sequence[tuple[Any, ...]]) -> None:
+        """Start ``call_all`` without waiting; calls run in submission order on each island."""
+
+    def collect(self) -> list[Any]:
+        """The results of the oldest submitted call not collected yet (in island order)."""
+
     def drop_all(self) -> None: ...
 
     def close(self) -> None: ...
@@ -279,6 +294,41 @@ def _serve(conn: Connection) -> None:
         conn.send(result)
 
 
+class _Sender:
+    """Sends a worker its requests from a thread of their own, in order. The coordinator
+    queues a round while the worker may still be sending the previous answer: with both
+    messages larger than a pipe's buffer, a blocking send on the coordinator's thread would
+    wait for a worker that waits for the coordinator to read."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            message = self.queue.get()
+            if message is _STOP:
+                return
+            try:
+                self.conn.send(message)
+            except BaseException as e:  # noqa: BLE001 - the worker is gone; _answer reports it
+                self.error = e
+                return
+
+    def send(self, message: Any) -> None:
+        self.queue.put(message)
+
+    def stop(self) -> None:
+        self.queue.put(_STOP)
+        self.thread.join(timeout=5)
+
+
+_STOP = object()
+
+
 class LocalPool:
     """Worker processes on this machine, island i on worker i mod workers. Processes are
     spawned (not forked), so no LLVM state crosses a process boundary."""
@@ -288,6 +338,7 @@ class LocalPool:
         ctx = mp.get_context("spawn")
         self._conns: list[Connection] = []
         self._procs = []
+        self._senders: list[_Sender] = []
         for _ in range(workers):
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=_serve, args=(child,), daemon=True)
@@ -295,10 +346,14 @@ class LocalPool:
             child.close()
             self._conns.append(parent)
             self._procs.append(proc)
+            self._senders.append(_Sender(parent))
         self._owner: dict[int, int] = {}
+        # submitted calls not collected yet: the workers that answer each, in island order
+        self._outstanding: collections.deque[tuple[list[int], dict[int, int]]] = \
+            collections.deque()
 
     def _request(self, worker: int, method: str, *args: Any) -> None:
-        self._conns[worker].send((method, args))
+        self._senders[worker].send((method, args))
 
     def _answer(self, worker: int) -> Any:
         try:
@@ -325,14 +380,23 @@ class LocalPool:
 
     def call_all(self, method: str, args: Sequence[tuple[Any, ...]]) -> list[Any]:
         """``method(*args[i])`` on island i, every worker busy at once; results in order."""
+        self.submit(method, args)
+        return self.collect()
+
+    def submit(self, method: str, args: Sequence[tuple[Any, ...]]) -> None:
         islands = sorted(self._owner)
         batches: dict[int, list[tuple[int, str, tuple[Any, ...]]]] = {}
         for index, a in zip(islands, args, strict=True):
             batches.setdefault(self._owner[index], []).append((index, method, a))
         for worker, calls in batches.items():
             self._request(worker, "call_many", calls)
-        answers = {worker: iter(self._answer(worker)) for worker in batches}
-        return [next(answers[self._owner[index]]) for index in islands]
+        self._outstanding.append((islands, dict(self._owner)))
+
+    def collect(self) -> list[Any]:
+        islands, owner = self._outstanding.popleft()
+        workers = sorted({owner[index] for index in islands})
+        answers = {worker: iter(self._answer(worker)) for worker in workers}
+        return [next(answers[owner[index]]) for index in islands]
 
     def drop_all(self) -> None:
         for worker in range(self.workers):
@@ -342,15 +406,16 @@ class LocalPool:
         self._owner.clear()
 
     def close(self) -> None:
-        for conn in self._conns:
-            with contextlib.suppress(BrokenPipeError, OSError):
-                conn.send(None)
+        for sender in self._senders:
+            sender.send(None)
+            sender.stop()
         for proc in self._procs:
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.kill()
         self._conns.clear()
         self._procs.clear()
+        self._senders.clear()
 
 
 def pool_stats(reports: Sequence[IslandReport]) -> tuple[float, float, float]:

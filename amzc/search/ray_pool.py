@@ -8,6 +8,7 @@ none was taken yet), the call that failed is repeated, and the event is reported
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
@@ -69,6 +70,10 @@ class RayPool:
         self._owner: dict[int, int] = {}
         self._specs: dict[int, IslandSpec] = {}  # how to rebuild island i
         self._events: list[dict[str, Any]] = []
+        self._generation = [0] * workers  # how often each worker's actor was replaced
+        # submitted calls not collected yet: (method, [(island, args, generation, ref)])
+        self._outstanding: collections.deque[tuple[str, list[tuple[int, tuple[Any, ...], int,
+                                                                   Any]]]] = collections.deque()
 
     def actor_name(self, worker: int) -> str:
         return f"amzc-{self.run_id}-host-{worker}"
@@ -90,25 +95,42 @@ class RayPool:
         self._get(refs)
 
     def call_all(self, method: str, args: Sequence[tuple[Any, ...]]) -> list[Any]:
+        self.submit(method, args)
+        return self.collect()
+
+    def submit(self, method: str, args: Sequence[tuple[Any, ...]]) -> None:
+        # an actor runs one caller's calls in submission order, so a round can be queued
+        # behind the one still running
         islands = self.islands
-        refs = [self._actors[self._owner[i]].call.remote(i, method, *a)
-                for i, a in zip(islands, args, strict=True)]
-        results = []
-        for index, ref, a in zip(islands, refs, args, strict=True):
-            results.append(self._result(index, ref, method, a))
+        calls = []
+        for index, a in zip(islands, args, strict=True):
+            worker = self._owner[index]
+            calls.append((index, a, self._generation[worker],
+                          self._actors[worker].call.remote(index, method, *a)))
+        self._outstanding.append((method, calls))
+
+    def collect(self) -> list[Any]:
+        method, calls = self._outstanding.popleft()
+        results = [self._result(index, ref, generation, method, a)
+                   for index, a, generation, ref in calls]
         if method == "state":  # the checkpoint: what a replacement actor restarts from
-            for index, state in zip(islands, results, strict=True):
+            for (index, *_), state in zip(calls, results, strict=True):
                 i, config, spec, seed, _ = self._specs[index]
                 self._specs[index] = (i, config, spec, seed, state)
         return results
 
-    def _result(self, index: int, ref: Any, method: str, args: tuple[Any, ...]) -> Any:
+    def _result(self, index: int, ref: Any, generation: int, method: str,
+                args: tuple[Any, ...]) -> Any:
         for _ in range(MAX_RESTARTS_PER_CALL):
             try:
                 return self.ray.get(ref)
             except self.ray.exceptions.RayActorError as e:
-                self._replace(self._owner[index], str(e).splitlines()[0] if str(e) else "")
-                ref = self._actors[self._owner[index]].call.remote(index, method, *args)
+                worker = self._owner[index]
+                if self._generation[worker] == generation:  # not replaced yet (a queued
+                    # call of the same lost actor fails too, and must not replace it again)
+                    self._replace(worker, str(e).splitlines()[0] if str(e) else "")
+                generation = self._generation[worker]
+                ref = self._actors[worker].call.remote(index, method, *args)
             except self.ray.exceptions.RayTaskError as e:
                 raise WorkerError(f"island {index} failed: {e}") from None
         raise WorkerError(f"island {index}: its worker died {MAX_RESTARTS_PER_CALL} times")
@@ -118,6 +140,7 @@ class RayPool:
         with contextlib.suppress(Exception):  # it is already gone
             self.ray.kill(self._actors[worker])
         self._actors[worker] = self._new_actor(worker)
+        self._generation[worker] += 1
         islands = [i for i, w in self._owner.items() if w == worker]
         self._get([self._actors[worker].create.remote(*_create_args(self._specs[i]))
                    for i in islands])

@@ -11,6 +11,9 @@ island have been evaluated:
 - ``local-1``: the island engine with one island on one worker process (its overhead, no
   migration);
 - ``local-2``: two islands on two worker processes (``--workers 2``);
+- ``pair``: two ``single`` runs side by side in separate processes, no coordination: the
+  most two busy processes get out of this machine (shared caches, memory bandwidth, clock),
+  the ceiling for ``local-2``;
 - ``ray-2``: the same two islands as actors of a private local Ray instance
   (``--workers 2 --ray local``), if Ray is installed.
 
@@ -40,7 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "scaling.json"
-MODES = ("single", "local-1", "local-2", "ray-2")
+MODES = ("single", "pair", "local-1", "local-2", "ray-2")
 
 CHILD = r"""
 import json, pickle, statistics, sys, tempfile, time
@@ -65,7 +68,8 @@ cfg = replace(cfg, early_select=False, max_experiments=1, sufficient_fitness=Non
               stop=replace(cfg.stop, max_individuals=per_island * islands, max_train_steps=0,
                            max_stagnation=0))
 
-rounds = {"n": 0, "gap_s": 0.0, "end": None, "cpu0": None, "cpu1": None, "sent_bytes": []}
+rounds = {"n": 0, "busy_max": 0.0, "busy_mean": 0.0, "gap_s": 0.0, "end": None,
+          "cpu0": None, "cpu1": None, "sent_bytes": []}
 original = island_run.sample_arrivals
 
 def measured_sample_arrivals(rng, emigrants, count):
@@ -76,21 +80,24 @@ def measured_sample_arrivals(rng, emigrants, count):
 island_run.sample_arrivals = measured_sample_arrivals
 
 def measured(pool):
-    call_all = pool.call_all
-    def timed(method, args):
-        if method != "round":
-            return call_all(method, args)
+    collect = pool.collect
+    def timed():
         t = time.perf_counter()
         if rounds["end"] is not None:  # the coordinator's own work between two rounds
             rounds["gap_s"] += t - rounds["end"]
         if rounds["cpu0"] is None:
             rounds["cpu0"] = time.process_time()
-        out = call_all(method, args)
+        out = collect()
+        if not (out and isinstance(out[0], tuple) and hasattr(out[0][0], "busy_s")):
+            return out  # not a round
+        busy = [report.busy_s for report, _ in out]
+        rounds["busy_max"] += max(busy)
+        rounds["busy_mean"] += sum(busy) / len(busy)
         rounds["n"] += 1
         rounds["end"] = time.perf_counter()
         rounds["cpu1"] = time.process_time()
         return out
-    pool.call_all = timed
+    pool.collect = timed
     return pool
 
 folder = Path(tempfile.mkdtemp()) / "run"
@@ -122,18 +129,35 @@ print(json.dumps({
     "bytes_sent_per_worker_round": statistics.median(rounds["sent_bytes"])
         if rounds["sent_bytes"] else None,
     "fec_hit_rate": last["fec_hit_rate"],
+    # an island's own work per round, and the slowest island's: what the round barrier and
+    # the transport add is round_s minus these
+    "island_busy_s_per_round": rounds["busy_mean"] / n if n else None,
+    "slowest_island_busy_s_per_round": rounds["busy_max"] / n if n else None,
 }))
 """
 
 
 def run_mode(mode: str, individuals: int, interval: int) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD, mode, str(individuals), str(interval)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=3600,
-                          env={**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-                               "RAY_USAGE_STATS_ENABLED": "0"})
+    if mode == "pair":  # two independent single runs at once: what two busy cores give
+        procs = [_child("single", individuals, interval) for _ in range(2)]
+        outs = [_result("pair", p) for p in procs]
+        return {"individuals_per_s": sum(o["individuals_per_s"] for o in outs),
+                "fec_hit_rate": statistics.mean(o["fec_hit_rate"] for o in outs)}
+    return _result(mode, _child(mode, individuals, interval))
+
+
+def _child(mode: str, individuals: int, interval: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", CHILD, mode, str(individuals), str(interval)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+                                 "RAY_USAGE_STATS_ENABLED": "0"})
+
+
+def _result(mode: str, proc: subprocess.Popen) -> dict:
+    stdout, stderr = proc.communicate(timeout=3600)
     if proc.returncode != 0:
-        raise RuntimeError(f"{mode} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{mode} failed:\n{stderr[-3000:]}")
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def ray_available() -> bool:
@@ -171,7 +195,8 @@ def main() -> None:
             print(f"[{repeat + 1}/{args.repeats}] {mode}: "
                   f"{runs[mode][-1]['individuals_per_s']:,.0f} individuals/s "
                   f"({time.perf_counter() - t:.0f} s)", file=sys.stderr)
-    keys = ("individuals_per_s", "round_s", "coordinator_s_per_round",
+    keys = ("individuals_per_s", "round_s", "island_busy_s_per_round",
+            "slowest_island_busy_s_per_round", "coordinator_s_per_round",
             "coordinator_cpu_s_per_round", "bytes_sent_per_worker_round", "fec_hit_rate")
     summary = {m: {k: median_of(runs[m], k) for k in keys} for m in modes}
     rate = {m: summary[m]["individuals_per_s"] for m in modes}
@@ -187,6 +212,10 @@ def main() -> None:
             if "local-2" in rate and "single" in rate else None,
             "local2_over_local1": rate["local-2"] / rate["local-1"]
             if "local-2" in rate and "local-1" in rate else None,
+            "pair_over_single": rate["pair"] / rate["single"]
+            if "pair" in rate and "single" in rate else None,
+            "local2_over_pair": rate["local-2"] / rate["pair"]
+            if "local-2" in rate and "pair" in rate else None,
             "ray2_over_local2": rate["ray-2"] / rate["local-2"]
             if "ray-2" in rate and "local-2" in rate else None,
         },

@@ -136,3 +136,31 @@ def test_programs_cross_the_wire_unchanged():
     assert back.learn[1] is back.learn[2]  # constant-free instructions are shared
     commented = parse_program("# a note\n" + source)
     assert to_wire(commented) is commented  # comments travel with the AST itself
+
+
+def test_queued_rounds_keep_their_order_and_equal_one_at_a_time_calls():
+    """Pipelined rounds: two rounds queued per worker (requests far above a pipe's buffer),
+    more islands than workers; the results come back in order, equal to the same calls made
+    one at a time on one worker."""
+    pool, reference = LocalPool(2), LocalPool(1)
+    try:
+        for p in (pool, reference):
+            p.create_all([(i, CONFIG, SPEC, island_seed(1, 1, i), None) for i in range(3)])
+        seed_round = reference.call_all("round", [((), 40, 30)] * 3)
+        pool.call_all("round", [((), 40, 30)] * 3)
+        migrants = [pickle.loads(pickle.dumps(m))  # distinct objects: pickled in full
+                    for _, emigrants in seed_round for m in emigrants for _ in range(40)]
+        arrivals = [(migrants, 40, 30)] * 3
+        assert len(pickle.dumps(arrivals[0])) > 65536
+        pool.submit("round", arrivals)
+        pool.submit("round", arrivals)
+        queued = [pool.collect(), pool.collect()]
+        one_at_a_time = [reference.call_all("round", arrivals) for _ in range(2)]
+    finally:
+        pool.close()
+        reference.close()
+
+    def plain(results):
+        return [(summary([report]), emigrants) for report, emigrants in results]
+
+    assert [plain(r) for r in queued] == [plain(r) for r in one_at_a_time]

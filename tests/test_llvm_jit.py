@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import EXAMPLES
 
-from amzc.backends.llvm import _INTERPRETERS, CostModel, LlvmBackend
+from amzc.backends.llvm import _INTERPRETERS, SPENT_SLOTS, CostModel, LlvmBackend, spent_slot
 from amzc.backends.llvm.encode import pack_program
 from amzc.backends.llvm.layout import Shape
 from amzc.errors import AmzConfigError
@@ -76,7 +76,7 @@ def test_auto_mode_compiles_a_program_once_interpreting_it_costs_more_than_compi
         if len(backend.state.compiled):
             break
     assert len(backend.state.compiled) == 1
-    spent = backend.state.cost.spent_us[hash(pack_program(HUMAN))]
+    spent = backend.state.cost.spent_us[spent_slot(pack_program(HUMAN))]
     assert 1e3 <= spent < 1e5  # compiled soon after 1 ms was spent interpreting
 
 
@@ -122,10 +122,11 @@ def test_without_an_interpreter_a_one_off_program_with_many_ops_is_compiled():
 
 def test_cost_model_remembers_a_bounded_history():
     cost = CostModel(history=3)
-    for k in range(5):
-        cost.observe_interpret(bytes([k]), 10.0)
-    assert len(cost.spent_us) <= 3
-    assert cost.observe_interpret(bytes([4]), 5.0) == 15.0
+    assert cost.observe_interpret(b"a", 10.0) == 10.0
+    assert cost.observe_interpret(b"a", 5.0) == 15.0  # totals add up per program
+    assert cost.observe_interpret(b"b", 1.0) == 1.0
+    assert cost.observe_interpret(b"a", 1.0) == 1.0  # 3 observations: all forgotten
+    assert cost.spent_us.size == SPENT_SLOTS and np.count_nonzero(cost.spent_us) == 1
 
 
 def test_interpreters_grow_to_the_ops_they_meet():

@@ -116,3 +116,19 @@ def test_best_evolved_program_classifies_projected_digits():
     assert tasks.eval_type == "accuracy"
     assert evaluate(program, tasks).fitness > 0.8
     assert evaluate(parse(""), tasks).fitness < 0.6
+
+
+def test_the_digits_search_starts_from_exactly_logistic_regression():
+    """configs/programs/logistic_regression_blocks.amz only adds an empty feature block:
+    every prediction and so every accuracy equals examples/logistic_regression.amz's."""
+    from amzc.evaluate import EvalOptions, get_backend
+    from amzc.tasks import task_spec
+
+    tasks = build_tasks(task_spec("digits", num_tasks=4, held_out=True))
+    memory = MemoryConfig(6, 6, 1)
+    outs = [get_backend("numpy").run(parse_file(path), tasks, memory, EvalOptions(), record=True)
+            for path in (EXAMPLES / "logistic_regression.amz",
+                         EXAMPLES.parent / "configs" / "programs"
+                         / "logistic_regression_blocks.amz")]
+    assert np.array_equal(outs[0].fitness, outs[1].fitness)
+    assert np.array_equal(outs[0].valid_errors, outs[1].valid_errors)

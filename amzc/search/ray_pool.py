@@ -45,12 +45,13 @@ def connect(address: str, workers: int | None) -> Any:
         return ray
     try:
         if address == "local":
-            # Ray starts its workers at nice 15 (so that its own daemons stay responsive on a
-            # busy node); on a private instance the islands are the work, and at nice 15 every
-            # other process on the machine preempts them
-            ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
-                     log_to_driver=False, namespace=NAMESPACE, _node_ip_address="127.0.0.1",
-                     _system_config={"worker_niceness": 0})
+            # address="local": a new instance even when a cluster runs on this machine (a
+            # plain ray.init() would join that one). Ray starts its workers at nice 15 (so
+            # that its own daemons stay responsive on a busy node); on a private instance the
+            # islands are the work, and at nice 15 every other process preempts them.
+            ray.init(address="local", num_cpus=workers or os.cpu_count() or 1,
+                     include_dashboard=False, log_to_driver=False, namespace=NAMESPACE,
+                     _node_ip_address="127.0.0.1", _system_config={"worker_niceness": 0})
         else:
             ray.init(address=address, log_to_driver=False, namespace=NAMESPACE)
     except Exception as e:  # noqa: BLE001 - Ray raises many kinds; all mean "cannot connect"

@@ -39,7 +39,9 @@ def make_run(folder: Path, experiments: int = 1, torn_tail: bool = False) -> Pat
     (folder / "progress.jsonl").write_text(text)
     (folder / "result.json").write_text(json.dumps({
         "final_fitness": 0.99993, "select_fitness": 0.99995, "program": PROGRAMS[2],
-        "per_task": [0.9999, 0.99996], "individuals": 5000, "fec": {"hit_rate": 0.52}}))
+        "per_task": [0.9999, 0.99996], "individuals": 5000, "fec": {"hit_rate": 0.52},
+        "baselines": [{"file": "/x/logistic_regression.amz", "final_fitness": 0.987654,
+                       "final_per_task": [0.98, 0.99]}]}))
     (folder / "best.amz").write_text(PROGRAMS[2])
     (folder / "best_simplified.amz").write_text(PROGRAMS[2])
     (folder / "config.toml").write_text("population_size = 100\n")
@@ -83,6 +85,7 @@ def test_report_is_self_contained_html_with_program_and_tasks(tmp_path):
     assert "data:image/png;base64," in page
     assert "dot" in page and "v1" in page and "0.999960" in page  # program and per-task table
     assert "population_size" in page and "hit rate" in page
+    assert "baseline logistic_regression.amz" in page and "0.987654" in page
     assert "<link" not in page and "src='http" not in page  # nothing fetched from elsewhere
 
 

@@ -65,6 +65,17 @@ def test_evolve_writes_a_run_and_prints_the_program(tmp_path):
     assert (out / "best.amz").read_text() in result.output
 
 
+def test_evolve_prints_the_baselines_on_the_final_tasks(tmp_path):
+    (tmp_path / "lr.amz").write_text(LINEAR_WITH_DEAD_CODE)
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY.replace("[run]", '[run]\nbaselines = ["lr.amz"]', 1))
+    result = runner.invoke(app, ["evolve", "-c", str(config), "-o", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    score = saved["baselines"][0]["final_fitness"]
+    assert f"lr.amz: final fitness {score:.6f} on the same tasks" in result.output
+
+
 def test_evolve_quiet_prints_one_line(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(TINY)

@@ -129,8 +129,8 @@ print(json.dumps({
     "bytes_sent_per_worker_round": statistics.median(rounds["sent_bytes"])
         if rounds["sent_bytes"] else None,
     "fec_hit_rate": last["fec_hit_rate"],
-    # an island's own work per round, and the slowest island's: what the round barrier and
-    # the transport add is round_s minus these
+    # an island's own work per round, and the slowest island's: what waiting and the
+    # transport add is round_s minus these
     "island_busy_s_per_round": rounds["busy_mean"] / n if n else None,
     "slowest_island_busy_s_per_round": rounds["busy_max"] / n if n else None,
 }))

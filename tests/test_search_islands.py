@@ -164,3 +164,14 @@ def test_queued_rounds_keep_their_order_and_equal_one_at_a_time_calls():
         return [(summary([report]), emigrants) for report, emigrants in results]
 
     assert [plain(r) for r in queued] == [plain(r) for r in one_at_a_time]
+
+
+def test_a_request_that_cannot_be_pickled_fails_in_the_caller():
+    """Requests go out from a sender thread; pickling stays in the caller, so a bad request
+    raises there instead of leaving the coordinator waiting for an answer forever."""
+    pool = LocalPool(1)
+    try:
+        with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+            pool.create_all([(0, lambda: None, SPEC, 1, None)])
+    finally:
+        pool.close()

@@ -242,6 +242,11 @@ class IslandRun(Run):
             if migrants:
                 self.migration_pool = [item for group in emigrants for item in group]
             self._absorb([report for report, _ in results])
+            program, fitness = self.strategy.candidate()
+            if fitness > s.improved_fitness + cfg.stop.stagnation_delta:
+                s.improved_at, s.improved_fitness = s.individuals, fitness
+            # The same test as the loop's (only the clock can move in between, and only
+            # towards stopping): a round is sent exactly when the loop will collect one more.
             if self._stop_reason() is None:
                 # round r's arrivals go with round r + 2: the islands start it the moment
                 # they finish r + 1, without waiting for this coordinator
@@ -251,9 +256,6 @@ class IslandRun(Run):
                                 "individuals": s.individuals, "elapsed_s": self._elapsed()})
                 self.display.message(f"worker {event['worker']} was lost; islands "
                                      f"{event['islands']} restarted from the last checkpoint")
-            program, fitness = self.strategy.candidate()
-            if fitness > s.improved_fitness + cfg.stop.stagnation_delta:
-                s.improved_at, s.improved_fitness = s.individuals, fitness
             if program is not s.logged_best and self._new_best(program, fitness):
                 s.logged_best, s.logged_fitness = program, fitness
                 self.log.write({"kind": "best", "experiment": s.experiment,

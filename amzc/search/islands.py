@@ -33,6 +33,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Protocol
 
 from amzc.errors import AmzError
@@ -109,7 +110,7 @@ class IslandReport:
     fec_lookups: int
     hurdle_stopped: int
     hurdle_checked: int
-    busy_s: float = 0.0  # wall time of the island's last round (bench/scaling.py: barrier waits)
+    busy_s: float = 0.0  # wall time of the island's last round (bench/scaling.py)
 
 
 RoundResult = tuple[IslandReport, list[Migrant]]  # what Island.round answers
@@ -303,7 +304,6 @@ class _Sender:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -313,13 +313,14 @@ class _Sender:
             if message is _STOP:
                 return
             try:
-                self.conn.send(message)
-            except BaseException as e:  # noqa: BLE001 - the worker is gone; _answer reports it
-                self.error = e
+                self.conn.send_bytes(message)
+            except (BrokenPipeError, OSError):  # the worker is gone; _answer reports it
                 return
 
     def send(self, message: Any) -> None:
-        self.queue.put(message)
+        # pickled here, as Connection.send would: a message that cannot be pickled fails in
+        # the caller, not silently in the thread
+        self.queue.put(ForkingPickler.dumps(message))
 
     def stop(self) -> None:
         self.queue.put(_STOP)

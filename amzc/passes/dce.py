@@ -184,8 +184,9 @@ def eliminate_dead_code(program: Program) -> Program:
 def as_program(live: tuple[Sequence[Info], Sequence[Info], Sequence[Info]],
                name: str | None = None) -> Program:
     setup, predict, learn = live
-    return Program(tuple([i[0] for i in setup]), tuple([i[0] for i in predict]),
-                   tuple([i[0] for i in learn]), name=name)
+    parts = (tuple([i[0] for i in setup]), tuple([i[0] for i in predict]),
+             tuple([i[0] for i in learn]))
+    return Program.make(*parts) if name is None else Program(*parts, name=name)
 
 
 def analyze(program: Program) -> tuple[tuple, bool,

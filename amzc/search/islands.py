@@ -43,7 +43,7 @@ from amzc.search.config import ExperimentConfig
 from amzc.search.evaluation import SearchEvaluator, load_backend
 from amzc.search.evolution import Population, make_strategy
 from amzc.search.hurdles import Hurdle
-from amzc.syntax import COMPONENTS, Instruction, Program
+from amzc.syntax import COMPONENTS, Instruction, Program, make_instruction
 from amzc.tasks import TaskSpec, build_tasks
 
 _ISLAND_SEED = 3  # purpose mixed into island seeds
@@ -82,7 +82,7 @@ def from_wire(wire: WireProgram, known: dict[tuple[Any, ...], Instruction]) -> P
             ins = known.get(key)
             if ins is None:
                 op, out, inputs, index, data = key
-                ins = Instruction(op_by_id(op), out, inputs, index, data)
+                ins = make_instruction(op_by_id(op), out, inputs, index, data)
                 if not data:
                     known[key] = ins
             instructions.append(ins)

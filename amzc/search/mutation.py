@@ -24,7 +24,7 @@ from amzc.search.random_program import (
     tidy,
     uniform,
 )
-from amzc.syntax import Component, Instruction, Program
+from amzc.syntax import Component, Instruction, Program, make_instruction
 
 
 class Mutator:
@@ -151,7 +151,8 @@ class Mutator:
         factory = self.factory
         if op.is_data_op:
             if rng.random() < 0.5:
-                return Instruction(op, factory.output(rng, op.output), (), ins.index, ins.data)
+                return make_instruction(op, factory.output(rng, op.output), (), ins.index,
+                                        ins.data)
             return self._alter_data(ins, rng)
         which = draw(rng, len(op.inputs) + 1)
         if which == len(op.inputs):
@@ -207,8 +208,8 @@ class Mutator:
 def _set(ins: Instruction, index: tuple[int, ...] | None = None,
          data: tuple[float, ...] | None = None) -> Instruction:
     """A data op with new coordinates or data (cheaper than ``dataclasses.replace``)."""
-    return Instruction(ins.op, ins.out, ins.inputs, ins.index if index is None else index,
-                       ins.data if data is None else data)
+    return make_instruction(ins.op, ins.out, ins.inputs, ins.index if index is None else index,
+                            ins.data if data is None else data)
 
 
 def _with(program: Program, component: Component, body: tuple[Instruction, ...], i: int,
@@ -220,7 +221,7 @@ def _replace(program: Program, component: Component,
              body: tuple[Instruction, ...]) -> Program:
     """``program.with_component`` without ``dataclasses.replace`` (a child needs no name)."""
     if component == "setup":
-        return Program(body, program.predict, program.learn)
+        return Program.make(body, program.predict, program.learn)
     if component == "predict":
-        return Program(program.setup, body, program.learn)
-    return Program(program.setup, program.predict, body)
+        return Program.make(program.setup, body, program.learn)
+    return Program.make(program.setup, program.predict, body)

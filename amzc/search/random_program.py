@@ -16,7 +16,15 @@ from collections.abc import Callable
 
 from amzc.ops import MATRIX, NO_OP, SCALAR, VECTOR, Form, Op
 from amzc.search.config import SearchSpace
-from amzc.syntax import COMPONENTS, NOOP_INSTRUCTION, Component, Instruction, MemoryConfig, Program
+from amzc.syntax import (
+    COMPONENTS,
+    NOOP_INSTRUCTION,
+    Component,
+    Instruction,
+    MemoryConfig,
+    Program,
+    make_instruction,
+)
 
 # the first address a random instruction may write, per type
 FIRST_OUTPUT = {SCALAR: 1, VECTOR: 1, MATRIX: 0}
@@ -75,7 +83,7 @@ class InstructionFactory:
         if op.is_data_op:
             out = self.output(rng, op.output)
             index = tuple(self.index(rng) for _ in range(op.n_index))
-            return Instruction(op, out, (), index, self.data(rng, op))
+            return make_instruction(op, out, (), index, self.data(rng, op))
         plan = self._plans.get(op.id)
         if plan is None:
             plan = self._plans[op.id] = self._plan(op)
@@ -106,7 +114,7 @@ class InstructionFactory:
 
             def make_constant(rand: Callable[[], float]) -> Instruction:
                 out = first + int(rand() * span)
-                return Instruction(op, out, (), (), (tidy(-1.0 + 2.0 * rand()),))
+                return make_instruction(op, out, (), (), (tidy(-1.0 + 2.0 * rand()),))
             return make_constant
         if op.is_data_op:
             def make_data(rand: Callable[[], float]) -> Instruction:

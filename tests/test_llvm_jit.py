@@ -278,3 +278,37 @@ def test_addresses_beyond_memory_are_errors_not_wild_writes(mode, bad):
     with pytest.raises(AmzError, match="beyond|memory"):
         backend.run(program, TASKS, MEMORY, OPTIONS)
     backend.run(HUMAN, TASKS, MEMORY, OPTIONS)  # and the backend still works
+
+
+def test_encoding_cached_by_body_equals_a_fresh_encoding(monkeypatch):
+    """Bodies are encoded once per tuple object; sharing a tuple between programs, a full
+    cache and new tuples with equal or different contents all give the fresh encoding."""
+    import random
+
+    from amzc.backends.llvm import encode
+    from amzc.search.config import ComponentConfig, SearchSpace
+    from amzc.search.random_program import InstructionFactory, random_program
+
+    monkeypatch.setattr(encode, "BODY_CACHE", 8)
+    monkeypatch.setattr(encode, "_BODIES", {})
+
+    def fresh(program: Program) -> bytes:
+        encode._BODIES.clear()
+        return pack_program(program)
+
+    memory = MemoryConfig(4, 3, 1)
+    space = SearchSpace(memory, 4, {c: ComponentConfig(OPS[1:], 5, 0, 8)
+                                    for c in ("setup", "predict", "learn")})
+    factory = InstructionFactory(memory, 4)
+    rng = random.Random(3)
+    programs = [random_program(rng, space, factory) for _ in range(30)]
+    expected = [fresh(p) for p in programs]
+    for _ in range(3):
+        for program, want in zip(programs, expected, strict=True):
+            assert pack_program(program) == want
+    # a child sharing two bodies of its parent and bringing a new third one
+    parent, other = programs[0], programs[1]
+    child = Program.make(parent.setup, parent.predict, other.learn)
+    assert pack_program(child) == fresh(child)
+    assert pack_program(Program.make(tuple(list(parent.setup)), parent.predict, parent.learn)) == (
+        expected[0])

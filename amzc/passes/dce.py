@@ -17,7 +17,6 @@ fingerprints, which is what the search relies on (docs/evolution.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from operator import itemgetter
 
 from amzc.ops import MATRIX, SCALAR, VECTOR, Form
@@ -36,8 +35,10 @@ _INFO: dict[int, Info] = {}
 _VALUE_IDS: dict[Instruction, int] = {}
 CACHE_LIMIT = 1 << 18
 # A pass over one component function for a live set after it: the live set before it, the
-# infos of the instructions it keeps and their value ids.
-Pass = tuple[int, tuple[Info, ...], tuple[int, ...]]
+# infos of the instructions it keeps, their value ids, and the kept instructions themselves
+# (one tuple per pass, so simplified programs share their unchanged function bodies, and
+# what is cached by body, such as a backend's encoding, stays valid).
+Pass = tuple[int, tuple[Info, ...], tuple[int, ...], tuple[Instruction, ...]]
 
 
 _IS_RANDOM = itemgetter(3)
@@ -71,7 +72,8 @@ class _Body:
                 live = (live & ~info[2]) | info[1]
                 kept.append(info)
         kept.reverse()
-        found = self.passes[key] = (live, tuple(kept), tuple([info[4] for info in kept]))
+        found = self.passes[key] = (live, tuple(kept), tuple([info[4] for info in kept]),
+                                    tuple([info[0] for info in kept]))
         return found
 
 
@@ -178,21 +180,24 @@ def live_code(program: Program) -> tuple[tuple[Info, ...], tuple[Info, ...], tup
 
 def eliminate_dead_code(program: Program) -> Program:
     """The program without instructions that cannot affect any prediction (and no no-ops)."""
-    return as_program(live_code(program), program.name)
+    (setup, predict, learn), _ = _passes(program)
+    return as_program((setup[3], predict[3], learn[3]), program.name)
 
 
-def as_program(live: tuple[Sequence[Info], Sequence[Info], Sequence[Info]],
-               name: str | None = None) -> Program:
-    setup, predict, learn = live
-    parts = (tuple([i[0] for i in setup]), tuple([i[0] for i in predict]),
-             tuple([i[0] for i in learn]))
-    return Program.make(*parts) if name is None else Program(*parts, name=name)
+Live = tuple[tuple[Instruction, ...], tuple[Instruction, ...], tuple[Instruction, ...]]
 
 
-def analyze(program: Program) -> tuple[tuple, bool,
-                                       tuple[tuple[Info, ...], tuple[Info, ...], tuple[Info, ...]]]:
+def as_program(live: Live, name: str | None = None) -> Program:
+    """The program of :func:`analyze`'s live code."""
+    if name is None:
+        return Program.make(*live)
+    return Program(*live, name=name)
+
+
+def analyze(program: Program) -> tuple[tuple, bool, Live]:
     """A cheap key, equal for programs with equal live code (valid within one
-    :data:`generation`); whether live code draws random numbers; the live code itself
-    (:func:`as_program` turns it into a program)."""
+    :data:`generation`); whether live code draws random numbers; the live code itself, as
+    the kept instructions of Setup, Predict and Learn (:func:`as_program` turns it into a
+    program; equal passes give the very same tuples)."""
     (setup, predict, learn), has_random = _passes(program)
-    return (setup[2], predict[2], learn[2]), has_random, (setup[1], predict[1], learn[1])
+    return (setup[2], predict[2], learn[2]), has_random, (setup[3], predict[3], learn[3])

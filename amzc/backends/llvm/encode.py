@@ -1,11 +1,13 @@
 """Programs as the interpreter reads them (format: amzc/backends/llvm/codegen.py, HEADER_BYTES).
 
 Encoding is on the search's hot path: one packing call per instruction, through a struct
-specialised for the op's fields, about 0.3 µs per instruction. Nothing is cached: a cache by
-instruction or by component costs about as much as packing (dict lookups, identity checks)
-and its entries keep the garbage collector busy in a process full of programs. Records hold
-the program's own addresses, so they do not depend on the Shape; the interpreter turns
-addresses into slots."""
+specialised for the op's fields, about 0.3 µs per instruction. Encoded function bodies are
+cached by the identity of their instruction tuple: the search's simplified programs are built
+from dead-code elimination's passes, which hand out one tuple per (body, live set), so a child
+shares the encodings of the functions its mutation left alone. (A cache by instruction costs
+about as much as packing: dict lookups and identity checks per instruction.) Records hold the
+program's own addresses, so they do not depend on the Shape; the interpreter turns addresses
+into slots."""
 
 from __future__ import annotations
 
@@ -42,16 +44,29 @@ def _packer(op: Op) -> Callable[[Instruction], bytes] | None:
 _PACK = [_packer(op) for op in OPS]
 
 
+BODY_CACHE = 4096  # encoded bodies kept; cleared when full (entries keep their tuple alive)
+_BODIES: dict[int, tuple[tuple[Instruction, ...], bytes, int]] = {}
+
+
+def _pack_body(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], bytes, int]:
+    records = [pack(ins) for ins in body if (pack := _PACK[ins.op.id]) is not None]
+    if len(_BODIES) >= BODY_CACHE:
+        _BODIES.clear()
+    entry = _BODIES[id(body)] = (body, b"".join(records), len(records))
+    return entry
+
+
 def pack_program(program: Program) -> bytes:
     """The header and one record per instruction, no-ops left out."""
-    records: list[bytes] = []
-    append = records.append
-    counts = []
-    for instructions in (program.setup, program.predict, program.learn):
-        before = len(records)
-        for ins in instructions:
-            pack = _PACK[ins.op.id]
-            if pack is not None:
-                append(pack(ins))
-        counts.append(len(records) - before)
-    return _HEADER.pack(*counts) + b"".join(records)
+    get = _BODIES.get
+    setup, predict, learn = program.setup, program.predict, program.learn
+    one = get(id(setup))
+    if one is None or one[0] is not setup:
+        one = _pack_body(setup)
+    two = get(id(predict))
+    if two is None or two[0] is not predict:
+        two = _pack_body(predict)
+    three = get(id(learn))
+    if three is None or three[0] is not learn:
+        three = _pack_body(learn)
+    return _HEADER.pack(one[2], two[2], three[2]) + one[1] + two[1] + three[1]

@@ -175,6 +175,8 @@ class LlvmBackend:
     def run(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
             options: EvalOptions, record: bool = False) -> RunOutput:
         ctx = self.state.context(tasks, memory, options, self.lanes)
+        if record:
+            ctx.call.clear_records()
         self._run(ctx, program, record)
         return ctx.call.output(record)
 
@@ -184,6 +186,8 @@ class LlvmBackend:
         ctx = self.state.context(tasks, memory, options, self.lanes)
         outputs = []
         for program in programs:
+            if record:
+                ctx.call.clear_records()
             self._run(ctx, program, record)
             outputs.append(ctx.call.output(record))
         return outputs
@@ -275,6 +279,8 @@ class LlvmBackend:
                 newer = state.interpreter(ctx.shape, program, grow=interpreter)
             interpreter = ctx.interpreter = newer
             timed = False
+            if record:  # the aborted run may have recorded errors
+                call.clear_records()
             call.execute(interpreter.kernel, code, record)
         if call.params[_INVALID]:
             call.params[_INVALID] = 0

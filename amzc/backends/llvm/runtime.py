@@ -13,6 +13,9 @@ from .jit import Kernel
 from .layout import LaneData, Shape, lane_data
 
 
+_RECORD = P["record"]
+
+
 class Call:
     """The fixed part of the parameter block for one (shape, task set, options); reused by
     every evaluation with the same arguments (outputs included)."""
@@ -67,15 +70,15 @@ class Call:
         self.fitness_view = self.fitness_out.reshape(-1)[: self.num_tasks]  # per task
 
     def execute(self, kernel: Kernel, code: bytes | None, record: bool = False) -> None:
-        """Run the kernel; results stay in the output buffers."""
-        p = self.params
-        if record:
-            self.train_errors.fill(0.0)
-            self.valid_errors.fill(0.0)
-            p[P["record"]] = 1
-        else:
-            p[P["record"]] = 0
+        """Run the kernel; results stay in the output buffers. A recorded run leaves the
+        error buffers' earlier contents where a lane stopped early: :meth:`clear_records`
+        first when they are to be read (the fingerprint hashes never depend on them)."""
+        self.params[_RECORD] = record
         kernel.run(self.address, code)
+
+    def clear_records(self) -> None:
+        self.train_errors.fill(0.0)
+        self.valid_errors.fill(0.0)
 
     def record_hashes(self) -> list[int]:
         """The last recorded evaluation's fingerprint of each task (amzc/search/fec.py

@@ -119,16 +119,25 @@ def test_best_evolved_program_classifies_projected_digits():
 
 
 def test_the_digits_search_starts_from_exactly_logistic_regression():
-    """configs/programs/logistic_regression_blocks.amz only adds an empty feature block:
-    every prediction and so every accuracy equals examples/logistic_regression.amz's."""
+    """configs/programs/logistic_regression_blocks.amz only adds an empty feature block with
+    its own learning rate: every prediction and so every accuracy equals
+    examples/logistic_regression.amz's, whatever that rate is."""
     from amzc.evaluate import EvalOptions, get_backend
     from amzc.tasks import task_spec
 
     tasks = build_tasks(task_spec("digits", num_tasks=4, held_out=True))
-    memory = MemoryConfig(6, 6, 1)
-    outs = [get_backend("numpy").run(parse_file(path), tasks, memory, EvalOptions(), record=True)
-            for path in (EXAMPLES / "logistic_regression.amz",
-                         EXAMPLES.parent / "configs" / "programs"
-                         / "logistic_regression_blocks.amz")]
-    assert np.array_equal(outs[0].fitness, outs[1].fitness)
-    assert np.array_equal(outs[0].valid_errors, outs[1].valid_errors)
+    memory = MemoryConfig(7, 6, 1)
+    blocks = (EXAMPLES.parent / "configs" / "programs"
+              / "logistic_regression_blocks.amz").read_text()
+    assert "s6 = 0.1" in blocks
+    programs = [parse_file(EXAMPLES / "logistic_regression.amz"), parse(blocks),
+                parse(blocks.replace("s6 = 0.1", "s6 = 0.0137"))]
+    outs = [get_backend("numpy").run(program, tasks, memory, EvalOptions(), record=True)
+            for program in programs]
+    for out in outs[1:]:
+        assert np.array_equal(outs[0].fitness, out.fitness)
+        assert np.array_equal(outs[0].valid_errors, out.valid_errors)
+    # the extra block is live: with features in v3 the predictions change
+    active = parse(blocks.replace("v3 = v0 * v5", "v3 = v0 * v0"))
+    out = get_backend("numpy").run(active, tasks, memory, EvalOptions(), record=True)
+    assert not np.array_equal(outs[0].valid_errors, out.valid_errors)

@@ -137,6 +137,7 @@ def test_keys_never_mix_value_id_generations(monkeypatch):
     """Value ids are reset when their table fills, possibly in the middle of an analysis: a
     key then comes from the new ids only (a mixed key could equal another program's)."""
     monkeypatch.setattr(dce, "CACHE_LIMIT", 5)
+    monkeypatch.setattr(dce, "BODY_LIMIT", 5)
     for k in range(30):
         program = parse(f"def Setup():\n  s2 = {k}.5\n  s3 = {k}.25\ndef Predict():\n"
                         f"  s1 = s2 * s3\n  s1 = s1 + s{k % 3 + 1}\n")

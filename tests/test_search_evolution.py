@@ -169,6 +169,28 @@ def test_memos_never_change_results():
     assert a.stats.fingerprint_memo_hits > 0 and a.stats.backend_calls < b.stats.backend_calls
 
 
+def test_memos_are_bounded_by_values_not_only_entries(monkeypatch):
+    """An entry holds one value per task, so many tasks mean fewer entries; the bound clears
+    a memo, which changes no result."""
+    from amzc.search import evaluation
+
+    monkeypatch.setattr(evaluation, "MEMO_VALUES", 3 * TASKS.num_tasks)
+    fec = FecConfig(enabled=True)
+    evaluator = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec)
+    assert evaluator.memo_limit == 3
+    reference = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec)
+    reference.memoize = False
+    rng = random.Random(2)
+    config = parse_config(SMALL)
+    for i in range(40):
+        program = random_program(rng, config.search_space)
+        assert evaluator.evaluate(program, seed=i) == reference.evaluate(program, seed=i)
+        assert len(evaluator._fingerprints) <= 3 and len(evaluator._fitness) <= 3
+    assert SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec).memo_limit == 3
+    monkeypatch.setattr(evaluation, "MEMO_VALUES", 10**12)
+    assert SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec).memo_limit == evaluation.MEMO_LIMIT
+
+
 def test_hurdle_stops_a_weak_candidate_after_its_first_task():
     hurdle = Hurdle(HurdleConfig(enabled=True, tasks=1))
     evaluator = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, FecConfig(enabled=False), hurdle)

@@ -34,6 +34,9 @@ Info = tuple[Instruction, int, int, bool, int]
 _INFO: dict[int, Info] = {}
 _VALUE_IDS: dict[Instruction, int] = {}
 CACHE_LIMIT = 1 << 18
+# Every search child brings a new body; each entry holds its passes and loop memos (~1.5 KB),
+# and a population's live bodies are cheap to redo, so this bound is smaller.
+BODY_LIMIT = 1 << 16
 # A pass over one component function for a live set after it: the live set before it, the
 # infos of the instructions it keeps, their value ids, and the kept instructions themselves
 # (one tuple per pass, so simplified programs share their unchanged function bodies, and
@@ -119,7 +122,7 @@ def _body(body: tuple[Instruction, ...]) -> _Body:
     while generation != start:  # value ids were reset meanwhile: none from before
         start = generation
         result = [_INFO.get(id(ins)) or _new_info(ins) for ins in body]
-    if len(_BODIES) >= CACHE_LIMIT:
+    if len(_BODIES) >= BODY_LIMIT:
         _BODIES.clear()
     entry = _BODIES[id(body)] = _Body(body, result)
     return entry

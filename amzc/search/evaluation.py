@@ -35,7 +35,8 @@ from amzc.tasks.taskset import TaskSet
 
 log = logging.getLogger("amzc.search")
 
-MEMO_LIMIT = 100_000  # entries per memo before it is cleared
+MEMO_LIMIT = 100_000  # entries per memo before it is cleared ...
+MEMO_VALUES = 2_000_000  # ... or fewer: per-task values per memo (an entry holds one per task)
 MEMOIZE = True  # benchmarks turn the memos off to measure what FEC alone does
 
 
@@ -98,6 +99,8 @@ class SearchEvaluator:
         self._generation = dce.generation
         self.memoize = MEMOIZE
         self._singles: dict[int, TaskSet] = {}
+        # 48 digits tasks made the memos' 100,000 entries cost ~400 MB: bound the values
+        self.memo_limit = max(1, min(MEMO_LIMIT, MEMO_VALUES // max(tasks.num_tasks, 1)))
 
     def expect_ops(self, ops: Iterable[Op]) -> None:
         """Tell the backend which ops candidates will use, if it can prepare for them."""
@@ -174,7 +177,7 @@ class SearchEvaluator:
                                                    self.memory, self._fec_options, record=True),
                                   self._task_keys)
         if self.memoize:
-            if len(self._fingerprints) >= MEMO_LIMIT:
+            if len(self._fingerprints) >= self.memo_limit:
                 self._fingerprints.clear()
             self._fingerprints[key] = prints
         return prints
@@ -205,7 +208,7 @@ class SearchEvaluator:
             fitness = self._task_fitness(simplified.get(), subset, options)
             if deterministic and self.memoize:
                 if memo is None:
-                    if len(self._fitness) >= MEMO_LIMIT:
+                    if len(self._fitness) >= self.memo_limit:
                         self._fitness.clear()
                     memo = self._fitness[key] = [None] * self.tasks.num_tasks
                 if subset is self.tasks:  # every task ran: remember them all

@@ -3,7 +3,8 @@
 Runs ``amzc evolve --config configs/demo.toml --seed S --quiet`` for each seed in a fresh
 process pinned to one core, and records the wall time until it exits (search, selection and
 final evaluation included), whether the final fitness exceeds 0.9999, the individuals
-evaluated, individuals per second and the FEC hit rate.
+evaluated, individuals per second, the FEC hit rate and the CPU seconds it used (steadier than
+wall time on a shared machine).
 
 The public C++ reference, built and run on one core of this machine with the same settings,
 took 22-151 s over 10 seeds (median 61 s).
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,15 +44,21 @@ def run_seed(config: Path, seed: int, folder: Path, extra: list[str]) -> dict:
     command = [*one_core(), sys.executable, "-c", "from amzc.cli import main; main()",
                "evolve", "--config", str(config), "--seed", str(seed), "--out", str(folder),
                "--quiet", "--force", *extra]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU time: on a shared machine, steadier than wall time (another process's load
+    # stretches the wall clock, not this one's CPU seconds)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if proc.returncode != 0:
         return {"seed": seed, "wall_s": round(wall, 2), "error": proc.stderr[-2000:]}
     result = json.loads((folder / "result.json").read_text())
     return {
         "seed": seed,
         "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
         "final_fitness": result["final_fitness"],
         "solved": result["final_fitness"] > 0.9999,
         "select_fitness": result["select_fitness"],
@@ -79,7 +87,8 @@ def main() -> None:
             if "error" in run:
                 print(f"seed {seed}: failed after {run['wall_s']} s\n{run['error']}", flush=True)
                 continue
-            print(f"seed {seed}: {run['wall_s']:7.1f} s  final {run['final_fitness']:.6f}  "
+            print(f"seed {seed}: {run['wall_s']:7.1f} s (CPU {run['cpu_s']:.1f} s)  "
+                  f"final {run['final_fitness']:.6f}  "
                   f"{run['experiments']} experiment(s)  {run['individuals']:>9,} individuals  "
                   f"{run['individuals_per_s']:>6,}/s  FEC hits {run['fec_hit_rate']:.1%}",
                   flush=True)
@@ -94,6 +103,7 @@ def main() -> None:
         "machine": {"cpu": platform.processor() or platform.machine(),
                     "cores_used": 1, "python": platform.python_version()},
         "median_wall_s": statistics.median(times),
+        "median_cpu_s": statistics.median(r["cpu_s"] for r in runs),
         "min_wall_s": min(times),
         "max_wall_s": max(times),
         "all_solved": all(r["solved"] for r in runs),

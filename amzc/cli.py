@@ -277,7 +277,9 @@ def plot(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="PNG to write. "
                                                 "Default: RUN_DIR/progress.png.")] = None,
 ) -> None:
-    """Plot best and mean fitness against individuals evaluated, marking each new best."""
+    """Plot best and mean fitness against individuals evaluated, marking each new best.
+
+    The largest improvements are labelled with the instructions they added."""
     from amzc.report.plot import plot_run
     from amzc.report.rundir import load_run
 

@@ -8,7 +8,15 @@ import pytest
 from typer.testing import CliRunner
 
 from amzc.cli import app
-from amzc.report.plot import DPI, HEIGHT_IN, WIDTH_IN, new_instructions
+from amzc.report.plot import (
+    DPI,
+    HEIGHT_IN,
+    MAX_CALLOUTS,
+    WIDTH_IN,
+    callout_points,
+    new_instructions,
+    y_bottom,
+)
 from amzc.report.rundir import load_run
 
 PROGRAMS = [
@@ -74,6 +82,31 @@ def test_new_instructions_lists_what_a_best_program_added():
     assert "Setup: s2 = 0.1" in added and "Learn: v1 = v1 + v2" in added
     assert "Predict: s1 = dot(v0, v1)" not in added
     assert new_instructions(None, PROGRAMS[1]) == ["Predict: s1 = dot(v0, v1)"]
+
+
+def test_callouts_label_the_largest_improvements_not_an_experiments_start():
+    def best(experiment, fitness, program):
+        return {"kind": "best", "experiment": experiment, "fitness": fitness, "program": program}
+
+    bests = [best(1, 0.3, PROGRAMS[2]),  # a good start: no callout, it changed nothing
+             best(1, 0.5, PROGRAMS[1]),  # only removed instructions
+             best(1, 0.9, PROGRAMS[2]),  # +0.4 with new instructions
+             best(1, 0.8, PROGRAMS[0]),  # a loss (the best aged out)
+             best(2, 0.95, PROGRAMS[1]),  # experiment 2 starts
+             best(2, 0.96, PROGRAMS[2])]
+    points = callout_points(bests)
+    assert [i for i, _ in points] == [2, 5]
+    assert "Learn: v1 = v1 + v2" in points[0][1]
+    many = [best(1, i / 100, PROGRAMS[i % 2 + 1]) for i in range(40)]
+    assert len(callout_points(many)) == MAX_CALLOUTS
+
+
+def test_fitness_axis_zooms_in_only_when_every_value_is_high():
+    assert y_bottom([0.3, 0.99]) == 0.0
+    assert y_bottom([-0.2, 0.5]) == -0.2
+    assert y_bottom([0.83, 0.97, 0.99]) == 0.8
+    assert y_bottom([0.96, 0.98]) == 0.95
+    assert y_bottom([]) == 0.0
 
 
 def test_report_is_self_contained_html_with_program_and_tasks(tmp_path):

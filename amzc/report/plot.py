@@ -4,6 +4,7 @@ best program changed."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,8 @@ def plot_run(run: Run, out: str | Path) -> Path:
     ax.set_xlabel("individuals evaluated")
     ax.set_ylabel("fitness (search tasks)")
     ax.set_title(f"amzc evolve: {run.name}")
-    ax.set_ylim(bottom=min([0.0, *ys]), top=1.02)
+    plotted = ys + [r[k] for r in run.progress for k in ("best_fitness", "mean_fitness")]
+    ax.set_ylim(bottom=y_bottom(plotted), top=1.02)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
@@ -87,20 +89,38 @@ def plot_run(run: Run, out: str | Path) -> Path:
     return path
 
 
-def _callouts(ax, bests: list[dict[str, Any]], xs: list[int], ys: list[float]) -> None:
-    """Label the largest improvements with the instructions they introduced."""
+def y_bottom(values: list[float]) -> float:
+    """Where the fitness axis starts: 0, unless every value is high (a search that starts
+    from a good program, such as configs/digits.toml), where the axis zooms in so that the
+    improvements stay visible; rounded down to a multiple of 0.05."""
+    low = min(values, default=0.0)
+    if low < 0.5:
+        return min(0.0, low)
+    return math.floor((low - 0.01) * 20) / 20
+
+
+def callout_points(bests: list[dict[str, Any]]) -> list[tuple[int, list[str]]]:
+    """The largest improvements (at most MAX_CALLOUTS, in order), each with the instructions
+    it introduced. An experiment's first best is where it starts, not a change, so it gets no
+    callout; nor does a change that added no instruction (only removed some)."""
     jumps = []
     for i, best in enumerate(bests):
-        same = i > 0 and bests[i - 1].get("experiment") == best.get("experiment")
-        before = bests[i - 1] if same else None
-        gain = best["fitness"] - (before["fitness"] if before else 0.0)
-        jumps.append((gain, i, before.get("program") if before else None))
-    chosen = sorted(sorted(jumps, reverse=True)[:MAX_CALLOUTS], key=lambda j: j[1])
-    right_half = (max(xs) + min(xs)) / 2 if xs else 0
-    for rank, (_, i, before) in enumerate(chosen):
-        added = new_instructions(before, bests[i].get("program") or "")
-        if not added:
+        if i == 0 or bests[i - 1].get("experiment") != best.get("experiment"):
             continue
+        gain = best["fitness"] - bests[i - 1]["fitness"]
+        if gain <= 0:
+            continue
+        added = new_instructions(bests[i - 1].get("program"), best.get("program") or "")
+        if added:
+            jumps.append((gain, i, added))
+    chosen = sorted(sorted(jumps, key=lambda j: (-j[0], j[1]))[:MAX_CALLOUTS], key=lambda j: j[1])
+    return [(i, added) for _, i, added in chosen]
+
+
+def _callouts(ax, bests: list[dict[str, Any]], xs: list[int], ys: list[float]) -> None:
+    """Label the largest improvements with the instructions they introduced."""
+    right_half = (max(xs) + min(xs)) / 2 if xs else 0
+    for rank, (i, added) in enumerate(callout_points(bests)):
         text = "\n".join(added[:MAX_CALLOUT_LINES])
         if len(added) > MAX_CALLOUT_LINES:
             text += f"\n(+{len(added) - MAX_CALLOUT_LINES} more)"

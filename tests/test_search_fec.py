@@ -79,6 +79,32 @@ def test_native_fingerprints_equal_those_of_run_outputs(text, mode):
         backend.run(program, tasks, memory, EvalOptions()).fitness.tolist()
 
 
+def test_fast_fingerprint_path_grows_the_interpreter_and_reports_bad_addresses():
+    """The fingerprint fast path runs the context's interpreter as it is: a program with an
+    op it lacks takes the general path (which grows it), and a bad address still raises."""
+    from amzc.errors import AmzError
+
+    tasks = build_tasks(TaskSpec("linear", 7, 12, 12, 3))  # F = 7: a Shape no other test has
+    memory = MemoryConfig(5, 3, 1)
+    options = EvalOptions(seed=FEC_SEED, max_train_steps=10, max_valid_steps=10)
+    keys = task_keys(tasks.task_ids)
+    backend = LlvmBackend(mode="auto", shared=False)
+    first = parse("def Predict():\n  s1 = dot(v0, v1)\n")
+    backend.fingerprints(first, tasks, memory, options)  # builds the interpreter for dot
+    for text in ("def Predict():\n  s4 = norm(v0)\n  s1 = sin(s4)\n",
+                 "def Setup():\n  v2 = uniform(-1.0, 1.0)\ndef Predict():\n"
+                 "  s1 = dot(v2, v0)\n"):
+        program = parse(text)
+        expected = fingerprints(NumpyBackend().run(program, tasks, memory, options,
+                                                   record=True), keys)
+        assert backend.fingerprints(program, tasks, memory, options) == expected
+    with pytest.raises(AmzError, match="s9"):
+        backend.fingerprints(parse("def Predict():\n  s1 = s9 + s2\n"), tasks, memory,
+                             options)
+    assert backend.fingerprints(first, tasks, memory, options) == fingerprints(
+        NumpyBackend().run(first, tasks, memory, options, record=True), keys)
+
+
 def test_hit_miss_and_hit_rate():
     cache = FecCache(cache_size=10, forget_every=0)
     assert cache.lookup(1) is None

@@ -218,8 +218,21 @@ class LlvmBackend:
         """``amzc.search.fec.fingerprints`` of a recorded run, hashed natively while it runs,
         without building a RunOutput: the search's fingerprint run."""
         ctx = self.state.context(tasks, memory, options, self.lanes)
-        self._run(ctx, program, True)
-        return ctx.call.record_hashes()
+        interpreter, call = ctx.interpreter, ctx.call
+        if interpreter is None or self.mode == "compile":
+            self._run(ctx, program, True)
+            return call.record_hashes()
+        # The search's hot path. A fingerprint run is short and each program has one (the
+        # search memoizes them by live code), so it is interpreted without the cost model's
+        # bookkeeping; any tier gives the same hashes. An op the interpreter lacks, or a bad
+        # address, takes the general path, which grows the interpreter or raises.
+        code = pack_program(program)
+        call.execute(interpreter.kernel, code, True)
+        params = call.params
+        if params[_UNSUPPORTED] or params[_INVALID]:
+            params[_UNSUPPORTED] = params[_INVALID] = 0
+            self._execute(ctx, code, program, True)
+        return call.record_hashes()
 
     def task_fitness(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
                      options: EvalOptions) -> list[float]:

@@ -12,7 +12,6 @@ from .codegen import PARAMS, P
 from .jit import Kernel
 from .layout import LaneData, Shape, lane_data
 
-
 _RECORD = P["record"]
 
 
@@ -68,6 +67,7 @@ class Call:
         self.params = p
         self.address = p.ctypes.data
         self.fitness_view = self.fitness_out.reshape(-1)[: self.num_tasks]  # per task
+        self.hashes_view = self.hashes.reshape(-1)[: self.num_tasks]
 
     def execute(self, kernel: Kernel, code: bytes | None, record: bool = False) -> None:
         """Run the kernel; results stay in the output buffers. A recorded run leaves the
@@ -83,7 +83,7 @@ class Call:
     def record_hashes(self) -> list[int]:
         """The last recorded evaluation's fingerprint of each task (amzc/search/fec.py
         ``fingerprints``, computed natively)."""
-        return self.hashes.reshape(-1)[: self.num_tasks].tolist()
+        return self.hashes_view.tolist()
 
     def output(self, record: bool = False) -> RunOutput:
         """The last evaluation's results as a RunOutput (copies)."""

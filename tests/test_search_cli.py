@@ -111,3 +111,21 @@ def test_simplify_removes_dead_code_and_checks_fitness(tmp_path):
     assert "s2 = s2 * s2" in result.output  # s2 is read by the next Learn: live
     assert "9 → 7 instructions" in result.output and "unchanged" in result.output
     assert written.read_text() in result.output
+
+
+def test_live_display_in_a_file_ends_its_last_panel_with_a_line_end():
+    """`amzc evolve ... > log 2>&1`: the line printed after the display starts on its own."""
+    import io
+
+    from rich.console import Console
+
+    from amzc.search.progress import LiveDisplay, Snapshot
+
+    buffer = io.StringIO()
+    display = LiveDisplay("demo", Console(file=buffer, force_terminal=False, width=80))
+    display.update(Snapshot(1, 10, 10, 0.5, 20.0, 0.5, 0.4, 0.8, None, "search",
+                            "def Predict():\n  s1 = dot(v0, v1)\n"))
+    display.close()
+    text = buffer.getvalue()
+    assert "s1 = dot(v0, v1)" in text
+    assert text.endswith("\n") and text.rstrip("\n").endswith("╯")

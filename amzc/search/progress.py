@@ -134,3 +134,7 @@ class LiveDisplay(Display):
 
     def close(self) -> None:
         self.live.stop()
+        if not self.console.is_terminal:
+            # a file (`amzc evolve ... > log 2>&1`) gets the last panel without its line end,
+            # and the result printed next would run on from its bottom border
+            self.console.line()

@@ -4,8 +4,10 @@ Runs the demo's search (configs/demo.toml: 10 linear tasks, F = 4, P = 1000, T =
 ops and mutations) for a fixed number of individuals in one experiment, without early
 selection or restarts, in these settings:
 
-- ``fec``: FEC as in the demo (10 + 10 examples), with amzc's memos (the default);
-- ``fec_no_memo``: FEC alone, every fingerprint run for real;
+- ``fec``: FEC as in the demo (10 + 10 examples), children run as written (``fec.memo =
+  false``, the demo's setting: no dead-code analysis; exact copies reuse their fingerprints);
+- ``fec_live_memo``: FEC with the dead-code analysis and amzc's memos by live code;
+- ``fec_no_memo``: FEC alone, every fingerprint run for real (on simplified programs);
 - ``no_fec``: no FEC, amzc's memos on (live-code duplicates still reuse their fitness);
 - ``no_fec_no_memo``: every individual fully evaluated, as the reference without FEC;
 - ``fec_hurdles`` and ``no_fec_no_memo_hurdles``: the same with hurdles (75th percentile,
@@ -35,12 +37,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 from demo_time import one_core  # noqa: E402
 
 SETTINGS = {
-    "fec": {"fec": True, "memo": True, "hurdles": False},
-    "fec_no_memo": {"fec": True, "memo": False, "hurdles": False},
-    "no_fec": {"fec": False, "memo": True, "hurdles": False},
-    "no_fec_no_memo": {"fec": False, "memo": False, "hurdles": False},
-    "fec_hurdles": {"fec": True, "memo": True, "hurdles": True},
-    "no_fec_no_memo_hurdles": {"fec": False, "memo": False, "hurdles": True},
+    "fec": {"fec": True, "memo": True, "hurdles": False, "written": True},
+    "fec_live_memo": {"fec": True, "memo": True, "hurdles": False, "written": False},
+    "fec_no_memo": {"fec": True, "memo": False, "hurdles": False, "written": False},
+    "no_fec": {"fec": False, "memo": True, "hurdles": False, "written": False},
+    "no_fec_no_memo": {"fec": False, "memo": False, "hurdles": False, "written": False},
+    "fec_hurdles": {"fec": True, "memo": True, "hurdles": True, "written": True},
+    "no_fec_no_memo_hurdles": {"fec": False, "memo": False, "hurdles": True,
+                               "written": False},
 }
 
 CHILD = """
@@ -51,11 +55,11 @@ import amzc.search.evaluation as evaluation
 from amzc.search.config import load_config
 from amzc.search.experiment import Run
 
-config_path, seed, individuals, fec, memo, hurdles, backend = sys.argv[1:8]
+config_path, seed, individuals, fec, memo, hurdles, written, backend = sys.argv[1:9]
 evaluation.MEMOIZE = memo == "1"
 cfg = load_config(config_path, seed=int(seed))
 cfg = replace(cfg, backend=backend, early_select=False, max_experiments=1,
-              fec=replace(cfg.fec, enabled=fec == "1"),
+              fec=replace(cfg.fec, enabled=fec == "1", memo=written == "0"),
               hurdles=replace(cfg.hurdles, enabled=hurdles == "1"),
               stop=replace(cfg.stop, max_individuals=int(individuals), max_train_steps=0,
                            max_stagnation=0, max_time_s=0))
@@ -92,7 +96,8 @@ def main() -> None:
         s = SETTINGS[name]
         command = [*one_core(), sys.executable, "-c", CHILD, str(args.config), str(args.seed),
                    str(args.individuals), *("1" if s[k] else "0" for k in ("fec", "memo",
-                                                                          "hurdles")),
+                                                                          "hurdles",
+                                                                          "written")),
                    args.backend]
         proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
         if proc.returncode != 0:
@@ -117,8 +122,9 @@ def main() -> None:
         "individuals": args.individuals, "seed": args.seed,
         "gains_cpu": {
             "fec_vs_none (memos off)": gain("fec_no_memo", "no_fec_no_memo"),
-            "fec_with_memos_vs_none": gain("fec", "no_fec_no_memo"),
-            "memos_with_fec": gain("fec", "fec_no_memo"),
+            "fec_as_in_the_demo_vs_none": gain("fec", "no_fec_no_memo"),
+            "memos_with_fec": gain("fec_live_memo", "fec_no_memo"),
+            "as_written_vs_live_memo": gain("fec", "fec_live_memo"),
             "hurdles_with_fec": gain("fec_hurdles", "fec"),
             "hurdles_without_fec": gain("no_fec_no_memo_hurdles", "no_fec_no_memo"),
         },

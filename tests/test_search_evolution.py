@@ -7,6 +7,7 @@ import random
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,7 +15,7 @@ from amzc.backends.numpy import NumpyBackend
 from amzc.evaluate import EvalOptions, combine
 from amzc.parse import parse
 from amzc.search.config import FecConfig, HurdleConfig, parse_config
-from amzc.search.evaluation import SearchEvaluator
+from amzc.search.evaluation import SearchEvaluator, draws_random
 from amzc.search.evolution import Population, RandomSearch, RegularizedEvolution
 from amzc.search.hurdles import Hurdle
 from amzc.search.mutation import Mutator
@@ -167,6 +168,41 @@ def test_memos_never_change_results():
     assert results_a == results_b
     assert (a.fec.hits, a.fec.misses) == (b.fec.hits, b.fec.misses)
     assert a.stats.fingerprint_memo_hits > 0 and a.stats.backend_calls < b.stats.backend_calls
+
+
+@pytest.mark.parametrize("hurdles", [False, True])
+def test_children_evaluated_as_written_take_the_same_path(hurdles):
+    """``fec.memo = false`` skips the dead-code analysis and runs children as written: the
+    predictions, hence fingerprints, FEC hits and fitness, are those of the simplified
+    programs, random fills (live or dead) and hurdles included."""
+    config = parse_config(SMALL.replace('predict = ["vector_inner_product", "scalar_product"]',
+                                        'predict = ["vector_inner_product", "scalar_product", '
+                                        '"scalar_gaussian_set", "vector_uniform_set"]'))
+    space = config.search_space
+    mutator = Mutator(space, config.mutation)
+    rng = random.Random(5)
+    programs = [random_program(rng, space)]
+    for _ in range(400):
+        programs.append(mutator.mutate(programs[int(rng.random() * len(programs))], rng))
+    assert any(draws_random(p) for p in programs)
+    fec = FecConfig(enabled=True, forget_every=3, cache_size=60)
+    hurdle_config = HurdleConfig(enabled=True, tasks=1, update_every=1)
+    evaluators = []
+    for memo in (True, False):
+        hurdle = Hurdle(hurdle_config) if hurdles else None
+        if hurdle is not None:
+            hurdle.update([0.2, 0.4, 0.6])
+        evaluators.append(SearchEvaluator(NumpyBackend(), TASKS, MEMORY,
+                                          replace(fec, memo=memo), hurdle))
+    with_memo, as_written = evaluators
+    assert not as_written.live_memo
+    for i, program in enumerate(programs):
+        assert with_memo.evaluate(program, seed=i) == as_written.evaluate(program, seed=i)
+    assert (with_memo.fec.hits, with_memo.fec.misses) == (as_written.fec.hits,
+                                                          as_written.fec.misses)
+    assert with_memo.stats.train_steps == as_written.stats.train_steps
+    assert with_memo.stats.task_evaluations == as_written.stats.task_evaluations
+    assert as_written.stats.fingerprint_memo_hits > 0  # the exact copies
 
 
 def test_memos_are_bounded_by_values_not_only_entries(monkeypatch):

@@ -80,6 +80,9 @@ class FecConfig:
     num_valid: int = 10
     cache_size: int = 100_000
     forget_every: int = 100
+    # amzc: analyze each child's dead code and memoize by live code (docs/evolution.md); off,
+    # children run as written. Either way the search takes exactly the same path.
+    memo: bool = True
 
 
 @dataclass(frozen=True)
@@ -447,6 +450,7 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
         num_valid=fec_t.int("num_valid", 10, 1),
         cache_size=fec_t.int("cache_size", 100_000, 1),
         forget_every=fec_t.int("forget_every", 100, 0),
+        memo=fec_t.get("memo", bool, True),
     )
     fec_t.done()
 

@@ -12,7 +12,12 @@ Two memos make the common cases free without changing any result (docs/evolution
   forgetting or eviction caused does not need the backend either.
 
 Both memos are pure caches: they are not checkpointed, and the search takes the same path
-with or without them. Counters (train steps, FEC hits) count the work as if it had run."""
+with or without them. Counters (train steps, FEC hits) count the work as if it had run.
+
+Finding the live code costs about what a small fingerprint run does, so with ``fec.memo =
+false`` children are evaluated as written instead: the same predictions bit for bit (that is
+what dead-code elimination guarantees), hence the same search, with only exact copies of a
+program reusing its fingerprints (by object)."""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from amzc.evaluate import Backend, EvalOptions, combine, get_backend
-from amzc.ops import Op
+from amzc.ops import Form, Op
 from amzc.passes import dce
 from amzc.passes.dce import eliminate_dead_code
 from amzc.search.config import FecConfig
@@ -38,6 +43,7 @@ log = logging.getLogger("amzc.search")
 MEMO_LIMIT = 100_000  # entries per memo before it is cleared ...
 MEMO_VALUES = 2_000_000  # ... or fewer: per-task values per memo (an entry holds one per task)
 MEMOIZE = True  # benchmarks turn the memos off to measure what FEC alone does
+RECENT_LIMIT = 4096  # programs evaluated as written whose fingerprints are kept
 
 
 def load_backend(name: str) -> Backend:
@@ -99,6 +105,10 @@ class SearchEvaluator:
         self._generation = dce.generation
         self.memoize = MEMOIZE
         self._singles: dict[int, TaskSet] = {}
+        self.live_memo = fec.memo
+        # children evaluated as written: fingerprints of recent programs by object, for the
+        # children that are exact copies (mutate_prob < 1)
+        self._recent: dict[int, tuple[Program, list[int]]] = {}
         # 48 digits tasks made the memos' 100,000 entries cost ~400 MB: bound the values
         self.memo_limit = max(1, min(MEMO_LIMIT, MEMO_VALUES // max(tasks.num_tasks, 1)))
 
@@ -112,26 +122,35 @@ class SearchEvaluator:
 
     def evaluate(self, program: Program, seed: int) -> float:
         """Search fitness of ``program``; ``seed`` keys its random ops on a full evaluation."""
-        key, has_random, live = dce.analyze(program)
-        if dce.generation != self._generation:  # value ids were reset: old keys are stale
-            self._fingerprints.clear()
-            self._fitness.clear()
-            self._generation = dce.generation
-        simplified = _Lazy(live)
+        key: tuple | None
+        if self.live_memo:
+            key, has_random, live = dce.analyze(program)
+            if dce.generation != self._generation:  # value ids were reset: old keys are stale
+                self._fingerprints.clear()
+                self._fitness.clear()
+                self._generation = dce.generation
+            simplified: _Lazy | _AsWritten = _Lazy(live)
+        else:  # run as written: the same predictions as the simplified program's, bit for bit
+            key, has_random, simplified = None, None, _AsWritten(program)
         fec = self.fec
         if fec is None:
             per_task: list[float | None] = [None] * self.tasks.num_tasks
             missing = self._all_tasks
         else:
-            prints = self._fingerprints.get(key) if self.memoize else None
-            if prints is None:
-                prints = self._fingerprint(simplified, key)
+            if key is None:
+                prints = self._written_fingerprint(program)
             else:
-                self.stats.fingerprint_memo_hits += 1
+                prints = self._fingerprints.get(key) if self.memoize else None
+                if prints is None:
+                    prints = self._fingerprint(simplified, key)
+                else:
+                    self.stats.fingerprint_memo_hits += 1
             self.stats.train_steps += self._fec_train_steps
             per_task, missing = fec.lookup_tasks(prints)
             if not missing:
                 return self._combine(per_task)  # type: ignore[arg-type]
+        if has_random is None:
+            has_random = draws_random(program)
         stage = missing
         hurdle = self.hurdle
         if hurdle is not None and len(missing) > hurdle.config.tasks:
@@ -166,7 +185,7 @@ class SearchEvaluator:
 
     # -- pieces --------------------------------------------------------------------------------
 
-    def _fingerprint(self, simplified: _Lazy, key: tuple) -> list[int]:
+    def _fingerprint(self, simplified: _Lazy | _AsWritten, key: tuple | None) -> list[int]:
         """The fingerprint run (the memo missed)."""
         self.stats.backend_calls += 1
         native = getattr(self.backend, "fingerprints", None)
@@ -176,10 +195,22 @@ class SearchEvaluator:
             prints = fingerprints(self.backend.run(simplified.get(), self._fec_tasks,
                                                    self.memory, self._fec_options, record=True),
                                   self._task_keys)
-        if self.memoize:
+        if self.memoize and key is not None:
             if len(self._fingerprints) >= self.memo_limit:
                 self._fingerprints.clear()
             self._fingerprints[key] = prints
+        return prints
+
+    def _written_fingerprint(self, program: Program) -> list[int]:
+        """The fingerprints of a program evaluated as written (``fec.memo = false``)."""
+        found = self._recent.get(id(program))
+        if found is not None and found[0] is program and self.memoize:
+            self.stats.fingerprint_memo_hits += 1
+            return found[1]
+        prints = self._fingerprint(_AsWritten(program), None)
+        if len(self._recent) >= RECENT_LIMIT:
+            self._recent.clear()
+        self._recent[id(program)] = (program, prints)  # the entry keeps the id unique
         return prints
 
     def _task_fitness(self, program: Program, tasks: TaskSet,
@@ -189,12 +220,13 @@ class SearchEvaluator:
             return task_fitness(program, tasks, self.memory, options)
         return self.backend.run(program, tasks, self.memory, options).fitness.tolist()
 
-    def _full(self, simplified: _Lazy, key: tuple, deterministic: bool, tasks: list[int],
-              per_task: list[float | None], seed: int) -> None:
+    def _full(self, simplified: _Lazy | _AsWritten, key: tuple | None, deterministic: bool,
+              tasks: list[int], per_task: list[float | None], seed: int) -> None:
         """Full evaluation of the listed tasks into ``per_task``."""
         self.stats.task_evaluations += len(tasks)
         self.stats.train_steps += len(tasks) * self.train_examples
-        memo = self._fitness.get(key) if deterministic and self.memoize else None
+        memoize = self.memoize and key is not None
+        memo = self._fitness.get(key) if deterministic and memoize else None
         todo = tasks if memo is None else [i for i in tasks if memo[i] is None]
         if memo is not None and len(todo) < len(tasks):
             self.stats.fitness_memo_hits += 1
@@ -206,7 +238,7 @@ class SearchEvaluator:
             options = (self._full_options if deterministic
                        else EvalOptions(max_abs_error=self.max_abs_error, seed=seed))
             fitness = self._task_fitness(simplified.get(), subset, options)
-            if deterministic and self.memoize:
+            if deterministic and memoize:
                 if memo is None:
                     if len(self._fitness) >= self.memo_limit:
                         self._fitness.clear()
@@ -234,6 +266,25 @@ class SearchEvaluator:
                 subset = self._singles[tasks[0]] = self.tasks.subset([tasks[0]])
             return subset, [0]
         return self.tasks, tasks
+
+
+class _AsWritten:
+    """A program evaluated as written (the ``_Lazy`` interface)."""
+
+    __slots__ = ("program",)
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+
+    def get(self) -> Program:
+        return self.program
+
+
+def draws_random(program: Program) -> bool:
+    """Whether any instruction is a random fill (live or not: a dead one draws nothing that
+    matters, so the seed changes no result either way)."""
+    return any(ins.op.form is Form.RANDOM
+               for body in (program.setup, program.predict, program.learn) for ins in body)
 
 
 class _Lazy:

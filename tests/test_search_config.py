@@ -48,6 +48,7 @@ def test_demo_matches_the_reference_settings():
     assert (fin.num_tasks, fin.param_seeds, fin.data_seeds) == (100, (2000000,), (1000000,))
     assert c.sufficient_fitness == 0.9999 and c.max_experiments == 0
     assert not c.hurdles.enabled
+    assert not c.fec.memo  # children run as written (the same search, faster here)
 
 
 def test_defaults_fill_a_minimal_file():
@@ -55,6 +56,7 @@ def test_defaults_fill_a_minimal_file():
     assert c.search_space.mutable() == ("learn",)
     assert c.select_tasks.spec == c.search_tasks.spec
     assert c.stop.max_individuals == 10
+    assert c.fec.memo
 
 
 @pytest.mark.parametrize("text, message", [
@@ -75,6 +77,7 @@ def test_defaults_fill_a_minimal_file():
     ("[run]\nbaselines = [\"nowhere.amz\"]\n", "run.baselines: "),
     ("[run]\nbaselines = [1]\n", "list of .amz file paths"),
     ("[run]\nbaselines = \"x.amz\"\n", "run.baselines"),
+    ("[fec]\nmemo = \"no\"\n", "fec.memo: expected true or false"),
 ])
 def test_bad_configs_say_what_is_wrong(text, message):
     base = MINIMAL.replace('learn = ["scalar_diff"]',

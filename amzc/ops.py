@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,19 +58,21 @@ class Op:
     numpy: NumpyFn
     doc: str
 
-    @property
+    # The three below are read for every mutation and every new instruction: cached (on the
+    # instance dict, which a frozen dataclass leaves writable; pickles go by id, __reduce__).
+    @cached_property
     def n_index(self) -> int:
         """Number of integer index fields (constant-set ops into vectors and matrices)."""
         if self.form is not Form.CONST:
             return 0
         return {SCALAR: 0, VECTOR: 1, MATRIX: 2}[self.output or SCALAR]
 
-    @property
+    @cached_property
     def n_data(self) -> int:
         """Number of float data fields: a constant's value, or a distribution's two parameters."""
         return {Form.CONST: 1, Form.RANDOM: 2}.get(self.form, 0)
 
-    @property
+    @cached_property
     def is_data_op(self) -> bool:
         return self.form in (Form.CONST, Form.RANDOM)
 

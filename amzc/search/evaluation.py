@@ -283,8 +283,12 @@ class _AsWritten:
 def draws_random(program: Program) -> bool:
     """Whether any instruction is a random fill (live or not: a dead one draws nothing that
     matters, so the seed changes no result either way)."""
-    return any(ins.op.form is Form.RANDOM
-               for body in (program.setup, program.predict, program.learn) for ins in body)
+    random = Form.RANDOM
+    for body in (program.setup, program.predict, program.learn):
+        for ins in body:
+            if ins.op.form is random:
+                return True
+    return False
 
 
 class _Lazy:

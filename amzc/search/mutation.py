@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import random
+from bisect import bisect_right
 
 from amzc.ops import NO_OP
 from amzc.search.config import MutationConfig, SearchSpace
@@ -46,11 +47,9 @@ class Mutator:
     # -- drawing -------------------------------------------------------------------------------
 
     def _type(self, rng: random.Random) -> str:
-        u = rng.random()
-        for name, edge in zip(self._types, self._cumulative, strict=True):
-            if u < edge:
-                return name
-        return self._types[-1]
+        """The first type whose cumulative weight exceeds a uniform draw."""
+        types = self._types
+        return types[min(bisect_right(self._cumulative, rng.random()), len(types) - 1)]
 
     def mutate(self, parent: Program, rng: random.Random) -> Program:
         """The child of ``parent``: an exact copy with probability 1 − mutate_prob."""

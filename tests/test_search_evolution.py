@@ -94,6 +94,27 @@ def make(strategy_cls, text=SMALL, **changes):
     return config, strategy_cls(config, evaluator)
 
 
+@given(st.lists(st.sampled_from([0.1, 0.5, 0.9]), min_size=20, max_size=20),
+       st.integers(0, 2**32 - 1))
+def test_the_inlined_tournament_is_the_populations(fitness, seed):
+    """RegularizedEvolution.step inlines Population.tournament: same draws, same winner
+    (the first drawn of equal maxima)."""
+    config, evolution = make(RegularizedEvolution)
+    programs = [replace(LINEAR, name=str(i)) for i in range(20)]  # distinct objects
+    evolution.population = Population(20, list(programs), list(fitness))
+    parents = []
+    evolution.mutator.mutate = lambda parent, rng: parents.append(parent) or parent
+    evolution.evaluator.evaluate = lambda program, seed: 0.0
+    rng, mirror = random.Random(seed), random.Random(seed)
+    for _ in range(5):
+        pop = evolution.population
+        before = Population(20, list(pop.programs), list(pop.fitness))
+        winner = before.tournament(mirror, config.tournament_size)
+        mirror.getrandbits(63)  # the child's evaluation seed
+        evolution.step(rng)
+        assert parents[-1] is before.programs[winner]
+
+
 def test_children_replace_the_oldest_slot_in_turn():
     config, evolution = make(RegularizedEvolution)
     rng = random.Random(3)

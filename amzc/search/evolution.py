@@ -159,16 +159,19 @@ class RegularizedEvolution(Strategy):
                  population: Population | None = None) -> None:
         super().__init__(config, evaluator, population)
         self.mutator = Mutator(config.search_space, config.mutation)
-        self._draws = range(config.tournament_size)
+        self._tournament_draws = config.tournament_size - 1
 
     def step(self, rng: random.Random) -> list[int]:
         pop = self.population
         if not pop.full:
             return self._init_step(rng)
-        # the tournament (Population.tournament), inlined: it runs for every child. max()
-        # keeps the first of equal maxima, as the strict > of the loop does
-        n, rand = pop.size, rng.random
-        best = max([int(rand() * n) for _ in self._draws], key=pop.fitness.__getitem__)
+        # the tournament (Population.tournament), inlined: it runs for every child
+        fitness, n, rand = pop.fitness, pop.size, rng.random
+        best = int(rand() * n)
+        for _ in range(self._tournament_draws):
+            k = int(rand() * n)
+            if fitness[k] > fitness[best]:
+                best = k
         child = self.mutator.mutate(pop.programs[best], rng)
         fitness = self.evaluator.evaluate(child, draw_seed(rng))
         slot = pop.next_slot

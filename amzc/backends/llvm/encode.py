@@ -48,7 +48,11 @@ BODY_CACHE = 4096  # encoded bodies kept; cleared when full (entries keep their 
 _BODIES: dict[int, tuple[tuple[Instruction, ...], bytes, int]] = {}
 
 
-def _pack_body(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], bytes, int]:
+def _encoded(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], bytes, int]:
+    """(body, its records, their count), from the cache when this very tuple was encoded."""
+    entry = _BODIES.get(id(body))
+    if entry is not None and entry[0] is body:
+        return entry
     records = [pack(ins) for ins in body if (pack := _PACK[ins.op.id]) is not None]
     if len(_BODIES) >= BODY_CACHE:
         _BODIES.clear()
@@ -58,15 +62,6 @@ def _pack_body(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], 
 
 def pack_program(program: Program) -> bytes:
     """The header and one record per instruction, no-ops left out."""
-    get = _BODIES.get
-    setup, predict, learn = program.setup, program.predict, program.learn
-    one = get(id(setup))
-    if one is None or one[0] is not setup:
-        one = _pack_body(setup)
-    two = get(id(predict))
-    if two is None or two[0] is not predict:
-        two = _pack_body(predict)
-    three = get(id(learn))
-    if three is None or three[0] is not learn:
-        three = _pack_body(learn)
-    return _HEADER.pack(one[2], two[2], three[2]) + one[1] + two[1] + three[1]
+    setup, predict, learn = (_encoded(program.setup), _encoded(program.predict),
+                             _encoded(program.learn))
+    return _HEADER.pack(setup[2], predict[2], learn[2]) + setup[1] + predict[1] + learn[1]

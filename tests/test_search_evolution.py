@@ -167,16 +167,20 @@ def test_fec_hit_for_a_program_that_differs_only_in_dead_code():
     assert evaluator.stats.train_steps == 2 * 4 * 10 + 4 * 30
 
 
+def lineage(config, seed: int, children: int) -> list:
+    """A random program and ``children`` mutants, each of a uniformly drawn earlier one."""
+    mutator = Mutator(config.search_space, config.mutation)
+    rng = random.Random(seed)
+    programs = [random_program(rng, config.search_space)]
+    for _ in range(children):
+        programs.append(mutator.mutate(programs[int(rng.random() * len(programs))], rng))
+    return programs
+
+
 def test_memos_never_change_results():
     """The fingerprint and fitness memos are pure caches: clearing them before every call
     gives the same fitness and the same FEC state."""
-    config = parse_config(SMALL)
-    space = config.search_space
-    mutator = Mutator(space, config.mutation)
-    rng = random.Random(8)
-    programs = [random_program(rng, space)]
-    for _ in range(300):
-        programs.append(mutator.mutate(programs[int(rng.random() * len(programs))], rng))
+    programs = lineage(parse_config(SMALL), seed=8, children=300)
     fec = FecConfig(enabled=True, forget_every=3, cache_size=50)
     a = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec)
     b = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec)
@@ -199,12 +203,7 @@ def test_children_evaluated_as_written_take_the_same_path(hurdles):
     config = parse_config(SMALL.replace('predict = ["vector_inner_product", "scalar_product"]',
                                         'predict = ["vector_inner_product", "scalar_product", '
                                         '"scalar_gaussian_set", "vector_uniform_set"]'))
-    space = config.search_space
-    mutator = Mutator(space, config.mutation)
-    rng = random.Random(5)
-    programs = [random_program(rng, space)]
-    for _ in range(400):
-        programs.append(mutator.mutate(programs[int(rng.random() * len(programs))], rng))
+    programs = lineage(config, seed=5, children=400)
     assert any(draws_random(p) for p in programs)
     fec = FecConfig(enabled=True, forget_every=3, cache_size=60)
     hurdle_config = HurdleConfig(enabled=True, tasks=1, update_every=1)

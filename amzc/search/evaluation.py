@@ -86,6 +86,10 @@ class SearchEvaluator:
         self.tasks = tasks
         self.memory = memory
         self.fec_config = fec
+        # the backend's own FEC table if it has one (LLVM: in native memory, looked up in the
+        # fingerprint's call), else the Python one; the same semantics either way
+        self._fec_table = getattr(backend, "fec_cache", None)
+        self._fec_lookup = getattr(backend, "fec_lookup", None)
         self.fec = FecCache(fec.cache_size, fec.forget_every) if fec.enabled else None
         self.hurdle = hurdle
         self.combine_mode = combine_mode
@@ -111,6 +115,19 @@ class SearchEvaluator:
         self._recent: dict[int, tuple[Program, list[int]]] = {}
         # 48 digits tasks made the memos' 100,000 entries cost ~400 MB: bound the values
         self.memo_limit = max(1, min(MEMO_LIMIT, MEMO_VALUES // max(tasks.num_tasks, 1)))
+
+    @property
+    def fec(self) -> FecCache | None:
+        return self._fec
+
+    @fec.setter
+    def fec(self, cache: FecCache | None) -> None:
+        """A new or restored cache (a checkpoint's), as the backend's table if it has one."""
+        if isinstance(cache, FecCache) and self._fec_table is not None:
+            cache = self._fec_table(cache.cache_size, cache.forget_every,
+                                    like=cache if len(cache) or cache.hits or cache.misses
+                                    else None)
+        self._fec = cache
 
     def expect_ops(self, ops: Iterable[Op]) -> None:
         """Tell the backend which ops candidates will use, if it can prepare for them."""
@@ -138,15 +155,15 @@ class SearchEvaluator:
             missing = self._all_tasks
         else:
             if key is None:
-                prints = self._written_fingerprint(program)
+                prints, per_task, missing = self._written_lookup(program, fec)
             else:
                 prints = self._fingerprints.get(key) if self.memoize else None
                 if prints is None:
                     prints = self._fingerprint(simplified, key)
                 else:
                     self.stats.fingerprint_memo_hits += 1
+                per_task, missing = fec.lookup_tasks(prints)
             self.stats.train_steps += self._fec_train_steps
-            per_task, missing = fec.lookup_tasks(prints)
             if not missing:
                 return self._combine(per_task)  # type: ignore[arg-type]
         if has_random is None:
@@ -163,14 +180,13 @@ class SearchEvaluator:
                 self._full(simplified, key, not has_random, rest, per_task, seed)
             else:
                 self.stats.hurdle_skipped_tasks += len(rest)
-        if fec is not None:
-            insert = fec.insert
-            for i in missing:
-                fitness = per_task[i]
-                if fitness is not None:
-                    insert(prints[i], fitness)
         if rest:  # a hurdle may have left tasks unevaluated
+            if fec is not None:
+                fec.insert_tasks(prints, per_task, [i for i in missing
+                                                    if per_task[i] is not None])
             return self._combine([f for f in per_task if f is not None])
+        if fec is not None:
+            fec.insert_tasks(prints, per_task, missing)
         return self._combine(per_task)  # type: ignore[arg-type]
 
     def _combine(self, values: list[float]) -> float:
@@ -201,17 +217,27 @@ class SearchEvaluator:
             self._fingerprints[key] = prints
         return prints
 
-    def _written_fingerprint(self, program: Program) -> list[int]:
-        """The fingerprints of a program evaluated as written (``fec.memo = false``)."""
+    def _written_lookup(self, program: Program,
+                        fec: FecCache) -> tuple[list[int], list[float | None], list[int]]:
+        """Fingerprints and FEC lookups of a program evaluated as written (``fec.memo =
+        false``): in the backend's one native call when it can, and for an exact copy of a
+        recent program from that program's fingerprints."""
         found = self._recent.get(id(program))
         if found is not None and found[0] is program and self.memoize:
             self.stats.fingerprint_memo_hits += 1
-            return found[1]
-        prints = self._fingerprint(_AsWritten(program), None)
+            return (found[1], *fec.lookup_tasks(found[1]))
+        fused = self._fec_lookup
+        result = (fused(program, self._fec_tasks, self.memory, self._fec_options, fec)
+                  if fused is not None else None)
+        if result is None:
+            prints = self._fingerprint(_AsWritten(program), None)
+            result = (prints, *fec.lookup_tasks(prints))
+        else:
+            self.stats.backend_calls += 1
         if len(self._recent) >= RECENT_LIMIT:
             self._recent.clear()
-        self._recent[id(program)] = (program, prints)  # the entry keeps the id unique
-        return prints
+        self._recent[id(program)] = (program, result[0])  # the entry keeps the id unique
+        return result
 
     def _task_fitness(self, program: Program, tasks: TaskSet,
                       options: EvalOptions) -> list[float]:

@@ -12,6 +12,7 @@ full."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -135,6 +136,21 @@ class FecCache:
         while len(self.entries) > self.cache_size:
             self.entries.popitem(last=False)
 
+    def insert_tasks(self, keys: Sequence[int], fitness: Sequence[float | None],
+                     which: Sequence[int]) -> None:
+        """insert(keys[i], fitness[i]) for i in ``which``, in order."""
+        for i in which:
+            self.insert(keys[i], fitness[i])  # type: ignore[arg-type]
+
+    def items(self) -> list[tuple[int, float, int]]:
+        """(key, fitness, uses) of every entry, least recently used first."""
+        return [(key, entry[0], entry[1]) for key, entry in self.entries.items()]
+
+    def __reduce__(self):  # noqa: ANN204 - pickle protocol
+        # one form for every implementation (amzc/backends/llvm/fec_table.py's too)
+        return restore_cache, (self.cache_size, self.forget_every, self.hits, self.misses,
+                               self.items())
+
     @property
     def hit_rate(self) -> float:
         total = self.hits + self.misses
@@ -142,3 +158,13 @@ class FecCache:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+
+def restore_cache(cache_size: int, forget_every: int, hits: int, misses: int,
+                  items: list[tuple[int, float, int]]) -> FecCache:
+    """A FecCache from its pickled form; a search evaluator converts it to the table its
+    backend prefers."""
+    cache = FecCache(cache_size, forget_every)
+    cache.entries = OrderedDict((key, [fitness, uses]) for key, fitness, uses in items)
+    cache.hits, cache.misses = hits, misses
+    return cache

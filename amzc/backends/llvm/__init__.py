@@ -34,6 +34,7 @@ from amzc.tasks.taskset import TaskSet
 from . import codegen
 from .codegen import P
 from .encode import pack_program
+from .fec_table import NativeFecCache
 from .jit import KERNEL_CACHE_SIZE, PROGRAM_OPT_LEVEL, Kernel, KernelCache, default_jit
 from .layout import Shape
 from .runtime import Call
@@ -233,6 +234,40 @@ class LlvmBackend:
             params[_UNSUPPORTED] = params[_INVALID] = 0
             self._execute(ctx, code, program, True)
         return call.record_hashes()
+
+    def fec_cache(self, cache_size: int, forget_every: int,
+                  like: object | None = None) -> NativeFecCache:
+        """An FEC cache whose lookups can run in the fingerprint's native call
+        (:meth:`fec_lookup`); with ``like`` (a FecCache's pickled form, e.g. from a
+        checkpoint), a copy of its entries, order and counters."""
+        if like is None:
+            return NativeFecCache(cache_size, forget_every)
+        return NativeFecCache.from_items(cache_size, forget_every, like.hits, like.misses,
+                                         like.items())
+
+    def fec_lookup(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
+                   options: EvalOptions, cache: object
+                   ) -> tuple[list[int], list[float | None], list[int]] | None:
+        """The fingerprint run and ``cache.lookup_tasks`` of its hashes in one native call:
+        (fingerprints, per-task fitness with None for a miss, the misses). None when this
+        cannot be done here (no interpreter yet, compiled mode, another cache): the caller
+        takes the two steps itself."""
+        if not isinstance(cache, NativeFecCache):
+            return None
+        ctx = self.state.context(tasks, memory, options, self.lanes)
+        interpreter, call = ctx.interpreter, ctx.call
+        if interpreter is None or self.mode == "compile":
+            return None
+        code = pack_program(program)
+        block = cache.run_block(interpreter.kernel, call)
+        found = cache.run(block, call.num_tasks, code)
+        if found is None:  # an op the interpreter lacks, or a bad address: the general path
+            params = call.params
+            params[_UNSUPPORTED] = params[_INVALID] = 0
+            self._execute(ctx, code, program, True)
+            prints = call.record_hashes()
+            return (prints, *cache.lookup_tasks(prints))
+        return (call.record_hashes(), *found)
 
     def task_fitness(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
                      options: EvalOptions) -> list[float]:

@@ -68,6 +68,7 @@ class Call:
         self.address = p.ctypes.data
         self.fitness_view = self.fitness_out.reshape(-1)[: self.num_tasks]  # per task
         self.hashes_view = self.hashes.reshape(-1)[: self.num_tasks]
+        self.hashes_address = self.hashes.ctypes.data  # the tasks' hashes start there
 
     def execute(self, kernel: Kernel, code: bytes | None, record: bool = False) -> None:
         """Run the kernel; results stay in the output buffers. A recorded run leaves the

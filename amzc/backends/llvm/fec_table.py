@@ -1,0 +1,528 @@
+"""The FEC cache in native memory: amzc/search/fec.py's ``FecCache`` (the oracle), the same
+semantics entry for entry, with its table in arrays and its operations in LLVM IR.
+
+Why: in the demo search 85 % of children are FEC hits, and for them the per-task lookups in a
+100,000-entry ``OrderedDict`` (each a chain of Python objects scattered over memory) and the
+glue around them cost more than the fingerprint run itself. Here one native call runs the
+fingerprint (the interpreter kernel) and looks up every task's hash (``amz_fec_run``).
+
+Layout. A descriptor (int64 array, :data:`DESC`) holds the sizes, the counters and the
+addresses of the arrays: per entry slot (``cache_size + 1`` slots: an insert may overfill by
+one before eviction) the key, fitness, use count and the two links of the recency list
+(oldest first, as the OrderedDict's order); a hash index (linear probing, power-of-two size at
+least twice the slots, holding slot + 1, 0 for empty; deletion by backward shift, so no
+tombstones); and a stack of free slots. Keys are 64-bit fingerprints, spread over the index by
+a multiplicative hash."""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Sequence
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+
+from .codegen import P
+from .jit import Kernel, default_jit
+from .lowering import F64, I64, PTR
+from .runtime import Call
+
+DESC = ("capacity", "mask", "shift", "size", "head", "tail", "forget_every", "hits", "misses",
+        "free_count", "keys", "fitness", "uses", "prev", "next", "index", "free")
+D = {name: i for i, name in enumerate(DESC)}
+SPREAD = 0x9E3779B97F4A7C15  # Fibonacci hashing: the index position is the product's top bits
+# The block ``amz_fec_run`` reads: the kernel and its parameter block, the table, and where
+# the fingerprints are (the Call's hash buffer, one per task) and the results go.
+BLOCK = ("kernel", "params", "desc", "hashes", "num_tasks", "fitness_out", "missing_out")
+B = {name: i for i, name in enumerate(BLOCK)}
+LOOKUP, INSERT, RUN = "amz_fec_lookup", "amz_fec_insert", "amz_fec_run"
+
+
+class _Fn:
+    """A function under construction, with the few control-flow helpers the table needs."""
+
+    def __init__(self, module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type],
+                 internal: bool = True) -> None:
+        self.fn = ir.Function(module, ir.FunctionType(ret, args), name=name)
+        if internal:
+            self.fn.linkage = "internal"
+        self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        self.desc = self.fn.args[0]
+
+    @staticmethod
+    def c(x: int) -> ir.Constant:
+        return ir.Constant(I64, x)
+
+    def var(self, init: ir.Value, name: str, typ: ir.Type = I64) -> ir.Value:
+        with self.b.goto_entry_block():
+            ptr = self.b.alloca(typ, name=name)
+        self.b.store(init, ptr)
+        return ptr
+
+    def load(self, ptr: ir.Value, typ: ir.Type = I64) -> ir.Value:
+        return self.b.load(ptr, typ=typ)
+
+    def at(self, base: ir.Value, i: ir.Value, typ: ir.Type = I64) -> ir.Value:
+        return self.b.gep(base, [i], source_etype=typ)
+
+    def get(self, base: ir.Value, i: ir.Value, typ: ir.Type = I64) -> ir.Value:
+        return self.b.load(self.at(base, i, typ), typ=typ)
+
+    def put(self, base: ir.Value, i: ir.Value, value: ir.Value, typ: ir.Type = I64) -> None:
+        self.b.store(value, self.at(base, i, typ))
+
+    def field(self, name: str) -> ir.Value:
+        return self.get(self.desc, self.c(D[name]))
+
+    def set_field(self, name: str, value: ir.Value) -> None:
+        self.put(self.desc, self.c(D[name]), value)
+
+    def array(self, name: str) -> ir.Value:
+        return self.b.inttoptr(self.field(name), PTR)
+
+    def loop(self, name: str) -> tuple[ir.Block, ir.Block]:
+        """A loop's head and exit blocks; the caller branches to head, fills it, and ends
+        each pass with ``branch(head)`` or ``branch(exit)``."""
+        head = self.fn.append_basic_block(f"{name}.head")
+        done = self.fn.append_basic_block(f"{name}.end")
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        return head, done
+
+
+def _home(f: _Fn, key: ir.Value) -> ir.Value:
+    return f.b.lshr(f.b.mul(key, f.c(SPREAD)), f.field("shift"))
+
+
+def _build_find(module: ir.Module) -> ir.Function:
+    """find(desc, key) → the index position holding key, or −1."""
+    f = _Fn(module, "fec_find", I64, [PTR, I64])
+    b, key = f.b, f.fn.args[1]
+    keys, index, mask = f.array("keys"), f.array("index"), f.field("mask")
+    pos = f.var(_home(f, key), "pos")
+    head, _ = f.loop("probe")
+    p = f.load(pos)
+    slot = f.get(index, p)
+    with b.if_then(b.icmp_signed("==", slot, f.c(0))):
+        b.ret(f.c(-1))
+    with b.if_then(b.icmp_unsigned("==", f.get(keys, b.sub(slot, f.c(1))), key)):
+        b.ret(p)
+    b.store(b.and_(b.add(p, f.c(1)), mask), pos)
+    b.branch(head)
+    b.position_at_end(_)  # the exit block is never reached
+    b.unreachable()
+    return f.fn
+
+
+def _build_unlink(module: ir.Module) -> ir.Function:
+    """unlink(desc, slot): take the slot out of the recency list."""
+    f = _Fn(module, "fec_unlink", ir.VoidType(), [PTR, I64])
+    b, slot = f.b, f.fn.args[1]
+    prev, nxt = f.array("prev"), f.array("next")
+    p, n = f.get(prev, slot), f.get(nxt, slot)
+    with b.if_else(b.icmp_signed(">=", p, f.c(0))) as (linked, first):
+        with linked:
+            f.put(nxt, p, n)
+        with first:
+            f.set_field("head", n)
+    with b.if_else(b.icmp_signed(">=", n, f.c(0))) as (linked, last):
+        with linked:
+            f.put(prev, n, p)
+        with last:
+            f.set_field("tail", p)
+    b.ret_void()
+    return f.fn
+
+
+def _build_append(module: ir.Module) -> ir.Function:
+    """append(desc, slot): the slot becomes the most recently used."""
+    f = _Fn(module, "fec_append", ir.VoidType(), [PTR, I64])
+    b, slot = f.b, f.fn.args[1]
+    prev, nxt = f.array("prev"), f.array("next")
+    tail = f.field("tail")
+    f.put(prev, slot, tail)
+    f.put(nxt, slot, f.c(-1))
+    with b.if_else(b.icmp_signed(">=", tail, f.c(0))) as (linked, empty):
+        with linked:
+            f.put(nxt, tail, slot)
+        with empty:
+            f.set_field("head", slot)
+    f.set_field("tail", slot)
+    b.ret_void()
+    return f.fn
+
+
+def _build_erase(module: ir.Module, unlink: ir.Function) -> ir.Function:
+    """erase(desc, slot, pos): drop the entry in ``slot``, found at index position ``pos``.
+    Linear probing's backward shift: later entries of the probe run move back into the hole
+    unless their home lies cyclically in (hole, their position]."""
+    f = _Fn(module, "fec_erase", ir.VoidType(), [PTR, I64, I64])
+    b, slot, pos = f.b, f.fn.args[1], f.fn.args[2]
+    b.call(unlink, [f.desc, slot])
+    keys, index, mask = f.array("keys"), f.array("index"), f.field("mask")
+    hole, j = f.var(pos, "hole"), f.var(pos, "j")
+    head, done = f.loop("shift")
+    nj = b.and_(b.add(f.load(j), f.c(1)), mask)
+    b.store(nj, j)
+    s = f.get(index, nj)
+    empty = b.icmp_signed("==", s, f.c(0))
+    scan = f.fn.append_basic_block("shift.scan")
+    b.cbranch(empty, done, scan)
+    b.position_at_end(scan)
+    k = _home(f, f.get(keys, b.sub(s, f.c(1))))
+    i = f.load(hole)
+    after_i = b.icmp_unsigned("<", i, k)
+    upto_j = b.icmp_unsigned("<=", k, nj)
+    stays = b.select(b.icmp_unsigned("<=", i, nj), b.and_(after_i, upto_j),
+                     b.or_(after_i, upto_j))
+    with b.if_then(b.not_(stays)):
+        f.put(index, i, s)
+        b.store(nj, hole)
+    b.branch(head)
+    b.position_at_end(done)
+    f.put(index, f.load(hole), f.c(0))
+    free, count = f.array("free"), f.field("free_count")
+    f.put(free, count, slot)
+    f.set_field("free_count", b.add(count, f.c(1)))
+    f.set_field("size", b.sub(f.field("size"), f.c(1)))
+    b.ret_void()
+    return f.fn
+
+
+def _build_lookup(module: ir.Module, find: ir.Function, unlink: ir.Function,
+                  append: ir.Function, erase: ir.Function) -> ir.Function:
+    """amz_fec_lookup(desc, keys, n, fitness_out, missing_out) → misses: FecCache.lookup_tasks
+    (a miss leaves NaN in fitness_out and its position in missing_out)."""
+    f = _Fn(module, LOOKUP, I64, [PTR, PTR, I64, PTR, PTR], internal=False)
+    b = f.b
+    keys_in, n, fit_out, miss_out = f.fn.args[1:]
+    t, misses = f.var(f.c(0), "t"), f.var(f.c(0), "misses")
+    head, done = f.loop("task")
+    ti = f.load(t)
+    body = f.fn.append_basic_block("task.body")
+    b.cbranch(b.icmp_signed("<", ti, n), body, done)
+    b.position_at_end(body)
+    b.store(b.add(ti, f.c(1)), t)
+    pos = b.call(find, [f.desc, f.get(keys_in, ti)])
+    with b.if_else(b.icmp_signed("<", pos, f.c(0))) as (miss, hit):
+        with miss:
+            f.put(fit_out, ti, ir.Constant(F64, float("nan")), F64)
+            m = f.load(misses)
+            f.put(miss_out, m, ti)
+            b.store(b.add(m, f.c(1)), misses)
+        with hit:
+            slot = b.sub(f.get(f.array("index"), pos), f.c(1))
+            f.put(fit_out, ti, f.get(f.array("fitness"), slot, F64), F64)
+            uses_arr = f.array("uses")
+            uses = b.add(f.get(uses_arr, slot), f.c(1))
+            forget = f.field("forget_every")
+            gone = b.and_(b.icmp_signed(">", forget, f.c(0)), b.icmp_signed(">=", uses, forget))
+            with b.if_else(gone) as (forgotten, kept):
+                with forgotten:
+                    b.call(erase, [f.desc, slot, pos])
+                with kept:
+                    f.put(uses_arr, slot, uses)
+                    b.call(unlink, [f.desc, slot])
+                    b.call(append, [f.desc, slot])
+    b.branch(head)
+    b.position_at_end(done)
+    m = f.load(misses)
+    f.set_field("misses", b.add(f.field("misses"), m))
+    f.set_field("hits", b.add(f.field("hits"), b.sub(n, m)))
+    b.ret(m)
+    return f.fn
+
+
+def _build_insert(module: ir.Module, find: ir.Function, unlink: ir.Function,
+                  append: ir.Function, erase: ir.Function) -> ir.Function:
+    """amz_fec_insert(desc, keys, fitness, which, n): FecCache.insert(keys[w], fitness[w]) for
+    w in which[:n], in order (an existing key gets the new fitness and one use)."""
+    f = _Fn(module, INSERT, ir.VoidType(), [PTR, PTR, PTR, PTR, I64], internal=False)
+    b = f.b
+    keys_in, fit_in, which, n = f.fn.args[1:]
+    j = f.var(f.c(0), "j")
+    head, done = f.loop("insert")
+    ji = f.load(j)
+    body = f.fn.append_basic_block("insert.body")
+    b.cbranch(b.icmp_signed("<", ji, n), body, done)
+    b.position_at_end(body)
+    b.store(b.add(ji, f.c(1)), j)
+    w = f.get(which, ji)
+    key, fitness = f.get(keys_in, w), f.get(fit_in, w, F64)
+    pos = b.call(find, [f.desc, key])
+    with b.if_else(b.icmp_signed(">=", pos, f.c(0))) as (present, new):
+        with present:
+            slot = b.sub(f.get(f.array("index"), pos), f.c(1))
+            f.put(f.array("fitness"), slot, fitness, F64)
+            f.put(f.array("uses"), slot, f.c(1))
+            b.call(unlink, [f.desc, slot])
+            b.call(append, [f.desc, slot])
+        with new:
+            count = b.sub(f.field("free_count"), f.c(1))
+            f.set_field("free_count", count)
+            slot = f.get(f.array("free"), count)
+            f.put(f.array("keys"), slot, key)
+            f.put(f.array("fitness"), slot, fitness, F64)
+            f.put(f.array("uses"), slot, f.c(1))
+            index, mask = f.array("index"), f.field("mask")
+            p = f.var(_home(f, key), "p")
+            probe, placed = f.loop("place")
+            pi = f.load(p)
+            step = f.fn.append_basic_block("place.step")
+            b.cbranch(b.icmp_signed("==", f.get(index, pi), f.c(0)), placed, step)
+            b.position_at_end(step)
+            b.store(b.and_(b.add(pi, f.c(1)), mask), p)
+            b.branch(probe)
+            b.position_at_end(placed)
+            f.put(index, f.load(p), b.add(slot, f.c(1)))
+            b.call(append, [f.desc, slot])
+            f.set_field("size", b.add(f.field("size"), f.c(1)))
+            evict, evicted = f.loop("evict")
+            over = f.fn.append_basic_block("evict.body")
+            b.cbranch(b.icmp_signed(">", f.field("size"), f.field("capacity")), over, evicted)
+            b.position_at_end(over)
+            oldest = f.field("head")
+            b.call(erase, [f.desc, oldest, b.call(find, [f.desc, f.get(f.array("keys"),
+                                                                         oldest)])])
+            b.branch(evict)
+            b.position_at_end(evicted)
+    b.branch(head)
+    b.position_at_end(done)
+    b.ret_void()
+    return f.fn
+
+
+def _build_run(module: ir.Module, lookup: ir.Function) -> ir.Function:
+    """amz_fec_run(block, code) → misses, or −1: run the fingerprint kernel, then look up its
+    hashes; −1 (nothing looked up) when the interpreter met an op it lacks or a bad address,
+    which the Python side resolves as for any run."""
+    f = _Fn(module, RUN, I64, [PTR, PTR], internal=False)
+    b, block, code = f.b, f.fn.args[0], f.fn.args[1]
+
+    def slot(name: str) -> ir.Value:
+        return f.get(block, f.c(B[name]))
+
+    params = b.inttoptr(slot("params"), PTR)
+    f.put(params, f.c(P["record"]), f.c(1))
+    kernel = b.inttoptr(slot("kernel"), ir.FunctionType(ir.VoidType(), [PTR, PTR]).as_pointer())
+    b.call(kernel, [params, code])
+    flags = b.or_(f.get(params, f.c(P["unsupported"])), f.get(params, f.c(P["invalid"])))
+    with b.if_then(b.icmp_signed("!=", flags, f.c(0))):
+        b.ret(f.c(-1))
+    misses = b.call(lookup, [b.inttoptr(slot("desc"), PTR), b.inttoptr(slot("hashes"), PTR),
+                             slot("num_tasks"), b.inttoptr(slot("fitness_out"), PTR),
+                             b.inttoptr(slot("missing_out"), PTR)])
+    b.ret(misses)
+    return f.fn
+
+
+def fec_module() -> ir.Module:
+    module = ir.Module(name="amz_fec")
+    find, unlink, append = _build_find(module), _build_unlink(module), _build_append(module)
+    erase = _build_erase(module, unlink)
+    lookup = _build_lookup(module, find, unlink, append, erase)
+    _build_insert(module, find, unlink, append, erase)
+    _build_run(module, lookup)
+    return module
+
+
+class _Library:
+    """The compiled table operations (one engine per process)."""
+
+    def __init__(self) -> None:
+        jit = default_jit()
+        ref = jit.parse(fec_module())
+        jit.optimize(ref)
+        self._engine = llvm.create_mcjit_compiler(ref, jit._machine())
+        self._engine.finalize_object()
+        address = self._engine.get_function_address
+        i64, ptr = ctypes.c_int64, ctypes.c_void_p
+        self.lookup = ctypes.CFUNCTYPE(i64, ptr, ptr, i64, ptr, ptr)(address(LOOKUP))
+        self.insert = ctypes.CFUNCTYPE(None, ptr, ptr, ptr, ptr, i64)(address(INSERT))
+        self.run = ctypes.CFUNCTYPE(i64, ptr, ctypes.c_char_p)(address(RUN))
+
+
+_LIBRARY: _Library | None = None
+_LOCK = threading.Lock()
+
+
+def library() -> _Library:
+    global _LIBRARY
+    with _LOCK:
+        if _LIBRARY is None:
+            _LIBRARY = _Library()
+        return _LIBRARY
+
+
+class NativeFecCache:
+    """``amzc.search.fec.FecCache`` with its table in native memory: the same results, counts
+    and recency order for any sequence of operations (tests/test_llvm_fec.py), and it pickles
+    as a FecCache (checkpoints do not depend on the backend)."""
+
+    def __init__(self, cache_size: int = 100_000, forget_every: int = 100) -> None:
+        self.cache_size = cache_size
+        self.forget_every = forget_every
+        slots = cache_size + 1  # an insert overfills by one before the eviction
+        bits = max(1, (2 * slots - 1).bit_length())
+        self._keys = np.zeros(slots, dtype=np.uint64)
+        self._fitness = np.zeros(slots)
+        self._uses = np.zeros(slots, dtype=np.int64)
+        self._prev = np.full(slots, -1, dtype=np.int64)
+        self._next = np.full(slots, -1, dtype=np.int64)
+        self._index = np.zeros(1 << bits, dtype=np.int64)
+        self._free = np.arange(slots - 1, -1, -1, dtype=np.int64)  # slot 0 is used first
+        d = self.desc = np.zeros(len(DESC), dtype=np.int64)
+        d[D["capacity"]] = cache_size
+        d[D["mask"]] = (1 << bits) - 1
+        d[D["shift"]] = 64 - bits
+        d[D["head"]] = d[D["tail"]] = -1
+        d[D["forget_every"]] = forget_every
+        d[D["free_count"]] = slots
+        for name in ("keys", "fitness", "uses", "prev", "next", "index", "free"):
+            d[D[name]] = getattr(self, f"_{name}").ctypes.data
+        self._desc = d.ctypes.data
+        self._lib = library()
+        self._scratch(16)
+
+    def _scratch(self, n: int) -> None:
+        """Buffers for ``n`` tasks' keys, fitness and miss positions."""
+        self._n = n
+        self._keys_in = np.zeros(n, dtype=np.uint64)
+        self._fit = np.zeros(n)
+        self._missing = np.zeros(n, dtype=np.int64)
+        # addresses read once: ``array.ctypes.data`` costs about a microsecond each time
+        self._keys_at, self._fit_at, self._missing_at = (
+            a.ctypes.data for a in (self._keys_in, self._fit, self._missing))
+        self._blocks: dict[tuple[int, int], tuple[Kernel, Call, np.ndarray, int]] = {}
+
+    # -- FecCache's interface ---------------------------------------------------------------
+
+    @property
+    def hits(self) -> int:
+        return int(self.desc[D["hits"]])
+
+    @hits.setter
+    def hits(self, value: int) -> None:
+        self.desc[D["hits"]] = value
+
+    @property
+    def misses(self) -> int:
+        return int(self.desc[D["misses"]])
+
+    @misses.setter
+    def misses(self, value: int) -> None:
+        self.desc[D["misses"]] = value
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+    def __len__(self) -> int:
+        return int(self.desc[D["size"]])
+
+    def lookup_tasks(self, keys: Sequence[int]) -> tuple[list[float | None], list[int]]:
+        n = len(keys)
+        if n > self._n:
+            self._scratch(n)
+        self._keys_in[:n] = keys
+        misses = self._lib.lookup(self._desc, self._keys_at, n, self._fit_at, self._missing_at)
+        return self._results(n, misses)
+
+    def _results(self, n: int, misses: int) -> tuple[list[float | None], list[int]]:
+        result: list[float | None] = self._fit[:n].tolist()
+        if not misses:
+            return result, []
+        missing = self._missing[:misses].tolist()
+        for i in missing:
+            result[i] = None
+        return result, missing
+
+    def lookup_all(self, keys: Sequence[int]) -> list[float | None]:
+        return self.lookup_tasks(keys)[0]
+
+    def lookup(self, key: int) -> float | None:
+        return self.lookup_tasks([key])[0][0]
+
+    def insert(self, key: int, fitness: float) -> None:
+        self.insert_tasks([key], [fitness], [0])
+
+    def insert_tasks(self, keys: Sequence[int], fitness: Sequence[float | None],
+                     which: Sequence[int]) -> None:
+        """insert(keys[i], fitness[i]) for i in ``which``, in order."""
+        n = len(keys)
+        if n > self._n:
+            self._scratch(n)
+        self._keys_in[:n] = keys
+        for i in which:
+            self._fit[i] = fitness[i]
+        self._missing[: len(which)] = which
+        self._lib.insert(self._desc, self._keys_at, self._fit_at, self._missing_at, len(which))
+
+    def items(self) -> list[tuple[int, float, int]]:
+        """(key, fitness, uses) of every entry, least recently used first."""
+        out = []
+        slot = int(self.desc[D["head"]])
+        keys, fitness, uses, nxt = (self._keys.tolist(), self._fitness.tolist(),
+                                    self._uses.tolist(), self._next.tolist())
+        while slot >= 0:
+            out.append((keys[slot], fitness[slot], uses[slot]))
+            slot = nxt[slot]
+        return out
+
+    @classmethod
+    def from_items(cls, cache_size: int, forget_every: int, hits: int, misses: int,
+                   items: Sequence[tuple[int, float, int]]) -> NativeFecCache:
+        """The cache holding ``items`` (distinct keys, least recently used first) with these
+        counters. Inserted in order into an empty table, entry i takes slot i."""
+        cache = cls(cache_size, forget_every)
+        if items:
+            keys, fitness, uses = zip(*items, strict=True)
+            cache.insert_tasks(keys, fitness, range(len(keys)))
+            assert len(cache) == len(keys), "duplicate keys or more entries than cache_size"
+            cache._uses[: len(keys)] = uses
+        cache.hits, cache.misses = hits, misses
+        return cache
+
+    def __reduce__(self):  # noqa: ANN204 - pickle protocol
+        from amzc.search.fec import restore_cache
+
+        return restore_cache, (self.cache_size, self.forget_every, self.hits, self.misses,
+                               self.items())
+
+    # -- the fingerprint run and its lookups in one call ------------------------------------
+
+    def run_block(self, kernel: Kernel, call: Call) -> int:
+        """The address of the block for ``amz_fec_run`` with this kernel and parameter block.
+        The entry holds both objects, so no address in a kept block can be freed and reused
+        by another one."""
+        key = (id(kernel), id(call))
+        found = self._blocks.get(key)
+        if found is not None and found[0] is kernel and found[1] is call:
+            return found[3]
+        if call.num_tasks > self._n:
+            self._scratch(call.num_tasks)
+        block = np.zeros(len(BLOCK), dtype=np.int64)
+        block[B["kernel"]] = kernel.address
+        block[B["params"]] = call.address
+        block[B["desc"]] = self._desc
+        block[B["hashes"]] = call.hashes_address
+        block[B["num_tasks"]] = call.num_tasks
+        block[B["fitness_out"]] = self._fit_at
+        block[B["missing_out"]] = self._missing_at
+        if len(self._blocks) >= 16:
+            self._blocks.clear()
+        self._blocks[key] = (kernel, call, block, block.ctypes.data)
+        return block.ctypes.data
+
+    def run(self, block: int, num_tasks: int,
+            code: bytes) -> tuple[list[float | None], list[int]] | None:
+        """Run the fingerprint and look up its hashes: (per-task fitness, None where missed;
+        the misses), or None when the kernel could not run the program (nothing looked up)."""
+        misses = self._lib.run(block, code)
+        if misses < 0:
+            return None
+        return self._results(num_tasks, misses)
+

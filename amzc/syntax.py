@@ -5,7 +5,7 @@ so ``parse(print(p)) == p`` holds."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import ClassVar, Literal
 
 from amzc.ops import MATRIX, NO_OP, SCALAR, VECTOR, Form, Op
 
@@ -40,6 +40,19 @@ class Instruction:
     # instruction, and the comment at the end of its line. They take no part in equality.
     leading: tuple[str, ...] = field(default=(), compare=False, repr=False)
     comment: str | None = field(default=None, compare=False, repr=False)
+
+    # A backend's encoding of this instruction (amzc/backends/llvm/encode.py), kept on the
+    # object: the search shares instruction objects between parents and children, so a child
+    # is encoded mostly from its parent's records. Not a field: no part of equality, hashing
+    # or pickles (a checkpoint must not carry one version's encoding into another).
+    encoded: ClassVar[bytes | None] = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__
+        if "encoded" in state:
+            state = dict(state)
+            del state["encoded"]
+        return state
 
     def __post_init__(self) -> None:
         if any(v != v for v in self.data):

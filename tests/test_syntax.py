@@ -47,3 +47,21 @@ def test_program_make_is_program():
     _same(Program(body, (), body), Program.make(body, (), body))
     with pytest.raises(dataclasses.FrozenInstanceError):
         Program.make((), (), ()).name = "x"  # type: ignore[misc]
+
+
+def test_an_instructions_encoding_is_no_field_and_is_not_pickled():
+    """``Instruction.encoded`` is a backend's cache on the object (amzc/backends/llvm/
+    encode.py): no part of equality or hashing, and dropped by pickle and copy, so a
+    checkpoint never carries one version's encoding into another."""
+    from amzc.backends.llvm.encode import pack_program
+
+    ins = make_instruction(lookup("vector_inner_product"), 1, (0, 1))
+    program = Program.make((), (ins,), ())
+    plain = make_instruction(lookup("vector_inner_product"), 1, (0, 1))
+    code = pack_program(program)
+    assert ins.encoded is not None and plain.encoded is None
+    assert ins == plain and hash(ins) == hash(plain)
+    assert "encoded" not in {f.name for f in dataclasses.fields(Instruction)}
+    for copied in (pickle.loads(pickle.dumps(ins)), copy.copy(ins), copy.deepcopy(ins)):
+        assert copied == ins and copied.encoded is None
+    assert pack_program(pickle.loads(pickle.dumps(program))) == code

@@ -1,13 +1,12 @@
 """Programs as the interpreter reads them (format: amzc/backends/llvm/codegen.py, HEADER_BYTES).
 
-Encoding is on the search's hot path: one packing call per instruction, through a struct
-specialised for the op's fields, about 0.3 µs per instruction. Encoded function bodies are
-cached by the identity of their instruction tuple: the search's simplified programs are built
-from dead-code elimination's passes, which hand out one tuple per (body, live set), so a child
-shares the encodings of the functions its mutation left alone. (A cache by instruction costs
-about as much as packing: dict lookups and identity checks per instruction.) Records hold the
-program's own addresses, so they do not depend on the Shape; the interpreter turns addresses
-into slots."""
+Encoding is on the search's hot path. Each instruction object keeps its own record
+(``Instruction.encoded``, packed the first time through a struct specialised for the op's
+fields): the search hands out one shared object per data-free instruction and a child shares
+its parent's objects, so a new body is mostly a join of records already made. Encoded
+function bodies are cached as well, by the identity of their instruction tuple, so a child
+reuses the encodings of the functions its mutation left alone. Records hold the program's own
+addresses, so they do not depend on the Shape; the interpreter turns addresses into slots."""
 
 from __future__ import annotations
 
@@ -49,14 +48,23 @@ _BODIES: dict[int, tuple[tuple[Instruction, ...], bytes, int]] = {}
 
 
 def _encoded(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], bytes, int]:
-    """(body, its records, their count), from the cache when this very tuple was encoded."""
+    """(body, its records, their count), from the cache when this very tuple was encoded,
+    else joined from the instructions' own records (``Instruction.encoded``, packed the
+    first time an instruction object is met)."""
     entry = _BODIES.get(id(body))
     if entry is not None and entry[0] is body:
         return entry
-    records = [pack(ins) for ins in body if (pack := _PACK[ins.op.id]) is not None]
+    records = []
+    for ins in body:
+        record = ins.encoded
+        if record is None:
+            pack = _PACK[ins.op.id]
+            record = ins.__dict__["encoded"] = b"" if pack is None else pack(ins)
+        records.append(record)
+    code = b"".join(records)
     if len(_BODIES) >= BODY_CACHE:
         _BODIES.clear()
-    entry = _BODIES[id(body)] = (body, b"".join(records), len(records))
+    entry = _BODIES[id(body)] = (body, code, len(code) // RECORD_BYTES)
     return entry
 
 

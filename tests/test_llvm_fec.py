@@ -1,0 +1,131 @@
+"""The FEC cache in native memory (amzc/backends/llvm/fec_table.py) against FecCache, the
+oracle (amzc/search/fec.py): same answers, counters and recency order for any sequence of
+operations; the fingerprint run and lookups in one call; pickles and checkpoints."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from amzc.backends.llvm import LlvmBackend
+from amzc.backends.llvm.fec_table import NativeFecCache
+from amzc.backends.numpy import NumpyBackend
+from amzc.errors import AmzError
+from amzc.evaluate import EvalOptions
+from amzc.parse import parse
+from amzc.search.fec import FEC_SEED, FecCache, fingerprints, restore_cache, task_keys
+from amzc.syntax import MemoryConfig
+from amzc.tasks import TaskSpec, build_tasks
+
+# a few keys, so that hits, forgetting, eviction and probe collisions (a table of at most a
+# few dozen positions) all happen; 2**64 - 1 and 0 are legal fingerprints too
+KEYS = st.sampled_from([0, 1, 2, 3, 17, 2**63, 2**64 - 1, 0x9E3779B97F4A7C15, 12345678901,
+                        2**40 + 7, 99, 100])
+LOOKUP = st.tuples(st.just("lookup"), st.lists(KEYS, min_size=1, max_size=6))
+INSERT = st.tuples(st.just("insert"), st.lists(st.tuples(KEYS, st.floats(-1e3, 1e3),
+                                                         st.booleans()),
+                                               min_size=1, max_size=6))
+
+
+def apply(cache, operation):
+    kind, args = operation
+    if kind == "lookup":
+        return cache.lookup_tasks(args)
+    keys = [k for k, _, _ in args]
+    fitness = [f for _, f, _ in args]
+    which = [i for i, (_, _, chosen) in enumerate(args) if chosen]
+    cache.insert_tasks(keys, fitness, which)
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(cache_size=st.integers(0, 9), forget_every=st.sampled_from([0, 1, 2, 3, 5, 100]),
+       operations=st.lists(st.one_of(LOOKUP, INSERT), max_size=60))
+def test_native_cache_behaves_as_the_python_one(cache_size, forget_every, operations):
+    python, native = FecCache(cache_size, forget_every), NativeFecCache(cache_size, forget_every)
+    for operation in operations:
+        assert apply(native, operation) == apply(python, operation)
+        assert native.items() == python.items()  # entries, uses and recency order
+        assert (native.hits, native.misses, len(native)) == (python.hits, python.misses,
+                                                             len(python))
+    assert native.hit_rate == python.hit_rate
+
+
+def test_single_key_interface_and_a_full_cache():
+    native, python = NativeFecCache(3, 0), FecCache(3, 0)
+    for cache in (native, python):
+        for key in range(10):  # every insert past the third evicts the oldest
+            assert cache.lookup(key) is None
+            cache.insert(key, key / 10)
+        assert cache.lookup_all([9, 8, 7, 6]) == [0.9, 0.8, 0.7, None]
+    assert native.items() == python.items() == [(9, 0.9, 2), (8, 0.8, 2), (7, 0.7, 2)]
+
+
+def test_pickles_as_a_python_cache_and_restores_exactly():
+    native = NativeFecCache(4, 3)
+    for key in (5, 6, 7, 5, 8, 9, 6):
+        if native.lookup(key) is None:
+            native.insert(key, key * 1.5)
+    restored = pickle.loads(pickle.dumps(native))
+    assert type(restored) is FecCache
+    assert restored.items() == native.items()
+    assert (restored.hits, restored.misses) == (native.hits, native.misses)
+    again = NativeFecCache.from_items(4, 3, restored.hits, restored.misses, restored.items())
+    assert again.items() == native.items()
+    for key in (9, 9, 5, 10, 7):  # and they go on alike
+        assert again.lookup(key) == native.lookup(key) == restored.lookup(key)
+    assert again.items() == native.items() == restored.items()
+    python = pickle.loads(pickle.dumps(restored))
+    assert python.items() == restored.items()
+    assert restore_cache(4, 3, 0, 0, []).items() == []
+
+
+def test_search_evaluator_adopts_a_restored_cache_as_native():
+    from amzc.search.config import FecConfig
+    from amzc.search.evaluation import SearchEvaluator
+
+    tasks = build_tasks(TaskSpec("linear", 4, 20, 20, 3))
+    evaluator = SearchEvaluator(LlvmBackend(shared=False), tasks, MemoryConfig(4, 3, 1),
+                                FecConfig(enabled=True, num_train=10, num_valid=10,
+                                          cache_size=50, forget_every=5, memo=False))
+    assert isinstance(evaluator.fec, NativeFecCache)
+    python = FecCache(50, 5)
+    python.insert(3, 0.25)
+    python.lookup(3)
+    evaluator.fec = python
+    assert isinstance(evaluator.fec, NativeFecCache)
+    assert evaluator.fec.items() == [(3, 0.25, 2)] and evaluator.fec.hits == 1
+
+
+@pytest.mark.parametrize("text", [
+    "def Predict():\n  s1 = dot(v0, v0)\n",
+    "def Setup():\n  s2 = gaussian(0.0, 2.0)\ndef Predict():\n  s1 = s2 * s0\n",
+    "def Predict():\n  s3 = norm(v0)\n  s1 = sin(s3)\n",  # ops the interpreter may lack
+])
+def test_fingerprint_and_lookups_in_one_call(text):
+    """``fec_lookup`` returns what the fingerprint run and ``lookup_tasks`` give, and leaves
+    the cache as they would, whether the tasks hit or miss."""
+    tasks = build_tasks(TaskSpec("linear", 4, 20, 20, 11))  # two groups of lanes
+    memory = MemoryConfig(4, 3, 1)
+    options = EvalOptions(seed=FEC_SEED, max_train_steps=10, max_valid_steps=10)
+    program = parse(text)
+    prints = fingerprints(NumpyBackend().run(program, tasks, memory, options, record=True),
+                          task_keys(tasks.task_ids))
+    backend = LlvmBackend(mode="auto", shared=False)  # an interpreter built for dot alone:
+    backend.fingerprints(parse("def Predict():\n  s1 = dot(v0, v1)\n"), tasks, memory, options)
+    native, python = backend.fec_cache(20, 3), FecCache(20, 3)
+    for cache in (native, python):
+        for i in range(0, 11, 3):
+            cache.insert(prints[i], i / 10)
+    for _ in range(4):  # the third use forgets the entries: misses again
+        found = backend.fec_lookup(program, tasks, memory, options, native)
+        assert found is not None
+        assert found == (prints, *python.lookup_tasks(prints))
+        assert native.items() == python.items()
+    assert backend.fec_lookup(program, tasks, memory, options, python) is None
+    with pytest.raises(AmzError, match="s7"):
+        backend.fec_lookup(parse("def Predict():\n  s1 = s7 + s2\n"), tasks, memory, options,
+                           native)

@@ -106,7 +106,7 @@ def test_search_evaluator_adopts_a_restored_cache_as_native():
     "def Predict():\n  s3 = norm(v0)\n  s1 = sin(s3)\n",  # ops the interpreter may lack
 ])
 def test_fingerprint_and_lookups_in_one_call(text):
-    """``fec_lookup`` returns what the fingerprint run and ``lookup_tasks`` give, and leaves
+    """A ``fec_runner`` returns what the fingerprint run and ``lookup_tasks`` give, and leaves
     the cache as they would, whether the tasks hit or miss."""
     tasks = build_tasks(TaskSpec("linear", 4, 20, 20, 11))  # two groups of lanes
     memory = MemoryConfig(4, 3, 1)
@@ -120,12 +120,18 @@ def test_fingerprint_and_lookups_in_one_call(text):
     for cache in (native, python):
         for i in range(0, 11, 3):
             cache.insert(prints[i], i / 10)
+    runner = backend.fec_runner(tasks, memory, options, native)
     for _ in range(4):  # the third use forgets the entries: misses again
-        found = backend.fec_lookup(program, tasks, memory, options, native)
+        found = runner(program)
         assert found is not None
         assert found == (prints, *python.lookup_tasks(prints))
         assert native.items() == python.items()
-    assert backend.fec_lookup(program, tasks, memory, options, python) is None
+    assert backend.fec_runner(tasks, memory, options, python) is None
+    native.lookup_tasks(list(range(40)))  # new, larger buffers: the runner follows them
+    assert runner(program) == (prints, *python.lookup_tasks(prints))
+    assert native.items() == python.items()
+    fresh = LlvmBackend(mode="auto", shared=False)  # ... and hands over while none is built
+    fresh_tasks = build_tasks(TaskSpec("linear", 3, 12, 12, 2))  # a Shape no test built
+    assert fresh.fec_runner(fresh_tasks, MemoryConfig(4, 3, 1), options, native)(program) is None
     with pytest.raises(AmzError, match="s7"):
-        backend.fec_lookup(parse("def Predict():\n  s1 = s7 + s2\n"), tasks, memory, options,
-                           native)
+        runner(parse("def Predict():\n  s1 = s7 + s2\n"))

@@ -89,7 +89,8 @@ class SearchEvaluator:
         # the backend's own FEC table if it has one (LLVM: in native memory, looked up in the
         # fingerprint's call), else the Python one; the same semantics either way
         self._fec_table = getattr(backend, "fec_cache", None)
-        self._fec_lookup = getattr(backend, "fec_lookup", None)
+        self._fec_runner = getattr(backend, "fec_runner", None)
+        self._runner = None  # the backend's fingerprint-and-lookup call, made on first use
         self.fec = FecCache(fec.cache_size, fec.forget_every) if fec.enabled else None
         self.hurdle = hurdle
         self.combine_mode = combine_mode
@@ -128,6 +129,7 @@ class SearchEvaluator:
                                     like=cache if len(cache) or cache.hits or cache.misses
                                     else None)
         self._fec = cache
+        self._runner = None
 
     def expect_ops(self, ops: Iterable[Op]) -> None:
         """Tell the backend which ops candidates will use, if it can prepare for them."""
@@ -149,23 +151,30 @@ class SearchEvaluator:
             simplified: _Lazy | _AsWritten = _Lazy(live)
         else:  # run as written: the same predictions as the simplified program's, bit for bit
             key, has_random, simplified = None, None, _AsWritten(program)
-        fec = self.fec
+        fec = self._fec
         if fec is None:
-            per_task: list[float | None] = [None] * self.tasks.num_tasks
-            missing = self._all_tasks
+            return self._complete(program, simplified, key, has_random, seed, None,
+                                  [None] * self.tasks.num_tasks, self._all_tasks)
+        if key is None:
+            prints, per_task, missing = self._written_lookup(program, fec)
         else:
-            if key is None:
-                prints, per_task, missing = self._written_lookup(program, fec)
+            prints = self._fingerprints.get(key) if self.memoize else None
+            if prints is None:
+                prints = self._fingerprint(simplified, key)
             else:
-                prints = self._fingerprints.get(key) if self.memoize else None
-                if prints is None:
-                    prints = self._fingerprint(simplified, key)
-                else:
-                    self.stats.fingerprint_memo_hits += 1
-                per_task, missing = fec.lookup_tasks(prints)
-            self.stats.train_steps += self._fec_train_steps
-            if not missing:
-                return self._combine(per_task)  # type: ignore[arg-type]
+                self.stats.fingerprint_memo_hits += 1
+            per_task, missing = fec.lookup_tasks(prints)
+        self.stats.train_steps += self._fec_train_steps
+        if not missing:
+            return self._combine(per_task)  # type: ignore[arg-type]
+        return self._complete(program, simplified, key, has_random, seed, prints, per_task,
+                              missing)
+
+    def _complete(self, program: Program, simplified: _Lazy | _AsWritten, key: tuple | None,
+                  has_random: bool | None, seed: int, prints: list[int] | None,
+                  per_task: list[float | None], missing: list[int]) -> float:
+        """The full evaluation of the tasks FEC missed (all of them without FEC), with the
+        hurdle if any; the results go into the cache."""
         if has_random is None:
             has_random = draws_random(program)
         stage = missing
@@ -180,12 +189,15 @@ class SearchEvaluator:
                 self._full(simplified, key, not has_random, rest, per_task, seed)
             else:
                 self.stats.hurdle_skipped_tasks += len(rest)
+        fec = self._fec
         if rest:  # a hurdle may have left tasks unevaluated
             if fec is not None:
+                assert prints is not None
                 fec.insert_tasks(prints, per_task, [i for i in missing
                                                     if per_task[i] is not None])
             return self._combine([f for f in per_task if f is not None])
         if fec is not None:
+            assert prints is not None
             fec.insert_tasks(prints, per_task, missing)
         return self._combine(per_task)  # type: ignore[arg-type]
 
@@ -226,9 +238,11 @@ class SearchEvaluator:
         if found is not None and found[0] is program and self.memoize:
             self.stats.fingerprint_memo_hits += 1
             return (found[1], *fec.lookup_tasks(found[1]))
-        fused = self._fec_lookup
-        result = (fused(program, self._fec_tasks, self.memory, self._fec_options, fec)
-                  if fused is not None else None)
+        runner = self._runner
+        if runner is None and self._fec_runner is not None:
+            runner = self._runner = self._fec_runner(self._fec_tasks, self.memory,
+                                                     self._fec_options, fec)
+        result = runner(program) if runner is not None else None
         if result is None:
             prints = self._fingerprint(_AsWritten(program), None)
             result = (prints, *fec.lookup_tasks(prints))

@@ -245,29 +245,14 @@ class LlvmBackend:
         return NativeFecCache.from_items(cache_size, forget_every, like.hits, like.misses,
                                          like.items())
 
-    def fec_lookup(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
-                   options: EvalOptions, cache: object
-                   ) -> tuple[list[int], list[float | None], list[int]] | None:
-        """The fingerprint run and ``cache.lookup_tasks`` of its hashes in one native call:
-        (fingerprints, per-task fitness with None for a miss, the misses). None when this
-        cannot be done here (no interpreter yet, compiled mode, another cache): the caller
-        takes the two steps itself."""
+    def fec_runner(self, tasks: TaskSet, memory: MemoryConfig, options: EvalOptions,
+                   cache: object) -> FecRunner | None:
+        """The fingerprint run on ``tasks`` and ``cache.lookup_tasks`` of its hashes in one
+        native call, bound to this task set and cache (:class:`FecRunner`); None for a cache
+        that is not this backend's."""
         if not isinstance(cache, NativeFecCache):
             return None
-        ctx = self.state.context(tasks, memory, options, self.lanes)
-        interpreter, call = ctx.interpreter, ctx.call
-        if interpreter is None or self.mode == "compile":
-            return None
-        code = pack_program(program)
-        block = cache.run_block(interpreter.kernel, call)
-        found = cache.run(block, call.num_tasks, code)
-        if found is None:  # an op the interpreter lacks, or a bad address: the general path
-            params = call.params
-            params[_UNSUPPORTED] = params[_INVALID] = 0
-            self._execute(ctx, code, program, True)
-            prints = call.record_hashes()
-            return (prints, *cache.lookup_tasks(prints))
-        return (call.record_hashes(), *found)
+        return FecRunner(self, self.state.context(tasks, memory, options, self.lanes), cache)
 
     def task_fitness(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
                      options: EvalOptions) -> list[float]:
@@ -444,3 +429,42 @@ def program_ir(program: Program, memory: MemoryConfig, features: int, num_tasks:
         return str(ref)
     jit.optimize(ref, PROGRAM_OPT_LEVEL)
     return str(ref) if stage == "opt" else jit.assembly(ref)
+
+
+class FecRunner:
+    """``runner(program)`` → (fingerprints, per-task fitness with None for a miss, the
+    misses): the fingerprint run and the cache's lookups in one native call
+    (amzc/backends/llvm/fec_table.py ``amz_fec_run``). Bound to one context and cache, so a
+    call does no lookup of either; it returns None when it cannot run here (no interpreter
+    built yet, or compiled mode): the caller takes the general path, which builds one."""
+
+    __slots__ = ("backend", "ctx", "cache", "_interpreter", "_generation", "_block", "_run",
+                 "_num_tasks")
+
+    def __init__(self, backend: LlvmBackend, ctx: _Context, cache: NativeFecCache) -> None:
+        self.backend, self.ctx, self.cache = backend, ctx, cache
+        self._interpreter: _Interpreter | None = None
+        self._generation = -1
+        self._block = 0
+        self._run = cache.run
+        self._num_tasks = ctx.call.num_tasks
+
+    def __call__(self, program: Program) -> tuple[list[int], list[float | None],
+                                                  list[int]] | None:
+        ctx, cache = self.ctx, self.cache
+        interpreter = ctx.interpreter
+        if interpreter is not self._interpreter or cache.generation != self._generation:
+            if interpreter is None or self.backend.mode == "compile":
+                return None
+            self._block = cache.run_block(interpreter.kernel, ctx.call)
+            self._interpreter, self._generation = interpreter, cache.generation
+        code = pack_program(program)
+        found = self._run(self._block, self._num_tasks, code)
+        call = ctx.call
+        if found is None:  # an op the interpreter lacks, or a bad address: the general path
+            params = call.params
+            params[_UNSUPPORTED] = params[_INVALID] = 0
+            self.backend._execute(ctx, code, program, True)
+            prints = call.record_hashes()
+            return (prints, *cache.lookup_tasks(prints))
+        return (call.hashes_view.tolist(), *found)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from operator import attrgetter
 
 from amzc.ops import NO_OP, OPS, Op
 from amzc.syntax import Instruction, Program
@@ -41,6 +42,7 @@ def _packer(op: Op) -> Callable[[Instruction], bytes] | None:
 
 
 _PACK = [_packer(op) for op in OPS]
+_ENCODED = attrgetter("encoded")
 
 
 BODY_CACHE = 4096  # encoded bodies kept; cleared when full (entries keep their tuple alive)
@@ -54,14 +56,14 @@ def _encoded(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], by
     entry = _BODIES.get(id(body))
     if entry is not None and entry[0] is body:
         return entry
-    records = []
-    for ins in body:
-        record = ins.encoded
-        if record is None:
-            pack = _PACK[ins.op.id]
-            record = ins.__dict__["encoded"] = b"" if pack is None else pack(ins)
-        records.append(record)
-    code = b"".join(records)
+    try:
+        code = b"".join(map(_ENCODED, body))  # a loop in C, when every record exists
+    except TypeError:  # some instruction met for the first time (its record is None)
+        for ins in body:
+            if ins.encoded is None:
+                pack = _PACK[ins.op.id]
+                ins.__dict__["encoded"] = b"" if pack is None else pack(ins)
+        code = b"".join(map(_ENCODED, body))
     if len(_BODIES) >= BODY_CACHE:
         _BODIES.clear()
     entry = _BODIES[id(body)] = (body, code, len(code) // RECORD_BYTES)

@@ -387,7 +387,10 @@ class NativeFecCache:
         self._scratch(16)
 
     def _scratch(self, n: int) -> None:
-        """Buffers for ``n`` tasks' keys, fitness and miss positions."""
+        """Buffers for ``n`` tasks' keys, fitness and miss positions. New buffers mean a new
+        ``generation``: blocks made for the old ones are dropped, and their holders rebuild
+        theirs."""
+        self.generation = getattr(self, "generation", -1) + 1
         self._n = n
         self._keys_in = np.zeros(n, dtype=np.uint64)
         self._fit = np.zeros(n)

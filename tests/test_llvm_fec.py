@@ -135,3 +135,40 @@ def test_fingerprint_and_lookups_in_one_call(text):
     assert fresh.fec_runner(fresh_tasks, MemoryConfig(4, 3, 1), options, native)(program) is None
     with pytest.raises(AmzError, match="s7"):
         runner(parse("def Predict():\n  s1 = s7 + s2\n"))
+
+
+@pytest.mark.parametrize("memo", [False, True])
+@pytest.mark.parametrize("hurdles", [False, True])
+def test_a_search_evaluator_with_either_cache_gives_the_same_results(memo, hurdles):
+    """The LLVM backend's evaluator (native cache, one-call lookups) against the NumPy
+    backend's (FecCache): the same fitness for every candidate of a lineage with random
+    fills, the same hits and misses and the same cache at the end, with a small cache that
+    evicts and forgets, children as written or simplified, with and without a hurdle."""
+    from dataclasses import replace
+
+    from test_search_evolution import MEMORY, SMALL, TASKS, lineage
+
+    from amzc.search.config import FecConfig, HurdleConfig, parse_config
+    from amzc.search.evaluation import SearchEvaluator
+    from amzc.search.hurdles import Hurdle
+
+    config = parse_config(SMALL.replace('predict = ["vector_inner_product", "scalar_product"]',
+                                        'predict = ["vector_inner_product", "scalar_product", '
+                                        '"scalar_gaussian_set", "vector_uniform_set"]'))
+    programs = lineage(config, seed=11, children=300)
+    fec = FecConfig(enabled=True, forget_every=3, cache_size=40, memo=memo)
+    evaluators = []
+    for backend in (NumpyBackend(), LlvmBackend(shared=False)):
+        hurdle = None
+        if hurdles:
+            hurdle = Hurdle(HurdleConfig(enabled=True, tasks=1, update_every=1))
+            hurdle.update([0.2, 0.4, 0.6])
+        evaluators.append(SearchEvaluator(backend, TASKS, MEMORY, replace(fec), hurdle))
+    oracle, native = evaluators
+    assert type(oracle.fec) is FecCache and isinstance(native.fec, NativeFecCache)
+    for i, program in enumerate(programs):
+        assert native.evaluate(program, seed=i) == oracle.evaluate(program, seed=i)
+    assert native.fec.items() == oracle.fec.items()
+    assert (native.fec.hits, native.fec.misses) == (oracle.fec.hits, oracle.fec.misses)
+    assert native.stats.train_steps == oracle.stats.train_steps
+    assert native.stats.task_evaluations == oracle.stats.task_evaluations

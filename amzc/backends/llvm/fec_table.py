@@ -20,7 +20,6 @@ import ctypes
 import threading
 from collections.abc import Sequence
 
-import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 
@@ -332,16 +331,11 @@ class _Library:
     """The compiled table operations (one engine per process)."""
 
     def __init__(self) -> None:
-        jit = default_jit()
-        ref = jit.parse(fec_module())
-        jit.optimize(ref)
-        self._engine = llvm.create_mcjit_compiler(ref, jit._machine())
-        self._engine.finalize_object()
-        address = self._engine.get_function_address
+        self._engine, address = default_jit().library(fec_module(), [LOOKUP, INSERT, RUN])
         i64, ptr = ctypes.c_int64, ctypes.c_void_p
-        self.lookup = ctypes.CFUNCTYPE(i64, ptr, ptr, i64, ptr, ptr)(address(LOOKUP))
-        self.insert = ctypes.CFUNCTYPE(None, ptr, ptr, ptr, ptr, i64)(address(INSERT))
-        self.run = ctypes.CFUNCTYPE(i64, ptr, ctypes.c_char_p)(address(RUN))
+        self.lookup = ctypes.CFUNCTYPE(i64, ptr, ptr, i64, ptr, ptr)(address[LOOKUP])
+        self.insert = ctypes.CFUNCTYPE(None, ptr, ptr, ptr, ptr, i64)(address[INSERT])
+        self.run = ctypes.CFUNCTYPE(i64, ptr, ctypes.c_char_p)(address[RUN])
 
 
 _LIBRARY: _Library | None = None
@@ -384,13 +378,14 @@ class NativeFecCache:
             d[D[name]] = getattr(self, f"_{name}").ctypes.data
         self._desc = d.ctypes.data
         self._lib = library()
+        self.generation = -1
         self._scratch(16)
 
     def _scratch(self, n: int) -> None:
         """Buffers for ``n`` tasks' keys, fitness and miss positions. New buffers mean a new
         ``generation``: blocks made for the old ones are dropped, and their holders rebuild
         theirs."""
-        self.generation = getattr(self, "generation", -1) + 1
+        self.generation += 1
         self._n = n
         self._keys_in = np.zeros(n, dtype=np.uint64)
         self._fit = np.zeros(n)

@@ -125,6 +125,16 @@ class Jit:
         address = engine.get_function_address(ENTRY)
         return Kernel(engine, address, (time.perf_counter() - start) * 1e3)
 
+    def library(self, module: ir.Module, names: list[str]) -> tuple[llvm.ExecutionEngine,
+                                                                    dict[str, int]]:
+        """Optimize and load a module of several entry points (the FEC table's): its engine,
+        which must outlive their use, and each function's address."""
+        ref = self.parse(module)
+        self.optimize(ref)
+        engine = llvm.create_mcjit_compiler(ref, self._machine())
+        engine.finalize_object()
+        return engine, {name: engine.get_function_address(name) for name in names}
+
     def load(self, obj: bytes, compile_ms: float) -> Kernel:
         """A kernel from object code: no optimizer run in this process."""
         engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self._machine())

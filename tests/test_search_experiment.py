@@ -230,3 +230,33 @@ def test_ctrl_c_checkpoints_and_resume_finishes(tmp_path):
     stdout, _ = resumed.communicate(timeout=120)
     assert resumed.returncode == 0 and "final fitness" in stdout
     assert json.loads((folder / "result.json").read_text())["individuals"] == 3000
+
+
+@pytest.mark.parametrize("change", [
+    {},
+    {"max_individuals = 300": "max_individuals = 0\nmax_train_steps = 17000"},
+    {"max_individuals = 300": "max_individuals = 3000\nmax_stagnation = 60\n"
+                              "stagnation_delta = 0.5"},
+    {"[run]\n": "[run]\nearly_select = true\n", "sufficient_fitness = 0.9999":
+     "sufficient_fitness = 0.5", "progress_every = 50": "progress_every = 7"},
+])
+def test_runs_of_children_between_the_checks_change_nothing(tmp_path, monkeypatch, change):
+    """The experiment loop lets the strategy run children up to the next point where one of
+    its checks could fire (progress, checkpoint, a stop for individuals, train steps or
+    stagnation, a new candidate); the log and the result are those of checking after every
+    child."""
+    from amzc.search.evolution import Strategy
+
+    text = TINY
+    for old, new in change.items():
+        assert old in text
+        text = text.replace(old, new)
+    runs = start(tmp_path, "runs", text).run()
+    with monkeypatch.context() as m:
+        m.setattr(Strategy, "advance", lambda self, rng, limit: len(self.step(rng)))
+        each = start(tmp_path, "each", text).run()
+    assert runs["program"] == each["program"] and runs["individuals"] == each["individuals"]
+    logs = [[without_times(r) for r in read_log(tmp_path / name / "progress.jsonl")]
+            for name in ("runs", "each")]
+    assert logs[0] == logs[1]
+    assert runs["individuals"] > 30  # children ran, not only the initial population

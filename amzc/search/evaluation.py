@@ -104,6 +104,10 @@ class SearchEvaluator:
         self._full_options = EvalOptions(max_abs_error=max_abs_error)
         self._task_keys = task_keys(tasks.task_ids)
         self._fec_train_steps = tasks.num_tasks * min(fec.num_train, self.train_examples)
+        # the most one evaluate() can add to stats.train_steps: a fingerprint run, then every
+        # task in full
+        self.max_train_steps_per_candidate = ((self._fec_train_steps if fec.enabled else 0)
+                                              + tasks.num_tasks * self.train_examples)
         self._all_tasks = list(range(tasks.num_tasks))
         self._fingerprints: dict[tuple, list[int]] = {}
         self._fitness: dict[tuple, list[float | None]] = {}

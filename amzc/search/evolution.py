@@ -142,6 +142,14 @@ class Strategy:
     def step(self, rng: random.Random) -> list[int]:
         raise NotImplementedError
 
+    def advance(self, rng: random.Random, limit: int) -> int:
+        """Up to ``limit`` individuals, ending early after one that changed the candidate;
+        returns how many. The experiment loop's checks (logging, progress, stopping) then run
+        once for all of them, which is exact as long as ``limit`` stops where a check could
+        fire. Here one :meth:`step`; regularized evolution runs children in a loop of its
+        own."""
+        return len(self.step(rng))
+
     def candidate(self) -> tuple[Program, float]:
         """The experiment's result: the population's best (REFERENCE.md §5.5)."""
         pop = self.population
@@ -178,6 +186,30 @@ class RegularizedEvolution(Strategy):
         pop.put(slot, child, fitness)
         pop.next_slot = (slot + 1) % pop.size
         return [slot]
+
+
+    def advance(self, rng: random.Random, limit: int) -> int:
+        pop = self.population
+        if not pop.full:
+            return len(self._init_step(rng))
+        # step() for up to ``limit`` children, with its lookups hoisted out of the loop
+        fitness, programs, n, rand = pop.fitness, pop.programs, pop.size, rng.random
+        draws, getrandbits = self._tournament_draws, rng.getrandbits
+        mutate, evaluate, put = self.mutator.mutate, self.evaluator.evaluate, pop.put
+        for done in range(1, limit + 1):
+            best = int(rand() * n)
+            for _ in range(draws):
+                k = int(rand() * n)
+                if fitness[k] > fitness[best]:
+                    best = k
+            child = mutate(programs[best], rng)
+            value = evaluate(child, getrandbits(63))  # draw_seed
+            slot, candidate = pop.next_slot, pop.best
+            put(slot, child, value)
+            pop.next_slot = (slot + 1) % n
+            if pop.best != candidate or slot == candidate:
+                return done
+        return limit
 
 
 class RandomSearch(Strategy):

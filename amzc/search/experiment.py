@@ -54,6 +54,7 @@ RESULT_FILE = "result.json"
 BEST_FILE = "best.amz"
 SIMPLIFIED_FILE = "best_simplified.amz"
 
+RUN_LENGTH = 256  # individuals the strategy runs between the loop's checks, at most
 GC_EVERY = 1_000_000  # individuals between collections of the (disabled) cyclic GC
 
 # purposes mixed into derived seeds, so that no two uses share a stream
@@ -281,8 +282,10 @@ class Run:
         stagnation_delta = cfg.stop.stagnation_delta
         while (reason := self._stop_reason()) is None:
             was_full = pop.full
-            slots = strategy.step(rng)
-            s.individuals += len(slots)
+            if hurdle is None:  # children in runs up to the next point a check could fire
+                s.individuals += strategy.advance(rng, self._run_length())
+            else:  # the hurdle's percentile follows every child
+                s.individuals += len(strategy.step(rng))
             if hurdle is not None and pop.full:
                 if was_full:
                     hurdle.tick(pop.fitness)
@@ -317,6 +320,27 @@ class Run:
                 self._checkpoint()
                 raise Interrupted(self.folder)
         return reason
+
+    def _run_length(self) -> int:
+        """How many individuals can run before one of the loop's checks could fire: the next
+        progress record, checkpoint or collection, a stop for individuals, stagnation or train
+        steps (each child adds at most a fingerprint and a full evaluation of every task), at
+        most RUN_LENGTH so that time-based checks and Ctrl-C stay prompt. The candidate's
+        changes end a run by themselves (:meth:`Strategy.advance`)."""
+        s, cfg, stop = self.state, self.config, self.config.stop
+        done = s.individuals
+        limit = min(RUN_LENGTH, s.next_progress - done, self._next_gc - done)
+        if cfg.checkpoint_every:
+            limit = min(limit, s.next_checkpoint - done)
+        if stop.max_individuals:
+            limit = min(limit, stop.max_individuals - done)
+        if stop.max_stagnation:
+            limit = min(limit, s.improved_at + stop.max_stagnation - done)
+        if stop.max_train_steps:
+            assert self.evaluator is not None
+            most = self.evaluator.max_train_steps_per_candidate
+            limit = min(limit, (stop.max_train_steps - s.stats.train_steps - 1) // most + 1)
+        return max(limit, 1)
 
     def _new_best(self, program: Program, fitness: float) -> bool:
         """Whether the population's best differs from the last one logged: in fitness or in

@@ -152,9 +152,9 @@ class SearchEvaluator:
                 self._fingerprints.clear()
                 self._fitness.clear()
                 self._generation = dce.generation
-            simplified: _Lazy | _AsWritten = _Lazy(live)
+            simplified: _Lazy | _AsWritten | None = _Lazy(live)
         else:  # run as written: the same predictions as the simplified program's, bit for bit
-            key, has_random, simplified = None, None, _AsWritten(program)
+            key, has_random, simplified = None, None, None
         fec = self._fec
         if fec is None:
             return self._complete(program, simplified, key, has_random, seed, None,
@@ -174,11 +174,14 @@ class SearchEvaluator:
         return self._complete(program, simplified, key, has_random, seed, prints, per_task,
                               missing)
 
-    def _complete(self, program: Program, simplified: _Lazy | _AsWritten, key: tuple | None,
+    def _complete(self, program: Program, simplified: _Lazy | _AsWritten | None,
+                  key: tuple | None,
                   has_random: bool | None, seed: int, prints: list[int] | None,
                   per_task: list[float | None], missing: list[int]) -> float:
         """The full evaluation of the tasks FEC missed (all of them without FEC), with the
-        hurdle if any; the results go into the cache."""
+        hurdle if any; the results go into the cache. ``simplified`` None: as written."""
+        if simplified is None:
+            simplified = _AsWritten(program)
         if has_random is None:
             has_random = draws_random(program)
         stage = missing

@@ -439,15 +439,15 @@ class FecRunner:
     built yet, or compiled mode): the caller takes the general path, which builds one."""
 
     __slots__ = ("backend", "ctx", "cache", "_interpreter", "_generation", "_block", "_run",
-                 "_num_tasks")
+                 "_fitness", "_missing")
 
     def __init__(self, backend: LlvmBackend, ctx: _Context, cache: NativeFecCache) -> None:
         self.backend, self.ctx, self.cache = backend, ctx, cache
         self._interpreter: _Interpreter | None = None
         self._generation = -1
         self._block = 0
-        self._run = cache.run
-        self._num_tasks = ctx.call.num_tasks
+        self._run = cache.library.run
+        self._fitness, self._missing = cache.results_views(ctx.call.num_tasks)
 
     def __call__(self, program: Program) -> tuple[list[int], list[float | None],
                                                   list[int]] | None:
@@ -458,13 +458,20 @@ class FecRunner:
                 return None
             self._block = cache.run_block(interpreter.kernel, ctx.call)
             self._interpreter, self._generation = interpreter, cache.generation
+            self._fitness, self._missing = cache.results_views(ctx.call.num_tasks)
         code = pack_program(program)
-        found = self._run(self._block, self._num_tasks, code)
+        misses = self._run(self._block, code)
         call = ctx.call
-        if found is None:  # an op the interpreter lacks, or a bad address: the general path
+        if misses < 0:  # an op the interpreter lacks, or a bad address: the general path
             params = call.params
             params[_UNSUPPORTED] = params[_INVALID] = 0
             self.backend._execute(ctx, code, program, True)
             prints = call.record_hashes()
             return (prints, *cache.lookup_tasks(prints))
-        return (call.hashes_view.tolist(), *found)
+        per_task: list[float | None] = self._fitness.tolist()
+        if not misses:
+            return call.hashes_view.tolist(), per_task, []
+        missing = self._missing[:misses].tolist()
+        for i in missing:
+            per_task[i] = None
+        return call.hashes_view.tolist(), per_task, missing

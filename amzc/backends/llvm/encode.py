@@ -72,6 +72,16 @@ def _encoded(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], by
 
 def pack_program(program: Program) -> bytes:
     """The header and one record per instruction, no-ops left out."""
-    setup, predict, learn = (_encoded(program.setup), _encoded(program.predict),
-                             _encoded(program.learn))
-    return _HEADER.pack(setup[2], predict[2], learn[2]) + setup[1] + predict[1] + learn[1]
+    # _encoded's cache lookup written out: a search child finds two of its three bodies
+    setup, predict, learn = program.setup, program.predict, program.learn
+    bodies = _BODIES
+    a = bodies.get(id(setup))
+    if a is None or a[0] is not setup:
+        a = _encoded(setup)
+    b = bodies.get(id(predict))
+    if b is None or b[0] is not predict:
+        b = _encoded(predict)
+    c = bodies.get(id(learn))
+    if c is None or c[0] is not learn:
+        c = _encoded(learn)
+    return _HEADER.pack(a[2], b[2], c[2]) + a[1] + b[1] + c[1]

@@ -515,12 +515,16 @@ class NativeFecCache:
         self._blocks[key] = (kernel, call, block, block.ctypes.data)
         return block.ctypes.data
 
-    def run(self, block: int, num_tasks: int,
-            code: bytes) -> tuple[list[float | None], list[int]] | None:
-        """Run the fingerprint and look up its hashes: (per-task fitness, None where missed;
-        the misses), or None when the kernel could not run the program (nothing looked up)."""
-        misses = self._lib.run(block, code)
-        if misses < 0:
-            return None
-        return self._results(num_tasks, misses)
+    @property
+    def library(self) -> _Library:
+        """The compiled operations; ``library.run(block, code)`` → the number of misses, or
+        −1 when the kernel could not run the program (nothing looked up)."""
+        return self._lib
+
+    def results_views(self, num_tasks: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where a run's results land (until the next ``generation``): the fitness of each
+        task (NaN for a miss) and the positions of the misses."""
+        if num_tasks > self._n:
+            self._scratch(num_tasks)
+        return self._fit[:num_tasks], self._missing
 

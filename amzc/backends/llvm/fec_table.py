@@ -17,14 +17,13 @@ a multiplicative hash."""
 from __future__ import annotations
 
 import ctypes
-import threading
 from collections.abc import Sequence
 
 import numpy as np
 from llvmlite import ir
 
 from .codegen import P
-from .jit import Kernel, default_jit
+from .jit import Kernel, default_jit, process_wide
 from .lowering import F64, I64, PTR
 from .runtime import Call
 
@@ -338,16 +337,10 @@ class _Library:
         self.run = ctypes.CFUNCTYPE(i64, ptr, ctypes.c_char_p)(address[RUN])
 
 
-_LIBRARY: _Library | None = None
-_LOCK = threading.Lock()
-
-
+@process_wide
 def library() -> _Library:
-    global _LIBRARY
-    with _LOCK:
-        if _LIBRARY is None:
-            _LIBRARY = _Library()
-        return _LIBRARY
+    """The table's operations, compiled once per process."""
+    return _Library()
 
 
 class NativeFecCache:

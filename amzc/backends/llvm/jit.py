@@ -25,6 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 import llvmlite.binding as llvm
 from llvmlite import ir
@@ -41,6 +42,7 @@ IN_PROCESS_COMPILES = 32  # bounded leak (~0.4 MB each), no worker start-up for 
 
 log = logging.getLogger("amzc.llvm")
 RunFn = Callable[[int, bytes | None], None]
+T = TypeVar("T")
 _SIGNATURE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
 
 
@@ -167,16 +169,26 @@ class Jit:
         return self._worker
 
 
-_JIT: Jit | None = None
-_LOCK = threading.Lock()
+def process_wide(make: Callable[[], T]) -> Callable[[], T]:
+    """``make()`` done once per process, on first use, under a lock (backends in threads may
+    ask at the same time)."""
+    made: list[T] = []
+    lock = threading.Lock()
+
+    def get() -> T:
+        with lock:
+            if not made:
+                made.append(make())
+            return made[0]
+
+    get.__doc__ = make.__doc__
+    return get
 
 
+@process_wide
 def default_jit() -> Jit:
-    global _JIT
-    with _LOCK:
-        if _JIT is None:
-            _JIT = Jit()
-        return _JIT
+    """The process's JIT (one target machine, one compile worker)."""
+    return Jit()
 
 
 class KernelCache:

@@ -198,10 +198,11 @@ class RegularizedEvolution(Strategy):
         mutate, evaluate, put = self.mutator.mutate, self.evaluator.evaluate, pop.put
         for done in range(1, limit + 1):
             best = int(rand() * n)
+            top = fitness[best]
             for _ in range(draws):
                 k = int(rand() * n)
-                if fitness[k] > fitness[best]:
-                    best = k
+                if fitness[k] > top:
+                    best, top = k, fitness[k]
             child = mutate(programs[best], rng)
             value = evaluate(child, getrandbits(63))  # draw_seed
             slot, candidate = pop.next_slot, pop.best

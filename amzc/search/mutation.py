@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect_right
+from collections.abc import Callable
 
 from amzc.ops import NO_OP
 from amzc.search.config import MutationConfig, SearchSpace
@@ -37,54 +38,52 @@ class Mutator:
         names = [name for name, _ in config.types]
         weights = [w for _, w in config.types]
         total = sum(weights)
-        self._types = names
         self._cumulative = [sum(weights[: i + 1]) / total for i in range(len(weights))]
         self._paper_constants = config.constants == "paper"
         # per component: make(rand) for each allowed op (InstructionFactory.maker)
         self._makers = {c: tuple(self.factory.maker(op) for op in space.components[c].ops)
                         for c in self.components}
+        # per type, in the order of the weights: apply(program, rng), the type's draws
+        # included (every child goes through one of these)
+        self._appliers = [self._applier(name) for name in names]
 
     # -- drawing -------------------------------------------------------------------------------
 
-    def _type(self, rng: random.Random) -> str:
-        """The first type whose cumulative weight exceeds a uniform draw."""
-        types = self._types
-        return types[min(bisect_right(self._cumulative, rng.random()), len(types) - 1)]
-
     def mutate(self, parent: Program, rng: random.Random) -> Program:
-        """The child of ``parent``: an exact copy with probability 1 − mutate_prob."""
+        """The child of ``parent``: an exact copy with probability 1 − mutate_prob; else the
+        mutation of the first type whose cumulative weight exceeds a uniform draw."""
         prob = self.config.mutate_prob
         if prob < 1.0 and not rng.random() < prob:
             return parent
-        return self.apply(self._type(rng), parent, rng)
+        appliers = self._appliers
+        return appliers[min(bisect_right(self._cumulative, rng.random()),
+                            len(appliers) - 1)](parent, rng)
+
+    def _applier(self, kind: str) -> Callable[[Program, random.Random], Program]:
+        if kind == "identity":
+            return lambda program, rng: program
+        if kind == "randomize_algorithm":
+            def randomize_algorithm(program: Program, rng: random.Random) -> Program:
+                for component in self.components:
+                    program = self._randomize_component(program, component, rng)
+                return program
+            return randomize_algorithm
+        one = {"alter_param": self._alter_param,
+               "randomize_instruction": self._randomize_instruction,
+               "randomize_component_function": self._randomize_component,
+               "insert": self._insert, "remove": self._remove, "trade": self._trade,
+               "insert_or_remove": self._insert_or_remove}.get(kind)
+        if one is None:
+            raise ValueError(f"unknown mutation type {kind!r}")
+        components, n = self.components, len(self.components)
+
+        def apply(program: Program, rng: random.Random) -> Program:
+            return one(program, components[int(rng.random() * n)], rng)  # draw()
+        return apply
 
     def apply(self, kind: str, program: Program, rng: random.Random) -> Program:
         """Apply one mutation of the given type."""
-        if kind == "identity":
-            return program
-        if kind == "randomize_algorithm":
-            for component in self.components:
-                program = self._randomize_component(program, component, rng)
-            return program
-        component = self.components[draw(rng, len(self.components))]
-        match kind:
-            case "alter_param":
-                return self._alter_param(program, component, rng)
-            case "randomize_instruction":
-                return self._randomize_instruction(program, component, rng)
-            case "randomize_component_function":
-                return self._randomize_component(program, component, rng)
-            case "insert":
-                return self._insert(program, component, rng)
-            case "remove":
-                return self._remove(program, component, rng)
-            case "trade":
-                return self._trade(program, component, rng)
-            case "insert_or_remove":
-                if rng.random() < 2.0 / 3.0:
-                    return self._remove(program, component, rng)
-                return self._insert(program, component, rng)
-        raise ValueError(f"unknown mutation type {kind!r}")
+        return self._applier(kind)(program, rng)
 
     # -- the mutation types --------------------------------------------------------------------
 
@@ -126,6 +125,13 @@ class Mutator:
             return program
         at = draw(rng, len(body))
         return _replace(program, component, body[:at] + body[at + 1:])
+
+    def _insert_or_remove(self, program: Program, component: Component,
+                          rng: random.Random) -> Program:
+        """The paper's single action: removal twice as likely as insertion."""
+        if rng.random() < 2.0 / 3.0:
+            return self._remove(program, component, rng)
+        return self._insert(program, component, rng)
 
     def _trade(self, program: Program, component: Component, rng: random.Random) -> Program:
         """Insert a random instruction, then remove one (maybe the new one): size unchanged."""

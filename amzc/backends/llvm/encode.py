@@ -49,21 +49,17 @@ BODY_CACHE = 4096  # encoded bodies kept; cleared when full (entries keep their 
 _BODIES: dict[int, tuple[tuple[Instruction, ...], bytes, int]] = {}
 
 
-def _encoded(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], bytes, int]:
-    """(body, its records, their count), from the cache when this very tuple was encoded,
-    else joined from the instructions' own records (``Instruction.encoded``, packed the
-    first time an instruction object is met)."""
-    entry = _BODIES.get(id(body))
-    if entry is not None and entry[0] is body:
-        return entry
-    try:
-        code = b"".join(map(_ENCODED, body))  # a loop in C, when every record exists
-    except TypeError:  # some instruction met for the first time (its record is None)
-        for ins in body:
-            if ins.encoded is None:
+def _encode(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], bytes, int]:
+    """(body, its records, their count) for a body not in the cache, joined from the
+    instructions' own records (``Instruction.encoded``, packed the first time an instruction
+    object is met); the entry goes into the cache."""
+    records = list(map(_ENCODED, body))  # a loop in C
+    if None in records:  # instructions met for the first time
+        for i, ins in enumerate(body):
+            if records[i] is None:
                 pack = _PACK[ins.op.id]
-                ins.__dict__["encoded"] = b"" if pack is None else pack(ins)
-        code = b"".join(map(_ENCODED, body))
+                records[i] = ins.__dict__["encoded"] = b"" if pack is None else pack(ins)
+    code = b"".join(records)
     if len(_BODIES) >= BODY_CACHE:
         _BODIES.clear()
     entry = _BODIES[id(body)] = (body, code, len(code) // RECORD_BYTES)
@@ -72,16 +68,16 @@ def _encoded(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], by
 
 def pack_program(program: Program) -> bytes:
     """The header and one record per instruction, no-ops left out."""
-    # _encoded's cache lookup written out: a search child finds two of its three bodies
+    # the cache looked up here, not in a helper: a search child finds two of its three bodies
     setup, predict, learn = program.setup, program.predict, program.learn
     bodies = _BODIES
     a = bodies.get(id(setup))
     if a is None or a[0] is not setup:
-        a = _encoded(setup)
+        a = _encode(setup)
     b = bodies.get(id(predict))
     if b is None or b[0] is not predict:
-        b = _encoded(predict)
+        b = _encode(predict)
     c = bodies.get(id(learn))
     if c is None or c[0] is not learn:
-        c = _encoded(learn)
+        c = _encode(learn)
     return _HEADER.pack(a[2], b[2], c[2]) + a[1] + b[1] + c[1]

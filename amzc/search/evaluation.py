@@ -146,6 +146,9 @@ class SearchEvaluator:
 
     def evaluate(self, program: Program, seed: int) -> float:
         """Search fitness of ``program``; ``seed`` keys its random ops on a full evaluation."""
+        fec = self._fec
+        if fec is not None and not self.live_memo:
+            return self._evaluate_written(program, seed, fec)
         key: tuple | None
         if self.live_memo:
             key, has_random, live = dce.analyze(program)
@@ -156,26 +159,53 @@ class SearchEvaluator:
             simplified: _Lazy | _AsWritten | None = _Lazy(live)
         else:  # run as written: the same predictions as the simplified program's, bit for bit
             key, has_random, simplified = None, None, None
-        fec = self._fec
         if fec is None:
             return self._complete(program, simplified, key, has_random, seed, None,
                                   [None] * self.tasks.num_tasks, self._all_tasks)
-        if key is None:
-            prints, per_task, missing = self._written_lookup(program, fec)
+        assert key is not None  # children as written with FEC: _evaluate_written
+        prints = self._fingerprints.get(key) if self.memoize else None
+        if prints is None:
+            prints = self._fingerprint(simplified, key)
         else:
-            prints = self._fingerprints.get(key) if self.memoize else None
-            if prints is None:
-                prints = self._fingerprint(simplified, key)
-            else:
-                self.stats.fingerprint_memo_hits += 1
-            per_task, missing = fec.lookup_tasks(prints)
+            self.stats.fingerprint_memo_hits += 1
+        per_task, missing = fec.lookup_tasks(prints)
         self.stats.train_steps += self._fec_train_steps
+        if not missing:
+            return self._combine(per_task)  # type: ignore[arg-type]
+        return self._complete(program, simplified, key, has_random, seed, prints, per_task,
+                              missing)
+
+    def _evaluate_written(self, program: Program, seed: int, fec: FecCache) -> float:
+        """:meth:`evaluate` of a program as written (``fec.memo = false``, the demo's
+        setting): fingerprints and lookups in the backend's one native call when it can,
+        and for an exact copy of a recent program from that program's fingerprints."""
+        stats = self.stats
+        found = self._recent.get(id(program))
+        if found is not None and found[0] is program and self.memoize:
+            stats.fingerprint_memo_hits += 1
+            prints = found[1]
+            per_task, missing = fec.lookup_tasks(prints)
+        else:
+            runner = self._runner
+            if runner is None and self._fec_runner is not None:
+                runner = self._runner = self._fec_runner(self._fec_tasks, self.memory,
+                                                         self._fec_options, fec)
+            result = runner(program) if runner is not None else None
+            if result is None:  # no native call (yet): the two steps
+                prints = self._fingerprint(_AsWritten(program), None)
+                per_task, missing = fec.lookup_tasks(prints)
+            else:
+                stats.backend_calls += 1
+                prints, per_task, missing = result
+            if len(self._recent) >= RECENT_LIMIT:
+                self._recent.clear()
+            self._recent[id(program)] = (program, prints)  # the entry keeps the id unique
+        stats.train_steps += self._fec_train_steps
         if not missing:  # all from the cache (85% of the demo's children)
             if self._mean:
                 return math.fsum(per_task) / len(per_task)  # type: ignore[arg-type]
             return self._combine(per_task)  # type: ignore[arg-type]
-        return self._complete(program, simplified, key, has_random, seed, prints, per_task,
-                              missing)
+        return self._complete(program, None, None, None, seed, prints, per_task, missing)
 
     def _complete(self, program: Program, simplified: _Lazy | _AsWritten | None,
                   key: tuple | None,
@@ -238,30 +268,6 @@ class SearchEvaluator:
                 self._fingerprints.clear()
             self._fingerprints[key] = prints
         return prints
-
-    def _written_lookup(self, program: Program,
-                        fec: FecCache) -> tuple[list[int], list[float | None], list[int]]:
-        """Fingerprints and FEC lookups of a program evaluated as written (``fec.memo =
-        false``): in the backend's one native call when it can, and for an exact copy of a
-        recent program from that program's fingerprints."""
-        found = self._recent.get(id(program))
-        if found is not None and found[0] is program and self.memoize:
-            self.stats.fingerprint_memo_hits += 1
-            return (found[1], *fec.lookup_tasks(found[1]))
-        runner = self._runner
-        if runner is None and self._fec_runner is not None:
-            runner = self._runner = self._fec_runner(self._fec_tasks, self.memory,
-                                                     self._fec_options, fec)
-        result = runner(program) if runner is not None else None
-        if result is None:
-            prints = self._fingerprint(_AsWritten(program), None)
-            result = (prints, *fec.lookup_tasks(prints))
-        else:
-            self.stats.backend_calls += 1
-        if len(self._recent) >= RECENT_LIMIT:
-            self._recent.clear()
-        self._recent[id(program)] = (program, result[0])  # the entry keeps the id unique
-        return result
 
     def _task_fitness(self, program: Program, tasks: TaskSet,
                       options: EvalOptions) -> list[float]:

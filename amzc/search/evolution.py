@@ -173,26 +173,16 @@ class RegularizedEvolution(Strategy):
         pop = self.population
         if not pop.full:
             return self._init_step(rng)
-        # the tournament (Population.tournament), inlined: it runs for every child
-        fitness, n, rand = pop.fitness, pop.size, rng.random
-        best = int(rand() * n)
-        for _ in range(self._tournament_draws):
-            k = int(rand() * n)
-            if fitness[k] > fitness[best]:
-                best = k
-        child = self.mutator.mutate(pop.programs[best], rng)
-        fitness = self.evaluator.evaluate(child, draw_seed(rng))
         slot = pop.next_slot
-        pop.put(slot, child, fitness)
-        pop.next_slot = (slot + 1) % pop.size
+        self.advance(rng, 1)
         return [slot]
-
 
     def advance(self, rng: random.Random, limit: int) -> int:
         pop = self.population
         if not pop.full:
             return len(self._init_step(rng))
-        # step() for up to ``limit`` children, with its lookups hoisted out of the loop
+        # a child per pass: the tournament (Population.tournament, inlined: it runs for every
+        # child), the mutation, the evaluation, the oldest slot replaced
         fitness, programs, n, rand = pop.fitness, pop.programs, pop.size, rng.random
         draws, getrandbits = self._tournament_draws, rng.getrandbits
         mutate, evaluate, put = self.mutator.mutate, self.evaluator.evaluate, pop.put

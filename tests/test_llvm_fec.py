@@ -16,6 +16,7 @@ from amzc.backends.numpy import NumpyBackend
 from amzc.errors import AmzError
 from amzc.evaluate import EvalOptions
 from amzc.parse import parse
+from amzc.search.evaluation import fec_taskset
 from amzc.search.fec import FEC_SEED, FecCache, fingerprints, restore_cache, task_keys
 from amzc.syntax import MemoryConfig
 from amzc.tasks import TaskSpec, build_tasks
@@ -124,11 +125,11 @@ def test_fingerprint_and_lookups_in_one_call(text):
     for _ in range(4):  # the third use forgets the entries: misses again
         found = runner(program)
         assert found is not None
-        assert found == (prints, *python.lookup_tasks(prints))
+        assert found == (prints, *python.lookup_tasks(prints), False)
         assert native.items() == python.items()
     assert backend.fec_runner(tasks, memory, options, python) is None
     native.lookup_tasks(list(range(40)))  # new, larger buffers: the runner follows them
-    assert runner(program) == (prints, *python.lookup_tasks(prints))
+    assert runner(program) == (prints, *python.lookup_tasks(prints), False)
     assert native.items() == python.items()
     fresh = LlvmBackend(mode="auto", shared=False)  # ... and hands over while none is built
     fresh_tasks = build_tasks(TaskSpec("linear", 3, 12, 12, 2))  # a Shape no test built
@@ -172,3 +173,41 @@ def test_a_search_evaluator_with_either_cache_gives_the_same_results(memo, hurdl
     assert (native.fec.hits, native.fec.misses) == (oracle.fec.hits, oracle.fec.misses)
     assert native.stats.train_steps == oracle.stats.train_steps
     assert native.stats.task_evaluations == oracle.stats.task_evaluations
+
+
+@pytest.mark.parametrize(("text", "evaluated"), [
+    ("def Setup():\n  s2 = 0.1\ndef Predict():\n  s1 = dot(v0, v1)\ndef Learn():\n"
+     "  s3 = s0 - s1\n  s3 = s2 * s3\n  v2 = s3 * v0\n  v1 = v1 + v2\n", True),
+    ("def Setup():\n  s2 = gaussian(0.0, 2.0)\ndef Predict():\n  s1 = s2 * s0\n", False),
+])
+def test_the_misses_evaluated_in_the_same_call(text, evaluated):
+    """With the full task set, a runner evaluates the misses of a program without random
+    fills in its native call: the fitness of a full evaluation, inserted as FecCache would;
+    a program with a random fill, or one whose work is past the cost model's share, leaves
+    its misses to the caller."""
+    tasks = build_tasks(TaskSpec("linear", 4, 30, 20, 11))
+    fec_tasks = fec_taskset(tasks, 10, 10)
+    memory = MemoryConfig(4, 3, 1)
+    options = EvalOptions(seed=FEC_SEED, max_train_steps=10, max_valid_steps=10)
+    program = parse(text)
+    backend = LlvmBackend(mode="auto", shared=False)
+    prints = backend.fingerprints(program, fec_tasks, memory, options)  # builds the interpreter
+    full = backend.task_fitness(program, tasks, memory, EvalOptions())
+    native, python = backend.fec_cache(20, 5), FecCache(20, 5)
+    for cache in (native, python):
+        cache.insert(prints[3], 0.25)
+    runner = backend.fec_runner(fec_tasks, memory, options, native, (tasks, EvalOptions()))
+    found = runner(program)
+    per_task, missing = python.lookup_tasks(prints)
+    assert missing == [i for i in range(11) if i != 3]
+    if evaluated:
+        assert found == (prints, [0.25 if i == 3 else full[i] for i in range(11)], missing, True)
+        python.insert_tasks(prints, full, missing)
+    else:
+        assert found == (prints, per_task, missing, False)
+    assert native.items() == python.items()
+    if evaluated:  # past the one-shot rule's work: the caller evaluates
+        backend.state.cost.compile_ms = 1e-6
+        again = backend.fec_runner(fec_tasks, memory, options, backend.fec_cache(20, 5),
+                                   (tasks, EvalOptions()))(program)
+        assert again is not None and again[3] is False and again[2] == list(range(11))

@@ -177,9 +177,12 @@ class SearchEvaluator:
 
     def _evaluate_written(self, program: Program, seed: int, fec: FecCache) -> float:
         """:meth:`evaluate` of a program as written (``fec.memo = false``, the demo's
-        setting): fingerprints and lookups in the backend's one native call when it can,
-        and for an exact copy of a recent program from that program's fingerprints."""
+        setting): fingerprints and lookups in the backend's one native call when it can
+        (which without a hurdle also evaluates the misses of a program without random
+        fills), and for an exact copy of a recent program from that program's
+        fingerprints."""
         stats = self.stats
+        stats.train_steps += self._fec_train_steps
         found = self._recent.get(id(program))
         if found is not None and found[0] is program and self.memoize:
             stats.fingerprint_memo_hits += 1
@@ -188,20 +191,26 @@ class SearchEvaluator:
         else:
             runner = self._runner
             if runner is None and self._fec_runner is not None:
+                # a hurdle stages the full evaluation: then the misses come back here
+                full = (self.tasks, self._full_options) if self.hurdle is None else None
                 runner = self._runner = self._fec_runner(self._fec_tasks, self.memory,
-                                                         self._fec_options, fec)
+                                                         self._fec_options, fec, full)
             result = runner(program) if runner is not None else None
             if result is None:  # no native call (yet): the two steps
                 prints = self._fingerprint(_AsWritten(program), None)
                 per_task, missing = fec.lookup_tasks(prints)
             else:
                 stats.backend_calls += 1
-                prints, per_task, missing = result
+                prints, per_task, missing, evaluated = result
+                if evaluated:  # the misses as well, in that call: what _full counts
+                    stats.backend_calls += 1
+                    stats.task_evaluations += len(missing)
+                    stats.train_steps += len(missing) * self.train_examples
+                    missing = []
             if len(self._recent) >= RECENT_LIMIT:
                 self._recent.clear()
             self._recent[id(program)] = (program, prints)  # the entry keeps the id unique
-        stats.train_steps += self._fec_train_steps
-        if not missing:  # all from the cache (85% of the demo's children)
+        if not missing:  # all from the cache (85% of the demo's children), or just evaluated
             if self._mean:
                 return math.fsum(per_task) / len(per_task)  # type: ignore[arg-type]
             return self._combine(per_task)  # type: ignore[arg-type]

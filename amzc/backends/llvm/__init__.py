@@ -34,7 +34,7 @@ from amzc.tasks.taskset import TaskSet
 from . import codegen
 from .codegen import P
 from .encode import pack_program
-from .fec_table import NativeFecCache
+from .fec_table import FULL, NativeFecCache
 from .jit import KERNEL_CACHE_SIZE, PROGRAM_OPT_LEVEL, Kernel, KernelCache, default_jit
 from .layout import Shape
 from .runtime import Call
@@ -246,13 +246,20 @@ class LlvmBackend:
                                          like.items())
 
     def fec_runner(self, tasks: TaskSet, memory: MemoryConfig, options: EvalOptions,
-                   cache: object) -> FecRunner | None:
+                   cache: object, full: tuple[TaskSet, EvalOptions] | None = None
+                   ) -> FecRunner | None:
         """The fingerprint run on ``tasks`` and ``cache.lookup_tasks`` of its hashes in one
-        native call, bound to this task set and cache (:class:`FecRunner`); None for a cache
-        that is not this backend's."""
+        native call, bound to this task set and cache (:class:`FecRunner`); with ``full``
+        (the whole task set and its options), the misses of a program without random fills
+        are evaluated and inserted in that call too. None for a cache that is not this
+        backend's."""
         if not isinstance(cache, NativeFecCache):
             return None
-        return FecRunner(self, self.state.context(tasks, memory, options, self.lanes), cache)
+        full_ctx = None
+        if full is not None:
+            full_ctx = self.state.context(full[0], memory, full[1], self.lanes)
+        return FecRunner(self, self.state.context(tasks, memory, options, self.lanes), cache,
+                         full_ctx)
 
     def task_fitness(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
                      options: EvalOptions) -> list[float]:
@@ -433,30 +440,34 @@ def program_ir(program: Program, memory: MemoryConfig, features: int, num_tasks:
 
 class FecRunner:
     """``runner(program)`` → (fingerprints, per-task fitness with None for a miss, the
-    misses): the fingerprint run and the cache's lookups in one native call
-    (amzc/backends/llvm/fec_table.py ``amz_fec_run``). Bound to one context and cache, so a
-    call does no lookup of either; it returns None when it cannot run here (no interpreter
-    built yet, or compiled mode): the caller takes the general path, which builds one."""
+    misses, whether the misses were evaluated): the fingerprint run and the cache's lookups
+    in one native call (amzc/backends/llvm/fec_table.py ``amz_fec_run``), and with a full
+    context the full evaluation of the misses (then inserted, their fitness in the list) when
+    the program has no random fill and the cost model would interpret it. Bound to its
+    contexts and cache, so a call does no lookup of either; None when it cannot run here (no
+    interpreter built yet, or compiled mode): the caller takes the general path, which
+    builds one."""
 
-    __slots__ = ("backend", "ctx", "cache", "_interpreter", "_generation", "_block", "_run",
-                 "_fitness", "_missing")
+    __slots__ = ("backend", "ctx", "cache", "full", "_interpreter", "_generation", "_block",
+                 "_run", "_fitness", "_missing")
 
-    def __init__(self, backend: LlvmBackend, ctx: _Context, cache: NativeFecCache) -> None:
-        self.backend, self.ctx, self.cache = backend, ctx, cache
+    def __init__(self, backend: LlvmBackend, ctx: _Context, cache: NativeFecCache,
+                 full: _Context | None = None) -> None:
+        self.backend, self.ctx, self.cache, self.full = backend, ctx, cache, full
         self._interpreter: _Interpreter | None = None
         self._generation = -1
         self._block = 0
         self._run = cache.library.run
         self._fitness, self._missing = cache.results_views(ctx.call.num_tasks)
 
-    def __call__(self, program: Program) -> tuple[list[int], list[float | None],
-                                                  list[int]] | None:
+    def __call__(self, program: Program) -> tuple[list[int], list[float | None], list[int],
+                                                  bool] | None:
         ctx, cache = self.ctx, self.cache
         interpreter = ctx.interpreter
         if interpreter is not self._interpreter or cache.generation != self._generation:
             if interpreter is None or self.backend.mode == "compile":
                 return None
-            self._block = cache.run_block(interpreter.kernel, ctx.call)
+            self._block = cache.run_block(interpreter.kernel, ctx.call, self._full_args())
             self._interpreter, self._generation = interpreter, cache.generation
             self._fitness, self._missing = cache.results_views(ctx.call.num_tasks)
         code = pack_program(program)
@@ -467,11 +478,25 @@ class FecRunner:
             params[_UNSUPPORTED] = params[_INVALID] = 0
             self.backend._execute(ctx, code, program, True)
             prints = call.record_hashes()
-            return (prints, *cache.lookup_tasks(prints))
+            return (prints, *cache.lookup_tasks(prints), False)
         per_task: list[float | None] = self._fitness.tolist()
         if not misses:
-            return call.hashes_view.tolist(), per_task, []
+            return call.hashes_view.tolist(), per_task, [], False
+        if misses > FULL:  # evaluated and inserted: per_task is complete
+            return call.hashes_view.tolist(), per_task, self._missing[:misses - FULL].tolist(), True
         missing = self._missing[:misses].tolist()
         for i in missing:
             per_task[i] = None
-        return call.hashes_view.tolist(), per_task, missing
+        return call.hashes_view.tolist(), per_task, missing, False
+
+    def _full_args(self) -> tuple[Call, int, int, int] | None:
+        """The full evaluation's part of the block; its work limit is the cost model's
+        one-shot rule now (a program predicted to take longer interpreted than compiled goes
+        the general way)."""
+        full = self.full
+        if full is None:
+            return None
+        cost = self.backend.state.cost
+        limit = (2**62 if self.backend.mode == "interpret"
+                 else int(1e6 * cost.compile_ms / max(cost.interpret_ns, 1e-3)))
+        return full.call, full.groups, full.epochs, limit

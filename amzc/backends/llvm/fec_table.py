@@ -22,20 +22,29 @@ from collections.abc import Sequence
 import numpy as np
 from llvmlite import ir
 
+from amzc.ops import OPS, Form
+
 from .codegen import P
 from .jit import Kernel, default_jit, process_wide
-from .lowering import F64, I64, PTR
+from .lowering import F64, I32, I64, PTR
 from .runtime import Call
 
 DESC = ("capacity", "mask", "shift", "size", "head", "tail", "forget_every", "hits", "misses",
         "free_count", "keys", "fitness", "uses", "prev", "next", "index", "free")
 D = {name: i for i, name in enumerate(DESC)}
+I8 = ir.IntType(8)
 SPREAD = 0x9E3779B97F4A7C15  # Fibonacci hashing: the index position is the product's top bits
 # The block ``amz_fec_run`` reads: the kernel and its parameter block, the table, and where
 # the fingerprints are (the Call's hash buffer, one per task) and the results go.
-BLOCK = ("kernel", "params", "desc", "hashes", "num_tasks", "fitness_out", "missing_out")
+BLOCK = ("kernel", "params", "desc", "hashes", "num_tasks", "fitness_out", "missing_out",
+         # the full evaluation of the misses in the same call (0 in full_params: none): the
+         # full task set's parameter block and fitness, and what decides whether to run it
+         # here (no random fill among the code's ops, work within the interpreter's share)
+         "full_params", "full_fitness", "random_ops", "groups", "total_steps", "epochs",
+         "valid_steps", "max_work")
 B = {name: i for i, name in enumerate(BLOCK)}
 LOOKUP, INSERT, RUN = "amz_fec_lookup", "amz_fec_insert", "amz_fec_run"
+FULL = 1 << 32  # added to amz_fec_run's result when it evaluated and inserted the misses
 
 
 class _Fn:
@@ -292,27 +301,80 @@ def _build_insert(module: ir.Module, find: ir.Function, unlink: ir.Function,
     return f.fn
 
 
-def _build_run(module: ir.Module, lookup: ir.Function) -> ir.Function:
+def _build_run(module: ir.Module, lookup: ir.Function, insert: ir.Function) -> ir.Function:
     """amz_fec_run(block, code) → misses, or −1: run the fingerprint kernel, then look up its
     hashes; −1 (nothing looked up) when the interpreter met an op it lacks or a bad address,
-    which the Python side resolves as for any run."""
+    which the Python side resolves as for any run. With a full task set in the block, misses
+    of a program without random fills whose work is small enough are evaluated on it in the
+    same call and inserted (their fitness in fitness_out): the result is misses + FULL."""
     f = _Fn(module, RUN, I64, [PTR, PTR], internal=False)
     b, block, code = f.b, f.fn.args[0], f.fn.args[1]
+    void_fn = ir.FunctionType(ir.VoidType(), [PTR, PTR]).as_pointer()
 
     def slot(name: str) -> ir.Value:
         return f.get(block, f.c(B[name]))
 
     params = b.inttoptr(slot("params"), PTR)
     f.put(params, f.c(P["record"]), f.c(1))
-    kernel = b.inttoptr(slot("kernel"), ir.FunctionType(ir.VoidType(), [PTR, PTR]).as_pointer())
+    kernel = b.inttoptr(slot("kernel"), void_fn)
     b.call(kernel, [params, code])
     flags = b.or_(f.get(params, f.c(P["unsupported"])), f.get(params, f.c(P["invalid"])))
     with b.if_then(b.icmp_signed("!=", flags, f.c(0))):
         b.ret(f.c(-1))
-    misses = b.call(lookup, [b.inttoptr(slot("desc"), PTR), b.inttoptr(slot("hashes"), PTR),
-                             slot("num_tasks"), b.inttoptr(slot("fitness_out"), PTR),
-                             b.inttoptr(slot("missing_out"), PTR)])
-    b.ret(misses)
+    desc, hashes = b.inttoptr(slot("desc"), PTR), b.inttoptr(slot("hashes"), PTR)
+    fit_out, missing = b.inttoptr(slot("fitness_out"), PTR), b.inttoptr(slot("missing_out"), PTR)
+    misses = b.call(lookup, [desc, hashes, slot("num_tasks"), fit_out, missing])
+    full_at = slot("full_params")
+    with b.if_then(b.or_(b.icmp_signed("==", misses, f.c(0)),
+                         b.icmp_signed("==", full_at, f.c(0)))):
+        b.ret(misses)
+    # the header's three i32 counts, then 32-byte records whose first i32 is the op id
+    counts = [b.sext(f.get(code, f.c(i), I32), I64) for i in range(3)]
+    n_setup, n_predict, n_learn = counts
+    records = b.add(b.add(n_setup, n_predict), n_learn)
+    random_ops = b.inttoptr(slot("random_ops"), PTR)
+    r = f.var(f.c(0), "r")
+    scan, scanned = f.loop("scan")
+    ri = f.load(r)
+    body = f.fn.append_basic_block("scan.body")
+    b.cbranch(b.icmp_signed("<", ri, records), body, scanned)
+    b.position_at_end(body)
+    op = b.sext(f.get(code, b.add(f.c(8), b.mul(ri, f.c(8))), I32), I64)  # i32 units
+    with b.if_then(b.icmp_unsigned("!=", f.get(random_ops, op, I8), ir.Constant(I8, 0))):
+        b.ret(misses)  # a random fill: its full evaluation needs the candidate's own seed
+    b.store(b.add(ri, f.c(1)), r)
+    b.branch(scan)
+    b.position_at_end(scanned)
+    # CostModel's one-shot rule (amzc/backends/llvm/__init__.py _Context.work): past
+    # max_work the general path may compile the program instead
+    steps = b.mul(slot("total_steps"), b.add(n_predict, n_learn))
+    steps = b.add(steps, b.mul(b.mul(slot("epochs"), slot("valid_steps")), n_predict))
+    work = b.mul(slot("groups"), b.add(b.add(n_setup, steps), f.c(1)))
+    with b.if_then(b.icmp_signed(">", work, slot("max_work"))):
+        b.ret(misses)
+    full = b.inttoptr(full_at, PTR)
+    f.put(full, f.c(P["record"]), f.c(0))
+    b.call(kernel, [full, code])
+    unsupported, invalid = f.c(P["unsupported"]), f.c(P["invalid"])
+    flags = b.or_(f.get(full, unsupported), f.get(full, invalid))
+    with b.if_then(b.icmp_signed("!=", flags, f.c(0))):  # cannot happen after the fingerprint
+        f.put(full, unsupported, f.c(0))  # ran the same code; the general path will say why
+        f.put(full, invalid, f.c(0))
+        b.ret(misses)
+    full_fitness = b.inttoptr(slot("full_fitness"), PTR)
+    j = f.var(f.c(0), "j")
+    copy, copied = f.loop("copy")
+    ji = f.load(j)
+    body = f.fn.append_basic_block("copy.body")
+    b.cbranch(b.icmp_signed("<", ji, misses), body, copied)
+    b.position_at_end(body)
+    t = f.get(missing, ji)
+    f.put(fit_out, t, f.get(full_fitness, t, F64), F64)
+    b.store(b.add(ji, f.c(1)), j)
+    b.branch(copy)
+    b.position_at_end(copied)
+    b.call(insert, [desc, hashes, fit_out, missing, misses])
+    b.ret(b.add(misses, f.c(FULL)))
     return f.fn
 
 
@@ -321,9 +383,15 @@ def fec_module() -> ir.Module:
     find, unlink, append = _build_find(module), _build_unlink(module), _build_append(module)
     erase = _build_erase(module, unlink)
     lookup = _build_lookup(module, find, unlink, append, erase)
-    _build_insert(module, find, unlink, append, erase)
-    _build_run(module, lookup)
+    insert = _build_insert(module, find, unlink, append, erase)
+    _build_run(module, lookup, insert)
     return module
+
+
+# 1 for the op ids of random fills (amz_fec_run leaves their full evaluation to Python)
+_RANDOM_OPS = np.zeros(128, dtype=np.uint8)
+_RANDOM_OPS[[op.id for op in OPS if op.form is Form.RANDOM]] = 1
+_RANDOM_OPS_AT = _RANDOM_OPS.ctypes.data
 
 
 class _Library:
@@ -386,7 +454,7 @@ class NativeFecCache:
         # addresses read once: ``array.ctypes.data`` costs about a microsecond each time
         self._keys_at, self._fit_at, self._missing_at = (
             a.ctypes.data for a in (self._keys_in, self._fit, self._missing))
-        self._blocks: dict[tuple[int, int], tuple[Kernel, Call, np.ndarray, int]] = {}
+        self._blocks: dict[tuple[int, int, int], tuple] = {}
 
     # -- FecCache's interface ---------------------------------------------------------------
 
@@ -485,14 +553,16 @@ class NativeFecCache:
 
     # -- the fingerprint run and its lookups in one call ------------------------------------
 
-    def run_block(self, kernel: Kernel, call: Call) -> int:
-        """The address of the block for ``amz_fec_run`` with this kernel and parameter block.
-        The entry holds both objects, so no address in a kept block can be freed and reused
-        by another one."""
-        key = (id(kernel), id(call))
+    def run_block(self, kernel: Kernel, call: Call,
+                  full: tuple[Call, int, int, int] | None = None) -> int:
+        """The address of the block for ``amz_fec_run`` with this kernel and fingerprint
+        parameter block, and optionally the full evaluation's (its Call, lane groups, epochs
+        and the most work to do there). The entry holds every object whose address it
+        holds, so none can be freed and its address reused while the block is kept."""
+        key = (id(kernel), id(call), id(full[0]) if full else 0)
         found = self._blocks.get(key)
-        if found is not None and found[0] is kernel and found[1] is call:
-            return found[3]
+        if found is not None and found[0] is kernel and found[1] is call and found[2] is full:
+            return found[4]
         if call.num_tasks > self._n:
             self._scratch(call.num_tasks)
         block = np.zeros(len(BLOCK), dtype=np.int64)
@@ -503,9 +573,22 @@ class NativeFecCache:
         block[B["num_tasks"]] = call.num_tasks
         block[B["fitness_out"]] = self._fit_at
         block[B["missing_out"]] = self._missing_at
+        if full is not None and (full[0].shape != call.shape
+                                 or full[0].num_tasks != call.num_tasks):
+            full = None  # the fingerprint's interpreter would not fit the full task set
+        if full is not None:
+            full_call, groups, epochs, max_work = full
+            block[B["full_params"]] = full_call.address
+            block[B["full_fitness"]] = full_call.fitness_out.ctypes.data
+            block[B["random_ops"]] = _RANDOM_OPS_AT
+            block[B["groups"]] = groups
+            block[B["total_steps"]] = full_call.total_steps
+            block[B["epochs"]] = epochs
+            block[B["valid_steps"]] = full_call.valid_steps
+            block[B["max_work"]] = max_work
         if len(self._blocks) >= 16:
             self._blocks.clear()
-        self._blocks[key] = (kernel, call, block, block.ctypes.data)
+        self._blocks[key] = (kernel, call, full, block, block.ctypes.data)
         return block.ctypes.data
 
     @property

@@ -411,6 +411,19 @@ def library() -> _Library:
     return _Library()
 
 
+def _counter(name: str, doc: str) -> property:
+    """A counter the native code keeps in the descriptor, read and set as a Python int."""
+    i = D[name]
+
+    def get(self: NativeFecCache) -> int:
+        return int(self.desc[i])
+
+    def set(self: NativeFecCache, value: int) -> None:
+        self.desc[i] = value
+
+    return property(get, set, doc=doc)
+
+
 class NativeFecCache:
     """``amzc.search.fec.FecCache`` with its table in native memory: the same results, counts
     and recency order for any sequence of operations (tests/test_llvm_fec.py), and it pickles
@@ -458,21 +471,8 @@ class NativeFecCache:
 
     # -- FecCache's interface ---------------------------------------------------------------
 
-    @property
-    def hits(self) -> int:
-        return int(self.desc[D["hits"]])
-
-    @hits.setter
-    def hits(self, value: int) -> None:
-        self.desc[D["hits"]] = value
-
-    @property
-    def misses(self) -> int:
-        return int(self.desc[D["misses"]])
-
-    @misses.setter
-    def misses(self, value: int) -> None:
-        self.desc[D["misses"]] = value
+    hits = _counter("hits", "Lookups that found their key (FecCache.hits).")
+    misses = _counter("misses", "Lookups that did not (FecCache.misses).")
 
     @property
     def hit_rate(self) -> float:

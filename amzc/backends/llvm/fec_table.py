@@ -17,7 +17,8 @@ a multiplicative hash."""
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 from llvmlite import ir
@@ -89,6 +90,21 @@ class _Fn:
     def array(self, name: str) -> ir.Value:
         return self.b.inttoptr(self.field(name), PTR)
 
+    @contextmanager
+    def count(self, name: str, bound: ir.Value) -> Iterator[ir.Value]:
+        """``for i in range(bound)``: yields i (the counter is already advanced, so the body
+        may branch freely); the builder ends after the loop."""
+        counter = self.var(self.c(0), name)
+        head, done = self.loop(name)
+        i = self.load(counter)
+        body = self.fn.append_basic_block(f"{name}.body")
+        self.b.cbranch(self.b.icmp_signed("<", i, bound), body, done)
+        self.b.position_at_end(body)
+        self.b.store(self.b.add(i, self.c(1)), counter)
+        yield i
+        self.b.branch(head)
+        self.b.position_at_end(done)
+
     def loop(self, name: str) -> tuple[ir.Block, ir.Block]:
         """A loop's head and exit blocks; the caller branches to head, fills it, and ends
         each pass with ``branch(head)`` or ``branch(exit)``."""
@@ -123,41 +139,39 @@ def _build_find(module: ir.Module) -> ir.Function:
     return f.fn
 
 
+def _link(f: _Fn, links: ir.Value, at: ir.Value, value: ir.Value, end: str) -> None:
+    """links[at] = value when ``at`` is a slot (≥ 0); else the list's ``end`` (head or tail)
+    becomes value."""
+    with f.b.if_else(f.b.icmp_signed(">=", at, f.c(0))) as (linked, none):
+        with linked:
+            f.put(links, at, value)
+        with none:
+            f.set_field(end, value)
+
+
 def _build_unlink(module: ir.Module) -> ir.Function:
     """unlink(desc, slot): take the slot out of the recency list."""
     f = _Fn(module, "fec_unlink", ir.VoidType(), [PTR, I64])
-    b, slot = f.b, f.fn.args[1]
+    slot = f.fn.args[1]
     prev, nxt = f.array("prev"), f.array("next")
     p, n = f.get(prev, slot), f.get(nxt, slot)
-    with b.if_else(b.icmp_signed(">=", p, f.c(0))) as (linked, first):
-        with linked:
-            f.put(nxt, p, n)
-        with first:
-            f.set_field("head", n)
-    with b.if_else(b.icmp_signed(">=", n, f.c(0))) as (linked, last):
-        with linked:
-            f.put(prev, n, p)
-        with last:
-            f.set_field("tail", p)
-    b.ret_void()
+    _link(f, nxt, p, n, "head")
+    _link(f, prev, n, p, "tail")
+    f.b.ret_void()
     return f.fn
 
 
 def _build_append(module: ir.Module) -> ir.Function:
     """append(desc, slot): the slot becomes the most recently used."""
     f = _Fn(module, "fec_append", ir.VoidType(), [PTR, I64])
-    b, slot = f.b, f.fn.args[1]
+    slot = f.fn.args[1]
     prev, nxt = f.array("prev"), f.array("next")
     tail = f.field("tail")
     f.put(prev, slot, tail)
     f.put(nxt, slot, f.c(-1))
-    with b.if_else(b.icmp_signed(">=", tail, f.c(0))) as (linked, empty):
-        with linked:
-            f.put(nxt, tail, slot)
-        with empty:
-            f.set_field("head", slot)
+    _link(f, nxt, tail, slot, "head")
     f.set_field("tail", slot)
-    b.ret_void()
+    f.b.ret_void()
     return f.fn
 
 
@@ -205,36 +219,29 @@ def _build_lookup(module: ir.Module, find: ir.Function, unlink: ir.Function,
     f = _Fn(module, LOOKUP, I64, [PTR, PTR, I64, PTR, PTR], internal=False)
     b = f.b
     keys_in, n, fit_out, miss_out = f.fn.args[1:]
-    t, misses = f.var(f.c(0), "t"), f.var(f.c(0), "misses")
-    head, done = f.loop("task")
-    ti = f.load(t)
-    body = f.fn.append_basic_block("task.body")
-    b.cbranch(b.icmp_signed("<", ti, n), body, done)
-    b.position_at_end(body)
-    b.store(b.add(ti, f.c(1)), t)
-    pos = b.call(find, [f.desc, f.get(keys_in, ti)])
-    with b.if_else(b.icmp_signed("<", pos, f.c(0))) as (miss, hit):
-        with miss:
-            f.put(fit_out, ti, ir.Constant(F64, float("nan")), F64)
-            m = f.load(misses)
-            f.put(miss_out, m, ti)
-            b.store(b.add(m, f.c(1)), misses)
-        with hit:
-            slot = b.sub(f.get(f.array("index"), pos), f.c(1))
-            f.put(fit_out, ti, f.get(f.array("fitness"), slot, F64), F64)
-            uses_arr = f.array("uses")
-            uses = b.add(f.get(uses_arr, slot), f.c(1))
-            forget = f.field("forget_every")
-            gone = b.and_(b.icmp_signed(">", forget, f.c(0)), b.icmp_signed(">=", uses, forget))
-            with b.if_else(gone) as (forgotten, kept):
-                with forgotten:
-                    b.call(erase, [f.desc, slot, pos])
-                with kept:
-                    f.put(uses_arr, slot, uses)
-                    b.call(unlink, [f.desc, slot])
-                    b.call(append, [f.desc, slot])
-    b.branch(head)
-    b.position_at_end(done)
+    misses = f.var(f.c(0), "misses")
+    with f.count("task", n) as ti:
+        pos = b.call(find, [f.desc, f.get(keys_in, ti)])
+        with b.if_else(b.icmp_signed("<", pos, f.c(0))) as (miss, hit):
+            with miss:
+                f.put(fit_out, ti, ir.Constant(F64, float("nan")), F64)
+                m = f.load(misses)
+                f.put(miss_out, m, ti)
+                b.store(b.add(m, f.c(1)), misses)
+            with hit:
+                slot = b.sub(f.get(f.array("index"), pos), f.c(1))
+                f.put(fit_out, ti, f.get(f.array("fitness"), slot, F64), F64)
+                uses_arr = f.array("uses")
+                uses = b.add(f.get(uses_arr, slot), f.c(1))
+                forget = f.field("forget_every")
+                gone = b.and_(b.icmp_signed(">", forget, f.c(0)), b.icmp_signed(">=", uses, forget))
+                with b.if_else(gone) as (forgotten, kept):
+                    with forgotten:
+                        b.call(erase, [f.desc, slot, pos])
+                    with kept:
+                        f.put(uses_arr, slot, uses)
+                        b.call(unlink, [f.desc, slot])
+                        b.call(append, [f.desc, slot])
     m = f.load(misses)
     f.set_field("misses", b.add(f.field("misses"), m))
     f.set_field("hits", b.add(f.field("hits"), b.sub(n, m)))
@@ -249,54 +256,46 @@ def _build_insert(module: ir.Module, find: ir.Function, unlink: ir.Function,
     f = _Fn(module, INSERT, ir.VoidType(), [PTR, PTR, PTR, PTR, I64], internal=False)
     b = f.b
     keys_in, fit_in, which, n = f.fn.args[1:]
-    j = f.var(f.c(0), "j")
-    head, done = f.loop("insert")
-    ji = f.load(j)
-    body = f.fn.append_basic_block("insert.body")
-    b.cbranch(b.icmp_signed("<", ji, n), body, done)
-    b.position_at_end(body)
-    b.store(b.add(ji, f.c(1)), j)
-    w = f.get(which, ji)
-    key, fitness = f.get(keys_in, w), f.get(fit_in, w, F64)
-    pos = b.call(find, [f.desc, key])
-    with b.if_else(b.icmp_signed(">=", pos, f.c(0))) as (present, new):
-        with present:
-            slot = b.sub(f.get(f.array("index"), pos), f.c(1))
-            f.put(f.array("fitness"), slot, fitness, F64)
-            f.put(f.array("uses"), slot, f.c(1))
-            b.call(unlink, [f.desc, slot])
-            b.call(append, [f.desc, slot])
-        with new:
-            count = b.sub(f.field("free_count"), f.c(1))
-            f.set_field("free_count", count)
-            slot = f.get(f.array("free"), count)
-            f.put(f.array("keys"), slot, key)
-            f.put(f.array("fitness"), slot, fitness, F64)
-            f.put(f.array("uses"), slot, f.c(1))
-            index, mask = f.array("index"), f.field("mask")
-            p = f.var(_home(f, key), "p")
-            probe, placed = f.loop("place")
-            pi = f.load(p)
-            step = f.fn.append_basic_block("place.step")
-            b.cbranch(b.icmp_signed("==", f.get(index, pi), f.c(0)), placed, step)
-            b.position_at_end(step)
-            b.store(b.and_(b.add(pi, f.c(1)), mask), p)
-            b.branch(probe)
-            b.position_at_end(placed)
-            f.put(index, f.load(p), b.add(slot, f.c(1)))
-            b.call(append, [f.desc, slot])
-            f.set_field("size", b.add(f.field("size"), f.c(1)))
-            evict, evicted = f.loop("evict")
-            over = f.fn.append_basic_block("evict.body")
-            b.cbranch(b.icmp_signed(">", f.field("size"), f.field("capacity")), over, evicted)
-            b.position_at_end(over)
-            oldest = f.field("head")
-            b.call(erase, [f.desc, oldest, b.call(find, [f.desc, f.get(f.array("keys"),
-                                                                         oldest)])])
-            b.branch(evict)
-            b.position_at_end(evicted)
-    b.branch(head)
-    b.position_at_end(done)
+    with f.count("insert", n) as ji:
+        w = f.get(which, ji)
+        key, fitness = f.get(keys_in, w), f.get(fit_in, w, F64)
+        pos = b.call(find, [f.desc, key])
+        with b.if_else(b.icmp_signed(">=", pos, f.c(0))) as (present, new):
+            with present:
+                slot = b.sub(f.get(f.array("index"), pos), f.c(1))
+                f.put(f.array("fitness"), slot, fitness, F64)
+                f.put(f.array("uses"), slot, f.c(1))
+                b.call(unlink, [f.desc, slot])
+                b.call(append, [f.desc, slot])
+            with new:
+                count = b.sub(f.field("free_count"), f.c(1))
+                f.set_field("free_count", count)
+                slot = f.get(f.array("free"), count)
+                f.put(f.array("keys"), slot, key)
+                f.put(f.array("fitness"), slot, fitness, F64)
+                f.put(f.array("uses"), slot, f.c(1))
+                index, mask = f.array("index"), f.field("mask")
+                p = f.var(_home(f, key), "p")
+                probe, placed = f.loop("place")
+                pi = f.load(p)
+                step = f.fn.append_basic_block("place.step")
+                b.cbranch(b.icmp_signed("==", f.get(index, pi), f.c(0)), placed, step)
+                b.position_at_end(step)
+                b.store(b.and_(b.add(pi, f.c(1)), mask), p)
+                b.branch(probe)
+                b.position_at_end(placed)
+                f.put(index, f.load(p), b.add(slot, f.c(1)))
+                b.call(append, [f.desc, slot])
+                f.set_field("size", b.add(f.field("size"), f.c(1)))
+                evict, evicted = f.loop("evict")
+                over = f.fn.append_basic_block("evict.body")
+                b.cbranch(b.icmp_signed(">", f.field("size"), f.field("capacity")), over, evicted)
+                b.position_at_end(over)
+                oldest = f.field("head")
+                b.call(erase, [f.desc, oldest, b.call(find, [f.desc, f.get(f.array("keys"),
+                                                                             oldest)])])
+                b.branch(evict)
+                b.position_at_end(evicted)
     b.ret_void()
     return f.fn
 
@@ -333,18 +332,10 @@ def _build_run(module: ir.Module, lookup: ir.Function, insert: ir.Function) -> i
     n_setup, n_predict, n_learn = counts
     records = b.add(b.add(n_setup, n_predict), n_learn)
     random_ops = b.inttoptr(slot("random_ops"), PTR)
-    r = f.var(f.c(0), "r")
-    scan, scanned = f.loop("scan")
-    ri = f.load(r)
-    body = f.fn.append_basic_block("scan.body")
-    b.cbranch(b.icmp_signed("<", ri, records), body, scanned)
-    b.position_at_end(body)
-    op = b.sext(f.get(code, b.add(f.c(8), b.mul(ri, f.c(8))), I32), I64)  # i32 units
-    with b.if_then(b.icmp_unsigned("!=", f.get(random_ops, op, I8), ir.Constant(I8, 0))):
-        b.ret(misses)  # a random fill: its full evaluation needs the candidate's own seed
-    b.store(b.add(ri, f.c(1)), r)
-    b.branch(scan)
-    b.position_at_end(scanned)
+    with f.count("scan", records) as ri:
+        op = b.sext(f.get(code, b.add(f.c(8), b.mul(ri, f.c(8))), I32), I64)  # i32 units
+        with b.if_then(b.icmp_unsigned("!=", f.get(random_ops, op, I8), ir.Constant(I8, 0))):
+            b.ret(misses)  # a random fill: its full evaluation needs the candidate's own seed
     # CostModel's one-shot rule (amzc/backends/llvm/__init__.py _Context.work): past
     # max_work the general path may compile the program instead
     steps = b.mul(slot("total_steps"), b.add(n_predict, n_learn))
@@ -362,17 +353,9 @@ def _build_run(module: ir.Module, lookup: ir.Function, insert: ir.Function) -> i
         f.put(full, invalid, f.c(0))
         b.ret(misses)
     full_fitness = b.inttoptr(slot("full_fitness"), PTR)
-    j = f.var(f.c(0), "j")
-    copy, copied = f.loop("copy")
-    ji = f.load(j)
-    body = f.fn.append_basic_block("copy.body")
-    b.cbranch(b.icmp_signed("<", ji, misses), body, copied)
-    b.position_at_end(body)
-    t = f.get(missing, ji)
-    f.put(fit_out, t, f.get(full_fitness, t, F64), F64)
-    b.store(b.add(ji, f.c(1)), j)
-    b.branch(copy)
-    b.position_at_end(copied)
+    with f.count("copy", misses) as ji:
+        t = f.get(missing, ji)
+        f.put(fit_out, t, f.get(full_fitness, t, F64), F64)
     b.call(insert, [desc, hashes, fit_out, missing, misses])
     b.ret(b.add(misses, f.c(FULL)))
     return f.fn

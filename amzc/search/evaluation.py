@@ -130,9 +130,7 @@ class SearchEvaluator:
     def fec(self, cache: FecCache | None) -> None:
         """A new or restored cache (a checkpoint's), as the backend's table if it has one."""
         if isinstance(cache, FecCache) and self._fec_table is not None:
-            cache = self._fec_table(cache.cache_size, cache.forget_every,
-                                    like=cache if len(cache) or cache.hits or cache.misses
-                                    else None)
+            cache = self._fec_table(cache.cache_size, cache.forget_every, like=cache)
         self._fec = cache
         self._runner = None
 
@@ -251,7 +249,7 @@ class SearchEvaluator:
         return self._combine(per_task)  # type: ignore[arg-type]
 
     def _combine(self, values: list[float]) -> float:
-        if self.combine_mode == "mean":
+        if self._mean:
             return math.fsum(values) / len(values)
         return combine(np.array(values), self.combine_mode)
 

@@ -184,7 +184,7 @@ class RegularizedEvolution(Strategy):
         # a child per pass: the tournament (Population.tournament, inlined: it runs for every
         # child), the mutation, the evaluation, the oldest slot replaced
         fitness, programs, n, rand = pop.fitness, pop.programs, pop.size, rng.random
-        draws, getrandbits = self._tournament_draws, rng.getrandbits
+        draws = self._tournament_draws
         mutate, evaluate, put = self.mutator.mutate, self.evaluator.evaluate, pop.put
         for done in range(1, limit + 1):
             best = int(rand() * n)
@@ -194,7 +194,7 @@ class RegularizedEvolution(Strategy):
                 if fitness[k] > top:
                     best, top = k, fitness[k]
             child = mutate(programs[best], rng)
-            value = evaluate(child, getrandbits(63))  # draw_seed
+            value = evaluate(child, draw_seed(rng))
             slot, candidate = pop.next_slot, pop.best
             put(slot, child, value)
             pop.next_slot = (slot + 1) % n

@@ -78,7 +78,7 @@ class Mutator:
         components, n = self.components, len(self.components)
 
         def apply(program: Program, rng: random.Random) -> Program:
-            return one(program, components[int(rng.random() * n)], rng)  # draw()
+            return one(program, components[draw(rng, n)], rng)
         return apply
 
     def apply(self, kind: str, program: Program, rng: random.Random) -> Program:

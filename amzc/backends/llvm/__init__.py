@@ -231,14 +231,22 @@ class LlvmBackend:
         call.execute(interpreter.kernel, code, True)
         params = call.params
         if params[_UNSUPPORTED] or params[_INVALID]:
-            params[_UNSUPPORTED] = params[_INVALID] = 0
-            self._execute(ctx, code, program, True)
+            return self._record_again(ctx, code, program)
         return call.record_hashes()
+
+    def _record_again(self, ctx: _Context, code: bytes, program: Program) -> list[int]:
+        """After a recorded run of the context's interpreter alone that met an op it lacks
+        or a bad address: the general path (which grows the interpreter or raises), and its
+        fingerprints."""
+        params = ctx.call.params
+        params[_UNSUPPORTED] = params[_INVALID] = 0
+        self._execute(ctx, code, program, True)
+        return ctx.call.record_hashes()
 
     def fec_cache(self, cache_size: int, forget_every: int,
                   like: object | None = None) -> NativeFecCache:
         """An FEC cache whose lookups can run in the fingerprint's native call
-        (:meth:`fec_lookup`); with ``like`` (a FecCache's pickled form, e.g. from a
+        (:meth:`fec_runner`); with ``like`` (a FecCache's pickled form, e.g. from a
         checkpoint), a copy of its entries, order and counters."""
         if like is None:
             return NativeFecCache(cache_size, forget_every)
@@ -449,14 +457,15 @@ class FecRunner:
     builds one."""
 
     __slots__ = ("backend", "ctx", "cache", "full", "_interpreter", "_generation", "_block",
-                 "_run", "_fitness", "_missing")
+                 "_address", "_run", "_fitness", "_missing")
 
     def __init__(self, backend: LlvmBackend, ctx: _Context, cache: NativeFecCache,
                  full: _Context | None = None) -> None:
         self.backend, self.ctx, self.cache, self.full = backend, ctx, cache, full
         self._interpreter: _Interpreter | None = None
         self._generation = -1
-        self._block = 0
+        self._block: np.ndarray | None = None  # kept here: it holds the addresses of the
+        self._address = 0  # interpreter's kernel and of the Calls, which this runner keeps
         self._run = cache.library.run
         self._fitness, self._missing = cache.results_views(ctx.call.num_tasks)
 
@@ -467,27 +476,22 @@ class FecRunner:
         if interpreter is not self._interpreter or cache.generation != self._generation:
             if interpreter is None or self.backend.mode == "compile":
                 return None
-            self._block = cache.run_block(interpreter.kernel, ctx.call, self._full_args())
+            self._block = cache.block(interpreter.kernel, ctx.call, self._full_args())
+            self._address = self._block.ctypes.data
             self._interpreter, self._generation = interpreter, cache.generation
             self._fitness, self._missing = cache.results_views(ctx.call.num_tasks)
         code = pack_program(program)
-        misses = self._run(self._block, code)
+        misses = self._run(self._address, code)
         call = ctx.call
         if misses < 0:  # an op the interpreter lacks, or a bad address: the general path
-            params = call.params
-            params[_UNSUPPORTED] = params[_INVALID] = 0
-            self.backend._execute(ctx, code, program, True)
-            prints = call.record_hashes()
+            prints = self.backend._record_again(ctx, code, program)
             return (prints, *cache.lookup_tasks(prints), False)
-        per_task: list[float | None] = self._fitness.tolist()
         if not misses:
-            return call.hashes_view.tolist(), per_task, [], False
-        if misses > FULL:  # evaluated and inserted: per_task is complete
-            return call.hashes_view.tolist(), per_task, self._missing[:misses - FULL].tolist(), True
-        missing = self._missing[:misses].tolist()
-        for i in missing:
-            per_task[i] = None
-        return call.hashes_view.tolist(), per_task, missing, False
+            return call.hashes_view.tolist(), self._fitness.tolist(), [], False
+        if misses > FULL:  # evaluated and inserted: the fitness of every task is there
+            return (call.hashes_view.tolist(), self._fitness.tolist(),
+                    self._missing[:misses - FULL].tolist(), True)
+        return (call.hashes_view.tolist(), *cache.results(call.num_tasks, misses), False)
 
     def _full_args(self) -> tuple[Call, int, int, int] | None:
         """The full evaluation's part of the block; its work limit is the cost model's

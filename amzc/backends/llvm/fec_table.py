@@ -440,8 +440,7 @@ class NativeFecCache:
 
     def _scratch(self, n: int) -> None:
         """Buffers for ``n`` tasks' keys, fitness and miss positions. New buffers mean a new
-        ``generation``: blocks made for the old ones are dropped, and their holders rebuild
-        theirs."""
+        ``generation``: whoever holds a block made for the old ones makes a new one."""
         self.generation += 1
         self._n = n
         self._keys_in = np.zeros(n, dtype=np.uint64)
@@ -450,7 +449,6 @@ class NativeFecCache:
         # addresses read once: ``array.ctypes.data`` costs about a microsecond each time
         self._keys_at, self._fit_at, self._missing_at = (
             a.ctypes.data for a in (self._keys_in, self._fit, self._missing))
-        self._blocks: dict[tuple[int, int, int], tuple] = {}
 
     # -- FecCache's interface ---------------------------------------------------------------
 
@@ -471,9 +469,10 @@ class NativeFecCache:
             self._scratch(n)
         self._keys_in[:n] = keys
         misses = self._lib.lookup(self._desc, self._keys_at, n, self._fit_at, self._missing_at)
-        return self._results(n, misses)
+        return self.results(n, misses)
 
-    def _results(self, n: int, misses: int) -> tuple[list[float | None], list[int]]:
+    def results(self, n: int, misses: int) -> tuple[list[float | None], list[int]]:
+        """The last lookup's (per-task fitness, None where missed; the misses)."""
         result: list[float | None] = self._fit[:n].tolist()
         if not misses:
             return result, []
@@ -536,16 +535,12 @@ class NativeFecCache:
 
     # -- the fingerprint run and its lookups in one call ------------------------------------
 
-    def run_block(self, kernel: Kernel, call: Call,
-                  full: tuple[Call, int, int, int] | None = None) -> int:
-        """The address of the block for ``amz_fec_run`` with this kernel and fingerprint
-        parameter block, and optionally the full evaluation's (its Call, lane groups, epochs
-        and the most work to do there). The entry holds every object whose address it
-        holds, so none can be freed and its address reused while the block is kept."""
-        key = (id(kernel), id(call), id(full[0]) if full else 0)
-        found = self._blocks.get(key)
-        if found is not None and found[0] is kernel and found[1] is call and found[2] is full:
-            return found[4]
+    def block(self, kernel: Kernel, call: Call,
+              full: tuple[Call, int, int, int] | None = None) -> np.ndarray:
+        """The block ``amz_fec_run`` reads, for this kernel and fingerprint parameter block,
+        and optionally the full evaluation's (its Call, lane groups, epochs and the most work
+        to do there). It holds their addresses: its holder keeps the kernel and the Calls
+        alive as long as it uses the block, and makes a new one for a new ``generation``."""
         if call.num_tasks > self._n:
             self._scratch(call.num_tasks)
         block = np.zeros(len(BLOCK), dtype=np.int64)
@@ -569,10 +564,7 @@ class NativeFecCache:
             block[B["epochs"]] = epochs
             block[B["valid_steps"]] = full_call.valid_steps
             block[B["max_work"]] = max_work
-        if len(self._blocks) >= 16:
-            self._blocks.clear()
-        self._blocks[key] = (kernel, call, full, block, block.ctypes.data)
-        return block.ctypes.data
+        return block
 
     @property
     def library(self) -> _Library:

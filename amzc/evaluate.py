@@ -65,6 +65,16 @@ class Backend(Protocol):
             options: EvalOptions, record: bool = False) -> RunOutput: ...
 
 
+# The result word of a backend's native child step (amzc/backends/llvm/population.py, used by
+# amzc/search/evolution.py): the next child's parent in the low bits, the slot the child was
+# put into above them, whether the population's best changed, and DONE when the child was put.
+CHILD_INDEX_BITS = 24
+CHILD_INDEX_MASK = (1 << CHILD_INDEX_BITS) - 1
+CHILD_SLOT_SHIFT = CHILD_INDEX_BITS
+CHILD_CHANGED = 1 << 48
+CHILD_DONE = 1 << 49
+
+
 def flip_and_squash(rmse: np.ndarray) -> np.ndarray:
     """Regression fitness 1 − (2/π)·atan(RMSE) in (0, 1]; 0 for a NaN or infinite RMSE."""
     rmse = np.asarray(rmse, dtype=np.float64)

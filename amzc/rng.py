@@ -49,6 +49,14 @@ def derive_key(*parts: int) -> int:
     return key
 
 
+def uniform_index(key: int, counter: int, n: int) -> int:
+    """``int(u * n)`` for the uniform of output ``counter`` of stream ``key``: an index in
+    [0, n), as the evolution's tournaments draw them (the LLVM backend emits the same
+    arithmetic, so the native tournament picks the same parents)."""
+    bits = mix64(key + (counter + 1) * GOLDEN)
+    return int(((bits >> UNIFORM_SHIFT) + 0.5) * UNIFORM_SCALE * n)
+
+
 def _mix64_array(z: np.ndarray) -> np.ndarray:
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2

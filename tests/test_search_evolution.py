@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from amzc.backends.numpy import NumpyBackend
 from amzc.evaluate import EvalOptions, combine
 from amzc.parse import parse
+from amzc.rng import uniform_index
 from amzc.search.config import FecConfig, HurdleConfig, parse_config
 from amzc.search.evaluation import SearchEvaluator, draws_random
 from amzc.search.evolution import Population, RandomSearch, RegularizedEvolution
@@ -73,17 +74,15 @@ def test_population_best_is_the_first_maximum(updates):
 
 def test_tournament_draws_with_replacement_and_keeps_the_first_of_ties():
     pop = Population(5, [LINEAR] * 5, [0.1, 0.9, 0.3, 0.9, 0.2])
-    for seed in range(50):
-        rng, mirror = random.Random(seed), random.Random(seed)
-        drawn = [int(mirror.random() * 5) for _ in range(3)]
+    for child in range(50):
+        drawn = [uniform_index(77, child * 3 + j, 5) for j in range(3)]
         best = drawn[0]
         for k in drawn[1:]:
             if pop.fitness[k] > pop.fitness[best]:
                 best = k
-        assert pop.tournament(rng, 3) == best
+        assert pop.tournament(77, child, 3) == best
     # a tournament of one is a uniform draw over the whole population
-    rng = random.Random(0)
-    counts = np.bincount([pop.tournament(rng, 1) for _ in range(5000)], minlength=5)
+    counts = np.bincount([pop.tournament(5, child, 1) for child in range(5000)], minlength=5)
     assert counts.min() > 850
 
 
@@ -96,9 +95,9 @@ def make(strategy_cls, text=SMALL, **changes):
 
 @given(st.lists(st.sampled_from([0.1, 0.5, 0.9]), min_size=20, max_size=20),
        st.integers(0, 2**32 - 1))
-def test_the_inlined_tournament_is_the_populations(fitness, seed):
-    """RegularizedEvolution.step inlines Population.tournament: same draws, same winner
-    (the first drawn of equal maxima)."""
+def test_each_child_is_the_tournament_winners(fitness, seed):
+    """Child c's parent wins Population.tournament(key, c, T), the key drawn from the search
+    RNG at the first child (the first drawn of equal maxima wins)."""
     config, evolution = make(RegularizedEvolution)
     programs = [replace(LINEAR, name=str(i)) for i in range(20)]  # distinct objects
     evolution.population = Population(20, list(programs), list(fitness))
@@ -106,13 +105,14 @@ def test_the_inlined_tournament_is_the_populations(fitness, seed):
     evolution.mutator.mutate = lambda parent, rng: parents.append(parent) or parent
     evolution.evaluator.evaluate = lambda program, seed: 0.0
     rng, mirror = random.Random(seed), random.Random(seed)
-    for _ in range(5):
+    key = mirror.getrandbits(64)
+    for child in range(5):
         pop = evolution.population
         before = Population(20, list(pop.programs), list(pop.fitness))
-        winner = before.tournament(mirror, config.tournament_size)
-        mirror.getrandbits(63)  # the child's evaluation seed
+        winner = before.tournament(key, child, config.tournament_size)
         evolution.step(rng)
         assert parents[-1] is before.programs[winner]
+    assert evolution.state() == {"tournament_key": key, "children": 5}
 
 
 def test_children_replace_the_oldest_slot_in_turn():

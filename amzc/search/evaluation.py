@@ -22,9 +22,11 @@ program reusing its fingerprints (by object)."""
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import reduce
+from operator import add
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,6 +39,9 @@ from amzc.search.fec import FEC_SEED, FecCache, fingerprints, task_keys
 from amzc.search.hurdles import Hurdle
 from amzc.syntax import MemoryConfig, Program
 from amzc.tasks.taskset import TaskSet
+
+if TYPE_CHECKING:
+    from amzc.search.evolution import Population
 
 log = logging.getLogger("amzc.search")
 
@@ -189,10 +194,7 @@ class SearchEvaluator:
         else:
             runner = self._runner
             if runner is None and self._fec_runner is not None:
-                # a hurdle stages the full evaluation: then the misses come back here
-                full = (self.tasks, self._full_options) if self.hurdle is None else None
-                runner = self._runner = self._fec_runner(self._fec_tasks, self.memory,
-                                                         self._fec_options, fec, full)
+                runner = self._make_runner(fec)
             result = runner(program) if runner is not None else None
             if result is None:  # no native call (yet): the two steps
                 prints = self._fingerprint(_AsWritten(program), None)
@@ -210,9 +212,56 @@ class SearchEvaluator:
             self._recent[id(program)] = (program, prints)  # the entry keeps the id unique
         if not missing:  # all from the cache (85% of the demo's children), or just evaluated
             if self._mean:
-                return math.fsum(per_task) / len(per_task)  # type: ignore[arg-type]
+                return sequential_mean(per_task)  # type: ignore[arg-type]
             return self._combine(per_task)  # type: ignore[arg-type]
         return self._complete(program, None, None, None, seed, prints, per_task, missing)
+
+    def _make_runner(self, fec: FecCache) -> object:
+        # a hurdle stages the full evaluation: then the misses come back here
+        full = (self.tasks, self._full_options) if self.hurdle is None else None
+        runner = self._runner = self._fec_runner(self._fec_tasks, self.memory,
+                                                 self._fec_options, fec, full)
+        return runner
+
+    # -- children evaluated and put into the population natively -----------------------------
+
+    def native_population(self, population: Population, tournament_size: int) -> Any:
+        """The backend's native side of a full population (its ``child(program)`` runs a
+        child's evaluation, the population's update and the next tournament in one call:
+        amzc/backends/llvm/population.py), or None: then the strategy runs them in Python.
+        Only for children evaluated as written with FEC, without a hurdle, with the mean."""
+        fec = self._fec
+        if (fec is None or self.live_memo or self.hurdle is not None or not self._mean
+                or self._fec_runner is None):
+            return None
+        runner = self._runner or self._make_runner(fec)
+        attach = getattr(runner, "population", None)
+        return attach(population.fitness, tournament_size) if attach is not None else None
+
+    def finish_native(self, program: Program, seed: int, result: int) -> float:
+        """The fitness of a child whose native call (``result``: amz_fec_run's) left misses
+        it could not evaluate, or could not run it: what :meth:`_evaluate_written` does
+        after its native call."""
+        stats = self.stats
+        stats.train_steps += self._fec_train_steps
+        stats.backend_calls += 1
+        runner = self._runner
+        prints, per_task, missing, _ = runner.outcome(result, program)  # type: ignore[union-attr]
+        if missing:
+            value = self._complete(program, None, None, None, seed, prints, per_task, missing)
+        else:
+            value = sequential_mean(per_task)  # type: ignore[arg-type]
+        runner.ready()  # type: ignore[union-attr]  # the general path may have grown the interpreter
+        return value
+
+    def count_native(self, children: int, full_calls: int, evaluated_tasks: int) -> None:
+        """Fold the work of children finished natively into the statistics, as
+        :meth:`_evaluate_written` counts it."""
+        stats = self.stats
+        stats.train_steps += (children * self._fec_train_steps
+                              + evaluated_tasks * self.train_examples)
+        stats.task_evaluations += evaluated_tasks
+        stats.backend_calls += children + full_calls
 
     def _complete(self, program: Program, simplified: _Lazy | _AsWritten | None,
                   key: tuple | None,
@@ -250,7 +299,7 @@ class SearchEvaluator:
 
     def _combine(self, values: list[float]) -> float:
         if self._mean:
-            return math.fsum(values) / len(values)
+            return sequential_mean(values)
         return combine(np.array(values), self.combine_mode)
 
     def evaluate_many(self, programs: Sequence[Program], seeds: Sequence[int]) -> list[float]:
@@ -341,6 +390,14 @@ class _AsWritten:
 
     def get(self) -> Program:
         return self.program
+
+
+def sequential_mean(values: Sequence[float]) -> float:
+    """The search fitness: the per-task fitness summed left to right, over their number.
+    The LLVM backend's native child step (amzc/backends/llvm/population.py) computes the
+    same; ``math.fsum`` would need its exact partial sums there, and ``sum`` compensates
+    since Python 3.12."""
+    return reduce(add, values) / len(values)
 
 
 def draws_random(program: Program) -> bool:

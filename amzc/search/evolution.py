@@ -6,18 +6,28 @@ child's parent is the winner of a tournament of T draws *with replacement* over 
 current population (strict ``>``: the first drawn of tied maxima wins); a child replaced
 earlier in the same pass is already visible to later tournaments.
 
+Tournament draws come from their own counter-based stream (amzc/rng.py): child c of an
+experiment draws outputs c·T … c·T + T − 1 of a key drawn once from the search RNG, so the
+LLVM backend can run the tournament in the same native call as the previous child's
+evaluation (amzc/backends/llvm/population.py) and pick the same parents as the Python loop
+here. Mutations, their draws and the evaluation seeds stay on the search RNG.
+
 A strategy only advances the population; the experiment loop (:mod:`amzc.search.experiment`)
 decides when to stop, what to log and when to checkpoint."""
 
 from __future__ import annotations
 
 import random
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from amzc.check import check
 from amzc.errors import AmzConfigError, AmzError
+from amzc.evaluate import CHILD_CHANGED, CHILD_DONE, CHILD_INDEX_MASK, CHILD_SLOT_SHIFT
 from amzc.parse import parse_file
+from amzc.rng import uniform_index
 from amzc.search.config import ExperimentConfig
 from amzc.search.evaluation import SearchEvaluator
 from amzc.search.mutation import Mutator
@@ -25,23 +35,33 @@ from amzc.search.random_program import InstructionFactory, noop_program, pad, ra
 from amzc.syntax import Program
 
 INIT_CHUNK = 100  # initial individuals generated and evaluated per step (a batch)
+SEED_BITS = 63
 
 
 def draw_seed(rng: random.Random) -> int:
     """An evaluation seed from the search RNG (keys the random ops of one evaluation)."""
-    return rng.getrandbits(63)
+    return rng.getrandbits(SEED_BITS)
 
 
 @dataclass
 class Population:
     """Programs and search fitness, slot by slot, with the index of the best (first of ties:
-    the reference's candidate rule, REFERENCE.md §5.5)."""
+    the reference's candidate rule, REFERENCE.md §5.5). The fitness is an ``array('d')``:
+    read as floats here, written in place by a backend's native child step."""
 
     size: int
     programs: list[Program] = field(default_factory=list)
-    fitness: list[float] = field(default_factory=list)
+    fitness: array = field(default_factory=lambda: array("d"))
     next_slot: int = 0  # the slot the next child overwrites once the population is full
     best: int = -1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.fitness, array):
+            self.fitness = array("d", self.fitness)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__post_init__()  # a checkpoint of an older version holds a list
 
     @property
     def full(self) -> bool:
@@ -65,14 +85,18 @@ class Population:
         if fitness > top or (fitness == top and slot < self.best):
             self.best = slot
 
-    def tournament(self, rng: random.Random, size: int) -> int:
+    def tournament(self, key: int, child: int, size: int) -> int:
+        """The parent of child number ``child``: ``size`` uniform draws with replacement
+        (outputs child·size … of stream ``key``); strict ``>``, so the first drawn of tied
+        maxima wins."""
         fitness = self.fitness
-        n = len(fitness)
-        best = int(rng.random() * n)
-        for _ in range(size - 1):
-            k = int(rng.random() * n)
-            if fitness[k] > fitness[best]:
-                best = k
+        n, first = len(fitness), child * size
+        best = uniform_index(key, first, n)
+        top = fitness[best]
+        for counter in range(first + 1, first + size):
+            k = uniform_index(key, counter, n)
+            if fitness[k] > top:
+                best, top = k, fitness[k]
         return best
 
     def stats(self) -> tuple[float, float, float]:
@@ -167,7 +191,9 @@ class RegularizedEvolution(Strategy):
                  population: Population | None = None) -> None:
         super().__init__(config, evaluator, population)
         self.mutator = Mutator(config.search_space, config.mutation)
-        self._tournament_draws = config.tournament_size - 1
+        self.tournament_size = config.tournament_size
+        self.key: int | None = None  # the tournaments' stream, drawn at the first child
+        self.children = 0  # children made so far: the next one's tournament counter
 
     def step(self, rng: random.Random) -> list[int]:
         pop = self.population
@@ -181,19 +207,19 @@ class RegularizedEvolution(Strategy):
         pop = self.population
         if not pop.full:
             return len(self._init_step(rng))
-        # a child per pass: the tournament (Population.tournament, inlined: it runs for every
-        # child), the mutation, the evaluation, the oldest slot replaced
-        fitness, programs, n, rand = pop.fitness, pop.programs, pop.size, rng.random
-        draws = self._tournament_draws
-        mutate, evaluate, put = self.mutator.mutate, self.evaluator.evaluate, pop.put
+        if self.key is None:
+            self.key = rng.getrandbits(64)
+        native = self.evaluator.native_population(pop, self.tournament_size)
+        if native is not None:
+            return self._advance_native(native, rng, limit)
+        # a child per pass: the tournament, the mutation, the evaluation, the oldest slot
+        # replaced; the loop's checks run after a child that changed the candidate
+        programs, n, key, size = pop.programs, pop.size, self.key, self.tournament_size
+        mutate, evaluate, put, tournament = (self.mutator.mutate, self.evaluator.evaluate,
+                                             pop.put, pop.tournament)
         for done in range(1, limit + 1):
-            best = int(rand() * n)
-            top = fitness[best]
-            for _ in range(draws):
-                k = int(rand() * n)
-                if fitness[k] > top:
-                    best, top = k, fitness[k]
-            child = mutate(programs[best], rng)
+            child = mutate(programs[tournament(key, self.children, size)], rng)
+            self.children += 1
             value = evaluate(child, draw_seed(rng))
             slot, candidate = pop.next_slot, pop.best
             put(slot, child, value)
@@ -201,6 +227,42 @@ class RegularizedEvolution(Strategy):
             if pop.best != candidate or slot == candidate:
                 return done
         return limit
+
+    def _advance_native(self, native: Any, rng: random.Random, limit: int) -> int:
+        """:meth:`advance` with the backend's native child step: per child, Python mutates
+        the parent and draws the seed; one native call evaluates the child, puts its fitness
+        into the population and draws the next tournament (amzc/backends/llvm/population.py,
+        the same operations as the loop above). A child it cannot finish (a random fill
+        among its misses, an op its interpreter lacks, ...) the evaluator finishes, and the
+        native call puts it."""
+        pop, evaluator = self.population, self.evaluator
+        programs, mutate, bits = pop.programs, self.mutator.mutate, rng.getrandbits
+        child_step, put, finish = native.child, native.put, evaluator.finish_native
+        mask, shift = CHILD_INDEX_MASK, CHILD_SLOT_SHIFT
+        parent = native.start(pop.next_slot, pop.best, self.key, self.children)
+        done = 0
+        try:
+            for done in range(1, limit + 1):  # noqa: B007 - the count is the result
+                child = mutate(programs[parent], rng)
+                seed = bits(SEED_BITS)
+                r = child_step(child)
+                if r < CHILD_DONE:
+                    r = put(finish(child, seed, r))
+                programs[(r >> shift) & mask] = child
+                if r & CHILD_CHANGED:
+                    break
+                parent = r & mask
+        finally:
+            pop.next_slot, pop.best, self.children, *work = native.stop()
+            evaluator.count_native(*work)
+        return done
+
+    def state(self) -> dict:
+        return {"tournament_key": self.key, "children": self.children}
+
+    def restore(self, state: dict) -> None:
+        self.key = state.get("tournament_key")
+        self.children = state.get("children", 0)
 
 
 class RandomSearch(Strategy):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import struct
 import time
 import weakref
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from .encode import pack_program
 from .fec_table import FULL, NativeFecCache
 from .jit import KERNEL_CACHE_SIZE, PROGRAM_OPT_LEVEL, Kernel, KernelCache, default_jit
 from .layout import Shape
+from .population import MAX_POPULATION, NativePopulation
 from .runtime import Call
 
 __all__ = ["LlvmBackend", "CostModel", "Shape", "program_ir"]
@@ -454,10 +456,15 @@ class FecRunner:
     the program has no random fill and the cost model would interpret it. Bound to its
     contexts and cache, so a call does no lookup of either; None when it cannot run here (no
     interpreter built yet, or compiled mode): the caller takes the general path, which
-    builds one."""
+    builds one.
+
+    With a :meth:`population`, :meth:`child` also puts the child's fitness into the
+    population and draws the next tournament in that call (amzc/backends/llvm/population.py).
+    """
 
     __slots__ = ("backend", "ctx", "cache", "full", "_interpreter", "_generation", "_block",
-                 "_address", "_run", "_fitness", "_missing")
+                 "_address", "_run", "_child", "_fitness", "_missing", "_population",
+                 "_population_at")
 
     def __init__(self, backend: LlvmBackend, ctx: _Context, cache: NativeFecCache,
                  full: _Context | None = None) -> None:
@@ -466,25 +473,40 @@ class FecRunner:
         self._generation = -1
         self._block: np.ndarray | None = None  # kept here: it holds the addresses of the
         self._address = 0  # interpreter's kernel and of the Calls, which this runner keeps
-        self._run = cache.library.run
+        self._run, self._child = cache.library.run, cache.library.child
         self._fitness, self._missing = cache.results_views(ctx.call.num_tasks)
+        self._population: NativePopulation | None = None
+        self._population_at = 0
 
-    def __call__(self, program: Program) -> tuple[list[int], list[float | None], list[int],
-                                                  bool] | None:
+    def ready(self) -> bool:
+        """Whether the native call can run now; makes its block when the interpreter or the
+        cache's buffers changed."""
         ctx, cache = self.ctx, self.cache
         interpreter = ctx.interpreter
         if interpreter is not self._interpreter or cache.generation != self._generation:
             if interpreter is None or self.backend.mode == "compile":
-                return None
+                return False
             self._block = cache.block(interpreter.kernel, ctx.call, self._full_args())
             self._address = self._block.ctypes.data
             self._interpreter, self._generation = interpreter, cache.generation
             self._fitness, self._missing = cache.results_views(ctx.call.num_tasks)
+        return True
+
+    def __call__(self, program: Program) -> tuple[list[int], list[float | None], list[int],
+                                                  bool] | None:
+        if not self.ready():
+            return None
         code = pack_program(program)
-        misses = self._run(self._address, code)
-        call = ctx.call
+        return self.outcome(self._run(self._address, code), program, code)
+
+    def outcome(self, misses: int, program: Program, code: bytes | None = None
+                ) -> tuple[list[int], list[float | None], list[int], bool]:
+        """:meth:`__call__`'s result from the native run's (``amz_fec_run``'s) result."""
+        call, cache = self.ctx.call, self.cache
         if misses < 0:  # an op the interpreter lacks, or a bad address: the general path
-            prints = self.backend._record_again(ctx, code, program)
+            if code is None:
+                code = pack_program(program)
+            prints = self.backend._record_again(self.ctx, code, program)
             return (prints, *cache.lookup_tasks(prints), False)
         if not misses:
             return call.hashes_view.tolist(), self._fitness.tolist(), [], False
@@ -492,6 +514,26 @@ class FecRunner:
             return (call.hashes_view.tolist(), self._fitness.tolist(),
                     self._missing[:misses - FULL].tolist(), True)
         return (call.hashes_view.tolist(), *cache.results(call.num_tasks, misses), False)
+
+    def population(self, fitness: array, tournament_size: int) -> NativePopulation | None:
+        """The native side of a full population whose fitness is ``fitness`` (written in
+        place), for :meth:`child`; None when the native call cannot run now or the
+        population is too large for its result word."""
+        if not self.ready() or len(fitness) > MAX_POPULATION:
+            return None
+        pop = self._population
+        if pop is None or not pop.valid_for(fitness, tournament_size):
+            library = self.cache.library
+            pop = self._population = NativePopulation(fitness, tournament_size, self.child,
+                                                      library.put, library.select)
+            self._population_at = pop.address
+        return pop
+
+    def child(self, program: Program) -> int:
+        """``amz_child``: the fingerprint run, lookups, the misses' evaluation if it can,
+        and then the population's update and next tournament; a result without DONE is
+        ``amz_fec_run``'s (see :meth:`outcome`), and the caller finishes the child."""
+        return self._child(self._address, pack_program(program), self._population_at)
 
     def _full_args(self) -> tuple[Call, int, int, int] | None:
         """The full evaluation's part of the block; its work limit is the cost model's

@@ -367,7 +367,10 @@ def fec_module() -> ir.Module:
     erase = _build_erase(module, unlink)
     lookup = _build_lookup(module, find, unlink, append, erase)
     insert = _build_insert(module, find, unlink, append, erase)
-    _build_run(module, lookup, insert)
+    run = _build_run(module, lookup, insert)
+    from . import population  # it builds on this module's helpers
+
+    population.build(module, run, FULL, B["num_tasks"], B["fitness_out"])
     return module
 
 
@@ -381,8 +384,13 @@ class _Library:
     """The compiled table operations (one engine per process)."""
 
     def __init__(self) -> None:
-        self._engine, address = default_jit().library(fec_module(), [LOOKUP, INSERT, RUN])
+        from . import population
+
+        self._engine, address = default_jit().library(
+            fec_module(), [LOOKUP, INSERT, RUN, population.CHILD, population.PUT,
+                           population.SELECT])
         i64, ptr = ctypes.c_int64, ctypes.c_void_p
+        self.child, self.put, self.select = population.functions(address)
         self.lookup = ctypes.CFUNCTYPE(i64, ptr, ptr, i64, ptr, ptr)(address[LOOKUP])
         self.insert = ctypes.CFUNCTYPE(None, ptr, ptr, ptr, ptr, i64)(address[INSERT])
         self.run = ctypes.CFUNCTYPE(i64, ptr, ctypes.c_char_p)(address[RUN])

@@ -1,0 +1,155 @@
+"""The native child step (amzc/backends/llvm/population.py) against its Python oracle:
+Population.put and Population.tournament, and the whole regularized-evolution loop."""
+
+from __future__ import annotations
+
+import random
+from array import array
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from amzc.backends.llvm import LlvmBackend
+from amzc.backends.llvm.fec_table import library
+from amzc.backends.llvm.population import NativePopulation
+from amzc.backends.numpy import NumpyBackend
+from amzc.evaluate import CHILD_CHANGED, CHILD_DONE, CHILD_INDEX_MASK, CHILD_SLOT_SHIFT
+from amzc.parse import parse
+from amzc.search.config import FecConfig, parse_config
+from amzc.search.evaluation import SearchEvaluator
+from amzc.search.evolution import Population, RegularizedEvolution
+from amzc.tasks import build_tasks
+
+VALUES = st.sampled_from([0.0, 0.1, 0.5, 0.5000000000000001, 0.9, 1.0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.integers(1, 30), st.integers(1, 12), st.integers(0, 2**64 - 1))
+def test_put_and_tournament_are_the_populations(data, size, tournament, key):
+    """amz_put and amz_select against Population.put and Population.tournament: the same
+    fitness array, best, next slot and parents, and the changed flag as the loop sets it."""
+    fitness = data.draw(st.lists(VALUES, min_size=size, max_size=size))
+    children = data.draw(st.integers(0, 10**6))
+    next_slot = data.draw(st.integers(0, size - 1))
+    python = Population(size, [None] * size, list(fitness), next_slot)  # type: ignore[list-item]
+    python.best = max(range(size), key=python.fitness.__getitem__)
+    copy = array("d", fitness)
+    lib = library()
+    native = NativePopulation(copy, tournament, lambda program: 0, lib.put, lib.select)
+    parent = native.start(python.next_slot, python.best, key, children)
+    assert parent == python.tournament(key, children, tournament)
+    for value in data.draw(st.lists(VALUES, min_size=1, max_size=40)):
+        slot, candidate = python.next_slot, python.best
+        python.put(slot, None, value)  # type: ignore[arg-type]
+        python.next_slot = (slot + 1) % size
+        children += 1
+        r = native.put(value)
+        assert r & CHILD_DONE
+        assert (r >> CHILD_SLOT_SHIFT) & CHILD_INDEX_MASK == slot
+        assert bool(r & CHILD_CHANGED) == (python.best != candidate or slot == candidate)
+        assert r & CHILD_INDEX_MASK == python.tournament(key, children, tournament)
+        assert copy == python.fitness
+    assert native.stop()[:3] == (python.next_slot, python.best, children)
+
+
+CONFIG = """
+[run]
+backend = "llvm"
+[tasks.search]
+num_train = 30
+num_valid = 20
+num_tasks = 4
+[ops]
+setup = ["scalar_const_set", "vector_uniform_set"]
+predict = ["vector_inner_product", "scalar_product", "scalar_gaussian_set"]
+learn = ["scalar_diff", "scalar_product", "scalar_vector_product", "vector_sum"]
+[sizes]
+setup = { init = 2 }
+predict = { init = 1 }
+learn = { init = 4 }
+[population]
+size = 30
+tournament = 5
+[fec]
+enabled = true
+memo = false
+cache_size = 60
+forget_every = 4
+[stop]
+max_individuals = 1500
+"""
+
+
+def _search(backend, native: bool, seed: int = 5, individuals: int = 1500):
+    config = parse_config(CONFIG)
+    evaluator = SearchEvaluator(backend, build_tasks(config.search_tasks.spec),
+                                config.search_space.memory, replace(config.fec))
+    used = []
+    if not native:
+        evaluator.native_population = lambda population, size: None
+    else:
+        attach = evaluator.native_population
+        evaluator.native_population = lambda population, size: used.append(
+            attach(population, size)) or used[-1]
+    evolution = RegularizedEvolution(config, evaluator)
+    rng = random.Random(seed)
+    done = 0
+    while done < individuals:
+        done += evolution.advance(rng, 64)
+    pop, stats, fec = evolution.population, evaluator.stats, evaluator.fec
+    return {
+        "programs": pop.programs, "fitness": list(pop.fitness), "best": pop.best,
+        "next_slot": pop.next_slot, "state": evolution.state(), "rng": rng.random(),
+        "train_steps": stats.train_steps, "task_evaluations": stats.task_evaluations,
+        "hits": fec.hits, "misses": fec.misses, "cache": fec.items(),
+    }, used
+
+
+def test_the_native_loop_takes_the_python_loops_path():
+    """LLVM with the native child step, LLVM without it, and NumPy: the same population,
+    tournaments, statistics and FEC cache after 1,500 individuals of a search whose
+    programs have random fills (their misses are finished in Python) and whose small cache
+    evicts and forgets."""
+    native, used = _search(LlvmBackend(shared=False), native=True)
+    assert used and all(step is not None for step in used)  # the native step ran
+    python, _ = _search(LlvmBackend(shared=False), native=False)
+    oracle, _ = _search(NumpyBackend(), native=False)
+    assert native == python
+    assert python["fitness"] == oracle["fitness"]
+    assert python["programs"] == oracle["programs"]
+    assert python["state"] == oracle["state"]
+
+
+def test_no_native_step_with_a_hurdle_or_a_median():
+    config = parse_config(CONFIG)
+    tasks = build_tasks(config.search_tasks.spec)
+    pop = Population(3, [None] * 3, [0.1, 0.2, 0.3])  # type: ignore[list-item]
+    plain = SearchEvaluator(LlvmBackend(shared=False), tasks, config.search_space.memory,
+                            FecConfig(enabled=True, memo=False))
+    median = SearchEvaluator(LlvmBackend(shared=False), tasks, config.search_space.memory,
+                             FecConfig(enabled=True, memo=False), combine_mode="median")
+    numpy = SearchEvaluator(NumpyBackend(), tasks, config.search_space.memory,
+                            FecConfig(enabled=True, memo=False))
+    assert median.native_population(pop, 2) is None
+    assert numpy.native_population(pop, 2) is None
+    # before any evaluation the fingerprint interpreter does not exist yet
+    assert plain.native_population(pop, 2) is None
+
+
+def test_finish_native_is_evaluate():
+    """A child the native call could not run (result −1) gets the fitness and counters of an
+    ordinary evaluation (the general path runs it). Children whose misses the native call
+    left (random fills) are covered by the whole-loop test above."""
+    config = parse_config(CONFIG)
+    tasks, memory = build_tasks(config.search_tasks.spec), config.search_space.memory
+    program = parse("def Setup():\n  s2 = 0.1\ndef Predict():\n  s1 = dot(v0, v1)\n"
+                    "def Learn():\n  s3 = s0 - s1\n  v1 = v1 + v0\n")
+    fec = FecConfig(enabled=True, memo=False)
+    fresh, evaluator = (SearchEvaluator(LlvmBackend(shared=False), tasks, memory, fec)
+                        for _ in range(2))
+    expected = fresh.evaluate(program, 3)
+    assert evaluator.native_population(Population(1), 2) is None  # no interpreter yet
+    assert evaluator.finish_native(program, 3, -1) == expected
+    assert evaluator.stats == fresh.stats
+    assert evaluator.fec.items() == fresh.fec.items()

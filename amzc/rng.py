@@ -53,8 +53,10 @@ def uniform_index(key: int, counter: int, n: int) -> int:
     """``int(u * n)`` for the uniform of output ``counter`` of stream ``key``: an index in
     [0, n), as the evolution's tournaments draw them (the LLVM backend emits the same
     arithmetic, so the native tournament picks the same parents)."""
-    bits = mix64(key + (counter + 1) * GOLDEN)
-    return int(((bits >> UNIFORM_SHIFT) + 0.5) * UNIFORM_SCALE * n)
+    z = (key + (counter + 1) * GOLDEN) & MASK64  # mix64, inline: ten of these per child
+    z = ((z ^ (z >> 30)) * MIX1) & MASK64
+    z = ((z ^ (z >> 27)) * MIX2) & MASK64
+    return int((((z ^ (z >> 31)) >> UNIFORM_SHIFT) + 0.5) * UNIFORM_SCALE * n)
 
 
 def _mix64_array(z: np.ndarray) -> np.ndarray:

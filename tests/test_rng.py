@@ -10,7 +10,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from amzc import rng
-from amzc.rng import GOLDEN, MASK64, Streams, bits, derive_key, mix64, uniform01
+from amzc.rng import (
+    GOLDEN,
+    MASK64,
+    Streams,
+    bits,
+    derive_key,
+    mix64,
+    uniform01,
+    uniform_index,
+)
 
 # SplitMix64 seeded with 0: the published first outputs of the reference implementation
 # (Vigna's splitmix64.c), i.e. mix64 of GOLDEN, 2·GOLDEN, 3·GOLDEN.
@@ -160,3 +169,11 @@ def test_permutation_edge_sizes():
     assert rng.permutation(1, 5, 0) == []
     assert [o.tolist() for o in rng.permutation(1, 1, 2)] == [[0], [0]]
     assert [o.tolist() for o in rng.permutation(1, 0, 1)] == [[]]
+
+
+@given(st.integers(0, 2**64 - 1), st.integers(0, 2**40), st.integers(1, 10**6))
+def test_uniform_index_is_the_uniform_times_n(key, counter, n):
+    """The tournament's draw: int(u * n) of the stream's uniform at that counter."""
+    u = uniform01(np.array([key], np.uint64), counter, 1)[0, 0]
+    assert uniform_index(key, counter, n) == int(u * n)
+    assert 0 <= uniform_index(key, counter, n) < n

@@ -54,11 +54,11 @@ def _encode(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], byt
     instructions' own records (``Instruction.encoded``, packed the first time an instruction
     object is met); the entry goes into the cache."""
     records = list(map(_ENCODED, body))  # a loop in C
-    if None in records:  # instructions met for the first time
-        for i, ins in enumerate(body):
-            if records[i] is None:
-                pack = _PACK[ins.op.id]
-                records[i] = ins.__dict__["encoded"] = b"" if pack is None else pack(ins)
+    while None in records:  # an instruction met for the first time (a child has about one)
+        i = records.index(None)
+        ins = body[i]
+        pack = _PACK[ins.op.id]
+        records[i] = ins.__dict__["encoded"] = b"" if pack is None else pack(ins)
     code = b"".join(records)
     if len(_BODIES) >= BODY_CACHE:
         _BODIES.clear()
@@ -68,16 +68,12 @@ def _encode(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], byt
 
 def pack_program(program: Program) -> bytes:
     """The header and one record per instruction, no-ops left out."""
-    # the cache looked up here, not in a helper: a search child finds two of its three bodies
+    # the cache looked up here, not in a helper: a search child finds two of its three
+    # bodies. An entry holds its body, so a body found by id is that very tuple (no other
+    # live object can have its id).
+    get = _BODIES.get
     setup, predict, learn = program.setup, program.predict, program.learn
-    bodies = _BODIES
-    a = bodies.get(id(setup))
-    if a is None or a[0] is not setup:
-        a = _encode(setup)
-    b = bodies.get(id(predict))
-    if b is None or b[0] is not predict:
-        b = _encode(predict)
-    c = bodies.get(id(learn))
-    if c is None or c[0] is not learn:
-        c = _encode(learn)
+    a = get(id(setup)) or _encode(setup)
+    b = get(id(predict)) or _encode(predict)
+    c = get(id(learn)) or _encode(learn)
     return _HEADER.pack(a[2], b[2], c[2]) + a[1] + b[1] + c[1]

@@ -78,7 +78,7 @@ class Mutator:
         components, n = self.components, len(self.components)
 
         def apply(program: Program, rng: random.Random) -> Program:
-            return one(program, components[draw(rng, n)], rng)
+            return one(program, components[int(rng.random() * n)], rng)  # draw(), inline
         return apply
 
     def apply(self, kind: str, program: Program, rng: random.Random) -> Program:
@@ -87,20 +87,21 @@ class Mutator:
 
     # -- the mutation types --------------------------------------------------------------------
 
+    # the two below run for most children: Program.component and draw() inline
     def _alter_param(self, program: Program, component: Component,
                      rng: random.Random) -> Program:
-        body = program.component(component)
+        body = getattr(program, component)
         if not body:
             return program
-        i = draw(rng, len(body))
+        i = int(rng.random() * len(body))
         return _with(program, component, body, i, self.alter(body[i], rng))
 
     def _randomize_instruction(self, program: Program, component: Component,
                                rng: random.Random) -> Program:
-        body = program.component(component)
+        body = getattr(program, component)
         if not body:
             return program
-        i = draw(rng, len(body))
+        i = int(rng.random() * len(body))
         return _with(program, component, body, i, self._random_instruction(component, rng))
 
     def _randomize_component(self, program: Program, component: Component,
@@ -108,7 +109,7 @@ class Mutator:
         makers, rand = self._makers[component], rng.random
         n = len(makers)  # random_component's draws: the op, then the instruction's own
         return _replace(program, component, tuple([makers[int(rand() * n)](rand)
-                                                   for _ in program.component(component)]))
+                                                   for _ in getattr(program, component)]))
 
     def _insert(self, program: Program, component: Component, rng: random.Random) -> Program:
         body = program.component(component)

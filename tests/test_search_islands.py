@@ -42,6 +42,31 @@ def test_an_island_advances_by_whole_rounds_and_reports():
     assert isl.advance(10).individuals == report.individuals + 10
 
 
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+def test_an_island_runs_children_as_one_step_each_would(backend):
+    """Island.advance hands the strategy runs of children (the native child step with
+    LLVM); the island ends exactly as if it had made them one step at a time."""
+    from dataclasses import replace
+
+    from amzc.search.evolution import RegularizedEvolution
+
+    config = replace(CONFIG, backend=backend,
+                     fec=replace(CONFIG.fec, enabled=True, memo=False))  # the demo's FEC
+    runs, steps = (Island(config, 0, SPEC, island_seed(1, 1, 0)) for _ in range(2))
+    native = runs.strategy.evaluator.native_population
+    used = []
+    runs.strategy.evaluator.native_population = lambda *a: used.append(native(*a)) or used[-1]
+    one = steps.strategy
+    one.advance = lambda rng, limit: RegularizedEvolution.advance(one, rng, 1)
+    for isl in (runs, steps):
+        isl.advance(400)
+    assert runs.individuals == steps.individuals
+    assert runs.population.programs == steps.population.programs
+    assert runs.population.fitness == steps.population.fitness
+    assert runs.strategy.state() == steps.strategy.state()
+    assert any(used) == (backend == "llvm")
+
+
 def test_immigrants_replace_the_oldest_members():
     isl = island()
     isl.advance(40)

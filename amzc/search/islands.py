@@ -156,7 +156,11 @@ class Island:
         try:
             while self.individuals < target:
                 was_full = pop.full
-                self.individuals += len(strategy.step(rng))
+                if was_full and hurdle is None:  # children in runs (a hurdle follows each)
+                    limit = min(target, self._next_gc) - self.individuals
+                    self.individuals += strategy.advance(rng, max(limit, 1))
+                else:
+                    self.individuals += len(strategy.step(rng))
                 if hurdle is not None and pop.full:
                     if was_full:
                         hurdle.tick(pop.fitness)

@@ -59,6 +59,12 @@ def uniform_index(key: int, counter: int, n: int) -> int:
     return int((((z ^ (z >> 31)) >> UNIFORM_SHIFT) + 0.5) * UNIFORM_SCALE * n)
 
 
+def uniform_indices(key: int, start: int, count: int, n: int) -> list[int]:
+    """``[uniform_index(key, c, n) for c in range(start, start + count)]``, vectorized."""
+    u = uniform01(np.array([key], np.uint64), start, count)[0]
+    return (u * float(n)).astype(np.int64).tolist()
+
+
 def _mix64_array(z: np.ndarray) -> np.ndarray:
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2

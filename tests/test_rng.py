@@ -19,6 +19,7 @@ from amzc.rng import (
     mix64,
     uniform01,
     uniform_index,
+    uniform_indices,
 )
 
 # SplitMix64 seeded with 0: the published first outputs of the reference implementation
@@ -177,3 +178,10 @@ def test_uniform_index_is_the_uniform_times_n(key, counter, n):
     u = uniform01(np.array([key], np.uint64), counter, 1)[0, 0]
     assert uniform_index(key, counter, n) == int(u * n)
     assert 0 <= uniform_index(key, counter, n) < n
+
+
+@given(st.integers(0, 2**64 - 1), st.integers(0, 2**40), st.integers(0, 50),
+       st.integers(1, 10**6))
+def test_uniform_indices_are_uniform_index_in_turn(key, start, count, n):
+    assert uniform_indices(key, start, count, n) == [uniform_index(key, c, n)
+                                                     for c in range(start, start + count)]

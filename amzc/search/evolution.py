@@ -27,7 +27,7 @@ from amzc.check import check
 from amzc.errors import AmzConfigError, AmzError
 from amzc.evaluate import CHILD_CHANGED, CHILD_DONE, CHILD_INDEX_MASK, CHILD_SLOT_SHIFT
 from amzc.parse import parse_file
-from amzc.rng import uniform_index
+from amzc.rng import uniform_index, uniform_indices
 from amzc.search.config import ExperimentConfig
 from amzc.search.evaluation import SearchEvaluator
 from amzc.search.mutation import Mutator
@@ -36,6 +36,7 @@ from amzc.syntax import Program
 
 INIT_CHUNK = 100  # initial individuals generated and evaluated per step (a batch)
 SEED_BITS = 63
+DRAW_BLOCK = 256  # children whose tournament draws the Python loop makes at once
 
 
 def draw_seed(rng: random.Random) -> int:
@@ -194,6 +195,11 @@ class RegularizedEvolution(Strategy):
         self.tournament_size = config.tournament_size
         self.key: int | None = None  # the tournaments' stream, drawn at the first child
         self.children = 0  # children made so far: the next one's tournament counter
+        # the Python loop's tournament draws for the children from _drawn_from on: a pure
+        # function of (key, population size, tournament size), kept with them
+        self._drawn: list[int] = []
+        self._drawn_from = 0
+        self._drawn_for: tuple[int, int, int] | None = None
 
     def step(self, rng: random.Random) -> list[int]:
         pop = self.population
@@ -214,11 +220,24 @@ class RegularizedEvolution(Strategy):
             return self._advance_native(native, rng, limit)
         # a child per pass: the tournament, the mutation, the evaluation, the oldest slot
         # replaced; the loop's checks run after a child that changed the candidate
-        programs, n, key, size = pop.programs, pop.size, self.key, self.tournament_size
-        mutate, evaluate, put, tournament = (self.mutator.mutate, self.evaluator.evaluate,
-                                             pop.put, pop.tournament)
+        programs, fitness, n, size = pop.programs, pop.fitness, pop.size, self.tournament_size
+        if self._drawn_for != (self.key, n, size):
+            self._drawn, self._drawn_for = [], (self.key, n, size)
+        mutate, evaluate, put = self.mutator.mutate, self.evaluator.evaluate, pop.put
         for done in range(1, limit + 1):
-            child = mutate(programs[tournament(key, self.children, size)], rng)
+            # Population.tournament, with its draws taken from a block made by NumPy
+            at = (self.children - self._drawn_from) * size
+            if not 0 <= at < len(self._drawn):
+                self._drawn_from = self.children
+                self._drawn = uniform_indices(self.key, self.children * size,
+                                              DRAW_BLOCK * size, n)
+                at = 0
+            best = self._drawn[at]
+            top = fitness[best]
+            for k in self._drawn[at + 1: at + size]:
+                if fitness[k] > top:
+                    best, top = k, fitness[k]
+            child = mutate(programs[best], rng)
             self.children += 1
             value = evaluate(child, draw_seed(rng))
             slot, candidate = pop.next_slot, pop.best

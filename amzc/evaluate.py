@@ -68,11 +68,36 @@ class Backend(Protocol):
 # The result word of a backend's native child step (amzc/backends/llvm/population.py, used by
 # amzc/search/evolution.py): the next child's parent in the low bits, the slot the child was
 # put into above them, whether the population's best changed, and DONE when the child was put.
+# One int, not a tuple: the search decodes it with a few integer operations per child.
 CHILD_INDEX_BITS = 24
 CHILD_INDEX_MASK = (1 << CHILD_INDEX_BITS) - 1
 CHILD_SLOT_SHIFT = CHILD_INDEX_BITS
 CHILD_CHANGED = 1 << 48
 CHILD_DONE = 1 << 49
+
+
+class NativeChildren(Protocol):
+    """A backend's native side of a full population under regularized evolution
+    (``SearchEvaluator.native_population``): between :meth:`start` and :meth:`stop` the
+    population's next slot, best and tournament counter live there."""
+
+    def start(self, next_slot: int, best: int, key: int, children: int) -> int:
+        """Load the population's state; the next child's parent."""
+        ...
+
+    def child(self, program: Program) -> int:
+        """Evaluate a child and, when that finished it, put it: the result word (without
+        CHILD_DONE, a backend-specific result for the evaluator to finish the child)."""
+        ...
+
+    def put(self, fitness: float) -> int:
+        """Put a child finished elsewhere: the result word."""
+        ...
+
+    def stop(self) -> tuple[int, int, int, int, int, int]:
+        """(next slot, best, children, children done here, full evaluations here, tasks
+        evaluated here)."""
+        ...
 
 
 def flip_and_squash(rmse: np.ndarray) -> np.ndarray:

@@ -53,10 +53,8 @@ def uniform_index(key: int, counter: int, n: int) -> int:
     """``int(u * n)`` for the uniform of output ``counter`` of stream ``key``: an index in
     [0, n), as the evolution's tournaments draw them (the LLVM backend emits the same
     arithmetic, so the native tournament picks the same parents)."""
-    z = (key + (counter + 1) * GOLDEN) & MASK64  # mix64, inline: ten of these per child
-    z = ((z ^ (z >> 30)) * MIX1) & MASK64
-    z = ((z ^ (z >> 27)) * MIX2) & MASK64
-    return int((((z ^ (z >> 31)) >> UNIFORM_SHIFT) + 0.5) * UNIFORM_SCALE * n)
+    return int(((mix64(key + (counter + 1) * GOLDEN) >> UNIFORM_SHIFT) + 0.5)
+               * UNIFORM_SCALE * n)
 
 
 def uniform_indices(key: int, start: int, count: int, n: int) -> list[int]:

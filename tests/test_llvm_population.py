@@ -21,7 +21,8 @@ from amzc.search.evaluation import SearchEvaluator
 from amzc.search.evolution import Population, RegularizedEvolution
 from amzc.tasks import build_tasks
 
-VALUES = st.sampled_from([0.0, 0.1, 0.5, 0.5000000000000001, 0.9, 1.0])
+VALUES = st.sampled_from([0.0, -0.0, 0.1, 0.5, 0.5000000000000001, 0.9, 1.0, -1.0,
+                         float("inf"), float("-inf"), float("nan")])
 
 
 @settings(max_examples=200, deadline=None)
@@ -36,7 +37,7 @@ def test_put_and_tournament_are_the_populations(data, size, tournament, key):
     python.best = max(range(size), key=python.fitness.__getitem__)
     copy = array("d", fitness)
     lib = library()
-    native = NativePopulation(copy, tournament, lambda program: 0, lib.put, lib.select)
+    native = NativePopulation(copy, tournament, lambda at, program: 0, lib.put, lib.select)
     parent = native.start(python.next_slot, python.best, key, children)
     assert parent == python.tournament(key, children, tournament)
     for value in data.draw(st.lists(VALUES, min_size=1, max_size=40)):
@@ -49,7 +50,7 @@ def test_put_and_tournament_are_the_populations(data, size, tournament, key):
         assert (r >> CHILD_SLOT_SHIFT) & CHILD_INDEX_MASK == slot
         assert bool(r & CHILD_CHANGED) == (python.best != candidate or slot == candidate)
         assert r & CHILD_INDEX_MASK == python.tournament(key, children, tournament)
-        assert copy == python.fitness
+        assert copy.tobytes() == python.fitness.tobytes()  # NaN and -0.0 included
     assert native.stop()[:3] == (python.next_slot, python.best, children)
 
 
@@ -121,20 +122,61 @@ def test_the_native_loop_takes_the_python_loops_path():
     assert python["state"] == oracle["state"]
 
 
-def test_no_native_step_with_a_hurdle_or_a_median():
+def test_the_native_step_only_where_it_takes_the_same_path():
+    """Children as written with FEC, no hurdle, the mean: the native step. A hurdle (it
+    follows every child in Python), the median, the live-code memos, or NumPy: None."""
+    from amzc.search.config import HurdleConfig
+    from amzc.search.hurdles import Hurdle
+
     config = parse_config(CONFIG)
-    tasks = build_tasks(config.search_tasks.spec)
+    tasks, memory = build_tasks(config.search_tasks.spec), config.search_space.memory
     pop = Population(3, [None] * 3, [0.1, 0.2, 0.3])  # type: ignore[list-item]
-    plain = SearchEvaluator(LlvmBackend(shared=False), tasks, config.search_space.memory,
-                            FecConfig(enabled=True, memo=False))
-    median = SearchEvaluator(LlvmBackend(shared=False), tasks, config.search_space.memory,
-                             FecConfig(enabled=True, memo=False), combine_mode="median")
-    numpy = SearchEvaluator(NumpyBackend(), tasks, config.search_space.memory,
-                            FecConfig(enabled=True, memo=False))
-    assert median.native_population(pop, 2) is None
-    assert numpy.native_population(pop, 2) is None
-    # before any evaluation the fingerprint interpreter does not exist yet
-    assert plain.native_population(pop, 2) is None
+    written = FecConfig(enabled=True, memo=False)
+    plain, median, hurdled, memo = (
+        SearchEvaluator(LlvmBackend(shared=False), tasks, memory, fec, hurdle,
+                        combine_mode=mode)
+        for fec, hurdle, mode in [
+            (written, None, "mean"), (written, None, "median"),
+            (written, Hurdle(HurdleConfig(enabled=True)), "mean"),
+            (FecConfig(enabled=True, memo=True), None, "mean")])
+    numpy = SearchEvaluator(NumpyBackend(), tasks, memory, written)
+    assert plain.native_population(pop, 2) is None  # before any evaluation: no interpreter
+    program = parse("def Predict():\n  s1 = dot(v0, v1)\n")
+    for evaluator in (plain, median, hurdled, memo, numpy):
+        evaluator.evaluate(program, 1)
+    assert plain.native_population(pop, 2) is not None
+    for evaluator in (median, hurdled, memo, numpy):
+        assert evaluator.native_population(pop, 2) is None
+
+
+def test_the_native_loop_grows_its_interpreter_midway(monkeypatch):
+    """Without the search's expect_ops, children meet ops the interpreter lacks: amz_child
+    returns −1, the general path grows the interpreter, the runner makes a new block, and
+    the search still takes the Python loop's path. (A memory shape of its own: interpreters
+    are cached per shape for the whole process.)"""
+    text = CONFIG.replace("[population]", "[memory]\nscalars = 6\nvectors = 5\n"
+                          "matrices = 2\n[population]")
+    results = []
+    for backend, native in ((LlvmBackend(shared=False), True), (NumpyBackend(), False)):
+        config = parse_config(text)
+        monkeypatch.setattr(SearchEvaluator, "expect_ops", lambda self, ops: None)
+        evaluator = SearchEvaluator(backend, build_tasks(config.search_tasks.spec),
+                                    config.search_space.memory, replace(config.fec))
+        finished = []
+        finish = evaluator.finish_native
+        evaluator.finish_native = (lambda p, s, r, finished=finished, finish=finish:
+                                   finished.append(r) or finish(p, s, r))
+        evolution = RegularizedEvolution(replace(config, initial_population="no_op"),
+                                         evaluator)
+        rng = random.Random(8)
+        done = 0
+        while done < 600:
+            done += evolution.advance(rng, 64)
+        if native:
+            assert -1 in finished
+        results.append((evolution.population.programs, list(evolution.population.fitness),
+                        evolution.state(), evaluator.stats.train_steps))
+    assert results[0] == results[1]
 
 
 def test_finish_native_is_evaluate():

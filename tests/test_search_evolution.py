@@ -258,3 +258,34 @@ def test_hurdle_stops_a_weak_candidate_after_its_first_task():
     assert (hurdle.checked, hurdle.stopped) == (1, 1)
     hurdle.value = 0.0
     assert evaluator.evaluate(weak, seed=0) == combine(per_task)
+
+
+def test_a_population_pickled_with_a_list_of_fitness_loads_as_an_array():
+    """Checkpoints written before the fitness became an array('d') still load."""
+    import pickle
+    from array import array
+
+    pop = Population(2, [LINEAR, LINEAR], [0.25, 0.5], next_slot=1, best=1)
+    state = pickle.loads(pickle.dumps(pop))
+    assert isinstance(state.fitness, array) and state.fitness.tolist() == [0.25, 0.5]
+    old = pop.__reduce_ex__(2)  # what an older version pickled: the fields as they were
+    old_state = dict(old[2], fitness=[0.25, 0.5])
+    restored = old[0](*old[1])
+    restored.__setstate__(old_state)
+    assert isinstance(restored.fitness, array) and restored.fitness.tolist() == [0.25, 0.5]
+    assert (restored.next_slot, restored.best) == (1, 1)
+
+
+def test_a_strategy_state_without_a_key_draws_one_at_the_next_child():
+    """A new experiment's (or an older checkpoint's) empty strategy state: the tournament key
+    is drawn from the search RNG at the first child, the counter starts at 0."""
+    _, evolution = make(RegularizedEvolution)
+    rng = random.Random(4)
+    while not evolution.population.full:
+        evolution.step(rng)
+    evolution.restore({})
+    assert evolution.state() == {"tournament_key": None, "children": 0}
+    mirror = random.Random()
+    mirror.setstate(rng.getstate())
+    evolution.step(rng)
+    assert evolution.state() == {"tournament_key": mirror.getrandbits(64), "children": 1}

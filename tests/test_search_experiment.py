@@ -197,9 +197,18 @@ def _wait_for_checkpoint(folder: Path, proc: subprocess.Popen, timeout: float = 
     assert (folder / CHECKPOINT).exists()
 
 
-def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
+def native(text: str) -> str:
+    """The config on LLVM with children as written: the native child step."""
+    return text.replace('backend = "numpy"', 'backend = "llvm"').replace(
+        "[fec]\nenabled = true", "[fec]\nenabled = true\nmemo = false")
+
+
+@pytest.mark.parametrize("text", [SLOW, native(SLOW.replace("max_individuals = 3000",
+                                                            "max_individuals = 30000"))],
+                         ids=["numpy", "llvm-native"])
+def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, text):
     config = tmp_path / "slow.toml"
-    config.write_text(SLOW)
+    config.write_text(text)
     whole = _cli("evolve", "-c", str(config), "--seed", "3", "-o", str(tmp_path / "whole"), "-q")
     part = _cli("evolve", "-c", str(config), "--seed", "3", "-o", str(tmp_path / "part"), "-q")
     _wait_for_checkpoint(tmp_path / "part", part)
@@ -232,6 +241,7 @@ def test_ctrl_c_checkpoints_and_resume_finishes(tmp_path):
     assert json.loads((folder / "result.json").read_text())["individuals"] == 3000
 
 
+@pytest.mark.parametrize("to_text", [lambda text: text, native], ids=["numpy", "llvm-native"])
 @pytest.mark.parametrize("change", [
     {},
     {"max_individuals = 300": "max_individuals = 0\nmax_train_steps = 17000"},
@@ -240,21 +250,26 @@ def test_ctrl_c_checkpoints_and_resume_finishes(tmp_path):
     {"[run]\n": "[run]\nearly_select = true\n", "sufficient_fitness = 0.9999":
      "sufficient_fitness = 0.5", "progress_every = 50": "progress_every = 7"},
 ])
-def test_runs_of_children_between_the_checks_change_nothing(tmp_path, monkeypatch, change):
+def test_runs_of_children_between_the_checks_change_nothing(tmp_path, monkeypatch, change,
+                                                            to_text):
     """The experiment loop lets the strategy run children up to the next point where one of
     its checks could fire (progress, checkpoint, a stop for individuals, train steps or
     stagnation, a new candidate); the log and the result are those of checking after every
     child."""
-    from amzc.search.evolution import Strategy
+    from amzc.search.evolution import RegularizedEvolution
 
     text = TINY
     for old, new in change.items():
         assert old in text
         text = text.replace(old, new)
+    text = to_text(text)
     runs = start(tmp_path, "runs", text).run()
+    advance, limits = RegularizedEvolution.advance, []
     with monkeypatch.context() as m:
-        m.setattr(Strategy, "advance", lambda self, rng, limit: len(self.step(rng)))
+        m.setattr(RegularizedEvolution, "advance", lambda self, rng, limit: limits.append(
+            limit) or advance(self, rng, 1))
         each = start(tmp_path, "each", text).run()
+    assert max(limits) > 1  # the loop asked for runs; each child ran alone
     assert runs["program"] == each["program"] and runs["individuals"] == each["individuals"]
     logs = [[without_times(r) for r in read_log(tmp_path / name / "progress.jsonl")]
             for name in ("runs", "each")]

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from amzc.evaluate import Backend, EvalOptions, combine, get_backend
+from amzc.evaluate import Backend, EvalOptions, NativeChildren, combine, get_backend
 from amzc.ops import Form, Op
 from amzc.passes import dce
 from amzc.passes.dce import eliminate_dead_code
@@ -78,7 +78,7 @@ class EvalStats:
     train_steps: int = 0  # training examples run (fingerprints included), as the reference
     task_evaluations: int = 0  # full per-task evaluations (FEC misses)
     hurdle_skipped_tasks: int = 0
-    backend_calls: int = 0  # what actually ran (depends on the memos)
+    backend_calls: int = 0  # what actually ran (depends on the memos and the loop's path)
     fingerprint_memo_hits: int = 0
     fitness_memo_hits: int = 0
 
@@ -95,7 +95,8 @@ class SearchEvaluator:
         # fingerprint's call), else the Python one; the same semantics either way
         self._fec_table = getattr(backend, "fec_cache", None)
         self._fec_runner = getattr(backend, "fec_runner", None)
-        self._runner = None  # the backend's fingerprint-and-lookup call, made on first use
+        # the backend's fingerprint-and-lookup call (FecRunner), made on first use
+        self._runner: Any = None
         self.fec = FecCache(fec.cache_size, fec.forget_every) if fec.enabled else None
         self.hurdle = hurdle
         self.combine_mode = combine_mode
@@ -225,7 +226,8 @@ class SearchEvaluator:
 
     # -- children evaluated and put into the population natively -----------------------------
 
-    def native_population(self, population: Population, tournament_size: int) -> Any:
+    def native_population(self, population: Population,
+                          tournament_size: int) -> NativeChildren | None:
         """The backend's native side of a full population (its ``child(program)`` runs a
         child's evaluation, the population's update and the next tournament in one call:
         amzc/backends/llvm/population.py), or None: then the strategy runs them in Python.
@@ -246,17 +248,25 @@ class SearchEvaluator:
         stats.train_steps += self._fec_train_steps
         stats.backend_calls += 1
         runner = self._runner
-        prints, per_task, missing, _ = runner.outcome(result, program)  # type: ignore[union-attr]
+        prints, per_task, missing, _ = runner.outcome(result, program)
         if missing:
             value = self._complete(program, None, None, None, seed, prints, per_task, missing)
         else:
-            value = sequential_mean(per_task)  # type: ignore[arg-type]
-        runner.ready()  # type: ignore[union-attr]  # the general path may have grown the interpreter
+            value = sequential_mean(per_task)
+        # the general path may have grown the interpreter: the native call's block follows.
+        # It cannot fail (an interpreter, once built, stays; the mode is fixed), and the next
+        # child must not run with a stale block
+        ready = runner.ready()
+        if not ready:
+            raise RuntimeError("the backend's native child step lost its interpreter")
         return value
 
     def count_native(self, children: int, full_calls: int, evaluated_tasks: int) -> None:
-        """Fold the work of children finished natively into the statistics, as
-        :meth:`_evaluate_written` counts it."""
+        """Fold the work of children finished natively into the statistics: train steps and
+        task evaluations as :meth:`_evaluate_written` counts them; backend calls as made
+        (an exact copy of a recent program reruns its fingerprint natively instead of taking
+        it from ``_recent``, so this counter, and ``fingerprint_memo_hits``, differ between
+        the native and the Python loop)."""
         stats = self.stats
         stats.train_steps += (children * self._fec_train_steps
                               + evaluated_tasks * self.train_examples)

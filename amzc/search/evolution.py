@@ -21,11 +21,16 @@ import random
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from amzc.check import check
 from amzc.errors import AmzConfigError, AmzError
-from amzc.evaluate import CHILD_CHANGED, CHILD_DONE, CHILD_INDEX_MASK, CHILD_SLOT_SHIFT
+from amzc.evaluate import (
+    CHILD_CHANGED,
+    CHILD_DONE,
+    CHILD_INDEX_MASK,
+    CHILD_SLOT_SHIFT,
+    NativeChildren,
+)
 from amzc.parse import parse_file
 from amzc.rng import uniform_index, uniform_indices
 from amzc.search.config import ExperimentConfig
@@ -247,7 +252,7 @@ class RegularizedEvolution(Strategy):
                 return done
         return limit
 
-    def _advance_native(self, native: Any, rng: random.Random, limit: int) -> int:
+    def _advance_native(self, native: NativeChildren, rng: random.Random, limit: int) -> int:
         """:meth:`advance` with the backend's native child step: per child, Python mutates
         the parent and draws the seed; one native call evaluates the child, puts its fitness
         into the population and draws the next tournament (amzc/backends/llvm/population.py,

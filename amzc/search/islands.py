@@ -156,7 +156,7 @@ class Island:
         try:
             while self.individuals < target:
                 was_full = pop.full
-                if was_full and hurdle is None:  # children in runs (a hurdle follows each)
+                if was_full and hurdle is None:  # no hurdle to follow each child: runs
                     limit = min(target, self._next_gc) - self.individuals
                     self.individuals += strategy.advance(rng, max(limit, 1))
                 else:

@@ -463,8 +463,7 @@ class FecRunner:
     """
 
     __slots__ = ("backend", "ctx", "cache", "full", "_interpreter", "_generation", "_block",
-                 "_address", "_run", "_child", "_fitness", "_missing", "_population",
-                 "_population_at")
+                 "_address", "_run", "_child", "_fitness", "_missing", "_population")
 
     def __init__(self, backend: LlvmBackend, ctx: _Context, cache: NativeFecCache,
                  full: _Context | None = None) -> None:
@@ -476,7 +475,6 @@ class FecRunner:
         self._run, self._child = cache.library.run, cache.library.child
         self._fitness, self._missing = cache.results_views(ctx.call.num_tasks)
         self._population: NativePopulation | None = None
-        self._population_at = 0
 
     def ready(self) -> bool:
         """Whether the native call can run now; makes its block when the interpreter or the
@@ -526,14 +524,14 @@ class FecRunner:
             library = self.cache.library
             pop = self._population = NativePopulation(fitness, tournament_size, self.child,
                                                       library.put, library.select)
-            self._population_at = pop.address
         return pop
 
-    def child(self, program: Program) -> int:
-        """``amz_child``: the fingerprint run, lookups, the misses' evaluation if it can,
-        and then the population's update and next tournament; a result without DONE is
-        ``amz_fec_run``'s (see :meth:`outcome`), and the caller finishes the child."""
-        return self._child(self._address, pack_program(program), self._population_at)
+    def child(self, population_at: int, program: Program) -> int:
+        """``amz_child`` for the population descriptor at ``population_at``: the fingerprint
+        run, lookups, the misses' evaluation if it can, and then the population's update and
+        next tournament; a result without DONE is ``amz_fec_run``'s (see :meth:`outcome`),
+        and the caller finishes the child."""
+        return self._child(self._address, pack_program(program), population_at)
 
     def _full_args(self) -> tuple[Call, int, int, int] | None:
         """The full evaluation's part of the block; its work limit is the cost model's

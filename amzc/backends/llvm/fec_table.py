@@ -17,15 +17,16 @@ a multiplicative hash."""
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import numpy as np
 from llvmlite import ir
 
 from amzc.ops import OPS, Form
 
+from . import population
 from .codegen import P
+from .irfn import Fn
 from .jit import Kernel, default_jit, process_wide
 from .lowering import F64, I32, I64, PTR
 from .runtime import Call
@@ -48,74 +49,13 @@ LOOKUP, INSERT, RUN = "amz_fec_lookup", "amz_fec_insert", "amz_fec_run"
 FULL = 1 << 32  # added to amz_fec_run's result when it evaluated and inserted the misses
 
 
-class _Fn:
-    """A function under construction, with the few control-flow helpers the table needs."""
-
-    def __init__(self, module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type],
-                 internal: bool = True) -> None:
-        self.fn = ir.Function(module, ir.FunctionType(ret, args), name=name)
-        if internal:
-            self.fn.linkage = "internal"
-        self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
-        self.desc = self.fn.args[0]
-
-    @staticmethod
-    def c(x: int) -> ir.Constant:
-        return ir.Constant(I64, x)
-
-    def var(self, init: ir.Value, name: str, typ: ir.Type = I64) -> ir.Value:
-        with self.b.goto_entry_block():
-            ptr = self.b.alloca(typ, name=name)
-        self.b.store(init, ptr)
-        return ptr
-
-    def load(self, ptr: ir.Value, typ: ir.Type = I64) -> ir.Value:
-        return self.b.load(ptr, typ=typ)
-
-    def at(self, base: ir.Value, i: ir.Value, typ: ir.Type = I64) -> ir.Value:
-        return self.b.gep(base, [i], source_etype=typ)
-
-    def get(self, base: ir.Value, i: ir.Value, typ: ir.Type = I64) -> ir.Value:
-        return self.b.load(self.at(base, i, typ), typ=typ)
-
-    def put(self, base: ir.Value, i: ir.Value, value: ir.Value, typ: ir.Type = I64) -> None:
-        self.b.store(value, self.at(base, i, typ))
-
-    def field(self, name: str) -> ir.Value:
-        return self.get(self.desc, self.c(D[name]))
-
-    def set_field(self, name: str, value: ir.Value) -> None:
-        self.put(self.desc, self.c(D[name]), value)
-
-    def array(self, name: str) -> ir.Value:
-        return self.b.inttoptr(self.field(name), PTR)
-
-    @contextmanager
-    def count(self, name: str, bound: ir.Value) -> Iterator[ir.Value]:
-        """``for i in range(bound)``: yields i (the counter is already advanced, so the body
-        may branch freely); the builder ends after the loop."""
-        counter = self.var(self.c(0), name)
-        head, done = self.loop(name)
-        i = self.load(counter)
-        body = self.fn.append_basic_block(f"{name}.body")
-        self.b.cbranch(self.b.icmp_signed("<", i, bound), body, done)
-        self.b.position_at_end(body)
-        self.b.store(self.b.add(i, self.c(1)), counter)
-        yield i
-        self.b.branch(head)
-        self.b.position_at_end(done)
-
-    def loop(self, name: str) -> tuple[ir.Block, ir.Block]:
-        """A loop's head and exit blocks; the caller branches to head, fills it, and ends
-        each pass with ``branch(head)`` or ``branch(exit)``."""
-        head = self.fn.append_basic_block(f"{name}.head")
-        done = self.fn.append_basic_block(f"{name}.end")
-        self.b.branch(head)
-        self.b.position_at_end(head)
-        return head, done
+def _Fn(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type],  # noqa: N802
+        internal: bool = True) -> Fn:
+    """A table function: its first argument is the descriptor (fields :data:`D`)."""
+    return Fn(module, name, ret, args, internal, fields=D)
 
 
-def _home(f: _Fn, key: ir.Value) -> ir.Value:
+def _home(f: Fn, key: ir.Value) -> ir.Value:
     return f.b.lshr(f.b.mul(key, f.c(SPREAD)), f.field("shift"))
 
 
@@ -139,7 +79,7 @@ def _build_find(module: ir.Module) -> ir.Function:
     return f.fn
 
 
-def _link(f: _Fn, links: ir.Value, at: ir.Value, value: ir.Value, end: str) -> None:
+def _link(f: Fn, links: ir.Value, at: ir.Value, value: ir.Value, end: str) -> None:
     """links[at] = value when ``at`` is a slot (≥ 0); else the list's ``end`` (head or tail)
     becomes value."""
     with f.b.if_else(f.b.icmp_signed(">=", at, f.c(0))) as (linked, none):
@@ -368,8 +308,6 @@ def fec_module() -> ir.Module:
     lookup = _build_lookup(module, find, unlink, append, erase)
     insert = _build_insert(module, find, unlink, append, erase)
     run = _build_run(module, lookup, insert)
-    from . import population  # it builds on this module's helpers
-
     population.build(module, run, FULL, B["num_tasks"], B["fitness_out"])
     return module
 
@@ -384,8 +322,6 @@ class _Library:
     """The compiled table operations (one engine per process)."""
 
     def __init__(self) -> None:
-        from . import population
-
         self._engine, address = default_jit().library(
             fec_module(), [LOOKUP, INSERT, RUN, population.CHILD, population.PUT,
                            population.SELECT])

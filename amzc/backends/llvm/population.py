@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 from array import array
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 from llvmlite import ir
@@ -31,7 +32,7 @@ from amzc.evaluate import CHILD_CHANGED, CHILD_DONE, CHILD_INDEX_MASK, CHILD_SLO
 from amzc.rng import GOLDEN, MIX1, MIX2, UNIFORM_SCALE, UNIFORM_SHIFT
 from amzc.syntax import Program
 
-from .fec_table import _Fn
+from .irfn import Fn
 from .lowering import F64, I64, PTR
 
 POP = ("fitness", "size", "tournament_size", "key", "next_slot", "best", "children",
@@ -45,19 +46,7 @@ MAX_POPULATION = MASK  # larger populations take the Python path
 CHILD, PUT, SELECT = "amz_child", "amz_put", "amz_select"
 
 
-def _get(f: _Fn, pop: ir.Value, name: str) -> ir.Value:
-    return f.get(pop, f.c(Q[name]))
-
-
-def _set(f: _Fn, pop: ir.Value, name: str, value: ir.Value) -> None:
-    f.put(pop, f.c(Q[name]), value)
-
-
-def _add(f: _Fn, pop: ir.Value, name: str, amount: ir.Value) -> None:
-    _set(f, pop, name, f.b.add(_get(f, pop, name), amount))
-
-
-def _mix64(f: _Fn, z: ir.Value) -> ir.Value:
+def _mix64(f: Fn, z: ir.Value) -> ir.Value:
     b = f.b
     z = b.mul(b.xor(z, b.lshr(z, f.c(30))), f.c(MIX1 - (1 << 64)))
     z = b.mul(b.xor(z, b.lshr(z, f.c(27))), f.c(MIX2 - (1 << 64)))
@@ -66,13 +55,13 @@ def _mix64(f: _Fn, z: ir.Value) -> ir.Value:
 
 def _build_select(module: ir.Module) -> ir.Function:
     """select(pop) → the parent of the next child: its tournament."""
-    f = _Fn(module, SELECT, I64, [PTR], internal=False)
-    b, pop = f.b, f.fn.args[0]
-    fitness = b.inttoptr(_get(f, pop, "fitness"), PTR)
-    size = _get(f, pop, "size")
-    draws = _get(f, pop, "tournament_size")
-    key = _get(f, pop, "key")
-    first = b.mul(_get(f, pop, "children"), draws)
+    f = Fn(module, SELECT, I64, [PTR], internal=False, fields=Q)
+    b = f.b
+    fitness = f.array("fitness")
+    size = f.field("size")
+    draws = f.field("tournament_size")
+    key = f.field("key")
+    first = b.mul(f.field("children"), draws)
     n = b.sitofp(size, F64)
 
     def index(counter: ir.Value) -> ir.Value:
@@ -98,12 +87,12 @@ def _build_select(module: ir.Module) -> ir.Function:
 def _build_put(module: ir.Module, select: ir.Function) -> ir.Function:
     """put(pop, value) → result: the child's fitness into the next slot (Population.put),
     the slot advanced cyclically, the children counted, and the next tournament."""
-    f = _Fn(module, PUT, I64, [PTR, F64], internal=False)
+    f = Fn(module, PUT, I64, [PTR, F64], internal=False, fields=Q)
     b, pop, value = f.b, f.fn.args[0], f.fn.args[1]
-    fitness = b.inttoptr(_get(f, pop, "fitness"), PTR)
-    size = _get(f, pop, "size")
-    slot = _get(f, pop, "next_slot")
-    candidate = _get(f, pop, "best")
+    fitness = f.array("fitness")
+    size = f.field("size")
+    slot = f.field("next_slot")
+    candidate = f.field("best")
     old = f.get(fitness, slot, F64)
     f.put(fitness, slot, value, F64)
     best = f.var(candidate, "best")
@@ -126,12 +115,12 @@ def _build_put(module: ir.Module, select: ir.Function) -> ir.Function:
             with b.if_then(better):
                 b.store(slot, best)
     new_best = f.load(best)
-    _set(f, pop, "best", new_best)
+    f.set_field("best", new_best)
     changed = b.or_(b.icmp_signed("!=", new_best, candidate),
                     b.icmp_signed("==", slot, candidate))
     after = b.add(slot, f.c(1))
-    _set(f, pop, "next_slot", b.select(b.icmp_signed("==", after, size), f.c(0), after))
-    _add(f, pop, "children", f.c(1))
+    f.set_field("next_slot", b.select(b.icmp_signed("==", after, size), f.c(0), after))
+    f.add_field("children", f.c(1))
     parent = b.call(select, [pop])
     result = b.or_(b.or_(parent, b.shl(slot, f.c(SLOT_SHIFT))), f.c(DONE))
     b.ret(b.or_(result, b.select(changed, f.c(CHANGED), f.c(0))))
@@ -144,7 +133,7 @@ def _build_child(module: ir.Module, run: ir.Function, put: ir.Function, full_fla
     every task's fitness known (all hits, or the misses evaluated there) their mean put
     into the population (``amz_put``). Otherwise amz_fec_run's result, without DONE: Python
     finishes the evaluation and calls ``amz_put``."""
-    f = _Fn(module, CHILD, I64, [PTR, PTR, PTR], internal=False)
+    f = Fn(module, CHILD, I64, [PTR, PTR, PTR], internal=False, fields=Q, desc_arg=2)
     b = f.b
     block, code, pop = f.fn.args
     r = b.call(run, [block, code])
@@ -152,9 +141,9 @@ def _build_child(module: ir.Module, run: ir.Function, put: ir.Function, full_fla
     with b.if_then(b.not_(known)):
         b.ret(r)
     with b.if_then(b.icmp_signed(">=", r, f.c(full_flag))):
-        _add(f, pop, "full_calls", f.c(1))
-        _add(f, pop, "evaluated_tasks", b.sub(r, f.c(full_flag)))
-    _add(f, pop, "native_children", f.c(1))
+        f.add_field("full_calls", f.c(1))
+        f.add_field("evaluated_tasks", b.sub(r, f.c(full_flag)))
+    f.add_field("native_children", f.c(1))
     n = f.get(block, f.c(num_tasks_at))
     per_task = b.inttoptr(f.get(block, f.c(fitness_out_at)), PTR)
     total = f.var(f.get(per_task, f.c(0), F64), "sum", F64)
@@ -188,8 +177,9 @@ class NativePopulation:
     amz_select. Between :meth:`start` and :meth:`stop` the next slot, the best, and the
     children count live here; outside, in the Python objects."""
 
-    def __init__(self, fitness: array, tournament_size: int, child: Callable[[Program], int],
-                 put_fn: ctypes._CFuncPtr, select_fn: ctypes._CFuncPtr) -> None:
+    def __init__(self, fitness: array, tournament_size: int,
+                 child: Callable[[int, Program], int], put_fn: ctypes._CFuncPtr,
+                 select_fn: ctypes._CFuncPtr) -> None:
         assert fitness.typecode == "d"
         self.fitness = fitness  # kept: the descriptor holds its buffer's address
         self.desc = np.zeros(len(POP), dtype=np.int64)
@@ -198,7 +188,8 @@ class NativePopulation:
         self.desc[Q["tournament_size"]] = tournament_size
         self.address = self.desc.ctypes.data
         self._put, self._select = put_fn, select_fn
-        self.child = child  # the runner's amz_child call for this descriptor
+        # child(program) → result word: the runner's amz_child call, bound to this descriptor
+        self.child: Callable[[Program], int] = partial(child, self.address)
 
     def valid_for(self, fitness: array, tournament_size: int) -> bool:
         """Whether the descriptor is this array's (its buffer where it was) and T's."""

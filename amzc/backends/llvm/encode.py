@@ -45,21 +45,24 @@ _PACK = [_packer(op) for op in OPS]
 _ENCODED = attrgetter("encoded")
 
 
+def _record(ins: Instruction) -> bytes:
+    """An instruction's record (b"" for a no-op): ``Instruction.encoded`` on first read."""
+    pack = _PACK[ins.op.id]
+    return b"" if pack is None else pack(ins)
+
+
+Instruction.encoder = _record
+
+
 BODY_CACHE = 4096  # encoded bodies kept; cleared when full (entries keep their tuple alive)
 _BODIES: dict[int, tuple[tuple[Instruction, ...], bytes, int]] = {}
 
 
 def _encode(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], bytes, int]:
     """(body, its records, their count) for a body not in the cache, joined from the
-    instructions' own records (``Instruction.encoded``, packed the first time an instruction
-    object is met); the entry goes into the cache."""
-    records = list(map(_ENCODED, body))  # a loop in C
-    while None in records:  # an instruction met for the first time (a child has about one)
-        i = records.index(None)
-        ins = body[i]
-        pack = _PACK[ins.op.id]
-        records[i] = ins.__dict__["encoded"] = b"" if pack is None else pack(ins)
-    code = b"".join(records)
+    instructions' own records (``Instruction.encoded``, packed by :func:`_record` the first
+    time an instruction object is read); the entry goes into the cache."""
+    code = b"".join(map(_ENCODED, body))  # a loop in C; a new instruction packs itself
     if len(_BODIES) >= BODY_CACHE:
         _BODIES.clear()
     entry = _BODIES[id(body)] = (body, code, len(code) // RECORD_BYTES)
@@ -76,4 +79,4 @@ def pack_program(program: Program) -> bytes:
     a = get(id(setup)) or _encode(setup)
     b = get(id(predict)) or _encode(predict)
     c = get(id(learn)) or _encode(learn)
-    return _HEADER.pack(a[2], b[2], c[2]) + a[1] + b[1] + c[1]
+    return b"".join((_HEADER.pack(a[2], b[2], c[2]), a[1], b[1], c[1]))

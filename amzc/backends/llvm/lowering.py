@@ -45,6 +45,20 @@ def _u64(x: int) -> int:
     return x - (1 << 64) if x >= 1 << 63 else x
 
 
+def uniform01(b: ir.IRBuilder, state: ir.Value, iconst: Callable[[int], ir.Value],
+              fconst: Callable[[float], ir.Value], ftype: ir.Type) -> ir.Value:
+    """amzc/rng.py's uniform in (0, 1) of a SplitMix64 state ``key + (n + 1) * GOLDEN``:
+    its mix64, then the top 52 bits as a double. Scalar or lane-wise, with ``iconst`` and
+    ``fconst`` making constants of the state's and the result's type (``ftype``)."""
+    z = state
+    for shift, mult in ((30, MIX1), (27, MIX2)):
+        z = b.xor(z, b.lshr(z, iconst(shift)))
+        z = b.mul(z, iconst(_u64(mult)))
+    z = b.xor(z, b.lshr(z, iconst(31)))
+    top = b.uitofp(b.lshr(z, iconst(UNIFORM_SHIFT)), ftype)
+    return b.fmul(b.fadd(top, fconst(0.5)), fconst(UNIFORM_SCALE))
+
+
 class Literal(ir.Constant):
     """A constant in LLVM's own notation, e.g. ``splat (double 0.5)``: short, readable IR
     (llvmlite would spell out every lane)."""
@@ -221,13 +235,7 @@ class Emitter:
         b = self.b
         step = b.mul(b.add(self.i64(n), ir.Constant(I64, 1)), ir.Constant(I64, _u64(GOLDEN)))
         keys = b.load(self.keys, typ=self.ivec, align=8)
-        z = b.add(keys, self.isplat(step))
-        for shift, mult in ((30, MIX1), (27, MIX2)):
-            z = b.xor(z, b.lshr(z, self._iconst(shift)))
-            z = b.mul(z, self._iconst(_u64(mult)))
-        z = b.xor(z, b.lshr(z, self._iconst(31)))
-        top = b.uitofp(b.lshr(z, self._iconst(UNIFORM_SHIFT)), self.vec)
-        return b.fmul(b.fadd(top, self.const(0.5)), self.const(UNIFORM_SCALE))
+        return uniform01(b, b.add(keys, self.isplat(step)), self._iconst, self.const, self.vec)
 
     def draw(self, count: int) -> ir.Value:
         """Reserve ``count`` outputs of the stream; returns the index of the first."""

@@ -29,11 +29,11 @@ import numpy as np
 from llvmlite import ir
 
 from amzc.evaluate import CHILD_CHANGED, CHILD_DONE, CHILD_INDEX_MASK, CHILD_SLOT_SHIFT
-from amzc.rng import GOLDEN, MIX1, MIX2, UNIFORM_SCALE, UNIFORM_SHIFT
+from amzc.rng import GOLDEN
 from amzc.syntax import Program
 
 from .irfn import Fn
-from .lowering import F64, I64, PTR
+from .lowering import F64, I64, PTR, uniform01
 
 POP = ("fitness", "size", "tournament_size", "key", "next_slot", "best", "children",
        "native_children", "full_calls", "evaluated_tasks")
@@ -44,13 +44,6 @@ MASK, SLOT_SHIFT, CHANGED, DONE = (CHILD_INDEX_MASK, CHILD_SLOT_SHIFT, CHILD_CHA
                                    CHILD_DONE)
 MAX_POPULATION = MASK  # larger populations take the Python path
 CHILD, PUT, SELECT = "amz_child", "amz_put", "amz_select"
-
-
-def _mix64(f: Fn, z: ir.Value) -> ir.Value:
-    b = f.b
-    z = b.mul(b.xor(z, b.lshr(z, f.c(30))), f.c(MIX1 - (1 << 64)))
-    z = b.mul(b.xor(z, b.lshr(z, f.c(27))), f.c(MIX2 - (1 << 64)))
-    return b.xor(z, b.lshr(z, f.c(31)))
 
 
 def _build_select(module: ir.Module) -> ir.Function:
@@ -64,11 +57,9 @@ def _build_select(module: ir.Module) -> ir.Function:
     first = b.mul(f.field("children"), draws)
     n = b.sitofp(size, F64)
 
-    def index(counter: ir.Value) -> ir.Value:
-        bits = _mix64(f, b.add(key, b.mul(b.add(counter, f.c(1)),
-                                          f.c(GOLDEN - (1 << 64)))))
-        u = b.fmul(b.fadd(b.uitofp(b.lshr(bits, f.c(UNIFORM_SHIFT)), F64),
-                          ir.Constant(F64, 0.5)), ir.Constant(F64, UNIFORM_SCALE))
+    def index(counter: ir.Value) -> ir.Value:  # amzc/rng.py uniform_index
+        state = b.add(key, b.mul(b.add(counter, f.c(1)), f.c(GOLDEN - (1 << 64))))
+        u = uniform01(b, state, f.c, lambda x: ir.Constant(F64, x), F64)
         return b.fptosi(b.fmul(u, n), I64)
 
     k0 = index(first)

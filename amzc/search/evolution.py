@@ -93,14 +93,17 @@ class Population:
 
     def tournament(self, key: int, child: int, size: int) -> int:
         """The parent of child number ``child``: ``size`` uniform draws with replacement
-        (outputs child·size … of stream ``key``); strict ``>``, so the first drawn of tied
-        maxima wins."""
+        (outputs child·size … of stream ``key``), then :meth:`winner`."""
+        n, first = len(self.fitness), child * size
+        return self.winner([uniform_index(key, c, n) for c in range(first, first + size)])
+
+    def winner(self, drawn: list[int]) -> int:
+        """The fittest of the drawn slots; strict ``>``, so the first drawn of tied maxima
+        wins."""
         fitness = self.fitness
-        n, first = len(fitness), child * size
-        best = uniform_index(key, first, n)
+        best = drawn[0]
         top = fitness[best]
-        for counter in range(first + 1, first + size):
-            k = uniform_index(key, counter, n)
+        for k in drawn[1:]:
             if fitness[k] > top:
                 best, top = k, fitness[k]
         return best
@@ -225,10 +228,11 @@ class RegularizedEvolution(Strategy):
             return self._advance_native(native, rng, limit)
         # a child per pass: the tournament, the mutation, the evaluation, the oldest slot
         # replaced; the loop's checks run after a child that changed the candidate
-        programs, fitness, n, size = pop.programs, pop.fitness, pop.size, self.tournament_size
+        programs, n, size = pop.programs, pop.size, self.tournament_size
         if self._drawn_for != (self.key, n, size):
             self._drawn, self._drawn_for = [], (self.key, n, size)
-        mutate, evaluate, put = self.mutator.mutate, self.evaluator.evaluate, pop.put
+        mutate, evaluate, put, winner = (self.mutator.mutate, self.evaluator.evaluate,
+                                         pop.put, pop.winner)
         for done in range(1, limit + 1):
             # Population.tournament, with its draws taken from a block made by NumPy
             at = (self.children - self._drawn_from) * size
@@ -237,12 +241,7 @@ class RegularizedEvolution(Strategy):
                 self._drawn = uniform_indices(self.key, self.children * size,
                                               DRAW_BLOCK * size, n)
                 at = 0
-            best = self._drawn[at]
-            top = fitness[best]
-            for k in self._drawn[at + 1: at + size]:
-                if fitness[k] > top:
-                    best, top = k, fitness[k]
-            child = mutate(programs[best], rng)
+            child = mutate(programs[winner(self._drawn[at: at + size])], rng)
             self.children += 1
             value = evaluate(child, draw_seed(rng))
             slot, candidate = pop.next_slot, pop.best

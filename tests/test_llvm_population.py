@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_search_evolution import SMALL
 
 from amzc.backends.llvm import LlvmBackend
 from amzc.backends.llvm.fec_table import library
@@ -54,32 +55,17 @@ def test_put_and_tournament_are_the_populations(data, size, tournament, key):
     assert native.stop()[:3] == (python.next_slot, python.best, children)
 
 
-CONFIG = """
-[run]
-backend = "llvm"
-[tasks.search]
-num_train = 30
-num_valid = 20
-num_tasks = 4
-[ops]
-setup = ["scalar_const_set", "vector_uniform_set"]
-predict = ["vector_inner_product", "scalar_product", "scalar_gaussian_set"]
-learn = ["scalar_diff", "scalar_product", "scalar_vector_product", "vector_sum"]
-[sizes]
-setup = { init = 2 }
-predict = { init = 1 }
-learn = { init = 4 }
-[population]
-size = 30
-tournament = 5
-[fec]
-enabled = true
-memo = false
-cache_size = 60
-forget_every = 4
-[stop]
-max_individuals = 1500
-"""
+# the evolution tests' small search, on LLVM with children as written (the native step),
+# random fills among the ops and a small cache that evicts and forgets
+CONFIG = (SMALL.replace('backend = "numpy"', 'backend = "llvm"')
+          .replace('setup = ["scalar_const_set"]',
+                   'setup = ["scalar_const_set", "vector_uniform_set"]')
+          .replace('predict = ["vector_inner_product", "scalar_product"]',
+                   'predict = ["vector_inner_product", "scalar_product", "scalar_gaussian_set"]')
+          .replace("size = 20\ntournament = 4", "size = 30\ntournament = 5")
+          .replace("[fec]\nenabled = true",
+                   "[fec]\nenabled = true\nmemo = false\ncache_size = 60\nforget_every = 4")
+          .replace("max_individuals = 100", "max_individuals = 1500"))
 
 
 def _search(backend, native: bool, seed: int = 5, individuals: int = 1500):

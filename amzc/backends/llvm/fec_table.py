@@ -49,8 +49,8 @@ LOOKUP, INSERT, RUN = "amz_fec_lookup", "amz_fec_insert", "amz_fec_run"
 FULL = 1 << 32  # added to amz_fec_run's result when it evaluated and inserted the misses
 
 
-def _Fn(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type],  # noqa: N802
-        internal: bool = True) -> Fn:
+def _table_fn(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type],
+              internal: bool = True) -> Fn:
     """A table function: its first argument is the descriptor (fields :data:`D`)."""
     return Fn(module, name, ret, args, internal, fields=D)
 
@@ -61,7 +61,7 @@ def _home(f: Fn, key: ir.Value) -> ir.Value:
 
 def _build_find(module: ir.Module) -> ir.Function:
     """find(desc, key) → the index position holding key, or −1."""
-    f = _Fn(module, "fec_find", I64, [PTR, I64])
+    f = _table_fn(module, "fec_find", I64, [PTR, I64])
     b, key = f.b, f.fn.args[1]
     keys, index, mask = f.array("keys"), f.array("index"), f.field("mask")
     pos = f.var(_home(f, key), "pos")
@@ -91,7 +91,7 @@ def _link(f: Fn, links: ir.Value, at: ir.Value, value: ir.Value, end: str) -> No
 
 def _build_unlink(module: ir.Module) -> ir.Function:
     """unlink(desc, slot): take the slot out of the recency list."""
-    f = _Fn(module, "fec_unlink", ir.VoidType(), [PTR, I64])
+    f = _table_fn(module, "fec_unlink", ir.VoidType(), [PTR, I64])
     slot = f.fn.args[1]
     prev, nxt = f.array("prev"), f.array("next")
     p, n = f.get(prev, slot), f.get(nxt, slot)
@@ -103,7 +103,7 @@ def _build_unlink(module: ir.Module) -> ir.Function:
 
 def _build_append(module: ir.Module) -> ir.Function:
     """append(desc, slot): the slot becomes the most recently used."""
-    f = _Fn(module, "fec_append", ir.VoidType(), [PTR, I64])
+    f = _table_fn(module, "fec_append", ir.VoidType(), [PTR, I64])
     slot = f.fn.args[1]
     prev, nxt = f.array("prev"), f.array("next")
     tail = f.field("tail")
@@ -119,7 +119,7 @@ def _build_erase(module: ir.Module, unlink: ir.Function) -> ir.Function:
     """erase(desc, slot, pos): drop the entry in ``slot``, found at index position ``pos``.
     Linear probing's backward shift: later entries of the probe run move back into the hole
     unless their home lies cyclically in (hole, their position]."""
-    f = _Fn(module, "fec_erase", ir.VoidType(), [PTR, I64, I64])
+    f = _table_fn(module, "fec_erase", ir.VoidType(), [PTR, I64, I64])
     b, slot, pos = f.b, f.fn.args[1], f.fn.args[2]
     b.call(unlink, [f.desc, slot])
     keys, index, mask = f.array("keys"), f.array("index"), f.field("mask")
@@ -156,7 +156,7 @@ def _build_lookup(module: ir.Module, find: ir.Function, unlink: ir.Function,
                   append: ir.Function, erase: ir.Function) -> ir.Function:
     """amz_fec_lookup(desc, keys, n, fitness_out, missing_out) → misses: FecCache.lookup_tasks
     (a miss leaves NaN in fitness_out and its position in missing_out)."""
-    f = _Fn(module, LOOKUP, I64, [PTR, PTR, I64, PTR, PTR], internal=False)
+    f = _table_fn(module, LOOKUP, I64, [PTR, PTR, I64, PTR, PTR], internal=False)
     b = f.b
     keys_in, n, fit_out, miss_out = f.fn.args[1:]
     misses = f.var(f.c(0), "misses")
@@ -193,7 +193,7 @@ def _build_insert(module: ir.Module, find: ir.Function, unlink: ir.Function,
                   append: ir.Function, erase: ir.Function) -> ir.Function:
     """amz_fec_insert(desc, keys, fitness, which, n): FecCache.insert(keys[w], fitness[w]) for
     w in which[:n], in order (an existing key gets the new fitness and one use)."""
-    f = _Fn(module, INSERT, ir.VoidType(), [PTR, PTR, PTR, PTR, I64], internal=False)
+    f = _table_fn(module, INSERT, ir.VoidType(), [PTR, PTR, PTR, PTR, I64], internal=False)
     b = f.b
     keys_in, fit_in, which, n = f.fn.args[1:]
     with f.count("insert", n) as ji:
@@ -246,7 +246,7 @@ def _build_run(module: ir.Module, lookup: ir.Function, insert: ir.Function) -> i
     which the Python side resolves as for any run. With a full task set in the block, misses
     of a program without random fills whose work is small enough are evaluated on it in the
     same call and inserted (their fitness in fitness_out): the result is misses + FULL."""
-    f = _Fn(module, RUN, I64, [PTR, PTR], internal=False)
+    f = _table_fn(module, RUN, I64, [PTR, PTR], internal=False)
     b, block, code = f.b, f.fn.args[0], f.fn.args[1]
     void_fn = ir.FunctionType(ir.VoidType(), [PTR, PTR]).as_pointer()
 

@@ -8,6 +8,7 @@ import functools
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, ParamSpec
@@ -207,7 +208,8 @@ def check(
     program = _load(file)
     mem = _memory(memory, program)
     check_program(program, mem, features)
-    out.print(f"{file}: ok ({len(program)} instructions, memory {mem}, F={features})")
+    out.print(f"{file}: ok ({len(program)} instructions, memory {mem}, F={features})",
+              markup=False)
 
 
 @app.command()
@@ -222,20 +224,28 @@ def fmt(
     unformatted = []
     for file in files:
         program = _load(file)
-        text = file.read_text(encoding="utf-8")
-        canonical = print_program(program)
+        canonical = print_program(program).encode("utf-8")
+        # bytes, not text: a byte order mark or \r\n line ends are not canonical either
         if check_only:
-            if text != canonical:
+            if file.read_bytes() != canonical:
                 unformatted.append(file)
-                err.print(f"{file}: not canonical")
+                err.print(f"{file}: not canonical", markup=False)
         elif write:
-            if text != canonical:
-                file.write_text(canonical, encoding="utf-8")
-                err.print(f"{file}: formatted")
+            if file.read_bytes() != canonical:
+                file.write_bytes(canonical)
+                err.print(f"{file}: formatted", markup=False)
         else:
-            out.print(canonical, end="")
+            _write_stdout(canonical)
     if unformatted:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _write_stdout(data: bytes) -> None:
+    """Program text as it is: a console would drop control characters kept in comments, and a
+    non-UTF-8 locale could not encode them."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 @app.command()

@@ -39,12 +39,31 @@ class AmzSourceError(AmzError):
                 where += f":{self.column}"
         text = f"{where}: {self.kind}: {self.message}"
         if self.source_line is not None:
-            text += f"\n  {self.source_line.rstrip()}"
-            if self.column is not None:
-                text += "\n  " + " " * (self.column - 1) + "^"
+            shown, caret = _excerpt(self.source_line, self.column)
+            text += f"\n  {shown.rstrip()}"
+            if caret is not None:
+                text += "\n  " + " " * caret + "^"
         if self.hint:
             text += f"\n{self.hint}"
         return text
+
+
+_EXCERPT = 100  # characters of a long source line shown, around the column
+
+
+def _excerpt(line: str, column: int | None) -> tuple[str, int | None]:
+    """The source line as shown under a message, and the caret's offset in it. One character
+    shows as one: a tab, form feed or other space as a space, a control character as '?', so
+    that the caret stays under its column and nothing the line holds moves the terminal's
+    cursor. A long line is cut to a window around the column."""
+    shown = "".join(c if c.isprintable() else " " if c.isspace() else "?" for c in line)
+    caret = None if column is None else column - 1
+    if len(shown) > _EXCERPT:
+        start = max(0, min((caret or 0) - _EXCERPT // 2, len(shown) - _EXCERPT))
+        cut = shown[start : start + _EXCERPT]
+        shown = ("…" if start else "") + cut + ("…" if start + _EXCERPT < len(shown) else "")
+        caret = None if caret is None else caret - start + (1 if start else 0)
+    return shown, caret
 
 
 class AmzSyntaxError(AmzSourceError):

@@ -20,6 +20,7 @@ from amzc.ops import TYPE_NAMES, Form, Op
 from amzc.syntax import (
     COMPONENTS,
     HEADERS,
+    PASS,
     Comments,
     Component,
     Instruction,
@@ -65,27 +66,52 @@ def _parser() -> Lark:
     return Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
+def source_lines(text: str) -> list[str]:
+    """The lines of a program text, as the grammar and lark's line numbers count them: only
+    ``\n`` ends a line (``\r\n`` too, its ``\r`` dropped). Form feeds, ``\v``, ``\x85`` and
+    U+2028, which ``str.splitlines`` would also split at, are characters of the line: allowed in
+    a comment, a syntax error in code. Parsing, comment keeping and error messages all number
+    lines through this function, so they agree."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def read_source(path: Path) -> str:
+    """A program file's text, exactly as stored (no newline translation, which would turn a
+    lone ``\r`` into a line break), less a UTF-8 byte order mark."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise AmzSyntaxError("no such file", file=str(path)) from None
+    except OSError as e:
+        raise AmzSyntaxError(f"cannot read file: {e.strerror or e}", file=str(path)) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        column = len(data[data.rfind(b"\n", 0, e.start) + 1 : e.start].decode("utf-8-sig")) + 1
+        raise AmzSyntaxError(f"cannot read file: not UTF-8 text (byte "
+                             f"0x{data[e.start]:02x})", file=str(path),
+                             line=line, column=column) from None
+
+
 def parse(text: str, file: str = "<input>") -> Program:
     """Parse ``.amz`` source into a :class:`Program`."""
-    lines = text.splitlines()
+    lines = source_lines(text)
     try:
         tree = _parser().parse(text if text.endswith("\n") else text + "\n")
     except UnexpectedInput as e:
         raise _syntax_error(e, lines, file) from None
     except LarkError as e:  # any other lark failure is still the user's input
-        raise AmzSyntaxError(str(e).splitlines()[0], file=file) from None
+        raise AmzSyntaxError(str(e).partition("\n")[0], file=file) from None
     return _Builder(lines, file).program(tree)
 
 
 def parse_file(path: str | Path) -> Program:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AmzSyntaxError("no such file", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise AmzSyntaxError(f"cannot read file: {e}", file=str(path)) from None
-    return replace(parse(text, file=str(path)), name=path.stem)
+    return replace(parse(read_source(path), file=str(path)), name=path.stem)
 
 
 def _syntax_error(e: UnexpectedInput, lines: list[str], file: str) -> AmzSyntaxError:
@@ -122,8 +148,12 @@ def _join_or(items: list[str]) -> str:
 _Resolved = tuple[Op, tuple[int, ...], tuple[float, ...]]
 
 
-def _addr(token: Token) -> tuple[str, int]:
-    return token[0], int(token[1:])
+# Addresses, constant indices and axes are at most this. A larger number cannot be a place in
+# any memory amzc can hold (amzc.check bounds the memory far lower); refusing it while parsing
+# also keeps numbers with more digits than Python converts (4,300) from reaching ``int``.
+MAX_INTEGER = 2**31 - 1
+
+
 
 
 def _number(tree: Tree) -> float:
@@ -142,13 +172,14 @@ class _Builder:
         source = self.lines[line - 1] if line and 0 < line <= len(self.lines) else None
         return cls(message, file=self.file, line=line, column=column, source_line=source, hint=hint)
 
-    def comments(self, first: int, last: int) -> tuple[str, ...]:
-        """Whole-line comments on lines first..last (1-based, inclusive)."""
+    def comments(self, first: int, last: int) -> tuple[tuple[str, bool], ...]:
+        """Whole-line comments on lines first..last (1-based, inclusive), each with whether
+        it starts in column 1."""
         found = []
         for line in self.lines[max(first, 1) - 1 : max(last, 0)]:
             code, hash_, text = line.partition("#")
             if hash_ and not code.strip():
-                found.append("#" + text.rstrip())
+                found.append(("#" + text.rstrip(), not code))
         return tuple(found)
 
     def end_comment(self, line: int) -> str | None:
@@ -156,22 +187,42 @@ class _Builder:
         return "#" + text.rstrip() if hash_ and code.strip() else None
 
     def program(self, tree: Tree) -> Program:
+        """Statements grouped under their headers, with the comments where the user put them.
+
+        Lines between two instructions go with the later one (``Instruction.leading``); a
+        ``pass`` with an end-of-line comment is one of these lines, kept as ``pass  # ...``.
+        Lines after a function's last instruction stay in that function
+        (``Comments.ends``), up to the first comment in column 1: from there on they lead
+        the next header (or end the file)."""
         bodies: dict[Component, list[Instruction]] = {}
         headers: dict[Component, tuple[tuple[str, ...], str | None]] = {}
+        ends: dict[Component, tuple[str, ...]] = {}
         current: Component | None = None
         previous_line = 0
-        pending: tuple[str, ...] = ()  # comments of `pass` lines go to the next line
+        pending: tuple[str, ...] = ()  # lines since the last instruction of the current body
+
+        def close(comments: tuple[tuple[str, bool], ...]) -> tuple[str, ...]:
+            """End the current body: its lines up to the first column-1 comment; the rest
+            is returned."""
+            first = next((i for i, (_, col1) in enumerate(comments) if col1), len(comments))
+            if current is None:
+                first = 0
+            else:
+                ends[current] = pending + tuple(text for text, _ in comments[:first])
+            return tuple(text for text, _ in comments[first:])
+
         for item in tree.children:
             line = _position(item)[0] or previous_line + 1
-            leading = pending + self.comments(previous_line + 1, line - 1)
-            comment, pending = self.end_comment(line), ()
+            between = self.comments(previous_line + 1, line - 1)
+            comment = self.end_comment(line)
             previous_line = line
             if item.data == "header":
                 name = item.children[0]
                 if name not in _HEADER_NAMES:
                     raise self.error(AmzSyntaxError, f"unknown function {str(name)!r}; "
                                      "expected Setup, Predict or Learn", name)
-                current = _HEADER_NAMES[name]
+                leading = close(between)
+                current, pending = _HEADER_NAMES[name], ()
                 if current in bodies:
                     raise self.error(AmzSyntaxError, f"function {name} is defined twice", name)
                 bodies[current] = []
@@ -180,14 +231,29 @@ class _Builder:
             if current is None:
                 raise self.error(AmzSyntaxError, "instruction outside a function; start with "
                                  "'def Setup():', 'def Predict():' or 'def Learn():'", item)
+            lines = pending + tuple(text for text, _ in between)
             instruction = self.statement(item)
             if instruction is not None:
-                bodies[current].append(replace(instruction, leading=leading, comment=comment))
+                bodies[current].append(replace(instruction, leading=lines, comment=comment))
+                pending = ()
             else:
-                pending = leading + ((comment,) if comment else ())
-        tail = pending + self.comments(previous_line + 1, len(self.lines))
-        comments = Comments(headers, tail)
+                pending = lines + ((f"{PASS}  {comment}",) if comment else ())
+        tail = close(self.comments(previous_line + 1, len(self.lines)))
+        comments = Comments(headers, tail, ends)
         return Program(**{c: tuple(bodies.get(c, ())) for c in COMPONENTS}, comments=comments)
+
+    def integer(self, token: Token, digits: str, what: str) -> int:
+        """``digits`` (part of ``token``) as an int, refused above :data:`MAX_INTEGER`."""
+        significant = digits.lstrip("0") or "0"
+        if len(significant) > len(str(MAX_INTEGER)) or int(significant) > MAX_INTEGER:
+            shown = str(token) if len(token) <= 24 else \
+                f"{token[:12]}…{token[-4:]} ({len(digits):,} digits)"
+            raise self.error(AmzSyntaxError, f"{what} {shown} is too large: at most "
+                             f"{MAX_INTEGER:,}", token)
+        return int(significant)
+
+    def address(self, token: Token) -> tuple[str, int]:
+        return token[0], self.integer(token, token[1:], "address")
 
     def pos(self, node: Token | Tree) -> SourcePos:
         line, column = _position(node)
@@ -206,8 +272,8 @@ class _Builder:
             raise self.error(AmzSyntaxError, f"{name}(...) is not an instruction; every op but "
                              "no_op() assigns its result, e.g. 's1 = dot(v0, v1)'", name)
         target, expr = tree.children
-        out_type, out = _addr(target.children[0])
-        index = tuple(int(t) for t in target.children[1:])
+        out_type, out = self.address(target.children[0])
+        index = tuple(self.integer(t, t, "index") for t in target.children[1:])
         op, inputs, data = self.expression(expr, out_type, target)
         if op.form is Form.CONST:
             wanted = op.n_index
@@ -242,7 +308,7 @@ class _Builder:
                 if _number(left) != 1.0:
                     raise self.error(AmzTypeError, "only '1 / x' (reciprocal) takes a constant "
                                      "operand", left)
-                rtype, raddr = _addr(right)
+                rtype, raddr = self.address(right)
                 op = ops.resolve("/", Form.RECIPROCAL, (rtype,), None)
                 assert op is not None
                 return op, (raddr,), ()
@@ -251,7 +317,7 @@ class _Builder:
                     raise self.error(AmzTypeError, "a constant cannot be an operand", side,
                                      hint="  set it in memory first (e.g. in Setup: s2 = 0.5) "
                                      "and use its address")
-            (lt, la), (rt, ra) = _addr(left), _addr(right)
+            (lt, la), (rt, ra) = self.address(left), self.address(right)
             op = ops.resolve(str(symbol), Form.INFIX, (lt, rt), None)
             if op is not None:
                 return op, (la, ra), ()
@@ -279,13 +345,13 @@ class _Builder:
         axis: int | None = None
         for arg in args:
             if isinstance(arg, Token) and arg.type == "ADDR":
-                t, a = _addr(arg)
+                t, a = self.address(arg)
                 types.append(t)
                 addrs.append(a)
             elif isinstance(arg, Tree) and arg.data == "keyword" and arg.children[0] == "axis":
                 if axis is not None:
                     raise self.error(AmzTypeError, f"axis is given twice to {fname}()", arg)
-                axis = int(arg.children[1])
+                axis = self.integer(arg.children[1], arg.children[1], "axis")
             elif isinstance(arg, Tree) and arg.data == "number" and fname == "heaviside" \
                     and _number(arg) == 1.0 and len(types) == 1 and arg is args[-1]:
                 continue  # the reference's printed `heaviside(x, 1.0)`

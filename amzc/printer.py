@@ -4,7 +4,7 @@ parse of any text gives the canonical form (what ``amzc fmt`` writes)."""
 from __future__ import annotations
 
 from amzc.ops import Form
-from amzc.syntax import COMPONENTS, HEADERS, Instruction, Program
+from amzc.syntax import COMPONENTS, HEADERS, PASS, Instruction, Program
 
 
 def format_number(value: float) -> str:
@@ -39,25 +39,38 @@ def print_instruction(ins: Instruction) -> str:
 def print_program(program: Program, *, indent: str = "  ", comments: bool = True) -> str:
     """Canonical text: all three functions in the order Setup, Predict, Learn.
 
-    With ``comments`` (the default), comments the program was parsed with are kept: whole
-    lines where they stood, end-of-line comments aligned within each function."""
+    With ``comments`` (the default), comments the program was parsed with are kept where they
+    stood: whole lines before the instruction or header that followed them, lines after a
+    function's last instruction at the end of that function, and end-of-line comments
+    (``pass  # todo`` too) aligned within each function. Comments at the end of a function are
+    indented and those leading a header are not, so parsing the output keeps them in place."""
     kept = program.comments if comments else None
     lines: list[str] = []
     for component in COMPONENTS:
         leading, trailing = kept.headers.get(component, ((), None)) if kept else ((), None)
         lines.extend(leading)
         lines.append(_with_comment(f"def {HEADERS[component]}():", trailing, 0))
-        body = program.component(component)
-        codes = [indent + print_instruction(ins) for ins in body]
-        width = max((len(c) for c, ins in zip(codes, body, strict=True) if ins.comment),
-                    default=0)
-        for code, ins in zip(codes, body, strict=True):
+        rows: list[tuple[str, str | None]] = []  # (code, end-of-line comment)
+        for ins in program.component(component):
             if comments:
-                lines.extend(indent + text for text in ins.leading)
-            lines.append(_with_comment(code, ins.comment if comments else None, width))
+                rows.extend(_kept_line(indent, text) for text in ins.leading)
+            rows.append((indent + print_instruction(ins), ins.comment if comments else None))
+        if kept:
+            rows.extend(_kept_line(indent, text) for text in kept.ends.get(component, ()))
+        width = max((len(code) for code, comment in rows if code and comment), default=0)
+        lines.extend(_with_comment(code, comment, width) if code else comment or ""
+                     for code, comment in rows)
     if kept:
         lines.extend(kept.tail)
     return "\n".join(lines) + "\n"
+
+
+def _kept_line(indent: str, text: str) -> tuple[str, str | None]:
+    """A kept line as (code, comment): a whole-line comment has no code; a ``pass`` keeps its
+    end-of-line comment beside it."""
+    if text.startswith(PASS):
+        return indent + PASS, text[len(PASS):].lstrip()
+    return "", indent + text
 
 
 def _with_comment(code: str, comment: str | None, width: int) -> str:

@@ -54,7 +54,8 @@ class Instruction:
     data: tuple[float, ...] = ()
     pos: SourcePos | None = field(default=None, compare=False, repr=False)
     # Comments of the source, so that `amzc fmt` keeps them: whole lines before the
-    # instruction, and the comment at the end of its line. They take no part in equality.
+    # instruction (comments, and `pass  # ...` lines: see PASS), and the comment at the end
+    # of its line. They take no part in equality.
     leading: tuple[str, ...] = field(default=(), compare=False, repr=False)
     comment: str | None = field(default=None, compare=False, repr=False)
 
@@ -125,13 +126,20 @@ def make_instruction(op: Op, out: int, inputs: tuple[int, ...],
     return ins
 
 
+# A `pass` statement is no instruction, but one with an end-of-line comment is kept, so that
+# the comment stays on its line: among the kept lines it is the text "pass  # ...".
+PASS = "pass"
+
+
 @dataclass(frozen=True)
 class Comments:
     """Comments around the headers of a parsed file (leading lines and the end-of-line
-    comment of each ``def``) and after its last line; instructions carry their own."""
+    comment of each ``def``), after the last instruction of each function (``ends``) and after
+    the file's last function (``tail``); instructions carry their own."""
 
     headers: dict[Component, tuple[tuple[str, ...], str | None]] = field(default_factory=dict)
     tail: tuple[str, ...] = ()
+    ends: dict[Component, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

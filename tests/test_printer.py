@@ -293,7 +293,7 @@ def Predict():
 def Learn():  # learn header
   # before s3
   s3 = s0 - s1  # error
-  # dropped pass, kept comment
+  pass          # dropped pass, kept comment
   v1 = v1 + v2
   v2 = s3 * v0  # long trailing
 # at the end
@@ -301,6 +301,7 @@ def Learn():  # learn header
 
 
 def test_fmt_keeps_comments_and_aligns_end_of_line_comments():
+    # `pass  # ...` keeps its comment on its line, aligned with the function's other ones
     program = parse(COMMENTED)
     assert print_program(program) == COMMENTED_CANONICAL
     assert print_program(parse(COMMENTED_CANONICAL)) == COMMENTED_CANONICAL
@@ -324,3 +325,82 @@ def test_examples_are_canonical_with_their_comments():
         text = path.read_text()
         assert print_program(parse(text)) == text, f"amzc fmt --write {path}"
         assert "#" in text
+
+
+# Every character str.splitlines breaks at but the grammar does not (only \n ends a line)
+NOT_LINE_BREAKS = ["\x0c", "\x0b", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\r"]
+
+
+@pytest.mark.parametrize("char", NOT_LINE_BREAKS, ids=repr)
+def test_comments_holding_other_line_breaks_stay_whole_and_in_place(char, tmp_path):
+    text = (f"# top{char}of file\ndef Setup():\n  s2 = 0.5  # a{char}b\n  # c{char}d\n"
+            f"def Predict():\n  s1 = dot(v0, v1)\n# e{char}f\ndef Learn():\n  s3 = s0 - s1\n")
+    assert print_program(parse(text)) == text
+    path = tmp_path / "p.amz"
+    path.write_bytes(text.encode())
+    runner = CliRunner()
+    result = runner.invoke(app, ["fmt", str(path)])
+    assert result.exit_code == 0 and result.stdout_bytes == text.encode()
+    assert runner.invoke(app, ["fmt", "--check", str(path)]).exit_code == 0
+    assert runner.invoke(app, ["fmt", "--write", str(path)]).exit_code == 0
+    assert path.read_bytes() == text.encode()
+
+
+def test_pass_keeps_its_end_of_line_comment():
+    text = "def Setup():\n  pass  # todo\ndef Predict():\n  pass\ndef Learn():\n  pass  # later\n"
+    assert print_program(parse(text)) == \
+        "def Setup():\n  pass  # todo\ndef Predict():\ndef Learn():\n  pass  # later\n"
+
+
+def test_comments_after_a_functions_last_instruction_stay_in_that_function():
+    text = ("def Setup():\n  s2 = 0.5\n  # end of Setup\n  pass  # todo\n# about Predict\n"
+            "  # also about Predict\ndef Predict():\n  s1 = dot(v0, v1)\n  # end of Predict\n"
+            "def Learn():\n  s3 = s0 - s1\n  # end of Learn\n# end of file\n")
+    canonical = print_program(parse(text))
+    assert canonical == (
+        "def Setup():\n  s2 = 0.5\n  # end of Setup\n  pass  # todo\n# about Predict\n"
+        "# also about Predict\ndef Predict():\n  s1 = dot(v0, v1)\n  # end of Predict\n"
+        "def Learn():\n  s3 = s0 - s1\n  # end of Learn\n# end of file\n")
+    assert print_program(parse(canonical)) == canonical
+
+
+def test_end_comments_of_a_function_follow_it_when_functions_are_reordered():
+    text = "def Learn():\n  s3 = s0 - s1\n  # end of Learn\ndef Setup():\n  # end of Setup\n"
+    assert print_program(parse(text)) == ("def Setup():\n  # end of Setup\ndef Predict():\n"
+                                          "def Learn():\n  s3 = s0 - s1\n  # end of Learn\n")
+
+
+# free-form programs with comments everywhere a user may put them
+comment_text = st.text(st.sampled_from("ab #[]" + "".join(NOT_LINE_BREAKS)), max_size=6)
+comment_line = st.builds(lambda ws, c: f"{ws}#{c}", st.sampled_from(["", "  ", "\t", "\x0c"]),
+                         comment_text)
+commented_line = st.one_of(
+    comment_line,
+    st.builds(lambda ws, c: f"{ws}pass  #{c}", st.sampled_from(["", "  "]), comment_text),
+    st.builds(lambda s, c: f"  {s}  #{c}", variant_statement, comment_text),
+    variant_statement.map(lambda s: "  " + s),
+    st.just(""),
+)
+commented_program = st.lists(
+    st.tuples(st.lists(comment_line | st.just(""), max_size=3),
+              st.sampled_from(["Setup", "Predict", "Learn"]),
+              st.sampled_from(["", "  # header"]),
+              st.lists(commented_line, max_size=6)),
+    max_size=3, unique_by=lambda f: f[1],
+).map(lambda fns: "".join("".join(f"{line}\n" for line in before) + f"def {name}():{end}\n"
+                          + "".join(f"{line}\n" for line in body)
+                          for before, name, end, body in fns))
+
+
+def comment_texts(text: str) -> list[str]:
+    return sorted(line.partition("#")[2].rstrip() for line in text.split("\n") if "#" in line)
+
+
+@settings(max_examples=100)
+@given(commented_program)
+def test_fmt_keeps_every_comment_and_is_idempotent(text):
+    program = parse(text)
+    once = print_program(program)
+    assert print_program(parse(once)) == once
+    assert parse(once) == program
+    assert comment_texts(once) == comment_texts(text)

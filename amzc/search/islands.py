@@ -61,8 +61,8 @@ Migrant = tuple[WireProgram, float]
 
 def to_wire(program: Program) -> WireProgram:
     notes = program.comments
-    if (notes is not None and (notes.tail or any(lead or end for lead, end
-                                                 in notes.headers.values()))) or any(
+    if (notes is not None and (notes.tail or any(notes.ends.values()) or any(
+            lead or end for lead, end in notes.headers.values()))) or any(
             ins.leading or ins.comment for _, ins in program.instructions()):
         return program
     return (program.name, *(tuple((ins.op.id, ins.out, ins.inputs, ins.index, ins.data)

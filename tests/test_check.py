@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from amzc.check import check
-from amzc.errors import AmzAddressError, AmzOpNotAllowedError, AmzSourceError
+from amzc.check import MAX_MEMORY_BYTES, check, memory_bytes
+from amzc.errors import AmzAddressError, AmzConfigError, AmzOpNotAllowedError, AmzSourceError
 from amzc.ops import OPS_BY_NAME
 from amzc.parse import parse
 from amzc.syntax import Instruction, MemoryConfig, Program
@@ -140,3 +140,38 @@ def test_memory_config_parse(text, expected):
 def test_memory_config_parse_rejects(text):
     with pytest.raises(ValueError):
         MemoryConfig.parse(text)
+
+
+# A memory too large to hold: refused before anything is allocated, at the address asking it
+
+
+def test_memory_bytes():
+    assert memory_bytes(MemoryConfig(4, 3, 1), 10) == 8 * (4 + 30 + 100)
+
+
+@pytest.mark.parametrize("line, features", [
+    ("s199999999 = 0.5", 4), ("s1 = s2147483647 + s0", 4), ("v1 = v700000 + v0", 256),
+    ("m1 = m2100 * m0", 256), ("v1 = v0 + v0", 2**27),
+])
+def test_an_address_no_memory_can_hold_is_located(line, features):
+    program = parse(f"def Setup():\n  s2 = 0.5\n  {line}\n", file="big.amz")
+    with pytest.raises(AmzAddressError) as info:
+        check(program, MemoryConfig.fitting(program), features)
+    e = info.value
+    assert (e.file, e.line, e.column) == ("big.amz", 3, 3)
+    assert "more than amzc can hold" in e.message
+
+
+def test_the_memory_limit_is_exact():
+    program = parse("def Setup():\n  s2 = 0.5\n")
+    largest = MAX_MEMORY_BYTES // 8 - 1  # scalars beside one vector of F = 1
+    check(program, MemoryConfig(largest, 1, 0), 1)
+    with pytest.raises(AmzConfigError, match="more than amzc can hold"):
+        check(program, MemoryConfig(largest + 1, 1, 0), 1)
+
+
+def test_a_memory_too_large_only_together_is_a_config_error():
+    program = parse("def Setup():\n  m1 = m2 * m0\n")
+    check(program, MemoryConfig(4, 3, 3), 4096)
+    with pytest.raises(AmzConfigError, match=r"memory 4,3,9 with F = 4096 takes 1\.13 GiB"):
+        check(program, MemoryConfig(4, 3, 9), 4096)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from amzc.errors import AmzError, AmzSyntaxError, AmzTypeError
 from amzc.ops import OPS_BY_NAME
-from amzc.parse import parse, parse_file
+from amzc.parse import MAX_INTEGER, parse, parse_file
 from amzc.syntax import Instruction, Program
 
 
@@ -350,7 +350,10 @@ def parse_or_user_error(text: str) -> None:
         assert str(e)  # every error renders to a message
         line = getattr(e, "line", None)
         if line is not None:
-            assert 1 <= line <= max(len(text.splitlines()), 1) + 1
+            lines = [t.removesuffix("\r") for t in text.split("\n")]  # only \n ends a line
+            assert 1 <= line <= len(lines)
+            if e.source_line is not None:
+                assert e.source_line == lines[line - 1]  # the line the message is about
 
 
 @given(st.text(max_size=200))
@@ -358,7 +361,8 @@ def test_garbage_text_raises_only_amz_errors(text):
     parse_or_user_error(text)
 
 
-@given(st.text(alphabet="defSetupPrdicLarn():=+-*/.,[]#0123456789svm_xna \t\n\r", max_size=200))
+@given(st.text(alphabet="defSetupPrdicLarn():=+-*/.,[]#0123456789svm_xna \t\n\r\x0c\x0b\x85\u2028",
+               max_size=200))
 def test_garbage_from_the_language_alphabet_raises_only_amz_errors(text):
     parse_or_user_error(text)
 
@@ -370,7 +374,7 @@ TOKENS = [
     "axis", "axis=0", "axis=1", "axis=7", "n_features", "(n_features, n_features)", "dot",
     "outer", "matmul", "norm", "mean", "std", "bcast", "heaviside", "uniform", "gaussian",
     "minimum", "maximum", "transpose", "abs", "sin", "log", "no_op", "NoOp", "pass", "#", "#c\n",
-    "frob", "x",
+    "frob", "x", "\x0c", "\x0b", "\x85", "\u2028", "#\x0c#\u2028\x85\x0b", "9" * 4400,
 ]
 token_programs = st.lists(st.sampled_from(TOKENS), max_size=40).map("".join)
 
@@ -421,3 +425,99 @@ def test_paper_variants_are_accepted_only_in_their_exact_form(text, message):
     with pytest.raises(AmzError) as info:
         parse("def Learn():\n  " + text + "\n")
     assert message in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# One notion of line: only \n ends one, as lark counts; other characters str.splitlines breaks
+# at are characters of their line
+
+
+NOT_LINE_BREAKS = ["\x0b", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\r"]
+
+
+@pytest.mark.parametrize("char", NOT_LINE_BREAKS + ["\x0c"], ids=repr)
+def test_a_comment_holding_another_line_break_is_one_line(char):
+    program = parse(f"def Setup():\n  # a{char}b\n  s2 = 1.0  # c{char}d\n  s3 = s0 - s1\n")
+    first, second = program.setup
+    assert first.leading == (f"# a{char}b",) and first.comment == f"# c{char}d"
+    assert first.pos.line == 3 and second.pos.line == 4
+    assert second.pos.source_line == "  s3 = s0 - s1"
+
+
+@pytest.mark.parametrize("char", NOT_LINE_BREAKS, ids=repr)
+def test_another_line_break_in_code_is_an_error_on_its_own_line(char):
+    text = f"def Setup():\n  # x{char}y\n  s2 = 1.0{char} \n"
+    e = error_of(text, AmzSyntaxError)
+    assert (e.line, e.column) == (3, 11) and e.source_line == f"  s2 = 1.0{char} "
+    assert f"unexpected character {char!r}" in e.message
+    header, shown, caret = str(e).split("\n")
+    assert shown == "    s2 = 1.0" and char not in str(e).replace(repr(char), "")
+    assert caret.index("^") == len("    s2 = 1.0")  # under the character
+
+
+def test_a_form_feed_in_code_is_blank_space():
+    (ins,) = parse("def Setup():\n  s2 =\x0c1.0\n").setup
+    assert ins.data == (1.0,)
+    e = error_of("def Setup():\n\x0c  s2 = 1.0 s3\n", AmzSyntaxError)
+    assert e.line == 2 and str(e).split("\n")[1] == "     s2 = 1.0 s3"  # shown as a space
+
+
+def test_a_long_line_is_shown_around_the_column():
+    e = error_of("def Setup():\n  s2 = 1.0" + " " * 500 + "s3\n", AmzSyntaxError)
+    header, shown, caret = str(e).split("\n")
+    assert len(shown) < 110 and shown.startswith("  …") and shown.endswith("s3")
+    assert shown[caret.index("^")] == "s"
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers too large for an address, index or axis: a located error, whatever their length
+
+
+@pytest.mark.parametrize("digits", [len(str(MAX_INTEGER)) + 1, 25, 4301, 10_000])
+@pytest.mark.parametrize("template, what, column", [
+    ("s{n} = 0.5", "address", 3), ("s1 = s{n} + s2", "address", 8),
+    ("v1[{n}] = 0.5", "index", 6), ("m1[0, {n}] = 0.5", "index", 9),
+    ("v1 = mean(m1, axis={n})", "axis", 22),
+])
+def test_huge_integers_are_located_errors(digits, template, what, column):
+    text = "def Setup():\n  " + template.format(n="9" * digits) + "\n"
+    e = error_of(text, AmzSyntaxError)
+    assert (e.line, e.column) == (2, column)
+    assert f"{what} " in e.message and "too large" in e.message
+    assert len(str(e)) < 400  # the number is not printed whole
+
+
+def test_the_largest_integer_is_accepted():
+    (ins,) = parse(f"def Setup():\n  s{MAX_INTEGER} = 0.5\n  v1[00{MAX_INTEGER}] = 1\n").setup[:1]
+    assert ins.out == MAX_INTEGER
+    error_of(f"def Setup():\n  s{MAX_INTEGER + 1} = 0.5\n", AmzSyntaxError)
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.amz"
+    path.write_bytes("\ufeffdef Setup():\n  s2 = 0.5\n".encode())
+    assert len(parse_file(path).setup) == 1
+
+
+def test_a_lone_carriage_return_in_a_file_is_not_a_line_break(tmp_path):
+    path = tmp_path / "cr.amz"
+    path.write_bytes(b"def Setup():\n  # a\rb\n  s2 = 0.5\r\n  s3 = x\n")
+    e = error_of_file(path)
+    assert e.line == 4 and e.source_line == "  s3 = x"
+
+
+def test_bytes_that_are_not_utf8_are_located(tmp_path):
+    path = tmp_path / "latin1.amz"
+    path.write_bytes("def Setup():\n  # caf\xe9\n".encode("latin-1"))
+    e = error_of_file(path)
+    assert (e.line, e.column) == (2, 8) and "not UTF-8" in e.message
+
+
+def error_of_file(path):
+    with pytest.raises(AmzSyntaxError) as info:
+        parse_file(path)
+    return info.value

@@ -175,3 +175,23 @@ def test_a_memory_too_large_only_together_is_a_config_error():
     check(program, MemoryConfig(4, 3, 3), 4096)
     with pytest.raises(AmzConfigError, match=r"memory 4,3,9 with F = 4096 takes 1\.13 GiB"):
         check(program, MemoryConfig(4, 3, 9), 4096)
+
+
+def test_the_check_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from amzc.cli import app
+
+    path = tmp_path / "lr[test].amz"
+    path.write_text("def Setup():\n  s2 = 0.5\n")
+    runner = CliRunner()
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 0 and f"{path}: ok" in result.stdout  # the name, not markup
+    result = runner.invoke(app, ["check", str(path), "--features", "-5"])
+    assert result.exit_code == 2 and "--features must be at least 1" in result.output
+    path.write_text("def Setup():\n  s99999999999999999999 = 0.5\n")
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 2 and ":2:3: syntax error: address" in result.output
+    path.write_text("def Setup():\n  s2147483647 = 0.5\n")
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 2 and "more than amzc can hold" in result.output

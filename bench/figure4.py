@@ -54,6 +54,7 @@ class Level:
     label: str
     ops: dict[str, list[str]]
     sizes: tuple[int, int, int]  # setup, predict, learn (fixed)
+    features: int = 4
 
 
 LEVELS = (
@@ -82,7 +83,7 @@ matrices = 1
 
 [tasks.search]
 kind = "linear"
-features = 4
+features = {features}
 num_train = 100
 num_valid = 100
 num_tasks = 3
@@ -130,7 +131,7 @@ max_individuals = {budget}
 
 def config_text(level: Level, method: str, budget: int) -> str:
     setup, predict, learn = level.sizes
-    return CONFIG.format(level=level.name, method=method, success=SUCCESS, budget=budget,
+    return CONFIG.format(level=level.name, features=level.features, method=method, success=SUCCESS, budget=budget,
                          setup_ops=json.dumps(level.ops["setup"]),
                          predict_ops=json.dumps(level.ops["predict"]),
                          learn_ops=json.dumps(level.ops["learn"]), s=setup, p=predict,

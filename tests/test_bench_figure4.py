@@ -1,0 +1,83 @@
+"""bench/figure4.py: the statistics it reports, and the whole command on a tiny budget."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+
+import pytest
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("figure4", ROOT / "bench" / "figure4.py")
+figure4 = importlib.util.module_from_spec(spec)
+sys.modules["figure4"] = figure4  # dataclasses look their module up there
+spec.loader.exec_module(figure4)
+
+
+def test_katz_ratio_of_equal_rates_is_one_and_covers_it():
+    ratio, low, high = figure4.katz_ratio(10, 20, 10, 20)
+    assert ratio == pytest.approx(1.0)
+    assert low < 1.0 < high
+
+
+def test_katz_ratio_known_value():
+    # 12/20 against 3/20: ratio 4, se = sqrt(1/12 - 1/20 + 1/3 - 1/20)
+    ratio, low, high = figure4.katz_ratio(12, 20, 3, 20)
+    se = math.sqrt(1 / 12 - 1 / 20 + 1 / 3 - 1 / 20)
+    assert ratio == pytest.approx(4.0)
+    assert low == pytest.approx(4.0 * math.exp(-1.959964 * se))
+    assert high == pytest.approx(4.0 * math.exp(1.959964 * se))
+
+
+def test_katz_ratio_with_a_zero_count_is_finite():
+    ratio, low, high = figure4.katz_ratio(5, 10, 0, 10)
+    assert math.isfinite(ratio) and ratio > 1.0 and low < ratio < high
+
+
+def test_wilson_interval():
+    low, high = figure4.wilson(0, 10)
+    assert low == 0.0 and 0.25 < high < 0.35
+    low, high = figure4.wilson(5, 10)
+    assert low < 0.5 < high
+
+
+def _runs(level, method, successes, n, individuals):
+    return [{"level": level, "method": method, "seed": i, "success": i < successes,
+             "individuals": individuals, "final_fitness": 0.0, "cpu_s": 1.0} for i in range(n)]
+
+
+def test_summary_difficulty_from_random_search():
+    level = figure4.LEVELS[0]
+    runs = _runs("L1", "evolution", 8, 10, 500) + _runs("L1", "random", 2, 10, 1000)
+    (row,) = figure4.summarize(runs, [level], 10, 1000)
+    assert row["difficulty"] == pytest.approx(10 * 1000 / 2)  # individuals per RS success
+    assert not row["difficulty_is_lower_bound"]
+    assert row["ratio"] == pytest.approx(4.0)
+    runs = _runs("L1", "evolution", 1, 10, 1000) + _runs("L1", "random", 0, 10, 1000)
+    (row,) = figure4.summarize(runs, [level], 10, 1000)
+    assert row["difficulty_is_lower_bound"] and row["ratio_is_lower_bound"]
+    assert row["difficulty"] == pytest.approx(10_000 / -math.log(0.05))  # rule of three
+
+
+def test_config_text_parses_for_every_level():
+    from amzc.search.config import parse_config
+
+    for level in figure4.LEVELS:
+        for method in ("evolution", "random"):
+            cfg = parse_config(figure4.config_text(level, method, 1234), "f4.toml",
+                               base_dir=ROOT, seed=1)
+            assert cfg.strategy == method and cfg.stop.max_individuals == 1234
+
+
+def test_command_end_to_end(tmp_path, capsys):
+    out = tmp_path / "f4.json"
+    assert figure4.main(["--experiments", "1", "--budget", "1100", "--levels", "L1",
+                         "--workers", "1", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert [row["level"] for row in data["levels"]] == ["L1"]
+    assert {r["method"] for r in data["runs"]} == {"evolution", "random"}
+    assert all(r["individuals"] >= 1000 for r in data["runs"])
+    assert out.with_suffix(".png").stat().st_size > 10_000
+    assert "L1" in capsys.readouterr().out

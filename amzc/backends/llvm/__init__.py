@@ -26,8 +26,8 @@ from typing import Literal
 
 import numpy as np
 
-from amzc.errors import AmzConfigError
 from amzc import ops as op_table
+from amzc.errors import AmzConfigError
 from amzc.evaluate import EvalOptions, RunOutput, combine
 from amzc.ops import OPS, Op
 from amzc.syntax import MemoryConfig, Program

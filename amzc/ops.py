@@ -490,6 +490,7 @@ _op(64, "matrix_gaussian_set", "", M, Form.RANDOM, "gaussian", _gaussian,
     fill=GAUSSIAN)
 
 NO_OP = OPS[0]
+BUILT_IN = len(OPS)  # the ops every process has on import (a child process knows only these)
 
 
 def op_by_id(op_id: int) -> Op:

@@ -861,3 +861,15 @@ def test_the_table_refuses_a_clash_or_a_gap():
     with pytest.raises(ValueError, match="only the last op"):
         ops.unregister(OPS[3])
     assert len(OPS) == 65
+
+
+def test_the_table_imports_nothing_of_amzc_above_it():
+    """ops.py is the bottom layer: the AST (syntax.py) and everything else import it, never
+    the reverse, not even for type checking."""
+    import ast
+
+    tree = ast.parse(Path(ops.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for a in node.names}
+    assert {m for m in imported if m and m.startswith("amzc")} <= {"amzc.rng"}

@@ -8,54 +8,23 @@ min/max/heaviside/std quirks of REFERENCE.md §2), and random ops draw from a ve
 amzc's counter-based stream (amzc.rng), so a program trained by the module ends with the same
 memory, bit for bit, as the evaluator's (docs/export.md).
 
-Python forms of the ops come from the op table: infix and reciprocal ops and the element-wise
-NumPy functions are derived from ``Op.form``/``Op.symbol``; :data:`PYTHON_FORMS` gives the
-rest, keyed by op name."""
+Each op's statement comes from the op table: ``Op.export`` where the row gives one (calling,
+by name, helpers of amzc/ops.py that the module then carries as source, so the NumPy semantics
+and the module share one definition of, e.g., min/max's NaN rule), else derived from the op's
+form and symbol. Nothing here names an op."""
 
 from __future__ import annotations
 
 import inspect
 import re
 
-from amzc import rng
-from amzc.ops import MATRIX, OPS, SCALAR, VECTOR, Form, Op
+from amzc import ops, rng
+from amzc.ops import MATRIX, SCALAR, VECTOR, Form, Op
 from amzc.printer import format_number, print_instruction, print_program
 from amzc.syntax import COMPONENTS, HEADERS, Instruction, MemoryConfig, Program
 
 # Element-wise functions whose NumPy ufunc has the op's symbol as its name.
 _UFUNCS = frozenset({"abs", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "exp", "log"})
-
-# Python expressions of the ops not derived from form and symbol: {a}, {b} are the inputs,
-# F the feature size. _sum sums left to right and _std is sqrt(E[x²] − E[x]²), as ops.py.
-PYTHON_FORMS: dict[str, str] = {
-    "scalar_heaviside": "np.where({a} >= 0.0, 1.0, 0.0)",
-    "vector_heaviside": "np.where({a} > 0.0, 1.0, 0.0)",
-    "matrix_heaviside": "np.where({a} > 0.0, 1.0, 0.0)",
-    "scalar_broadcast": "np.full(F, {a})",
-    "vector_norm": "np.sqrt(_sum({a} * {a}))",
-    "vector_inner_product": "_sum({a} * {b})",
-    "vector_outer_product": "np.outer({a}, {b})",
-    "matrix_vector_product": "_sum({a} * {b})",
-    "vector_column_broadcast": "np.repeat({a}[:, None], F, axis=1)",
-    "vector_row_broadcast": "np.repeat({a}[None, :], F, axis=0)",
-    "matrix_norm": "np.sqrt(_sum(({a} * {a}).ravel()))",
-    "matrix_column_norm": "np.sqrt(_sum({a} * {a}, axis=0))",
-    "matrix_row_norm": "np.sqrt(_sum({a} * {a}, axis=1))",
-    "matrix_transpose": "{a}.T.copy()",
-    "matrix_matrix_product": "_sum({a}[:, :, None] * {b}[None, :, :], axis=1)",
-    "scalar_min": "np.where({b} < {a}, {b}, {a})",
-    "vector_min": "np.where({b} < {a}, {b}, {a})",
-    "matrix_min": "np.where({a} < {b}, {a}, {b})",
-    "scalar_max": "np.where({a} < {b}, {b}, {a})",
-    "vector_max": "np.where({a} < {b}, {b}, {a})",
-    "matrix_max": "np.where({a} > {b}, {a}, {b})",
-    "vector_mean": "_sum({a}) / F",
-    "matrix_mean": "_sum({a}.ravel()) / (F * F)",
-    "matrix_row_mean": "_sum({a}, axis=1) / F",
-    "matrix_row_st_dev": "_std({a}, axis=1)",
-    "vector_st_dev": "_std({a})",
-    "matrix_st_dev": "_std({a}.ravel())",
-}
 
 _MEMORY = {SCALAR: "s", VECTOR: "v", MATRIX: "m"}
 _SHAPES = {SCALAR: "()", VECTOR: "(F,)", MATRIX: "(F, F)"}
@@ -64,8 +33,8 @@ _SHAPES = {SCALAR: "()", VECTOR: "(F,)", MATRIX: "(F, F)"}
 def python_form(op: Op) -> str:
     """The statement template of ``op``: ``{out}``, ``{a}``, ``{b}`` are operands; data ops
     use ``{value}`` / ``{lo}``, ``{hi}``."""
-    if op.name in PYTHON_FORMS:
-        return "{out} = " + PYTHON_FORMS[op.name]
+    if op.export is not None:
+        return "{out} = " + op.export
     match op.form:
         case Form.NO_OP:
             return "pass"
@@ -79,7 +48,7 @@ def python_form(op: Op) -> str:
             return "{out} = {value}"
         case Form.RANDOM:
             return "{out} = rng." + op.symbol + "({lo}, {hi}, " + _SHAPES[op.output or SCALAR] + ")"
-    raise KeyError(f"no Python form for op {op.name}; add it to PYTHON_FORMS")
+    raise KeyError(f"no Python form for op {op.name}; give its row an export= form")
 
 
 def _literal(value: float) -> str:
@@ -109,6 +78,21 @@ def python_statement(ins: Instruction) -> str:
 def min_features(program: Program) -> int:
     """The smallest F the program's constant-set indices fit."""
     return max((i + 1 for _, ins in program.instructions() for i in ins.index), default=1)
+
+
+def _helper_source(text: str) -> str:
+    """The amzc/ops.py helpers that ``text`` calls, and those they call, as source, in the
+    order of ``ops.EXPORT_HELPERS`` (which lists a helper after the ones it calls)."""
+    sources = {f.__name__: inspect.getsource(f) for f in ops.EXPORT_HELPERS}
+    used: set[str] = set()
+    pending = [text]
+    while pending:
+        text = pending.pop()
+        found = {name for name in sources
+                 if name not in used and re.search(rf"\b{name}\(", text)}
+        used |= found
+        pending += [sources[name] for name in found]
+    return "\n\n".join(source for name, source in sources.items() if name in used)
 
 
 def _stream_source() -> str:
@@ -147,18 +131,11 @@ def export_python(program: Program, memory: MemoryConfig | None = None,
                             scalars=memory.scalars, vectors=memory.vectors,
                             matrices=memory.matrices, min_features=min_features(program)),
              _stream_source(), _RUNTIME]
-    parts += [_function(program, component) for component in COMPONENTS]
+    functions = [_function(program, component) for component in COMPONENTS]
+    helpers = _helper_source("\n".join(functions))
+    parts += ([helpers] if helpers else []) + functions
     parts.append(_PROTOCOL)
     return "\n\n\n".join(part.strip("\n") for part in parts) + "\n"
-
-
-def covered_ops() -> list[str]:
-    """Names of every op that has a Python form (all of them, or export is incomplete)."""
-    names = []
-    for op in OPS:
-        python_form(op)
-        names.append(op.name)
-    return names
 
 
 _HEADER = '''\
@@ -188,17 +165,6 @@ SCALARS, VECTORS, MATRICES = {scalars}, {vectors}, {matrices}
 MIN_FEATURES = {min_features}  # constant-set indices need F at least this large'''
 
 _RUNTIME = '''
-def _sum(x, axis=-1):
-    """Sum strictly left to right, as amzc's evaluator does."""
-    return np.cumsum(x, axis=axis).take(-1, axis=axis)
-
-
-def _std(x, axis=-1):
-    n = x.shape[axis]
-    mean = _sum(x, axis) / n
-    return np.sqrt(_sum(x * x, axis) / n - mean * mean)
-
-
 def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 

@@ -30,7 +30,6 @@ from amzc.syntax import (
 
 _HEADER_NAMES = {name: comp for comp, name in HEADERS.items()}
 _NO_OP_NAMES = ("no_op", "NoOp")
-_RANDOM_FILLS = ("uniform", "gaussian")
 
 _TERMINAL_NAMES = {
     "ADDR": "an address (s1, v0, m2, ...)",
@@ -331,7 +330,7 @@ class _Builder:
     def call(self, expr: Tree, out_type: str, target: Tree) -> _Resolved:
         name, *args = expr.children
         fname = str(name)
-        if fname in _RANDOM_FILLS:
+        if fname in ops.FILL_NAMES:
             return self.random_fill(fname, args, out_type, name, target)
         if fname in _NO_OP_NAMES:
             raise self.error(AmzTypeError, "no_op() has no result; write it alone on its line",

@@ -1,25 +1,46 @@
-"""The op table (amzc/ops.py): every op (ids 0-64) against hand-computed values, edge cases as
-REFERENCE.md §2 states them, run through ``Op.numpy`` (the batched NumPy semantics)."""
+"""The op table (amzc/ops.py): every op against hand-computed values and its edge cases, run
+through ``Op.numpy`` (the batched NumPy semantics); the gates that every op of the table has a
+semantic test, a line in tests/programs/every_op.amz and a row in docs/language.md; and an op
+added at run time, through every stage."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 import pickle
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import apply_op
+from conftest import apply_op, make_taskset
 
 from amzc import ops
+from amzc.backends.llvm import LlvmBackend
+from amzc.backends.numpy import NumpyBackend
+from amzc.check import check
+from amzc.cli import ops_table
+from amzc.errors import AmzTypeError
+from amzc.evaluate import EvalOptions
 from amzc.ops import MATRIX, OPS, SCALAR, VECTOR, Form, lookup, op_by_id
+from amzc.parse import parse, parse_file
+from amzc.printer import print_program
 from amzc.rng import GOLDEN, TWO_PI, UNIFORM_SCALE, mix64
+from amzc.search.config import ComponentConfig, MutationConfig, SearchSpace
+from amzc.search.mutation import Mutator
+from amzc.search.random_program import noop_program
+from amzc.syntax import COMPONENTS, Instruction, MemoryConfig, Program
+from amzc.tasks import build_tasks, task_spec
 
 COVERED: set[int] = set()
 NAN, INF = math.nan, math.inf
 
 
 def covers(*ids: int):
-    """Record which op ids a test pins, so the last test can demand all 65."""
+    """Record which op ids a test pins, so the gate can demand every op of the table."""
     COVERED.update(ids)
     return lambda fn: fn
 
@@ -41,9 +62,9 @@ def signbit(x) -> bool:
 # The table itself
 
 
-def test_table_has_65_ops_with_ids_0_to_64_in_order():
-    assert [o.id for o in OPS] == list(range(65))
-    assert all(op_by_id(i) is OPS[i] for i in range(65))
+def test_ids_are_dense_and_the_reference_ops_keep_0_to_64():
+    assert [o.id for o in OPS] == list(range(len(OPS))) and len(OPS) >= 65
+    assert all(op_by_id(o.id) is o for o in OPS)
 
 
 def test_names_are_the_reference_enum_names():
@@ -53,7 +74,7 @@ def test_names_are_the_reference_enum_names():
             56: "scalar_const_set", 64: "matrix_gaussian_set"}
     for op_id, name in spot.items():
         assert OPS[op_id].name == name
-    assert len({o.name for o in OPS}) == 65
+    assert len({o.name for o in OPS}) == len(OPS)
 
 
 @pytest.mark.parametrize("o", OPS, ids=lambda o: o.name)
@@ -643,6 +664,212 @@ def test_ops_act_per_task(o):
     same(both, np.concatenate([first, second]))
 
 
+def uncovered() -> list[str]:
+    return [o.name for o in OPS if o.id not in COVERED]
+
+
 def test_every_op_has_a_semantic_test():
-    missing = set(range(65)) - COVERED
-    assert not missing, f"ops without a semantic test: {sorted(missing)}"
+    assert not uncovered(), f"ops without a semantic test (@covers): {uncovered()}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The gates derived from the table: an op added to it fails each until it has its test, its
+# line in every_op.amz and its row in the docs.
+
+ROOT = Path(__file__).resolve().parent.parent
+EVERY_OP = ROOT / "tests" / "programs" / "every_op.amz"
+LANGUAGE_MD = ROOT / "docs" / "language.md"
+TABLE_START = "<!-- op table: generated from amzc/ops.py -->\n"
+TABLE_END = "<!-- end of op table -->\n"
+UPDATE = "AMZC_UPDATE_DOCS=1 python -m pytest tests/test_ops.py -k docs_op_table"
+
+
+def missing_from_every_op() -> list[str]:
+    used = {ins.op.name for _, ins in parse_file(EVERY_OP).instructions()}
+    return [o.name for o in OPS if o.name not in used]
+
+
+def test_every_op_program_uses_every_op_of_the_table():
+    assert not missing_from_every_op(), \
+        f"ops missing from tests/programs/every_op.amz: {missing_from_every_op()}"
+
+
+def docs_op_table() -> str:
+    text = LANGUAGE_MD.read_text(encoding="utf-8")
+    return text[text.index(TABLE_START) + len(TABLE_START):text.index(TABLE_END)]
+
+
+def test_docs_op_table_is_the_generated_one():
+    """docs/language.md holds `amzc ops --markdown` between two markers; with
+    AMZC_UPDATE_DOCS=1 this test rewrites it instead."""
+    generated = ops_table(markdown=True)
+    if os.environ.get("AMZC_UPDATE_DOCS"):
+        text = LANGUAGE_MD.read_text(encoding="utf-8")
+        LANGUAGE_MD.write_text(text.replace(docs_op_table(), generated), encoding="utf-8")
+    assert docs_op_table() == generated, f"the op table in docs/language.md is stale: {UPDATE}"
+
+
+# ---------------------------------------------------------------------------------------------
+# min/max: the NaN and signed-zero rule of ops.py against the LLVM lowering's selects
+
+SPECIAL = [math.nan, 0.0, -0.0, 1.0, -1.0, math.inf, -math.inf]
+
+
+@pytest.mark.parametrize("name", ["scalar_min", "vector_min", "matrix_min", "scalar_max",
+                                  "vector_max", "matrix_max"])
+def test_min_max_lowering_follows_the_ops_rule(name):
+    o = op(name)
+    pairs = [(a, b) for a in SPECIAL for b in SPECIAL]  # 49: one per entry of a 7 x 7 matrix
+    a, b = (np.array([p[i] for p in pairs]) for i in (0, 1))
+    expected = np.array([apply_op(o, x, y) for x, y in pairs]) if o.output == SCALAR \
+        else apply_op(o, *((a, b) if o.output == VECTOR else (a.reshape(7, 7), b.reshape(7, 7))))
+    n = len(pairs)
+    if o.output == SCALAR:  # past s0, s1 (the protocol's): a_k, b_k, then the results
+        setup = constants(SCALAR, 2, a, n) + constants(SCALAR, 2 + n, b, n)
+        predict = tuple(Instruction(o, 2 + 2 * n + k, (2 + k, 2 + n + k)) for k in range(n))
+        memory, f = MemoryConfig(2 + 3 * n, 1, 1), 1
+    else:
+        f = n if o.output == VECTOR else 7
+        setup = constants(o.output, 1, a, f) + constants(o.output, 2, b, f)
+        predict = (Instruction(o, 0, (1, 2)),)
+        memory = MemoryConfig(4, 3, 3)
+    program = Program(setup=setup, predict=predict)
+    for backend in (LlvmBackend(mode="interpret"), LlvmBackend(mode="compile")):
+        out = backend.run(program, tiny_tasks(f), memory, EvalOptions(max_abs_error=math.inf))
+        got = {SCALAR: out.scalars[0, 2 + 2 * n:], VECTOR: out.vectors[0, 0],
+               MATRIX: out.matrices[0, 0]}[o.output]
+        same(got, expected)
+        assert np.array_equal(np.signbit(got), np.signbit(expected))
+
+
+def constants(kind: str, address: int, values: np.ndarray, f: int) -> tuple[Instruction, ...]:
+    """Setup instructions writing ``values`` entry by entry: into consecutive scalars from
+    ``address``, or into the vector or (row by row) the F x F matrix at ``address``."""
+    const = ops.data_op(Form.CONST, "const", kind)
+    if kind == SCALAR:
+        return tuple(Instruction(const, address + k, (), (), (float(v),))
+                     for k, v in enumerate(values))
+    return tuple(Instruction(const, address, (), (k,) if kind == VECTOR else divmod(k, f),
+                             (float(v),)) for k, v in enumerate(values))
+
+
+def tiny_tasks(features: int):
+    """One task with one training example whose Predict runs once, leaving memory as is."""
+    z = np.zeros((1, 1, features))
+    return make_taskset(z, np.zeros((1, 1)), z, np.zeros((1, 1)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Adding an op is one row plus one lowering: an op registered at run time goes through every
+# stage of amzc, and fails the gates above until it gets its test, program line and docs row.
+
+
+def square_row() -> ops.Op:
+    return ops.Op(len(OPS), "vector_square", ("v",), VECTOR, Form.CALL, "square", None,
+                  lambda x, old, ins, rng: x[0] * x[0], "a² element-wise",
+                  export="{a} * {a}")
+
+
+@contextmanager
+def vector_square() -> Iterator[ops.Op]:
+    """``v = square(v)``: its row and its lowering, removed again on exit."""
+    from amzc.backends.llvm.lowering import _elementwise, lowers
+
+    with ops.registered(square_row()) as (square,):
+        lowers(square.name)(_elementwise(lambda e: lambda a: e.b.fmul(a, a)))
+        yield square
+
+
+SQUARE_PROGRAM = """def Setup():
+  v2 = uniform(-1.0, 1.0)
+def Predict():
+  v1 = square(v0)
+  v1 = v1 * v2
+  s1 = mean(v1)
+def Learn():
+  s2 = s0 - s1
+  s2 = s2 * s3
+  v3 = square(v1)
+  v3 = s2 * v0
+  v2 = v2 + v3
+"""
+
+
+def test_an_op_added_at_run_time_goes_through_every_stage(tmp_path):
+    from test_export import assert_same_as_evaluator
+    from typer.testing import CliRunner
+
+    from amzc.backends.llvm.lowering import LOWERINGS
+    from amzc.cli import app
+
+    before = ops.VERSION
+    with vector_square() as square:
+        assert before < ops.VERSION and ops.lookup("vector_square") is square is OPS[65]
+        # parse and check: the parser resolves square(v) from the row
+        program = parse(SQUARE_PROGRAM)
+        assert program.predict[0].op is square
+        memory = MemoryConfig(4, 4, 1)
+        check(program, memory, 4)
+        # printer round trip
+        assert parse(print_program(program)) == program
+        # NumPy backend against the LLVM backend, interpreted and compiled
+        tasks = build_tasks(task_spec("linear", features=4, num_train=30, num_valid=10,
+                                      num_tasks=3))
+        expected = NumpyBackend().run(program, tasks, memory, EvalOptions(seed=1), record=True)
+        for mode in ("interpret", "compile"):
+            actual = LlvmBackend(mode=mode).run(program, tasks, memory, EvalOptions(seed=1),
+                                                record=True)
+            for part in ("scalars", "vectors", "matrices"):
+                np.testing.assert_array_equal(getattr(actual, part), getattr(expected, part))
+            # the RMSE's squashing atan is libm's in native code: a few ulps apart
+            np.testing.assert_array_max_ulp(actual.fitness, expected.fitness, maxulp=4)
+        # export: the module runs and agrees with the evaluator
+        assert_same_as_evaluator(program, tasks, memory, seed=1)
+        # mutation draws it from a configuration that names it
+        allowed = (ops.lookup("vector_square"), ops.lookup("scalar_sum"))  # as configs name ops
+        space = SearchSpace(memory, 4, {c: ComponentConfig(allowed, 3, 1, 5) for c in COMPONENTS})
+        mutator = Mutator(space, MutationConfig((("randomize_instruction", 1.0),)))
+        rng = random.Random(0)
+        child = noop_program(space)
+        drawn = set()
+        for _ in range(200):
+            child = mutator.mutate(child, rng)
+            drawn |= {ins.op for _, ins in child.instructions()}
+        assert square in drawn
+        # the listing and the gates name it
+        listing = CliRunner().invoke(app, ["ops"]).output
+        assert "65  vector_square" in listing and "v3 = square(v1)" in listing
+        assert ops_table(markdown=True) != docs_op_table()
+        assert "vector_square" in uncovered() and "vector_square" in missing_from_every_op()
+    # and it is gone again
+    assert len(OPS) == 65 and "square" not in ops.FUNCTION_NAMES
+    assert "vector_square" not in LOWERINGS
+    with pytest.raises(AmzTypeError, match="unknown op 'square'"):
+        parse(SQUARE_PROGRAM)
+
+
+def test_the_table_refuses_a_clash_or_a_gap():
+    row = square_row()
+    with pytest.raises(ValueError, match="next id"):
+        ops.register(dataclasses.replace(row, id=70))
+    with pytest.raises(ValueError, match="exists"):
+        ops.register(dataclasses.replace(row, name="vector_abs"))
+    with pytest.raises(ValueError, match="existing op"):
+        ops.register(dataclasses.replace(row, symbol="abs"))
+    with pytest.raises(TypeError, match="register"):
+        OPS.append(row)
+    with pytest.raises(ValueError, match="only the last op"):
+        ops.unregister(OPS[3])
+    assert len(OPS) == 65
+
+
+def test_the_table_imports_nothing_of_amzc_above_it():
+    """ops.py is the bottom layer: the AST (syntax.py) and everything else import it, never
+    the reverse, not even for type checking."""
+    import ast
+
+    tree = ast.parse(Path(ops.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for a in node.names}
+    assert {m for m in imported if m and m.startswith("amzc")} <= {"amzc.rng"}

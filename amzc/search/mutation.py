@@ -144,7 +144,7 @@ class Mutator:
         return _replace(program, component, grown[:gone] + grown[gone + 1:])
 
     def _random_instruction(self, component: Component, rng: random.Random) -> Instruction:
-        """``factory.random(rng, random_op(rng, ops))`` for the component's ops."""
+        """A random op of the component's, then ``factory.random`` of it."""
         makers, rand = self._makers[component], rng.random
         return makers[int(rand() * len(makers))](rand)
 
@@ -182,11 +182,12 @@ class Mutator:
             return _set(ins, data=(self.scale(data[0], rng),))
         if len(data) == 1:  # s = c
             return _set(ins, data=(self.scale(data[0], rng),))
-        if op.symbol == "gaussian":  # the std is rescaled but never negated
+        assert op.fill is not None
+        if op.fill.scale:  # (location, scale): the scale is rescaled but never negated
             if rng.random() < 0.5:
                 return _set(ins, data=(self.scale(data[0], rng), data[1]))
             return _set(ins, data=(data[0], self.scale(data[1], rng, flip=False)))
-        lo, hi = data  # uniform: alter one bound, then sort the pair
+        lo, hi = data  # (lo, hi) bounds: alter one, then sort the pair
         if rng.random() < 0.5:
             lo = self.scale(lo, rng)
         else:

@@ -71,9 +71,10 @@ class InstructionFactory:
     def data(self, rng: random.Random, op: Op) -> tuple[float, ...]:
         if op.form is Form.CONST:
             return (tidy(uniform(rng, -1.0, 1.0)),)
-        if op.symbol == "uniform":
-            return (tidy(uniform(rng, -1.0, 1.0)), tidy(uniform(rng, -1.0, 1.0)))
-        return (tidy(uniform(rng, -1.0, 1.0)), tidy(rng.random()))  # gaussian: mean, std
+        assert op.fill is not None
+        if op.fill.scale:  # (location, scale): a scale is never negative
+            return (tidy(uniform(rng, -1.0, 1.0)), tidy(rng.random()))
+        return (tidy(uniform(rng, -1.0, 1.0)), tidy(uniform(rng, -1.0, 1.0)))  # (lo, hi)
 
     def random(self, rng: random.Random, op: Op) -> Instruction:
         """A random instruction of ``op`` (REFERENCE.md §2.1: inputs first, then the output;
@@ -169,10 +170,6 @@ class _Draws:
 
     def __init__(self, rand: Callable[[], float]) -> None:
         self.random = rand
-
-
-def random_op(rng: random.Random, ops: tuple[Op, ...]) -> Op:
-    return ops[draw(rng, len(ops))]
 
 
 def random_component(rng: random.Random, factory: InstructionFactory, ops: tuple[Op, ...],

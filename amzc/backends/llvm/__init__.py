@@ -26,6 +26,7 @@ from typing import Literal
 
 import numpy as np
 
+from amzc import ops as op_table
 from amzc.errors import AmzConfigError
 from amzc.evaluate import EvalOptions, RunOutput, combine
 from amzc.ops import OPS, Op
@@ -353,6 +354,8 @@ class _State:
     cost model's measurements."""
 
     def __init__(self, cache_size: int = KERNEL_CACHE_SIZE) -> None:
+        self.cache_size = cache_size
+        _STATES.add(self)
         self.compiled = KernelCache(cache_size)
         self.contexts: OrderedDict[tuple, _Context] = OrderedDict()
         self.shape_keys: dict[Shape, int] = {}
@@ -430,7 +433,19 @@ class _State:
         return kernel
 
 
+_STATES: weakref.WeakSet[_State] = weakref.WeakSet()
 _STATE = _State()
+
+
+def _forget_ops() -> None:
+    """After a change of the op table (amzc.ops.register) an op id may name another op, and
+    interpreters, kernels and expected ops may hold one no longer in the table: start afresh."""
+    _INTERPRETERS.clear()
+    for state in list(_STATES):
+        state.__init__(state.cache_size)
+
+
+op_table.on_change(_forget_ops)
 
 
 def program_ir(program: Program, memory: MemoryConfig, features: int, num_tasks: int = 10,

@@ -14,6 +14,7 @@ import struct
 from collections.abc import Callable
 from operator import attrgetter
 
+from amzc import ops
 from amzc.ops import NO_OP, OPS, Op
 from amzc.syntax import Instruction, Program
 
@@ -41,7 +42,8 @@ def _packer(op: Op) -> Callable[[Instruction], bytes] | None:
     return lambda ins: record(op_id, ins.out, *ins.inputs, *ins.index, *ins.data)
 
 
-_PACK = [_packer(op) for op in OPS]
+_PACK: list[Callable[[Instruction], bytes] | None] = []
+ops.on_change(lambda: _PACK.__setitem__(slice(None), [_packer(op) for op in OPS]))
 _ENCODED = attrgetter("encoded")
 
 

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 from llvmlite import ir
 
+from amzc import ops
 from amzc.ops import OPS, Form
 
 from . import population
@@ -314,8 +315,15 @@ def fec_module() -> ir.Module:
 
 # 1 for the op ids of random fills (amz_fec_run leaves their full evaluation to Python)
 _RANDOM_OPS = np.zeros(128, dtype=np.uint8)
-_RANDOM_OPS[[op.id for op in OPS if op.form is Form.RANDOM]] = 1
 _RANDOM_OPS_AT = _RANDOM_OPS.ctypes.data
+
+
+def _mark_random_ops() -> None:  # in place: native code holds the address
+    _RANDOM_OPS[:] = 0
+    _RANDOM_OPS[[op.id for op in OPS if op.form is Form.RANDOM]] = 1
+
+
+ops.on_change(_mark_random_ops)
 
 
 class _Library:

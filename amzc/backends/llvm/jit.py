@@ -30,6 +30,7 @@ from typing import TypeVar
 import llvmlite.binding as llvm
 from llvmlite import ir
 
+from amzc.ops import BUILT_IN
 from amzc.syntax import Program
 
 from .codegen import COMPONENT_FUNCTIONS, ENTRY, components_module, driver_module
@@ -148,7 +149,9 @@ class Jit:
         """The program's kernel: compiled here for the first few, then by the worker."""
         start = time.perf_counter()
         obj = None
-        if self.compiled >= IN_PROCESS_COMPILES and not self._worker_failed:
+        # the worker, a fresh process, knows only the ops the table has on import
+        if self.compiled >= IN_PROCESS_COMPILES and not self._worker_failed and all(
+                ins.op.id < BUILT_IN for _, ins in program.instructions()):
             try:
                 obj = self.worker().object_code(program, shape)
             except (OSError, EOFError, RuntimeError) as e:  # no child processes here: go on

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from amzc.ops import MATRIX, OPS, SCALAR, VECTOR, Op
+from amzc import ops
+from amzc.ops import MATRIX, OPS, OPS_BY_NAME, SCALAR, VECTOR, Op
 from amzc.rng import GOLDEN, MIX1, MIX2, TWO_PI, UNIFORM_SCALE, UNIFORM_SHIFT
 
 from .layout import Shape
@@ -268,13 +269,20 @@ LOWERINGS: dict[str, Lowering] = {}
 
 
 def lowers(*names: str) -> Callable[[Lowering], Lowering]:
+    """Register the decorated function as the lowering of the named ops (rows of the op
+    table; a lowering of an op removed from the table goes with it)."""
     def register(fn: Lowering) -> Lowering:
         for name in names:
-            assert name in {op.name for op in OPS}, name
+            assert name in OPS_BY_NAME, f"no op named {name} in amzc/ops.py"
             LOWERINGS[name] = fn
         return fn
 
     return register
+
+
+def _forget_removed_ops() -> None:
+    for name in set(LOWERINGS) - set(OPS_BY_NAME):
+        del LOWERINGS[name]
 
 
 def emit(e: Emitter, op: Op, operands: Operands) -> None:
@@ -507,12 +515,9 @@ def _gaussian(e: Emitter, op: Op, x: Operands) -> None:
 
 def draws(op: Op, shape: Shape) -> int:
     """Random outputs one execution of ``op`` consumes (amzc/rng.py)."""
-    if op.symbol == "uniform":
-        return shape.size(op.output)
-    if op.symbol == "gaussian":
-        return 2 * shape.size(op.output)
-    return 0
+    return op.fill.draws * shape.size(op.output) if op.fill is not None else 0
 
 
 _MISSING = {op.name for op in OPS} - set(LOWERINGS)
 assert not _MISSING, f"ops without an LLVM lowering: {sorted(_MISSING)}"
+ops.on_change(_forget_removed_ops)

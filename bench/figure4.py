@@ -131,7 +131,8 @@ max_individuals = {budget}
 
 def config_text(level: Level, method: str, budget: int) -> str:
     setup, predict, learn = level.sizes
-    return CONFIG.format(level=level.name, features=level.features, method=method, success=SUCCESS, budget=budget,
+    return CONFIG.format(level=level.name, features=level.features, method=method,
+                         success=SUCCESS, budget=budget,
                          setup_ops=json.dumps(level.ops["setup"]),
                          predict_ops=json.dumps(level.ops["predict"]),
                          learn_ops=json.dumps(level.ops["learn"]), s=setup, p=predict,

@@ -1,0 +1,39 @@
+"""bench/figure5_ladder.py: every rung lies in the Figure 5 search space, and the ladder climbs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+import pytest
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("figure5_ladder",
+                                              ROOT / "bench" / "figure5_ladder.py")
+ladder = importlib.util.module_from_spec(spec)
+sys.modules["figure5_ladder"] = ladder
+spec.loader.exec_module(ladder)
+
+
+def test_ladder_end_to_end(tmp_path):
+    out = tmp_path / "ladder.json"
+    assert ladder.main(["--rates", "0.01", "--out", str(out)]) == 0
+    rungs = {r["program"]: r["fitness"] for r in json.loads(out.read_text())["rungs"]}
+    assert len(rungs) == 7
+    # backpropagation beats training both layers without the ReLU derivative, which beats
+    # every linear rung and the empty program
+    assert rungs["6_backprop.amz"] > rungs["5_both_layers_no_derivative.amz"] > max(
+        rungs["1_linear.amz"], rungs["2_relu_inputs.amz"]) > rungs["0_empty.amz"]
+
+
+def test_a_program_outside_the_search_space_is_refused():
+    from amzc.errors import AmzError
+    from amzc.search.config import load_config
+    from amzc.tasks import build_tasks
+
+    cfg = load_config(ladder.CONFIG)
+    tasks = build_tasks(cfg.final_tasks.spec)
+    outside = "def Predict():\n  s1 = dot(v0, v0)\n  s1 = s1 * s1\n"  # scalar_product: Learn only
+    with pytest.raises(AmzError):
+        ladder.score(outside, "outside.amz", cfg, tasks, "numpy", 1)

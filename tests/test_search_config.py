@@ -234,8 +234,8 @@ def test_overrides_replace_and_add_keys_and_are_recorded():
                                                    "tasks.select.num_tasks": 3})
     assert (c.stop.max_individuals, c.population_size) == (30, 100)
     assert c.select_tasks.spec.num_tasks == 3 and c.search_tasks.spec.num_tasks == 10
-    assert c.source.startswith("# m.toml with --set stop.max_individuals=30 "
-                               "--set population.size=100 --set tasks.select.num_tasks=3\n")
+    assert c.source.startswith("# m.toml, overridden: stop.max_individuals = 30, "
+                               "population.size = 100, tasks.select.num_tasks = 3\n")
     again = parse_config(c.source, "m.toml")  # the run folder's config.toml, on resume
     assert again == c
 

@@ -539,8 +539,8 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
         raise AmzConfigError(f"--seed must be ≥ 0, got {seed}")
     if overrides:
         _apply_overrides(data, overrides)
-        settings = " ".join(f"--set {k}={_toml_value(v)}" for k, v in overrides.items())
-        text = f"# {file} with {settings}\n" + to_toml(data)
+        settings = ", ".join(f"{k} = {_toml_value(v)}" for k, v in overrides.items())
+        text = f"# {file}, overridden: {settings}\n" + to_toml(data)
     root = _Table(data, "", file, frozenset(overrides or ()))
     base_dir = base_dir or Path.cwd()
 

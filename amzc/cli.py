@@ -134,6 +134,8 @@ def run(
     mem = _memory(memory, program)
     if combine_mode not in ("mean", "median"):
         raise AmzConfigError(f"--combine must be mean or median, not {combine_mode!r}")
+    if not max_abs_error >= 0 or max_abs_error == float("inf"):  # NaN fails every comparison
+        raise AmzConfigError(f"--max-abs-error must be a finite number ≥ 0, not {max_abs_error}")
     spec = task_spec(task, features, train, valid, tasks, epochs=epochs, held_out=held_out,
                      data_dir=None if data_dir is None else str(data_dir),
                      valid_fraction=valid_fraction, eval_type=eval_type).reseeded(seed)

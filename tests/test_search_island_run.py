@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from amzc.cli import app
 from amzc.errors import AmzConfigError
 from amzc.search.config import load_config
-from amzc.search.island_run import IslandRun
+from amzc.search.island_run import start_islands
 from amzc.search.islands import LocalPool
 from amzc.search.progress import read_log, without_times
 
@@ -65,7 +65,7 @@ def test_island_runs_are_deterministic_and_migrate(tmp_path):
 def test_island_count_not_worker_count_decides_the_result(tmp_path):
     cfg = config(tmp_path, ISLANDS.replace("interval = 50", "interval = 50\nislands = 2"))
     evolve("-c", str(cfg), "--out", str(tmp_path / "two"), "--workers", "2")
-    run = IslandRun.start_islands(load_config(cfg), tmp_path / "one", LocalPool(1), 2)
+    run = start_islands(load_config(cfg), tmp_path / "one", LocalPool(1), 2)
     run.run()  # the same two islands, both in one worker process
     assert log_without_times(tmp_path / "two") == log_without_times(tmp_path / "one")
 

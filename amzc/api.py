@@ -25,7 +25,7 @@ from amzc.evaluate import BACKENDS
 from amzc.parse import parse
 from amzc.search.config import ExperimentConfig, load_config
 from amzc.search.experiment import LOG_FILE, Run
-from amzc.search.island_run import IslandRun, is_island_run
+from amzc.search.island_run import is_island_run, resume_islands, start_islands
 from amzc.search.islands import LocalPool, Pool
 from amzc.search.progress import Display, read_log
 from amzc.syntax import Program
@@ -110,7 +110,7 @@ def evolve(config: str | Path | ExperimentConfig | None = None, *, seed: int | N
         if seed is not None or overrides or out is not None:
             raise AmzConfigError("a resumed run keeps its seed, config and folder")
         if is_island_run(folder):  # a run keeps the mode it started in
-            runner = IslandRun.resume_islands(folder, make_pool, count, None, backend)
+            runner = resume_islands(folder, make_pool, count, None, backend)
         else:
             runner = Run.resume(folder, None, backend)
     else:
@@ -134,8 +134,7 @@ def evolve(config: str | Path | ExperimentConfig | None = None, *, seed: int | N
             Run.prepare(cfg, folder, force)  # fail on a used folder before starting workers
             pool = make_pool()
             islands = cfg.migration.islands or pool.workers
-            runner = IslandRun.start_islands(cfg, folder, pool, islands, None, config_dir,
-                                             force=True)
+            runner = start_islands(cfg, folder, pool, islands, None, config_dir, force=True)
     if display is not None:
         info = RunInfo(runner.config.name, runner.state.seed, folder, resume is not None)
         runner.display = display if isinstance(display, Display) else display(info)

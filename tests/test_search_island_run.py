@@ -243,3 +243,9 @@ def test_ray_local_runs_the_islands_at_normal_priority(ray_cluster):
                          timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"niceness {os.nice(0)}" in out.stdout
+
+
+def test_the_old_names_of_island_runs_still_work():
+    from amzc.search.island_run import IslandRun, resume_islands
+
+    assert (IslandRun.start_islands, IslandRun.resume_islands) == (start_islands, resume_islands)

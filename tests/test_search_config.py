@@ -72,6 +72,8 @@ def test_defaults_fill_a_minimal_file():
     ("[tasks.select]\nfeatures = 8\n", "differs from tasks.search.features"),
     ("[tasks.final]\nrandomize = true\n", "final tasks are never re-seeded"),
     ("[sizes.learn]\ninit = 5\nmax = 3\n", "need min ≤ init ≤ max"),
+    ("[sizes.learn]\ninit = -1\n", "sizes.learn.init: must be ≥ 0, got -1"),
+    ("[sizes.learn]\nmax = -2\n", "sizes.learn.max: must be ≥ 0, got -2"),
     ("[memory]\nvectors = 1\n", "v0 is the only vector"),
     ("[memory]\nmatrices = 0\n", "the memory has no matrices"),
     ("[population]\ninit = [\"nowhere.amz\"]\n", "no such file"),

@@ -289,7 +289,7 @@ def _read_key(table: _Table, key: str, hint: Any, default: Any, rules: dict[str,
     if hint is bool:
         return table.get(key, bool, default)
     if hint is int:
-        return table.int(key, default, None if low is None else int(low))
+        return table.int(key, default, 0 if low is None else int(low))  # counts and sizes
     if hint is float:
         return table.float(key, default, low, high)
     if hint == float | None:

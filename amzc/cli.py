@@ -136,6 +136,8 @@ def run(
     mem = _memory(memory, program)
     if combine_mode not in ("mean", "median"):
         raise AmzConfigError(f"--combine must be mean or median, not {combine_mode!r}")
+    if not max_abs_error >= 0 or max_abs_error == float("inf"):  # NaN fails every comparison
+        raise AmzConfigError(f"--max-abs-error must be a finite number ≥ 0, not {max_abs_error}")
     spec = task_spec(task, features, train, valid, tasks, epochs=epochs, held_out=held_out,
                      data_dir=None if data_dir is None else str(data_dir),
                      valid_fraction=valid_fraction, eval_type=eval_type).reseeded(seed)
@@ -321,6 +323,10 @@ def evolve(
                                                 "(TOML; docs/evolution.md).")] = None,
     seed: Annotated[int | None, typer.Option(help="Search seed. Default: the config's.",
                                              show_default=False)] = None,
+    settings: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a config key, checked as in the file and recorded in the run "
+        "folder's config.toml: --set stop.max_time_s=600 (the value is TOML; a bare word is "
+        "a string). Repeatable.", show_default=False, metavar="KEY=VALUE")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder. Default: "
                                                  "runs/<config name>.")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder from "
@@ -334,8 +340,12 @@ def evolve(
     workers: Annotated[str | None, typer.Option(
         help="Worker processes (a number, or 'all' for every core), each evolving island "
         "populations with migration between them. Without it: one population in this "
-        "process; with --ray or \\[migration] islands ≥ 2 in the config: all cores.",
+        "process; with --ray or \\[migration] islands ≥ 2 in the config: all cores. More "
+        "than the cores is capped at the cores (see --force-workers).",
         show_default=False, metavar="N|all")] = None,
+    force_workers: Annotated[bool, typer.Option(
+        "--force-workers", help="Start every worker --workers asks for, even more than the "
+        "cores.")] = False,
     ray_address: Annotated[str | None, typer.Option(
         "--ray", help="Run the islands as Ray actors: 'auto' (the cluster of RAY_ADDRESS or "
         "this machine), 'local' (start a private one) or ray://host:port. Needs "
@@ -345,87 +355,49 @@ def evolve(
 
     Example: amzc evolve --config configs/demo.toml --seed 1 --out runs/demo
     """
-    from dataclasses import replace
-
-    from amzc.search.config import load_config
-    from amzc.search.experiment import Interrupted, Run
-    from amzc.search.island_run import IslandRun, is_island_run
-    from amzc.search.islands import LocalPool, Pool
+    from amzc.api import RunInfo
+    from amzc.api import evolve as run_evolve
+    from amzc.search.config import parse_override
+    from amzc.search.experiment import Interrupted
     from amzc.search.progress import Display, LiveDisplay
 
-    if backend is not None and backend not in ("auto", *BACKENDS):
-        raise AmzConfigError(f"--backend must be auto, {', '.join(BACKENDS)}; not {backend!r}")
     if (config is None) == (resume is None):
         raise AmzConfigError("give either --config FILE (a new run) or --resume RUN_DIR")
-    n_workers = _workers(workers)
+    overrides = dict(parse_override(text) for text in settings or ())
+    if resume is not None and overrides:
+        raise AmzConfigError("--set applies to a new run; a resumed run keeps its config")
 
-    def make_pool() -> Pool:
-        if ray_address is not None:
-            from amzc.search.ray_pool import RayPool
+    def display(info: RunInfo) -> Display:
+        if quiet:
+            return Display()
+        title = (f"amzc evolve --resume {info.folder}" if info.resumed else
+                 f"amzc evolve {info.name} (seed {info.seed}) → {info.folder}")
+        return LiveDisplay(title, err)
 
-            return RayPool(ray_address, n_workers if workers is not None else None)
-        return LocalPool(n_workers)
-
-    if resume is not None:
-        title = f"amzc evolve --resume {resume}"
-        display = Display() if quiet else LiveDisplay(title, err)
-        if is_island_run(resume):  # a run keeps the mode it started in
-            runner: Run = IslandRun.resume_islands(resume, make_pool, n_workers, display,
-                                                   backend)
-        else:
-            runner = Run.resume(resume, display, backend)
-        folder = resume
-    else:
-        assert config is not None
-        cfg = load_config(config, seed)
-        if backend is not None:
-            cfg = replace(cfg, backend=backend)
-        folder = out_dir or Path("runs") / cfg.name
-        display = Display() if quiet else LiveDisplay(f"amzc evolve {cfg.name} (seed "
-                                                      f"{cfg.seed}) → {folder}", err)
-        config_dir = config.resolve().parent
-        if workers is None and ray_address is None and cfg.migration.islands < 2:
-            n_workers = 1  # one population, as the reference and the demo; islands on request
-        if ray_address is None and n_workers == 1:
-            runner = Run.start(cfg, folder, display, config_dir=config_dir, force=force)
-        else:
-            Run.prepare(cfg, folder, force)  # fail on a used folder before starting workers
-            pool = make_pool()
-            islands = cfg.migration.islands or pool.workers
-            runner = IslandRun.start_islands(cfg, folder, pool, islands, display, config_dir,
-                                             force=True)
     try:
-        result = runner.run()
+        result = run_evolve(config, seed=seed, workers=workers, ray=ray_address, resume=resume,
+                            out=out_dir, backend=backend, overrides=overrides, force=force,
+                            force_workers=force_workers, display=display)
     except Interrupted as e:
         err.print(str(e), markup=False)
         raise typer.Exit(130) from None
+    folder, summary = result.folder, result.summary
     if quiet:
-        out.print(f"final fitness {result['final_fitness']:.6f}  ({folder / 'result.json'})")
+        out.print(f"final fitness {result.final_fitness:.6f}  ({folder / 'result.json'})",
+                  markup=False)
         return
-    out.print(f"final fitness {result['final_fitness']:.6f} on the final tasks "
-              f"(T_select {result['select_fitness']:.6f}; {result['experiments']} "
-              f"experiment(s), {result['individuals']:,} individuals, "
-              f"{result['elapsed_s']:.1f} s)")
-    for baseline in result.get("baselines", []):
+    out.print(f"final fitness {result.final_fitness:.6f} on the final tasks "
+              f"(T_select {result.select_fitness:.6f}; {result.experiments} "
+              f"experiment(s), {result.individuals:,} individuals, "
+              f"{result.elapsed_s:.1f} s)")
+    for baseline in summary.get("baselines", []):
         out.print(f"baseline {baseline['file']}: final fitness "
                   f"{baseline['final_fitness']:.6f} on the same tasks", markup=False)
-    out.print(result["program"], end="", markup=False)
+    out.print(result.program_text, end="", markup=False)
     out.print("simplified:", markup=False)
-    out.print(result["simplified_program"], end="", markup=False)
-    out.print(f"wrote {folder / 'best.amz'} and {folder / 'best_simplified.amz'}")
-
-
-def _workers(value: str | None) -> int:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if value is None or value.strip().lower() in ("all", "auto"):
-        return cores or 1
-    try:
-        count = int(value)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise AmzConfigError(f"--workers must be a positive number or 'all', not {value!r}")
-    return count
+    out.print(result.simplified_text, end="", markup=False)
+    out.print(f"wrote {folder / 'best.amz'} and {folder / 'best_simplified.amz'}",
+              markup=False)
 
 
 @app.command()

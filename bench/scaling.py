@@ -53,7 +53,7 @@ from pathlib import Path
 import amzc.search.island_run as island_run
 from amzc.search.config import load_config
 from amzc.search.experiment import Run
-from amzc.search.island_run import IslandRun
+from amzc.search.island_run import start_islands
 from amzc.search.islands import LocalPool
 from amzc.search.progress import read_log
 
@@ -110,7 +110,7 @@ else:
         pool = measured(RayPool("local", workers))
     else:
         pool = measured(LocalPool(workers))
-    run = IslandRun.start_islands(cfg, folder, pool, islands)
+    run = start_islands(cfg, folder, pool, islands)
 result = run.run()
 cpu = time.process_time() - cpu0
 progress = [r for r in read_log(folder / "progress.jsonl") if r["kind"] == "progress"]

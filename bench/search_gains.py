@@ -68,7 +68,7 @@ with tempfile.TemporaryDirectory() as tmp:
     wall, cpu = time.perf_counter(), time.process_time()
     result = run.run()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-stats = run.evaluator.stats
+stats = run.state.stats  # the last experiment's counters
 print(json.dumps({
     "individuals": result["individuals"], "wall_s": wall, "cpu_s": cpu,
     "individuals_per_s_wall": result["individuals"] / wall,

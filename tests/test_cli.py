@@ -225,3 +225,10 @@ def test_help_keeps_bracketed_text():
     result = invoke("evolve", "--help")
     text = " ".join(result.output.replace("│", " ").split())
     assert "amzc[ray]" in text.replace(" ", "") and "[migration]" in text
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_run_refuses_a_max_abs_error_that_is_not_a_finite_bound(value):
+    result = invoke("run", str(EXAMPLES / "linear_regression.amz"), "--max-abs-error", value)
+    assert result.exit_code == 2
+    assert "--max-abs-error must be a finite number ≥ 0" in result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from amzc.cli import app
@@ -91,14 +92,55 @@ def test_evolve_errors_are_one_line(tmp_path):
         ([], "give either --config"),
         (["-c", str(config), "--resume", str(tmp_path)], "give either --config"),
         (["-c", str(tmp_path / "missing.toml")], "no such config file"),
-        (["-c", str(config), "--backend", "gpu"], "--backend must be"),
+        (["-c", str(config), "--backend", "gpu"], "backend must be auto"),
         (["--resume", str(tmp_path)], "no checkpoint"),
+        (["--resume", str(tmp_path), "--set", "stop.max_individuals=5"], "--set applies to a "
+         "new run"),
     ]
     for args, message in cases:
         result = runner.invoke(app, ["evolve", *args])
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output
         assert "Traceback" not in result.output
+
+
+def test_evolve_set_overrides_the_config_and_records_it(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    out = tmp_path / "r"
+    result = runner.invoke(app, ["evolve", "-q", "-c", str(config), "-o", str(out),
+                                 "--set", "stop.max_individuals=60", "--set",
+                                 "population.size = 10", "--set", "run.backend=numpy"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "result.json").read_text())["individuals"] == 60
+    recorded = (out / "config.toml").read_text()
+    assert "max_individuals = 60" in recorded and "size = 10" in recorded
+    assert recorded.startswith(f"# {config}, overridden: stop.max_individuals = 60")
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("stop.max_individual=60", "--set: unknown key 'stop.max_individual'; did you mean "
+                               "'max_individuals'?"),
+    ("stop.max_time_s=nan", "--set: stop.max_time_s: must be a finite number, got nan"),
+    ("run.max_abs_error=-1", "--set: run.max_abs_error: must be ≥ 0.0, got -1.0"),
+    ("population.size", "--set population.size: expected KEY=VALUE"),
+])
+def test_evolve_set_errors_name_the_key(tmp_path, setting, message):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    result = runner.invoke(app, ["evolve", "-q", "-c", str(config), "-o", str(tmp_path / "r"),
+                                 "--set", setting])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_evolve_a_non_utf8_config_is_one_message(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_bytes(TINY.encode() + b"# \xe9\n")
+    result = runner.invoke(app, ["evolve", "-q", "-c", str(config), "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "not a UTF-8 text file" in result.output and "Traceback" not in result.output
 
 
 def test_simplify_removes_dead_code_and_checks_fitness(tmp_path):

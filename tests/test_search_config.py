@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,8 @@ def test_defaults_fill_a_minimal_file():
     ("[tasks.select]\nfeatures = 8\n", "differs from tasks.search.features"),
     ("[tasks.final]\nrandomize = true\n", "final tasks are never re-seeded"),
     ("[sizes.learn]\ninit = 5\nmax = 3\n", "need min ≤ init ≤ max"),
+    ("[sizes.learn]\ninit = -1\n", "sizes.learn.init: must be ≥ 0, got -1"),
+    ("[sizes.learn]\nmax = -2\n", "sizes.learn.max: must be ≥ 0, got -2"),
     ("[memory]\nvectors = 1\n", "v0 is the only vector"),
     ("[memory]\nmatrices = 0\n", "the memory has no matrices"),
     ("[population]\ninit = [\"nowhere.amz\"]\n", "no such file"),
@@ -117,3 +120,169 @@ def test_a_baseline_must_fit_the_memory(tmp_path):
     with pytest.raises(AmzConfigError, match=r"run.baselines: .*s9"):
         parse_config(MINIMAL.replace("[stop]", '[run]\nbaselines = ["big.amz"]\n[stop]'),
                      "bad.toml", base_dir=tmp_path)
+
+
+def test_every_default_is_the_dataclass_default():
+    """The reader has no defaults of its own: an empty section reads as the class's."""
+    from amzc.search.config import (
+        ExperimentConfig,
+        FecConfig,
+        HurdleConfig,
+        MigrationConfig,
+        MutationConfig,
+        StopConfig,
+    )
+    from amzc.syntax import MemoryConfig
+
+    c = parse_config('[ops]\nlearn = ["scalar_diff"]\n[stop]\nmax_individuals = 10\n')
+    assert (c.fec, c.hurdles, c.migration, c.mutation) == (
+        FecConfig(), HurdleConfig(), MigrationConfig(), MutationConfig())
+    assert c.stop == StopConfig(max_individuals=10)
+    assert c.search_space.memory == MemoryConfig()
+    defaults = {f.name: f.default for f in fields(ExperimentConfig)}
+    for name in ("seed", "strategy", "backend", "max_experiments", "sufficient_fitness",
+                 "early_select", "early_select_min_fitness", "combine", "max_abs_error",
+                 "progress_every", "checkpoint_every", "population_size", "tournament_size",
+                 "initial_population", "baselines"):
+        assert getattr(c, name) == defaults[name], name
+    learn = c.search_space.components["learn"]
+    assert (learn.init_size, learn.min_size, learn.max_size) == (1, 0, None)
+    assert not c.search_tasks.randomize
+
+
+@pytest.mark.parametrize("text, key", [
+    ("[run]\nmax_abs_error = nan\n", "run.max_abs_error"),
+    ("[run]\nmax_abs_error = inf\n", "run.max_abs_error"),
+    ("[run]\nmax_abs_error = -1\n", "run.max_abs_error"),
+    ("[run]\nsufficient_fitness = nan\n", "run.sufficient_fitness"),
+    ("[stop]\nmax_time_s = inf\n", "stop.max_time_s"),
+    ("[stop]\nmax_time_s = nan\n", "stop.max_time_s"),
+    ("[mutation]\nmutate_prob = nan\n", "mutation.mutate_prob"),
+    ("[mutation]\ntypes = { insert = inf }\n", "mutation.types"),
+    ("[mutation]\ntypes = { insert = nan }\n", "mutation.types"),
+    ("[hurdles]\npercentile = nan\n", "hurdles.percentile"),
+    ("[tasks.search]\nkind = \"data\"\npath = \"x.npz\"\nvalid_fraction = nan\n",
+     "tasks.search.valid_fraction"),
+])
+def test_nan_and_inf_are_refused_by_key(text, key):
+    limit = "[stop]\nmax_individuals = 10\n"
+    text = text.replace("[stop]\n", limit) if "[stop]" in text else limit + text
+    with pytest.raises(AmzConfigError) as info:
+        parse_config('[ops]\nlearn = ["scalar_diff"]\n' + text, "bad.toml")
+    assert key in str(info.value)
+    assert "finite" in str(info.value) or "≥" in str(info.value)
+
+
+@pytest.mark.parametrize("text", [
+    # early selection without a reachable sufficient fitness never ends an experiment
+    "[run]\nearly_select = true\n",
+    "[run]\nearly_select = true\nsufficient_fitness = 1.0\n",
+    # unlimited experiments need a time limit or a reachable sufficient fitness
+    "[run]\nmax_experiments = 0\n[stop]\nmax_individuals = 10\n",
+    "[run]\nmax_experiments = 0\nsufficient_fitness = 1.5\n[stop]\nmax_individuals = 10\n",
+])
+def test_configs_that_would_never_end(text):
+    with pytest.raises(AmzConfigError, match="never end"):
+        parse_config('[ops]\nlearn = ["scalar_diff"]\n' + text)
+
+
+def test_configs_that_end():
+    ops = '[ops]\nlearn = ["scalar_diff"]\n'
+    c = parse_config(ops + "[run]\nearly_select = true\nsufficient_fitness = 0.9\n")
+    assert c.early_select and c.stop == type(c.stop)()
+    parse_config(ops + "[run]\nmax_experiments = 0\n[stop]\nmax_time_s = 5\nmax_individuals = 9\n")
+
+
+def test_a_config_that_is_not_utf8(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(MINIMAL.encode() + "# café\n".encode("latin-1"))
+    with pytest.raises(AmzConfigError, match="latin1.toml: not a UTF-8 text file"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('eval_type = "mse"\n', "tasks.search.eval_type: task kind linear does not use it"),
+    ('kind = "data"\npath = "x.npz"\neval_type = "mse"\n',
+     "tasks.search.eval_type: must be one of rms, accuracy, got 'mse'"),
+    ("held_out = true\n", "tasks.search.held_out: task kind linear does not use it"),
+    ('data_dir = "cifar"\n', "tasks.search.data_dir: task kind linear does not use it"),
+])
+def test_task_fields_that_cannot_apply(text, message):
+    with pytest.raises(AmzConfigError) as info:
+        parse_config(MINIMAL + "[tasks.search]\n" + text, "bad.toml")
+    assert message in str(info.value)
+
+
+def test_fec_cannot_fingerprint_more_examples_than_a_task_has():
+    text = MINIMAL + "[tasks.search]\nnum_train = 5\n[fec]\nenabled = true\n"
+    with pytest.raises(AmzConfigError, match=r"fec.num_train = 10 is more than "
+                       r"tasks.search.num_train = 5"):
+        parse_config(text)
+    assert parse_config(text + "num_train = 5\n").fec.num_train == 5
+    assert not parse_config(text.replace("enabled = true", "enabled = false")).fec.enabled
+
+
+def test_a_negative_seed_is_refused():
+    with pytest.raises(AmzConfigError, match="--seed must be ≥ 0"):
+        parse_config(MINIMAL, seed=-1)
+
+
+# -- overrides (--set) ---------------------------------------------------------------------------
+
+
+def test_overrides_replace_and_add_keys_and_are_recorded():
+    c = parse_config(MINIMAL, "m.toml", overrides={"stop.max_individuals": 30,
+                                                   "population.size": 100,
+                                                   "tasks.select.num_tasks": 3})
+    assert (c.stop.max_individuals, c.population_size) == (30, 100)
+    assert c.select_tasks.spec.num_tasks == 3 and c.search_tasks.spec.num_tasks == 10
+    assert c.source.startswith("# m.toml, overridden: stop.max_individuals = 30, "
+                               "population.size = 100, tasks.select.num_tasks = 3\n")
+    again = parse_config(c.source, "m.toml")  # the run folder's config.toml, on resume
+    assert again == c
+
+
+def test_without_overrides_the_source_is_the_file():
+    assert parse_config(MINIMAL).source == MINIMAL
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"stop.max_individual": 5}, "--set: unknown key 'stop.max_individual'; did you mean "
+                                  "'max_individuals'?"),
+    ({"stpo.max_individuals": 5}, "--set: unknown key 'stpo'; did you mean 'stop'?"),
+    ({"stop.max_time_s": -1.0}, "--set: stop.max_time_s: must be ≥ 0.0"),
+    ({"stop.max_time_s": "600"}, "--set: stop.max_time_s: expected a number, got '600'"),
+    ({"stop.max_time_s": float("inf")}, "--set: stop.max_time_s: must be a finite number"),
+    ({"run.name.x": 1}, "--set run.name.x: run.name is not a table"),
+    ({"stop..x": 1}, "--set stop..x: a key is"),
+    ({"stop.max_individuals": 0}, "never end"),
+])
+def test_overrides_are_checked_like_the_file(overrides, message):
+    with pytest.raises(AmzConfigError) as info:
+        parse_config(MINIMAL + '[run]\nname = "m"\n', "m.toml", overrides=overrides)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("text, key, value", [
+    ("stop.max_time_s=600", "stop.max_time_s", 600),
+    ("stop.max_time_s = 1.5", "stop.max_time_s", 1.5),
+    ("fec.enabled=true", "fec.enabled", True),
+    ('run.backend="numpy"', "run.backend", "numpy"),
+    ("run.backend=numpy", "run.backend", "numpy"),  # not TOML: taken as a string
+    ('mutation.types=["insert", "remove"]', "mutation.types", ["insert", "remove"]),
+    ("stop.max_time_s=nan", "stop.max_time_s", "nan"),
+])
+def test_parse_override(text, key, value):
+    from amzc.search.config import parse_override
+
+    got = parse_override(text)
+    assert got[0] == key
+    assert got[1] == value or (value == "nan" and got[1] != got[1])
+
+
+@pytest.mark.parametrize("text", ["=5", "stop.max_time_s", ""])
+def test_parse_override_needs_key_and_value(text):
+    from amzc.search.config import parse_override
+
+    with pytest.raises(AmzConfigError, match="expected KEY=VALUE"):
+        parse_override(text)

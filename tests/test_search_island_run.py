@@ -6,6 +6,7 @@ The Ray tests use a real single-node cluster that the test starts on the loopbac
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -20,8 +21,9 @@ from test_search_experiment import TINY
 from typer.testing import CliRunner
 
 from amzc.cli import app
+from amzc.errors import AmzConfigError
 from amzc.search.config import load_config
-from amzc.search.island_run import IslandRun
+from amzc.search.island_run import start_islands
 from amzc.search.islands import LocalPool
 from amzc.search.progress import read_log, without_times
 
@@ -63,7 +65,7 @@ def test_island_runs_are_deterministic_and_migrate(tmp_path):
 def test_island_count_not_worker_count_decides_the_result(tmp_path):
     cfg = config(tmp_path, ISLANDS.replace("interval = 50", "interval = 50\nislands = 2"))
     evolve("-c", str(cfg), "--out", str(tmp_path / "two"), "--workers", "2")
-    run = IslandRun.start_islands(load_config(cfg), tmp_path / "one", LocalPool(1), 2)
+    run = start_islands(load_config(cfg), tmp_path / "one", LocalPool(1), 2)
     run.run()  # the same two islands, both in one worker process
     assert log_without_times(tmp_path / "two") == log_without_times(tmp_path / "one")
 
@@ -100,19 +102,43 @@ def test_a_bad_worker_count_is_a_clear_error(tmp_path, value):
 
 
 def test_workers_all_uses_every_core(tmp_path, monkeypatch):
-    import amzc.search.islands as islands  # the CLI imports LocalPool from here, when needed
+    import amzc.api as api  # the library entry point makes the pool
 
     started = []
 
-    class CountingPool(islands.LocalPool):
+    class CountingPool(api.LocalPool):
         def __init__(self, workers):
             started.append(workers)
             super().__init__(workers)
 
-    monkeypatch.setattr(islands, "LocalPool", CountingPool)
+    monkeypatch.setattr(api, "LocalPool", CountingPool)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
     evolve("-c", str(config(tmp_path)), "--out", str(tmp_path / "all"), "--workers", "all")
     assert started == [3]
+
+
+@pytest.mark.parametrize("force, expected", [(False, 2), (True, 64)])
+def test_more_workers_than_cores_are_capped_unless_forced(tmp_path, monkeypatch, caplog,
+                                                          force, expected):
+    import amzc.api as api
+
+    started = []
+
+    class NoPool:  # records the count and stops: the search itself is not the point
+        def __init__(self, workers):
+            started.append(workers)
+            raise AmzConfigError("no pool in this test")
+
+    monkeypatch.setattr(api, "LocalPool", NoPool)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    args = ["evolve", "-q", "-c", str(config(tmp_path)), "--out", str(tmp_path / "r"),
+            "--workers", "64"] + (["--force-workers"] if force else [])
+    with caplog.at_level(logging.WARNING, logger="amzc"):
+        result = CliRunner().invoke(app, args)
+    assert "no pool in this test" in result.output
+    assert started == [expected]
+    warned = "64 workers asked for, but this machine has 2 cores; using 2" in caplog.text
+    assert warned != force
 
 
 def test_ray_missing_is_a_clear_error(tmp_path, monkeypatch):
@@ -217,3 +243,9 @@ def test_ray_local_runs_the_islands_at_normal_priority(ray_cluster):
                          timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"niceness {os.nice(0)}" in out.stdout
+
+
+def test_the_old_names_of_island_runs_still_work():
+    from amzc.search.island_run import IslandRun, resume_islands
+
+    assert (IslandRun.start_islands, IslandRun.resume_islands) == (start_islands, resume_islands)

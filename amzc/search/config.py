@@ -8,11 +8,13 @@ The file format is documented in docs/evolution.md; ``configs/*.toml`` are examp
 from __future__ import annotations
 
 import difflib
+import json
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from amzc.check import check
 from amzc.errors import AmzConfigError, AmzError
@@ -35,13 +37,24 @@ MUTATION_TYPES = (
 Strategy = Literal["evolution", "random"]
 
 
+def _key(default: Any, *, toml: str | None = None, section: str | None = None,
+         low: float | None = None, high: float | None = None,
+         choices: tuple[str, ...] | None = None, none_as: Any = None) -> Any:
+    """A field that a TOML key sets: its one default, and what the reader accepts. ``toml`` is
+    the key when it differs from the field's name, ``section`` the table that holds it when it
+    is not the dataclass's own, ``none_as`` the TOML value that stands for None."""
+    rules = {"toml": toml, "section": section, "low": low, "high": high, "choices": choices,
+             "none_as": none_as}
+    return field(default=default, metadata={"config": rules})
+
+
 @dataclass(frozen=True)
 class TaskSetConfig:
     """One of T_search, T_select, final (REFERENCE.md §4.8); ``randomize`` re-draws the task
     seeds from the search RNG at the start of every experiment (never for final tasks)."""
 
     spec: TaskSpec
-    randomize: bool = False
+    randomize: bool = _key(False)
 
 
 @dataclass(frozen=True)
@@ -50,9 +63,9 @@ class ComponentConfig:
     ``max_size`` None means unbounded."""
 
     ops: tuple[Op, ...]
-    init_size: int
-    min_size: int = 0
-    max_size: int | None = None
+    init_size: int = _key(1, toml="init")
+    min_size: int = _key(0, toml="min")
+    max_size: int | None = _key(None, toml="max", none_as=0)
 
 
 @dataclass(frozen=True)
@@ -68,21 +81,24 @@ class SearchSpace:
 
 @dataclass(frozen=True)
 class MutationConfig:
-    types: tuple[tuple[str, float], ...]  # (mutation type, weight)
-    mutate_prob: float = 0.9
-    constants: Literal["reference", "paper"] = "reference"
+    # (mutation type, weight); read by _mutation_types
+    types: tuple[tuple[str, float], ...] = (
+        ("alter_param", 1.0), ("randomize_instruction", 1.0),
+        ("randomize_component_function", 1.0))
+    mutate_prob: float = _key(0.9, low=0.0, high=1.0)
+    constants: Literal["reference", "paper"] = _key("reference")
 
 
 @dataclass(frozen=True)
 class FecConfig:
-    enabled: bool = False
-    num_train: int = 10
-    num_valid: int = 10
-    cache_size: int = 100_000
-    forget_every: int = 100
+    enabled: bool = _key(False)
+    num_train: int = _key(10, low=1)
+    num_valid: int = _key(10, low=1)
+    cache_size: int = _key(100_000, low=1)
+    forget_every: int = _key(100, low=0)
     # amzc: analyze each child's dead code and memoize by live code (docs/evolution.md); off,
     # children run as written. Either way the search takes exactly the same path.
-    memo: bool = True
+    memo: bool = _key(True)
 
 
 @dataclass(frozen=True)
@@ -91,10 +107,10 @@ class HurdleConfig:
     below the ``percentile`` of the population's unique fitness values, recomputed every
     ``update_every`` individuals."""
 
-    enabled: bool = False
-    percentile: float = 75.0
-    tasks: int = 1
-    update_every: int = 100
+    enabled: bool = _key(False)
+    percentile: float = _key(75.0, low=0.0, high=100.0)
+    tasks: int = _key(1, low=1)
+    update_every: int = _key(100, low=1)
 
 
 @dataclass(frozen=True)
@@ -103,11 +119,11 @@ class StopConfig:
     ``max_stagnation`` ends an experiment after that many individuals without the best search
     fitness rising by more than ``stagnation_delta`` (amzc's restart rule)."""
 
-    max_individuals: int = 0
-    max_train_steps: int = 0
-    max_time_s: float = 0.0
-    max_stagnation: int = 0
-    stagnation_delta: float = 0.001
+    max_individuals: int = _key(0, low=0)
+    max_train_steps: int = _key(0, low=0)
+    max_time_s: float = _key(0.0, low=0.0)
+    max_stagnation: int = _key(0, low=0)
+    stagnation_delta: float = _key(0.001, low=0.0)
 
 
 @dataclass(frozen=True)
@@ -116,37 +132,38 @@ class MigrationConfig:
     worker) each evolve ``interval`` individuals per round; then each sends ``fraction`` of
     its population to a shared pool and receives as many drawn from the whole pool."""
 
-    islands: int = 0
-    interval: int = 5000
-    fraction: float = 0.5
+    islands: int = _key(0, low=0)
+    interval: int = _key(5000, low=1)
+    fraction: float = _key(0.5, low=0.0, high=1.0)
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     name: str
-    seed: int
-    strategy: Strategy
-    backend: str
     search_space: SearchSpace
     search_tasks: TaskSetConfig
     select_tasks: TaskSetConfig
     final_tasks: TaskSetConfig
-    population_size: int
-    tournament_size: int
-    initial_population: str | tuple[Path, ...]  # "no_op", "random" or .amz files
-    mutation: MutationConfig
-    fec: FecConfig
-    hurdles: HurdleConfig
-    stop: StopConfig
-    max_experiments: int = 1
-    sufficient_fitness: float | None = None
-    early_select: bool = False
-    early_select_min_fitness: float = 0.0
-    combine: Literal["mean", "median"] = "mean"
-    max_abs_error: float = 100.0
-    progress_every: int = 10_000
-    checkpoint_every: int = 100_000
+    mutation: MutationConfig = field(default_factory=MutationConfig)
+    fec: FecConfig = field(default_factory=FecConfig)
+    hurdles: HurdleConfig = field(default_factory=HurdleConfig)
+    stop: StopConfig = field(default_factory=StopConfig)
     migration: MigrationConfig = field(default_factory=MigrationConfig)
+    seed: int = _key(0, section="run", low=0)
+    strategy: Strategy = _key("evolution", section="run")
+    backend: str = _key("auto", section="run", choices=("auto", "llvm", "numpy"))
+    max_experiments: int = _key(1, section="run", low=0)
+    sufficient_fitness: float | None = _key(None, section="run")
+    early_select: bool = _key(False, section="run")
+    early_select_min_fitness: float = _key(0.0, section="run", low=0.0, high=1.0)
+    combine: Literal["mean", "median"] = _key("mean", section="run")
+    max_abs_error: float = _key(100.0, section="run", low=0.0)
+    progress_every: int = _key(10_000, section="run", low=1)
+    checkpoint_every: int = _key(100_000, section="run", low=0)
+    population_size: int = _key(1000, section="population", toml="size", low=1)
+    tournament_size: int = _key(10, section="population", toml="tournament", low=1)
+    # "no_op", "random" or .amz files; read by hand (a string or a list of paths)
+    initial_population: str | tuple[Path, ...] = "random"
     # hand-written programs evaluated on the final tasks beside the evolved one, for comparison
     baselines: tuple[Path, ...] = ()
     source: str = field(default="", compare=False)  # the TOML text, copied into run folders
@@ -157,18 +174,29 @@ class ExperimentConfig:
 
 
 class _Table:
-    """A TOML table whose keys are consumed one by one; leftovers are errors."""
+    """A TOML table whose keys are consumed one by one; leftovers are errors. A key that came
+    from an override (``--set``) is reported as such, not as a line of the file."""
 
-    def __init__(self, data: Any, where: str, file: str) -> None:
-        if not isinstance(data, dict):
-            raise AmzConfigError(f"{file}: [{where}] must be a table")
-        self.data = dict(data)
-        self.where = where
+    def __init__(self, data: Any, where: str, file: str,
+                 overrides: frozenset[str] = frozenset()) -> None:
         self.file = file
+        self.overrides = overrides
+        self.where = where
+        if not isinstance(data, dict):
+            raise AmzConfigError(f"{self._origin('')}: [{where}] must be a table")
+        self.data = dict(data)
         self.known: list[str] = []
 
+    def _origin(self, key: str) -> str:
+        """The file, or ``--set`` when the key (or a key under it) was given as an override."""
+        full = ".".join(part for part in (self.where, key) if part)
+        if full and any(o == full or o.startswith(full + ".") for o in self.overrides):
+            return "--set"
+        return self.file
+
     def error(self, key: str, message: str) -> AmzConfigError:
-        return AmzConfigError(f"{self.file}: {self.where}.{key}: {message}")
+        return AmzConfigError(f"{self._origin(key)}: {self.where + '.' if self.where else ''}"
+                              f"{key}: {message}")
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = None,
             required: bool = False) -> Any:
@@ -185,6 +213,10 @@ class _Table:
             raise self.error(key, f"expected {_kind_names(kinds)}, got a boolean")
         if not isinstance(value, kinds):
             raise self.error(key, f"expected {_kind_names(kinds)}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            # TOML spells nan and inf; no key means anything by them (a limit of inf or a
+            # threshold of nan would make a run that never ends or never decides)
+            raise self.error(key, f"must be a finite number, got {value}")
         return value
 
     def int(self, key: str, default: int | None = None, minimum: int | None = 0,
@@ -199,6 +231,8 @@ class _Table:
         value = self.get(key, float, default)
         if value is not None and ((low is not None and value < low)
                                   or (high is not None and value > high)):
+            if high is None:
+                raise self.error(key, f"must be ≥ {low}, got {value}")
             raise self.error(key, f"must be in [{low}, {high}], got {value}")
         return value
 
@@ -210,7 +244,7 @@ class _Table:
 
     def table(self, key: str) -> _Table:
         return _Table(self.get(key, dict, {}), f"{self.where}.{key}" if self.where else key,
-                      self.file)
+                      self.file, self.overrides)
 
     def done(self) -> None:
         for key in self.data:
@@ -218,13 +252,49 @@ class _Table:
             hint = f"; did you mean '{close[0]}'?" if close else \
                 f"; known keys: {', '.join(self.known)}"
             prefix = f"{self.where}." if self.where else ""
-            raise AmzConfigError(f"{self.file}: unknown key '{prefix}{key}'{hint}")
+            raise AmzConfigError(f"{self._origin(key)}: unknown key '{prefix}{key}'{hint}")
 
 
 def _kind_names(kinds: tuple[type, ...]) -> str:
     names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
              list: "a list", dict: "a table"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _read(cls: type, table: _Table, section: str | None = None) -> dict[str, Any]:
+    """The fields of dataclass ``cls`` that ``table`` sets (those made with :func:`_key`, in
+    ``section`` when they live in another table than their class's), by field name; each is
+    checked against the field's type and bounds, and takes the field's default when absent."""
+    hints = get_type_hints(cls)
+    values = {}
+    for f in fields(cls):
+        rules = f.metadata.get("config")
+        if rules is None or rules["section"] != section:
+            continue
+        values[f.name] = _read_key(table, rules["toml"] or f.name, hints[f.name], f.default,
+                                   rules)
+    return values
+
+
+def _read_key(table: _Table, key: str, hint: Any, default: Any, rules: dict[str, Any]) -> Any:
+    low, high, none_as = rules["low"], rules["high"], rules["none_as"]
+    if none_as is not None:  # e.g. max = 0: unbounded
+        value = _read_key(table, key, type(none_as), none_as if default is None else default,
+                          {**rules, "none_as": None})
+        return None if value == none_as else value
+    if get_origin(hint) is Literal:
+        return table.choice(key, get_args(hint), default)
+    if rules["choices"]:
+        return table.choice(key, rules["choices"], default)
+    if hint is bool:
+        return table.get(key, bool, default)
+    if hint is int:
+        return table.int(key, default, 0 if low is None else int(low))  # counts and sizes
+    if hint is float:
+        return table.float(key, default, low, high)
+    if hint == float | None:
+        return table.get(key, float, default)
+    raise TypeError(f"no TOML reader for a field of type {hint}")  # a new field needs one
 
 
 def _op(name: Any, table: _Table, key: str) -> Op:
@@ -242,6 +312,11 @@ def _op(name: Any, table: _Table, key: str) -> Op:
 _TASK_HANDLED = ("kind", "features", "num_train", "num_valid", "num_tasks", "epochs",
                  "param_seeds", "data_seeds", "first_task_id")
 _TASK_PATHS = ("path", "data_dir")
+# the task kinds that read each kind-specific field of TaskSpec; elsewhere it would be ignored
+_TASK_FIELD_KINDS = {"held_out": ("digits", "cifar10"), "positive_class": ("digits", "cifar10"),
+                     "negative_class": ("digits", "cifar10"), "data_dir": ("cifar10",),
+                     "path": ("data",), "valid_fraction": ("data",), "eval_type": ("data",)}
+_EVAL_TYPES = ("rms", "accuracy")
 
 
 def _tasks(table: _Table, defaults: TaskSpec | None, base_dir: Path) -> TaskSetConfig:
@@ -253,6 +328,11 @@ def _tasks(table: _Table, defaults: TaskSpec | None, base_dir: Path) -> TaskSetC
         if f.name in _TASK_HANDLED or f.name not in table.data:
             continue
         value = table.get(f.name, (int, float, str, bool))
+        if kind not in _TASK_FIELD_KINDS.get(f.name, (kind,)):
+            raise table.error(f.name, f"task kind {kind} does not use it (it applies to "
+                              f"{', '.join(_TASK_FIELD_KINDS[f.name])})")
+        if f.name == "eval_type" and value not in _EVAL_TYPES:
+            raise table.error(f.name, f"must be one of {', '.join(_EVAL_TYPES)}, got {value!r}")
         if f.name in _TASK_PATHS and isinstance(value, str):
             value = str((base_dir / value).resolve())
         values[f.name] = value
@@ -268,14 +348,14 @@ def _tasks(table: _Table, defaults: TaskSpec | None, base_dir: Path) -> TaskSetC
         data_seeds=_seeds(table, "data_seeds"),
         **values,
     )
-    randomize = table.get("randomize", bool, False)
+    read = _read(TaskSetConfig, table)
     table.known.extend(f.name for f in fields(TaskSpec) if f.name not in _TASK_HANDLED)
     table.done()
     try:
         spec.validate()
     except (AmzConfigError, TypeError, ValueError) as e:
         raise AmzConfigError(f"{table.file}: [{table.where}]: {e}") from None
-    return TaskSetConfig(spec, randomize)
+    return TaskSetConfig(spec, **read)
 
 
 def _seeds(table: _Table, key: str) -> tuple[int, ...]:
@@ -286,8 +366,8 @@ def _seeds(table: _Table, key: str) -> tuple[int, ...]:
 
 
 def _mutation_types(table: _Table) -> tuple[tuple[str, float], ...]:
-    raw = table.get("types", (list, dict), ["alter_param", "randomize_instruction",
-                                           "randomize_component_function"])
+    default = _default(MutationConfig, "types")
+    raw = table.get("types", (list, dict), [name for name, _ in default])
     pairs: dict[str, float] = {}
     items = raw.items() if isinstance(raw, dict) else ((name, 1.0) for name in raw)
     for name, weight in items:
@@ -296,12 +376,18 @@ def _mutation_types(table: _Table) -> tuple[tuple[str, float], ...]:
             hint = f"did you mean '{close[0]}'?" if close else \
                 f"choose from {', '.join(MUTATION_TYPES)}"
             raise table.error("types", f"unknown mutation type {name!r}; {hint}")
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
-            raise table.error("types", f"the weight of {name} must be a number ≥ 0")
+        if (isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0
+                or not math.isfinite(weight)):
+            raise table.error("types", f"the weight of {name} must be a finite number ≥ 0, "
+                              f"got {weight!r}")
         pairs[name] = pairs.get(name, 0.0) + float(weight)  # a repeated name weighs more
     if not pairs or sum(pairs.values()) <= 0:
         raise table.error("types", "needs at least one mutation type with a positive weight")
     return tuple(pairs.items())
+
+
+def _default(cls: type, name: str) -> Any:
+    return next(f.default for f in fields(cls) if f.name == name)
 
 
 def _check_ops_fit(space: SearchSpace, file: str) -> None:
@@ -328,45 +414,147 @@ def _check_program_file(path: Path, space: SearchSpace, where: str) -> None:
         raise AmzConfigError(f"{where}: {e}") from None
 
 
-def load_config(path: str | Path, seed: int | None = None) -> ExperimentConfig:
-    """Read and validate an experiment file; ``seed`` overrides the file's seed."""
+def _check_ends(config: ExperimentConfig, file: str) -> None:
+    """Refuse a config whose experiments, or whose run, could never end. Fitness is at most 1,
+    and a run's T_select fitness must *exceed* ``sufficient_fitness``, so only a value below 1
+    can end anything."""
+    stop, sufficient = config.stop, config.sufficient_fitness
+    reachable = sufficient is not None and 0 < sufficient < 1
+    if not (stop.max_individuals or stop.max_train_steps or stop.max_time_s
+            or stop.max_stagnation or (config.early_select and reachable)):
+        early = ("early selection is on, but without a run.sufficient_fitness below 1 it "
+                 "never ends an experiment" if config.early_select
+                 else "early selection is off")
+        raise AmzConfigError(f"{file}: [stop] sets no limit (max_individuals, max_train_steps, "
+                             f"max_time_s or max_stagnation) and {early}: an experiment would "
+                             "never end")
+    if not (config.max_experiments or stop.max_time_s or reachable):
+        raise AmzConfigError(f"{file}: run.max_experiments = 0 (unlimited) needs "
+                             "stop.max_time_s or a run.sufficient_fitness below 1: the run "
+                             "would never end")
+
+
+def _check_fec(config: ExperimentConfig, file: str) -> None:
+    """FEC fingerprints a program on the first examples of T_search's first task; it cannot
+    use more than the task has."""
+    fec, spec = config.fec, config.search_tasks.spec
+    if not fec.enabled or spec.kind == "data":  # a data file's sizes are known once read
+        return
+    for key, wanted, have in (("num_train", fec.num_train, spec.num_train),
+                              ("num_valid", fec.num_valid, spec.num_valid)):
+        if wanted > have:
+            raise AmzConfigError(f"{file}: fec.{key} = {wanted} is more than "
+                                 f"tasks.search.{key} = {have}; the fingerprint cannot use "
+                                 "more examples than a task has")
+
+
+def load_config(path: str | Path, seed: int | None = None,
+                overrides: Mapping[str, Any] | None = None) -> ExperimentConfig:
+    """Read and validate an experiment file; ``seed`` overrides the file's seed, and
+    ``overrides`` (dotted key → value, as :func:`parse_config`) its keys."""
     path = Path(path)
     if not path.is_file():
         raise AmzConfigError(f"{path}: no such config file")
-    text = path.read_text(encoding="utf-8")
-    return parse_config(text, str(path), base_dir=path.parent, seed=seed)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise AmzConfigError(f"{path}: not a UTF-8 text file (byte {e.start}); a config is "
+                             "TOML text in UTF-8") from None
+    return parse_config(text, str(path), base_dir=path.parent, seed=seed, overrides=overrides)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` of ``--set``: the value is read as a TOML value (``600``, ``true``,
+    ``"numpy"``, ``["a", "b"]``); one that is not TOML is taken as a string (``numpy``)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise AmzConfigError(f"--set {text}: expected KEY=VALUE, e.g. stop.max_time_s=600")
+    try:
+        value = tomllib.loads(f"value = {raw.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key, value
+
+
+def _apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    for key, value in overrides.items():
+        *path, last = key.split(".")
+        if not all(part.strip() for part in (*path, last)):
+            raise AmzConfigError(f"--set {key}: a key is table names and a key joined by dots, "
+                                 "e.g. stop.max_time_s")
+        table = data
+        for i, part in enumerate(path):
+            table = table.setdefault(part, {})
+            if not isinstance(table, dict):
+                raise AmzConfigError(f"--set {key}: {'.'.join(path[:i + 1])} is not a table")
+        table[last] = value
+
+
+def to_toml(data: Mapping[str, Any], path: tuple[str, ...] = ()) -> str:
+    """TOML text of a table (the values tomllib produces), read back as the same table."""
+    lines = [f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in data.items()
+             if not isinstance(v, dict)]
+    for key, value in data.items():
+        if isinstance(value, dict):
+            inner = (*path, key)
+            lines += [f"\n[{'.'.join(_toml_key(k) for k in inner)}]\n", to_toml(value, inner)]
+    return "".join(lines).lstrip("\n")
+
+
+def _toml_key(key: str) -> str:
+    bare = key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key)
+    return key if bare else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}"
+                                for k, v in value.items()) + " }"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise AmzConfigError(f"cannot write {value!r} as a TOML value")
 
 
 def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None,
-                 seed: int | None = None) -> ExperimentConfig:
+                 seed: int | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> ExperimentConfig:
+    """Read and validate an experiment's TOML text. ``overrides`` maps dotted keys
+    (``stop.max_time_s``) to values that replace or add the file's; each is checked exactly as
+    if the file held it, and the config's ``source`` is then the merged TOML, so that a run
+    folder records what ran."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise AmzConfigError(f"{file}: not valid TOML: {e}") from None
-    root = _Table(data, "", file)
+    if seed is not None and seed < 0:
+        raise AmzConfigError(f"--seed must be ≥ 0, got {seed}")
+    if overrides:
+        _apply_overrides(data, overrides)
+        settings = ", ".join(f"{k} = {_toml_value(v)}" for k, v in overrides.items())
+        text = f"# {file}, overridden: {settings}\n" + to_toml(data)
+    root = _Table(data, "", file, frozenset(overrides or ()))
     base_dir = base_dir or Path.cwd()
 
     run = root.table("run")
     name = run.get("name", str, Path(file).stem)
-    file_seed = run.int("seed", 0)
-    strategy = run.choice("strategy", ("evolution", "random"), "evolution")
-    backend = run.choice("backend", ("auto", "llvm", "numpy"), "auto")
-    max_experiments = run.int("max_experiments", 1)
-    sufficient = run.get("sufficient_fitness", float, None)
-    early_select = run.get("early_select", bool, False)
-    early_min = run.float("early_select_min_fitness", 0.0, 0.0, 1.0)
-    combine = run.choice("combine", ("mean", "median"), "mean")
-    max_abs_error = run.float("max_abs_error", 100.0, 0.0)
-    progress_every = run.int("progress_every", 10_000, 1)
-    checkpoint_every = run.int("checkpoint_every", 100_000, 0)
-    baseline_raw = run.get("baselines", list, [])
+    run_values = _read(ExperimentConfig, run, "run")
+    baseline_raw = run.get("baselines", list, list(_default(ExperimentConfig, "baselines")))
     run.done()
     if not all(isinstance(f, str) for f in baseline_raw):
         raise AmzConfigError(f"{file}: run.baselines must be a list of .amz file paths")
 
     mem = root.table("memory")
-    memory = MemoryConfig(mem.int("scalars", 4, 2), mem.int("vectors", 3, 1),
-                          mem.int("matrices", 1, 0))
+    memory = MemoryConfig(**{f.name: mem.int(f.name, f.default, _MEMORY_MINIMUM[f.name])
+                             for f in fields(MemoryConfig)})
     mem.done()
 
     tasks = root.table("tasks")
@@ -398,17 +586,15 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
     components = {}
     for component in COMPONENTS:
         t = sizes.table(component)
-        init = t.int("init", 1)
-        low = t.int("min", 0)
-        high = t.int("max", 0)
+        c = ComponentConfig(component_ops[component], **_read(ComponentConfig, t))
         t.done()
-        if high and not low <= init <= high:
+        init, low, high = c.init_size, c.min_size, c.max_size
+        if high is not None and not low <= init <= high:
             raise AmzConfigError(f"{file}: sizes.{component}: need min ≤ init ≤ max, got "
                                  f"{low} ≤ {init} ≤ {high}")
         if init < low:
             raise AmzConfigError(f"{file}: sizes.{component}: init {init} is below min {low}")
-        components[component] = ComponentConfig(component_ops[component], init, low,
-                                                high or None)
+        components[component] = c
     sizes.done()
     space = SearchSpace(memory, features, components)
     baselines = tuple((base_dir / f).resolve() for f in baseline_raw)
@@ -419,9 +605,8 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
         raise AmzConfigError(f"{file}: [ops] allows no op in any component; nothing can evolve")
 
     pop = root.table("population")
-    population_size = pop.int("size", 1000, 1)
-    tournament_size = pop.int("tournament", 10, 1)
-    init_raw = pop.get("init", (str, list), "random")
+    pop_values = _read(ExperimentConfig, pop, "population")
+    init_raw = pop.get("init", (str, list), _default(ExperimentConfig, "initial_population"))
     pop.done()
     initial: str | tuple[Path, ...]
     if isinstance(init_raw, str) and init_raw in ("no_op", "random"):
@@ -436,85 +621,30 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
             _check_program_file(f, space, f"{file}: population.init")
 
     mut = root.table("mutation")
-    mutation = MutationConfig(
-        types=_mutation_types(mut),
-        mutate_prob=mut.float("mutate_prob", 0.9, 0.0, 1.0),
-        constants=mut.choice("constants", ("reference", "paper"), "reference"),  # type: ignore[arg-type]
-    )
+    mutation = MutationConfig(types=_mutation_types(mut), **_read(MutationConfig, mut))
     mut.done()
 
-    fec_t = root.table("fec")
-    fec = FecConfig(
-        enabled=fec_t.get("enabled", bool, False),
-        num_train=fec_t.int("num_train", 10, 1),
-        num_valid=fec_t.int("num_valid", 10, 1),
-        cache_size=fec_t.int("cache_size", 100_000, 1),
-        forget_every=fec_t.int("forget_every", 100, 0),
-        memo=fec_t.get("memo", bool, True),
-    )
-    fec_t.done()
-
-    hur = root.table("hurdles")
-    hurdles = HurdleConfig(
-        enabled=hur.get("enabled", bool, False),
-        percentile=hur.float("percentile", 75.0, 0.0, 100.0),
-        tasks=hur.int("tasks", 1, 1),
-        update_every=hur.int("update_every", 100, 1),
-    )
-    hur.done()
+    sections = {}
+    for key, cls in (("fec", FecConfig), ("hurdles", HurdleConfig), ("stop", StopConfig),
+                     ("migration", MigrationConfig)):
+        table = root.table(key)
+        sections[key] = cls(**_read(cls, table))
+        table.done()
+    root.done()
+    hurdles = sections["hurdles"]
     if hurdles.enabled and hurdles.tasks >= search.spec.num_tasks:
         raise AmzConfigError(f"{file}: hurdles.tasks = {hurdles.tasks} leaves no task to skip "
                              f"(T_search has {search.spec.num_tasks})")
 
-    stop_t = root.table("stop")
-    stop = StopConfig(
-        max_individuals=stop_t.int("max_individuals", 0),
-        max_train_steps=stop_t.int("max_train_steps", 0),
-        max_time_s=stop_t.float("max_time_s", 0.0, 0.0),
-        max_stagnation=stop_t.int("max_stagnation", 0),
-        stagnation_delta=stop_t.float("stagnation_delta", 0.001, 0.0),
-    )
-    stop_t.done()
+    if seed is not None:
+        run_values["seed"] = seed
+    config = ExperimentConfig(
+        name=name, search_space=space, search_tasks=search, select_tasks=select,
+        final_tasks=final, mutation=mutation, initial_population=initial, baselines=baselines,
+        source=text, **sections, **run_values, **pop_values)
+    _check_ends(config, file)
+    _check_fec(config, file)
+    return config
 
-    mig = root.table("migration")
-    migration = MigrationConfig(
-        islands=mig.int("islands", 0, 0),
-        interval=mig.int("interval", 5000, 1),
-        fraction=mig.float("fraction", 0.5, 0.0, 1.0),
-    )
-    mig.done()
-    root.done()
-    if not (stop.max_individuals or stop.max_train_steps or stop.max_time_s
-            or stop.max_stagnation or early_select):
-        raise AmzConfigError(f"{file}: [stop] sets no limit (max_individuals, max_train_steps, "
-                             "max_time_s or max_stagnation) and early selection is off: an "
-                             "experiment would never end")
 
-    return ExperimentConfig(
-        name=name,
-        seed=file_seed if seed is None else seed,
-        strategy=strategy,  # type: ignore[arg-type]
-        backend=backend,
-        search_space=space,
-        search_tasks=search,
-        select_tasks=select,
-        final_tasks=final,
-        population_size=population_size,
-        tournament_size=tournament_size,
-        initial_population=initial,
-        mutation=mutation,
-        fec=fec,
-        hurdles=hurdles,
-        stop=stop,
-        max_experiments=max_experiments,
-        sufficient_fitness=sufficient,
-        early_select=early_select,
-        early_select_min_fitness=early_min,
-        combine=combine,  # type: ignore[arg-type]
-        max_abs_error=max_abs_error,
-        progress_every=progress_every,
-        checkpoint_every=checkpoint_every,
-        migration=migration,
-        baselines=baselines,
-        source=text,
-    )
+_MEMORY_MINIMUM = {"scalars": 2, "vectors": 1, "matrices": 0}  # s0 label, s1 prediction, v0

@@ -24,9 +24,10 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -113,7 +114,8 @@ class Run:
 
     def __init__(self, config: ExperimentConfig, folder: Path, state: RunState,
                  display: Display | None = None, backend: Backend | None = None,
-                 config_dir: Path | None = None, resume: bool = False) -> None:
+                 config_dir: Path | None = None, resume: bool = False,
+                 search: Search | None = None) -> None:
         self.config = config
         self.folder = folder
         self.state = state
@@ -130,9 +132,8 @@ class Run:
         self._select_memo: dict[ProgramKey, tuple[float, np.ndarray]] = {}
         self._select_tasks: TaskSet | None = None
         self._same_best: tuple[Program, Program] | None = None  # _new_best's last "same"
-        self.strategy: Strategy | None = None
-        self.evaluator: SearchEvaluator | None = None
-        self.hurdle: Hurdle | None = None
+        self.search: Search = (search if search is not None
+                               else PopulationSearch(config, self.backend))
         if state.in_experiment:
             self._build_experiment()
 
@@ -141,9 +142,9 @@ class Run:
     @classmethod
     def start(cls, config: ExperimentConfig, folder: Path, display: Display | None = None,
               backend: Backend | None = None, config_dir: Path | None = None,
-              force: bool = False) -> Run:
+              force: bool = False, search: Search | None = None) -> Run:
         return cls(config, folder, cls.prepare(config, folder, force), display, backend,
-                   config_dir)
+                   config_dir, search=search)
 
     @staticmethod
     def prepare(config: ExperimentConfig, folder: Path, force: bool = False) -> RunState:
@@ -160,10 +161,13 @@ class Run:
 
     @classmethod
     def resume(cls, folder: Path, display: Display | None = None,
-               backend_name: str | None = None) -> Run:
+               backend_name: str | None = None,
+               search: Callable[[ExperimentConfig, RunState], Search] | None = None) -> Run:
+        """Continue a run from its checkpoint; ``search`` makes the run's search from its
+        config and state (default: one population in this process)."""
         config, state, config_dir = cls.load(folder, backend_name)
         return cls(config, folder, state, display, load_backend(config.backend), config_dir,
-                   resume=True)
+                   resume=True, search=None if search is None else search(config, state))
 
     @staticmethod
     def load(folder: Path, backend_name: str | None = None
@@ -184,23 +188,11 @@ class Run:
         return config, state, config_dir
 
     def _build_experiment(self) -> None:
-        """Tasks, evaluator and strategy of the current experiment, from the state."""
-        s, cfg = self.state, self.config
-        assert s.search_spec is not None and s.select_spec is not None
-        search_tasks = build_tasks(s.search_spec)
+        """The current experiment's search, from the state."""
         self._select_tasks = None  # built on first use: large, and often never needed
         self._next_gc = GC_EVERY
         self._select_memo.clear()
-        self.hurdle = Hurdle(cfg.hurdles) if cfg.hurdles.enabled else None
-        if self.hurdle is not None and s.hurdle is not None:
-            self.hurdle.restore(s.hurdle)
-        self.evaluator = SearchEvaluator(self.backend, search_tasks, cfg.search_space.memory,
-                                         cfg.fec, self.hurdle, cfg.combine, cfg.max_abs_error)
-        if s.fec is not None:
-            self.evaluator.fec = s.fec
-        self.evaluator.stats = s.stats
-        self.strategy = make_strategy(cfg, self.evaluator, s.population)
-        self.strategy.restore(s.strategy)
+        self.search.start(self.state)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -230,6 +222,7 @@ class Run:
                 signal.signal(signal.SIGINT, previous)
             self.display.close()
             self.log.close()
+            self.search.close()
 
     def _start_experiment(self) -> None:
         s, cfg = self.state, self.config
@@ -240,7 +233,7 @@ class Run:
             s.search_spec = s.search_spec.reseeded(1 + self.rng.getrandbits(31))
         if cfg.select_tasks.randomize:
             s.select_spec = s.select_spec.reseeded(1 + self.rng.getrandbits(31))
-        s.population = Population(cfg.population_size)
+        s.population = None  # made by the search
         s.strategy, s.fec, s.hurdle = {}, None, None
         s.stats = EvalStats()
         s.individuals = 0
@@ -274,26 +267,19 @@ class Run:
 
     def _search(self) -> str:
         """Run the current experiment; returns why it ended."""
-        s, cfg = self.state, self.config
-        strategy, evaluator = self.strategy, self.evaluator
-        assert strategy is not None and evaluator is not None and s.population is not None
-        pop = s.population
-        rng, hurdle, display = self.rng, self.hurdle, self.display
+        s, cfg, search = self.state, self.config, self.search
+        display = self.display
         stagnation_delta = cfg.stop.stagnation_delta
         while (reason := self._stop_reason()) is None:
-            was_full = pop.full
-            if hurdle is None:  # children in runs up to the next point a check could fire
-                s.individuals += strategy.advance(rng, self._run_length())
-            else:  # the hurdle's percentile follows every child
-                s.individuals += len(strategy.step(rng))
-            if hurdle is not None and pop.full:
-                if was_full:
-                    hurdle.tick(pop.fitness)
-                else:
-                    hurdle.update(pop.fitness)
-            program, fitness = strategy.candidate()
+            s.individuals += search.advance(self.rng, self._run_length)
+            program, fitness = search.candidate()
             if fitness > s.improved_fitness + stagnation_delta:
                 s.improved_at, s.improved_fitness = s.individuals, fitness
+            search.after_step(lambda: self._stop_reason() is None)
+            for record, message in search.events():
+                self.log.write({**record, "experiment": s.experiment,
+                                "individuals": s.individuals, "elapsed_s": self._elapsed()})
+                display.message(message)
             if program is not s.logged_best and self._new_best(program, fitness):
                 s.logged_best, s.logged_fitness = program, fitness
                 self.log.write({"kind": "best", "experiment": s.experiment,
@@ -302,7 +288,8 @@ class Run:
                                 "elapsed_s": self._elapsed()})
                 if self._early_select(program, fitness):
                     self._progress()
-                    return "early_select"
+                    reason = "early_select"
+                    break
             if s.individuals >= s.next_progress:
                 self._progress()
                 s.next_progress = (s.individuals // cfg.progress_every + 1) * cfg.progress_every
@@ -319,14 +306,16 @@ class Run:
             if self._stop_requested:
                 self._checkpoint()
                 raise Interrupted(self.folder)
+        search.end()
         return reason
 
-    def _run_length(self) -> int:
+    def _run_length(self, most_train_steps: int) -> int:
         """How many individuals can run before one of the loop's checks could fire: the next
         progress record, checkpoint or collection, a stop for individuals, stagnation or train
-        steps (each child adds at most a fingerprint and a full evaluation of every task), at
-        most RUN_LENGTH so that time-based checks and Ctrl-C stay prompt. The candidate's
-        changes end a run by themselves (:meth:`Strategy.advance`)."""
+        steps (each child adds at most ``most_train_steps``: a fingerprint and a full
+        evaluation of every task), at most RUN_LENGTH so that time-based checks and Ctrl-C
+        stay prompt. The candidate's changes end a run by themselves
+        (:meth:`Strategy.advance`)."""
         s, cfg, stop = self.state, self.config, self.config.stop
         done = s.individuals
         limit = min(RUN_LENGTH, s.next_progress - done, self._next_gc - done)
@@ -337,9 +326,8 @@ class Run:
         if stop.max_stagnation:
             limit = min(limit, s.improved_at + stop.max_stagnation - done)
         if stop.max_train_steps:
-            assert self.evaluator is not None
-            most = self.evaluator.max_train_steps_per_candidate
-            limit = min(limit, (stop.max_train_steps - s.stats.train_steps - 1) // most + 1)
+            limit = min(limit, (stop.max_train_steps - s.stats.train_steps - 1)
+                        // most_train_steps + 1)
         return max(limit, 1)
 
     def _new_best(self, program: Program, fitness: float) -> bool:
@@ -382,19 +370,16 @@ class Run:
     def _end_experiment(self, reason: str) -> bool:
         """Select the experiment's candidate; True when the run is over."""
         s, cfg = self.state, self.config
-        assert self.strategy is not None and self.evaluator is not None
-        program, search_fitness = self.strategy.candidate()
+        program, search_fitness = self.search.candidate()
         select_fitness, _ = self._select(program)
         if select_fitness >= s.best_select:  # ties: the later experiment wins (§5.6)
             s.best_select, s.best_program = select_fitness, program
             s.best_search_fitness, s.best_experiment = search_fitness, s.experiment
-        fec = self.evaluator.fec
-        if fec is not None:
-            s.fec_hits += fec.hits
-            s.fec_lookups += fec.hits + fec.misses
-        if self.hurdle is not None:
-            s.hurdle_stopped += self.hurdle.stopped
-            s.hurdle_checked += self.hurdle.checked
+        fec_hits, fec_lookups, hurdle_stopped, hurdle_checked = self.search.counts()
+        s.fec_hits += fec_hits
+        s.fec_lookups += fec_lookups
+        s.hurdle_stopped += hurdle_stopped
+        s.hurdle_checked += hurdle_checked
         s.total_individuals += s.individuals
         s.total_train_steps += s.stats.train_steps
         s.in_experiment = False
@@ -472,33 +457,29 @@ class Run:
 
     def _progress(self) -> None:
         s = self.state
-        assert s.population is not None and self.evaluator is not None
-        best, mean, std = s.population.stats()
+        best, mean, std = self.search.population_stats()
         elapsed = self._elapsed()
         total = s.total_individuals + s.individuals
-        fec = self.evaluator.fec
         record = {"kind": "progress", "experiment": s.experiment, "individuals": s.individuals,
                   "total_individuals": total, "train_steps": s.stats.train_steps,
                   "best_fitness": best, "mean_fitness": mean, "stdev_fitness": std,
-                  "fec_hit_rate": fec.hit_rate if fec is not None else None,
-                  "hurdle": self.hurdle.value if self.hurdle is not None else None,
+                  "fec_hit_rate": self.search.fec_hit_rate(),
+                  "hurdle": self.search.hurdle_value(),
                   "elapsed_s": elapsed,
                   "individuals_per_s": total / elapsed if elapsed > 0 else 0.0}
         self.log.write(record)
 
     def _snapshot(self, phase: str) -> Snapshot:
         s = self.state
-        assert s.population is not None and self.evaluator is not None
-        best, mean, _ = s.population.stats()
+        best, mean, _ = self.search.population_stats()
         elapsed = self._elapsed()
         total = s.total_individuals + s.individuals
-        fec = self.evaluator.fec
         program = s.logged_best
         return Snapshot(
             experiment=s.experiment, individuals=s.individuals, total_individuals=total,
             elapsed_s=elapsed, individuals_per_s=total / elapsed if elapsed > 0 else 0.0,
             best_fitness=best, mean_fitness=mean,
-            fec_hit_rate=fec.hit_rate if fec is not None else None,
+            fec_hit_rate=self.search.fec_hit_rate(),
             best_select=s.best_select if s.best_select >= 0 else None, phase=phase,
             program=print_program(eliminate_dead_code(program)) if program else "")
 
@@ -506,13 +487,8 @@ class Run:
         s = self.state
         s.rng_state = self.rng.getstate()
         s.elapsed_s = self._elapsed()
-        if self.strategy is not None and s.in_experiment:
-            s.strategy = self.strategy.state()
-        if self.evaluator is not None and s.in_experiment:
-            s.fec = self.evaluator.fec
-            s.stats = self.evaluator.stats
-        if self.hurdle is not None and s.in_experiment:
-            s.hurdle = self.hurdle.state()
+        if s.in_experiment:
+            self.search.save(s)
         s.log_offset = self.log.offset()
         save_checkpoint(self.folder, {"state": s, "config_text": self.config.source,
                                       "config_dir": str(self.config_dir)})
@@ -528,6 +504,141 @@ class Run:
             self._stop_requested = True
 
         return signal.signal(signal.SIGINT, handler)
+
+
+class Search(Protocol):
+    """The search inside an experiment, as the run loop sees it: one population in this
+    process (:class:`PopulationSearch`), or islands (:class:`amzc.search.island_run.IslandSearch`).
+    The run keeps experiments, selection, records and checkpoints; the search keeps the
+    population(s), and writes its part of the run state to checkpoints."""
+
+    def start(self, state: RunState) -> None:
+        """Build the current experiment's search from the state (new, or checkpointed)."""
+
+    def advance(self, rng: random.Random, run_length: Callable[[int], int]) -> int:
+        """Run more individuals; returns how many. ``run_length(most)`` is how many can run
+        before one of the loop's checks could fire, when one adds at most ``most`` train
+        steps."""
+
+    def after_step(self, continues: Callable[[], bool]) -> None:
+        """Called once the step's candidate is known; ``continues()``: whether the loop takes
+        another step."""
+
+    def events(self) -> list[tuple[dict[str, Any], str]]:
+        """What happened to the search since the last call: log records and messages."""
+
+    def candidate(self) -> tuple[Program, float]:
+        """The experiment's candidate: the best program found, and its search fitness."""
+
+    def population_stats(self) -> tuple[float, float, float]:
+        """Best, mean and standard deviation of the population's fitness."""
+
+    def fec_hit_rate(self) -> float | None:
+        """In this experiment; None without FEC."""
+
+    def hurdle_value(self) -> float | None:
+        """The hurdle's fitness, if there is one to show."""
+
+    def counts(self) -> tuple[int, int, int, int]:
+        """This experiment's FEC hits and lookups, and candidates stopped by and checked at
+        the hurdle."""
+
+    def save(self, state: RunState) -> None:
+        """Write what a resumed search needs into the state (a checkpoint follows)."""
+
+    def end(self) -> None:
+        """The experiment is over."""
+
+    def close(self) -> None:
+        """The run is over."""
+
+
+class PopulationSearch:
+    """One regularized evolution (or random search) in this process: the reference's run."""
+
+    def __init__(self, config: ExperimentConfig, backend: Backend) -> None:
+        self.config = config
+        self.backend = backend
+        self.strategy: Strategy | None = None
+        self.evaluator: SearchEvaluator | None = None
+        self.hurdle: Hurdle | None = None
+        self.population: Population | None = None
+
+    def start(self, state: RunState) -> None:
+        cfg = self.config
+        assert state.search_spec is not None
+        search_tasks = build_tasks(state.search_spec)
+        self.hurdle = Hurdle(cfg.hurdles) if cfg.hurdles.enabled else None
+        if self.hurdle is not None and state.hurdle is not None:
+            self.hurdle.restore(state.hurdle)
+        self.evaluator = SearchEvaluator(self.backend, search_tasks, cfg.search_space.memory,
+                                         cfg.fec, self.hurdle, cfg.combine, cfg.max_abs_error)
+        if state.fec is not None:
+            self.evaluator.fec = state.fec
+        self.evaluator.stats = state.stats
+        if state.population is None:
+            state.population = Population(cfg.population_size)
+        self.population = state.population
+        self.strategy = make_strategy(cfg, self.evaluator, state.population)
+        self.strategy.restore(state.strategy)
+
+    def advance(self, rng: random.Random, run_length: Callable[[int], int]) -> int:
+        strategy, hurdle, pop = self.strategy, self.hurdle, self.population
+        assert strategy is not None and self.evaluator is not None and pop is not None
+        if hurdle is None:  # children in runs up to the next point a check could fire
+            return strategy.advance(rng, run_length(
+                self.evaluator.max_train_steps_per_candidate))
+        was_full = pop.full  # the hurdle's percentile follows every child
+        count = len(strategy.step(rng))
+        if pop.full:
+            if was_full:
+                hurdle.tick(pop.fitness)
+            else:
+                hurdle.update(pop.fitness)
+        return count
+
+    def after_step(self, continues: Callable[[], bool]) -> None:
+        pass
+
+    def events(self) -> list[tuple[dict[str, Any], str]]:
+        return []
+
+    def candidate(self) -> tuple[Program, float]:
+        assert self.strategy is not None
+        return self.strategy.candidate()
+
+    def population_stats(self) -> tuple[float, float, float]:
+        assert self.population is not None
+        return self.population.stats()
+
+    def fec_hit_rate(self) -> float | None:
+        assert self.evaluator is not None
+        fec = self.evaluator.fec
+        return fec.hit_rate if fec is not None else None
+
+    def hurdle_value(self) -> float | None:
+        return self.hurdle.value if self.hurdle is not None else None
+
+    def counts(self) -> tuple[int, int, int, int]:
+        assert self.evaluator is not None
+        fec, hurdle = self.evaluator.fec, self.hurdle
+        hits, lookups = (fec.hits, fec.hits + fec.misses) if fec is not None else (0, 0)
+        stopped, checked = (hurdle.stopped, hurdle.checked) if hurdle is not None else (0, 0)
+        return hits, lookups, stopped, checked
+
+    def save(self, state: RunState) -> None:
+        assert self.strategy is not None and self.evaluator is not None
+        state.strategy = self.strategy.state()
+        state.fec = self.evaluator.fec
+        state.stats = self.evaluator.stats
+        if self.hurdle is not None:
+            state.hurdle = self.hurdle.state()
+
+    def end(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _evaluate_raw(program: Program, tasks: TaskSet, memory: MemoryConfig, backend: Backend,

@@ -1,18 +1,17 @@
 """``amzc evolve --workers N`` / ``--ray ADDRESS``: the experiment loop of
 :mod:`amzc.search.experiment` over several islands (:mod:`amzc.search.islands`).
 
-The coordinator keeps everything the single-population run does (experiments, T_select,
-early selection, the final evaluation, the log, the display, checkpoints), and replaces the
-search step: a *round* advances every island by ``migration.interval`` individuals in
-parallel, then migrates. Rounds are pipelined: two are always queued at the islands, and the
-arrivals sampled from round r's emigrants travel with round r + 2, so an island starts its
-next round the moment it ends one, whatever the coordinator or the other islands are doing
-(one message each way per round; the islands of one round may end at different times). The
-schedule depends on round numbers only, never on timing, so runs repeat exactly. A
-checkpoint first collects the rounds in flight and keeps them, unprocessed, in its state; an
-experiment's end drops them. The coordinator sees the islands through small aggregate
-views that answer what :class:`~amzc.search.experiment.Run` asks of a population, an evaluator and a
-hurdle: best and mean over all islands, summed counters.
+An island run is a :class:`~amzc.search.experiment.Run` (experiments, T_select, early
+selection, the final evaluation, the log, the display, checkpoints) holding an
+:class:`IslandSearch` as its search: a *step* of the run's loop is a *round*, which advances
+every island by ``migration.interval`` individuals in parallel, then migrates. Rounds are
+pipelined: two are always queued at the islands, and the arrivals sampled from round r's
+emigrants travel with round r + 2, so an island starts its next round the moment it ends one,
+whatever the coordinator or the other islands are doing (one message each way per round; the
+islands of one round may end at different times). The schedule depends on round numbers only,
+never on timing, so runs repeat exactly. A checkpoint first collects the rounds in flight and
+keeps them, unprocessed, in its state; an experiment's end drops them. The run sees the
+islands as one search: best and mean over all islands, summed counters.
 
 Limits (``stop.max_individuals``, ``max_train_steps``) count the work of all islands
 together, and are checked between rounds."""
@@ -26,12 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from amzc.errors import AmzError
-from amzc.printer import print_program
 from amzc.rng import derive_key
 from amzc.search.checkpoint import load_checkpoint
 from amzc.search.config import ExperimentConfig
 from amzc.search.evaluation import EvalStats
-from amzc.search.experiment import Interrupted, Run, RunState
+from amzc.search.experiment import Run, RunState
 from amzc.search.islands import (
     IslandReport,
     Migrant,
@@ -63,108 +61,35 @@ class IslandsPopulation:
         return pool_stats(self.reports)
 
 
-@dataclass
-class FecTotals:
-    hits: int = 0
-    misses: int = 0
+class IslandSearch:
+    """The search of a run whose islands are held by a :class:`Pool`; its checkpointed state
+    is every island's state, the migration RNG and pool, and the rounds collected but not
+    processed."""
 
-    @property
-    def hit_rate(self) -> float:
-        lookups = self.hits + self.misses
-        return self.hits / lookups if lookups else 0.0
-
-
-@dataclass
-class HurdleTotals:
-    value: float | None = None  # each island has its own hurdle; none is shown
-    stopped: int = 0
-    checked: int = 0
-
-    def state(self) -> dict[str, Any]:
-        return {}  # the islands' hurdles are in their own states
-
-
-@dataclass
-class _EvaluatorView:
-    fec: FecTotals | None
-    stats: EvalStats
-
-
-class _IslandsView:
-    """Stands where the single run keeps its strategy: the candidate is the best program of
-    all islands, and the state is every island's state plus the migration RNG."""
-
-    def __init__(self, run: IslandRun) -> None:
-        self.run = run
-
-    def candidate(self) -> tuple[Program, float]:
-        best = global_best(self.run.population.reports)
-        return best.best_program, best.best_fitness
-
-    def state(self) -> dict[str, Any]:
-        run = self.run
-        run.drain(keep=True)  # the islands' states must follow every round sent to them
-        return {"islands": run.pool.call_all("state", [()] * run.island_count),
-                "island_count": run.island_count,
-                "migration_rng": run.migration_rng.getstate(),
-                "migration_pool": run.migration_pool, "pending": run.pending}
-
-    def restore(self, state: dict[str, Any]) -> None:
-        pass  # done by IslandRun._build_experiment, which needs the pool
-
-
-class IslandRun(Run):
-    """A run whose search is spread over islands held by a :class:`Pool`."""
-
-    def __init__(self, config: ExperimentConfig, folder: Path, state: RunState, pool: Pool,
-                 island_count: int, display: Display | None = None,
-                 config_dir: Path | None = None, resume: bool = False) -> None:
+    def __init__(self, config: ExperimentConfig, pool: Pool, island_count: int) -> None:
+        self.config = config
         self.pool = pool
         self.island_count = island_count
+        self.state: RunState | None = None  # the run's, from start()
+        self.population = IslandsPopulation(config.population_size)
         self.migration_rng = random.Random()
         self.migration_pool: list[Migrant] = []  # last round's emigrants, in island order
         self.in_flight = 0  # rounds sent to the islands and not collected
         self.pending: list[list[RoundResult]] = []  # rounds collected and not processed
-        super().__init__(config, folder, state, display, None, config_dir, resume)
+        self.arrivals: list[list[Migrant]] = []  # sampled from the last round processed
 
-    @classmethod
-    def start_islands(cls, config: ExperimentConfig, folder: Path, pool: Pool,
-                      island_count: int, display: Display | None = None,
-                      config_dir: Path | None = None, force: bool = False) -> IslandRun:
-        state = cls.prepare(config, folder, force)
-        return cls(config, folder, state, pool, island_count, display, config_dir)
-
-    @classmethod
-    def resume_islands(cls, folder: Path, make_pool: Callable[[], Pool], island_count: int,
-                       display: Display | None = None,
-                       backend_name: str | None = None) -> IslandRun:
-        """Resume a run on islands. Inside an experiment the island count is the run's own;
-        ``island_count`` applies from the next experiment on."""
-        config, state, config_dir = cls.load(folder, backend_name)
-        if state.in_experiment and state.strategy.get("island_count"):
-            island_count = int(state.strategy["island_count"])
-        return cls(config, folder, state, make_pool(), island_count, display, config_dir,
-                   resume=True)
-
-    # -- the pieces Run delegates ----------------------------------------------------------------
-
-    @property
-    def population(self) -> IslandsPopulation:
-        assert isinstance(self.state.population, IslandsPopulation)
-        return self.state.population
-
-    def _build_experiment(self) -> None:
-        s, cfg = self.state, self.config
-        assert s.search_spec is not None
-        self._select_tasks = None
-        self._select_memo.clear()
-        saved = s.strategy if s.strategy.get("islands") else None
+    def start(self, state: RunState) -> None:
+        cfg = self.config
+        assert state.search_spec is not None
+        self.state = state
+        saved = state.strategy if state.strategy.get("islands") else None
         self.pool.drop_all()
-        seeds = [island_seed(s.seed, s.experiment, i) for i in range(self.island_count)]
+        seeds = [island_seed(state.seed, state.experiment, i) for i in range(self.island_count)]
         states = saved["islands"] if saved else [None] * self.island_count
-        self.pool.create_all([(i, cfg, s.search_spec, seeds[i], states[i])
+        self.pool.create_all([(i, cfg, state.search_spec, seeds[i], states[i])
                               for i in range(self.island_count)])
-        self.migration_rng = random.Random(derive_key(s.seed, s.experiment, _MIGRATION_SEED))
+        self.migration_rng = random.Random(derive_key(state.seed, state.experiment,
+                                                      _MIGRATION_SEED))
         self.migration_pool = []
         self.in_flight = 0
         self.pending = []
@@ -172,25 +97,17 @@ class IslandRun(Run):
             self.migration_rng.setstate(saved["migration_rng"])
             self.migration_pool = saved["migration_pool"]
             self.pending = saved["pending"]
-        if not isinstance(s.population, IslandsPopulation):
-            s.population = IslandsPopulation(cfg.population_size)
-        self.strategy = _IslandsView(self)  # type: ignore[assignment]
-        self._absorb(self.population.reports)
+        if not isinstance(state.population, IslandsPopulation):
+            state.population = IslandsPopulation(cfg.population_size)
+        self.population = state.population
+        state.individuals = self._absorb(self.population.reports)
 
-    def _absorb(self, reports: list[IslandReport]) -> None:
-        """Totals over the islands, where Run reads them."""
-        s, cfg = self.state, self.config
+    def _absorb(self, reports: list[IslandReport]) -> int:
+        """Totals over the islands, into the run's state; returns the individuals."""
+        assert self.state is not None
         self.population.reports = reports
-        s.individuals = sum(r.individuals for r in reports)
-        stats = EvalStats(train_steps=sum(r.train_steps for r in reports))
-        hits = sum(r.fec_hits for r in reports)
-        lookups = sum(r.fec_lookups for r in reports)
-        self.evaluator = _EvaluatorView(  # type: ignore[assignment]
-            FecTotals(hits, lookups - hits) if cfg.fec.enabled else None, stats)
-        s.stats = stats
-        self.hurdle = (HurdleTotals(None, sum(r.hurdle_stopped for r in reports),  # type: ignore[assignment]
-                                    sum(r.hurdle_checked for r in reports))
-                       if cfg.hurdles.enabled else None)
+        self.state.stats = EvalStats(train_steps=sum(r.train_steps for r in reports))
+        return sum(r.individuals for r in reports)
 
     # -- the pipeline of rounds ----------------------------------------------------------------
 
@@ -222,68 +139,99 @@ class IslandRun(Run):
         if not keep:
             self.pending = []
 
-    def _search(self) -> str:
-        reason = self._search_rounds()
-        self.drain(keep=False)
-        return reason
-
-    def _search_rounds(self) -> str:
-        s, cfg = self.state, self.config
+    def advance(self, rng: random.Random, run_length: Callable[[int], int]) -> int:
+        """One round (its length is the config's migration interval)."""
         n = self.island_count
-        migrants = self._migrants()
         if not self.pending and not self.in_flight:  # a new experiment: two rounds queued
             self._send([[] for _ in range(n)])
             self._send([[] for _ in range(n)])
-        while (reason := self._stop_reason()) is None:
-            results = self._next_round()
-            emigrants = [e for _, e in results]
-            arrivals = (sample_arrivals(self.migration_rng, emigrants, migrants) if migrants
-                        else [[] for _ in range(n)])
-            if migrants:
-                self.migration_pool = [item for group in emigrants for item in group]
-            self._absorb([report for report, _ in results])
-            program, fitness = self.strategy.candidate()
-            if fitness > s.improved_fitness + cfg.stop.stagnation_delta:
-                s.improved_at, s.improved_fitness = s.individuals, fitness
-            # The same test as the loop's (only the clock can move in between, and only
-            # towards stopping): a round is sent exactly when the loop will collect one more.
-            if self._stop_reason() is None:
-                # round r's arrivals go with round r + 2: the islands start it the moment
-                # they finish r + 1, without waiting for this coordinator
-                self._send(arrivals)
-            for event in _drain(self.pool):
-                self.log.write({**event, "experiment": s.experiment,
-                                "individuals": s.individuals, "elapsed_s": self._elapsed()})
-                self.display.message(f"worker {event['worker']} was lost; islands "
-                                     f"{event['islands']} restarted from the last checkpoint")
-            if program is not s.logged_best and self._new_best(program, fitness):
-                s.logged_best, s.logged_fitness = program, fitness
-                self.log.write({"kind": "best", "experiment": s.experiment,
-                                "individuals": s.individuals, "fitness": fitness,
-                                "program": print_program(program),
-                                "elapsed_s": self._elapsed()})
-                if self._early_select(program, fitness):
-                    self._progress()
-                    return "early_select"
-            if s.individuals >= s.next_progress:
-                self._progress()
-                s.next_progress = (s.individuals // cfg.progress_every + 1) * cfg.progress_every
-            if self.display.due():
-                self.display.update(self._snapshot("search"))
-            if cfg.checkpoint_every and s.individuals >= s.next_checkpoint:
-                s.next_checkpoint = ((s.individuals // cfg.checkpoint_every + 1)
-                                     * cfg.checkpoint_every)
-                self._checkpoint()
-            if self._stop_requested:
-                self._checkpoint()
-                raise Interrupted(self.folder)
-        return reason
+        results = self._next_round()
+        emigrants = [e for _, e in results]
+        migrants = self._migrants()
+        self.arrivals = (sample_arrivals(self.migration_rng, emigrants, migrants) if migrants
+                         else [[] for _ in range(n)])
+        if migrants:
+            self.migration_pool = [item for group in emigrants for item in group]
+        assert self.state is not None
+        return self._absorb([report for report, _ in results]) - self.state.individuals
 
-    def run(self) -> dict[str, Any]:
-        try:
-            return super().run()
-        finally:
-            self.pool.close()
+    def after_step(self, continues: Callable[[], bool]) -> None:
+        # A round is sent exactly when the loop will collect one more (only the clock can
+        # change the answer before the loop asks again, and only towards stopping). Round r's
+        # arrivals go with round r + 2: the islands start it the moment they finish r + 1,
+        # without waiting for the coordinator.
+        if continues():
+            self._send(self.arrivals)
+
+    def events(self) -> list[tuple[dict[str, Any], str]]:
+        drain = getattr(self.pool, "drain_events", None)  # only Ray loses workers
+        return [(event, f"worker {event['worker']} was lost; islands {event['islands']} "
+                        "restarted from the last checkpoint")
+                for event in (drain() if drain is not None else [])]
+
+    def candidate(self) -> tuple[Program, float]:
+        best = global_best(self.population.reports)
+        return best.best_program, best.best_fitness
+
+    def population_stats(self) -> tuple[float, float, float]:
+        return self.population.stats()
+
+    def fec_hit_rate(self) -> float | None:
+        if not self.config.fec.enabled:
+            return None
+        hits, lookups, _, _ = self.counts()
+        return hits / lookups if lookups else 0.0
+
+    def hurdle_value(self) -> float | None:
+        return None  # each island has its own hurdle; none is shown
+
+    def counts(self) -> tuple[int, int, int, int]:
+        reports = self.population.reports
+        return (sum(r.fec_hits for r in reports), sum(r.fec_lookups for r in reports),
+                sum(r.hurdle_stopped for r in reports), sum(r.hurdle_checked for r in reports))
+
+    def save(self, state: RunState) -> None:
+        self.drain(keep=True)  # the islands' states must follow every round sent to them
+        state.strategy = {"islands": self.pool.call_all("state", [()] * self.island_count),
+                          "island_count": self.island_count,
+                          "migration_rng": self.migration_rng.getstate(),
+                          "migration_pool": self.migration_pool, "pending": self.pending}
+
+    def end(self) -> None:
+        self.drain(keep=False)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def start_islands(config: ExperimentConfig, folder: Path, pool: Pool, island_count: int,
+                  display: Display | None = None, config_dir: Path | None = None,
+                  force: bool = False) -> Run:
+    """A new run whose search is ``island_count`` islands held by ``pool``."""
+    return Run.start(config, folder, display, config_dir=config_dir, force=force,
+                     search=IslandSearch(config, pool, island_count))
+
+
+def resume_islands(folder: Path, make_pool: Callable[[], Pool], island_count: int,
+                   display: Display | None = None, backend_name: str | None = None) -> Run:
+    """Resume a run on islands. Inside an experiment the island count is the run's own;
+    ``island_count`` applies from the next experiment on."""
+
+    def search(config: ExperimentConfig, state: RunState) -> IslandSearch:
+        count = island_count
+        if state.in_experiment and state.strategy.get("island_count"):
+            count = int(state.strategy["island_count"])
+        return IslandSearch(config, make_pool(), count)
+
+    return Run.resume(folder, display, backend_name, search)
+
+
+class IslandRun:
+    """Island runs were a subclass of Run; they are now Runs holding an IslandSearch. These
+    names keep the old calls working for one release."""
+
+    start_islands = staticmethod(start_islands)
+    resume_islands = staticmethod(resume_islands)
 
 
 def is_island_run(folder: Path) -> bool:
@@ -293,10 +241,4 @@ def is_island_run(folder: Path) -> bool:
     except AmzError:
         return False  # Run.resume reports the problem
     return isinstance(state.population, IslandsPopulation) or "island_count" in state.strategy
-
-
-def _drain(pool: Pool) -> list[dict[str, Any]]:
-    drain = getattr(pool, "drain_events", None)
-    return drain() if drain is not None else []
-
 

@@ -1,0 +1,86 @@
+"""amzc.evolve, the library entry point: the README's example runs as written, and the result
+holds what the run folder holds."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from test_search_cli import TINY
+
+import amzc
+from amzc.api import EvolveResult, RunInfo, evolve
+from amzc.errors import AmzConfigError
+from amzc.search.progress import Display, read_log, without_times
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_example() -> str:
+    """The README's Python block that calls amzc.evolve."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+    (block,) = [b for b in blocks if "amzc.evolve(" in b]
+    return block
+
+
+def test_the_readme_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    (tmp_path / "configs").symlink_to(ROOT / "configs")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(readme_example(), "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    saved = json.loads((tmp_path / "runs" / "notebook" / "result.json").read_text())
+    assert printed.startswith(f"final fitness {saved['final_fitness']:.4f} after 2,000 "
+                              "individuals\n")
+    assert printed.endswith(saved["program"] + "\n")
+
+
+def test_the_result_holds_what_the_run_folder_holds(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    shown: list[RunInfo] = []
+
+    def display(info: RunInfo) -> Display:
+        shown.append(info)
+        return Display()
+
+    result = evolve(config, seed=3, out=tmp_path / "run", display=display)
+    assert isinstance(result, EvolveResult) and amzc.evolve is evolve
+    assert shown == [RunInfo("tiny", 3, tmp_path / "run", resumed=False)]
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result.summary == saved and result.folder == tmp_path / "run"
+    assert result.program_text == (tmp_path / "run" / "best.amz").read_text()
+    assert amzc.print_program(result.program) == result.program_text
+    assert result.simplified_text == (tmp_path / "run" / "best_simplified.amz").read_text()
+    assert (result.final_fitness, result.select_fitness, result.search_fitness) == (
+        saved["final_fitness"], saved["select_fitness"], saved["search_fitness"])
+    assert (result.individuals, result.experiments) == (120, 1)
+    assert list(result.history) == read_log(tmp_path / "run" / "progress.jsonl")
+    assert result.history[-1]["kind"] == "final"
+
+
+def test_overrides_and_a_config_object(tmp_path):
+    from amzc.search.config import load_config
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    result = evolve(config, out=tmp_path / "a", overrides={"stop.max_individuals": 40})
+    assert result.individuals == 40
+    again = evolve(load_config(config, overrides={"stop.max_individuals": 40}),
+                   out=tmp_path / "b")
+    assert again.program_text == result.program_text
+    assert [without_times(r) for r in again.history] == \
+        [without_times(r) for r in result.history]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({}, "give either a config"),
+    ({"config": "x.toml", "resume": "runs/x"}, "give either a config"),
+    ({"resume": "runs/x", "seed": 3}, "a resumed run keeps its seed"),
+    ({"config": "x.toml", "workers": 0}, "--workers must be a positive number"),
+    ({"config": "x.toml", "backend": "gpu"}, "backend must be auto"),
+])
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(AmzConfigError, match=message):
+        evolve(**kwargs)

@@ -1,0 +1,198 @@
+"""The Figure 5 search from random programs: best final-set fitness against CPU seconds, per
+seed and per lever (configs/figure5.toml and variants of it).
+
+Each run is ``amzc.evolve`` on configs/figure5.toml with a time budget (``--minutes``), in a
+fresh process so that its CPU time can be measured (children's CPU included for island runs).
+Afterwards every program the run logged as a new best is scored on the config's 100 final
+teacher tasks (F = 8, 1000 / 100 examples, fixed seeds), which gives the curve of the best
+final-set fitness found so far against CPU seconds (wall seconds of the log scaled by the run's
+CPU / wall ratio). The curve is what the issue's milestones read: M1 = 0.30 (above every linear
+model and every network whose hidden layer is not trained), M2 = 0.45 (a hidden layer trained
+through the ReLU); the rungs come from bench/figure5_ladder.py.
+
+A lever is a named set of config overrides (and a worker count) applied to the same seeds and
+budget; the JSON holds a row per lever: the median over seeds of the best final fitness at the
+end of the budget, and of the individuals per CPU-second.
+
+Usage: python bench/figure5.py [--levers baseline,hurdles,...] [--seeds 1,2,3] [--minutes 10]
+       [--out bench/results/figure5.json] [--keep-runs DIR]
+Writes the JSON and a PNG of the curves beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "configs" / "figure5.toml"
+RESULTS = ROOT / "bench" / "results" / "figure5.json"
+MILESTONES = {"M1": 0.30, "M2": 0.45}
+
+# name → (overrides of configs/figure5.toml, workers); every lever keeps the search space
+LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
+    "baseline": ({}, None),
+    "hurdles": ({"hurdles.enabled": True}, None),
+    "short_tasks": ({"tasks.search.num_train": 100}, None),
+    "population_100": ({"population.size": 100}, None),
+    "islands_2": ({}, 2),
+}
+
+CHILD = r"""
+import json, resource, sys, time
+import amzc
+
+config, seed, out, minutes, overrides, workers = sys.argv[1:7]
+overrides = json.loads(overrides)
+overrides.update({"stop.max_time_s": float(minutes) * 60, "run.checkpoint_every": 0})
+workers = int(workers) if workers != "none" else None
+wall, cpu = time.time(), time.process_time()
+result = amzc.evolve(config, seed=int(seed), out=out, overrides=overrides, workers=workers,
+                     force=True)
+children = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall_s": time.time() - wall,
+                  "cpu_s": time.process_time() - cpu + children.ru_utime + children.ru_stime,
+                  "individuals": result.individuals, "final_fitness": result.final_fitness,
+                  "search_fitness": result.search_fitness}))
+"""
+
+
+def run_one(lever: str, seed: int, minutes: float, folder: Path) -> dict:
+    overrides, workers = LEVERS[lever]
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(CONFIG), str(seed), str(folder),
+                           str(minutes), json.dumps(overrides),
+                           str(workers) if workers else "none"],
+                          capture_output=True, text=True, env=env, cwd=ROOT)
+    if proc.returncode != 0:
+        raise SystemExit(f"{lever} seed {seed} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def curve(folder: Path, cpu_per_wall: float, tasks, cfg) -> list[dict]:
+    """(CPU seconds, best final fitness so far) at every logged new best."""
+    from amzc import EvalOptions, evaluate, parse
+    from amzc.search.progress import read_log
+
+    points, best, scored = [], -1.0, {}
+    options = EvalOptions(max_abs_error=cfg.max_abs_error, seed=1)
+    for record in read_log(folder / "progress.jsonl"):
+        if record.get("kind") != "best":
+            continue
+        text = record["program"]
+        if text not in scored:
+            scored[text] = evaluate(parse(text), tasks, cfg.search_space.memory,
+                                    backend="llvm", options=options).fitness
+        best = max(best, scored[text])
+        points.append({"cpu_s": record["elapsed_s"] * cpu_per_wall,
+                       "individuals": record["individuals"],
+                       "search_fitness": record["fitness"], "final_fitness": best})
+    return points
+
+
+def plot(runs: list[dict], path: Path, minutes: float) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 5.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    colors = {}
+    palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+    for run in runs:
+        color = colors.setdefault(run["lever"], palette[len(colors) % len(palette)])
+        xs = [p["cpu_s"] for p in run["curve"]] + [run["cpu_s"]]
+        ys = [p["final_fitness"] for p in run["curve"]]
+        ys.append(ys[-1] if ys else run["final_fitness"])
+        ax.step(xs, ys, where="post", color=color, alpha=0.8,
+                label=run["lever"] if run is next(r for r in runs if r["lever"] == run["lever"])
+                else None)
+    for name, level in MILESTONES.items():
+        ax.axhline(level, color="grey", ls="--", lw=0.8)
+        ax.text(0, level, f" {name} {level}", va="bottom", color="grey")
+    ax.set_xlabel("CPU seconds")
+    ax.set_ylabel("best fitness on the 100 final teacher tasks")
+    ax.set_title(f"Figure 5 search from random programs ({minutes:g} min per run)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levers", default="baseline",
+                        help=f"comma-separated: {', '.join(LEVERS)}")
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--minutes", type=float, default=10.0, help="budget per run (wall)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--keep-runs", type=Path, default=None,
+                        help="keep the run folders here (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    levers = [name.strip() for name in args.levers.split(",") if name.strip()]
+    unknown = [name for name in levers if name not in LEVERS]
+    if unknown or not levers:
+        parser.error(f"unknown lever(s) {unknown}; choose from {', '.join(LEVERS)}")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds: not a list of integers: {args.seeds!r}")
+    if args.minutes <= 0:
+        parser.error("--minutes must be positive")
+
+    from amzc.search.config import load_config
+    from amzc.tasks import build_tasks
+
+    cfg = load_config(CONFIG)
+    tasks = build_tasks(cfg.final_tasks.spec)
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        base = args.keep_runs or Path(tmp)
+        for lever in levers:
+            for seed in seeds:
+                folder = base / f"{lever}_seed{seed}"
+                start = time.time()
+                outcome = run_one(lever, seed, args.minutes, folder)
+                ratio = outcome["cpu_s"] / outcome["wall_s"] if outcome["wall_s"] else 1.0
+                points = curve(folder, ratio, tasks, cfg)
+                runs.append({"lever": lever, "seed": seed, **outcome,
+                             "individuals_per_cpu_s": outcome["individuals"] / outcome["cpu_s"],
+                             "curve": points})
+                print(f"{lever} seed {seed}: final {outcome['final_fitness']:.4f}, best on the "
+                      f"final tasks {max((p['final_fitness'] for p in points), default=0):.4f}, "
+                      f"{outcome['individuals']:,} individuals, {outcome['cpu_s']:.0f} CPU s "
+                      f"({time.time() - start:.0f} s)", flush=True)
+    rows = []
+    for lever in levers:
+        mine = [r for r in runs if r["lever"] == lever]
+        best = [max((p["final_fitness"] for p in r["curve"]), default=r["final_fitness"])
+                for r in mine]
+        rows.append({"lever": lever, "overrides": LEVERS[lever][0], "workers": LEVERS[lever][1],
+                     "median_best_final_fitness": statistics.median(best),
+                     "best_final_fitness": best,
+                     "median_individuals_per_cpu_s": statistics.median(
+                         r["individuals_per_cpu_s"] for r in mine),
+                     "seeds_reaching": {name: sum(b >= level for b in best)
+                                        for name, level in MILESTONES.items()}})
+    result = {"benchmark": "figure5", "config": str(CONFIG.relative_to(ROOT)),
+              "minutes": args.minutes, "seeds": seeds, "levers": rows, "runs": runs}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    plot(runs, args.out.with_suffix(".png"), args.minutes)
+    for row in rows:
+        print(f"{row['lever']:16} median best final {row['median_best_final_fitness']:.4f}  "
+              f"{row['median_individuals_per_cpu_s']:,.0f} individuals/CPU s  "
+              f"M1 {row['seeds_reaching']['M1']}/{len(seeds)}  "
+              f"M2 {row['seeds_reaching']['M2']}/{len(seeds)}")
+    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -80,7 +80,7 @@ def parse(text: str, file: str = "<input>") -> Program:
 def parse_file(path: str | Path) -> Program:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not text
     except FileNotFoundError:
         raise AmzSyntaxError("no such file", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as e:

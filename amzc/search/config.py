@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from amzc import resources
 from amzc.check import check
 from amzc.errors import AmzConfigError, AmzError
 from amzc.ops import MATRIX, OPS_BY_NAME, VECTOR, Op, lookup
@@ -333,7 +334,7 @@ def load_config(path: str | Path, seed: int | None = None) -> ExperimentConfig:
     path = Path(path)
     if not path.is_file():
         raise AmzConfigError(f"{path}: no such config file")
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not text
     return parse_config(text, str(path), base_dir=path.parent, seed=seed)
 
 
@@ -411,6 +412,11 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
                                                 high or None)
     sizes.done()
     space = SearchSpace(memory, features, components)
+    for which, cfg in (("search", search), ("select", select), ("final", final)):
+        try:
+            resources.require_memory(memory, features, cfg.spec.num_tasks)
+        except AmzConfigError as e:
+            raise AmzConfigError(f"{file}: [memory] with tasks.{which}: {e}") from None
     baselines = tuple((base_dir / f).resolve() for f in baseline_raw)
     for path in baselines:
         _check_program_file(path, space, f"{file}: run.baselines")

@@ -355,7 +355,7 @@ def report(
 def evolve(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Experiment file "
                                                 "(TOML; docs/evolution.md).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Search seed. Default: the config's.",
+    seed: Annotated[int | None, typer.Option(min=0, help="Search seed. Default: the config's.",
                                              show_default=False)] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder. Default: "
                                                  "runs/<config name>.")] = None,

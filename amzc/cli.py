@@ -12,10 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, ParamSpec
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperOption
 
+from amzc import resources
 from amzc.check import check as check_program
 from amzc.errors import AmzConfigError, AmzError
 from amzc.evaluate import BACKENDS, EvalOptions, combine, get_backend
@@ -33,13 +36,47 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+_typed = TyperOption.display_type_rich
+
+
+def _flag_type(self: TyperOption, ctx: click.Context) -> str | None:
+    # typer's rich help shows a flag as "--json <bool>", as if it took a value; it takes none
+    return None if self.is_flag else _typed(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
+# Output holds user text (paths, task names, programs), which is never rich markup: with markup
+# on, "lr[test].amz" would print as "lr.amz" and "x[/]" would raise.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 log = logging.getLogger("amzc")
 P = ParamSpec("P")
 
 EXIT_BAD_INPUT = 2
 EXIT_CHECK_FAILED = 1
+
+
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("amzc")
+    except PackageNotFoundError:  # a source tree on sys.path, not installed
+        from amzc import __version__ as number
+    out.print(f"amzc {number}")
+    raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    show_version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+    )] = False,
+) -> None:
+    """Options given before the command (the app's help is the Typer's)."""
 
 
 def user_errors(command: Callable[P, None]) -> Callable[P, None]:
@@ -50,10 +87,10 @@ def user_errors(command: Callable[P, None]) -> Callable[P, None]:
         try:
             command(*args, **kwargs)
         except AmzError as e:
-            err.print(str(e), markup=False)
+            err.print(str(e))
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except KeyboardInterrupt:
-            err.print("interrupted", markup=False)
+            err.print("interrupted")
             raise typer.Exit(130) from None
 
     return wrapper
@@ -81,7 +118,8 @@ FileArg = Annotated[Path, typer.Argument(help="A .amz program.", show_default=Fa
 TaskOpt = Annotated[str, typer.Option("--task", "-t", help="Task: linear, affine, nonlinear, "
                                        "digits, cifar10 (with --data-dir), data:PATH (.npz or "
                                        ".csv; docs/data.md).")]
-FeaturesOpt = Annotated[int, typer.Option("--features", "-F", help="Feature size F.")]
+FeaturesOpt = Annotated[int, typer.Option("--features", "-F", min=1, help="Feature size F.")]
+SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of the task data and of random ops.")]
 MemoryOpt = Annotated[
     str | None,
     typer.Option("--memory", help="Memory sizes S,V,M (scalars, vectors, matrices). "
@@ -107,7 +145,7 @@ def run(
         help="Number of tasks. Default: 10; 1 for data:PATH (more: resampled splits).",
         show_default=False)] = None,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 1,
-    seed: Annotated[int, typer.Option(help="Seed of the task data and of random ops.")] = 0,
+    seed: SeedOpt = 0,
     memory: MemoryOpt = None,
     backend: Annotated[str, typer.Option(help=f"Evaluator: {', '.join(BACKENDS)} (llvm: "
                                          "native code; numpy: the reference).")] = "llvm",
@@ -121,8 +159,9 @@ def run(
         help="cifar10: the folder of CIFAR-10's python batches (data_batch_1..5).")] = None,
     held_out: Annotated[bool, typer.Option(
         "--held-out", help="digits, cifar10: draw class pairs from the held-out pairs.")] = False,
-    valid_fraction: Annotated[float, typer.Option(
-        help="data:PATH without a validation set: the share of rows held out.")] = 0.2,
+    valid_fraction: Annotated[float | None, typer.Option(
+        help="data:PATH without a validation set: the share of rows held out. Default: 0.2.",
+        show_default=False)] = None,
     eval_type: Annotated[str | None, typer.Option(
         help="data:PATH: rms or accuracy. Default: accuracy if every label is 0 or 1.",
         show_default=False)] = None,
@@ -144,6 +183,7 @@ def run(
     features, train, valid = taskset.features, taskset.num_train, taskset.num_valid
     tasks, task = taskset.num_tasks, taskset.name
     check_program(program, mem, features)
+    resources.require_memory(mem, features, tasks)
     options = EvalOptions(max_abs_error=max_abs_error, combine=combine_mode,  # type: ignore[arg-type]
                           seed=seed)
     result = get_backend(backend).run(program, taskset, mem, options)
@@ -195,7 +235,7 @@ def show_ir(
         raise AmzConfigError(f"unknown task {task!r}; use --eval-type rms or accuracy")
     if tasks < 1:
         raise AmzConfigError("--tasks must be at least 1")
-    out.print(program_ir(program, mem, features, tasks, kind, stage), markup=False, end="")
+    out.print(program_ir(program, mem, features, tasks, kind, stage), end="")
 
 
 @app.command()
@@ -271,12 +311,14 @@ def export(
     program = _load(file)
     mem = _memory(memory, program)
     check_program(program, mem, min_features(program))  # F is chosen when the module runs
+    if output is not None:
+        resources.require_output_file(output, "--output")
     text = export_python(program, mem, source=file.name)
     if output is None:
         typer.echo(text, nl=False)
         return
     output.write_text(text, encoding="utf-8")
-    err.print(f"wrote {output}", markup=False)
+    err.print(f"wrote {output}")
 
 
 RunDirArg = Annotated[Path, typer.Argument(help="A run folder of 'amzc evolve'.",
@@ -296,7 +338,10 @@ def plot(
     from amzc.report.plot import plot_run
     from amzc.report.rundir import load_run
 
-    path = plot_run(load_run(run_dir), output or run_dir / "progress.png")
+    run = load_run(run_dir)
+    output = output or run_dir / "progress.png"
+    resources.require_output_file(output, "--output")
+    path = plot_run(run, output)
     out.print(f"wrote {path}")
 
 
@@ -311,7 +356,10 @@ def report(
     from amzc.report.html import write_report
     from amzc.report.rundir import load_run
 
-    path = write_report(load_run(run_dir), output or run_dir / "report.html")
+    run = load_run(run_dir)
+    output = output or run_dir / "report.html"
+    resources.require_output_file(output, "--output")
+    path = write_report(run, output)
     out.print(f"wrote {path}")
 
 
@@ -320,7 +368,7 @@ def report(
 def evolve(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Experiment file "
                                                 "(TOML; docs/evolution.md).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Search seed. Default: the config's.",
+    seed: Annotated[int | None, typer.Option(min=0, help="Search seed. Default: the config's.",
                                              show_default=False)] = None,
     settings: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a config key, checked as in the file and recorded in the run "
@@ -365,6 +413,8 @@ def evolve(
     overrides = dict(parse_override(text) for text in settings or ())
     if resume is not None and overrides:
         raise AmzConfigError("--set applies to a new run; a resumed run keeps its config")
+    if out_dir is not None:
+        resources.require_folder(out_dir, "--out")
 
     def display(info: RunInfo) -> Display:
         if quiet:
@@ -378,7 +428,7 @@ def evolve(
                             out=out_dir, backend=backend, overrides=overrides, force=force,
                             force_workers=force_workers, display=display)
     except Interrupted as e:
-        err.print(str(e), markup=False)
+        err.print(str(e))
         raise typer.Exit(130) from None
     folder, summary = result.folder, result.summary
     if quiet:
@@ -413,14 +463,15 @@ def simplify(
                                               show_default=False)] = None,
     tasks: Annotated[int | None, typer.Option(help="Number of check tasks.",
                                               show_default=False)] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the check's tasks and random ops.")] = 0,
+    seed: SeedOpt = 0,
     memory: MemoryOpt = None,
     backend: Annotated[str, typer.Option(help=f"Evaluator: {', '.join(BACKENDS)}.")] = "numpy",
     write: Annotated[Path | None, typer.Option("--write", "-w", help="Also write the "
                                                "simplified program to this file.")] = None,
 ) -> None:
-    """Remove instructions that cannot affect predictions, and check that the fitness on a
-    task set is unchanged.
+    """Remove the instructions that cannot affect predictions; check the fitness is unchanged.
+
+    The check runs the program before and after on a task set (the options below).
 
     Example: amzc simplify runs/demo/best.amz
     """
@@ -429,11 +480,14 @@ def simplify(
     from amzc.passes.dce import eliminate_dead_code
 
     program = _load(file)
+    if write is not None:
+        resources.require_output_file(write, "--write")
     simplified = eliminate_dead_code(program)
     mem = _memory(memory, program)
     spec = task_spec(task, features, train, valid, tasks).reseeded(seed)
     taskset = build_tasks(spec)
     check_program(program, mem, taskset.features)
+    resources.require_memory(mem, taskset.features, taskset.num_tasks)
     engine = get_backend(backend)
     options = EvalOptions(seed=seed)
     before = engine.run(program, taskset, mem, options).fitness
@@ -442,13 +496,12 @@ def simplify(
         raise AmzError(f"{file}: simplification changed the fitness ({combine(before):.6f}"
                             f" → {combine(after):.6f}); please report this bug")
     text = print_program(simplified)
-    out.print(text, end="", markup=False)
+    out.print(text, end="")
     if write is not None:
         write.write_text(text, encoding="utf-8")
     err.print(f"{len(program)} → {len(simplified)} instructions; fitness {combine(after):.6f} "
               f"unchanged on {taskset.num_tasks} {taskset.name} tasks (F={taskset.features}, "
-              f"{taskset.num_train} train / {taskset.num_valid} valid, {backend})",
-              markup=False)
+              f"{taskset.num_train} train / {taskset.num_valid} valid, {backend})")
 
 
 @app.command("ops")

@@ -90,3 +90,7 @@ class AmzConfigError(AmzError):
 
 class AmzCheckpointError(AmzError):
     """A run folder that cannot be resumed."""
+
+
+class AmzResourceError(AmzConfigError):
+    """Sizes (examples, features, memory) too large for the memory this machine has left."""

@@ -232,3 +232,152 @@ def test_run_refuses_a_max_abs_error_that_is_not_a_finite_bound(value):
     result = invoke("run", str(EXAMPLES / "linear_regression.amz"), "--max-abs-error", value)
     assert result.exit_code == 2
     assert "--max-abs-error must be a finite number ≥ 0" in result.output
+
+
+# ---------------------------------------------------------------------------------------------
+# Hardening: sizes, inconsistent options, user text that looks like markup, help text
+
+
+@pytest.mark.parametrize("options, fragment", [
+    (["--train", "99999999999"], "the task data needs about"),
+    (["--features", "100000000"], "F=100,000,000"),
+    (["--tasks", "1000000000"], "1,000,000,000 task(s)"),
+    (["--epochs", "10000000000"], "10,000,000,000 epoch(s)"),
+    (["--memory", "100000000000000000000,3,1"], "memory 100000000000000000000,3,1"),
+    (["--memory", "1e20"], "three non-negative integers"),
+    (["--valid-fraction", "2"], "--valid-fraction applies to task data:PATH only"),
+    (["--held-out"], "--held-out applies to task digits and cifar10 only"),
+    (["--seed", "-1"], "--seed"),
+])
+def test_sizes_beyond_the_machine_and_options_that_cannot_apply(tmp_amz, options, fragment):
+    output = assert_user_error(invoke("run", tmp_amz(LINEAR), *options), fragment)
+    assert "Error" not in output or "Invalid value" in output  # never a Python exception
+
+
+def test_evolve_refuses_a_negative_seed_as_a_config_does(tmp_path):
+    assert_user_error(invoke("evolve", "-c", tmp_path / "c.toml", "--seed", "-1"), "--seed")
+
+
+def test_check_refuses_a_negative_feature_size(tmp_amz):
+    assert_user_error(invoke("check", tmp_amz(LINEAR), "--features", "-5"), "--features")
+
+
+@pytest.mark.parametrize("name", ["lr[test].amz", "[red]r.amz", "[bold]b[not a tag].amz"])
+def test_paths_are_printed_as_text_not_markup(tmp_amz, name):
+    path = tmp_amz(LINEAR, name)
+    result = invoke("check", path)
+    assert result.exit_code == 0 and f"{path}: ok" in result.output
+    result = invoke("run", path, "--tasks", "2", "--verbose", "--backend", "numpy")
+    assert result.exit_code == 0 and name in result.output, result.output
+    result = invoke("run", path, "--tasks", "2", "--json", "--backend", "numpy")
+    assert json.loads(result.stdout)["file"] == str(path)
+    missing = assert_user_error(invoke("check", path.with_name("no" + name)), "no such file")
+    assert "no" + name in missing
+
+
+def test_a_data_path_with_brackets_is_printed_as_given(tmp_path, tmp_amz):
+    data = tmp_path / "d[x].csv"
+    data.write_text("a,label\n" + "".join(f"{i},{2 * i}\n" for i in range(10)))
+    result = invoke("run", tmp_amz(LINEAR), "--task", f"data:{data}", "--backend", "numpy")
+    assert result.exit_code == 0 and "data:d[x].csv" in result.output, result.output
+
+
+@pytest.mark.parametrize("folder", ["exp[seed=1]", "x[/]"])
+def test_evolve_reports_its_run_folder_as_given(tmp_path, folder):
+    from test_search_cli import TINY
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    out = tmp_path / folder
+    result = invoke("evolve", "-c", config, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out / 'best.amz'}" in result.output and (out / "best.amz").is_file()
+    quiet = invoke("evolve", "-c", config, "-o", out, "--force", "-q")
+    assert str(out / "result.json") in quiet.output
+
+
+def test_live_panel_title_is_text(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from amzc.search.progress import LiveDisplay, Snapshot
+
+    file = io.StringIO()
+    display = LiveDisplay("amzc evolve → runs/x[/]", Console(file=file, width=100))
+    display.update(Snapshot(1, 10, 10, 1.0, 10.0, 0.5, 0.4, None, None, "search", "def Setup():"))
+    display.close()
+    assert "runs/x[/]" in file.getvalue()
+
+
+def test_output_paths_are_checked_before_the_work(tmp_path, tmp_amz):
+    file = tmp_path / "taken"
+    file.write_text("")
+    assert_user_error(invoke("evolve", "-c", tmp_path / "c.toml", "--out", file),
+                      "is a file, not a folder")
+    assert_user_error(invoke("plot", file), "is a file, not a run folder")
+    assert_user_error(invoke("report", file), "is a file, not a run folder")
+    assert_user_error(invoke("export", tmp_amz(LINEAR), "-o", tmp_path), "is a folder")
+    assert_user_error(invoke("simplify", tmp_amz(LINEAR), "-w", file / "x.amz"),
+                      "is a file")
+
+
+def test_files_with_a_byte_order_mark_are_read(tmp_path):
+    program = tmp_path / "bom.amz"
+    program.write_bytes(b"\xef\xbb\xbf" + LINEAR.encode())
+    result = invoke("check", program)
+    assert result.exit_code == 0, result.output
+    from test_search_cli import TINY
+
+    config = tmp_path / "bom.toml"
+    config.write_bytes(b"\xef\xbb\xbf" + TINY.encode())
+    result = invoke("evolve", "-c", config, "-o", tmp_path / "run", "-q")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("table, fragment", [
+    ('kind = "data"', r'\[tasks.search\]: task data needs a data file: path = "FILE"'),
+    ('kind = "digits"\npositive_class = 42\nnegative_class = 1',
+     r"\[tasks.search\]: positive_class must be a class id in 0..9, not 42"),
+    ("held_out = true",
+     r"tasks.search.held_out: task kind linear does not use it \(it applies to digits, cifar10\)"),
+    ("valid_fraction = 0.5",
+     r"tasks.search.valid_fraction: task kind linear does not use it \(it applies to data\)"),
+])
+def test_config_task_errors_name_the_file_and_key(tmp_path, table, fragment):
+    import re
+
+    config = tmp_path / "c.toml"
+    config.write_text(f"[tasks.search]\nfeatures = 4\n{table}\n")
+    output = assert_user_error(invoke("evolve", "-c", config, "-o", tmp_path / "r"))
+    assert re.search(f"c.toml: {fragment}", output), output
+
+
+def test_version_flags_and_help_text():
+    from importlib.metadata import version
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.output == f"amzc {version('amzc')}\n"
+    run_help = invoke("run", "--help").output
+    assert "--json" in run_help and "<bool>" not in run_help
+    text = " ".join(invoke("--help").output.replace("│", " ").split())
+    assert "cannot affect predictions; check the fitness is unchanged." in text
+
+
+# A small fuzz over option values: every value is either used or refused with one message.
+FUZZ_VALUES = ["-1", "0", "1", "2", "1e20", "nan", "inf", "99999999999999999999", "[/]", "",
+               "x"]
+FUZZ_OPTIONS = ["--features", "--train", "--valid", "--tasks", "--epochs", "--seed",
+                "--memory", "--combine", "--max-abs-error", "--valid-fraction", "--eval-type",
+                "--task"]
+
+
+@pytest.mark.parametrize("option", FUZZ_OPTIONS)
+def test_option_values_fuzz(tmp_amz, option):
+    path = tmp_amz(LINEAR)
+    for value in FUZZ_VALUES:
+        result = invoke("run", path, "--backend", "numpy", "--tasks", "2", "--train", "20",
+                        "--valid", "10", option, value)
+        assert result.exit_code in (0, 2), (option, value, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), \
+            (option, value, result.exception)

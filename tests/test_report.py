@@ -8,13 +8,18 @@ import pytest
 from typer.testing import CliRunner
 
 from amzc.cli import app
+from amzc.report.html import number
 from amzc.report.plot import (
     DPI,
     HEIGHT_IN,
     MAX_CALLOUTS,
     WIDTH_IN,
+    _offsets,
+    best_curve,
     callout_points,
+    callout_text,
     new_instructions,
+    rises,
     y_bottom,
 )
 from amzc.report.rundir import load_run
@@ -141,3 +146,45 @@ def test_missing_or_bad_run_folder_is_a_clear_error(tmp_path, command):
 def test_load_run_keeps_records_by_kind(tmp_path):
     run = load_run(make_run(tmp_path / "r", experiments=2))
     assert len(run.progress) == 20 and len(run.bests) == 6 and len(run.experiments) == 2
+
+
+def test_the_best_line_passes_through_every_new_best(tmp_path):
+    run = load_run(make_run(tmp_path / "run", experiments=2))
+    offsets = _offsets(run)
+    for e in (0, 1):
+        xs, ys = best_curve(run, e, offsets)
+        assert xs == sorted(xs)
+        points = set(zip(xs, ys, strict=True))
+        for best in (b for b in run.bests if b["experiment"] == e):
+            assert (best["individuals"] + offsets[e], best["fitness"]) in points
+
+
+def test_only_rises_of_the_best_fitness_are_marked():
+    bests = [{"experiment": 0, "fitness": f} for f in (0.3, 0.3, 0.5, 0.4, 0.5, 0.6)]
+    bests.append({"experiment": 1, "fitness": 0.1})
+    assert rises(bests) == [0, 2, 5, 6]
+
+
+def test_callouts_list_live_code_only_and_fit_their_box():
+    dead = PROGRAMS[1].replace("def Setup():\n", "def Setup():\n  s5 = 0.7\n  v3 = v0 + v0\n")
+    bests = [{"experiment": 0, "fitness": 0.3, "program": PROGRAMS[0]},
+             {"experiment": 0, "fitness": 0.6, "program": dead}]
+    assert callout_points(bests) == [(1, ["Predict: s1 = dot(v0, v1)"])]
+    text = callout_text(["Learn: " + "s1 = s1 + s1; " * 5] * 6)
+    lines = text.splitlines()
+    assert len(lines) == 5 and lines[-1] == "(+2 more)" and all(len(x) <= 28 for x in lines)
+
+
+def test_report_numbers_and_title(tmp_path):
+    assert number("elapsed_s", 19.693364224) == "19.7 s"
+    assert number("individuals_per_s", 35289.755) == "35,290"
+    assert number("fec_hit_rate", 0.8280986) == "82.8 %"
+    assert number("individuals", 694974) == "694,974"
+    assert number("final_fitness", 0.99993) == "0.999930"
+    assert number("hurdle_stop_rate", None) == "-"
+    run = make_run(tmp_path / "run")
+    CliRunner().invoke(app, ["report", str(run)])
+    page = (run / "report.html").read_text()
+    assert "<title>amzc evolve: run</title>" in page and "amzc run" not in page
+    assert "5,000" in page and "52.0 %" in page
+

@@ -48,6 +48,32 @@ def test_npz_with_and_without_a_validation_set(tmp_path):
     assert ints.x.dtype == np.float64 and set(ints.y) == {0.0, 1.0}
 
 
+def test_npz_with_scikit_learns_capital_x(tmp_path):
+    x, y = rows(10, 3)
+    data = userdata.load(npz_file(tmp_path, X=x, y=y, X_valid=x[:4], y_valid=y[:4]))
+    assert np.array_equal(data.x, x) and np.array_equal(data.x_valid, x[:4])
+
+
+def test_corrupt_npz_files_are_reported(tmp_path):
+    whole = npz_file(tmp_path, x=np.ones((50, 3)), y=np.zeros(50)).read_bytes()
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(whole[:len(whole) // 2])
+    flipped = tmp_path / "flipped.npz"
+    flipped.write_bytes(whole[:100] + bytes(b ^ 0xFF for b in whole[100:120]) + whole[120:])
+    for path, message in ((truncated, "not a .npz file"), (flipped, "not a readable .npz")):
+        with pytest.raises(AmzConfigError, match=message):
+            userdata.load(path)
+
+
+def test_csv_with_a_byte_order_mark_reads_its_first_column_name(tmp_path):
+    text = "label,a\n1,2\n3,4\n"
+    plain = userdata.load(csv_file(tmp_path, text))
+    marked = tmp_path / "bom.csv"
+    marked.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    data = userdata.load(marked)
+    assert data.y.tolist() == [1, 3] == plain.y.tolist() and data.x.tolist() == [[2], [4]]
+
+
 @pytest.mark.parametrize("header, label_index", [
     ("a,b,label", 2), ("label,a,b", 0), ("a,y,b", 1), ("a,b,target", 2), ("Y,a,label", 2),
 ])
@@ -77,7 +103,8 @@ def test_csv_split_column_blank_lines_and_spaces(tmp_path):
     ({"x": [[1.0], [2], [3]], "y": [0, 1]}, "x has 3 rows but y has 2 labels"),
     ({"x": [["a"], ["b"]], "y": [0, 1]}, "x must hold numbers"),
     ({"x": np.zeros((0, 2)), "y": np.zeros(0)}, "x is empty"),
-    ({"X": [[1.0]], "Y": [1.0]}, r"no array 'x' \(found X, Y\)"),
+    ({"X": [[1.0]], "Y": [1.0]}, r"no array 'y' \(found X, Y\)"),
+    ({"X": [[1.0]], "x": [[1.0]], "y": [1.0]}, "holds both x and X; keep one"),
     ({"x": [[1.0]], "y": [1.0], "x_valid": [[1.0]]}, "both x_valid and y_valid"),
     ({"x": [[1.0, 2]], "y": [1.0], "x_valid": [[1.0]], "y_valid": [0.0]},
      "x has 2 features but x_valid has 1"),
@@ -104,6 +131,7 @@ def test_bad_npz_files_are_reported(tmp_path, arrays, message):
     ("a,label,split\n1,0,valid\n", "every row's split is 'valid'"),
     ("a,split\n1,train\n", "the last column is 'split'"),
     ("label,split\n1,train\n", "no feature columns"),
+    ('a,label\n1,2\n3,"4\n', r":3: not valid CSV \(unexpected end of data\)"),
 ])
 def test_bad_csv_files_are_reported(tmp_path, text, message):
     path = csv_file(tmp_path, text)
@@ -117,7 +145,7 @@ def test_unreadable_and_missing_files(tmp_path):
         userdata.load(tmp_path / "missing.csv")
     with pytest.raises(AmzConfigError, match="unknown data format '.txt'"):
         userdata.load(csv_file(tmp_path, "a,b\n1,2\n", "d.txt"))
-    with pytest.raises(AmzConfigError, match="not a readable .npz file"):
+    with pytest.raises(AmzConfigError, match="not a .npz file"):
         userdata.load(csv_file(tmp_path, "garbage", "d.npz"))
     with pytest.raises(AmzConfigError, match="not a readable CSV file"):
         (tmp_path / "bin.csv").write_bytes(b"a,b\n\xff\xfe,1\n")

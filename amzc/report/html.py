@@ -25,43 +25,61 @@ img { max-width: 100%; }
 """
 
 
-def _table(rows: list[tuple[str, Any]]) -> str:
-    cells = "".join(f"<tr><th>{html.escape(k)}</th><td class='num'>{html.escape(_fmt(v))}</td>"
+def _table(rows: list[tuple[str, str]]) -> str:
+    cells = "".join(f"<tr><th>{html.escape(k)}</th><td class='num'>{html.escape(v)}</td>"
                     "</tr>" for k, v in rows)
     return f"<table>{cells}</table>"
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6f}"
-    return str(value)
+def number(key: str, value: Any) -> str:
+    """A value as a reader wants it, by what its key says it is: 19.693364224 elapsed seconds
+    → "19.7 s", a rate → a percentage, a count → "694,974", a fitness → 6 decimals."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if key.endswith("per_s"):
+        return f"{value:,.0f}"
+    if key.endswith("_s"):
+        return f"{value:,.1f} s"
+    if key.endswith("rate"):
+        return f"{100 * value:.1f} %"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.6f}"
 
 
-def _summary(run: Run) -> list[tuple[str, Any]]:
-    rows: list[tuple[str, Any]] = []
+def _summary(run: Run) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
     result = run.result or {}
-    for key in ("final_fitness", "select_fitness", "individuals", "experiments", "elapsed_s",
-                "seed"):
+    for key in ("final_fitness", "select_fitness", "search_fitness", "individuals",
+                "experiments", "elapsed_s", "individuals_per_s", "seed"):
         if key in result:
-            rows.append((key.replace("_", " "), result[key]))
+            label = key.replace("_per_s", " / s").removesuffix("_s").replace("_", " ")
+            rows.append((label, number(key, result[key])))
     for baseline in result.get("baselines", []):
         rows.append((f"baseline {Path(baseline['file']).name} (final tasks)",
-                     baseline["final_fitness"]))
-    if run.progress:
+                     number("final_fitness", baseline["final_fitness"])))
+    if run.progress and "search_fitness" not in result:
         last = run.progress[-1]
-        rows.append(("best search fitness", last.get("best_fitness")))
-        if "individuals_per_s" in last:
-            rows.append(("individuals / s (last)", last["individuals_per_s"]))
+        rows.append(("best search fitness", number("best_fitness", last.get("best_fitness"))))
+        if "individuals_per_s" in last and "individuals_per_s" not in result:
+            rows.append(("individuals / s (last)",
+                         number("individuals_per_s", last["individuals_per_s"])))
     return rows
 
 
-def _fec(run: Run) -> list[tuple[str, Any]]:
-    rows = []
+def _fec(run: Run) -> list[tuple[str, str]]:
     result = run.result or {}
-    for key, value in sorted((result.get("fec") or {}).items()):
-        rows.append((f"FEC {key.replace('_', ' ')}", value))
+    stats = dict(result.get("fec") or {})
+    for key in ("fec_hit_rate", "hurdle_stop_rate"):
+        if result.get(key) is not None:
+            stats[key.removeprefix("fec_")] = result[key]
+    rows = [(f"FEC {key.replace('_', ' ')}" if key != "hurdle_stop_rate" else "hurdle stop rate",
+             number(key, value)) for key, value in sorted(stats.items())]
     if not rows and run.progress and "fec_hit_rate" in run.progress[-1]:
-        rows.append(("FEC hit rate (last progress record)", run.progress[-1]["fec_hit_rate"]))
+        rows.append(("FEC hit rate (last progress record)",
+                     number("fec_hit_rate", run.progress[-1]["fec_hit_rate"])))
     return rows
 
 
@@ -69,7 +87,7 @@ def _per_task(run: Run) -> str:
     per_task = (run.result or {}).get("per_task") or (run.result or {}).get("final_per_task")
     if not per_task:
         return "<p>No final evaluation recorded yet.</p>"
-    rows = "".join(f"<tr><td class='num'>{i}</td><td class='num'>{f:.6f}</td></tr>"
+    rows = "".join(f"<tr><td class='num'>{i}</td><td class='num'>{number('fitness', f)}</td></tr>"
                    for i, f in enumerate(per_task))
     return f"<table><tr><th>task</th><th>fitness</th></tr>{rows}</table>"
 
@@ -89,9 +107,9 @@ def write_report(run: Run, out: str | Path) -> Path:
     config = (f"<pre>{html.escape(run.config_text)}</pre>" if run.config_text
               else "<p>No config.toml in the run folder.</p>")
     body = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>amzc run {html.escape(run.name)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>amzc evolve: {html.escape(run.name)}</title>
 <style>{_STYLE}</style></head><body>
-<h1>amzc run <code>{html.escape(run.name)}</code></h1>
+<h1>amzc evolve: <code>{html.escape(run.name)}</code></h1>
 {_table(_summary(run))}
 <h2>Progress</h2>
 {plot}

@@ -33,6 +33,9 @@ def _read(path: Path) -> str | None:
 def load_run(path: str | Path) -> Run:
     """Load what a run folder holds; only ``progress.jsonl`` is required."""
     folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise AmzConfigError(f"{folder}: is a file, not a run folder (the folder that "
+                             "'amzc evolve --out' writes)")
     if not folder.is_dir():
         raise AmzConfigError(f"{folder}: no such run folder")
     log = folder / "progress.jsonl"

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from amzc import resources
 from amzc.check import check
 from amzc.errors import AmzConfigError, AmzError
 from amzc.ops import MATRIX, OPS_BY_NAME, VECTOR, Op, lookup
 from amzc.parse import parse_file
 from amzc.syntax import COMPONENTS, Component, MemoryConfig
-from amzc.tasks import TASK_KINDS, TaskSpec
+from amzc.tasks import KIND_FIELDS, TASK_KINDS, TaskSpec
 
 MUTATION_TYPES = (
     "alter_param",
@@ -312,10 +313,6 @@ def _op(name: Any, table: _Table, key: str) -> Op:
 _TASK_HANDLED = ("kind", "features", "num_train", "num_valid", "num_tasks", "epochs",
                  "param_seeds", "data_seeds", "first_task_id")
 _TASK_PATHS = ("path", "data_dir")
-# the task kinds that read each kind-specific field of TaskSpec; elsewhere it would be ignored
-_TASK_FIELD_KINDS = {"held_out": ("digits", "cifar10"), "positive_class": ("digits", "cifar10"),
-                     "negative_class": ("digits", "cifar10"), "data_dir": ("cifar10",),
-                     "path": ("data",), "valid_fraction": ("data",), "eval_type": ("data",)}
 _EVAL_TYPES = ("rms", "accuracy")
 
 
@@ -328,9 +325,9 @@ def _tasks(table: _Table, defaults: TaskSpec | None, base_dir: Path) -> TaskSetC
         if f.name in _TASK_HANDLED or f.name not in table.data:
             continue
         value = table.get(f.name, (int, float, str, bool))
-        if kind not in _TASK_FIELD_KINDS.get(f.name, (kind,)):
+        if kind not in KIND_FIELDS.get(f.name, (kind,)):
             raise table.error(f.name, f"task kind {kind} does not use it (it applies to "
-                              f"{', '.join(_TASK_FIELD_KINDS[f.name])})")
+                              f"{', '.join(KIND_FIELDS[f.name])})")
         if f.name == "eval_type" and value not in _EVAL_TYPES:
             raise table.error(f.name, f"must be one of {', '.join(_EVAL_TYPES)}, got {value!r}")
         if f.name in _TASK_PATHS and isinstance(value, str):
@@ -456,7 +453,7 @@ def load_config(path: str | Path, seed: int | None = None,
     if not path.is_file():
         raise AmzConfigError(f"{path}: no such config file")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not text
     except UnicodeDecodeError as e:
         raise AmzConfigError(f"{path}: not a UTF-8 text file (byte {e.start}); a config is "
                              "TOML text in UTF-8") from None
@@ -597,6 +594,11 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
         components[component] = c
     sizes.done()
     space = SearchSpace(memory, features, components)
+    for which, cfg in (("search", search), ("select", select), ("final", final)):
+        try:
+            resources.require_memory(memory, features, cfg.spec.num_tasks)
+        except AmzConfigError as e:
+            raise AmzConfigError(f"{file}: [memory] with tasks.{which}: {e}") from None
     baselines = tuple((base_dir / f).resolve() for f in baseline_raw)
     for path in baselines:
         _check_program_file(path, space, f"{file}: run.baselines")

@@ -127,7 +127,8 @@ class LiveDisplay(Display):
         table.add_row("FEC hit rate", fec, "best T_select", select)
         table.add_row("phase", s.phase, "total individuals", f"{s.total_individuals:,}")
         program = Text(s.program.rstrip(), style="cyan")
-        return Panel(Group(table, Text(""), program), title=self.title, expand=False)
+        # the title holds the run folder's path, which is never markup
+        return Panel(Group(table, Text(""), program), title=Text(self.title), expand=False)
 
     def message(self, text: str) -> None:
         self.live.console.print(text, markup=False, highlight=False)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 
 import numpy as np
 
+from amzc import resources
 from amzc.errors import AmzConfigError
 from amzc.rng import derive_key, permutation
 from amzc.tasks import regression
+from amzc.tasks.projected import NUM_CLASSES
 from amzc.tasks.taskset import EvalType, TaskSet
 
 __all__ = ["TaskSet", "TaskSpec", "TASK_KINDS", "build_tasks", "task_spec"]
@@ -58,10 +61,12 @@ class TaskSpec:
     # data: the .npz/.csv file, the share held out when it has no validation set, and the
     # fitness (None: accuracy if every label is 0 or 1, else rms).
     path: str | None = None
-    valid_fraction: float = 0.2
+    valid_fraction: float | None = None  # None: userdata.VALID_FRACTION
     eval_type: EvalType | None = None
 
     def validate(self) -> None:
+        """Refuse sizes out of range or too large for this machine, and fields the kind
+        cannot use (a field that would be silently ignored is a mistake worth naming)."""
         if self.kind not in TASK_KINDS:
             names = sorted(k if k != "data" else "data:PATH" for k in TASK_KINDS)
             raise AmzConfigError(f"unknown task {self.kind!r}; choose one of {', '.join(names)}")
@@ -77,6 +82,39 @@ class TaskSpec:
         for ok, message in checks:
             if not ok:
                 raise AmzConfigError(message)
+        self._validate_kind_fields()
+        # "data" sizes of 0 mean the file's: userdata checks them once the file is read
+        resources.require_tasks(self.num_tasks, self.num_train, self.num_valid, self.features,
+                                self.epochs)
+
+    def _validate_kind_fields(self) -> None:
+        given = {name for name, default in _KIND_FIELD_DEFAULTS.items()
+                 if getattr(self, name) != default}
+        for name in sorted(given):
+            kinds = KIND_FIELDS[name]
+            if self.kind not in kinds:
+                raise AmzConfigError(f"{name} applies to task {' and '.join(kinds)} only, not "
+                                     f"to task {self.kind}")
+        if self.kind == "data" and not isinstance(self.path, str):
+            raise AmzConfigError('task data needs a data file: path = "FILE" (.npz or .csv)')
+        if not isinstance(self.held_out, bool):
+            raise AmzConfigError(f"held_out must be true or false, not {self.held_out!r}")
+        fraction = self.valid_fraction
+        if fraction is not None and (isinstance(fraction, bool)
+                                     or not isinstance(fraction, int | float)
+                                     or not 0.0 < fraction < 1.0):
+            raise AmzConfigError(f"the valid fraction must lie in (0, 1), not {fraction!r}")
+        pos, neg = self.positive_class, self.negative_class
+        if (pos is None) != (neg is None):
+            raise AmzConfigError("give both positive_class and negative_class (a fixed pair), "
+                                 "or neither (a random pair per task)")
+        for name, c in (("positive_class", pos), ("negative_class", neg)):
+            if c is not None and (isinstance(c, bool) or not isinstance(c, int)
+                                  or not 0 <= c < NUM_CLASSES):
+                raise AmzConfigError(f"{name} must be a class id in 0..{NUM_CLASSES - 1}, not "
+                                     f"{c!r}")
+        if pos is not None and pos == neg:
+            raise AmzConfigError(f"positive_class and negative_class must differ (both {pos})")
 
     def reseeded(self, seed: int) -> TaskSpec:
         """The same spec with task seeds drawn from ``seed``; 0 keeps the default seeds."""
@@ -91,6 +129,18 @@ class TaskSpec:
                 _seeds(self.data_seeds, DEFAULT_DATA_SEEDS, self.num_tasks))
 
 
+# The fields that only some kinds use, and those kinds; and the command-line flag of each.
+# the task kinds that read each kind-specific field of TaskSpec; elsewhere it would be ignored
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "held_out": ("digits", "cifar10"), "positive_class": ("digits", "cifar10"),
+    "negative_class": ("digits", "cifar10"), "data_dir": ("cifar10",), "path": ("data",),
+    "valid_fraction": ("data",), "eval_type": ("data",)}
+_KIND_FIELD_DEFAULTS = {f.name: f.default for f in dataclass_fields(TaskSpec)
+                        if f.name in KIND_FIELDS}
+_FLAGS = {"held_out": "--held-out", "data_dir": "--data-dir", "valid_fraction":
+          "--valid-fraction", "eval_type": "--eval-type"}
+
+
 def task_spec(task: str, features: int | None = None, num_train: int | None = None,
               num_valid: int | None = None, num_tasks: int | None = None,
               **fields: object) -> TaskSpec:
@@ -103,11 +153,12 @@ def task_spec(task: str, features: int | None = None, num_train: int | None = No
         raise AmzConfigError(f"unknown task {task!r}; only data:PATH takes a file")
     if path:
         fields["path"] = path
-    if fields.get("eval_type") is not None and kind != "data":
-        raise AmzConfigError(f"task {kind} fixes its fitness; an eval type applies to "
-                             "data:PATH only")
-    if fields.get("data_dir") is not None and kind != "cifar10":
-        raise AmzConfigError(f"task {kind} reads no data folder; --data-dir applies to cifar10")
+    for name, flag in _FLAGS.items():
+        if fields.get(name, _KIND_FIELD_DEFAULTS[name]) != _KIND_FIELD_DEFAULTS[name] \
+                and kind not in KIND_FIELDS[name]:
+            kinds = " and ".join(k if k != "data" else "data:PATH" for k in KIND_FIELDS[name])
+            raise AmzConfigError(f"{flag} applies to task {kinds} only; task {kind} has no use "
+                                 "for it")
     given = (features, num_train, num_valid, num_tasks)
     sizes = [d if g is None else g
              for g, d in zip(given, KIND_DEFAULTS.get(kind, DEFAULTS), strict=True)]

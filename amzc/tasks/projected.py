@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from amzc import resources
 from amzc.errors import AmzConfigError
 from amzc.rng import derive_key, normal_array, permutation, uniform01
 from amzc.tasks.regression import SHUFFLE
@@ -84,19 +85,6 @@ def task_pair(spec: TaskSpec, data_seed: int) -> tuple[int, int]:
     pairs = candidate_pairs(spec.held_out)
     u = uniform01(np.array([derive_key(data_seed, PAIR)], np.uint64), 0, 1)[0, 0]
     return pairs[int(u * len(pairs))]
-
-
-def validate(spec: TaskSpec) -> None:
-    pos, neg = spec.positive_class, spec.negative_class
-    if (pos is None) != (neg is None):
-        raise AmzConfigError("give both positive_class and negative_class (a fixed pair), "
-                             "or neither (a random pair per task)")
-    if pos is not None and neg is not None:
-        for name, c in (("positive_class", pos), ("negative_class", neg)):
-            if not 0 <= c < NUM_CLASSES:
-                raise AmzConfigError(f"{name} must be a class id in 0..{NUM_CLASSES - 1}, not {c}")
-        if pos == neg:
-            raise AmzConfigError(f"positive_class and negative_class must differ (both {pos})")
 
 
 def _check_sizes(spec: TaskSpec, source: ImageSource) -> None:
@@ -166,8 +154,10 @@ def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
 
 def build_tasks(spec: TaskSpec, source: ImageSource) -> TaskSet:
     """The task set of ``spec`` over ``source`` (deterministic in the spec's data seeds)."""
-    validate(spec)
     _check_sizes(spec, source)
+    resources.require(source.pixels.shape[1] * spec.features * resources.FLOAT,
+                      "the random projection", f"{source.pixels.shape[1]:,} pixels × "
+                      f"F={spec.features:,}", "--features (in a config: features)")
     _, data_seeds = spec.seeds()
     n, nv, e = spec.num_train, spec.num_valid, spec.epochs
     tx, ty, vx, vy, orders = [], [], [], [], []

@@ -2,7 +2,8 @@
 regression (RMS fitness) or binary classification (ACCURACY fitness). docs/data.md is the
 user's description of the formats; in short:
 
-- NPZ: arrays ``x`` (N, F) and ``y`` (N,), optionally ``x_valid`` (Nv, F) and ``y_valid`` (Nv,).
+- NPZ: arrays ``x`` (N, F) and ``y`` (N,), optionally ``x_valid`` (Nv, F) and ``y_valid`` (Nv,);
+  scikit-learn's ``X`` and ``X_valid`` are accepted for ``x`` and ``x_valid``.
 - CSV: a header line, then one example per line. The label column is the one named ``label``
   (else ``y``, else the last column); an optional ``split`` column holds ``train`` or ``valid``
   per row; every other column is a feature.
@@ -15,12 +16,15 @@ labels all in {0, 1} make a classification task. Features are used as given (no 
 from __future__ import annotations
 
 import csv
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from amzc import resources
 from amzc.errors import AmzConfigError
 from amzc.rng import derive_key, permutation, uniform01
 from amzc.tasks.projected import split as stratified_split
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 LABEL_COLUMNS = ("label", "y")  # in order of preference; else the last column
 SPLIT_COLUMN = "split"
 SPLIT = 7  # stream purpose (regression.py and projected.py use 1-6)
+VALID_FRACTION = 0.2  # the share of rows held out when the spec gives none
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,16 +74,25 @@ def load(path: str | Path) -> Dataset:
 
 
 def _load_npz(file: Path) -> Dataset:
+    if not zipfile.is_zipfile(file):
+        raise AmzConfigError(f"{file}: not a .npz file (not a zip archive of arrays, as "
+                             "numpy.savez writes)")
     try:
         with np.load(file, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise AmzConfigError(f"{file}: not a readable .npz file ({e})") from None
     found = ", ".join(arrays) or "no arrays"
+    for upper in ("X", "X_valid"):  # scikit-learn's names
+        if upper in arrays:
+            lower = upper.lower()
+            if lower in arrays:
+                raise AmzConfigError(f"{file}: holds both {lower} and {upper}; keep one")
+            arrays[lower] = arrays.pop(upper)
     for name in ("x", "y"):
         if name not in arrays:
             raise AmzConfigError(f"{file}: no array {name!r} (found {found}); the file needs "
-                                 "x (N, F) and y (N,), optionally x_valid and y_valid")
+                                 "x or X (N, F) and y (N,), optionally x_valid and y_valid")
     if ("x_valid" in arrays) != ("y_valid" in arrays):
         raise AmzConfigError(f"{file}: give both x_valid and y_valid, or neither")
     x = _features(file, "x", arrays["x"])
@@ -127,12 +141,21 @@ def _labels(file: Path, name: str, a: np.ndarray, n: int) -> np.ndarray:
 
 
 def _load_csv(file: Path) -> Dataset:
+    rows: list[tuple[int, list[str]]] = []
+    line = 0
     try:
-        with file.open(newline="", encoding="utf-8") as f:
-            rows = [(i, row) for i, row in enumerate(csv.reader(f), start=1)
-                    if any(cell.strip() for cell in row)]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        # utf-8-sig: a byte-order mark (as spreadsheet programs write) is not part of the
+        # first column's name; strict: an unclosed quote is an error, not a merged row
+        with file.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f, strict=True)
+            for row in reader:
+                line = reader.line_num
+                if any(cell.strip() for cell in row):
+                    rows.append((line, row))
+    except (OSError, UnicodeDecodeError) as e:
         raise AmzConfigError(f"{file}: not a readable CSV file ({e})") from None
+    except csv.Error as e:
+        raise AmzConfigError(f"{file}:{line + 1}: not valid CSV ({e})") from None
     if not rows:
         raise AmzConfigError(f"{file}: empty CSV file; expected a header line and data rows")
     header = [h.strip() for h in rows[0][1]]
@@ -249,10 +272,8 @@ def _take(data: Dataset, what: str, wanted: int, available: int) -> int:
 def build_tasks(spec: TaskSpec) -> TaskSet:
     """One task per data seed: with an explicit validation set, every task uses it (so only
     one task is allowed); otherwise each task holds out its own seeded random rows."""
-    if spec.path is None:
-        raise AmzConfigError("task data needs a file: --task data:PATH (.npz or .csv)")
-    if not 0.0 < spec.valid_fraction < 1.0:
-        raise AmzConfigError(f"the valid fraction must lie in (0, 1), not {spec.valid_fraction}")
+    assert spec.path is not None  # TaskSpec.validate
+    fraction = VALID_FRACTION if spec.valid_fraction is None else spec.valid_fraction
     data = load(spec.path)
     kind = eval_type(data, spec.eval_type)
     if spec.features not in (0, data.features):
@@ -262,11 +283,14 @@ def build_tasks(spec: TaskSpec) -> TaskSet:
     if data.x_valid is not None and spec.num_tasks > 1:
         raise AmzConfigError(f"{data.name}: has a fixed validation set, so it makes one task; "
                              "resampled splits (tasks > 1) need data without one")
+    fixed_valid = 0 if data.x_valid is None else len(data.x_valid)
+    resources.require_tasks(spec.num_tasks, spec.num_train or len(data.x),
+                            spec.num_valid or fixed_valid, data.features, spec.epochs)
     _, data_seeds = spec.seeds()
     tx, ty, vx, vy, orders = [], [], [], [], []
     for d_seed in data_seeds:
         if data.x_valid is None or data.y_valid is None:
-            x, y, x_valid, y_valid = _split(data, kind == "accuracy", spec.valid_fraction,
+            x, y, x_valid, y_valid = _split(data, kind == "accuracy", fraction,
                                             derive_key(d_seed, SPLIT))
         else:
             order = _shuffle(len(data.x), derive_key(d_seed, SPLIT))

@@ -386,7 +386,7 @@ def evolve(
         result = runner.run()
     except Interrupted as e:
         err.print(str(e), markup=False)
-        raise typer.Exit(130) from None
+        raise typer.Exit(e.exit_code) from None
     if quiet:
         out.print(f"final fitness {result['final_fitness']:.6f}  ({folder / 'result.json'})")
         return

@@ -71,3 +71,7 @@ class AmzConfigError(AmzError):
 
 class AmzCheckpointError(AmzError):
     """A run folder that cannot be resumed."""
+
+
+class AmzRunFolderBusy(AmzError):
+    """A run folder that another process is writing."""

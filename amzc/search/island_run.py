@@ -26,12 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from amzc.errors import AmzError
-from amzc.printer import print_program
 from amzc.rng import derive_key
 from amzc.search.checkpoint import load_checkpoint
 from amzc.search.config import ExperimentConfig
 from amzc.search.evaluation import EvalStats
-from amzc.search.experiment import Interrupted, Run, RunState
+from amzc.search.experiment import Run, RunState
 from amzc.search.islands import (
     IslandReport,
     Migrant,
@@ -258,10 +257,7 @@ class IslandRun(Run):
                                      f"{event['islands']} restarted from the last checkpoint")
             if program is not s.logged_best and self._new_best(program, fitness):
                 s.logged_best, s.logged_fitness = program, fitness
-                self.log.write({"kind": "best", "experiment": s.experiment,
-                                "individuals": s.individuals, "fitness": fitness,
-                                "program": print_program(program),
-                                "elapsed_s": self._elapsed()})
+                self._record_best(program, fitness)
                 if self._early_select(program, fitness):
                     self._progress()
                     return "early_select"
@@ -275,8 +271,7 @@ class IslandRun(Run):
                                      * cfg.checkpoint_every)
                 self._checkpoint()
             if self._stop_requested:
-                self._checkpoint()
-                raise Interrupted(self.folder)
+                self._stop()
         return reason
 
     def run(self) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from amzc.search.evolution import Population, Strategy, make_strategy
 from amzc.search.fec import FecCache
 from amzc.search.hurdles import Hurdle
 from amzc.search.progress import Display, JsonlLog, Snapshot
-from amzc.search.runfolder import lock, start_over, stop_signals, unlock
+from amzc.search.runfolder import locked, start_over, stop_signals, unlock
 from amzc.syntax import MemoryConfig, Program
 from amzc.tasks import TaskSpec, build_tasks
 from amzc.tasks.taskset import TaskSet
@@ -129,6 +129,12 @@ class Run:
     def __init__(self, config: ExperimentConfig, folder: Path, state: RunState,
                  display: Display | None = None, backend: Backend | None = None,
                  config_dir: Path | None = None, resume: bool = False) -> None:
+        with locked(folder):
+            self._setup(config, folder, state, display, backend, config_dir, resume)
+
+    def _setup(self, config: ExperimentConfig, folder: Path, state: RunState,
+               display: Display | None, backend: Backend | None, config_dir: Path | None,
+               resume: bool) -> None:
         self.config = config
         self.folder = folder
         self.state = state
@@ -169,7 +175,11 @@ class Run:
         """A run folder ready for a new run, and the run's initial state. The folder stays
         locked to this process (:func:`~amzc.search.runfolder.lock`) until the run ends."""
         folder.mkdir(parents=True, exist_ok=True)
-        lock(folder)
+        with locked(folder):
+            return Run._clear(config, folder, force)
+
+    @staticmethod
+    def _clear(config: ExperimentConfig, folder: Path, force: bool) -> RunState:
         if not force and (folder / RESULT_FILE).exists():
             raise AmzConfigError(f"{folder} holds a finished run (see {folder / RESULT_FILE}); "
                                  "pass --force to start over in it, or choose another --out")
@@ -195,8 +205,13 @@ class Run:
              ) -> tuple[ExperimentConfig, RunState, Path]:
         """The config, state and config folder of a run to resume; the folder stays locked
         to this process until the run ends."""
-        if (folder / CHECKPOINT).is_file():  # else load_checkpoint says what is missing
-            lock(folder)
+        if not (folder / CHECKPOINT).is_file():
+            load_checkpoint(folder)  # says what is missing, without a lock file left behind
+        with locked(folder):
+            return Run._load(folder, backend_name)
+
+    @staticmethod
+    def _load(folder: Path, backend_name: str | None) -> tuple[ExperimentConfig, RunState, Path]:
         saved = load_checkpoint(folder)
         state: RunState = saved["state"]
         if state.finished:

@@ -51,6 +51,17 @@ def lock(folder: Path) -> None:
     _held[key] = file
 
 
+@contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """:func:`lock` the folder for what follows, and release it if that fails."""
+    lock(folder)
+    try:
+        yield
+    except BaseException:
+        unlock(folder)
+        raise
+
+
 def start_over(folder: Path) -> str:
     """The next step when a run in ``folder`` cannot continue."""
     return f"start the run over with: amzc evolve --config CONFIG --out {folder} --force"

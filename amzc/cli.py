@@ -429,7 +429,7 @@ def evolve(
                             force_workers=force_workers, display=display)
     except Interrupted as e:
         err.print(str(e))
-        raise typer.Exit(130) from None
+        raise typer.Exit(e.exit_code) from None
     folder, summary = result.folder, result.summary
     if quiet:
         out.print(f"final fitness {result.final_fitness:.6f}  ({folder / 'result.json'})",

@@ -94,3 +94,7 @@ class AmzCheckpointError(AmzError):
 
 class AmzResourceError(AmzConfigError):
     """Sizes (examples, features, memory) too large for the memory this machine has left."""
+
+
+class AmzRunFolderBusy(AmzError):
+    """A run folder that another process is writing."""

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -16,10 +18,10 @@ import pytest
 from amzc.errors import AmzCheckpointError, AmzConfigError
 from amzc.evaluate import EvalOptions, get_backend
 from amzc.parse import parse_file
-from amzc.search.checkpoint import CHECKPOINT
+from amzc.search.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from amzc.search.config import parse_config
-from amzc.search.experiment import Run
-from amzc.search.progress import read_log, without_times
+from amzc.search.experiment import Interrupted, Run
+from amzc.search.progress import Display, read_log, without_times
 from amzc.tasks import build_tasks
 
 TINY = """
@@ -139,7 +141,11 @@ def test_early_selection_only_shortens_the_search(tmp_path):
                    if r["kind"] == "best"]
     bests_early = [without_times(r) for r in read_log(tmp_path / "early" / "progress.jsonl")
                    if r["kind"] == "best"]
-    assert bests_early == bests_plain[: len(bests_early)]
+    # the same records, up to the early run's last: the last rise before it stopped, which
+    # the plain run may have passed before its next progress record
+    n = len(bests_early)
+    assert bests_early[:-1] == bests_plain[: n - 1]
+    assert bests_early[-1]["fitness"] <= bests_plain[n - 1]["fitness"]
     assert early["select_fitness"] > 0.3
 
 
@@ -167,10 +173,15 @@ def test_stagnation_ends_an_experiment(tmp_path):
 
 def test_a_folder_with_a_run_is_not_overwritten(tmp_path):
     start(tmp_path).run()
-    with pytest.raises(AmzConfigError, match="already holds a run"):
+    # a finished run points to --force, not to a --resume that would refuse
+    with pytest.raises(AmzConfigError, match="holds a finished run.*pass --force") as e:
         start(tmp_path)
-    with pytest.raises(AmzCheckpointError, match="has finished"):
+    assert "--resume" not in str(e.value)
+    with pytest.raises(AmzCheckpointError, match="has finished.*--out .*run --force"):
         Run.resume(tmp_path / "run")
+    (tmp_path / "run" / "result.json").unlink()
+    with pytest.raises(AmzConfigError, match="already holds a run; resume it with --resume"):
+        start(tmp_path)
     with pytest.raises(AmzCheckpointError, match="no checkpoint"):
         Run.resume(tmp_path)
 
@@ -275,3 +286,213 @@ def test_runs_of_children_between_the_checks_change_nothing(tmp_path, monkeypatc
             for name in ("runs", "each")]
     assert logs[0] == logs[1]
     assert runs["individuals"] > 30  # children ran, not only the initial population
+
+
+# -- the run folder's guards (amzc/search/runfolder.py) -----------------------------------------
+
+
+@pytest.mark.parametrize("first", [[], ["--workers", "2"]], ids=["single", "islands"])
+def test_a_second_writer_is_refused_and_sigterm_checkpoints(tmp_path, first):
+    config = tmp_path / "endless.toml"  # it ends on SIGTERM
+    text = SLOW.replace("max_individuals = 3000", "max_individuals = 1000000")
+    config.write_text(text + "[migration]\ninterval = 50\n" if first else text)
+    folder = tmp_path / "run"
+    proc = _cli("evolve", "-c", str(config), "-o", str(folder), "-q", *first)
+    _wait_for_checkpoint(folder, proc)
+    for second in (["--resume", str(folder)], ["-c", str(config), "-o", str(folder), "--force"]):
+        other = _cli("evolve", "-q", *second)
+        _, stderr = other.communicate(timeout=60)
+        assert other.returncode == 2, stderr
+        assert f"{folder}: another amzc process (pid {proc.pid}) is writing" in stderr
+    assert proc.poll() is None  # the writer went on, alone
+    proc.send_signal(signal.SIGTERM)  # what timeout, kill, Slurm and docker stop send
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert f"stopped by SIGTERM; continue with: amzc evolve --resume {folder}" in stderr
+    assert not (folder / "result.json").exists() and not (folder / "checkpoint.pkl.tmp").exists()
+    assert Run.load(folder)[1].individuals > 200  # resumable, past its first checkpoint
+
+
+def test_sighup_checkpoints_and_a_second_signal_stops_at_once(tmp_path):
+    config = tmp_path / "slow.toml"
+    config.write_text(SLOW)
+    for name, signals in (("hup", [signal.SIGHUP]), ("twice", [signal.SIGINT, signal.SIGINT])):
+        folder = tmp_path / name
+        proc = _cli("evolve", "-c", str(config), "-o", str(folder), "-q")
+        _wait_for_checkpoint(folder, proc)
+        for signum in signals:
+            proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signals[0], stderr
+        assert f"amzc evolve --resume {folder}" in stderr and "Traceback" not in stderr
+        assert not (folder / "checkpoint.pkl.tmp").exists()
+        assert Run.load(folder)[1].individuals > 0
+
+
+def test_a_stop_at_once_names_the_checkpoint_to_resume_from(tmp_path, monkeypatch):
+    run = start(tmp_path)
+
+    def second_ctrl_c(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Run, "_search", second_ctrl_c)
+    with pytest.raises(Interrupted, match="without a checkpoint.*--resume") as e:
+        run.run()
+    assert e.value.exit_code == 130
+
+
+def test_a_checkpoint_cut_short_by_a_second_ctrl_c_leaves_no_temporary_file(tmp_path,
+                                                                            monkeypatch):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    save_checkpoint(folder, {"state": "before"})
+
+    def dump(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pickle, "dump", dump)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(folder, {"state": "after"})
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.pkl"]
+    assert load_checkpoint(folder)["state"] == "before"
+
+
+def stopped(tmp_path: Path, name: str = "run") -> Path:
+    """A run folder whose run stopped (as on a signal) in its first experiment."""
+    run = start(tmp_path, name, SLOW)
+    run._stop_requested = signal.SIGTERM
+    with pytest.raises(Interrupted):
+        run.run()
+    return tmp_path / name
+
+
+class Recorder(Display):
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.snapshots: list = []
+
+    def due(self) -> bool:
+        return True
+
+    def update(self, snapshot) -> None:
+        self.snapshots.append(snapshot)
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
+
+
+def test_resume_drops_the_records_after_the_checkpoint_and_says_so(tmp_path):
+    folder = stopped(tmp_path)
+    log = folder / "progress.jsonl"
+    size = log.stat().st_size
+    with log.open("a") as f:  # what a run killed after its checkpoint leaves
+        f.write('{"kind": "progress", "experiment": 1}\n{"kind": "pro')
+    display = Recorder()
+    Run.resume(folder, display).run()
+    assert display.messages[0] == ("progress.jsonl: dropped 51 bytes of records written "
+                                   "after the last checkpoint; the run continues from it")
+    whole = start(tmp_path, "whole", SLOW).run()
+    assert json.loads((folder / "result.json").read_text())["program"] == whole["program"]
+    assert [without_times(r) for r in read_log(log)] == \
+        [without_times(r) for r in read_log(tmp_path / "whole" / "progress.jsonl")]
+    assert log.stat().st_size > size
+
+
+@pytest.mark.parametrize("damage", ["shorten", "edit"])
+def test_resume_refuses_a_log_cut_or_changed_before_the_checkpoint(tmp_path, damage):
+    folder = stopped(tmp_path)
+    log = folder / "progress.jsonl"
+    data = log.read_bytes()
+    damaged = data[:-100] if damage == "shorten" else data[:-50] + b"X" + data[-49:]
+    log.write_bytes(damaged)
+    message = "is shorter" if damage == "shorten" else "changed after it was written"
+    with pytest.raises(AmzCheckpointError, match=f"{message}.*--force"):
+        Run.resume(folder)
+    assert log.read_bytes() == damaged  # neither padded nor cut
+    result = subprocess.run([sys.executable, "-m", "amzc", "evolve", "--resume", str(folder),
+                             "-q"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+class _Hostile:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def _global(module: str, name: str) -> bytes:
+    """A pickle that loads ``module.name`` (by name; nothing else)."""
+    def text(s: str) -> bytes:
+        return b"\x8c" + bytes([len(s)]) + s.encode()
+
+    return b"\x80\x04" + text(module) + text(name) + b"\x93."
+
+
+@pytest.mark.parametrize("payload", ["os.system", "amzc function", "dotted name"])
+def test_a_crafted_checkpoint_runs_nothing(tmp_path, payload):
+    folder = stopped(tmp_path)
+    marker = tmp_path / "ran"
+    data = {"os.system": pickle.dumps({"format": 2, "state": _Hostile(marker)}),
+            "amzc function": _global("amzc.search.experiment", "_write_json"),
+            "dotted name": _global("amzc.syntax", "Program.__init__.__globals__")}[payload]
+    (folder / CHECKPOINT).write_bytes(data)
+    with pytest.raises(AmzCheckpointError, match="refused to load: it refers to .*"
+                       "nothing in it was run") as e:
+        Run.resume(folder)
+    assert ("posix.system" in str(e.value)) == (payload == "os.system")
+    assert not marker.exists()
+
+
+def test_a_checkpoint_in_the_previous_form_still_loads(tmp_path):
+    """Checkpoints written before loading was restricted (a plain pickle of the same state)
+    load as they are: they hold only amzc's state."""
+    folder = stopped(tmp_path)
+    state = pickle.loads((folder / CHECKPOINT).read_bytes())
+    state["state"].log_tail = None  # those had no hash of the log
+    (folder / CHECKPOINT).write_bytes(pickle.dumps(state))
+    Run.resume(folder).run()
+    assert (folder / "result.json").exists()
+
+
+def test_a_damaged_checkpoint_names_the_next_step(tmp_path):
+    folder = stopped(tmp_path)
+    data = (folder / CHECKPOINT).read_bytes()
+    (folder / CHECKPOINT).write_bytes(data[: len(data) // 2])
+    with pytest.raises(AmzCheckpointError, match=r"it is damaged\. The run cannot continue; "
+                       r"start the run over with: amzc evolve --config CONFIG --out .* --force"):
+        Run.resume(folder)
+
+
+def test_the_last_frame_shows_the_result(tmp_path):
+    display = Recorder()
+    result = Run.start(parse_config(TINY, seed=1), tmp_path / "run", display).run()
+    last = display.snapshots[-1]
+    assert last.phase == "done" and last.best_fitness == result["search_fitness"]
+    assert last.best_select == result["select_fitness"]
+    assert last.program == result["simplified_program"]
+
+
+def test_the_demo_log_stays_under_10_mb_per_hour(tmp_path):
+    """Projected from the first 100,000 individuals of the demo (seed 1): the records that
+    come with the search (progress, best) at 100,000 individuals a second (above the demo's
+    fastest measured rate), those of each experiment's start and end as often as experiments
+    can end (every max_stagnation individuals at most), and the final record once."""
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "configs" / "demo.toml").read_text().replace(
+        "[stop]", "[stop]\nmax_individuals = 100000").replace(
+        "max_experiments = 0 ", "max_experiments = 1 ")
+    config = parse_config(text, seed=1, base_dir=root / "configs")
+    Run.start(config, tmp_path / "demo").run()
+    per_kind: dict[str, int] = {}
+    for line in (tmp_path / "demo" / "progress.jsonl").read_text().splitlines(keepends=True):
+        kind = json.loads(line)["kind"]
+        per_kind[kind] = per_kind.get(kind, 0) + len(line.encode())
+    individuals = 100_000 * 3600
+    per_hour = ((per_kind["progress"] + per_kind["best"]) / 100_000 * individuals
+                + (per_kind["experiment_start"] + per_kind["experiment_end"])
+                * individuals / config.stop.max_stagnation
+                + per_kind["final"])
+    assert per_hour < 10e6

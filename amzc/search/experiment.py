@@ -22,7 +22,6 @@ import json
 import os
 import random
 import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -45,6 +44,7 @@ from amzc.search.evolution import Population, Strategy, make_strategy
 from amzc.search.fec import FecCache
 from amzc.search.hurdles import Hurdle
 from amzc.search.progress import Display, JsonlLog, Snapshot
+from amzc.search.runfolder import locked, start_over, stop_signals, unlock
 from amzc.syntax import MemoryConfig, Program
 from amzc.tasks import TaskSpec, build_tasks
 from amzc.tasks.taskset import TaskSet
@@ -63,11 +63,23 @@ _SELECT_SEED, _FINAL_SEED = 1, 2
 
 
 class Interrupted(Exception):
-    """The run stopped on Ctrl-C after writing a checkpoint."""
+    """The run stopped on a signal (Ctrl-C, SIGTERM, SIGHUP), after writing a checkpoint
+    unless a second signal asked it to stop at once. ``exit_code`` is the shell's for a
+    process ended by that signal (128 + its number)."""
 
-    def __init__(self, folder: Path) -> None:
-        super().__init__(f"interrupted; continue with: amzc evolve --resume {folder}")
+    def __init__(self, folder: Path, signum: int, saved: bool = True) -> None:
+        name = "interrupted" if signum == signal.SIGINT else \
+            f"stopped by {signal.Signals(signum).name}"
+        if saved:
+            text = f"{name}; continue with: amzc evolve --resume {folder}"
+        elif (folder / CHECKPOINT).exists():
+            text = (f"{name} at once, without a checkpoint: the work since the last one is "
+                    f"lost; continue from it with: amzc evolve --resume {folder}")
+        else:
+            text = f"{name} at once, before the first checkpoint; {start_over(folder)}"
+        super().__init__(text)
         self.folder = folder
+        self.exit_code = 128 + signum
 
 
 @dataclass
@@ -88,8 +100,10 @@ class RunState:
     individuals: int = 0  # in the current experiment
     next_progress: int = 0
     next_checkpoint: int = 0
-    logged_best: Program | None = None
+    logged_best: Program | None = None  # the last candidate early selection considered
     logged_fitness: float = -1.0
+    recorded_fitness: float = -1.0  # the experiment's best search fitness in the log
+    pending_best: dict | None = None  # its `best` record, until the next progress record
     improved_at: int = 0  # individuals when the best last rose by more than stagnation_delta
     improved_fitness: float = -1.0
     # over the whole run
@@ -106,6 +120,7 @@ class RunState:
     time_up: bool = False
     elapsed_s: float = 0.0
     log_offset: int = 0
+    log_tail: str | None = None  # JsonlLog.tail at log_offset (None: a checkpoint without)
     finished: bool = False
 
 
@@ -116,6 +131,12 @@ class Run:
                  display: Display | None = None, backend: Backend | None = None,
                  config_dir: Path | None = None, resume: bool = False,
                  search: Search | None = None) -> None:
+        with locked(folder):
+            self._setup(config, folder, state, display, backend, config_dir, resume, search)
+
+    def _setup(self, config: ExperimentConfig, folder: Path, state: RunState,
+               display: Display | None, backend: Backend | None, config_dir: Path | None,
+               resume: bool, search: Search | None) -> None:
         self.config = config
         self.folder = folder
         self.state = state
@@ -124,10 +145,14 @@ class Run:
         self.config_dir = config_dir or Path.cwd()
         self.rng = random.Random()
         self.rng.setstate(state.rng_state)
-        self.log = JsonlLog(folder / LOG_FILE, state.log_offset if resume else None)
+        self.log = JsonlLog(folder / LOG_FILE, state.log_offset if resume else None,
+                            state.log_tail)
+        if self.log.dropped:
+            self.display.message(f"{LOG_FILE}: dropped {self.log.dropped:,} bytes of records "
+                                 "written after the last checkpoint; the run continues from it")
         self._session_start = time.perf_counter()
         self._elapsed_base = state.elapsed_s
-        self._stop_requested = False
+        self._stop_requested = 0  # the number of the signal that asked the run to stop
         self._next_gc = GC_EVERY
         self._select_memo: dict[ProgramKey, tuple[float, np.ndarray]] = {}
         self._select_tasks: TaskSet | None = None
@@ -148,12 +173,22 @@ class Run:
 
     @staticmethod
     def prepare(config: ExperimentConfig, folder: Path, force: bool = False) -> RunState:
-        """A run folder ready for a new run, and the run's initial state."""
+        """A run folder ready for a new run, and the run's initial state. The folder stays
+        locked to this process (:func:`~amzc.search.runfolder.lock`) until the run ends."""
         folder.mkdir(parents=True, exist_ok=True)
-        if not force and ((folder / CHECKPOINT).exists() or (folder / RESULT_FILE).exists()):
+        with locked(folder):
+            return Run._clear(config, folder, force)
+
+    @staticmethod
+    def _clear(config: ExperimentConfig, folder: Path, force: bool) -> RunState:
+        if not force and (folder / RESULT_FILE).exists():
+            raise AmzConfigError(f"{folder} holds a finished run (see {folder / RESULT_FILE}); "
+                                 "pass --force to start over in it, or choose another --out")
+        if not force and (folder / CHECKPOINT).exists():
             raise AmzConfigError(f"{folder} already holds a run; resume it with "
                                  f"--resume {folder}, or pass --force to start over")
-        for stale in (RESULT_FILE, BEST_FILE, SIMPLIFIED_FILE, CHECKPOINT):
+        for stale in (RESULT_FILE, BEST_FILE, SIMPLIFIED_FILE, CHECKPOINT,
+                      CHECKPOINT + ".tmp", RESULT_FILE + ".tmp"):
             (folder / stale).unlink(missing_ok=True)
         (folder / CONFIG_FILE).write_text(config.source, encoding="utf-8")
         rng = random.Random(config.seed)
@@ -172,12 +207,21 @@ class Run:
     @staticmethod
     def load(folder: Path, backend_name: str | None = None
              ) -> tuple[ExperimentConfig, RunState, Path]:
-        """The config, state and config folder of a run to resume."""
+        """The config, state and config folder of a run to resume; the folder stays locked
+        to this process until the run ends."""
+        if not (folder / CHECKPOINT).is_file():
+            load_checkpoint(folder)  # says what is missing, without a lock file left behind
+        with locked(folder):
+            return Run._load(folder, backend_name)
+
+    @staticmethod
+    def _load(folder: Path, backend_name: str | None) -> tuple[ExperimentConfig, RunState, Path]:
         saved = load_checkpoint(folder)
         state: RunState = saved["state"]
         if state.finished:
             raise AmzCheckpointError(f"{folder}: this run has finished; see "
-                                     f"{folder / RESULT_FILE}")
+                                     f"{folder / RESULT_FILE}. To run it again, "
+                                     f"{start_over(folder)}")
         config_dir = Path(saved["config_dir"])
         config = parse_config(saved["config_text"], str(folder / CONFIG_FILE),
                               base_dir=config_dir, seed=state.seed)
@@ -197,7 +241,8 @@ class Run:
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        previous = self._install_interrupt()
+        """Run to the end. A stop signal (Ctrl-C, SIGTERM, SIGHUP) makes the loop write a
+        checkpoint and raise :class:`Interrupted`; a second one stops at once."""
         # The search allocates millions of small acyclic objects; the cyclic collector's
         # passes over the large, long-lived caches cost more than they ever free.
         gc_was_enabled = gc.isenabled()
@@ -205,24 +250,40 @@ class Run:
         gc.freeze()
         gc.disable()
         try:
-            if not (self.folder / CHECKPOINT).exists():
-                self._checkpoint()  # a run killed before its first interval can resume too
-            while True:
-                if not self.state.in_experiment:
-                    self._start_experiment()
-                reason = self._search()
-                if self._end_experiment(reason):
-                    break
-            return self._finish()
+            with stop_signals(self._request_stop):
+                try:
+                    return self._run()
+                except KeyboardInterrupt:
+                    raise Interrupted(self.folder, signal.SIGINT, saved=False) from None
         finally:
             if gc_was_enabled:
                 gc.freeze()  # the caches die by reference counting; no need to scan them
                 gc.enable()
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
             self.display.close()
             self.log.close()
             self.search.close()
+            unlock(self.folder)
+
+    def _run(self) -> dict[str, Any]:
+        if not (self.folder / CHECKPOINT).exists():
+            self._checkpoint()  # a run killed before its first interval can resume too
+        while True:
+            if not self.state.in_experiment:
+                self._start_experiment()
+            reason = self._search()
+            if self._end_experiment(reason):
+                break
+        return self._finish()
+
+    def _request_stop(self, signum: int) -> None:
+        self._stop_requested = signum
+
+    def _stop(self) -> None:
+        """Checkpoint and end the run, on a stop signal."""
+        self._checkpoint()
+        if self.state.in_experiment:
+            self.display.update(self._snapshot("stopped"))
+        raise Interrupted(self.folder, self._stop_requested)
 
     def _start_experiment(self) -> None:
         s, cfg = self.state, self.config
@@ -240,6 +301,7 @@ class Run:
         s.next_progress = cfg.progress_every
         s.next_checkpoint = cfg.checkpoint_every
         s.logged_best, s.logged_fitness = None, -1.0
+        s.recorded_fitness, s.pending_best = -1.0, None
         s.improved_at, s.improved_fitness = 0, -1.0
         s.in_experiment = True
         self._build_experiment()
@@ -282,10 +344,7 @@ class Run:
                 display.message(message)
             if program is not s.logged_best and self._new_best(program, fitness):
                 s.logged_best, s.logged_fitness = program, fitness
-                self.log.write({"kind": "best", "experiment": s.experiment,
-                                "individuals": s.individuals, "fitness": fitness,
-                                "program": print_program(program),
-                                "elapsed_s": self._elapsed()})
+                self._record_best(program, fitness)
                 if self._early_select(program, fitness):
                     self._progress()
                     reason = "early_select"
@@ -304,8 +363,7 @@ class Run:
                                      * cfg.checkpoint_every)
                 self._checkpoint()
             if self._stop_requested:
-                self._checkpoint()
-                raise Interrupted(self.folder)
+                self._stop()
         search.end()
         return reason
 
@@ -331,8 +389,9 @@ class Run:
         return max(limit, 1)
 
     def _new_best(self, program: Program, fitness: float) -> bool:
-        """Whether the population's best differs from the last one logged: in fitness or in
-        live code (a copy that differs only in dead code is the same algorithm)."""
+        """Whether the population's best differs from the last one early selection
+        considered: in fitness or in live code (a copy that differs only in dead code is the
+        same algorithm)."""
         s = self.state
         if fitness != s.logged_fitness or s.logged_best is None:
             return True
@@ -343,6 +402,23 @@ class Run:
             return True
         self._same_best = (program, s.logged_best)
         return False
+
+    def _record_best(self, program: Program, fitness: float) -> None:
+        """Note a strict rise of the experiment's best search fitness. The log gets the last
+        rise before each progress record (and before the experiment's end): on a plateau the
+        population's best changes thousands of times a minute, and a record with a program
+        for each rise would still write tens of MB an hour."""
+        s = self.state
+        if fitness > s.recorded_fitness:
+            s.recorded_fitness = fitness
+            s.pending_best = {"kind": "best", "experiment": s.experiment,
+                              "individuals": s.individuals, "fitness": fitness,
+                              "program": print_program(program), "elapsed_s": self._elapsed()}
+
+    def _write_best(self) -> None:
+        if self.state.pending_best is not None:
+            self.log.write(self.state.pending_best)
+            self.state.pending_best = None
 
     def _early_select(self, program: Program, fitness: float) -> bool:
         cfg = self.config
@@ -383,6 +459,7 @@ class Run:
         s.total_individuals += s.individuals
         s.total_train_steps += s.stats.train_steps
         s.in_experiment = False
+        self._write_best()
         self.log.write({"kind": "experiment_end", "experiment": s.experiment,
                         "individuals": s.individuals, "train_steps": s.stats.train_steps,
                         "reason": reason, "early": reason == "early_select",
@@ -448,6 +525,9 @@ class Run:
         _write_json(self.folder / RESULT_FILE, result)
         s.finished = True
         self._checkpoint()
+        self.display.update(replace(  # the last frame shows the result, not the last search
+            self._snapshot("done"), best_fitness=s.best_search_fitness,
+            best_select=s.best_select, program=simplified_text))
         return result
 
     # -- records -------------------------------------------------------------------------------
@@ -457,6 +537,7 @@ class Run:
 
     def _progress(self) -> None:
         s = self.state
+        self._write_best()
         best, mean, std = self.search.population_stats()
         elapsed = self._elapsed()
         total = s.total_individuals + s.individuals
@@ -490,20 +571,10 @@ class Run:
         if s.in_experiment:
             self.search.save(s)
         s.log_offset = self.log.offset()
+        s.log_tail = self.log.tail(s.log_offset)
         save_checkpoint(self.folder, {"state": s, "config_text": self.config.source,
                                       "config_dir": str(self.config_dir)})
 
-    def _install_interrupt(self) -> Any:
-        """Ctrl-C asks the loop to checkpoint and stop; a second Ctrl-C stops at once."""
-        if threading.current_thread() is not threading.main_thread():
-            return None
-
-        def handler(signum: int, frame: Any) -> None:
-            if self._stop_requested:
-                raise KeyboardInterrupt
-            self._stop_requested = True
-
-        return signal.signal(signal.SIGINT, handler)
 
 
 class Search(Protocol):

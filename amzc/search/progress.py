@@ -6,6 +6,7 @@ Every record is one JSON object on one line with a ``kind``. Fields ending in ``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -19,6 +20,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from amzc.errors import AmzCheckpointError
+from amzc.search.runfolder import start_over
+
 TIME_SUFFIXES = ("_s", "_per_s")
 
 
@@ -28,17 +32,35 @@ def without_times(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class JsonlLog:
-    """Append-only JSONL; ``offset`` is where a resumed run continues (later lines, written
-    after the last checkpoint, are dropped on resume)."""
+    """Append-only JSONL. A resumed run continues at the offset its checkpoint recorded: it
+    checks that the log still holds what it held then (the same length at least, the same
+    bytes before the offset), and drops the records written after the checkpoint."""
 
-    def __init__(self, path: Path, resume_at: int | None = None) -> None:
+    TAIL_BYTES = 4096  # how much of the log before a checkpoint's offset its hash covers
+
+    def __init__(self, path: Path, resume_at: int | None = None,
+                 tail: str | None = None) -> None:
         self.path = path
+        self.dropped = 0  # bytes after the checkpoint that a resume removed
         if resume_at is None:
             self.file: IO[str] = path.open("w", encoding="utf-8")
-        else:
-            with path.open("r+b") as f:
-                f.truncate(resume_at)
-            self.file = path.open("a", encoding="utf-8")
+            return
+        size = path.stat().st_size
+        if size < resume_at:
+            raise AmzCheckpointError(
+                f"{path}: the log is shorter ({size:,} bytes) than at the last checkpoint "
+                f"({resume_at:,} bytes): it was cut after the checkpoint was written, and "
+                f"resuming would leave a hole in it. Put the whole log back, or "
+                f"{start_over(path.parent)}")
+        if tail is not None and self.tail(resume_at) != tail:
+            raise AmzCheckpointError(
+                f"{path}: the log's records before the last checkpoint changed after it was "
+                f"written; resuming would mix two runs. Put the log back, or "
+                f"{start_over(path.parent)}")
+        with path.open("r+b") as f:
+            f.truncate(resume_at)
+        self.dropped = size - resume_at
+        self.file = path.open("a", encoding="utf-8")
 
     def write(self, record: dict[str, Any]) -> None:
         self.file.write(json.dumps(record, separators=(", ", ": ")) + "\n")
@@ -48,6 +70,12 @@ class JsonlLog:
         self.file.flush()
         os.fsync(self.file.fileno())
         return self.file.tell()
+
+    def tail(self, offset: int) -> str:
+        """A hash of the log's last TAIL_BYTES before ``offset`` (kept in checkpoints)."""
+        with self.path.open("rb") as f:
+            f.seek(max(0, offset - self.TAIL_BYTES))
+            return hashlib.sha256(f.read(min(offset, self.TAIL_BYTES))).hexdigest()
 
     def close(self) -> None:
         self.file.close()

@@ -1,24 +1,30 @@
 """The paper's Figure 4: regularized evolution against random search on search spaces of rising
 difficulty, with equal individual budgets.
 
-Every level is linear regression by SGD to be found from random programs (F = 4, memory
-4/3/1, 3 search tasks of 100 / 100 examples as in the paper's §4.1, population 1000,
-tournament 10, fixed sizes); the levels differ in the op sets and the number of instructions,
-which is what makes a working program rarer. Each (level, method) pair runs ``--experiments``
-independent experiments of at most ``--budget`` individuals; an experiment succeeds when its
-candidate scores above 0.999 on held-out tasks (20 tasks of 1000 / 100 examples), and it stops
-there. Both methods use the same tasks, the same evaluator (FEC on, as in every amzc search)
-and the same budget: random search draws every individual fresh from the initial-program
-distribution, evolution mutates tournament winners.
+The levels climb from fitting a fixed function to discovering a learning algorithm:
+
+- F1, F2, F4: the label is a fixed function of the features (mean(x), mean(x)², and
+  (mean(x) + |x|)·mean(x)); a Predict of 1, 2 or 4 instructions over six scalar ops computes
+  it exactly, nothing needs to learn. Data: one file of 4-feature Gaussian inputs written by
+  this script, resampled into tasks of 100 / 100 examples.
+- L1, L2, L5: linear regression by SGD (the paper's §4.1 setting: F = 4, memory 4/3/1, 3
+  search tasks of 100 / 100 examples), with the four ops a learner needs at sizes 1/1/4 and
+  2/1/6, and the demo's space (six ops everywhere, sizes 10/2/8).
+
+Population 1000, tournament 10, fixed sizes, random initial programs, FEC on (as in every amzc
+search; both methods alike). Each (level, method) pair runs ``--experiments`` independent
+experiments of at most ``--budget`` individuals; an experiment succeeds when its candidate
+scores above 0.999 on held-out tasks (20 tasks), and it stops there. Random search draws every
+individual fresh from the initial-program distribution; evolution mutates tournament winners.
 
 Difficulty is the paper's: random programs per success, measured here by random search itself
-(its successes over all the individuals it evaluated, a Poisson rate; when it found none, the
-figure is a lower bound). The result is the ratio of success rates at equal budget,
+(its successes over all the individuals it evaluated, a Poisson rate; when it found none, a
+lower bound from the rule of three). The result is the ratio of success rates at equal budget,
 evolution / random search, with a 95 % confidence interval (Katz's log method, 0.5 added to
 zero counts). The paper reports that this ratio grows with difficulty.
 
 Usage: python bench/figure4.py [--experiments 20] [--budget 100000] [--workers 2]
-       [--levels L1,L2,...] [--out bench/results/figure4.json] [--quick]
+       [--levels F1,F2,...] [--out bench/results/figure4.json] [--quick]
 Writes the JSON and a PNG beside it (figure4.png).
 """
 
@@ -48,22 +54,43 @@ DEMO_OPS = ["scalar_const_set", "vector_inner_product", "scalar_diff", "scalar_p
 DEMO = {component: DEMO_OPS for component in ("setup", "predict", "learn")}
 
 
+FUNCTION_OPS = {"setup": [], "predict": ["vector_mean", "vector_norm", "vector_inner_product",
+                                          "scalar_sum", "scalar_product", "scalar_diff"],
+                "learn": []}
+
+
 @dataclass(frozen=True)
 class Level:
     name: str
     label: str
     ops: dict[str, list[str]]
     sizes: tuple[int, int, int]  # setup, predict, learn (fixed)
-    features: int = 4
+    target: str | None = None  # a fixed function of the features (a key of TARGETS), or
+    #                            None: linear regression tasks, to be learned
 
+
+def _mean(x):
+    return x.mean(axis=1)
+
+
+TARGETS = {
+    "mean": _mean,
+    "mean_squared": lambda x: _mean(x) ** 2,
+    "mean_plus_norm_times_mean": lambda x: (_mean(x) + (x * x).sum(axis=1) ** 0.5) * _mean(x),
+}
 
 LEVELS = (
-    Level("L1", "4 learn ops, sizes 1/1/4", MINIMAL, (1, 1, 4)),
-    Level("L2", "4 learn ops, sizes 2/1/6", MINIMAL, (2, 1, 6)),
-    Level("L3", "6 ops everywhere, sizes 2/1/4", DEMO, (2, 1, 4)),
-    Level("L4", "6 ops everywhere, sizes 4/2/6", DEMO, (4, 2, 6)),
-    Level("L5", "6 ops everywhere, sizes 10/2/8 (the demo)", DEMO, (10, 2, 8)),
+    Level("F1", "fit mean(x): Predict of 1", FUNCTION_OPS, (0, 1, 0), "mean"),
+    Level("F2", "fit mean(x)²: Predict of 2", FUNCTION_OPS, (0, 2, 0), "mean_squared"),
+    Level("F4", "fit (mean(x) + |x|)·mean(x): Predict of 4", FUNCTION_OPS, (0, 4, 0),
+          "mean_plus_norm_times_mean"),
+    Level("L1", "learn linear regression: 4 learn ops, sizes 1/1/4", MINIMAL, (1, 1, 4)),
+    Level("L2", "learn linear regression: 4 learn ops, sizes 2/1/6", MINIMAL, (2, 1, 6)),
+    Level("L5", "learn linear regression: the demo's space, 6 ops, sizes 10/2/8", DEMO,
+          (10, 2, 8)),
 )
+FEATURES = 4
+DATA_ROWS = 4000
 
 CONFIG = """
 [run]
@@ -78,25 +105,24 @@ checkpoint_every = 0
 
 [memory]
 scalars = 4
-vectors = 3
-matrices = 1
+vectors = {vectors}
+matrices = {matrices}
 
 [tasks.search]
-kind = "linear"
-features = {features}
+{task}
 num_train = 100
 num_valid = 100
 num_tasks = 3
 randomize = true
 
 [tasks.select]
-num_train = 1000
+num_train = {final_train}
 num_valid = 100
 num_tasks = 20
 randomize = true
 
 [tasks.final]
-num_train = 1000
+num_train = {final_train}
 num_valid = 100
 num_tasks = 20
 param_seeds = [2000000]
@@ -129,10 +155,27 @@ max_individuals = {budget}
 """
 
 
-def config_text(level: Level, method: str, budget: int) -> str:
+def data_file(level: Level, folder: Path) -> Path:
+    """The level's data: Gaussian features, the target function's labels (a fixed seed)."""
+    import numpy as np
+
+    path = folder / f"figure4_{level.target}.npz"
+    if not path.exists():
+        x = np.random.default_rng(4).standard_normal((DATA_ROWS, FEATURES))
+        np.savez(path, x=x, y=TARGETS[level.target](x))
+    return path
+
+
+def config_text(level: Level, method: str, budget: int, folder: Path) -> str:
     setup, predict, learn = level.sizes
-    return CONFIG.format(level=level.name, features=level.features, method=method,
-                         success=SUCCESS, budget=budget,
+    if level.target is None:
+        task, vectors, matrices, final_train = (f'kind = "linear"\nfeatures = {FEATURES}', 3,
+                                                1, 1000)
+    else:
+        path = json.dumps(str(data_file(level, folder)))
+        task, vectors, matrices, final_train = f'kind = "data"\npath = {path}', 1, 0, 100
+    return CONFIG.format(level=level.name, task=task, vectors=vectors, matrices=matrices,
+                         final_train=final_train, method=method, success=SUCCESS, budget=budget,
                          setup_ops=json.dumps(level.ops["setup"]),
                          predict_ops=json.dumps(level.ops["predict"]),
                          learn_ops=json.dumps(level.ops["learn"]), s=setup, p=predict,
@@ -146,10 +189,10 @@ def run_one(job: tuple[str, str, int, int]) -> dict:
 
     name, method, seed, budget = job
     level = next(lv for lv in LEVELS if lv.name == name)
-    cfg = parse_config(config_text(level, method, budget), f"figure4-{name}.toml",
-                       base_dir=ROOT, seed=seed)
     start = time.process_time()
     with tempfile.TemporaryDirectory() as tmp:
+        cfg = parse_config(config_text(level, method, budget, Path(tmp)),
+                           f"figure4-{name}.toml", base_dir=ROOT, seed=seed)
         result = Run.start(cfg, Path(tmp) / "run").run()
     return {"level": name, "method": method, "seed": seed, "success": bool(result["solved"]),
             "individuals": int(result["individuals"]),
@@ -263,10 +306,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="first experiment seed")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--quick", action="store_true",
-                        help="2 experiments of 2,000 individuals on L1 and L3 (a smoke test)")
+                        help="2 experiments of 2,000 individuals on F1 and L1 (a smoke test)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.experiments, args.budget, args.levels = 2, 2000, "L1,L3"
+        args.experiments, args.budget, args.levels = 2, 2000, "F1,L1"
     names = [n.strip() for n in args.levels.split(",") if n.strip()]
     unknown = [n for n in names if n not in {lv.name for lv in LEVELS}]
     if unknown or not names:

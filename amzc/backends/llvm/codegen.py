@@ -16,6 +16,7 @@ is saved at the abort and restored afterwards (docs/llvm.md)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -481,9 +482,15 @@ def changing_slots(program: Program, shape: Shape) -> list[int]:
     return sorted(slots)
 
 
-def components_module(program: Program, shape: Shape, name: str = "amz_program") -> ir.Module:
+def components_module(program: Program, shape: Shape, name: str = "amz_program",
+                      names: bool = False) -> ir.Module:
     """The program's component functions (see :class:`CalledComponents`): its instructions
-    lowered with constant slots and data, reading and writing memory through a pointer."""
+    lowered with constant slots and data, reading and writing memory through a pointer.
+
+    With ``names`` (for a reader: ``amzc ir``), each instruction gets its own block, named
+    ``<component>.<index>``, and its values are named after it and the addresses they read
+    or compute (:func:`name_instruction`). The optimized code is the same either way; the
+    search compiles without, so that nothing is spent on names nobody reads."""
     module = ir.Module(name=name)
     mem_align = None if shape.memory_on_stack else 8  # a caller's buffer: aligned to a double
     for which in ("setup", "predict", "learn"):
@@ -493,13 +500,20 @@ def components_module(program: Program, shape: Shape, name: str = "amz_program")
         mem.name, counter.name, keys.name, scratch.name = "mem", "counter", "keys", "scratch"
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         e = Emitter(b, shape, mem, keys, counter, mem_align, scratch)
-        for ins in program.component(which):
+        for i, ins in enumerate(program.component(which)):
+            if names:
+                first = len(fn.blocks)
+                block = fn.append_basic_block(f"{which}.{i}")
+                b.branch(block)
+                b.position_at_end(block)
             if ins.op is NO_OP:
                 continue
             op = ins.op
             inputs = [shape.base(t, a) for t, a in zip(op.inputs, ins.inputs, strict=True)]
             lowering.emit(e, op, Operands(shape.base(op.output, ins.out), inputs, ins.index,
                                           ins.data))
+            if names:
+                name_instruction(fn.blocks[first:], f"{which}.{i}", shape)
         b.ret_void()
     draws = ir.Function(module, ir.FunctionType(I64, []), name="amz_predict_draws")
     draws.attributes.add("alwaysinline")
@@ -509,6 +523,49 @@ def components_module(program: Program, shape: Shape, name: str = "amz_program")
     for save in (True, False):
         snapshot_function(module, shape, changing, save, mem_align)
     return module
+
+
+_ANONYMOUS = re.compile(r"\.\d+")  # llvmlite's name for a value created without one
+
+
+def name_instruction(blocks: list[ir.Block], prefix: str, shape: Shape) -> None:
+    """Name the values of one instruction's ``blocks`` for a reader, ``prefix`` being the
+    instruction's (``learn.2``): a pointer to a memory slot ``learn.2.v0_1.ptr``, a load
+    from it ``learn.2.v0_1.in``, a value stored to it ``learn.2.v2_1`` (what the
+    instruction computes for that address), a load of the random-stream state
+    ``learn.2.counter``, anything else ``learn.2.t<k>``; loop blocks ``learn.2.loop``."""
+    chosen: dict[int, tuple[ir.Instruction, str]] = {}
+
+    def choose(value: ir.Value, name: str) -> bool:
+        if (isinstance(value, ir.Instruction) and id(value) not in chosen
+                and _ANONYMOUS.fullmatch(value.name)):
+            chosen[id(value)] = (value, name)
+            return True
+        return False
+
+    slots: dict[int, str] = {}  # id(gep) → the address it points at
+    instructions = [ins for block in blocks for ins in block.instructions]
+    for ins in instructions:
+        if (isinstance(ins, ir.GEPInstr) and isinstance(ins.pointer, ir.Argument)
+                and ins.pointer.name == "mem" and isinstance(ins.indices[0], ir.Constant)):
+            slots[id(ins)] = shape.slot_name(ins.indices[0].constant)
+            choose(ins, f"{prefix}.{slots[id(ins)]}.ptr")
+        elif isinstance(ins, ir.LoadInstr):
+            source = ins.operands[0]
+            if id(source) in slots:
+                choose(ins, f"{prefix}.{slots[id(source)]}.in")
+            elif isinstance(source, ir.Argument):
+                choose(ins, f"{prefix}.{source.name}")
+        elif isinstance(ins, ir.StoreInstr) and id(ins.operands[1]) in slots:
+            choose(ins.operands[0], f"{prefix}.{slots[id(ins.operands[1])]}")
+    temps = 0
+    for ins in instructions:
+        if not isinstance(ins.type, ir.VoidType) and choose(ins, f"{prefix}.t{temps}"):
+            temps += 1
+    for value, name in chosen.values():
+        value.name = name
+    for block in blocks[1:]:
+        block.name = f"{prefix}.{block.name}"
 
 
 def snapshot_function(module: ir.Module, shape: Shape, changing: list[tuple[int, int]],

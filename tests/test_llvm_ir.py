@@ -177,3 +177,12 @@ def test_program_ir_rejects_unknown_stage():
     program = parse_file(EXAMPLES / "linear_regression.amz")
     with pytest.raises(AmzConfigError, match="unknown stage"):
         program_ir(program, MemoryConfig(4, 3, 1), 4, stage="nope")
+
+
+def test_the_docs_quote_the_printed_ir():
+    """docs/llvm.md "Reading the IR" shows part of `amzc ir` on the README program."""
+    docs = (Path(__file__).parent.parent / "docs" / "llvm.md").read_text(encoding="utf-8")
+    quoted = docs.split("learn.2:  ; line 12", 1)[1].split("```", 1)[0]
+    program = parse_file(EXAMPLES / "linear_regression.amz")
+    printed = program_ir(program, MemoryConfig(4, 3, 1), 4, components=["learn"])
+    assert "learn.2:  ; line 12" + quoted in printed

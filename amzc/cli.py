@@ -219,10 +219,20 @@ def show_ir(
                                        "optimizer; asm: the host's machine code.")] = "raw",
     eval_type: Annotated[str | None, typer.Option(
         help="rms or accuracy, overriding the task's.", show_default=False)] = None,
+    component: Annotated[list[str] | None, typer.Option(
+        help="setup, predict or learn: print just that function (repeatable).",
+        show_default=False)] = None,
+    protocol: Annotated[bool, typer.Option(
+        "--protocol", help="Print the whole module: also amz_run, the protocol that calls "
+        "the program's functions (training loop, aborts, validation, fitness).")] = False,
 ) -> None:
     """Print the LLVM IR (or assembly) that a program compiles to (docs/llvm.md).
 
-    Example: amzc ir examples/linear_regression.amz --features 4 --stage opt
+    The raw IR shows the program's Setup, Predict and Learn: one block per instruction,
+    introduced by its source line, values named after the instruction and address
+    (%learn.2.v2_0: entry 0 of v2 as learn's instruction 2 computes it).
+
+    Example: amzc ir examples/linear_regression.amz --component learn
     """
     from amzc.backends.llvm import program_ir
     from amzc.tasks import TASK_KINDS
@@ -230,12 +240,17 @@ def show_ir(
     program = _load(file)
     mem = _memory(memory, program)
     check_program(program, mem, features)
+    if eval_type is not None and eval_type not in ("rms", "accuracy"):
+        raise AmzConfigError(f"unknown --eval-type {eval_type!r}; choose rms or accuracy")
     kind = eval_type or TASK_KINDS.get(task.partition(":")[0])
-    if kind not in ("rms", "accuracy"):
-        raise AmzConfigError(f"unknown task {task!r}; use --eval-type rms or accuracy")
+    if kind is None:
+        names = ", ".join(sorted(k if k != "data" else "data:PATH" for k in TASK_KINDS))
+        raise AmzConfigError(f"unknown --task {task!r}; choose one of {names} (or give "
+                             "--eval-type rms or accuracy)")
     if tasks < 1:
         raise AmzConfigError("--tasks must be at least 1")
-    out.print(program_ir(program, mem, features, tasks, kind, stage), end="")
+    text = program_ir(program, mem, features, tasks, kind, stage, component or (), protocol)
+    out.print(text, markup=False, end="")
 
 
 @app.command()

@@ -37,13 +37,13 @@ from . import codegen
 from .codegen import P
 from .encode import pack_program
 from .fec_table import FULL, NativeFecCache
-from .jit import KERNEL_CACHE_SIZE, PROGRAM_OPT_LEVEL, Kernel, KernelCache, default_jit
+from .irtext import program_ir
+from .jit import KERNEL_CACHE_SIZE, Kernel, KernelCache, default_jit
 from .layout import Shape
 from .population import MAX_POPULATION, NativePopulation
 from .runtime import Call
 
 __all__ = ["LlvmBackend", "CostModel", "Shape", "program_ir"]
-STAGES = ("raw", "opt", "asm")
 
 Mode = Literal["auto", "interpret", "compile"]
 CONTEXTS = 16  # (task set, memory, options) combinations kept ready; each holds its data
@@ -446,21 +446,6 @@ def _forget_ops() -> None:
 
 
 op_table.on_change(_forget_ops)
-
-
-def program_ir(program: Program, memory: MemoryConfig, features: int, num_tasks: int = 10,
-               eval_type: str = "rms", stage: str = "raw") -> str:
-    """The program's module as LLVM IR before ("raw") or after ("opt") optimization, or as
-    the host's assembly ("asm")."""
-    if stage not in STAGES:
-        raise AmzConfigError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
-    shape = Shape.build(memory, features, num_tasks, eval_type)
-    jit = default_jit()
-    ref = jit.program(program, shape)
-    if stage == "raw":
-        return str(ref)
-    jit.optimize(ref, PROGRAM_OPT_LEVEL)
-    return str(ref) if stage == "opt" else jit.assembly(ref)
 
 
 class FecRunner:

@@ -16,6 +16,7 @@ is saved at the abort and restored afterwards (docs/llvm.md)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -42,6 +43,8 @@ PARAMS = (
     "saved",  # scratch: slots × W doubles for the abort snapshot of one group
     "invalid",  # set by an interpreter that met an address beyond memory or index beyond F
     "record_hashes",  # (G, W) u64: each lane's FEC fingerprint (amzc/search/fec.py)
+    "memory",  # slots × W doubles: the group's memory when too large for the stack (layout.py)
+    "scratch",  # Shape.scratch_slots × W doubles: results an instruction computes before storing
 )
 P = {name: i for i, name in enumerate(PARAMS)}
 
@@ -154,7 +157,7 @@ class Driver:
         return self.b.icmp_unsigned("==", bits, ir.Constant(ir.IntType(self.w), -1))
 
     def mem_at(self, base: ir.Value) -> Emitter:
-        return Emitter(self.b, self.shape, base, align=None if base is self.mem else 8)
+        return Emitter(self.b, self.shape, base, align=self.mem_align if base is self.mem else 8)
 
     def fabs(self, x: ir.Value) -> ir.Value:
         return self.emitter.intrinsic("llvm.fabs", x)
@@ -208,12 +211,17 @@ class Driver:
     # the protocol (REFERENCE.md §3.2, amzc/backends/numpy.py) ---------------------------------
     def build(self) -> ir.Module:
         b, shape = self.b, self.shape
-        self.mem = self.alloca(self.vec, "mem", shape.slots)
+        if shape.memory_on_stack:
+            self.mem, self.mem_align = self.alloca(self.vec, "mem", shape.slots), None
+        else:
+            self.mem, self.mem_align = self.param("memory", PTR), 8
+        self.scratch = self.param("scratch", PTR)
         # the abort snapshot lives in a caller's buffer, not an alloca: LLVM then leaves it in
         # memory instead of carrying every slot twice through every loop in registers
         self.saved = self.param("saved", PTR)
         self.counter = self.alloca(I64, "counter")
-        self.emitter = Emitter(b, shape, self.mem, self.alloca(self.ivec, "keys"), self.counter)
+        self.emitter = Emitter(b, shape, self.mem, self.alloca(self.ivec, "keys"), self.counter,
+                               self.mem_align, self.scratch)
         self.finished = self.alloca(self.mask, "finished")
         self.best = self.alloca(self.vec, "best")
         self.counts = {"train": self.alloca(self.ivec, "ntrain"),
@@ -425,7 +433,7 @@ class Driver:
 
 
 class CalledComponents:
-    """Calls to ``amz_setup``, ``amz_predict``, ``amz_learn(mem, counter, keys)`` and
+    """Calls to ``amz_setup``, ``amz_predict``, ``amz_learn(mem, counter, keys, scratch)`` and
     ``amz_predict_draws()``, declared here and defined per program by
     :func:`components_module`. The driver is built once per Shape; each program only adds its
     three small functions, which the optimizer inlines (``alwaysinline``), after which memory
@@ -433,8 +441,7 @@ class CalledComponents:
 
     def __init__(self, module: ir.Module, shape: Shape) -> None:
         void = ir.VoidType()
-        self.functions = {which: ir.Function(module, ir.FunctionType(void, [PTR, PTR, PTR]),
-                                             name=f"amz_{which}")
+        self.functions = {which: ir.Function(module, component_type(), name=f"amz_{which}")
                           for which in ("setup", "predict", "learn")}
         self.draws = ir.Function(module, ir.FunctionType(I64, []), name="amz_predict_draws")
         mask = ir.VectorType(I1, shape.lanes)
@@ -443,7 +450,7 @@ class CalledComponents:
                           for save in (True, False)}
 
     def emit(self, d: Driver, which: Component) -> None:
-        d.b.call(self.functions[which], [d.mem, d.counter, d.emitter.keys])
+        d.b.call(self.functions[which], [d.mem, d.counter, d.emitter.keys, d.scratch])
 
     def snapshot(self, d: Driver, mask: ir.Value, save: bool) -> None:
         d.b.call(self.snapshots[save], [d.mem, d.saved, mask])
@@ -453,6 +460,11 @@ class CalledComponents:
 
     def finish(self, d: Driver) -> None:
         return None
+
+
+def component_type() -> ir.FunctionType:
+    """``void amz_<component>(ptr mem, ptr counter, ptr keys, ptr scratch)``."""
+    return ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR, PTR])
 
 
 COMPONENT_FUNCTIONS = ("amz_setup", "amz_predict", "amz_learn", "amz_predict_draws",
@@ -470,44 +482,124 @@ def changing_slots(program: Program, shape: Shape) -> list[int]:
     return sorted(slots)
 
 
-def components_module(program: Program, shape: Shape, name: str = "amz_program") -> ir.Module:
+def components_module(program: Program, shape: Shape, name: str = "amz_program",
+                      names: bool = False) -> ir.Module:
     """The program's component functions (see :class:`CalledComponents`): its instructions
-    lowered with constant slots and data, reading and writing memory through a pointer."""
+    lowered with constant slots and data, reading and writing memory through a pointer.
+
+    With ``names`` (for a reader: ``amzc ir``), each instruction gets its own block, named
+    ``<component>.<index>``, and its values are named after it and the addresses they read
+    or compute (:func:`name_instruction`). The optimized code is the same either way; the
+    search compiles without, so that nothing is spent on names nobody reads."""
     module = ir.Module(name=name)
+    mem_align = None if shape.memory_on_stack else 8  # a caller's buffer: aligned to a double
     for which in ("setup", "predict", "learn"):
-        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR]),
-                         name=f"amz_{which}")
+        fn = ir.Function(module, component_type(), name=f"amz_{which}")
         fn.attributes.add("alwaysinline")
-        mem, counter, keys = fn.args
-        mem.name, counter.name, keys.name = "mem", "counter", "keys"
+        mem, counter, keys, scratch = fn.args
+        mem.name, counter.name, keys.name, scratch.name = "mem", "counter", "keys", "scratch"
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        e = Emitter(b, shape, mem, keys, counter)
-        for ins in program.component(which):
+        e = Emitter(b, shape, mem, keys, counter, mem_align, scratch)
+        for i, ins in enumerate(program.component(which)):
+            if names:
+                first = len(fn.blocks)
+                block = fn.append_basic_block(f"{which}.{i}")
+                b.branch(block)
+                b.position_at_end(block)
             if ins.op is NO_OP:
                 continue
             op = ins.op
             inputs = [shape.base(t, a) for t, a in zip(op.inputs, ins.inputs, strict=True)]
             lowering.emit(e, op, Operands(shape.base(op.output, ins.out), inputs, ins.index,
                                           ins.data))
+            if names:
+                name_instruction(fn.blocks[first:], f"{which}.{i}", shape)
         b.ret_void()
     draws = ir.Function(module, ir.FunctionType(I64, []), name="amz_predict_draws")
     draws.attributes.add("alwaysinline")
     b = ir.IRBuilder(draws.append_basic_block("entry"))
     b.ret(ir.Constant(I64, sum(lowering.draws(ins.op, shape) for ins in program.predict)))
-    changing = changing_slots(program, shape)
-    mask_type = ir.VectorType(I1, shape.lanes)
+    changing = runs(changing_slots(program, shape))
     for save in (True, False):
-        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, PTR, mask_type]),
-                         name="amz_save" if save else "amz_restore")
-        fn.attributes.add("alwaysinline")
-        mem, saved, mask = fn.args
-        mem.name, saved.name, mask.name = "mem", "saved", "mask"
-        b = ir.IRBuilder(fn.append_basic_block("entry"))
-        for slot in changing:
-            copy_lanes(b, Emitter(b, shape, mem), Emitter(b, shape, saved, align=8), slot, mask,
-                       save)
-        b.ret_void()
+        snapshot_function(module, shape, changing, save, mem_align)
     return module
+
+
+_ANONYMOUS = re.compile(r"\.\d+")  # llvmlite's name for a value created without one
+
+
+def name_instruction(blocks: list[ir.Block], prefix: str, shape: Shape) -> None:
+    """Name the values of one instruction's ``blocks`` for a reader, ``prefix`` being the
+    instruction's (``learn.2``): a pointer to a memory slot ``learn.2.v0_1.ptr``, a load
+    from it ``learn.2.v0_1.in``, a value stored to it ``learn.2.v2_1`` (what the
+    instruction computes for that address), a load of the random-stream state
+    ``learn.2.counter``, anything else ``learn.2.t<k>``; loop blocks ``learn.2.loop``."""
+    chosen: dict[int, tuple[ir.Instruction, str]] = {}
+
+    def choose(value: ir.Value, name: str) -> bool:
+        if (isinstance(value, ir.Instruction) and id(value) not in chosen
+                and _ANONYMOUS.fullmatch(value.name)):
+            chosen[id(value)] = (value, name)
+            return True
+        return False
+
+    slots: dict[int, str] = {}  # id(gep) → the address it points at
+    instructions = [ins for block in blocks for ins in block.instructions]
+    for ins in instructions:
+        if (isinstance(ins, ir.GEPInstr) and isinstance(ins.pointer, ir.Argument)
+                and ins.pointer.name == "mem" and isinstance(ins.indices[0], ir.Constant)):
+            slots[id(ins)] = shape.slot_name(ins.indices[0].constant)
+            choose(ins, f"{prefix}.{slots[id(ins)]}.ptr")
+        elif isinstance(ins, ir.LoadInstr):
+            source = ins.operands[0]
+            if id(source) in slots:
+                choose(ins, f"{prefix}.{slots[id(source)]}.in")
+            elif isinstance(source, ir.Argument):
+                choose(ins, f"{prefix}.{source.name}")
+        elif isinstance(ins, ir.StoreInstr) and id(ins.operands[1]) in slots:
+            choose(ins.operands[0], f"{prefix}.{slots[id(ins.operands[1])]}")
+    temps = 0
+    for ins in instructions:
+        if not isinstance(ins.type, ir.VoidType) and choose(ins, f"{prefix}.t{temps}"):
+            temps += 1
+    for value, name in chosen.values():
+        value.name = name
+    for block in blocks[1:]:
+        block.name = f"{prefix}.{block.name}"
+
+
+def snapshot_function(module: ir.Module, shape: Shape, changing: list[tuple[int, int]],
+                      save: bool, mem_align: int | None) -> None:
+    """``amz_save`` or ``amz_restore(mem, saved, mask)`` of the ``changing`` slot runs."""
+    mask_type = ir.VectorType(I1, shape.lanes)
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, PTR, mask_type]),
+                     name="amz_save" if save else "amz_restore")
+    fn.attributes.add("alwaysinline")
+    mem, saved, mask = fn.args
+    mem.name, saved.name, mask.name = "mem", "saved", "mask"
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    from_mem, to_saved = Emitter(b, shape, mem, align=mem_align), Emitter(b, shape, saved, align=8)
+    for first, count in changing:
+        def copy(k: int | ir.Value, first: int = first) -> None:
+            copy_lanes(b, from_mem, to_saved, from_mem.add(first, k), mask, save)
+
+        if count <= SLOT_UNROLL_LIMIT:
+            for k in range(count):
+                copy(k)
+        else:  # a large vector or matrix: a loop (unrolled, it is inlined at each abort)
+            from_mem.loop_always(count, copy)
+    b.ret_void()
+
+
+def runs(slots: list[int]) -> list[tuple[int, int]]:
+    """Sorted slots as (first, count) runs of consecutive slots."""
+    out: list[tuple[int, int]] = []
+    for slot in slots:
+        if out and out[-1][0] + out[-1][1] == slot:
+            out[-1] = (out[-1][0], out[-1][1] + 1)
+        else:
+            out.append((slot, 1))
+    return out
 
 
 class InterpretedComponents:

@@ -99,14 +99,15 @@ class Jit:
     def assembly(self, ref: llvm.ModuleRef) -> str:
         return self.machine.emit_assembly(ref)
 
-    def program(self, program: Program, shape: Shape) -> llvm.ModuleRef:
-        """The driver of ``shape`` linked with the program's components, unoptimized."""
+    def program(self, program: Program, shape: Shape, names: bool = False) -> llvm.ModuleRef:
+        """The driver of ``shape`` linked with the program's components, unoptimized (with
+        ``names``, its values named for a reader: codegen.py components_module)."""
         template = self._drivers.get(shape)
         if template is None:
             template = self._drivers[shape] = self.parse(driver_module(shape))
         ref = template.clone()
         ref.name = program.name or "amz_program"
-        ref.link_in(self.parse(components_module(program, shape)))
+        ref.link_in(self.parse(components_module(program, shape, names=names)))
         for name in COMPONENT_FUNCTIONS:  # private to the module, so inlined and dropped
             ref.get_function(name).linkage = llvm.Linkage.internal
         return ref

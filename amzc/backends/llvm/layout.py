@@ -24,6 +24,10 @@ from amzc.syntax import MemoryConfig
 from amzc.tasks.taskset import TaskSet
 
 MAX_LANES = 16  # two AVX-512 registers per slot; wider only lengthens the pad
+# Generated code keeps a task group's memory in a stack array up to this size (where LLVM can
+# promote it to registers), and beyond it in a buffer the caller allocates: a thread's stack
+# is 8 MB on Linux (512 KB for secondary threads on macOS), and a larger frame crashes.
+STACK_MEMORY_BYTES = 256 * 1024
 
 
 def lanes_for(num_tasks: int) -> int:
@@ -64,6 +68,33 @@ class Shape:
     def slots(self) -> int:
         f = self.features
         return self.scalars + self.vectors * f + self.matrices * f * f
+
+    @property
+    def memory_bytes(self) -> int:
+        """One task group's memory: every slot in W lanes of doubles."""
+        return self.slots * self.lanes * 8
+
+    @property
+    def memory_on_stack(self) -> bool:
+        return self.memory_bytes <= STACK_MEMORY_BYTES
+
+    @property
+    def scratch_slots(self) -> int:
+        """Room for the largest result an instruction computes in full before storing it (a
+        matrix with matrices in memory, else a vector): lowering.py compute_then_store."""
+        return self.features ** 2 if self.matrices else self.features
+
+    def slot_name(self, slot: int) -> str:
+        """The address a slot belongs to, as a reader writes it: ``s3``, ``v1_2`` (entry 2 of
+        v1), ``m0_1_2``."""
+        f, vectors = self.features, self.scalars + self.vectors * self.features
+        if slot < self.scalars:
+            return f"s{slot}"
+        if slot < vectors:
+            a, i = divmod(slot - self.scalars, f)
+            return f"v{a}_{i}"
+        a, ij = divmod(slot - vectors, f * f)
+        return f"m{a}_{ij // f}_{ij % f}"
 
     def base(self, kind: str, address: int) -> int:
         """The slot of the first entry of an operand."""

@@ -100,7 +100,7 @@ class Emitter:
 
     def __init__(self, builder: ir.IRBuilder, shape: Shape, mem: ir.Value,
                  keys: ir.Value | None = None, counter: ir.Value | None = None,
-                 align: int | None = None) -> None:
+                 align: int | None = None, scratch: ir.Value | None = None) -> None:
         self.b = builder
         self.shape = shape
         self.w = shape.lanes
@@ -109,6 +109,7 @@ class Emitter:
         self.mem = mem
         self.keys = keys
         self.counter = counter
+        self.scratch = scratch  # room for compute_then_store's results (Shape.scratch_slots)
         # our own allocas are aligned to the vector; caller-provided buffers only to a double
         self.align = align or 8 * self.w
 
@@ -224,9 +225,9 @@ class Emitter:
             for k, v in enumerate(values):
                 self.store(self.add(out, k), v)
             return
-        with self.b.goto_entry_block():
-            tmp = self.b.alloca(self.vec, n)
-        tmp_emitter = Emitter(self.b, self.shape, tmp)
+        # a caller's buffer, shared by all instructions (one runs at a time): a stack array
+        # per instruction would add up, for large F, past the stack's size
+        tmp_emitter = Emitter(self.b, self.shape, self.scratch, align=8)
         self.loop(n, lambda k: tmp_emitter.store(k, value(k)))
         self.loop(n, lambda k: self.store(self.add(out, k), tmp_emitter.load(k)))
 

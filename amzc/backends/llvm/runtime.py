@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from amzc.errors import AmzConfigError
 from amzc.evaluate import FEC_RECORD_LIMIT, EvalOptions, RunOutput
 from amzc.tasks.taskset import TaskSet
 
@@ -50,15 +51,27 @@ class Call:
         # outputs live as long as the Call, so the block never points at freed memory; every
         # evaluation copies its results out
         g, w = d.groups, shape.lanes
-        self.fitness_out = np.zeros((g, w))
-        self.memory_out = np.zeros((g, shape.slots, w))
-        self.saved = np.zeros((shape.slots, w))
-        self.train_errors = np.zeros((g, self.record_steps, w))
-        self.valid_errors = np.zeros((g, nv, w))
-        self.counts = np.zeros((2, g, w), dtype=np.int64)
-        self.hashes = np.zeros((g, w), dtype=np.uint64)
+        try:
+            self.fitness_out = np.zeros((g, w))
+            self.memory_out = np.zeros((g, shape.slots, w))
+            self.saved = np.zeros((shape.slots, w))
+            # the working memory of a group, unless the generated code keeps it on its stack
+            self.memory = np.zeros((0 if shape.memory_on_stack else shape.slots, w))
+            self.scratch = np.zeros((shape.scratch_slots, w))
+            self.train_errors = np.zeros((g, self.record_steps, w))
+            self.valid_errors = np.zeros((g, nv, w))
+            self.counts = np.zeros((2, g, w), dtype=np.int64)
+            self.hashes = np.zeros((g, w), dtype=np.uint64)
+        except MemoryError:
+            need = 8 * w * (g * (shape.slots + 1 + self.record_steps + nv + 3)
+                            + 2 * shape.slots + shape.scratch_slots)
+            raise AmzConfigError(
+                f"not enough memory: the LLVM backend needs {need / 2**20:,.0f} MiB for "
+                f"{self.num_tasks} tasks with memory {shape.scalars},{shape.vectors},"
+                f"{shape.matrices} at F={shape.features}") from None
         for name, array in (("fitness_out", self.fitness_out), ("memory_out", self.memory_out),
-                            ("saved", self.saved),
+                            ("saved", self.saved), ("memory", self.memory),
+                            ("scratch", self.scratch),
                             ("train_errors", self.train_errors),
                             ("valid_errors", self.valid_errors),
                             ("train_counts", self.counts[0]), ("valid_counts", self.counts[1]),

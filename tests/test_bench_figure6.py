@@ -69,8 +69,8 @@ def test_configure_replaces_the_stop_rule_and_the_data_folder(tmp_path):
     assert cfg.stop.max_individuals == 500 and cfg.stop.max_time_s == 0
 
 
-def test_transfer_scores_at_64_features():
-    cfg = figure6.configure(ROOT / "configs" / "figure6.toml", 1)
+def test_transfer_scores_at_64_features(tmp_path):
+    cfg = figure6.configure(_tiny_config(tmp_path, "figure6.toml"), 1)
     logistic = (ROOT / "examples" / "logistic_regression.amz").read_text()
     empty = (ROOT / "examples" / "empty.amz").read_text()
     scores = figure6.transfer(cfg, logistic)
@@ -139,13 +139,12 @@ def test_mean_2sem():
 def test_table_s5_end_to_end(tmp_path, capsys):
     out = tmp_path / "s5.json"
     config = _tiny_config(tmp_path, "figure6.toml")
-    assert table_s5.main(["--config", str(config), "--seeds", "1,2", "--cpu-s", "2",
+    assert table_s5.main(["--config", str(config), "--seeds", "1", "--cpu-s", "2",
                           "--rows", "basic-1,full-2", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert [(r["method"], r["workers"], r["seeds"]) for r in data["rows"]] == \
-        [("Basic", 1, 2), ("Full", 2, 2)]
-    assert {(r["row"], r["seed"]) for r in data["runs"]} == \
-        {("basic-1", 1), ("basic-1", 2), ("full-2", 1), ("full-2", 2)}
+        [("Basic", 1, 1), ("Full", 2, 1)]
+    assert [(r["row"], r["seed"]) for r in data["runs"]] == [("basic-1", 1), ("full-2", 1)]
     assert all(r["individuals"] > 0 for r in data["runs"])
     assert data["rows"][0]["paper_cifar10"] == 0.671
     printed = capsys.readouterr().out

@@ -82,7 +82,7 @@ def summarize(runs: list[dict[str, Any]], rows: list[str]) -> list[dict[str, Any
 
 
 def markdown(table: list[dict[str, Any]], cpu_s: float, baselines: dict[str, float]) -> str:
-    lines = [f"| search | processes | CPU budget | best held-out accuracy (± 2 SEM) | seeds | "
+    lines = ["| search | processes | CPU budget | best held-out accuracy (± 2 SEM) | seeds | "
              "individuals (mean) | paper, CIFAR-10 |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for r in table:

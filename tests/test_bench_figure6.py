@@ -1,0 +1,152 @@
+"""bench/figure6.py and bench/table_s5.py: the Figure 6 configs, the budget and data-folder
+overrides, the transfer to F = 64, the statistics, and both commands end to end on a tiny
+budget (also on CIFAR-10 files written here in the dataset's own format)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from test_tasks_cifar10 import batch, write
+
+from amzc.errors import AmzConfigError
+from amzc.search.config import load_config
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+figure6 = _load("figure6")
+table_s5 = _load("table_s5")
+CONFIGS = ["figure6.toml", "figure6_full.toml", "figure6_cifar10.toml"]
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_configs_start_from_empty_programs_with_insert_and_remove(name):
+    cfg = load_config(ROOT / "configs" / name)
+    assert cfg.initial_population == "no_op"
+    assert all(c.init_size == 0 for c in cfg.search_space.components.values())
+    assert dict(cfg.mutation.types)["insert_or_remove"] > 0
+    assert cfg.fec.enabled and cfg.hurdles.enabled
+    assert not cfg.search_tasks.spec.held_out
+    assert cfg.select_tasks.spec.held_out and cfg.final_tasks.spec.held_out
+    assert cfg.final_tasks.spec.num_tasks == 100 and cfg.final_tasks.spec.epochs == 1
+    assert [p.name for p in cfg.baselines] == ["logistic_regression.amz", "neural_net.amz"]
+
+
+def test_the_full_config_is_the_papers_search_space():
+    cfg = load_config(ROOT / "configs" / "figure6_full.toml")
+    space = cfg.search_space
+    assert (space.memory.scalars, space.memory.vectors, space.memory.matrices) == (8, 14, 3)
+    assert [space.components[c].max_size for c in ("setup", "predict", "learn")] == [21, 21, 45]
+    assert sorted(op.id for op in space.components["setup"].ops) == list(range(56, 65))
+    assert sorted(op.id for op in space.components["learn"].ops) == [*range(1, 56), 60, 61]
+
+
+def test_digits_sizes():
+    spec = load_config(ROOT / "configs" / "figure6.toml").final_tasks.spec
+    assert (spec.kind, spec.features, spec.num_train, spec.num_valid) == ("digits", 16, 250, 100)
+
+
+def test_configure_replaces_the_stop_rule_and_the_data_folder(tmp_path):
+    cfg = figure6.configure(ROOT / "configs" / "figure6_cifar10.toml", 7, budget_s=30,
+                            data_dir=str(tmp_path))
+    assert cfg.seed == 7 and cfg.stop.max_time_s == 30 and cfg.stop.max_individuals == 0
+    for tasks in (cfg.search_tasks, cfg.select_tasks, cfg.final_tasks):
+        assert tasks.spec.data_dir == str(tmp_path.resolve())
+    cfg = figure6.configure(ROOT / "configs" / "figure6.toml", 1, individuals=500)
+    assert cfg.stop.max_individuals == 500 and cfg.stop.max_time_s == 0
+
+
+def test_transfer_scores_at_64_features(tmp_path):
+    cfg = figure6.configure(_tiny_config(tmp_path, "figure6.toml"), 1)
+    logistic = (ROOT / "examples" / "logistic_regression.amz").read_text()
+    empty = (ROOT / "examples" / "empty.amz").read_text()
+    scores = figure6.transfer(cfg, logistic)
+    assert scores["features"] == 64
+    assert scores["evolved"] == pytest.approx(scores["logistic_regression"])
+    assert scores["evolved"] > 0.9
+    assert figure6.transfer(cfg, empty)["evolved"] < 0.7  # always class 0
+
+
+def _tiny_config(tmp_path: Path, name: str, data_dir: Path | None = None) -> Path:
+    """``name`` shrunk to seconds: a population of 20, 2 search and 3 select/final tasks."""
+    text = (ROOT / "configs" / name).read_text()
+    text = text.replace('"../examples/', f'"{ROOT / "examples"}/')
+    text = re.sub(r"num_tasks = \d+", "num_tasks = 3", text)
+    text = re.sub(r"size = \d+\n", "size = 20\n", text)
+    text = re.sub(r"progress_every = \d+", "progress_every = 20", text)
+    if data_dir is not None:  # the test batches hold 40 images per class pair
+        text = re.sub(r"num_train = \d+", "num_train = 24", text)
+        text = re.sub(r"num_valid = \d+", "num_valid = 8", text)
+        text = text.replace('data_dir = "../data/cifar-10-batches-py"', 'data_dir = "nowhere"')
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_figure6_end_to_end(tmp_path, capsys):
+    out = tmp_path / "results" / "f6.json"
+    config = _tiny_config(tmp_path, "figure6.toml")
+    assert figure6.main(["--config", str(config), "--seeds", "1", "--individuals", "200",
+                         "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    (row,) = data["seeds"]
+    assert row["seed"] == 1 and row["individuals"] >= 200
+    assert 0.0 <= row["final_accuracy"] <= 1.0
+    assert set(row["baselines"]) == {"logistic_regression", "neural_net"}
+    assert row["baselines"]["logistic_regression"] > 0.8
+    assert row["transfer"]["features"] == 64 and row["transfer"]["logistic_regression"] > 0.8
+    assert (tmp_path / "results" / "f6_seed1.png").stat().st_size > 10_000
+    assert (tmp_path / "runs" / "seed1" / "result.json").is_file()
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_figure6_on_cifar10_files(tmp_path):
+    folder = tmp_path / "cifar"
+    folder.mkdir()
+    for i in range(1, 6):
+        write(folder / f"data_batch_{i}", batch(i))
+    config = _tiny_config(tmp_path, "figure6_cifar10.toml", folder)
+    with pytest.raises(AmzConfigError, match="nowhere: no such folder"):
+        figure6.main(["--config", str(config), "--individuals", "40",
+                      "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "x.json")])
+    out = tmp_path / "c.json"
+    assert figure6.main(["--config", str(config), "--data-dir", str(folder), "--individuals",
+                         "40", "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["seeds"]
+    assert row["individuals"] >= 40 and 0.0 <= row["transfer"]["evolved"] <= 1.0
+
+
+def test_mean_2sem():
+    assert table_s5.mean_2sem([0.5]) == (0.5, 0.0)
+    mean, sem2 = table_s5.mean_2sem([0.6, 0.7, 0.8])
+    assert mean == pytest.approx(0.7)
+    assert sem2 == pytest.approx(2 * 0.1 / math.sqrt(3))
+
+
+def test_table_s5_end_to_end(tmp_path, capsys):
+    out = tmp_path / "s5.json"
+    config = _tiny_config(tmp_path, "figure6.toml")
+    assert table_s5.main(["--config", str(config), "--seeds", "1", "--cpu-s", "2",
+                          "--rows", "basic-1,full-2", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert [(r["method"], r["workers"], r["seeds"]) for r in data["rows"]] == \
+        [("Basic", 1, 1), ("Full", 2, 1)]
+    assert [(r["row"], r["seed"]) for r in data["runs"]] == [("basic-1", 1), ("full-2", 1)]
+    assert all(r["individuals"] > 0 for r in data["runs"])
+    assert data["rows"][0]["paper_cifar10"] == 0.671
+    printed = capsys.readouterr().out
+    assert "| Basic | 1 | 2 s |" in printed and "| Full | 2 | 2 s |" in printed
+    assert "logistic_regression (hand-written)" in printed

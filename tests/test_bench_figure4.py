@@ -83,6 +83,8 @@ def test_function_levels_are_solved_by_their_program(tmp_path):
         "F2": "def Predict():\n  s2 = mean(v0)\n  s1 = s2 * s2\n",
         "F4": "def Predict():\n  s2 = mean(v0)\n  s3 = norm(v0)\n  s3 = s2 + s3\n"
               "  s1 = s3 * s2\n",
+        "F5": "def Predict():\n  s2 = mean(v0)\n  s3 = norm(v0)\n  s3 = s2 * s3\n"
+              "  s3 = s3 + s2\n  s1 = s3 * s2\n",
     }
     for level in figure4.LEVELS:
         if level.target is None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from amzc.caches import BoundedCache
 from amzc.evaluate import Backend, EvalOptions, NativeChildren, combine, get_backend
 from amzc.ops import Form, Op
 from amzc.passes import dce
@@ -90,7 +91,6 @@ class SearchEvaluator:
         self.backend = backend
         self.tasks = tasks
         self.memory = memory
-        self.fec_config = fec
         # the backend's own FEC table if it has one (LLVM: in native memory, looked up in the
         # fingerprint's call), else the Python one; the same semantics either way
         self._fec_table = getattr(backend, "fec_cache", None)
@@ -116,17 +116,17 @@ class SearchEvaluator:
         self.max_train_steps_per_candidate = ((self._fec_train_steps if fec.enabled else 0)
                                               + tasks.num_tasks * self.train_examples)
         self._all_tasks = list(range(tasks.num_tasks))
-        self._fingerprints: dict[tuple, list[int]] = {}
-        self._fitness: dict[tuple, list[float | None]] = {}
         self._generation = dce.generation
         self.memoize = MEMOIZE
         self._singles: dict[int, TaskSet] = {}
         self.live_memo = fec.memo
         # children evaluated as written: fingerprints of recent programs by object, for the
         # children that are exact copies (mutate_prob < 1)
-        self._recent: dict[int, tuple[Program, list[int]]] = {}
+        self._recent: BoundedCache[list[int]] = BoundedCache(RECENT_LIMIT)
         # 48 digits tasks made the memos' 100,000 entries cost ~400 MB: bound the values
         self.memo_limit = max(1, min(MEMO_LIMIT, MEMO_VALUES // max(tasks.num_tasks, 1)))
+        self._fingerprints: BoundedCache[list[int]] = BoundedCache(self.memo_limit)
+        self._fitness: BoundedCache[list[float | None]] = BoundedCache(self.memo_limit)
 
     @property
     def fec(self) -> FecCache | None:
@@ -188,9 +188,9 @@ class SearchEvaluator:
         stats = self.stats
         stats.train_steps += self._fec_train_steps
         found = self._recent.get(id(program))
-        if found is not None and found[0] is program and self.memoize:
+        if found is not None and self.memoize:
             stats.fingerprint_memo_hits += 1
-            prints = found[1]
+            prints = found
             per_task, missing = fec.lookup_tasks(prints)
         else:
             runner = self._runner
@@ -208,9 +208,7 @@ class SearchEvaluator:
                     stats.task_evaluations += len(missing)
                     stats.train_steps += len(missing) * self.train_examples
                     missing = []
-            if len(self._recent) >= RECENT_LIMIT:
-                self._recent.clear()
-            self._recent[id(program)] = (program, prints)  # the entry keeps the id unique
+            self._recent.put_object(program, prints)
         if not missing:  # all from the cache (85% of the demo's children), or just evaluated
             if self._mean:
                 return sequential_mean(per_task)  # type: ignore[arg-type]
@@ -330,9 +328,7 @@ class SearchEvaluator:
                                                    self.memory, self._fec_options, record=True),
                                   self._task_keys)
         if self.memoize and key is not None:
-            if len(self._fingerprints) >= self.memo_limit:
-                self._fingerprints.clear()
-            self._fingerprints[key] = prints
+            self._fingerprints.put(key, prints)
         return prints
 
     def _task_fitness(self, program: Program, tasks: TaskSet,
@@ -362,9 +358,7 @@ class SearchEvaluator:
             fitness = self._task_fitness(simplified.get(), subset, options)
             if deterministic and memoize:
                 if memo is None:
-                    if len(self._fitness) >= self.memo_limit:
-                        self._fitness.clear()
-                    memo = self._fitness[key] = [None] * self.tasks.num_tasks
+                    memo = self._fitness.put(key, [None] * self.tasks.num_tasks)
                 if subset is self.tasks:  # every task ran: remember them all
                     memo[:] = fitness
                 else:

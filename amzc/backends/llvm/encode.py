@@ -1,8 +1,8 @@
 """Programs as the interpreter reads them (format: amzc/backends/llvm/codegen.py, HEADER_BYTES).
 
-Encoding is on the search's hot path. Each instruction object keeps its own record
-(``Instruction.encoded``, packed the first time through a struct specialised for the op's
-fields): the search hands out one shared object per data-free instruction and a child shares
+Encoding is on the search's hot path. The record of each instruction object (packed through a
+struct specialised for the op's fields) is kept in a bounded identity cache here, not on the
+object: the search hands out one shared object per data-free instruction and a child shares
 its parent's objects, so a new body is mostly a join of records already made. Encoded
 function bodies are cached as well, by the identity of their instruction tuple, so a child
 reuses the encodings of the functions its mutation left alone. Records hold the program's own
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from operator import attrgetter
 
+from amzc.caches import BoundedCache
 from amzc.ops import NO_OP, OPS, Op
 from amzc.syntax import Instruction, Program
 
@@ -42,31 +42,38 @@ def _packer(op: Op) -> Callable[[Instruction], bytes] | None:
 
 
 _PACK = [_packer(op) for op in OPS]
-_ENCODED = attrgetter("encoded")
+
+# The records of instruction objects, and the encoded bodies (function tuples), by identity.
+# The search hands out one shared object per data-free instruction and a child shares its
+# parent's objects and two of its three bodies, so a child is encoded mostly from entries
+# made for its ancestors. Clearing costs one re-encoding of the population (~20,000 records).
+RECORD_CACHE = 1 << 16
+BODY_CACHE = 4096
+_RECORDS: BoundedCache[bytes] = BoundedCache(RECORD_CACHE)
+_BODIES: BoundedCache[tuple[bytes, int]] = BoundedCache(BODY_CACHE)
 
 
-def _record(ins: Instruction) -> bytes:
-    """An instruction's record (b"" for a no-op): ``Instruction.encoded`` on first read."""
+def record(ins: Instruction) -> bytes:
+    """An instruction's record (b"" for a no-op)."""
     pack = _PACK[ins.op.id]
     return b"" if pack is None else pack(ins)
 
 
-Instruction.encoder = _record
-
-
-BODY_CACHE = 4096  # encoded bodies kept; cleared when full (entries keep their tuple alive)
-_BODIES: dict[int, tuple[tuple[Instruction, ...], bytes, int]] = {}
-
-
-def _encode(body: tuple[Instruction, ...]) -> tuple[tuple[Instruction, ...], bytes, int]:
-    """(body, its records, their count) for a body not in the cache, joined from the
-    instructions' own records (``Instruction.encoded``, packed by :func:`_record` the first
-    time an instruction object is read); the entry goes into the cache."""
-    code = b"".join(map(_ENCODED, body))  # a loop in C; a new instruction packs itself
-    if len(_BODIES) >= BODY_CACHE:
-        _BODIES.clear()
-    entry = _BODIES[id(body)] = (body, code, len(code) // RECORD_BYTES)
-    return entry
+def _encode(body: tuple[Instruction, ...]) -> tuple[bytes, int]:
+    """(the records of a body not in the cache, their count); the entry goes into the cache.
+    The records are looked up by a loop in C; only when one is missing (a new instruction
+    object) does a Python loop pack and remember it."""
+    records = _RECORDS
+    try:
+        code = b"".join(map(records.__getitem__, map(id, body)))
+    except KeyError:
+        get, put = records.get, records.put_object
+        parts = []
+        for ins in body:
+            r = get(id(ins))
+            parts.append(r if r is not None else put(ins, record(ins)))
+        code = b"".join(parts)
+    return _BODIES.put_object(body, (code, len(code) // RECORD_BYTES))
 
 
 def pack_program(program: Program) -> bytes:
@@ -79,4 +86,4 @@ def pack_program(program: Program) -> bytes:
     a = get(id(setup)) or _encode(setup)
     b = get(id(predict)) or _encode(predict)
     c = get(id(learn)) or _encode(learn)
-    return b"".join((_HEADER.pack(a[2], b[2], c[2]), a[1], b[1], c[1]))
+    return b"".join((_HEADER.pack(a[1], b[1], c[1]), a[0], b[0], c[0]))

@@ -30,7 +30,9 @@ class BoundedCache(dict, Generic[V]):
         if limit < 1:
             raise ValueError(f"a cache needs room for one entry, got limit={limit}")
         self.limit = limit
-        self._held: dict[int, Any] = {}  # the objects whose ids are keys: alive while keyed
+        # the objects whose ids are keys, alive while keyed (a list: appending is cheaper than
+        # a second dict; an object put again takes another place, so it counts to the bound)
+        self._held: list[Any] = []
 
     def put(self, key: Any, value: V) -> V:
         """``self[key] = value``, emptying the cache first when it is full; returns value."""
@@ -41,10 +43,11 @@ class BoundedCache(dict, Generic[V]):
 
     def put_object(self, obj: Any, value: V) -> V:
         """:meth:`put` under ``id(obj)``, holding ``obj`` as long as the entry lives."""
-        if len(self) >= self.limit:
+        held = self._held
+        if len(held) >= self.limit:
             self.clear()
         self[id(obj)] = value
-        self._held[id(obj)] = obj
+        held.append(obj)
         return value
 
     def clear(self) -> None:

@@ -36,6 +36,11 @@ def test_an_object_keyed_entry_holds_its_object_so_its_id_stays_unique():
     cache.put_object(object(), "b")
     cache.put_object(object(), "c")  # full: emptied, the held objects released
     assert len(cache) == 1 and len(cache._held) == 1
+    again: BoundedCache[int] = BoundedCache(2)
+    obj = object()
+    for value in range(5):  # putting one object again counts to the bound as well
+        again.put_object(obj, value)
+        assert len(again._held) <= 2
 
 
 def test_a_cache_pickles_empty_with_its_limit():

@@ -47,7 +47,7 @@ _PACK = [_packer(op) for op in OPS]
 # The search hands out one shared object per data-free instruction and a child shares its
 # parent's objects and two of its three bodies, so a child is encoded mostly from entries
 # made for its ancestors. Clearing costs one re-encoding of the population (~20,000 records).
-RECORD_CACHE = 1 << 16
+RECORD_CACHE = 1 << 14
 BODY_CACHE = 4096
 _RECORDS: BoundedCache[bytes] = BoundedCache(RECORD_CACHE)
 _BODIES: BoundedCache[tuple[bytes, int]] = BoundedCache(BODY_CACHE)
@@ -61,18 +61,16 @@ def record(ins: Instruction) -> bytes:
 
 def _encode(body: tuple[Instruction, ...]) -> tuple[bytes, int]:
     """(the records of a body not in the cache, their count); the entry goes into the cache.
-    The records are looked up by a loop in C; only when one is missing (a new instruction
-    object) does a Python loop pack and remember it."""
-    records = _RECORDS
-    try:
-        code = b"".join(map(records.__getitem__, map(id, body)))
-    except KeyError:
-        get, put = records.get, records.put_object
-        parts = []
-        for ins in body:
-            r = get(id(ins))
-            parts.append(r if r is not None else put(ins, record(ins)))
-        code = b"".join(parts)
+    The records are looked up by a loop in C; Python packs only the missing ones (a
+    mutation's new instruction)."""
+    records = list(map(_RECORDS.get, map(id, body)))
+    if None in records:
+        put = _RECORDS.put_object
+        for i, r in enumerate(records):
+            if r is None:
+                ins = body[i]
+                records[i] = put(ins, record(ins))
+    code = b"".join(records)  # type: ignore[arg-type]
     return _BODIES.put_object(body, (code, len(code) // RECORD_BYTES))
 
 

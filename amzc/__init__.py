@@ -1,7 +1,8 @@
 """amzc: evolve machine-learning algorithms from basic math operations (AutoML-Zero),
 compiled to native code with LLVM."""
 
-from amzc.evaluate import EvalOptions, EvalResult, evaluate
+from amzc.backends import evaluate
+from amzc.evaluate import EvalOptions, EvalResult
 from amzc.parse import parse, parse_file
 from amzc.printer import print_program
 from amzc.syntax import Instruction, MemoryConfig, Program

@@ -7,14 +7,19 @@ Lowest first (a module may import from its own layer and those below, never from
 2. ``syntax``: the AST
 3. ``parse``, ``printer``, ``check``: text ↔ AST, and checking
 4. ``passes``: dead-code elimination, renumbering
-5. ``tasks``, ``evaluate``: task sets, and the backend contract (fitness, the protocol's
-   outputs, the optional search-acceleration ability)
+5. ``tasks``, ``evaluate``, ``fec``: task sets; the backend contract (fitness, the protocol's
+   outputs, the optional search-acceleration ability); and functional equivalence checking's
+   semantics (the fingerprint, the cache with forgetting). FEC sits here, under the backends
+   rather than just above them, because a backend implements it natively (the fingerprint
+   hash in its kernels, the cache in native memory) and must match this one definition.
 6. ``backends``: the NumPy reference and LLVM; the registry in ``backends/__init__``
-7. ``fec``: functional equivalence checking's semantics (fingerprints, the cache)
-8. ``search``: mutation, regularized evolution, the evaluator, islands, experiments
-9. ``export``, ``sklearn``, ``report``: what uses programs and run folders from outside
-10. ``api``: the library entry point
-11. ``cli``, ``__main__``, and the package ``__init__`` (a facade over the layers below)
+7. ``search``: mutation, regularized evolution, the evaluator, islands, experiments
+8. ``export``, ``sklearn``, ``report``: what uses programs and run folders from outside
+9. ``api``: the library entry point
+10. ``cli``, ``__main__``, and the package ``__init__`` (a facade over the layers below)
+
+Importing ``amzc.x`` runs the package ``__init__`` first; that implicit import is not counted
+(``from amzc import rng`` counts as an import of ``amzc.rng``).
 
 Every import counts: at module level, inside functions (lazy) and under TYPE_CHECKING. Within
 a layer imports may go either way, but no chain of imports may lead back to where it started
@@ -35,9 +40,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("syntax",),
     ("parse", "printer", "check"),
     ("passes",),
-    ("tasks", "evaluate"),
+    ("tasks", "evaluate", "fec"),
     ("backends",),
-    ("fec",),
     ("search",),
     ("export", "sklearn", "report"),
     ("api",),
@@ -46,7 +50,13 @@ LAYERS: list[tuple[str, ...]] = [
 LAYER = {name: level for level, names in enumerate(LAYERS) for name in names}
 
 # Imports that break the order today and are being removed; each names its reason.
-EXCEPTIONS: dict[tuple[str, str], str] = {}
+EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("amzc.evaluate", "amzc.backends"):
+        "amzc.evaluate.get_backend/BACKENDS/evaluate moved to amzc.backends; the old names "
+        "resolve lazily for one release",
+    ("amzc.ops", "amzc.syntax"):
+        "temporary: the ops table's circle with the AST is removed in the ops work (issue 14)",
+}
 
 
 def module_name(path: Path) -> str:
@@ -74,10 +84,11 @@ def imports(name: str, path: Path) -> set[str]:
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            found.add(target)
             # ``from amzc.tasks import regression`` imports the submodule amzc.tasks.regression
-            found.update(f"{target}.{alias.name}" for alias in node.names
-                         if f"{target}.{alias.name}" in MODULES)
+            submodules = {f"{target}.{alias.name}" for alias in node.names} & MODULES.keys()
+            found.update(submodules)
+            if len(submodules) < len(node.names):
+                found.add(target)
     return {m for m in found if m in MODULES and m != name}
 
 
@@ -156,10 +167,10 @@ def test_exceptions_are_still_needed():
 
 
 @pytest.mark.parametrize("source", [
-    "from amzc.search.fec import FecCache\n",  # module level
+    "from amzc.search.evaluation import SearchEvaluator\n",  # module level
     "def f():\n    from amzc.cli import app\n",  # lazy, inside a function
-    "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from amzc.api import evolve\n",
-    "from .. import cli\n",  # relative
+    "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from amzc.search.experiment import Run\n",
+    "from . import cli\n",  # relative
 ])
 def test_an_upward_import_fails(tmp_path, source):
     """The checks can fail: the evaluator (layer 5) importing from above is reported, and so is

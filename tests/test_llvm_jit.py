@@ -282,7 +282,8 @@ def test_addresses_beyond_memory_are_errors_not_wild_writes(mode, bad):
 
 def test_encoding_cached_by_body_equals_a_fresh_encoding(monkeypatch):
     """Bodies and instructions are encoded once per object; sharing a tuple between
-    programs, full caches and new tuples with equal or different contents all give the fresh encoding."""
+    programs, full caches and new tuples with equal or different contents all give the
+    fresh encoding."""
     import random
 
     from amzc.backends.llvm import encode

@@ -126,13 +126,13 @@ def test_the_native_step_only_where_it_takes_the_same_path():
             (written, Hurdle(HurdleConfig(enabled=True)), "mean"),
             (FecConfig(enabled=True, memo=True), None, "mean")])
     numpy = SearchEvaluator(NumpyBackend(), tasks, memory, written)
-    assert plain.native_population(pop, 2) is None  # before any evaluation: no interpreter
+    assert plain.native_population(pop.fitness, 2) is None  # before any evaluation: no interpreter
     program = parse("def Predict():\n  s1 = dot(v0, v1)\n")
     for evaluator in (plain, median, hurdled, memo, numpy):
         evaluator.evaluate(program, 1)
-    assert plain.native_population(pop, 2) is not None
+    assert plain.native_population(pop.fitness, 2) is not None
     for evaluator in (median, hurdled, memo, numpy):
-        assert evaluator.native_population(pop, 2) is None
+        assert evaluator.native_population(pop.fitness, 2) is None
 
 
 def test_the_native_loop_grows_its_interpreter_midway(monkeypatch):

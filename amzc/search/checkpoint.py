@@ -13,7 +13,7 @@ from typing import Any
 from amzc.errors import AmzCheckpointError
 
 CHECKPOINT = "checkpoint.pkl"
-FORMAT = 2  # 2: FEC keys are 64-bit hashes (amzc/search/fec.py), no longer BLAKE2b digests
+FORMAT = 2  # 2: FEC keys are 64-bit hashes (amzc/fec.py), no longer BLAKE2b digests
 
 
 def save_checkpoint(folder: Path, state: dict[str, Any]) -> None:

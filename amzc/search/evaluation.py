@@ -22,27 +22,26 @@ program reusing its fingerprints (by object)."""
 from __future__ import annotations
 
 import logging
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from operator import add
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from amzc.backends import get_backend
 from amzc.caches import BoundedCache
-from amzc.evaluate import Backend, EvalOptions, NativeChildren, combine, get_backend
+from amzc.evaluate import Backend, EvalOptions, NativeChildren, combine
+from amzc.fec import FEC_SEED, FecCache, fingerprints, task_keys
 from amzc.ops import Form, Op
 from amzc.passes import dce
 from amzc.passes.dce import eliminate_dead_code
 from amzc.search.config import FecConfig
-from amzc.search.fec import FEC_SEED, FecCache, fingerprints, task_keys
 from amzc.search.hurdles import Hurdle
 from amzc.syntax import MemoryConfig, Program
 from amzc.tasks.taskset import TaskSet
-
-if TYPE_CHECKING:
-    from amzc.search.evolution import Population
 
 log = logging.getLogger("amzc.search")
 
@@ -91,10 +90,9 @@ class SearchEvaluator:
         self.backend = backend
         self.tasks = tasks
         self.memory = memory
-        # the backend's own FEC table if it has one (LLVM: in native memory, looked up in the
-        # fingerprint's call), else the Python one; the same semantics either way
-        self._fec_table = getattr(backend, "fec_cache", None)
-        self._fec_runner = getattr(backend, "fec_runner", None)
+        # the backend's fast paths, if it has them (LLVM: the FEC table in native memory,
+        # looked up in the fingerprint's call), else the Python ones; the same results
+        self.accelerator = backend.search_accelerator()
         # the backend's fingerprint-and-lookup call (FecRunner), made on first use
         self._runner: Any = None
         self.fec = FecCache(fec.cache_size, fec.forget_every) if fec.enabled else None
@@ -135,16 +133,15 @@ class SearchEvaluator:
     @fec.setter
     def fec(self, cache: FecCache | None) -> None:
         """A new or restored cache (a checkpoint's), as the backend's table if it has one."""
-        if isinstance(cache, FecCache) and self._fec_table is not None:
-            cache = self._fec_table(cache.cache_size, cache.forget_every, like=cache)
+        if isinstance(cache, FecCache) and self.accelerator is not None:
+            cache = self.accelerator.fec_cache(cache.cache_size, cache.forget_every, like=cache)
         self._fec = cache
         self._runner = None
 
     def expect_ops(self, ops: Iterable[Op]) -> None:
         """Tell the backend which ops candidates will use, if it can prepare for them."""
-        expect = getattr(self.backend, "expect_ops", None)
-        if expect is not None:
-            expect(ops)
+        if self.accelerator is not None:
+            self.accelerator.expect_ops(ops)
 
     # -- the one entry point -----------------------------------------------------------------
 
@@ -194,7 +191,7 @@ class SearchEvaluator:
             per_task, missing = fec.lookup_tasks(prints)
         else:
             runner = self._runner
-            if runner is None and self._fec_runner is not None:
+            if runner is None and self.accelerator is not None:
                 runner = self._make_runner(fec)
             result = runner(program) if runner is not None else None
             if result is None:  # no native call (yet): the two steps
@@ -218,25 +215,23 @@ class SearchEvaluator:
     def _make_runner(self, fec: FecCache) -> object:
         # a hurdle stages the full evaluation: then the misses come back here
         full = (self.tasks, self._full_options) if self.hurdle is None else None
-        runner = self._runner = self._fec_runner(self._fec_tasks, self.memory,
-                                                 self._fec_options, fec, full)
+        runner = self._runner = self.accelerator.fec_runner(self._fec_tasks, self.memory,
+                                                            self._fec_options, fec, full)
         return runner
 
     # -- children evaluated and put into the population natively -----------------------------
 
-    def native_population(self, population: Population,
-                          tournament_size: int) -> NativeChildren | None:
+    def native_population(self, fitness: array, tournament_size: int) -> NativeChildren | None:
         """The backend's native side of a full population (its ``child(program)`` runs a
         child's evaluation, the population's update and the next tournament in one call:
         amzc/backends/llvm/population.py), or None: then the strategy runs them in Python.
         Only for children evaluated as written with FEC, without a hurdle, with the mean."""
         fec = self._fec
         if (fec is None or self.live_memo or self.hurdle is not None or not self._mean
-                or self._fec_runner is None):
+                or self.accelerator is None):
             return None
         runner = self._runner or self._make_runner(fec)
-        attach = getattr(runner, "population", None)
-        return attach(population.fitness, tournament_size) if attach is not None else None
+        return runner.population(fitness, tournament_size) if runner is not None else None
 
     def finish_native(self, program: Program, seed: int, result: int) -> float:
         """The fitness of a child whose native call (``result``: amz_fec_run's) left misses
@@ -320,9 +315,9 @@ class SearchEvaluator:
     def _fingerprint(self, simplified: _Lazy | _AsWritten, key: tuple | None) -> list[int]:
         """The fingerprint run (the memo missed)."""
         self.stats.backend_calls += 1
-        native = getattr(self.backend, "fingerprints", None)
-        if native is not None:  # the backend's fast path: hashed as it runs, no RunOutput
-            prints = native(simplified.get(), self._fec_tasks, self.memory, self._fec_options)
+        if self.accelerator is not None:  # hashed as it runs, no RunOutput
+            prints = self.accelerator.fingerprints(simplified.get(), self._fec_tasks,
+                                                   self.memory, self._fec_options)
         else:
             prints = fingerprints(self.backend.run(simplified.get(), self._fec_tasks,
                                                    self.memory, self._fec_options, record=True),
@@ -333,9 +328,8 @@ class SearchEvaluator:
 
     def _task_fitness(self, program: Program, tasks: TaskSet,
                       options: EvalOptions) -> list[float]:
-        task_fitness = getattr(self.backend, "task_fitness", None)
-        if task_fitness is not None:
-            return task_fitness(program, tasks, self.memory, options)
+        if self.accelerator is not None:
+            return self.accelerator.task_fitness(program, tasks, self.memory, options)
         return self.backend.run(program, tasks, self.memory, options).fitness.tolist()
 
     def _full(self, simplified: _Lazy | _AsWritten, key: tuple | None, deterministic: bool,

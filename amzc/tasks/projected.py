@@ -32,7 +32,7 @@ from amzc.tasks.regression import SHUFFLE
 from amzc.tasks.taskset import TaskSet
 
 if TYPE_CHECKING:
-    from amzc.tasks import TaskSpec
+    from amzc.tasks.spec import TaskSpec
 
 NUM_CLASSES = 10
 # REFERENCE.md §4.6: the pairs kept out of T_search for T_select and the final evaluation.

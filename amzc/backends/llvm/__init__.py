@@ -197,6 +197,12 @@ class LlvmBackend:
             outputs.append(ctx.call.output(record))
         return outputs
 
+    def search_accelerator(self) -> LlvmBackend:
+        """This backend: it offers every ability of ``amzc.evaluate.SearchAccelerator``
+        (the native FEC table and fingerprint runner, whose runner also holds the native
+        child step)."""
+        return self
+
     def expect_ops(self, ops: Iterable[Op]) -> None:
         """Ops the coming programs will use (a search's allowed ops): interpreters built from
         now on include them, rather than growing op by op (each growth is a rebuild)."""
@@ -204,7 +210,7 @@ class LlvmBackend:
 
     def fingerprints(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
                      options: EvalOptions) -> list[int]:
-        """``amzc.search.fec.fingerprints`` of a recorded run, hashed natively while it runs,
+        """``amzc.fec.fingerprints`` of a recorded run, hashed natively while it runs,
         without building a RunOutput: the search's fingerprint run."""
         ctx = self.state.context(tasks, memory, options, self.lanes)
         interpreter, call = ctx.interpreter, ctx.call

@@ -69,7 +69,8 @@ def _encode(body: tuple[Instruction, ...]) -> tuple[bytes, int]:
         for i, r in enumerate(records):
             if r is None:
                 ins = body[i]
-                records[i] = put(ins, record(ins))
+                pack = _PACK[ins.op.id]  # record(ins), inlined: once per new instruction
+                records[i] = put(ins, b"" if pack is None else pack(ins))
     code = b"".join(records)  # type: ignore[arg-type]
     return _BODIES.put_object(body, (code, len(code) // RECORD_BYTES))
 

@@ -75,41 +75,12 @@ class FecCache:
         self.hits = 0
         self.misses = 0
 
-    def lookup(self, key: int) -> float | None:
-        entry = self.entries.get(key)
-        if entry is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        entry[1] += 1
-        if self.forget_every and entry[1] >= self.forget_every:
-            del self.entries[key]  # the next identical fingerprint is evaluated afresh
-        else:
-            self.entries.move_to_end(key)
-        return entry[0]
-
-    def lookup_all(self, keys: list[int]) -> list[float | None]:
-        """:meth:`lookup` of every key, in order."""
-        entries, forget = self.entries, self.forget_every
-        result: list[float | None] = []
-        for key in keys:
-            entry = entries.get(key)
-            if entry is None:
-                result.append(None)
-                continue
-            entry[1] += 1
-            if forget and entry[1] >= forget:
-                del entries[key]
-            else:
-                entries.move_to_end(key)
-            result.append(entry[0])
-        hits = sum(f is not None for f in result)
-        self.hits += hits
-        self.misses += len(keys) - hits
-        return result
-
     def lookup_tasks(self, keys: list[int]) -> tuple[list[float | None], list[int]]:
-        """:meth:`lookup_all`, and the positions of the misses."""
+        """The fitness stored for each key (None for a miss), and the positions of the
+        misses. A hit counts a use of its entry, which is forgotten at ``forget_every``
+        uses (so the next identical fingerprint is evaluated afresh) and otherwise becomes
+        the most recently used. The one written form of the lookup: the native table
+        (amzc/backends/llvm/fec_table.py ``amz_fec_lookup``) is tested against it."""
         entries, forget = self.entries, self.forget_every
         get, to_end = entries.get, entries.move_to_end
         result: list[float | None] = []
@@ -133,6 +104,13 @@ class FecCache:
             return result, missing
         self.hits += len(keys)
         return result, []
+
+    def lookup(self, key: int) -> float | None:
+        return self.lookup_tasks([key])[0][0]
+
+    def lookup_all(self, keys: list[int]) -> list[float | None]:
+        """:meth:`lookup_tasks` without the misses' positions."""
+        return self.lookup_tasks(keys)[0]
 
     def insert(self, key: int, fitness: float) -> None:
         self.entries[key] = [fitness, 1]

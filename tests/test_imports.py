@@ -169,7 +169,8 @@ def test_exceptions_are_still_needed():
 @pytest.mark.parametrize("source", [
     "from amzc.search.evaluation import SearchEvaluator\n",  # module level
     "def f():\n    from amzc.cli import app\n",  # lazy, inside a function
-    "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from amzc.search.experiment import Run\n",
+    "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+    "    from amzc.search.experiment import Run\n",
     "from . import cli\n",  # relative
 ])
 def test_an_upward_import_fails(tmp_path, source):

@@ -150,31 +150,31 @@ class SearchEvaluator:
         fec = self._fec
         if fec is not None and not self.live_memo:
             return self._evaluate_written(program, seed, fec)
-        key: tuple | None
+        form: _Lazy | _AsWritten
         if self.live_memo:
             key, has_random, live = dce.analyze(program)
             if dce.generation != self._generation:  # value ids were reset: old keys are stale
                 self._fingerprints.clear()
                 self._fitness.clear()
                 self._generation = dce.generation
-            simplified: _Lazy | _AsWritten | None = _Lazy(live)
+            form = _Lazy(live, key, not has_random)
         else:  # run as written: the same predictions as the simplified program's, bit for bit
-            key, has_random, simplified = None, None, None
+            form = _AsWritten(program)
         if fec is None:
-            return self._complete(program, simplified, key, has_random, seed, None,
-                                  [None] * self.tasks.num_tasks, self._all_tasks)
+            return self._complete(form, seed, None, [None] * self.tasks.num_tasks,
+                                  self._all_tasks)
+        key = form.key
         assert key is not None  # children as written with FEC: _evaluate_written
         prints = self._fingerprints.get(key) if self.memoize else None
         if prints is None:
-            prints = self._fingerprint(simplified, key)
+            prints = self._fingerprint(form, key)
         else:
             self.stats.fingerprint_memo_hits += 1
         per_task, missing = fec.lookup_tasks(prints)
         self.stats.train_steps += self._fec_train_steps
         if not missing:
             return self._combine(per_task)  # type: ignore[arg-type]
-        return self._complete(program, simplified, key, has_random, seed, prints, per_task,
-                              missing)
+        return self._complete(form, seed, prints, per_task, missing)
 
     def _evaluate_written(self, program: Program, seed: int, fec: FecCache) -> float:
         """:meth:`evaluate` of a program as written (``fec.memo = false``, the demo's
@@ -210,7 +210,7 @@ class SearchEvaluator:
             if self._mean:
                 return sequential_mean(per_task)  # type: ignore[arg-type]
             return self._combine(per_task)  # type: ignore[arg-type]
-        return self._complete(program, None, None, None, seed, prints, per_task, missing)
+        return self._complete(_AsWritten(program), seed, prints, per_task, missing)
 
     def _make_runner(self, fec: FecCache) -> object:
         # a hurdle stages the full evaluation: then the misses come back here
@@ -243,7 +243,7 @@ class SearchEvaluator:
         runner = self._runner
         prints, per_task, missing, _ = runner.outcome(result, program)
         if missing:
-            value = self._complete(program, None, None, None, seed, prints, per_task, missing)
+            value = self._complete(_AsWritten(program), seed, prints, per_task, missing)
         else:
             value = sequential_mean(per_task)
         # the general path may have grown the interpreter: the native call's block follows.
@@ -266,26 +266,21 @@ class SearchEvaluator:
         stats.task_evaluations += evaluated_tasks
         stats.backend_calls += children + full_calls
 
-    def _complete(self, program: Program, simplified: _Lazy | _AsWritten | None,
-                  key: tuple | None,
-                  has_random: bool | None, seed: int, prints: list[int] | None,
+    def _complete(self, form: _Lazy | _AsWritten, seed: int, prints: list[int] | None,
                   per_task: list[float | None], missing: list[int]) -> float:
-        """The full evaluation of the tasks FEC missed (all of them without FEC), with the
-        hurdle if any; the results go into the cache. ``simplified`` None: as written."""
-        if simplified is None:
-            simplified = _AsWritten(program)
-        if has_random is None:
-            has_random = draws_random(program)
+        """The full evaluation of the tasks FEC missed (all of them without FEC: ``prints``
+        None), with the hurdle if any; the results go into the cache."""
+        deterministic = form.deterministic
         stage = missing
         hurdle = self.hurdle
         if hurdle is not None and len(missing) > hurdle.config.tasks:
             stage = missing[: hurdle.config.tasks]
-        self._full(simplified, key, not has_random, stage, per_task, seed)
+        self._full(form, deterministic, stage, per_task, seed)
         rest = missing[len(stage):]
         if rest:
             assert hurdle is not None
             if hurdle.passes(self._combine([f for f in per_task if f is not None])):
-                self._full(simplified, key, not has_random, rest, per_task, seed)
+                self._full(form, deterministic, rest, per_task, seed)
             else:
                 self.stats.hurdle_skipped_tasks += len(rest)
         fec = self._fec
@@ -312,14 +307,14 @@ class SearchEvaluator:
 
     # -- pieces --------------------------------------------------------------------------------
 
-    def _fingerprint(self, simplified: _Lazy | _AsWritten, key: tuple | None) -> list[int]:
+    def _fingerprint(self, form: _Lazy | _AsWritten, key: tuple | None) -> list[int]:
         """The fingerprint run (the memo missed)."""
         self.stats.backend_calls += 1
         if self.accelerator is not None:  # hashed as it runs, no RunOutput
-            prints = self.accelerator.fingerprints(simplified.get(), self._fec_tasks,
+            prints = self.accelerator.fingerprints(form.get(), self._fec_tasks,
                                                    self.memory, self._fec_options)
         else:
-            prints = fingerprints(self.backend.run(simplified.get(), self._fec_tasks,
+            prints = fingerprints(self.backend.run(form.get(), self._fec_tasks,
                                                    self.memory, self._fec_options, record=True),
                                   self._task_keys)
         if self.memoize and key is not None:
@@ -332,9 +327,10 @@ class SearchEvaluator:
             return self.accelerator.task_fitness(program, tasks, self.memory, options)
         return self.backend.run(program, tasks, self.memory, options).fitness.tolist()
 
-    def _full(self, simplified: _Lazy | _AsWritten, key: tuple | None, deterministic: bool,
-              tasks: list[int], per_task: list[float | None], seed: int) -> None:
+    def _full(self, form: _Lazy | _AsWritten, deterministic: bool, tasks: list[int],
+              per_task: list[float | None], seed: int) -> None:
         """Full evaluation of the listed tasks into ``per_task``."""
+        key = form.key
         self.stats.task_evaluations += len(tasks)
         self.stats.train_steps += len(tasks) * self.train_examples
         memoize = self.memoize and key is not None
@@ -349,7 +345,7 @@ class SearchEvaluator:
             # its per-call setup for every deterministic program
             options = (self._full_options if deterministic
                        else EvalOptions(max_abs_error=self.max_abs_error, seed=seed))
-            fitness = self._task_fitness(simplified.get(), subset, options)
+            fitness = self._task_fitness(form.get(), subset, options)
             if deterministic and memoize:
                 if memo is None:
                     memo = self._fitness.put(key, [None] * self.tasks.num_tasks)
@@ -379,15 +375,20 @@ class SearchEvaluator:
 
 
 class _AsWritten:
-    """A program evaluated as written (the ``_Lazy`` interface)."""
+    """A program evaluated as written (the ``_Lazy`` interface): no memo key."""
 
     __slots__ = ("program",)
+    key = None
 
     def __init__(self, program: Program) -> None:
         self.program = program
 
     def get(self) -> Program:
         return self.program
+
+    @property
+    def deterministic(self) -> bool:
+        return not draws_random(self.program)
 
 
 def sequential_mean(values: Sequence[float]) -> float:
@@ -410,13 +411,16 @@ def draws_random(program: Program) -> bool:
 
 
 class _Lazy:
-    """The simplified program, built only if a backend has to run it."""
+    """The simplified program, built only if a backend has to run it, with its memo key and
+    whether its live code is deterministic (no random fill)."""
 
-    __slots__ = ("live", "program")
+    __slots__ = ("live", "program", "key", "deterministic")
 
-    def __init__(self, live: tuple) -> None:
+    def __init__(self, live: tuple, key: tuple, deterministic: bool) -> None:
         self.live = live
         self.program: Program | None = None
+        self.key = key
+        self.deterministic = deterministic
 
     def get(self) -> Program:
         if self.program is None:

@@ -510,16 +510,24 @@ class FecRunner:
         pop = self._population
         if pop is None or not pop.valid_for(fitness, tournament_size):
             library = self.cache.library
-            pop = self._population = NativePopulation(fitness, tournament_size, self.child,
-                                                      library.put, library.select)
+            pop = self._population = NativePopulation(fitness, tournament_size,
+                                                      self.child_step, library.put,
+                                                      library.select)
         return pop
 
-    def child(self, population_at: int, program: Program) -> int:
-        """``amz_child`` for the population descriptor at ``population_at``: the fingerprint
-        run, lookups, the misses' evaluation if it can, and then the population's update and
-        next tournament; a result without DONE is ``amz_fec_run``'s (see :meth:`outcome`),
-        and the caller finishes the child."""
-        return self._child(self._address, pack_program(program), population_at)
+    def child_step(self, population_at: int) -> Callable[[Program], int]:
+        """``child(program)``: ``amz_child`` for the population descriptor at
+        ``population_at``: the fingerprint run, lookups, the misses' evaluation if it can,
+        and then the population's update and next tournament; a result without DONE is
+        ``amz_fec_run``'s (see :meth:`outcome`), and the caller finishes the child. One
+        Python frame per child: the block's address is read from the runner each call (a
+        new block replaces it when the interpreter grows)."""
+        run_child, runner, pack = self._child, self, pack_program
+
+        def child(program: Program) -> int:
+            return run_child(runner._address, pack(program), population_at)
+
+        return child
 
     def _full_args(self) -> tuple[Call, int, int, int] | None:
         """The full evaluation's part of the block; its work limit is the cost model's

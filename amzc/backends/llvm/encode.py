@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from itertools import repeat
 
 from amzc.caches import BoundedCache
 from amzc.ops import NO_OP, OPS, Op
@@ -59,19 +60,26 @@ def record(ins: Instruction) -> bytes:
     return b"" if pack is None else pack(ins)
 
 
+# What a record not in the cache reads as in the first join: one byte, so a body with k < 32
+# missing records has a length that is no multiple of RECORD_BYTES (a test of the join's length
+# instead of a scan of the records for None).
+_MISSING = b"\0"
+
+
 def _encode(body: tuple[Instruction, ...]) -> tuple[bytes, int]:
     """(the records of a body not in the cache, their count); the entry goes into the cache.
-    The records are looked up by a loop in C; Python packs only the missing ones (a
-    mutation's new instruction)."""
-    records = list(map(_RECORDS.get, map(id, body)))
-    if None in records:
-        put = _RECORDS.put_object
-        for i, r in enumerate(records):
+    The records are looked up and joined by loops in C; when one is missing (a mutation's
+    new instruction) Python packs it and joins again."""
+    code = b"".join(map(_RECORDS.get, map(id, body), repeat(_MISSING)))
+    if len(code) % RECORD_BYTES or len(body) >= RECORD_BYTES:
+        get, put, records = _RECORDS.get, _RECORDS.put_object, []
+        for ins in body:
+            r = get(id(ins))
             if r is None:
-                ins = body[i]
                 pack = _PACK[ins.op.id]  # record(ins), inlined: once per new instruction
-                records[i] = put(ins, b"" if pack is None else pack(ins))
-    code = b"".join(records)  # type: ignore[arg-type]
+                r = put(ins, b"" if pack is None else pack(ins))
+            records.append(r)
+        code = b"".join(records)
     return _BODIES.put_object(body, (code, len(code) // RECORD_BYTES))
 
 

@@ -1,12 +1,12 @@
 """The AST: frozen dataclasses that the parser builds, the printer prints, the evolver mutates
 and the backends compile. Source positions ride along but take no part in equality or hashing,
-so ``parse(print(p)) == p`` holds. The nodes hold no backend state: a backend keeps its
-encodings and memos in its own caches (amzc/caches.py), keyed by the nodes' identity."""
+so ``parse(print(p)) == p`` holds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from amzc.ops import MATRIX, NO_OP, SCALAR, VECTOR, Form, Op
 
@@ -22,6 +22,22 @@ class SourcePos:
     line: int
     column: int
     source_line: str = ""
+
+
+def _no_encoder(ins: Instruction) -> bytes:
+    raise RuntimeError("no backend has registered Instruction.encoder")
+
+
+class _Record:
+    """``Instruction.encoded``: the backend's record of an instruction, made by
+    ``Instruction.encoder`` on first read and stored in the instance's dict, which then takes
+    precedence over this (non-data) descriptor: later reads are plain attribute lookups."""
+
+    def __get__(self, ins: Instruction | None, owner: type | None = None) -> Any:
+        if ins is None:
+            return self
+        record = ins.__dict__["encoded"] = type(ins).encoder(ins)
+        return record
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,21 @@ class Instruction:
     # instruction, and the comment at the end of its line. They take no part in equality.
     leading: tuple[str, ...] = field(default=(), compare=False, repr=False)
     comment: str | None = field(default=None, compare=False, repr=False)
+
+    # A backend's encoding of this instruction (amzc/backends/llvm/encode.py registers
+    # ``encoder``), made on first read and kept on the object: the search shares instruction
+    # objects between parents and children, so a child is encoded mostly from its parent's
+    # records. Not a field: no part of equality, hashing or pickles (a checkpoint must not
+    # carry one version's encoding into another).
+    encoder: ClassVar[Callable[[Instruction], bytes]] = _no_encoder
+    encoded: ClassVar[_Record] = _Record()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__
+        if "encoded" in state:
+            state = dict(state)
+            del state["encoded"]
+        return state
 
     def __post_init__(self) -> None:
         if any(v != v for v in self.data):

@@ -281,8 +281,8 @@ def test_addresses_beyond_memory_are_errors_not_wild_writes(mode, bad):
 
 
 def test_encoding_cached_by_body_equals_a_fresh_encoding(monkeypatch):
-    """Bodies and instructions are encoded once per object; sharing a tuple between
-    programs, full caches and new tuples with equal or different contents all give the
+    """Bodies are encoded once per tuple object; sharing a tuple between programs, a full
+    cache and new tuples with equal or different contents all give the
     fresh encoding."""
     import random
 
@@ -292,11 +292,9 @@ def test_encoding_cached_by_body_equals_a_fresh_encoding(monkeypatch):
     from amzc.search.random_program import InstructionFactory, random_program
 
     monkeypatch.setattr(encode, "_BODIES", BoundedCache(8))
-    monkeypatch.setattr(encode, "_RECORDS", BoundedCache(16))
 
     def fresh(program: Program) -> bytes:
         encode._BODIES.clear()
-        encode._RECORDS.clear()
         return pack_program(program)
 
     memory = MemoryConfig(4, 3, 1)
@@ -316,23 +314,3 @@ def test_encoding_cached_by_body_equals_a_fresh_encoding(monkeypatch):
     assert pack_program(Program.make(tuple(list(parent.setup)), parent.predict, parent.learn)) == (
         expected[0])
 
-
-def test_a_body_of_new_instructions_of_any_length_encodes_as_fresh():
-    """A record missing from the cache is found by the joined length (one byte short of a
-    record each), which only tells up to 31 of them apart: longer bodies take the exact way."""
-    from amzc.backends.llvm import encode
-    from amzc.caches import BoundedCache
-
-    dot = next(op for op in OPS if op.name == "vector_inner_product")
-    const = next(op for op in OPS if op.name == "scalar_const_set")
-    for length in (1, 31, 32, 33, 64):
-        body = tuple(Instruction(const, 2, (), (), (float(i),)) if i % 3 else
-                     Instruction(dot, 1, (0, 1)) for i in range(length))
-        program = Program((), body, ())
-        cached = pack_program(program)
-        encode._BODIES.clear()
-        encode._RECORDS.clear()
-        assert cached == pack_program(Program((), tuple(body), ()))
-        fresh = b"".join(encode.record(ins) for ins in body)
-        assert cached.endswith(fresh) and len(fresh) == length * 32
-    assert isinstance(encode._RECORDS, BoundedCache)

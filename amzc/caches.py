@@ -1,8 +1,7 @@
 """The one bounded cache that the backends and the search keep their memos in.
 
-A memo (an encoding, a fingerprint, a packed program) belongs to whoever computes it, not to
-the object it describes: the AST stays plain frozen dataclasses. Most memos are keyed by an
-object's identity, because equal objects are common and comparing them costs what the memo
+A memo (an encoded body, a fingerprint, a packed program) belongs to whoever computes it. Most
+memos are keyed by an object's identity, because equal objects are common and comparing them costs what the memo
 saves. Such an entry holds its object, so no other live object can have its id: an entry
 found by ``id(obj)`` is ``obj``'s, with no identity check and no "generation" to compare.
 

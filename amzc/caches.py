@@ -1,9 +1,10 @@
 """The one bounded cache that the backends and the search keep their memos in.
 
-A memo (an encoded body, a fingerprint, a packed program) belongs to whoever computes it. Most
-memos are keyed by an object's identity, because equal objects are common and comparing them costs what the memo
-saves. Such an entry holds its object, so no other live object can have its id: an entry
-found by ``id(obj)`` is ``obj``'s, with no identity check and no "generation" to compare.
+A memo (an encoded body, a fingerprint, a packed program) belongs to whoever computes it.
+Most memos are keyed by an object's identity, because equal objects are common and comparing
+them costs what the memo saves. Such an entry holds its object, so no other live object can
+have its id: an entry found by ``id(obj)`` is ``obj``'s, with no identity check and no
+"generation" to compare.
 
 The bound is a number of entries; when it is reached the cache is emptied at once (an LRU's
 bookkeeping per hit would cost more than recomputing what a clear loses)."""

@@ -38,7 +38,8 @@ def test_put_and_tournament_are_the_populations(data, size, tournament, key):
     python.best = max(range(size), key=python.fitness.__getitem__)
     copy = array("d", fitness)
     lib = library()
-    native = NativePopulation(copy, tournament, lambda at, program: 0, lib.put, lib.select)
+    native = NativePopulation(copy, tournament, lambda at: lambda program: 0, lib.put,
+                              lib.select)
     parent = native.start(python.next_slot, python.best, key, children)
     assert parent == python.tournament(key, children, tournament)
     for value in data.draw(st.lists(VALUES, min_size=1, max_size=40)):

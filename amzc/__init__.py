@@ -3,7 +3,8 @@ compiled to native code with LLVM."""
 
 from typing import Any
 
-from amzc.evaluate import EvalOptions, EvalResult, evaluate
+from amzc.backends import evaluate
+from amzc.evaluate import EvalOptions, EvalResult
 from amzc.parse import parse, parse_file
 from amzc.printer import print_program
 from amzc.syntax import Instruction, MemoryConfig, Program

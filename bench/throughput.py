@@ -108,7 +108,7 @@ def bench_human(tasks, options, repeats: int, seconds: float) -> dict:
     wall, cpu = rates(n, lambda _: backend.run(program, tasks, MEMORY, options),
                       lambda r: range(n), repeats)
     batch = [program] * 100
-    fitness_wall, _ = rates(n, lambda _: backend.fitness(batch, tasks, MEMORY, options),
+    fitness_wall, _ = rates(n, lambda _: backend.run_many(batch, tasks, MEMORY, options),
                             lambda r: range(n // 100), repeats)
     numpy = NumpyBackend()
     m = max(20, int(seconds * 300))
@@ -136,7 +136,7 @@ def bench_random(tasks, options, repeats: int, count: int) -> dict:
     # fresh programs every run: no cache can help
     wall, cpu = rates(count, lambda p: backend.run(p, tasks, MEMORY, options),
                       lambda r: random_programs(count, seed=1 + r), repeats)
-    batch_wall, _ = rates(count, lambda b: backend.fitness(b, tasks, MEMORY, options),
+    batch_wall, _ = rates(count, lambda b: backend.run_many(b, tasks, MEMORY, options),
                           lambda r: _batches(random_programs(count, seed=101 + r), 100),
                           repeats)
     numpy = NumpyBackend()

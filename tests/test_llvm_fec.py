@@ -1,5 +1,5 @@
 """The FEC cache in native memory (amzc/backends/llvm/fec_table.py) against FecCache, the
-oracle (amzc/search/fec.py): same answers, counters and recency order for any sequence of
+oracle (amzc/fec.py): same answers, counters and recency order for any sequence of
 operations; the fingerprint run and lookups in one call; pickles and checkpoints."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from amzc.backends.llvm.fec_table import NativeFecCache
 from amzc.backends.numpy import NumpyBackend
 from amzc.errors import AmzError
 from amzc.evaluate import EvalOptions
+from amzc.fec import FEC_SEED, FecCache, fingerprints, restore_cache, task_keys
 from amzc.parse import parse
 from amzc.search.evaluation import fec_taskset
-from amzc.search.fec import FEC_SEED, FecCache, fingerprints, restore_cache, task_keys
 from amzc.syntax import MemoryConfig
 from amzc.tasks import TaskSpec, build_tasks
 

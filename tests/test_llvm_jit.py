@@ -16,7 +16,7 @@ from amzc.backends.llvm import _INTERPRETERS, SPENT_SLOTS, CostModel, LlvmBacken
 from amzc.backends.llvm.encode import pack_program
 from amzc.backends.llvm.layout import Shape
 from amzc.errors import AmzConfigError
-from amzc.evaluate import EvalOptions, combine
+from amzc.evaluate import EvalOptions
 from amzc.ops import OPS
 from amzc.parse import parse, parse_file
 from amzc.syntax import Instruction, MemoryConfig, Program
@@ -172,11 +172,11 @@ def test_batch_apis_equal_run(mode):
         options = EvalOptions(combine=combine_mode)
         single = [backend.run(p, TASKS, MEMORY, options) for p in programs]
         many = backend.run_many(programs, TASKS, MEMORY, options)
-        fitness = backend.fitness(programs, TASKS, MEMORY, options)
-        for a, b, f in zip(single, many, fitness, strict=True):
+        per_task = [backend.task_fitness(p, TASKS, MEMORY, options) for p in programs]
+        for a, b, f in zip(single, many, per_task, strict=True):
             np.testing.assert_array_equal(a.fitness, b.fitness)
             np.testing.assert_array_equal(a.vectors, b.vectors)
-            assert f == combine(a.fitness, combine_mode)
+            assert f == a.fitness.tolist()
 
 
 def test_outputs_are_copies_that_later_runs_do_not_change():
@@ -282,15 +282,16 @@ def test_addresses_beyond_memory_are_errors_not_wild_writes(mode, bad):
 
 def test_encoding_cached_by_body_equals_a_fresh_encoding(monkeypatch):
     """Bodies are encoded once per tuple object; sharing a tuple between programs, a full
-    cache and new tuples with equal or different contents all give the fresh encoding."""
+    cache and new tuples with equal or different contents all give the
+    fresh encoding."""
     import random
 
     from amzc.backends.llvm import encode
+    from amzc.caches import BoundedCache
     from amzc.search.config import ComponentConfig, SearchSpace
     from amzc.search.random_program import InstructionFactory, random_program
 
-    monkeypatch.setattr(encode, "BODY_CACHE", 8)
-    monkeypatch.setattr(encode, "_BODIES", {})
+    monkeypatch.setattr(encode, "_BODIES", BoundedCache(8))
 
     def fresh(program: Program) -> bytes:
         encode._BODIES.clear()
@@ -312,3 +313,4 @@ def test_encoding_cached_by_body_equals_a_fresh_encoding(monkeypatch):
     assert pack_program(child) == fresh(child)
     assert pack_program(Program.make(tuple(list(parent.setup)), parent.predict, parent.learn)) == (
         expected[0])
+

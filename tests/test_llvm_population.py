@@ -38,7 +38,8 @@ def test_put_and_tournament_are_the_populations(data, size, tournament, key):
     python.best = max(range(size), key=python.fitness.__getitem__)
     copy = array("d", fitness)
     lib = library()
-    native = NativePopulation(copy, tournament, lambda at, program: 0, lib.put, lib.select)
+    native = NativePopulation(copy, tournament, lambda at: lambda program: 0, lib.put,
+                              lib.select)
     parent = native.start(python.next_slot, python.best, key, children)
     assert parent == python.tournament(key, children, tournament)
     for value in data.draw(st.lists(VALUES, min_size=1, max_size=40)):
@@ -126,13 +127,13 @@ def test_the_native_step_only_where_it_takes_the_same_path():
             (written, Hurdle(HurdleConfig(enabled=True)), "mean"),
             (FecConfig(enabled=True, memo=True), None, "mean")])
     numpy = SearchEvaluator(NumpyBackend(), tasks, memory, written)
-    assert plain.native_population(pop, 2) is None  # before any evaluation: no interpreter
+    assert plain.native_population(pop.fitness, 2) is None  # before any evaluation: no interpreter
     program = parse("def Predict():\n  s1 = dot(v0, v1)\n")
     for evaluator in (plain, median, hurdled, memo, numpy):
         evaluator.evaluate(program, 1)
-    assert plain.native_population(pop, 2) is not None
+    assert plain.native_population(pop.fitness, 2) is not None
     for evaluator in (median, hurdled, memo, numpy):
-        assert evaluator.native_population(pop, 2) is None
+        assert evaluator.native_population(pop.fitness, 2) is None
 
 
 def test_the_native_loop_grows_its_interpreter_midway(monkeypatch):

@@ -289,3 +289,30 @@ def test_a_strategy_state_without_a_key_draws_one_at_the_next_child():
     mirror.setstate(rng.getstate())
     evolution.step(rng)
     assert evolution.state() == {"tournament_key": mirror.getrandbits(64), "children": 1}
+
+
+def test_the_evaluator_asks_for_the_accelerator_once_and_probes_nothing_else():
+    """A backend offers its search speed-ups only through ``search_accelerator()``: the
+    evaluator asks once, and with None evaluates through ``run`` alone, whatever other
+    attributes the backend has (no getattr probing), with the Python paths' results."""
+    asked = []
+
+    class Plain(NumpyBackend):
+        def search_accelerator(self) -> None:
+            asked.append(1)
+            return None
+
+        def fingerprints(self, *args: object) -> list[int]:  # an unrelated method of the
+            raise AssertionError("probed")  # same name must not be mistaken for the ability
+
+        task_fitness = expect_ops = fec_cache = fec_runner = fingerprints
+
+    fec = FecConfig(enabled=True, memo=False)
+    plain = SearchEvaluator(Plain(), TASKS, MEMORY, fec)
+    reference = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec)
+    plain.expect_ops([])
+    rng = random.Random(4)
+    for seed in range(20):
+        program = random_program(rng, parse_config(SMALL).search_space)
+        assert plain.evaluate(program, seed) == reference.evaluate(program, seed)
+    assert asked == [1] and plain.native_population(Population(2).fitness, 2) is None

@@ -1,4 +1,4 @@
-"""FEC: fingerprints and the LRU cache with forgetting (amzc/search/fec.py, REFERENCE.md §6)."""
+"""FEC: fingerprints and the LRU cache with forgetting (amzc/fec.py, REFERENCE.md §6)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from amzc.backends.llvm import LlvmBackend
 from amzc.backends.numpy import NumpyBackend
 from amzc.evaluate import EvalOptions, RunOutput
+from amzc.fec import FEC_SEED, FecCache, fingerprints, task_keys
 from amzc.parse import parse
-from amzc.search.fec import FEC_SEED, FecCache, fingerprints, task_keys
 from amzc.syntax import MemoryConfig
 from amzc.tasks import TaskSpec, build_tasks
 

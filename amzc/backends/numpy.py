@@ -67,6 +67,10 @@ def _run_all(steps: list[Step]) -> None:
 class NumpyBackend:
     name = "numpy"
 
+    def search_accelerator(self) -> None:
+        """None: the reference backend runs the search's Python paths."""
+        return None
+
     def run(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
             options: EvalOptions, record: bool = False) -> RunOutput:
         k, n, nv, f = tasks.num_tasks, tasks.num_train, tasks.num_valid, tasks.features

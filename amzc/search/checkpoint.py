@@ -22,7 +22,7 @@ from amzc.errors import AmzCheckpointError
 from amzc.search.runfolder import start_over
 
 CHECKPOINT = "checkpoint.pkl"
-FORMAT = 2  # 2: FEC keys are 64-bit hashes (amzc/search/fec.py), no longer BLAKE2b digests
+FORMAT = 2  # 2: FEC keys are 64-bit hashes (amzc/fec.py), no longer BLAKE2b digests
 
 # functions named by __reduce__ methods of amzc's state (an op by its id, an FEC cache from
 # its entries): each builds a value from plain data and does nothing else

@@ -22,26 +22,26 @@ program reusing its fingerprints (by object)."""
 from __future__ import annotations
 
 import logging
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from operator import add
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from amzc.evaluate import Backend, EvalOptions, NativeChildren, combine, get_backend
+from amzc.backends import get_backend
+from amzc.caches import BoundedCache
+from amzc.evaluate import Backend, EvalOptions, NativeChildren, combine
+from amzc.fec import FEC_SEED, FecCache, fingerprints, task_keys
 from amzc.ops import Form, Op
 from amzc.passes import dce
 from amzc.passes.dce import eliminate_dead_code
 from amzc.search.config import FecConfig
-from amzc.search.fec import FEC_SEED, FecCache, fingerprints, task_keys
 from amzc.search.hurdles import Hurdle
 from amzc.syntax import MemoryConfig, Program
 from amzc.tasks.taskset import TaskSet
-
-if TYPE_CHECKING:
-    from amzc.search.evolution import Population
 
 log = logging.getLogger("amzc.search")
 
@@ -90,11 +90,9 @@ class SearchEvaluator:
         self.backend = backend
         self.tasks = tasks
         self.memory = memory
-        self.fec_config = fec
-        # the backend's own FEC table if it has one (LLVM: in native memory, looked up in the
-        # fingerprint's call), else the Python one; the same semantics either way
-        self._fec_table = getattr(backend, "fec_cache", None)
-        self._fec_runner = getattr(backend, "fec_runner", None)
+        # the backend's fast paths, if it has them (LLVM: the FEC table in native memory,
+        # looked up in the fingerprint's call), else the Python ones; the same results
+        self.accelerator = backend.search_accelerator()
         # the backend's fingerprint-and-lookup call (FecRunner), made on first use
         self._runner: Any = None
         self.fec = FecCache(fec.cache_size, fec.forget_every) if fec.enabled else None
@@ -116,17 +114,17 @@ class SearchEvaluator:
         self.max_train_steps_per_candidate = ((self._fec_train_steps if fec.enabled else 0)
                                               + tasks.num_tasks * self.train_examples)
         self._all_tasks = list(range(tasks.num_tasks))
-        self._fingerprints: dict[tuple, list[int]] = {}
-        self._fitness: dict[tuple, list[float | None]] = {}
         self._generation = dce.generation
         self.memoize = MEMOIZE
         self._singles: dict[int, TaskSet] = {}
         self.live_memo = fec.memo
         # children evaluated as written: fingerprints of recent programs by object, for the
         # children that are exact copies (mutate_prob < 1)
-        self._recent: dict[int, tuple[Program, list[int]]] = {}
+        self._recent: BoundedCache[list[int]] = BoundedCache(RECENT_LIMIT)
         # 48 digits tasks made the memos' 100,000 entries cost ~400 MB: bound the values
         self.memo_limit = max(1, min(MEMO_LIMIT, MEMO_VALUES // max(tasks.num_tasks, 1)))
+        self._fingerprints: BoundedCache[list[int]] = BoundedCache(self.memo_limit)
+        self._fitness: BoundedCache[list[float | None]] = BoundedCache(self.memo_limit)
 
     @property
     def fec(self) -> FecCache | None:
@@ -135,16 +133,15 @@ class SearchEvaluator:
     @fec.setter
     def fec(self, cache: FecCache | None) -> None:
         """A new or restored cache (a checkpoint's), as the backend's table if it has one."""
-        if isinstance(cache, FecCache) and self._fec_table is not None:
-            cache = self._fec_table(cache.cache_size, cache.forget_every, like=cache)
+        if isinstance(cache, FecCache) and self.accelerator is not None:
+            cache = self.accelerator.fec_cache(cache.cache_size, cache.forget_every, like=cache)
         self._fec = cache
         self._runner = None
 
     def expect_ops(self, ops: Iterable[Op]) -> None:
         """Tell the backend which ops candidates will use, if it can prepare for them."""
-        expect = getattr(self.backend, "expect_ops", None)
-        if expect is not None:
-            expect(ops)
+        if self.accelerator is not None:
+            self.accelerator.expect_ops(ops)
 
     # -- the one entry point -----------------------------------------------------------------
 
@@ -153,31 +150,31 @@ class SearchEvaluator:
         fec = self._fec
         if fec is not None and not self.live_memo:
             return self._evaluate_written(program, seed, fec)
-        key: tuple | None
+        form: _Lazy | _AsWritten
         if self.live_memo:
             key, has_random, live = dce.analyze(program)
             if dce.generation != self._generation:  # value ids were reset: old keys are stale
                 self._fingerprints.clear()
                 self._fitness.clear()
                 self._generation = dce.generation
-            simplified: _Lazy | _AsWritten | None = _Lazy(live)
+            form = _Lazy(live, key, not has_random)
         else:  # run as written: the same predictions as the simplified program's, bit for bit
-            key, has_random, simplified = None, None, None
+            form = _AsWritten(program)
         if fec is None:
-            return self._complete(program, simplified, key, has_random, seed, None,
-                                  [None] * self.tasks.num_tasks, self._all_tasks)
+            return self._complete(form, seed, None, [None] * self.tasks.num_tasks,
+                                  self._all_tasks)
+        key = form.key
         assert key is not None  # children as written with FEC: _evaluate_written
         prints = self._fingerprints.get(key) if self.memoize else None
         if prints is None:
-            prints = self._fingerprint(simplified, key)
+            prints = self._fingerprint(form, key)
         else:
             self.stats.fingerprint_memo_hits += 1
         per_task, missing = fec.lookup_tasks(prints)
         self.stats.train_steps += self._fec_train_steps
         if not missing:
             return self._combine(per_task)  # type: ignore[arg-type]
-        return self._complete(program, simplified, key, has_random, seed, prints, per_task,
-                              missing)
+        return self._complete(form, seed, prints, per_task, missing)
 
     def _evaluate_written(self, program: Program, seed: int, fec: FecCache) -> float:
         """:meth:`evaluate` of a program as written (``fec.memo = false``, the demo's
@@ -188,13 +185,13 @@ class SearchEvaluator:
         stats = self.stats
         stats.train_steps += self._fec_train_steps
         found = self._recent.get(id(program))
-        if found is not None and found[0] is program and self.memoize:
+        if found is not None and self.memoize:
             stats.fingerprint_memo_hits += 1
-            prints = found[1]
+            prints = found
             per_task, missing = fec.lookup_tasks(prints)
         else:
             runner = self._runner
-            if runner is None and self._fec_runner is not None:
+            if runner is None and self.accelerator is not None:
                 runner = self._make_runner(fec)
             result = runner(program) if runner is not None else None
             if result is None:  # no native call (yet): the two steps
@@ -208,37 +205,33 @@ class SearchEvaluator:
                     stats.task_evaluations += len(missing)
                     stats.train_steps += len(missing) * self.train_examples
                     missing = []
-            if len(self._recent) >= RECENT_LIMIT:
-                self._recent.clear()
-            self._recent[id(program)] = (program, prints)  # the entry keeps the id unique
+            self._recent.put_object(program, prints)
         if not missing:  # all from the cache (85% of the demo's children), or just evaluated
             if self._mean:
                 return sequential_mean(per_task)  # type: ignore[arg-type]
             return self._combine(per_task)  # type: ignore[arg-type]
-        return self._complete(program, None, None, None, seed, prints, per_task, missing)
+        return self._complete(_AsWritten(program), seed, prints, per_task, missing)
 
     def _make_runner(self, fec: FecCache) -> object:
         # a hurdle stages the full evaluation: then the misses come back here
         full = (self.tasks, self._full_options) if self.hurdle is None else None
-        runner = self._runner = self._fec_runner(self._fec_tasks, self.memory,
-                                                 self._fec_options, fec, full)
+        runner = self._runner = self.accelerator.fec_runner(self._fec_tasks, self.memory,
+                                                            self._fec_options, fec, full)
         return runner
 
     # -- children evaluated and put into the population natively -----------------------------
 
-    def native_population(self, population: Population,
-                          tournament_size: int) -> NativeChildren | None:
+    def native_population(self, fitness: array, tournament_size: int) -> NativeChildren | None:
         """The backend's native side of a full population (its ``child(program)`` runs a
         child's evaluation, the population's update and the next tournament in one call:
         amzc/backends/llvm/population.py), or None: then the strategy runs them in Python.
         Only for children evaluated as written with FEC, without a hurdle, with the mean."""
         fec = self._fec
         if (fec is None or self.live_memo or self.hurdle is not None or not self._mean
-                or self._fec_runner is None):
+                or self.accelerator is None):
             return None
         runner = self._runner or self._make_runner(fec)
-        attach = getattr(runner, "population", None)
-        return attach(population.fitness, tournament_size) if attach is not None else None
+        return runner.population(fitness, tournament_size) if runner is not None else None
 
     def finish_native(self, program: Program, seed: int, result: int) -> float:
         """The fitness of a child whose native call (``result``: amz_fec_run's) left misses
@@ -250,7 +243,7 @@ class SearchEvaluator:
         runner = self._runner
         prints, per_task, missing, _ = runner.outcome(result, program)
         if missing:
-            value = self._complete(program, None, None, None, seed, prints, per_task, missing)
+            value = self._complete(_AsWritten(program), seed, prints, per_task, missing)
         else:
             value = sequential_mean(per_task)
         # the general path may have grown the interpreter: the native call's block follows.
@@ -273,26 +266,21 @@ class SearchEvaluator:
         stats.task_evaluations += evaluated_tasks
         stats.backend_calls += children + full_calls
 
-    def _complete(self, program: Program, simplified: _Lazy | _AsWritten | None,
-                  key: tuple | None,
-                  has_random: bool | None, seed: int, prints: list[int] | None,
+    def _complete(self, form: _Lazy | _AsWritten, seed: int, prints: list[int] | None,
                   per_task: list[float | None], missing: list[int]) -> float:
-        """The full evaluation of the tasks FEC missed (all of them without FEC), with the
-        hurdle if any; the results go into the cache. ``simplified`` None: as written."""
-        if simplified is None:
-            simplified = _AsWritten(program)
-        if has_random is None:
-            has_random = draws_random(program)
+        """The full evaluation of the tasks FEC missed (all of them without FEC: ``prints``
+        None), with the hurdle if any; the results go into the cache."""
+        deterministic = form.deterministic
         stage = missing
         hurdle = self.hurdle
         if hurdle is not None and len(missing) > hurdle.config.tasks:
             stage = missing[: hurdle.config.tasks]
-        self._full(simplified, key, not has_random, stage, per_task, seed)
+        self._full(form, deterministic, stage, per_task, seed)
         rest = missing[len(stage):]
         if rest:
             assert hurdle is not None
             if hurdle.passes(self._combine([f for f in per_task if f is not None])):
-                self._full(simplified, key, not has_random, rest, per_task, seed)
+                self._full(form, deterministic, rest, per_task, seed)
             else:
                 self.stats.hurdle_skipped_tasks += len(rest)
         fec = self._fec
@@ -319,32 +307,30 @@ class SearchEvaluator:
 
     # -- pieces --------------------------------------------------------------------------------
 
-    def _fingerprint(self, simplified: _Lazy | _AsWritten, key: tuple | None) -> list[int]:
+    def _fingerprint(self, form: _Lazy | _AsWritten, key: tuple | None) -> list[int]:
         """The fingerprint run (the memo missed)."""
         self.stats.backend_calls += 1
-        native = getattr(self.backend, "fingerprints", None)
-        if native is not None:  # the backend's fast path: hashed as it runs, no RunOutput
-            prints = native(simplified.get(), self._fec_tasks, self.memory, self._fec_options)
+        if self.accelerator is not None:  # hashed as it runs, no RunOutput
+            prints = self.accelerator.fingerprints(form.get(), self._fec_tasks,
+                                                   self.memory, self._fec_options)
         else:
-            prints = fingerprints(self.backend.run(simplified.get(), self._fec_tasks,
+            prints = fingerprints(self.backend.run(form.get(), self._fec_tasks,
                                                    self.memory, self._fec_options, record=True),
                                   self._task_keys)
         if self.memoize and key is not None:
-            if len(self._fingerprints) >= self.memo_limit:
-                self._fingerprints.clear()
-            self._fingerprints[key] = prints
+            self._fingerprints.put(key, prints)
         return prints
 
     def _task_fitness(self, program: Program, tasks: TaskSet,
                       options: EvalOptions) -> list[float]:
-        task_fitness = getattr(self.backend, "task_fitness", None)
-        if task_fitness is not None:
-            return task_fitness(program, tasks, self.memory, options)
+        if self.accelerator is not None:
+            return self.accelerator.task_fitness(program, tasks, self.memory, options)
         return self.backend.run(program, tasks, self.memory, options).fitness.tolist()
 
-    def _full(self, simplified: _Lazy | _AsWritten, key: tuple | None, deterministic: bool,
-              tasks: list[int], per_task: list[float | None], seed: int) -> None:
+    def _full(self, form: _Lazy | _AsWritten, deterministic: bool, tasks: list[int],
+              per_task: list[float | None], seed: int) -> None:
         """Full evaluation of the listed tasks into ``per_task``."""
+        key = form.key
         self.stats.task_evaluations += len(tasks)
         self.stats.train_steps += len(tasks) * self.train_examples
         memoize = self.memoize and key is not None
@@ -359,12 +345,10 @@ class SearchEvaluator:
             # its per-call setup for every deterministic program
             options = (self._full_options if deterministic
                        else EvalOptions(max_abs_error=self.max_abs_error, seed=seed))
-            fitness = self._task_fitness(simplified.get(), subset, options)
+            fitness = self._task_fitness(form.get(), subset, options)
             if deterministic and memoize:
                 if memo is None:
-                    if len(self._fitness) >= self.memo_limit:
-                        self._fitness.clear()
-                    memo = self._fitness[key] = [None] * self.tasks.num_tasks
+                    memo = self._fitness.put(key, [None] * self.tasks.num_tasks)
                 if subset is self.tasks:  # every task ran: remember them all
                     memo[:] = fitness
                 else:
@@ -391,15 +375,20 @@ class SearchEvaluator:
 
 
 class _AsWritten:
-    """A program evaluated as written (the ``_Lazy`` interface)."""
+    """A program evaluated as written (the ``_Lazy`` interface): no memo key."""
 
     __slots__ = ("program",)
+    key = None
 
     def __init__(self, program: Program) -> None:
         self.program = program
 
     def get(self) -> Program:
         return self.program
+
+    @property
+    def deterministic(self) -> bool:
+        return not draws_random(self.program)
 
 
 def sequential_mean(values: Sequence[float]) -> float:
@@ -422,13 +411,16 @@ def draws_random(program: Program) -> bool:
 
 
 class _Lazy:
-    """The simplified program, built only if a backend has to run it."""
+    """The simplified program, built only if a backend has to run it, with its memo key and
+    whether its live code is deterministic (no random fill)."""
 
-    __slots__ = ("live", "program")
+    __slots__ = ("live", "program", "key", "deterministic")
 
-    def __init__(self, live: tuple) -> None:
+    def __init__(self, live: tuple, key: tuple, deterministic: bool) -> None:
         self.live = live
         self.program: Program | None = None
+        self.key = key
+        self.deterministic = deterministic
 
     def get(self) -> Program:
         if self.program is None:

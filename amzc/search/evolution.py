@@ -223,7 +223,7 @@ class RegularizedEvolution(Strategy):
             return len(self._init_step(rng))
         if self.key is None:
             self.key = rng.getrandbits(64)
-        native = self.evaluator.native_population(pop, self.tournament_size)
+        native = self.evaluator.native_population(pop.fitness, self.tournament_size)
         if native is not None:
             return self._advance_native(native, rng, limit)
         # a child per pass: the tournament, the mutation, the evaluation, the oldest slot

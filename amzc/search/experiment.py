@@ -32,6 +32,7 @@ import numpy as np
 
 from amzc.errors import AmzCheckpointError, AmzConfigError
 from amzc.evaluate import Backend, EvalOptions, combine
+from amzc.fec import FecCache
 from amzc.parse import parse_file
 from amzc.passes.canonical import ProgramKey, structural_key
 from amzc.passes.dce import analyze, eliminate_dead_code
@@ -41,7 +42,6 @@ from amzc.search.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from amzc.search.config import ExperimentConfig, parse_config
 from amzc.search.evaluation import EvalStats, SearchEvaluator, evaluate_on, load_backend
 from amzc.search.evolution import Population, Strategy, make_strategy
-from amzc.search.fec import FecCache
 from amzc.search.hurdles import Hurdle
 from amzc.search.progress import Display, JsonlLog, Snapshot
 from amzc.search.runfolder import locked, start_over, stop_signals, unlock

@@ -30,12 +30,12 @@ from amzc import resources
 from amzc.errors import AmzConfigError
 from amzc.rng import derive_key, normal_array, permutation, uniform01
 from amzc.tasks.regression import SHUFFLE
+from amzc.tasks.spec import NUM_CLASSES
 from amzc.tasks.taskset import TaskSet
 
 if TYPE_CHECKING:
-    from amzc.tasks import TaskSpec
+    from amzc.tasks.spec import TaskSpec
 
-NUM_CLASSES = 10
 # REFERENCE.md §4.6: the pairs kept out of T_search for T_select and the final evaluation.
 HELD_OUT_PAIRS: tuple[tuple[int, int], ...] = (
     (4, 6), (3, 5), (8, 9), (3, 8), (0, 9), (2, 9), (1, 8), (3, 6), (0, 5),

@@ -32,7 +32,7 @@ from amzc.tasks.regression import SHUFFLE
 from amzc.tasks.taskset import EvalType, TaskSet
 
 if TYPE_CHECKING:
-    from amzc.tasks import TaskSpec
+    from amzc.tasks.spec import TaskSpec
 
 LABEL_COLUMNS = ("label", "y")  # in order of preference; else the last column
 SPLIT_COLUMN = "split"

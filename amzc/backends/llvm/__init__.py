@@ -20,15 +20,16 @@ import time
 import weakref
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from amzc import ops as op_table
+from amzc.caches import BoundedCache
 from amzc.errors import AmzConfigError
-from amzc.evaluate import EvalOptions, RunOutput, combine
+from amzc.evaluate import EvalOptions, RunOutput
 from amzc.ops import OPS, Op
 from amzc.syntax import MemoryConfig, Program
 from amzc.tasks.taskset import TaskSet
@@ -159,7 +160,8 @@ def check_program(program: Program, shape: Shape) -> None:
 
 class LlvmBackend:
     """``run(program, tasks, memory, options, record=False) -> RunOutput`` as
-    amzc/backends/numpy.py, plus :meth:`run_many` and :meth:`fitness` for the search.
+    amzc/backends/numpy.py, plus :meth:`run_many`, and for the search :meth:`task_fitness`,
+    :meth:`fingerprints` and its accelerator (:meth:`search_accelerator`).
 
     ``mode`` forces a tier ("interpret" or "compile"); "auto" lets the cost model choose.
     Instances share the process-wide caches and cost model unless ``shared=False`` (then
@@ -196,21 +198,11 @@ class LlvmBackend:
             outputs.append(ctx.call.output(record))
         return outputs
 
-    def fitness(self, programs: Sequence[Program], tasks: TaskSet, memory: MemoryConfig,
-                options: EvalOptions) -> np.ndarray:
-        """The combined fitness (``options.combine``) of each program, without building
-        RunOutputs: the search's fast path. Equal to ``combine(run(p, ...).fitness)``."""
-        if options.combine not in ("mean", "median"):
-            combine(np.zeros(1), options.combine)  # raises the usual error
-        ctx = self.state.context(tasks, memory, options, self.lanes)
-        per_task = np.empty((len(programs), tasks.num_tasks))
-        view = ctx.call.fitness_view
-        for i, program in enumerate(programs):
-            self._run(ctx, program, False)
-            per_task[i] = view
-        if options.combine == "median":  # amzc/evaluate.py combine: the upper median
-            return np.sort(per_task, axis=1)[:, tasks.num_tasks // 2]
-        return per_task.mean(axis=1)
+    def search_accelerator(self) -> LlvmBackend:
+        """This backend: it offers every ability of ``amzc.evaluate.SearchAccelerator``
+        (the native FEC table and fingerprint runner, whose runner also holds the native
+        child step)."""
+        return self
 
     def expect_ops(self, ops: Iterable[Op]) -> None:
         """Ops the coming programs will use (a search's allowed ops): interpreters built from
@@ -219,7 +211,7 @@ class LlvmBackend:
 
     def fingerprints(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
                      options: EvalOptions) -> list[int]:
-        """``amzc.search.fec.fingerprints`` of a recorded run, hashed natively while it runs,
+        """``amzc.fec.fingerprints`` of a recorded run, hashed natively while it runs,
         without building a RunOutput: the search's fingerprint run."""
         ctx = self.state.context(tasks, memory, options, self.lanes)
         interpreter, call = ctx.interpreter, ctx.call
@@ -283,20 +275,18 @@ class LlvmBackend:
     def _run(self, ctx: _Context, program: Program, record: bool) -> None:
         state = self.state
         hot = state.hot.get(id(program))
-        if hot is not None and hot[0] is program:
-            if hot[1] is ctx:
-                kernel = hot[2]()  # the same program object, compiled, unless since evicted
+        if hot is not None:
+            if hot[0] is ctx:
+                kernel = hot[1]()  # the same program object, compiled, unless since evicted
                 if kernel is not None:
                     ctx.call.execute(kernel, None, record)
                     return
-            code = hot[3]
+            code = hot[2]
         else:
             # the search runs a candidate on the FEC examples, then on every task: the
             # same object twice in a row, so its packing is kept for a little while
             code = pack_program(program)
-            if len(state.hot) >= HOT_OBJECTS:
-                state.hot.clear()
-            state.hot[id(program)] = (program, None, _dead, code)
+            state.hot.put_object(program, (None, _dead, code))
         self._execute(ctx, code, program, record)
 
     def _execute(self, ctx: _Context, code: bytes, program: Program, record: bool) -> None:
@@ -365,11 +355,11 @@ class _State:
         self.compiled_shapes: set[int] = set()  # context keys with compiled kernels
         self._last: tuple | None = None
         self.expected_ops: frozenset[Op] = frozenset()  # LlvmBackend.expect_ops
-        # recent programs by object identity: (program, context, compiled kernel, packed
-        # program), so repeat calls skip packing, and compiled ones the cache lookup too; the
-        # kernel is held weakly, so only the kernel cache decides how long machine code lives
-        self.hot: dict[int, tuple[Program, _Context | None, Callable[[], Kernel | None],
-                                  bytes]] = {}
+        # recent programs by object identity: (context, compiled kernel, packed program), so
+        # repeat calls skip packing, and compiled ones the cache lookup too; the kernel is
+        # held weakly, so only the kernel cache decides how long machine code lives
+        self.hot: BoundedCache[tuple[_Context | None, Callable[[], Kernel | None], bytes]] = (
+            BoundedCache(HOT_OBJECTS))
 
     def compile_before_interpreter(self, shape: Shape, program: Program) -> bool:
         """No interpreter for the Shape yet. One built for a few ops costs about what one
@@ -382,9 +372,7 @@ class _State:
                 and self.compile_ms_spent.get(shape, 0.0) < self.cost.interpreter_ms)
 
     def remember(self, program: Program, ctx: _Context, kernel: Kernel, code: bytes) -> None:
-        if len(self.hot) >= HOT_OBJECTS:
-            self.hot.clear()
-        self.hot[id(program)] = (program, ctx, weakref.ref(kernel), code)
+        self.hot.put_object(program, (ctx, weakref.ref(kernel), code))
 
     def context(self, tasks: TaskSet, memory: MemoryConfig, options: EvalOptions,
                 lanes: int | None) -> _Context:
@@ -522,16 +510,24 @@ class FecRunner:
         pop = self._population
         if pop is None or not pop.valid_for(fitness, tournament_size):
             library = self.cache.library
-            pop = self._population = NativePopulation(fitness, tournament_size, self.child,
-                                                      library.put, library.select)
+            pop = self._population = NativePopulation(fitness, tournament_size,
+                                                      self.child_step, library.put,
+                                                      library.select)
         return pop
 
-    def child(self, population_at: int, program: Program) -> int:
-        """``amz_child`` for the population descriptor at ``population_at``: the fingerprint
-        run, lookups, the misses' evaluation if it can, and then the population's update and
-        next tournament; a result without DONE is ``amz_fec_run``'s (see :meth:`outcome`),
-        and the caller finishes the child."""
-        return self._child(self._address, pack_program(program), population_at)
+    def child_step(self, population_at: int) -> Callable[[Program], int]:
+        """``child(program)``: ``amz_child`` for the population descriptor at
+        ``population_at``: the fingerprint run, lookups, the misses' evaluation if it can,
+        and then the population's update and next tournament; a result without DONE is
+        ``amz_fec_run``'s (see :meth:`outcome`), and the caller finishes the child. One
+        Python frame per child: the block's address is read from the runner each call (a
+        new block replaces it when the interpreter grows)."""
+        run_child, runner, pack = self._child, self, pack_program
+
+        def child(program: Program) -> int:
+            return run_child(runner._address, pack(program), population_at)
+
+        return child
 
     def _full_args(self) -> tuple[Call, int, int, int] | None:
         """The full evaluation's part of the block; its work limit is the cost model's

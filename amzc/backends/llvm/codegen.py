@@ -24,6 +24,7 @@ from typing import Protocol
 from llvmlite import ir
 
 from amzc.evaluate import TWO_OVER_PI
+from amzc.fec import HASH_MULTIPLIER
 from amzc.ops import NO_OP, OPS, Op
 from amzc.syntax import Component, Program
 
@@ -42,7 +43,7 @@ PARAMS = (
     "unsupported",  # set by an interpreter that met an op it was not built with
     "saved",  # scratch: slots × W doubles for the abort snapshot of one group
     "invalid",  # set by an interpreter that met an address beyond memory or index beyond F
-    "record_hashes",  # (G, W) u64: each lane's FEC fingerprint (amzc/search/fec.py)
+    "record_hashes",  # (G, W) u64: each lane's FEC fingerprint (amzc/fec.py)
     "memory",  # slots × W doubles: the group's memory when too large for the stack (layout.py)
     "scratch",  # Shape.scratch_slots × W doubles: results an instruction computes before storing
 )
@@ -53,7 +54,6 @@ P = {name: i for i, name in enumerate(PARAMS)}
 # i32 two input addresses (or constant-set indices), double two data fields. Addresses are the
 # program's own; the op's types turn them into slots at run time.
 HEADER_BYTES = RECORD_BYTES = 32
-HASH_MULTIPLIER = 0x517CC1B727220A95  # FEC fingerprint hash (an odd 64-bit constant)
 SLOT_UNROLL_LIMIT = 128  # memory-wide loops (zeroing, abort snapshots) unroll up to this size
 
 
@@ -342,7 +342,7 @@ class Driver:
         b.store(b.add(self.get(count, self.ivec), b.zext(live, self.ivec)), count)
 
     def mix(self, h: ir.Value, x: ir.Value) -> ir.Value:
-        """One step of the fingerprint hash (amzc/search/fec.py ``fingerprints``):
+        """One step of the fingerprint hash (amzc/fec.py ``fingerprints``):
         (rotl(h, 5) ^ x) · K mod 2^64, a bijection of x for a given h and of h for a given x."""
         b = self.b
         rot = b.or_(b.shl(h, lowering.splat(self.ivec, 5)),

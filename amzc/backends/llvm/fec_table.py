@@ -1,4 +1,4 @@
-"""The FEC cache in native memory: amzc/search/fec.py's ``FecCache`` (the oracle), the same
+"""The FEC cache in native memory: amzc/fec.py's ``FecCache`` (the oracle), the same
 semantics entry for entry, with its table in arrays and its operations in LLVM IR.
 
 Why: in the demo search 85 % of children are FEC hits, and for them the per-task lookups in a
@@ -23,6 +23,7 @@ import numpy as np
 from llvmlite import ir
 
 from amzc import ops
+from amzc.fec import restore_cache
 from amzc.ops import OPS, Form
 
 from . import population
@@ -360,7 +361,7 @@ def _counter(name: str, doc: str) -> property:
 
 
 class NativeFecCache:
-    """``amzc.search.fec.FecCache`` with its table in native memory: the same results, counts
+    """``amzc.fec.FecCache`` with its table in native memory: the same results, counts
     and recency order for any sequence of operations (tests/test_llvm_fec.py), and it pickles
     as a FecCache (checkpoints do not depend on the backend)."""
 
@@ -480,8 +481,6 @@ class NativeFecCache:
         return cache
 
     def __reduce__(self):  # noqa: ANN204 - pickle protocol
-        from amzc.search.fec import restore_cache
-
         return restore_cache, (self.cache_size, self.forget_every, self.hits, self.misses,
                                self.items())
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import ctypes
 from array import array
 from collections.abc import Callable
-from functools import partial
 
 import numpy as np
 from llvmlite import ir
@@ -169,7 +168,8 @@ class NativePopulation:
     children count live here; outside, in the Python objects."""
 
     def __init__(self, fitness: array, tournament_size: int,
-                 child: Callable[[int, Program], int], put_fn: ctypes._CFuncPtr,
+                 child_step: Callable[[int], Callable[[Program], int]],
+                 put_fn: ctypes._CFuncPtr,
                  select_fn: ctypes._CFuncPtr) -> None:
         assert fitness.typecode == "d"
         self.fitness = fitness  # kept: the descriptor holds its buffer's address
@@ -180,7 +180,7 @@ class NativePopulation:
         self.address = self.desc.ctypes.data
         self._put, self._select = put_fn, select_fn
         # child(program) → result word: the runner's amz_child call, bound to this descriptor
-        self.child: Callable[[Program], int] = partial(child, self.address)
+        self.child: Callable[[Program], int] = child_step(self.address)
 
     def valid_for(self, fitness: array, tournament_size: int) -> bool:
         """Whether the descriptor is this array's (its buffer where it was) and T's."""

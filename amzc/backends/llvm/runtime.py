@@ -95,7 +95,7 @@ class Call:
         self.valid_errors.fill(0.0)
 
     def record_hashes(self) -> list[int]:
-        """The last recorded evaluation's fingerprint of each task (amzc/search/fec.py
+        """The last recorded evaluation's fingerprint of each task (amzc/fec.py
         ``fingerprints``, computed natively)."""
         return self.hashes_view.tolist()
 

@@ -61,7 +61,7 @@ class CompileWorker:
         root = str(Path(__file__).resolve().parents[3])  # the folder holding the package
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        self.process = subprocess.Popen([sys.executable, "-m", "amzc.backends.llvm.worker"],
+        self.process = subprocess.Popen([sys.executable, "-m", "amzc.backends.llvm.compile_server"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.served = 0
         self.started += 1
@@ -103,32 +103,3 @@ class CompileWorker:
         finally:
             if process.stdout:
                 process.stdout.close()
-
-
-def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
-    from .jit import default_jit
-
-    jit = default_jit()
-    while True:
-        try:
-            message = _read(requests)
-        except EOFError:
-            return
-        if message is None:
-            return
-        shape, program = message
-        try:
-            _write(replies, (True, jit.object_code(program, shape)))
-        except Exception as e:  # report it to the parent rather than dying
-            _write(replies, (False, f"{type(e).__name__}: {e}"))
-
-
-def main() -> None:
-    # the protocol owns stdout; anything else printed goes to stderr
-    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    serve(sys.stdin.buffer, replies)
-
-
-if __name__ == "__main__":
-    main()

@@ -28,15 +28,25 @@ def _no_encoder(ins: Instruction) -> bytes:
     raise RuntimeError("no backend has registered Instruction.encoder")
 
 
+_set = object.__setattr__  # past the frozen dataclass's __setattr__
+
+
 class _Record:
     """``Instruction.encoded``: the backend's record of an instruction, made by
-    ``Instruction.encoder`` on first read and stored in the instance's dict, which then takes
-    precedence over this (non-data) descriptor: later reads are plain attribute lookups."""
+    ``Instruction.encoder`` on first read and stored as an instance attribute, which then
+    takes precedence over this (non-data) descriptor: later reads are plain attribute lookups.
+
+    Stored by ``object.__setattr__``, not through ``ins.__dict__``: reading ``__dict__``
+    turns the object's inline attribute values into a separate dict, one more object for the
+    garbage collector per instruction. Evaluating a stream of fresh programs that way made
+    every full collection traverse twice the objects, at 0.3x the throughput
+    (bench/paired.py --bench random-run)."""
 
     def __get__(self, ins: Instruction | None, owner: type | None = None) -> Any:
         if ins is None:
             return self
-        record = ins.__dict__["encoded"] = type(ins).encoder(ins)
+        record = type(ins).encoder(ins)
+        _set(ins, "encoded", record)
         return record
 
 

@@ -1,0 +1,41 @@
+"""bench/paired.py: the paired rounds (both trees run, ratio, same-path check) and the
+random-run child on a few programs."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import pytest
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("paired", ROOT / "bench" / "paired.py")
+paired = importlib.util.module_from_spec(spec)
+sys.modules["paired"] = paired  # its dataclass looks its module up
+spec.loader.exec_module(paired)
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="paired runs need two cores")
+
+
+def test_random_run_rounds_time_the_same_programs_in_both_trees():
+    bench = paired.BENCHES["random-run"]
+    argv = [str(ROOT / "bench" / "throughput.py"), "300", "1"]
+    rounds = paired.paired_rounds(ROOT, ROOT, 2, bench.child, argv, ("programs", "fitness"),
+                                  bench.kept)
+    assert len(rounds) == 2
+    for row in rounds:
+        assert row["base_cpu_s"] > 0 and row["head_cpu_s"] > 0
+        assert row["ratio"] > 0
+        assert row["base_compiled"] == row["head_compiled"] == 0
+    summary = paired.summary(rounds, "HEAD", bench="random-run")
+    assert summary["min_ratio"] <= summary["median_ratio"] <= summary["max_ratio"]
+
+
+def test_versions_that_disagree_on_the_work_are_refused(tmp_path):
+    child = "import json, os; print(json.dumps({'cpu_s': 1.0, 'tree': os.getcwd()}))"
+    assert paired.paired_rounds(ROOT, ROOT, 1, child, [], ("tree",))[0]["ratio"] == 1.0
+    with pytest.raises(SystemExit, match="different paths: tree"):
+        paired.paired_rounds(ROOT, tmp_path, 1, child, [], ("tree",))

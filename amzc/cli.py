@@ -261,8 +261,6 @@ def check(
     memory: MemoryOpt = None,
 ) -> None:
     """Check a program: syntax, operand types, addresses against memory, indices against F."""
-    if features < 1:
-        raise AmzConfigError(f"--features must be at least 1, not {features}")
     program = _load(file)
     mem = _memory(memory, program)
     check_program(program, mem, features)

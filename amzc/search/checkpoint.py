@@ -26,7 +26,9 @@ FORMAT = 2  # 2: FEC keys are 64-bit hashes (amzc/fec.py), no longer BLAKE2b dig
 
 # functions named by __reduce__ methods of amzc's state (an op by its id, an FEC cache from
 # its entries): each builds a value from plain data and does nothing else
-_RESTORERS = {("amzc.ops", "op_by_id"), ("amzc.search.fec", "restore_cache")}
+# (amzc.search.fec: where restore_cache lived before amzc.fec; older checkpoints name it)
+_RESTORERS = {("amzc.ops", "op_by_id"), ("amzc.fec", "restore_cache"),
+              ("amzc.search.fec", "restore_cache")}
 # plain values from outside amzc: typed arrays (population fitness), containers
 _PLAIN = {("array", "array"), ("array", "_array_reconstructor"),
           ("collections", "OrderedDict"), ("builtins", "set"), ("builtins", "frozenset"),

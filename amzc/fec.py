@@ -1,4 +1,4 @@
-"""Functional equivalence checking (REFERENCE.md §6): the one definition of a fingerprint and
+"""Functional equivalence checking (docs/evolution.md): the one definition of a fingerprint and
 of the cache with forgetting. Backends compute fingerprints natively and may keep the cache in
 native memory (amzc/backends/llvm/fec_table.py), so this module sits below them: each native
 form is tested against the Python one here.

@@ -1,4 +1,4 @@
-"""Fitness of search candidates on T_search: FEC (REFERENCE.md §6), hurdles (paper §3.2) and
+"""Fitness of search candidates on T_search: FEC (amzc/fec.py), hurdles (paper §3.2) and
 the bookkeeping the experiment reports.
 
 Two memos make the common cases free without changing any result (docs/evolution.md):

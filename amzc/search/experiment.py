@@ -1,4 +1,4 @@
-"""The experiment loop (REFERENCE.md §5.6): search → select → final, in a run folder.
+"""The experiment loop (docs/evolution.md): search → select → final, in a run folder.
 
 Each experiment re-draws the task seeds (when configured), starts a new FEC cache and a new
 population, and searches until its budget ends; its candidate (the population's best) is then

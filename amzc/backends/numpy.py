@@ -102,7 +102,7 @@ class NumpyBackend:
                     features[:] = x_epoch[:, t]
                     scalars[:, 0] = 0.0
                     _run_all(predict)
-                    if accuracy:  # spec: §3.3, the normalized prediction is what Learn sees
+                    if accuracy:  # the normalized prediction is what Learn sees
                         scalars[:, 1] = sigmoid(scalars[:, 1])
                     err = np.abs(y_epoch[:, t] - scalars[:, 1])
                     bad = ~(err <= max_err)  # NaN counts as bad

@@ -430,7 +430,7 @@ class _Lazy:
 
 def evaluate_on(program: Program, tasks: TaskSet, memory: MemoryConfig, backend: Backend,
                 seed: int, max_abs_error: float = 100.0) -> tuple[float, np.ndarray]:
-    """Mean fitness on a task set without FEC (T_select and final evaluations, §4.8)."""
+    """Mean fitness on a task set without FEC (T_select and final evaluations)."""
     options = EvalOptions(max_abs_error=max_abs_error, seed=seed)
     out = backend.run(eliminate_dead_code(program), tasks, memory, options)
     return combine(out.fitness, "mean"), np.asarray(out.fitness, dtype=np.float64)

@@ -1,6 +1,5 @@
 """Regression tasks generated from (param seed, data seed) as the reference C++ code's
-linear and teacher-network task creators do, with amzc's
-own random streams (amzc.rng)."""
+linear and teacher-network task creators do, with amzc's own random streams (amzc.rng)."""
 
 from __future__ import annotations
 

@@ -306,7 +306,7 @@ class Driver:
         self.components.emit(self, "predict")
         mem = self.mem_at(self.mem)
         s1 = mem.load(1)
-        if self.shape.accuracy:  # spec: §3.3, Learn sees the normalized prediction
+        if self.shape.accuracy:  # Learn sees the normalized prediction
             s1 = self.sigmoid(s1)
             mem.store(1, s1)
         y = self.load_lanes(self.param("train_y", PTR), row())

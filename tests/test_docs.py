@@ -143,7 +143,8 @@ def test_readme_layout_lists_every_module_script_config_and_page():
               ("amzc/*.py", "amzc/*/**/*.py", "bench/*.py", "bench/*.md", "configs/*.toml",
                "docs/*.md")
               for p in ROOT.glob(pattern)
-              if "__pycache__" not in p.parts and not (p.name == "__init__.py" and p.parent != ROOT / "amzc")]
+              if "__pycache__" not in p.parts
+              and not (p.name == "__init__.py" and p.parent != ROOT / "amzc")]
     wanted += [f"{d}/" for d in TOP_LEVEL if d not in ("grammar",)] + ["grammar/amz.lark"]
     wanted += [p.relative_to(ROOT).as_posix() + "/" for p in ROOT.glob("amzc/**/")
                if p != ROOT / "amzc" and "__pycache__" not in p.parts]

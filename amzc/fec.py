@@ -108,10 +108,6 @@ class FecCache:
     def lookup(self, key: int) -> float | None:
         return self.lookup_tasks([key])[0][0]
 
-    def lookup_all(self, keys: list[int]) -> list[float | None]:
-        """:meth:`lookup_tasks` without the misses' positions."""
-        return self.lookup_tasks(keys)[0]
-
     def insert(self, key: int, fitness: float) -> None:
         self.entries[key] = [fitness, 1]
         self.entries.move_to_end(key)

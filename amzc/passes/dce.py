@@ -109,10 +109,6 @@ def _new_info(ins: Instruction) -> Info:
     return info
 
 
-def infos(body: tuple[Instruction, ...]) -> list[Info]:
-    return _body(body).infos
-
-
 def _body(body: tuple[Instruction, ...]) -> _Body:
     found = _BODIES.get(id(body))
     if found is not None and found.body is body:

@@ -1,5 +1,5 @@
 """The train/validate protocol's contract, fitness and task combination, independent of any
-backend (spec: REFERENCE.md §3, AMZ.md §2).
+backend (docs/language.md, Evaluation).
 
 A backend runs the whole protocol for every task of a :class:`TaskSet` and returns a
 :class:`RunOutput`; this module turns per-task fitness into one number. The registry of
@@ -22,7 +22,7 @@ from amzc.tasks.taskset import TaskSet
 
 Combine = Literal["mean", "median"]
 TWO_OVER_PI = 2.0 / math.pi
-FEC_RECORD_LIMIT = 100  # at most this many training errors are recorded (REFERENCE.md §3.2)
+FEC_RECORD_LIMIT = 100  # at most this many training errors are recorded, as in the reference
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """Export a program as a standalone Python/NumPy module (``amzc export FILE --to python``).
 
 The generated module imports only NumPy. It holds the program's Setup, Predict and Learn as
-plain functions over a memory object, the training protocol of REFERENCE.md §3 as ``fit``,
+plain functions over a memory object, the training protocol (docs/language.md) as ``fit``,
 and a small ``Model`` class (fit / predict). Every instruction becomes one NumPy statement
 that computes exactly what the NumPy reference backend computes (sums left to right, the
-min/max/heaviside/std quirks of REFERENCE.md §2), and random ops draw from a verbatim copy of
+min/max/heaviside/std quirks of docs/language.md), and random ops draw from a verbatim copy of
 amzc's counter-based stream (amzc.rng), so a program trained by the module ends with the same
 memory, bit for bit, as the evaluator's (docs/export.md).
 

@@ -1,4 +1,4 @@
-"""Functional equivalence checking (REFERENCE.md §6): the one definition of a fingerprint and
+"""Functional equivalence checking (docs/evolution.md): the one definition of a fingerprint and
 of the cache with forgetting. Backends compute fingerprints natively and may keep the cache in
 native memory (amzc/backends/llvm/fec_table.py), so this module sits below them: each native
 form is tested against the Python one here.
@@ -107,10 +107,6 @@ class FecCache:
 
     def lookup(self, key: int) -> float | None:
         return self.lookup_tasks([key])[0][0]
-
-    def lookup_all(self, keys: list[int]) -> list[float | None]:
-        """:meth:`lookup_tasks` without the misses' positions."""
-        return self.lookup_tasks(keys)[0]
 
     def insert(self, key: int, fitness: float) -> None:
         self.entries[key] = [fitness, 1]

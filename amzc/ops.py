@@ -141,7 +141,7 @@ class Op:
 
 
 # ---------------------------------------------------------------------------------------------
-# NumPy semantics helpers (spec: REFERENCE.md §2)
+# NumPy semantics helpers (docs/language.md, Semantics that matter)
 
 
 def _seqsum(x: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -121,7 +121,7 @@ def normal_array(key: int, n: int, start: int = 0) -> np.ndarray:
 
 def permutation(key: int, n: int, rounds: int) -> list[np.ndarray]:
     """The orders of epochs 1..rounds: each a Fisher-Yates shuffle of the previous order
-    (epoch 0 is the identity; spec REFERENCE.md §3.1)."""
+    (epoch 0 is the identity, as in the reference)."""
     order = np.arange(n)
     out = []
     u = uniform01(np.array([key], np.uint64), 0, max(n - 1, 0) * rounds)[0]

@@ -4,7 +4,7 @@
     clf = AmzClassifier(program="best.amz", epochs=3).fit(X_train, y_train)
     clf.predict(X_test), clf.predict_proba(X_test), clf.score(X_test, y_test)
 
-``fit`` runs the evaluator's training loop (REFERENCE.md §3.2, NumPy backend semantics): zeroed
+``fit`` runs the evaluator's training loop (docs/language.md; NumPy backend semantics): zeroed
 memory, Setup once, then for each example ``v0 = x, s0 = 0``, Predict, (classifier:
 ``s1 = sigmoid(s1)``), the abort check, ``v0 = x, s0 = y``, Learn; epoch 0 in the given order,
 later epochs in seeded shuffles. Random ops draw from the evaluator's stream for task 0 and
@@ -166,7 +166,7 @@ class _AmzEstimator(BaseEstimator):
                     v0[:] = x[i]
                     s[:, 0] = 0.0
                     machine.run(program.predict)
-                    if self._classifier:  # REFERENCE.md §3.3: Learn sees the probability
+                    if self._classifier:  # Learn sees the probability
                         s[:, 1] = sigmoid(s[:, 1])
                     error = abs(y[i] - s[0, 1])
                     if not error <= self.max_abs_error:  # NaN counts as too large

@@ -187,7 +187,7 @@ class Program:
 
 @dataclass(frozen=True)
 class MemoryConfig:
-    """Sizes of the three typed memories (REFERENCE.md §1.1)."""
+    """Sizes of the three typed memories (docs/language.md, Memory)."""
 
     scalars: int = 4
     vectors: int = 3

@@ -1,7 +1,8 @@
 """Search throughput of the LLVM backend on the demo's search task set (docs/llvm.md).
 
 Task set: 10 linear tasks, F = 4, 100 training / 100 validation examples, memory 4/3/1
-(REFERENCE.md §5.7). Measured on one core, each figure the median of ``--repeats`` runs:
+(the demo's setting, configs/demo.toml). Measured on one core, each figure the median of
+``--repeats`` runs:
 
 - (a) ``human_evals_per_s``: full evaluations per second (``LlvmBackend.run``, RunOutput with
   final memory) of the README's linear regressor, examples/linear_regression.amz;
@@ -48,9 +49,9 @@ from amzc.tasks import TaskSpec, build_tasks  # noqa: E402
 
 MEMORY = MemoryConfig(4, 3, 1)
 SPEC = TaskSpec("linear", features=4, num_train=100, num_valid=100, num_tasks=10)
-DEMO_OPS = tuple(lookup(i) for i in (56, 27, 2, 3, 18, 23))  # REFERENCE.md §5.7
+DEMO_OPS = tuple(lookup(i) for i in (56, 27, 2, 3, 18, 23))  # the demo's six ops
 SIZES = (10, 2, 8)
-FIRST_OUTPUT = {"s": 1, "v": 1, "m": 0}  # REFERENCE.md §1.2: s0 and v0 are never written
+FIRST_OUTPUT = {"s": 1, "v": 1, "m": 0}  # s0 and v0 are never written
 RESULTS = ROOT / "bench" / "results" / "throughput.json"
 
 

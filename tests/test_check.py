@@ -1,5 +1,5 @@
 """amzc.check: addresses against the memory sizes, indices against F, allowed ops per
-component function (AMZ.md §1, "Errors are values")."""
+component function (docs/language.md, Errors)."""
 
 from __future__ import annotations
 

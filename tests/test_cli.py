@@ -1,5 +1,5 @@
 """The ``amzc`` command line: run / check / fmt, and errors a user can read — one message, a
-non-zero exit code and never a traceback (AMZ.md §1 "Errors are values")."""
+non-zero exit code and never a traceback (docs/language.md, Errors)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""amzc.evaluate: the train/validate protocol of REFERENCE.md §3, fitness and combination,
+"""amzc.evaluate: the train/validate protocol (docs/language.md), fitness and combination,
 checked on hand-made task sets with programs whose every prediction is known in advance.
 
 Most programs below count: Setup writes ``s3 = 1``; ``s5 = s5 + s3`` in Predict counts Predict
-calls and ``s6 = s6 + s3`` in Learn counts Learn calls (memory persists, REFERENCE.md §1.3)."""
+calls and ``s6 = s6 + s3`` in Learn counts Learn calls (memory persists)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def fitness_of(rmse: float) -> float:
     [(0.0, 1.0), (0.01, 0.99363), (0.1, 0.93655), (0.5, 0.70483), (1.0, 0.5), (2.0, 0.29517)],
 )
 def test_flip_and_squash_sample_values(rmse, fitness):
-    """REFERENCE.md §3.2 sample values."""
+    """1 − (2/π)·atan(RMSE) at a few RMSE values."""
     assert float(flip_and_squash(rmse)) == pytest.approx(fitness, abs=5e-6)
 
 
@@ -101,7 +101,7 @@ def test_evaluate_combines_per_task_fitness():
 
 
 # ---------------------------------------------------------------------------------------------
-# The protocol, step by step (REFERENCE.md §3.2)
+# The protocol, step by step
 
 
 def test_label_is_zero_during_predict():
@@ -206,7 +206,7 @@ def test_training_visits_examples_in_each_epochs_order():
 
 
 # ---------------------------------------------------------------------------------------------
-# Aborts (REFERENCE.md §3.2, §3.4)
+# Aborts: |y − s1| NaN or above max_abs_error
 
 
 def test_first_epoch_abort_gives_zero_even_if_validation_would_be_perfect():
@@ -289,7 +289,7 @@ def test_nan_in_memory_is_harmless_until_it_reaches_the_prediction():
 
 
 # ---------------------------------------------------------------------------------------------
-# Classification (ACCURACY): sigmoid into s1 during training only (REFERENCE.md §3.3)
+# Classification (ACCURACY): sigmoid into s1 during training only
 
 
 def accuracy_task(train_x, train_y, valid_x, valid_y):

@@ -1,5 +1,5 @@
 """End to end: every examples/*.amz run through the CLI lands in its fitness range, and the
-paper's programs (REFERENCE.md §10) behave as §10.6 describes."""
+paper's programs behave as a NumPy simulation of the protocol predicts."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ EXPECTED = {
     # the reference's hand-coded network learns something on its teacher tasks (predicting 0
     # scores ≈ 0.43 there)
     "neural_net": (["--task", "nonlinear"], 0.45, 0.6),
-    # Figure 5 with its printed lr 4.1 diverges: the |error| > 100 abort gives 0 (§10.6)
+    # Figure 5 with its printed lr 4.1 diverges: the |error| > 100 abort gives 0
     "two_layer_nn": (["--task", "nonlinear"], 0.0, 0.0),
     # classification of projected digits pairs
     "logistic_regression": (["--task", "digits"], 0.9, 1.0),
@@ -65,7 +65,7 @@ def test_empty_program_scores_predicting_zero(kind):
 
 
 def test_readme_program_with_lr_001_solves_1000_example_linear_tasks():
-    """REFERENCE.md §10.1 with s2 = 0.01 (= LINEAR_ALGORITHM): ≈ 0.99994 in §10.6."""
+    """The README program with s2 = 0.01 (the reference's LINEAR_ALGORITHM) reaches ≈ 0.9999."""
     text = (PROGRAMS / "readme_linear_regressor.amz").read_text().replace("0.001", "0.01")
     program = parse(text)
     assert program.setup[0].data == (0.01,)
@@ -77,7 +77,7 @@ def test_readme_program_with_lr_001_solves_1000_example_linear_tasks():
 
 
 def test_readme_program_with_its_own_lr_learns_slowly():
-    """§10.6: lr 0.001 is far from solving the task with 100 examples, but beats predicting 0."""
+    """lr 0.001 is far from solving the task with 100 examples, but beats predicting 0."""
     program = parse_file(PROGRAMS / "readme_linear_regressor.amz")
     tasks = build_tasks(TaskSpec("linear", features=4, num_train=100, num_valid=100,
                                  num_tasks=10))
@@ -87,7 +87,8 @@ def test_readme_program_with_its_own_lr_learns_slowly():
 
 
 def test_linear_algorithm_equals_the_readme_program_at_the_same_lr():
-    """§10.3 and §10.1 compute the same thing with different scratch addresses."""
+    """LINEAR_ALGORITHM and the README program compute the same thing with different scratch
+    addresses."""
     tasks = build_tasks(TaskSpec("linear", num_tasks=4))
     code = evaluate(parse_file(PROGRAMS / "linear_algorithm.amz"), tasks)
     readme = parse((PROGRAMS / "readme_linear_regressor.amz").read_text().replace("0.001",
@@ -96,7 +97,7 @@ def test_linear_algorithm_equals_the_readme_program_at_the_same_lr():
 
 
 def test_figure5_program_runs_on_nonlinear_tasks():
-    """The printed lr 4.1 diverges (fitness 0); a small lr trains (REFERENCE.md §10.6)."""
+    """The printed lr 4.1 diverges (fitness 0); a small lr trains."""
     text = (PROGRAMS / "figure5_two_layer_nn.amz").read_text()
     tasks = build_tasks(TaskSpec("nonlinear", features=4, num_train=1000, num_valid=100,
                                  num_tasks=4))
@@ -108,7 +109,8 @@ def test_figure5_program_runs_on_nonlinear_tasks():
 
 
 def test_best_evolved_program_classifies_projected_digits():
-    """§10.5 (8/12/3 memory, ACCURACY tasks) learns: predicting a constant scores ≈ 0.5."""
+    """The paper's pruned best program (8/12/3 memory, ACCURACY tasks) learns: predicting a
+    constant scores ≈ 0.5."""
     program = parse_file(PROGRAMS / "best_evolved_pruned.amz")
     assert MemoryConfig.fitting(program) == MemoryConfig(8, 12, 3)
     tasks = build_tasks(TaskSpec("digits", features=16, num_train=250, num_valid=100,

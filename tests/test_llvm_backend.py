@@ -247,7 +247,7 @@ def test_each_op_matches_numpy(op, nasty, features):
         assert_exact(expected, actual, True)
 
 
-# Hand-picked cases of the protocol (REFERENCE.md §3) ------------------------------------------
+# Hand-picked cases of the protocol ----------------------------------------------------------
 
 def demo_tasks(num_tasks: int = 10, epochs: int = 1) -> object:
     return build_tasks(TaskSpec("linear", 4, 100, 100, num_tasks, epochs))

@@ -61,7 +61,7 @@ def test_single_key_interface_and_a_full_cache():
         for key in range(10):  # every insert past the third evicts the oldest
             assert cache.lookup(key) is None
             cache.insert(key, key / 10)
-        assert cache.lookup_all([9, 8, 7, 6]) == [0.9, 0.8, 0.7, None]
+        assert cache.lookup_tasks([9, 8, 7, 6])[0] == [0.9, 0.8, 0.7, None]
     assert native.items() == python.items() == [(9, 0.9, 2), (8, 0.8, 2), (7, 0.7, 2)]
 
 

@@ -1,5 +1,5 @@
 """amzc.backends.numpy: programs executed by the reference backend — memory layout, aliasing,
-random-fill streams, and batching across tasks (REFERENCE.md §1-§3, docs/randomness.md)."""
+random-fill streams, and batching across tasks (docs/language.md, docs/randomness.md)."""
 
 from __future__ import annotations
 

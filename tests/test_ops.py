@@ -79,7 +79,7 @@ def test_names_are_the_reference_enum_names():
 
 @pytest.mark.parametrize("o", OPS, ids=lambda o: o.name)
 def test_operand_types_match_the_name(o):
-    """The type prefix of every name agrees with its inputs/output (REFERENCE.md §2.2)."""
+    """The type prefix of every name agrees with its inputs/output."""
     kinds = (SCALAR, VECTOR, MATRIX)
     assert o.output in (*kinds, None)
     assert all(t in kinds for t in o.inputs)
@@ -94,7 +94,7 @@ def test_operand_types_match_the_name(o):
 TYPE_PREFIX = {SCALAR: "scalar", VECTOR: "vector", MATRIX: "matrix"}
 
 EXPECTED_TYPES = {
-    # id: (inputs, output) for the ops whose operand order matters (REFERENCE.md §2.2)
+    # id: (inputs, output) for the ops whose operand order matters
     18: ("sv", "v"), 29: ("sm", "m"), 31: ("mv", "v"), 27: ("vv", "s"), 28: ("vv", "m"),
     21: ("v", "s"), 34: ("m", "s"), 35: ("m", "v"), 36: ("m", "v"), 19: ("s", "v"),
     32: ("v", "m"), 33: ("v", "m"), 50: ("v", "s"), 51: ("m", "s"), 52: ("m", "v"),
@@ -147,7 +147,7 @@ def test_signature_text():
 
 
 # ---------------------------------------------------------------------------------------------
-# Group 1: scalar arithmetic (REFERENCE.md §2.2)
+# Group 1: scalar arithmetic
 
 
 @covers(0)
@@ -185,7 +185,7 @@ def test_scalar_arithmetic(name, a, b, expected):
      (1.0, -0.0, -INF), (0.0, 0.0, NAN), (INF, INF, NAN), (1.0, INF, 0.0)],
 )
 def test_scalar_division_is_ieee(a, b, expected):
-    """x/0 = ±inf, 0/0 = NaN: nothing is guarded (REFERENCE.md §2.1)."""
+    """x/0 = ±inf, 0/0 = NaN: nothing is guarded."""
     same(apply_op(op("scalar_division"), a, b), expected)
 
 
@@ -261,7 +261,7 @@ def test_tan_near_half_pi_is_huge_not_inf():
     assert math.isfinite(result) and abs(result) > 1e15
 
 
-# heaviside: scalar ≥ 0, vector/matrix > 0 (REFERENCE.md §2.2 ⚠ and §11.4)
+# heaviside: scalar ≥ 0, vector/matrix > 0 (the reference code's; the paper uses > 0 throughout)
 
 
 @covers(15)
@@ -341,7 +341,7 @@ def test_sums_run_left_to_right():
 
 @covers(28)
 def test_outer_product_orientation():
-    """M(i, j) = a(i)·b(j) (REFERENCE.md §2.2, op 28)."""
+    """M(i, j) = a(i)·b(j) (op 28)."""
     a, b = [1.0, 2.0, 3.0], [1.0, 10.0, 100.0]
     same(apply_op(op("vector_outer_product"), a, b),
          [[1.0, 10.0, 100.0], [2.0, 20.0, 200.0], [3.0, 30.0, 300.0]])
@@ -364,7 +364,7 @@ M3 = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]
 
 @covers(31)
 def test_matrix_vector_product_uses_rows():
-    """v_out(i) = Σ_j M(i, j)·v(j): the vector is a column (REFERENCE.md §2.2, op 31)."""
+    """v_out(i) = Σ_j M(i, j)·v(j): the vector is a column (op 31)."""
     o = op("matrix_vector_product")
     same(apply_op(o, M3, [1.0, 0.0, 0.0]), [1.0, 4.0, 7.0])  # first column
     same(apply_op(o, M3, [1.0, 10.0, 100.0]), [321.0, 654.0, 987.0])
@@ -391,7 +391,7 @@ def test_matrix_norm_is_frobenius():
 
 @covers(35, 36)
 def test_row_and_column_norms_orientation():
-    """Code semantics: 35 = column norms (axis=0), 36 = row norms (axis=1) (REFERENCE.md §11.5)."""
+    """Code semantics: 35 = column norms (axis=0), 36 = row norms (axis=1); Table S1 swaps them."""
     same(apply_op(op("matrix_column_norm"), NORM_M), [5.0, 1.0, 2.0])
     same(apply_op(op("matrix_row_norm"), NORM_M), [math.sqrt(10.0), 4.0, 2.0])
     assert op("matrix_column_norm").axis == 0 and op("matrix_row_norm").axis == 1
@@ -490,7 +490,7 @@ def test_matrix_min_max_of_signed_zeros_give_the_second():
 
 
 def py_std(values) -> float:
-    """sqrt(Σx²/n − (Σx/n)²), sums left to right, as REFERENCE.md §2.2 ops 53-55 state."""
+    """sqrt(Σx²/n − (Σx/n)²), sums left to right (ops 53-55)."""
     total = squares = 0.0
     for x in values:
         total += x
@@ -525,7 +525,7 @@ def test_vector_std_is_population_std():
 )
 def test_std_of_a_constant_vector_shows_the_cancellation(value, size, expected):
     """The radicand E[x²] − E[x]² of a constant vector is 0, slightly negative (→ NaN) or
-    slightly positive depending on rounding, summed left to right (REFERENCE.md §2.2, op 54)."""
+    slightly positive depending on rounding, summed left to right (op 54)."""
     v = [value] * size
     same(py_std(v), expected)
     same(apply_op(op("vector_st_dev"), v), expected)
@@ -601,7 +601,7 @@ def test_uniform_fills_draw_from_the_stream(name, shape):
 @pytest.mark.parametrize("lo, hi", [(0.7, 0.2), (0.5, 0.5), (-1.0, -1.0), (NAN, 1.0),
                                     (1.0, NAN)])
 def test_uniform_with_lo_not_below_hi_returns_lo(name, shape, lo, hi):
-    """absl returns lo when lo ≥ hi (REFERENCE.md §2.1)."""
+    """As absl's Uniform in the reference: lo when lo ≥ hi."""
     result = apply_op(op(name), out=np.zeros(shape), data=(lo, hi))
     same(result, np.full(shape, lo))
 

@@ -1,4 +1,4 @@
-"""amzc.parse: text → AST, the paper's variants, and errors a user can read (AMZ.md §1)."""
+"""amzc.parse: text → AST, the paper's variants, and errors a user can read (docs/language.md)."""
 
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ def test_ops_are_chosen_by_notation_and_types(text, expected):
     assert op_id(text) == expected
 
 
-# The paper's variants (AMZ.md §1 table, "also accepted")
+# The paper's variants, accepted and printed canonically (docs/language.md)
 
 
 def test_paper_noop():

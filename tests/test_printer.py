@@ -1,5 +1,5 @@
 """amzc.printer: canonical text, ``parse(print(p)) == p``, ``amzc fmt`` and the golden programs
-in tests/programs (the paper's programs of REFERENCE.md §10, plus one with every op)."""
+in tests/programs (the paper's and the reference code's programs, plus one with every op)."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def test_number_formats():
 
 
 # ---------------------------------------------------------------------------------------------
-# Canonical forms (AMZ.md §1 table)
+# Canonical forms (docs/language.md, Instructions)
 
 
 @pytest.mark.parametrize(
@@ -175,29 +175,29 @@ def test_fmt_is_idempotent_on_free_form_programs(text):
 
 
 # ---------------------------------------------------------------------------------------------
-# Golden programs (tests/programs/*.amz): canonical text, and the instructions REFERENCE.md §10
-# lists for each (op id, out, inputs, data)
+# Golden programs (tests/programs/*.amz): canonical text, and each one's instructions
+# as (op id, out, inputs, data)
 
 GOLDEN = sorted(PROGRAMS.glob("*.amz"))
 
 EXPECTED = {
-    "readme_linear_regressor": (  # §10.1
+    "readme_linear_regressor": (  # the AutoML-Zero README's program
         [(56, 2, (), (0.001,))],
         [(27, 1, (0, 1), ())],
         [(2, 3, (0, 1), ()), (3, 4, (3, 2), ()), (18, 2, (4, 0), ()), (23, 1, (1, 2), ())],
     ),
-    "figure5_two_layer_nn": (  # §10.2
+    "figure5_two_layer_nn": (  # paper Figure 5
         [(64, 1, (), (-1e-10, 9e-09)), (56, 3, (), (4.1,)), (63, 4, (), (-0.033, 0.01))],
         [(31, 6, (1, 0), ()), (48, 7, (6, 5), ()), (27, 1, (7, 4), ())],
         [(16, 3, (6,), ()), (2, 1, (0, 1), ()), (3, 2, (1, 3), ()), (18, 2, (2, 3), ()),
          (25, 3, (2, 4), ()), (28, 0, (3, 0), ()), (39, 1, (1, 0), ()), (23, 4, (2, 4), ())],
     ),
-    "linear_algorithm": (  # §10.3
+    "linear_algorithm": (  # the reference's LINEAR_ALGORITHM
         [(56, 2, (), (0.01,))],
         [(27, 1, (1, 0), ())],
         [(2, 3, (0, 1), ()), (3, 3, (2, 3), ()), (18, 2, (3, 0), ()), (23, 1, (1, 2), ())],
     ),
-    "neural_net_algorithm": (  # §10.4
+    "neural_net_algorithm": (  # the reference's NEURAL_NET_ALGORITHM
         [(63, 2, (), (0.0, 0.1)), (64, 0, (), (0.0, 0.1)), (56, 3, (), (0.01,))],
         [(31, 3, (0, 0), ()), (23, 3, (3, 1), ()), (48, 4, (3, 5), ()), (27, 1, (4, 2), ()),
          (1, 1, (1, 2), ())],
@@ -205,7 +205,7 @@ EXPECTED = {
          (23, 2, (2, 6), ()), (18, 7, (4, 2), ()), (16, 8, (3,), ()), (25, 7, (8, 7), ()),
          (23, 1, (1, 7), ()), (28, 1, (7, 0), ()), (39, 0, (0, 1), ())],
     ),
-    "best_evolved_pruned": (  # §10.5
+    "best_evolved_pruned": (  # paper Figure S1b
         [],
         [(24, 1, (0, 9), ()), (23, 5, (0, 9), ()), (31, 6, (1, 5), ()), (29, 1, (2, 2), ()),
          (27, 1, (6, 1), ())],

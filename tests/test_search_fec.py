@@ -1,4 +1,4 @@
-"""FEC: fingerprints and the LRU cache with forgetting (amzc/fec.py, REFERENCE.md §6)."""
+"""FEC: fingerprints and the LRU cache with forgetting (amzc/fec.py, docs/evolution.md)."""
 
 from __future__ import annotations
 

@@ -92,7 +92,7 @@ def test_carried_predictions_are_the_evaluators_validation_predictions():
 
 
 def test_the_best_evolved_program_scores_its_evaluator_fitness():
-    # Its Predict rewrites the weights it uses (REFERENCE.md §10.5): only the carried memory
+    # Its Predict rewrites the weights it uses (paper Figure S1b): only the carried memory
     # reproduces the evaluator; independent predictions differ.
     program = parse_file(PROGRAMS / "best_evolved_pruned.amz")
     tasks = build_tasks(task_spec("digits", num_tasks=1))

@@ -1,4 +1,4 @@
-"""amzc.tasks: TaskSpec → build_tasks → TaskSet (REFERENCE.md §4, AMZ.md §3)."""
+"""amzc.tasks: TaskSpec → build_tasks → TaskSet (docs/data.md, docs/evolution.md)."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def test_affine_labels_have_a_bias():
 
 @pytest.mark.parametrize("f", [3, 4, 8])
 def test_nonlinear_teacher_has_hidden_units_0_and_2_zeroed(f):
-    """y = u·relu(M x), rows 0 and 2 of M and entries 0 and 2 of u zero (REFERENCE.md §4.4)."""
+    """y = u·relu(M x), rows 0 and 2 of M and entries 0 and 2 of u zero, as in the reference."""
     ts = build_tasks(TaskSpec("nonlinear", features=f, num_train=60, num_valid=10, num_tasks=1,
                               param_seeds=(21,)))
     p = weights(21, f * f + f)
@@ -119,7 +119,7 @@ def test_nonlinear_is_not_linear():
 
 
 def test_default_seed_lists_and_continuation():
-    """REFERENCE.md §4.2: the reference's default lists, then previous seed + 1."""
+    """The reference's default seed lists, then previous seed + 1."""
     params, data = TaskSpec(num_tasks=10).seeds()
     assert params == [1001, 1012, 1010, 1000, 1006, 1008, 1007, 1003, 1004, 1005]
     assert data == [11001, 11012, 11010, 11000, 11006, 11008, 11007, 11003, 11004, 11005]

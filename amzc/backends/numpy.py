@@ -1,4 +1,4 @@
-"""The reference semantics: the evaluation protocol of REFERENCE.md §3 in NumPy, vectorized
+"""The reference semantics: the evaluation protocol (docs/language.md) in NumPy, vectorized
 across tasks. Memory is three arrays with a leading task axis (scalars (K, S), vectors
 (K, V, F), matrices (K, M, F, F)); each instruction runs once per example for all K tasks.
 
@@ -102,7 +102,7 @@ class NumpyBackend:
                     features[:] = x_epoch[:, t]
                     scalars[:, 0] = 0.0
                     _run_all(predict)
-                    if accuracy:  # spec: §3.3, the normalized prediction is what Learn sees
+                    if accuracy:  # the normalized prediction is what Learn sees
                         scalars[:, 1] = sigmoid(scalars[:, 1])
                     err = np.abs(y_epoch[:, t] - scalars[:, 1])
                     bad = ~(err <= max_err)  # NaN counts as bad
@@ -133,7 +133,7 @@ class NumpyBackend:
     def _validate(tasks: TaskSet, mem: _Memory, predict: list[Step], steps: int,
                   max_err: float, accuracy: bool, finished: np.ndarray,
                   rec: _Records | None) -> np.ndarray:
-        """One pass over the validation set, memory carried over (REFERENCE.md §3.2)."""
+        """One pass over the validation set, memory carried over."""
         k = tasks.num_tasks
         scalars, features = mem.scalars, mem.vectors[:, 0]
         loss = np.zeros(k)

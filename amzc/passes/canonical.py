@@ -1,6 +1,6 @@
 """Canonical renumbering and a structural key for programs.
 
-Memory starts zeroed and only ``s0``, ``s1`` and ``v0`` have a role (REFERENCE.md §1.2), so two
+Memory starts zeroed and only ``s0``, ``s1`` and ``v0`` have a role (docs/language.md), so two
 programs that differ by a permutation of the other addresses of a type compute the same
 predictions. Renumbering those addresses in order of first use (Setup, Predict, Learn; inputs
 before the output) picks one representative of each class. After dead-code elimination, equal

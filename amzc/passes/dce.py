@@ -1,7 +1,7 @@
 """Dead-code elimination: drop every instruction that cannot change a prediction.
 
-The evaluation protocol (REFERENCE.md §3.2) observes only ``s1``, right after each Predict
-(training and validation), and memory persists between examples, epochs and phases (§1.3).
+The evaluation protocol (docs/language.md) observes only ``s1``, right after each Predict
+(training and validation), and memory persists between examples, epochs and phases.
 Control flow is therefore the loop
 
     Setup → Predict;  Predict → Learn | Predict | end;  Learn → Predict
@@ -107,10 +107,6 @@ def _new_info(ins: Instruction) -> Info:
     info = (ins, reads, writes, op.form is Form.RANDOM, value_id)
     _INFO[id(ins)] = info
     return info
-
-
-def infos(body: tuple[Instruction, ...]) -> list[Info]:
-    return _body(body).infos
 
 
 def _body(body: tuple[Instruction, ...]) -> _Body:

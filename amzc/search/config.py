@@ -1,7 +1,7 @@
 """Experiment configuration: TOML files → validated, frozen dataclasses.
 
-Every field of REFERENCE.md §5.1 has a place here, plus amzc's own (hurdles, the paper's
-insert/remove weighting, early selection, time limits). Unknown keys and bad values are
+Every field of the reference code's experiment spec has a place here, plus amzc's own (hurdles, the
+paper's insert/remove weighting, early selection, time limits). Unknown keys and bad values are
 reported as one :class:`AmzConfigError` naming the file, the key and what would be accepted.
 The file format is documented in docs/evolution.md; ``configs/*.toml`` are examples."""
 
@@ -51,7 +51,7 @@ def _key(default: Any, *, toml: str | None = None, section: str | None = None,
 
 @dataclass(frozen=True)
 class TaskSetConfig:
-    """One of T_search, T_select, final (REFERENCE.md §4.8); ``randomize`` re-draws the task
+    """One of T_search, T_select, final (docs/evolution.md); ``randomize`` re-draws the task
     seeds from the search RNG at the start of every experiment (never for final tasks)."""
 
     spec: TaskSpec
@@ -129,7 +129,7 @@ class StopConfig:
 
 @dataclass(frozen=True)
 class MigrationConfig:
-    """Island model (paper §3.2, REFERENCE.md §8): ``islands`` populations (0: one per
+    """Island model (paper §3.2; not in the reference C++ code): ``islands`` populations (0: one per
     worker) each evolve ``interval`` individuals per round; then each sends ``fraction`` of
     its population to a shared pool and receives as many drawn from the whole pool."""
 
@@ -388,7 +388,7 @@ def _default(cls: type, name: str) -> Any:
 
 
 def _check_ops_fit(space: SearchSpace, file: str) -> None:
-    """Random instructions need somewhere to write and something to read (REFERENCE.md §1.2)."""
+    """Random instructions need somewhere to write and something to read (outputs avoid s0, v0)."""
     mem = space.memory
     for component in COMPONENTS:
         for op in space.components[component].ops:
@@ -570,7 +570,7 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
                                  "evolved for one feature size")
     if final.randomize:
         raise AmzConfigError(f"{file}: tasks.final.randomize: final tasks are never re-seeded "
-                             "(REFERENCE.md §4.8)")
+                             "(their seeds are fixed so that runs compare)")
 
     ops_table = root.table("ops")
     component_ops = {}

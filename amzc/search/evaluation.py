@@ -1,4 +1,4 @@
-"""Fitness of search candidates on T_search: FEC (REFERENCE.md §6), hurdles (paper §3.2) and
+"""Fitness of search candidates on T_search: FEC (amzc/fec.py), hurdles (paper §3.2) and
 the bookkeeping the experiment reports.
 
 Two memos make the common cases free without changing any result (docs/evolution.md):
@@ -430,7 +430,7 @@ class _Lazy:
 
 def evaluate_on(program: Program, tasks: TaskSet, memory: MemoryConfig, backend: Backend,
                 seed: int, max_abs_error: float = 100.0) -> tuple[float, np.ndarray]:
-    """Mean fitness on a task set without FEC (T_select and final evaluations, §4.8)."""
+    """Mean fitness on a task set without FEC (T_select and final evaluations)."""
     options = EvalOptions(max_abs_error=max_abs_error, seed=seed)
     out = backend.run(eliminate_dead_code(program), tasks, memory, options)
     return combine(out.fitness, "mean"), np.asarray(out.fitness, dtype=np.float64)

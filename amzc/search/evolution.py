@@ -1,4 +1,5 @@
-"""Regularized evolution (REFERENCE.md §5.5) and the random-search baseline (paper Figure 4).
+"""Regularized evolution (paper §3.2, as the reference code runs it) and random search
+(paper Figure 4).
 
 The population is P slots filled in order by the initial individuals; afterwards the slots are
 overwritten cyclically, so the slot replaced is always the oldest individual (aging). Each
@@ -52,7 +53,7 @@ def draw_seed(rng: random.Random) -> int:
 @dataclass
 class Population:
     """Programs and search fitness, slot by slot, with the index of the best (first of ties:
-    the reference's candidate rule, REFERENCE.md §5.5). The fitness is an ``array('d')``:
+    the reference's candidate rule). The fitness is an ``array('d')``:
     read as floats here, written in place by a backend's native child step."""
 
     size: int
@@ -184,7 +185,7 @@ class Strategy:
         return len(self.step(rng))
 
     def candidate(self) -> tuple[Program, float]:
-        """The experiment's result: the population's best (REFERENCE.md §5.5)."""
+        """The experiment's result: the population's best, first of ties."""
         pop = self.population
         return pop.programs[pop.best], pop.fitness[pop.best]
 

@@ -1,4 +1,4 @@
-"""The experiment loop (REFERENCE.md §5.6): search → select → final, in a run folder.
+"""The experiment loop (docs/evolution.md): search → select → final, in a run folder.
 
 Each experiment re-draws the task seeds (when configured), starts a new FEC cache and a new
 population, and searches until its budget ends; its candidate (the population's best) is then
@@ -290,7 +290,7 @@ class Run:
         s.experiment += 1
         s.search_spec = cfg.search_tasks.spec
         s.select_spec = cfg.select_tasks.spec
-        if cfg.search_tasks.randomize:  # spec: §4.8, re-drawn for every experiment
+        if cfg.search_tasks.randomize:  # re-drawn for every experiment, as the reference does
             s.search_spec = s.search_spec.reseeded(1 + self.rng.getrandbits(31))
         if cfg.select_tasks.randomize:
             s.select_spec = s.select_spec.reseeded(1 + self.rng.getrandbits(31))
@@ -448,7 +448,7 @@ class Run:
         s, cfg = self.state, self.config
         program, search_fitness = self.search.candidate()
         select_fitness, _ = self._select(program)
-        if select_fitness >= s.best_select:  # ties: the later experiment wins (§5.6)
+        if select_fitness >= s.best_select:  # ties: the later experiment wins, as in the reference
             s.best_select, s.best_program = select_fitness, program
             s.best_search_fitness, s.best_experiment = search_fitness, s.experiment
         fec_hits, fec_lookups, hurdle_stopped, hurdle_checked = self.search.counts()

@@ -1,4 +1,4 @@
-"""Hurdles (paper §3.2; not in the reference code, REFERENCE.md §8).
+"""Hurdles (paper §3.2; not in the reference C++ code).
 
 A candidate whose mean fitness over its first evaluated tasks is below the hurdle is not
 evaluated on the remaining tasks; its fitness is that partial mean. The hurdle is the given

@@ -1,4 +1,4 @@
-"""The island model (paper §3.2, REFERENCE.md §8): several populations evolve apart and
+"""The island model (paper §3.2; not in the reference code): several populations evolve apart and
 exchange programs by migration.
 
 An :class:`Island` is one regularized evolution with its own RNG, FEC cache and hurdle. Islands

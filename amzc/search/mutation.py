@@ -1,4 +1,4 @@
-"""Mutations on the AST (REFERENCE.md §5.3-5.4).
+"""Mutations on the AST (docs/evolution.md, Mutations).
 
 A child is the parent with at most one change. Draw order: the mutate coin (only when
 mutate_prob < 1), the mutation type (weighted), the component function (uniform over those
@@ -148,7 +148,7 @@ class Mutator:
         makers, rand = self._makers[component], rng.random
         return makers[int(rand() * len(makers))](rand)
 
-    # -- ALTER_PARAM on one instruction (REFERENCE.md §5.4) ------------------------------------
+    # -- ALTER_PARAM on one instruction (the reference's AlterParam) -----------------------------
 
     def alter(self, ins: Instruction, rng: random.Random) -> Instruction:
         op = ins.op

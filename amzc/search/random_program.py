@@ -1,8 +1,8 @@
-"""Random instructions and initial programs (REFERENCE.md §1.2, §2.1, §5.2).
+"""Random instructions and initial programs, as the reference C++ code makes them.
 
 Address rules of randomly generated instructions: scalar outputs in [1, S) (never the label
 s0), vector outputs in [1, V) (never the features v0), matrix outputs in [0, M); inputs of
-every type anywhere in [0, N). Data fields start as in the op table of REFERENCE.md §2:
+every type anywhere in [0, N). Data fields start as in the reference code:
 constants U(−1, 1), uniform bounds U(−1, 1) each (unsorted, so about half are constant fills),
 Gaussian mean U(−1, 1) and std U(0, 1); constant indices are integers in [0, F).
 
@@ -77,7 +77,7 @@ class InstructionFactory:
         return (tidy(uniform(rng, -1.0, 1.0)), tidy(uniform(rng, -1.0, 1.0)))  # (lo, hi)
 
     def random(self, rng: random.Random, op: Op) -> Instruction:
-        """A random instruction of ``op`` (REFERENCE.md §2.1: inputs first, then the output;
+        """A random instruction of ``op`` (the reference's draw order: inputs, then the output;
         for data ops the output, then the data)."""
         if op is NO_OP:
             return NOOP_INSTRUCTION
@@ -198,7 +198,7 @@ def random_program(rng: random.Random, space: SearchSpace,
 
 def pad(program: Program, space: SearchSpace) -> Program:
     """A hand-written initial program padded with no-ops up to the init sizes, never cut
-    (REFERENCE.md §5.2)."""
+    (as in the reference code)."""
     parts = {}
     for c in COMPONENTS:
         body = program.component(c)

@@ -1,4 +1,4 @@
-"""Task generators and the TaskSpec → TaskSet step (REFERENCE.md §4)."""
+"""Task generators and the TaskSpec → TaskSet step (the kinds: docs/data.md, docs/evolution.md)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from amzc.tasks.taskset import TaskSet
 __all__ = ["TaskSet", "TaskSpec", "TASK_KINDS", "build_tasks", "task_spec"]
 
 # Per-kind defaults of (features, num_train, num_valid, num_tasks) for task_spec(). Projected
-# tasks use the reference's F = 16 (REFERENCE.md §4.7); digits has ≥ 351 images per class pair;
+# tasks use the reference's F = 16 (its projection width); digits has ≥ 351 images per class pair;
 # for "data", 0 means "as in the file" and one task uses the file's one split.
 KIND_DEFAULTS: dict[str, tuple[int, int, int, int]] = {
     "digits": (16, 250, 100, 10), "cifar10": (16, 8000, 1000, 10), "data": (0, 0, 0, 1)}

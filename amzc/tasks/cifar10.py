@@ -3,7 +3,7 @@ folder of https://www.cs.toronto.edu/~kriz/cifar.html): pickles ``data_batch_1``
 ``data_batch_5`` and ``test_batch``, each a dict with ``b"data"``, an N×3072 uint8 array
 (1024 red, 1024 green, 1024 blue values per image), and ``b"labels"``, N class ids 0..9.
 
-The reference builds its tasks from the training images only (REFERENCE.md §4.7), so the
+The reference builds its tasks from the training images only (the train split), so the
 tasks use the five training batches. The pickles are read with an unpickler that accepts only
 the NumPy array types such files contain, so a crafted file cannot run code."""
 

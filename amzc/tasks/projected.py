@@ -1,4 +1,4 @@
-"""Projected binary classification over real images (REFERENCE.md §4.6-4.7), with amzc's own
+"""Projected binary classification over real images (docs/data.md), with amzc's own
 random streams (amzc.rng) in place of the reference's mt19937 and pre-generated files.
 
 For each task, from its data seed:
@@ -36,7 +36,7 @@ from amzc.tasks.taskset import TaskSet
 if TYPE_CHECKING:
     from amzc.tasks.spec import TaskSpec
 
-# REFERENCE.md §4.6: the pairs kept out of T_search for T_select and the final evaluation.
+# The reference's recommended held-out pairs: kept out of T_search for T_select and final.
 HELD_OUT_PAIRS: tuple[tuple[int, int], ...] = (
     (4, 6), (3, 5), (8, 9), (3, 8), (0, 9), (2, 9), (1, 8), (3, 6), (0, 5),
 )
@@ -70,7 +70,7 @@ def digits() -> ImageSource:
 
 
 def candidate_pairs(held_out: bool) -> list[tuple[int, int]]:
-    """The pairs a random task draws from, in lexicographic order (REFERENCE.md §4.6)."""
+    """The pairs a random task draws from, in lexicographic order, as in the reference."""
     held = sorted((min(p), max(p)) for p in HELD_OUT_PAIRS)
     if held_out:
         return held

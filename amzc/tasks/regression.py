@@ -1,5 +1,5 @@
-"""Regression tasks generated from (param seed, data seed): REFERENCE.md §4.3-4.4, with amzc's
-own random streams (amzc.rng)."""
+"""Regression tasks generated from (param seed, data seed) as the reference C++ code's
+linear and teacher-network task creators do, with amzc's own random streams (amzc.rng)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def affine(x: np.ndarray, param_seed: int) -> np.ndarray:
 
 
 def nonlinear(x: np.ndarray, param_seed: int) -> np.ndarray:
-    """The teacher network y = u·relu(M x) of REFERENCE.md §4.4, with hidden units 0 and 2
+    """The teacher network y = u·relu(M x) of the reference code, with hidden units 0 and 2
     disabled as in the reference code (rows 0 and 2 of M and entries 0 and 2 of u are zero)."""
     f = x.shape[1]
     p = _params(param_seed, f * f + f)

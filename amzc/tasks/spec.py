@@ -43,7 +43,7 @@ class TaskSpec:
     param_seeds: tuple[int, ...] = field(default=())
     data_seeds: tuple[int, ...] = field(default=())
     first_task_id: int = 0
-    # digits, cifar10 (REFERENCE.md §4.6): draw each task's class pair from the held-out pairs
+    # digits, cifar10 (docs/data.md): draw each task's class pair from the held-out pairs
     # (T_select, final) instead of from the others (T_search); or fix the pair.
     held_out: bool = False
     positive_class: int | None = None

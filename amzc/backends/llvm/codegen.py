@@ -1,5 +1,5 @@
 """AST → LLVM IR: one module whose entry point ``amz_run`` runs the whole evaluation protocol
-(REFERENCE.md §3, as amzc/backends/numpy.py states it) for every task of a task set.
+(as amzc/backends/numpy.py states it) for every task of a task set.
 
 The protocol driver is the same for both ways of running a program:
 
@@ -208,7 +208,7 @@ class Driver:
         exp = self.emitter.intrinsic("llvm.exp", self.b.fneg(x))
         return self.b.fdiv(self.fconst(1.0), self.b.fadd(self.fconst(1.0), exp))
 
-    # the protocol (REFERENCE.md §3.2, amzc/backends/numpy.py) ---------------------------------
+    # the protocol (amzc/backends/numpy.py) --------------------------------------------------------
     def build(self) -> ir.Module:
         b, shape = self.b, self.shape
         if shape.memory_on_stack:
@@ -288,7 +288,7 @@ class Driver:
         self.write_back()
 
     def set_inputs(self, base: ir.Value, row: ir.Value, label: ir.Value | None) -> None:
-        """v0 = x; s0 = label (0 before Predict): REFERENCE.md §3.2."""
+        """v0 = x; s0 = label (0 before Predict)."""
         f = self.shape.features
         first = self.b.mul(row, self.const(f))
         mem, v0 = self.mem_at(self.mem), self.shape.base("v", 0)
@@ -306,7 +306,7 @@ class Driver:
         self.components.emit(self, "predict")
         mem = self.mem_at(self.mem)
         s1 = mem.load(1)
-        if self.shape.accuracy:  # spec: §3.3, Learn sees the normalized prediction
+        if self.shape.accuracy:  # Learn sees the normalized prediction
             s1 = self.sigmoid(s1)
             mem.store(1, s1)
         y = self.load_lanes(self.param("train_y", PTR), row())
@@ -350,7 +350,7 @@ class Driver:
         return b.mul(b.xor(rot, x), lowering.splat(self.ivec, HASH_MULTIPLIER))
 
     def validate(self) -> None:
-        """One pass over the validation set, memory carried over (REFERENCE.md §3.2)."""
+        """One pass over the validation set, memory carried over."""
         b = self.b
         loss = self.var(self.vec, self.fconst(0.0), "loss")
         aborted = self.var(self.mask, ir.Constant(self.mask, None), "aborted")

@@ -434,9 +434,6 @@ class NativeFecCache:
             result[i] = None
         return result, missing
 
-    def lookup_all(self, keys: Sequence[int]) -> list[float | None]:
-        return self.lookup_tasks(keys)[0]
-
     def lookup(self, key: int) -> float | None:
         return self.lookup_tasks([key])[0][0]
 

@@ -7,7 +7,7 @@ indices and data fields are Python ints/floats when a program is compiled (LLVM 
 IR values when the interpreter decodes them at run time; the same code serves both, so the two
 paths cannot drift apart.
 
-Arithmetic follows the NumPy reference bit for bit (REFERENCE.md §2, amzc/ops.py): no fast-math
+Arithmetic follows the NumPy reference bit for bit (amzc/ops.py): no fast-math
 flags, no FMA contraction, reductions summed strictly left to right from the first term, min/max
 and heaviside as the exact compare-and-select of amzc/ops.py. Only the libm-style functions
 (sin, cos, tan, arcsin, arccos, arctan, exp, log) may differ from NumPy's by a few ulps, because
@@ -218,8 +218,8 @@ class Emitter:
         return new
 
     def compute_then_store(self, out: Idx, n: int, value: Callable[[Idx], ir.Value]) -> None:
-        """Write n results that read entries the output may overwrite (out may alias an input,
-        REFERENCE.md §2.1): every result is computed before any is stored."""
+        """Write n results that read entries the output may overwrite (out may alias an input):
+        every result is computed before any is stored."""
         if self.unrolled:
             values = [value(k) for k in range(n)]
             for k, v in enumerate(values):

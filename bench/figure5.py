@@ -64,8 +64,10 @@ print(json.dumps({"wall_s": time.time() - wall,
 """
 
 
-def run_one(lever: str, seed: int, minutes: float, folder: Path) -> dict:
+def run_one(lever: str, seed: int, minutes: float, folder: Path,
+            extra: dict[str, object] | None = None) -> dict:
     overrides, workers = LEVERS[lever]
+    overrides = {**overrides, **(extra or {})}
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-c", CHILD, str(CONFIG), str(seed), str(folder),
                            str(minutes), json.dumps(overrides),
@@ -134,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--keep-runs", type=Path, default=None,
                         help="keep the run folders here (default: a temporary folder)")
+    parser.add_argument("--set", dest="settings", action="append", default=[],
+                        metavar="KEY=VALUE", help="a config override for every run, as amzc "
+                        "evolve --set (e.g. population.size=100); repeatable")
     args = parser.parse_args(argv)
     levers = [name.strip() for name in args.levers.split(",") if name.strip()]
     unknown = [name for name in levers if name not in LEVERS]
@@ -146,10 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.minutes <= 0:
         parser.error("--minutes must be positive")
 
-    from amzc.search.config import load_config
+    from amzc.search.config import load_config, parse_override
     from amzc.tasks import build_tasks
 
-    cfg = load_config(CONFIG)
+    extra = dict(parse_override(text) for text in args.settings)
+    cfg = load_config(CONFIG, overrides=extra)
     tasks = build_tasks(cfg.final_tasks.spec)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -158,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             for seed in seeds:
                 folder = base / f"{lever}_seed{seed}"
                 start = time.time()
-                outcome = run_one(lever, seed, args.minutes, folder)
+                outcome = run_one(lever, seed, args.minutes, folder, extra)
                 ratio = outcome["cpu_s"] / outcome["wall_s"] if outcome["wall_s"] else 1.0
                 points = curve(folder, ratio, tasks, cfg)
                 runs.append({"lever": lever, "seed": seed, **outcome,
@@ -181,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                      "seeds_reaching": {name: sum(b >= level for b in best)
                                         for name, level in MILESTONES.items()}})
     result = {"benchmark": "figure5", "config": str(CONFIG.relative_to(ROOT)),
-              "minutes": args.minutes, "seeds": seeds, "levers": rows, "runs": runs}
+              "overrides": extra, "minutes": args.minutes, "seeds": seeds, "levers": rows,
+              "runs": runs}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     plot(runs, args.out.with_suffix(".png"), args.minutes)

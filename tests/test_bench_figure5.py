@@ -1,0 +1,33 @@
+"""bench/figure5.py: a short run of configs/figure5.toml end to end, through amzc.evolve in a
+child process, its curve on the final tasks, the JSON and the plot."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("figure5", ROOT / "bench" / "figure5.py")
+figure5 = importlib.util.module_from_spec(spec)
+sys.modules["figure5"] = figure5
+spec.loader.exec_module(figure5)
+
+
+def test_a_short_run_of_the_config_end_to_end(tmp_path):
+    out = tmp_path / "f5.json"
+    # seconds, not hours: a small population and few selection and final tasks
+    assert figure5.main(["--seeds", "1", "--minutes", "0.02", "--out", str(out),
+                         "--keep-runs", str(tmp_path / "runs"),
+                         "--set", "population.size=50", "--set", "tasks.select.num_tasks=3",
+                         "--set", "tasks.final.num_tasks=3"]) == 0
+    data = json.loads(out.read_text())
+    (run,) = data["runs"]
+    assert run["lever"] == "baseline" and run["individuals"] >= 50
+    assert run["cpu_s"] > 0 and run["curve"], "a best is logged at least once"
+    assert all(0.0 <= p["final_fitness"] <= 1.0 for p in run["curve"])
+    (row,) = data["levers"]
+    assert set(row["seeds_reaching"]) == {"M1", "M2"}
+    assert (tmp_path / "runs" / "baseline_seed1" / "result.json").is_file()
+    assert out.with_suffix(".png").stat().st_size > 10_000

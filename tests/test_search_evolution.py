@@ -315,4 +315,4 @@ def test_the_evaluator_asks_for_the_accelerator_once_and_probes_nothing_else():
     for seed in range(20):
         program = random_program(rng, parse_config(SMALL).search_space)
         assert plain.evaluate(program, seed) == reference.evaluate(program, seed)
-    assert asked == [1] and plain.native_population(Population(2).fitness, 2) is None
+    assert asked == [1] and plain.native_population(Population(2).fitness, [], 2) is None

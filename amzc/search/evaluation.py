@@ -221,17 +221,21 @@ class SearchEvaluator:
 
     # -- children evaluated and put into the population natively -----------------------------
 
-    def native_population(self, fitness: array, tournament_size: int) -> NativeChildren | None:
-        """The backend's native side of a full population (its ``child(program)`` runs a
-        child's evaluation, the population's update and the next tournament in one call:
-        amzc/backends/llvm/population.py), or None: then the strategy runs them in Python.
-        Only for children evaluated as written with FEC, without a hurdle, with the mean."""
+    def native_population(self, fitness: array, programs: list[Program],
+                          tournament_size: int) -> NativeChildren | None:
+        """The backend's native side of a full population (its ``child(program, seed)``
+        runs a child's evaluation, the population's update and the next tournament in one
+        call: amzc/backends/llvm/population.py; a child it cannot finish there, this
+        evaluator finishes), or None: then the strategy runs them in Python. Only for
+        children evaluated as written with FEC, without a hurdle, with the mean."""
         fec = self._fec
         if (fec is None or self.live_memo or self.hurdle is not None or not self._mean
                 or self.accelerator is None):
             return None
         runner = self._runner or self._make_runner(fec)
-        return runner.population(fitness, tournament_size) if runner is not None else None
+        if runner is None:
+            return None
+        return runner.population(fitness, programs, tournament_size, self.finish_native)
 
     def finish_native(self, program: Program, seed: int, result: int) -> float:
         """The fitness of a child whose native call (``result``: amz_fec_run's) left misses

@@ -33,7 +33,7 @@ PROGRAM = parse("def Predict():\n  s1 = dot(v0, v1)\n")
 @given(st.data(), st.integers(1, 30), st.integers(1, 12), st.integers(0, 2**64 - 1))
 def test_put_and_tournament_are_the_populations(data, size, tournament, key):
     """amz_put and amz_select, through the child function that decodes their result word,
-    against Population.replace_oldest and Population.tournament: the same fitness array,
+    against Population.put and Population.tournament: the same fitness array,
     programs, best, next slot and parents, and −1 where the candidate changed. (amz_child
     is stubbed to leave every child unfinished, so each goes through ``finish`` and
     amz_put.)"""
@@ -52,7 +52,7 @@ def test_put_and_tournament_are_the_populations(data, size, tournament, key):
     assert parent == python.tournament(key, children, tournament)
     for value in values:
         child = SimpleNamespace(**vars(PROGRAM), value=value)  # packable, and its own object
-        changed = python.replace_oldest(child, value)  # type: ignore[arg-type]
+        changed = python.put(child, value)  # type: ignore[arg-type]
         children += 1
         parent = native.child(child, 0)
         assert copy.tobytes() == python.fitness.tobytes()  # NaN and -0.0 included

@@ -62,14 +62,17 @@ def Learn():
 """)
 
 
-@given(st.lists(st.tuples(st.integers(0, 9), st.sampled_from([0.1, 0.5, 0.9, 0.5])),
-                min_size=1, max_size=60))
-def test_population_best_is_the_first_maximum(updates):
-    pop = Population(10)
-    for slot, fitness in updates:
-        slot = min(slot, len(pop.programs))  # slots fill in order first
-        pop.put(slot, LINEAR, fitness)
+@given(st.integers(1, 10), st.lists(st.sampled_from([0.1, 0.5, 0.9, 0.5, 0.0, -0.0]),
+                                    min_size=1, max_size=60))
+def test_population_put_fills_then_ages_and_keeps_the_first_maximum(size, values):
+    pop = Population(size)
+    for i, fitness in enumerate(values):
+        slot, candidate = i % size, pop.best
+        changed = pop.put(LINEAR, fitness)
+        assert pop.fitness[slot] == fitness and len(pop.fitness) == min(i + 1, size)
+        assert pop.next_slot == (slot + 1) % size
         assert pop.best == int(np.argmax(pop.fitness))
+        assert changed == (pop.best != candidate or slot == candidate)
 
 
 def test_tournament_draws_with_replacement_and_keeps_the_first_of_ties():

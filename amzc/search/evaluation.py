@@ -213,7 +213,9 @@ class SearchEvaluator:
                                   self._all_tasks)
         prints = self._fingerprint(form)
         per_task, missing = fec.lookup_tasks(prints)
-        return self._rest(form, seed, prints, per_task, missing)
+        if not missing:
+            return self._combine(per_task)  # type: ignore[arg-type]
+        return self._complete(form, seed, prints, per_task, missing)
 
     def _evaluate_written(self, program: Program, seed: int) -> float:
         """A program as written with FEC (``fec.memo = false``, the demo's setting):
@@ -242,15 +244,11 @@ class SearchEvaluator:
                     work.evaluated += len(missing)
                     missing = []
             self._recent.put_object(program, prints)
-        return self._rest(_AsWritten(program), seed, prints, per_task, missing)
-
-    def _rest(self, form: _Lazy | _AsWritten, seed: int, prints: list[int],
-              per_task: list[float | None], missing: list[int]) -> float:
-        """After the lookups: the fitness, from the cache alone (85% of the demo's
-        children) or after the misses' full evaluation."""
-        if not missing:
+        if not missing:  # all from the cache (85% of the demo's children), or just evaluated
+            if self._mean:
+                return sequential_mean(per_task)  # type: ignore[arg-type]
             return self._combine(per_task)  # type: ignore[arg-type]
-        return self._complete(form, seed, prints, per_task, missing)
+        return self._complete(_AsWritten(program), seed, prints, per_task, missing)
 
     def _make_runner(self, fec: FecCache) -> object:
         # a hurdle stages the full evaluation: then the misses come back here
@@ -265,15 +263,17 @@ class SearchEvaluator:
         per child (whether it ran, natively or not, or came from a memo), and the full
         examples of every task evaluated."""
         work, stats = self._work, self.stats
-        stats.train_steps += (children * self._steps_per_child
-                              + work.evaluated * self.train_examples)
-        stats.task_evaluations += work.evaluated
-        stats.hurdle_skipped_tasks += work.skipped
+        stats.train_steps += children * self._steps_per_child
         stats.backend_calls += work.calls
-        stats.fingerprint_memo_hits += work.fingerprint_hits
-        stats.fitness_memo_hits += work.fitness_hits
-        work.evaluated = work.skipped = work.calls = 0
-        work.fingerprint_hits = work.fitness_hits = 0
+        work.calls = 0
+        if work.evaluated or work.skipped or work.fingerprint_hits or work.fitness_hits:
+            # a full evaluation, a hurdle or a memo (most children are FEC hits: none)
+            stats.train_steps += work.evaluated * self.train_examples
+            stats.task_evaluations += work.evaluated
+            stats.hurdle_skipped_tasks += work.skipped
+            stats.fingerprint_memo_hits += work.fingerprint_hits
+            stats.fitness_memo_hits += work.fitness_hits
+            work.evaluated = work.skipped = work.fingerprint_hits = work.fitness_hits = 0
 
     # -- children evaluated and put into the population natively -----------------------------
 
@@ -300,7 +300,10 @@ class SearchEvaluator:
         self._work.calls += 1
         runner = self._runner
         prints, per_task, missing, _ = runner.outcome(result, program)
-        value = self._rest(_AsWritten(program), seed, prints, per_task, missing)
+        if missing:
+            value = self._complete(_AsWritten(program), seed, prints, per_task, missing)
+        else:
+            value = sequential_mean(per_task)  # type: ignore[arg-type]
         self._tally(1)
         # the general path may have grown the interpreter: the native call's block follows.
         # It cannot fail (an interpreter, once built, stays; the mode is fixed), and the next

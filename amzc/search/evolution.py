@@ -76,32 +76,32 @@ class Population:
     def full(self) -> bool:
         return len(self.programs) >= self.size
 
-    def put(self, slot: int, program: Program, fitness: float) -> None:
-        if slot == len(self.programs):
+    def put(self, program: Program, fitness: float) -> bool:
+        """Into the next slot: appended while the population fills, then over the oldest,
+        cyclically (aging). Whether the candidate changed (the best moved, or its slot was
+        the one replaced): the experiment's checks follow such a child."""
+        slot, candidate = len(self.programs), self.best
+        if slot < self.size:
             self.programs.append(program)
             self.fitness.append(fitness)
         else:
+            slot = self.next_slot
             old = self.fitness[slot]
             self.programs[slot] = program
             self.fitness[slot] = fitness
-            if slot == self.best and fitness < old:
+            if slot == candidate and fitness < old:  # the best got worse: the first maximum
+                self.next_slot = (slot + 1) % self.size
                 self.best = max(range(len(self.fitness)), key=self.fitness.__getitem__)
-                return
-        if self.best < 0:
-            self.best = slot
-            return
-        top = self.fitness[self.best]
-        if fitness > top or (fitness == top and slot < self.best):
-            self.best = slot
-
-    def replace_oldest(self, program: Program, fitness: float) -> bool:
-        """:meth:`put` into the next slot of a full population, which then moves on
-        cyclically (aging); whether the candidate changed (the best moved, or its slot
-        was the one replaced)."""
-        slot, candidate = self.next_slot, self.best
-        self.put(slot, program, fitness)
+                return True
         self.next_slot = (slot + 1) % self.size
-        return self.best != candidate or slot == candidate
+        if candidate < 0:
+            self.best = slot
+            return True
+        top = self.fitness[candidate]
+        if fitness > top or (fitness == top and slot < candidate):
+            self.best = slot
+            return True
+        return slot == candidate
 
     def tournament(self, key: int, child: int, size: int) -> int:
         """The parent of child number ``child``: ``size`` uniform draws with replacement
@@ -181,10 +181,9 @@ class Strategy:
         for i in range(start, start + count):
             programs.append(self.initial_program(rng, i))
             seeds.append(draw_seed(rng))
-        for slot, (program, fitness) in enumerate(
-                zip(programs, self.evaluator.evaluate_many(programs, seeds), strict=True),
-                start):
-            pop.put(slot, program, fitness)
+        for program, fitness in zip(programs, self.evaluator.evaluate_many(programs, seeds),
+                                    strict=True):
+            pop.put(program, fitness)
         return list(range(start, start + count))
 
     def step(self, rng: random.Random) -> list[int]:
@@ -240,12 +239,12 @@ class RegularizedEvolution(Strategy):
         # a child per pass: the tournament, the mutation, the evaluation, the oldest slot
         # replaced; the loop's checks run after a child that changed the candidate
         programs, key, size = pop.programs, self.key, self.tournament_size
-        mutate, evaluate, tournament, replace = (self.mutator.mutate, self.evaluator.evaluate,
-                                                 pop.tournament, pop.replace_oldest)
+        mutate, evaluate, tournament, put = (self.mutator.mutate, self.evaluator.evaluate,
+                                             pop.tournament, pop.put)
         for done in range(1, limit + 1):
             child = mutate(programs[tournament(key, self.children, size)], rng)
             self.children += 1
-            if replace(child, evaluate(child, draw_seed(rng))):
+            if put(child, evaluate(child, draw_seed(rng))):
                 return done
         return limit
 
@@ -253,7 +252,7 @@ class RegularizedEvolution(Strategy):
         """:meth:`advance` with the backend's native child step: per child, Python mutates
         the parent and draws the seed; one native call evaluates the child, puts it into
         the population and draws the next tournament (amzc/backends/llvm/population.py,
-        :meth:`Population.replace_oldest` and :meth:`Population.tournament` natively). A
+        :meth:`Population.put` and :meth:`Population.tournament` natively). A
         child it cannot finish (a random fill among its misses, an op its interpreter
         lacks, ...) the evaluator finishes, in that step."""
         pop = self.population
@@ -303,7 +302,7 @@ class RandomSearch(Strategy):
         else:
             program = self.initial_program(rng, self.seen)
             slots = [pop.next_slot]
-            pop.replace_oldest(program, self.evaluator.evaluate(program, draw_seed(rng)))
+            pop.put(program, self.evaluator.evaluate(program, draw_seed(rng)))
         self.seen += len(slots)
         self._remember(slots)
         return slots

@@ -207,13 +207,14 @@ class NativePopulation:
         (the experiment's checks follow). One Python frame per child, so the result word is
         decoded here and nowhere else."""
         at, programs, pack = self.address, self.programs, pack_program
+        done, shift, mask, changed = DONE, SLOT_SHIFT, MASK, CHANGED
 
         def child(program: Program, seed: int) -> int:
             r = run_child(block.address, pack(program), at)
-            if r < DONE:
+            if r < done:
                 r = put(at, finish(program, seed, r))
-            programs[(r >> SLOT_SHIFT) & MASK] = program
-            return -1 if r & CHANGED else r & MASK
+            programs[(r >> shift) & mask] = program
+            return -1 if r & changed else r & mask
 
         return child
 

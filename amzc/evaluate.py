@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -123,18 +123,8 @@ class FecRunner(Protocol):
 
     def ready(self) -> bool: ...
 
-    def population(self, fitness: array, tournament_size: int) -> NativeChildren | None: ...
-
-
-# The result word of a backend's native child step (amzc/backends/llvm/population.py, used by
-# amzc/search/evolution.py): the next child's parent in the low bits, the slot the child was
-# put into above them, whether the population's best changed, and DONE when the child was put.
-# One int, not a tuple: the search decodes it with a few integer operations per child.
-CHILD_INDEX_BITS = 24
-CHILD_INDEX_MASK = (1 << CHILD_INDEX_BITS) - 1
-CHILD_SLOT_SHIFT = CHILD_INDEX_BITS
-CHILD_CHANGED = 1 << 48
-CHILD_DONE = 1 << 49
+    def population(self, fitness: array, programs: list[Program], tournament_size: int,
+                   finish: Callable[[Program, int, int], float]) -> NativeChildren | None: ...
 
 
 class NativeChildren(Protocol):
@@ -146,13 +136,10 @@ class NativeChildren(Protocol):
         """Load the population's state; the next child's parent."""
         ...
 
-    def child(self, program: Program) -> int:
-        """Evaluate a child and, when that finished it, put it: the result word (without
-        CHILD_DONE, a backend-specific result for the evaluator to finish the child)."""
-        ...
-
-    def put(self, fitness: float) -> int:
-        """Put a child finished elsewhere: the result word."""
+    def child(self, program: Program, seed: int) -> int:
+        """Evaluate a child (``seed`` keys its random ops if it needs a full evaluation) and
+        put it into the oldest slot: the next child's parent, or −1 when the candidate
+        changed (the best moved, or its slot was the one replaced)."""
         ...
 
     def stop(self) -> tuple[int, int, int, int, int, int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from array import array
 from dataclasses import replace
+from types import SimpleNamespace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,7 +16,6 @@ from amzc.backends.llvm import LlvmBackend
 from amzc.backends.llvm.fec_table import library
 from amzc.backends.llvm.population import NativePopulation
 from amzc.backends.numpy import NumpyBackend
-from amzc.evaluate import CHILD_CHANGED, CHILD_DONE, CHILD_INDEX_MASK, CHILD_SLOT_SHIFT
 from amzc.parse import parse
 from amzc.search.config import FecConfig, parse_config
 from amzc.search.evaluation import SearchEvaluator
@@ -26,33 +26,42 @@ VALUES = st.sampled_from([0.0, -0.0, 0.1, 0.5, 0.5000000000000001, 0.9, 1.0, -1.
                          float("inf"), float("-inf"), float("nan")])
 
 
+PROGRAM = parse("def Predict():\n  s1 = dot(v0, v1)\n")
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.data(), st.integers(1, 30), st.integers(1, 12), st.integers(0, 2**64 - 1))
 def test_put_and_tournament_are_the_populations(data, size, tournament, key):
-    """amz_put and amz_select against Population.put and Population.tournament: the same
-    fitness array, best, next slot and parents, and the changed flag as the loop sets it."""
+    """amz_put and amz_select, through the child function that decodes their result word,
+    against Population.put and Population.tournament: the same fitness array,
+    programs, best, next slot and parents, and −1 where the candidate changed. (amz_child
+    is stubbed to leave every child unfinished, so each goes through ``finish`` and
+    amz_put.)"""
     fitness = data.draw(st.lists(VALUES, min_size=size, max_size=size))
     children = data.draw(st.integers(0, 10**6))
     next_slot = data.draw(st.integers(0, size - 1))
     python = Population(size, [None] * size, list(fitness), next_slot)  # type: ignore[list-item]
     python.best = max(range(size), key=python.fitness.__getitem__)
-    copy = array("d", fitness)
+    copy, programs = array("d", fitness), [None] * size
+    values = data.draw(st.lists(VALUES, min_size=1, max_size=40))
     lib = library()
-    native = NativePopulation(copy, tournament, lambda at: lambda program: 0, lib.put,
-                              lib.select)
+    stub = SimpleNamespace(child=lambda block, code, at: 1, put=lib.put, select=lib.select)
+    native = NativePopulation(copy, programs, tournament, stub,  # type: ignore[arg-type]
+                              SimpleNamespace(address=0), lambda p, seed, r: p.value)
     parent = native.start(python.next_slot, python.best, key, children)
     assert parent == python.tournament(key, children, tournament)
-    for value in data.draw(st.lists(VALUES, min_size=1, max_size=40)):
-        slot, candidate = python.next_slot, python.best
-        python.put(slot, None, value)  # type: ignore[arg-type]
-        python.next_slot = (slot + 1) % size
+    for value in values:
+        child = SimpleNamespace(**vars(PROGRAM), value=value)  # packable, and its own object
+        changed = python.put(child, value)  # type: ignore[arg-type]
         children += 1
-        r = native.put(value)
-        assert r & CHILD_DONE
-        assert (r >> CHILD_SLOT_SHIFT) & CHILD_INDEX_MASK == slot
-        assert bool(r & CHILD_CHANGED) == (python.best != candidate or slot == candidate)
-        assert r & CHILD_INDEX_MASK == python.tournament(key, children, tournament)
+        parent = native.child(child, 0)
         assert copy.tobytes() == python.fitness.tobytes()  # NaN and -0.0 included
+        assert all(a is b for a, b in zip(programs, python.programs, strict=True))
+        if changed:
+            assert parent == -1
+            assert native.stop()[:3] == (python.next_slot, python.best, children)
+            parent = native.start(python.next_slot, python.best, key, children)
+        assert parent == python.tournament(key, children, tournament)
     assert native.stop()[:3] == (python.next_slot, python.best, children)
 
 
@@ -75,11 +84,11 @@ def _search(backend, native: bool, seed: int = 5, individuals: int = 1500):
                                 config.search_space.memory, replace(config.fec))
     used = []
     if not native:
-        evaluator.native_population = lambda population, size: None
+        evaluator.native_population = lambda fitness, programs, size: None
     else:
         attach = evaluator.native_population
-        evaluator.native_population = lambda population, size: used.append(
-            attach(population, size)) or used[-1]
+        evaluator.native_population = lambda fitness, programs, size: used.append(
+            attach(fitness, programs, size)) or used[-1]
     evolution = RegularizedEvolution(config, evaluator)
     rng = random.Random(seed)
     done = 0
@@ -127,13 +136,14 @@ def test_the_native_step_only_where_it_takes_the_same_path():
             (written, Hurdle(HurdleConfig(enabled=True)), "mean"),
             (FecConfig(enabled=True, memo=True), None, "mean")])
     numpy = SearchEvaluator(NumpyBackend(), tasks, memory, written)
-    assert plain.native_population(pop.fitness, 2) is None  # before any evaluation: no interpreter
+    # before any evaluation: no interpreter
+    assert plain.native_population(pop.fitness, pop.programs, 2) is None
     program = parse("def Predict():\n  s1 = dot(v0, v1)\n")
     for evaluator in (plain, median, hurdled, memo, numpy):
         evaluator.evaluate(program, 1)
-    assert plain.native_population(pop.fitness, 2) is not None
+    assert plain.native_population(pop.fitness, pop.programs, 2) is not None
     for evaluator in (median, hurdled, memo, numpy):
-        assert evaluator.native_population(pop.fitness, 2) is None
+        assert evaluator.native_population(pop.fitness, pop.programs, 2) is None
 
 
 def test_the_native_loop_grows_its_interpreter_midway(monkeypatch):
@@ -178,7 +188,8 @@ def test_finish_native_is_evaluate():
     fresh, evaluator = (SearchEvaluator(LlvmBackend(shared=False), tasks, memory, fec)
                         for _ in range(2))
     expected = fresh.evaluate(program, 3)
-    assert evaluator.native_population(Population(1), 2) is None  # no interpreter yet
+    pop = Population(1)
+    assert evaluator.native_population(pop.fitness, pop.programs, 2) is None  # no interpreter yet
     assert evaluator.finish_native(program, 3, -1) == expected
     assert evaluator.stats == fresh.stats
     assert evaluator.fec.items() == fresh.fec.items()

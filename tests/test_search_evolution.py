@@ -62,14 +62,17 @@ def Learn():
 """)
 
 
-@given(st.lists(st.tuples(st.integers(0, 9), st.sampled_from([0.1, 0.5, 0.9, 0.5])),
-                min_size=1, max_size=60))
-def test_population_best_is_the_first_maximum(updates):
-    pop = Population(10)
-    for slot, fitness in updates:
-        slot = min(slot, len(pop.programs))  # slots fill in order first
-        pop.put(slot, LINEAR, fitness)
+@given(st.integers(1, 10), st.lists(st.sampled_from([0.1, 0.5, 0.9, 0.5, 0.0, -0.0]),
+                                    min_size=1, max_size=60))
+def test_population_put_fills_then_ages_and_keeps_the_first_maximum(size, values):
+    pop = Population(size)
+    for i, fitness in enumerate(values):
+        slot, candidate = i % size, pop.best
+        changed = pop.put(LINEAR, fitness)
+        assert pop.fitness[slot] == fitness and len(pop.fitness) == min(i + 1, size)
+        assert pop.next_slot == (slot + 1) % size
         assert pop.best == int(np.argmax(pop.fitness))
+        assert changed == (pop.best != candidate or slot == candidate)
 
 
 def test_tournament_draws_with_replacement_and_keeps_the_first_of_ties():
@@ -225,6 +228,31 @@ def test_children_evaluated_as_written_take_the_same_path(hurdles):
     assert as_written.stats.fingerprint_memo_hits > 0  # the exact copies
 
 
+@pytest.mark.parametrize("fec, hurdles", [
+    (FecConfig(enabled=True, memo=True, forget_every=3, cache_size=60), False),
+    (FecConfig(enabled=True, memo=False, forget_every=3, cache_size=60), False),
+    (FecConfig(enabled=True, memo=False, forget_every=3, cache_size=60), True),
+    (FecConfig(enabled=False), True)])
+def test_statistics_count_every_evaluation_once(fec, hurdles):
+    """Whatever path an evaluation takes (memos, exact copies, hurdles), the counters add up:
+    a fingerprint run's train steps per candidate with FEC, a full evaluation's per task
+    evaluated, and every task FEC missed either evaluated or skipped by the hurdle."""
+    programs = lineage(parse_config(SMALL), seed=3, children=150)
+    hurdle = Hurdle(HurdleConfig(enabled=True, tasks=1, update_every=1)) if hurdles else None
+    if hurdle is not None:
+        hurdle.update([0.2, 0.4, 0.6])
+    evaluator = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec, hurdle)
+    for i, program in enumerate(programs):
+        evaluator.evaluate(program, seed=i)
+    stats, n = evaluator.stats, len(programs)
+    fingerprint = TASKS.num_tasks * min(fec.num_train, TASKS.num_train) if fec.enabled else 0
+    assert stats.train_steps == (n * fingerprint
+                                 + stats.task_evaluations * TASKS.num_train * TASKS.epochs)
+    missed = evaluator.fec.misses if fec.enabled else n * TASKS.num_tasks
+    assert stats.task_evaluations + stats.hurdle_skipped_tasks == missed
+    assert (stats.hurdle_skipped_tasks > 0) == hurdles
+
+
 def test_memos_are_bounded_by_values_not_only_entries(monkeypatch):
     """An entry holds one value per task, so many tasks mean fewer entries; the bound clears
     a memo, which changes no result."""
@@ -315,4 +343,4 @@ def test_the_evaluator_asks_for_the_accelerator_once_and_probes_nothing_else():
     for seed in range(20):
         program = random_program(rng, parse_config(SMALL).search_space)
         assert plain.evaluate(program, seed) == reference.evaluate(program, seed)
-    assert asked == [1] and plain.native_population(Population(2).fitness, 2) is None
+    assert asked == [1] and plain.native_population(Population(2).fitness, [], 2) is None

@@ -12,12 +12,19 @@ Two memos make the common cases free without changing any result (docs/evolution
   forgetting or eviction caused does not need the backend either.
 
 Both memos are pure caches: they are not checkpointed, and the search takes the same path
-with or without them. Counters (train steps, FEC hits) count the work as if it had run.
+with or without them. The reference's counters (train steps, task evaluations) count the
+work as if it had run.
 
 Finding the live code costs about what a small fingerprint run does, so with ``fec.memo =
 false`` children are evaluated as written instead: the same predictions bit for bit (that is
 what dead-code elimination guarantees), hence the same search, with only exact copies of a
-program reusing its fingerprints (by object)."""
+program reusing its fingerprints (by object).
+
+The evaluator's path is chosen once per configuration: as written with FEC (the backend's
+native call when it can), the memos as a wrapper around the general path, or the general
+path alone. Each returns the fitness and records its work in one reused ``_Work``, which
+``SearchEvaluator._tally`` folds into :class:`EvalStats`, the only place they change; the
+native child step's children are folded there too."""
 
 from __future__ import annotations
 
@@ -70,6 +77,21 @@ def fec_taskset(tasks: TaskSet, num_train: int, num_valid: int) -> TaskSet:
                    np.ascontiguousarray(tasks.train_order[:, :1, :n]), tasks.task_ids)
 
 
+class _Work:
+    """What one evaluation did besides its fitness (or a run of children finished
+    natively): filled as it goes, folded into :class:`EvalStats` by ``SearchEvaluator._tally``
+    and zeroed there. One per evaluator, reused: a child allocates none."""
+
+    __slots__ = ("calls", "evaluated", "skipped", "fingerprint_hits", "fitness_hits")
+
+    def __init__(self) -> None:
+        self.calls = 0  # backend calls
+        self.evaluated = 0  # tasks evaluated in full (or taken from the fitness memo)
+        self.skipped = 0  # tasks a hurdle skipped
+        self.fingerprint_hits = 0
+        self.fitness_hits = 0
+
+
 @dataclass
 class EvalStats:
     """Counters of the work done. The first three count the search's work as the reference
@@ -95,12 +117,14 @@ class SearchEvaluator:
         self.accelerator = backend.search_accelerator()
         # the backend's fingerprint-and-lookup call (FecRunner), made on first use
         self._runner: Any = None
+        self.live_memo = fec.memo
         self.fec = FecCache(fec.cache_size, fec.forget_every) if fec.enabled else None
         self.hurdle = hurdle
         self.combine_mode = combine_mode
         self._mean = combine_mode == "mean"
         self.max_abs_error = max_abs_error
         self.stats = EvalStats()
+        self._work = _Work()
         self.train_examples = tasks.num_train * tasks.epochs
         self._fec_tasks = fec_taskset(tasks, fec.num_train, fec.num_valid)
         self._fec_options = EvalOptions(max_abs_error=max_abs_error, seed=FEC_SEED,
@@ -111,13 +135,13 @@ class SearchEvaluator:
         self._fec_train_steps = tasks.num_tasks * min(fec.num_train, self.train_examples)
         # the most one evaluate() can add to stats.train_steps: a fingerprint run, then every
         # task in full
-        self.max_train_steps_per_candidate = ((self._fec_train_steps if fec.enabled else 0)
+        self._steps_per_child = self._fec_train_steps if fec.enabled else 0
+        self.max_train_steps_per_candidate = (self._steps_per_child
                                               + tasks.num_tasks * self.train_examples)
         self._all_tasks = list(range(tasks.num_tasks))
         self._generation = dce.generation
         self.memoize = MEMOIZE
         self._singles: dict[int, TaskSet] = {}
-        self.live_memo = fec.memo
         # children evaluated as written: fingerprints of recent programs by object, for the
         # children that are exact copies (mutate_prob < 1)
         self._recent: BoundedCache[list[int]] = BoundedCache(RECENT_LIMIT)
@@ -137,6 +161,7 @@ class SearchEvaluator:
             cache = self.accelerator.fec_cache(cache.cache_size, cache.forget_every, like=cache)
         self._fec = cache
         self._runner = None
+        self._choose_path()
 
     def expect_ops(self, ops: Iterable[Op]) -> None:
         """Tell the backend which ops candidates will use, if it can prepare for them."""
@@ -146,47 +171,61 @@ class SearchEvaluator:
     # -- the one entry point -----------------------------------------------------------------
 
     def evaluate(self, program: Program, seed: int) -> float:
-        """Search fitness of ``program``; ``seed`` keys its random ops on a full evaluation."""
-        fec = self._fec
-        if fec is not None and not self.live_memo:
-            return self._evaluate_written(program, seed, fec)
-        form: _Lazy | _AsWritten
+        """Search fitness of ``program``; ``seed`` keys its random ops on a full evaluation.
+        The path was chosen with the cache (:meth:`_choose_path`); its work goes into the
+        statistics here."""
+        value = self._path(program, seed)
+        self._tally(1)
+        return value
+
+    def _choose_path(self) -> None:
+        """The evaluation's path for this configuration, chosen once: children as written
+        with FEC (the demo's setting; the backend's native call when it can), the dead-code
+        memos around the general path (``fec.memo = true``), or the general path on the
+        program as written (no FEC)."""
         if self.live_memo:
-            key, has_random, live = dce.analyze(program)
-            if dce.generation != self._generation:  # value ids were reset: old keys are stale
-                self._fingerprints.clear()
-                self._fitness.clear()
-                self._generation = dce.generation
-            form = _Lazy(live, key, not has_random)
-        else:  # run as written: the same predictions as the simplified program's, bit for bit
-            form = _AsWritten(program)
+            self._path = self._evaluate_live
+        elif self._fec is not None:
+            self._path = self._evaluate_written
+        else:
+            self._path = self._evaluate_as_written
+
+    def _evaluate_as_written(self, program: Program, seed: int) -> float:
+        return self._evaluate_form(_AsWritten(program), seed)
+
+    def _evaluate_live(self, program: Program, seed: int) -> float:
+        """The dead-code memos around the general path: the program's live code is their key
+        (the fingerprint memo in :meth:`_fingerprint`, the fitness memo in :meth:`_full`),
+        and the simplified program is what a backend runs, if one has to."""
+        key, has_random, live = dce.analyze(program)
+        if dce.generation != self._generation:  # value ids were reset: old keys are stale
+            self._fingerprints.clear()
+            self._fitness.clear()
+            self._generation = dce.generation
+        return self._evaluate_form(_Lazy(live, key, not has_random), seed)
+
+    def _evaluate_form(self, form: _Lazy | _AsWritten, seed: int) -> float:
+        """The general path: the fingerprints and FEC's lookups (with FEC), then the full
+        evaluation of what FEC missed (every task without FEC)."""
+        fec = self._fec
         if fec is None:
             return self._complete(form, seed, None, [None] * self.tasks.num_tasks,
                                   self._all_tasks)
-        key = form.key
-        assert key is not None  # children as written with FEC: _evaluate_written
-        prints = self._fingerprints.get(key) if self.memoize else None
-        if prints is None:
-            prints = self._fingerprint(form, key)
-        else:
-            self.stats.fingerprint_memo_hits += 1
+        prints = self._fingerprint(form)
         per_task, missing = fec.lookup_tasks(prints)
-        self.stats.train_steps += self._fec_train_steps
         if not missing:
             return self._combine(per_task)  # type: ignore[arg-type]
         return self._complete(form, seed, prints, per_task, missing)
 
-    def _evaluate_written(self, program: Program, seed: int, fec: FecCache) -> float:
-        """:meth:`evaluate` of a program as written (``fec.memo = false``, the demo's
-        setting): fingerprints and lookups in the backend's one native call when it can
-        (which without a hurdle also evaluates the misses of a program without random
-        fills), and for an exact copy of a recent program from that program's
-        fingerprints."""
-        stats = self.stats
-        stats.train_steps += self._fec_train_steps
+    def _evaluate_written(self, program: Program, seed: int) -> float:
+        """A program as written with FEC (``fec.memo = false``, the demo's setting):
+        fingerprints and lookups in the backend's one native call when it can (which without
+        a hurdle also evaluates the misses of a program without random fills), and for an
+        exact copy of a recent program from that program's fingerprints."""
+        fec, work = self._fec, self._work
         found = self._recent.get(id(program))
         if found is not None and self.memoize:
-            stats.fingerprint_memo_hits += 1
+            work.fingerprint_hits += 1
             prints = found
             per_task, missing = fec.lookup_tasks(prints)
         else:
@@ -195,15 +234,14 @@ class SearchEvaluator:
                 runner = self._make_runner(fec)
             result = runner(program) if runner is not None else None
             if result is None:  # no native call (yet): the two steps
-                prints = self._fingerprint(_AsWritten(program), None)
+                prints = self._fingerprint(_AsWritten(program))
                 per_task, missing = fec.lookup_tasks(prints)
             else:
-                stats.backend_calls += 1
+                work.calls += 1
                 prints, per_task, missing, evaluated = result
-                if evaluated:  # the misses as well, in that call: what _full counts
-                    stats.backend_calls += 1
-                    stats.task_evaluations += len(missing)
-                    stats.train_steps += len(missing) * self.train_examples
+                if evaluated:  # the misses as well, in a second run in that call
+                    work.calls += 1
+                    work.evaluated += len(missing)
                     missing = []
             self._recent.put_object(program, prints)
         if not missing:  # all from the cache (85% of the demo's children), or just evaluated
@@ -219,52 +257,70 @@ class SearchEvaluator:
                                                             self._fec_options, fec, full)
         return runner
 
+    def _tally(self, children: int) -> None:
+        """Fold the work of ``children`` evaluations into the statistics: the one place
+        they change. Train steps as the reference counts them: with FEC, a fingerprint run
+        per child (whether it ran, natively or not, or came from a memo), and the full
+        examples of every task evaluated."""
+        work, stats = self._work, self.stats
+        stats.train_steps += children * self._steps_per_child
+        stats.backend_calls += work.calls
+        work.calls = 0
+        if work.evaluated or work.skipped or work.fingerprint_hits or work.fitness_hits:
+            # a full evaluation, a hurdle or a memo (most children are FEC hits: none)
+            stats.train_steps += work.evaluated * self.train_examples
+            stats.task_evaluations += work.evaluated
+            stats.hurdle_skipped_tasks += work.skipped
+            stats.fingerprint_memo_hits += work.fingerprint_hits
+            stats.fitness_memo_hits += work.fitness_hits
+            work.evaluated = work.skipped = work.fingerprint_hits = work.fitness_hits = 0
+
     # -- children evaluated and put into the population natively -----------------------------
 
-    def native_population(self, fitness: array, tournament_size: int) -> NativeChildren | None:
-        """The backend's native side of a full population (its ``child(program)`` runs a
-        child's evaluation, the population's update and the next tournament in one call:
-        amzc/backends/llvm/population.py), or None: then the strategy runs them in Python.
-        Only for children evaluated as written with FEC, without a hurdle, with the mean."""
+    def native_population(self, fitness: array, programs: list[Program],
+                          tournament_size: int) -> NativeChildren | None:
+        """The backend's native side of a full population (its ``child(program, seed)``
+        runs a child's evaluation, the population's update and the next tournament in one
+        call: amzc/backends/llvm/population.py; a child it cannot finish there, this
+        evaluator finishes), or None: then the strategy runs them in Python. Only for
+        children evaluated as written with FEC, without a hurdle, with the mean."""
         fec = self._fec
         if (fec is None or self.live_memo or self.hurdle is not None or not self._mean
                 or self.accelerator is None):
             return None
         runner = self._runner or self._make_runner(fec)
-        return runner.population(fitness, tournament_size) if runner is not None else None
+        if runner is None:
+            return None
+        return runner.population(fitness, programs, tournament_size, self.finish_native)
 
     def finish_native(self, program: Program, seed: int, result: int) -> float:
         """The fitness of a child whose native call (``result``: amz_fec_run's) left misses
         it could not evaluate, or could not run it: what :meth:`_evaluate_written` does
         after its native call."""
-        stats = self.stats
-        stats.train_steps += self._fec_train_steps
-        stats.backend_calls += 1
+        self._work.calls += 1
         runner = self._runner
         prints, per_task, missing, _ = runner.outcome(result, program)
         if missing:
             value = self._complete(_AsWritten(program), seed, prints, per_task, missing)
         else:
-            value = sequential_mean(per_task)
+            value = sequential_mean(per_task)  # type: ignore[arg-type]
+        self._tally(1)
         # the general path may have grown the interpreter: the native call's block follows.
         # It cannot fail (an interpreter, once built, stays; the mode is fixed), and the next
         # child must not run with a stale block
-        ready = runner.ready()
-        if not ready:
+        if not runner.ready():
             raise RuntimeError("the backend's native child step lost its interpreter")
         return value
 
     def count_native(self, children: int, full_calls: int, evaluated_tasks: int) -> None:
-        """Fold the work of children finished natively into the statistics: train steps and
-        task evaluations as :meth:`_evaluate_written` counts them; backend calls as made
-        (an exact copy of a recent program reruns its fingerprint natively instead of taking
-        it from ``_recent``, so this counter, and ``fingerprint_memo_hits``, differ between
-        the native and the Python loop)."""
-        stats = self.stats
-        stats.train_steps += (children * self._fec_train_steps
-                              + evaluated_tasks * self.train_examples)
-        stats.task_evaluations += evaluated_tasks
-        stats.backend_calls += children + full_calls
+        """Fold the work of children finished natively into the statistics. Backend calls
+        as made: an exact copy of a recent program reruns its fingerprint natively instead
+        of taking it from ``_recent``, so this counter, and ``fingerprint_memo_hits``,
+        differ between the native and the Python loop."""
+        work = self._work
+        work.calls += children + full_calls
+        work.evaluated += evaluated_tasks
+        self._tally(children)
 
     def _complete(self, form: _Lazy | _AsWritten, seed: int, prints: list[int] | None,
                   per_task: list[float | None], missing: list[int]) -> float:
@@ -282,7 +338,7 @@ class SearchEvaluator:
             if hurdle.passes(self._combine([f for f in per_task if f is not None])):
                 self._full(form, deterministic, rest, per_task, seed)
             else:
-                self.stats.hurdle_skipped_tasks += len(rest)
+                self._work.skipped += len(rest)
         fec = self._fec
         if rest:  # a hurdle may have left tasks unevaluated
             if fec is not None:
@@ -307,9 +363,16 @@ class SearchEvaluator:
 
     # -- pieces --------------------------------------------------------------------------------
 
-    def _fingerprint(self, form: _Lazy | _AsWritten, key: tuple | None) -> list[int]:
-        """The fingerprint run (the memo missed)."""
-        self.stats.backend_calls += 1
+    def _fingerprint(self, form: _Lazy | _AsWritten) -> list[int]:
+        """The fingerprints: from the fingerprint memo by live code, or a fingerprint run."""
+        key = form.key
+        memoize = self.memoize and key is not None
+        if memoize:
+            prints = self._fingerprints.get(key)
+            if prints is not None:
+                self._work.fingerprint_hits += 1
+                return prints
+        self._work.calls += 1
         if self.accelerator is not None:  # hashed as it runs, no RunOutput
             prints = self.accelerator.fingerprints(form.get(), self._fec_tasks,
                                                    self.memory, self._fec_options)
@@ -317,7 +380,7 @@ class SearchEvaluator:
             prints = fingerprints(self.backend.run(form.get(), self._fec_tasks,
                                                    self.memory, self._fec_options, record=True),
                                   self._task_keys)
-        if self.memoize and key is not None:
+        if memoize:
             self._fingerprints.put(key, prints)
         return prints
 
@@ -330,17 +393,16 @@ class SearchEvaluator:
     def _full(self, form: _Lazy | _AsWritten, deterministic: bool, tasks: list[int],
               per_task: list[float | None], seed: int) -> None:
         """Full evaluation of the listed tasks into ``per_task``."""
-        key = form.key
-        self.stats.task_evaluations += len(tasks)
-        self.stats.train_steps += len(tasks) * self.train_examples
+        key, work = form.key, self._work
+        work.evaluated += len(tasks)
         memoize = self.memoize and key is not None
         memo = self._fitness.get(key) if deterministic and memoize else None
         todo = tasks if memo is None else [i for i in tasks if memo[i] is None]
         if memo is not None and len(todo) < len(tasks):
-            self.stats.fitness_memo_hits += 1
+            work.fitness_hits += 1
         if todo:
             subset, positions = self._subset(todo)
-            self.stats.backend_calls += 1
+            work.calls += 1
             # the seed only keys random ops; one shared options object lets a backend reuse
             # its per-call setup for every deterministic program
             options = (self._full_options if deterministic

@@ -25,15 +25,9 @@ from pathlib import Path
 
 from amzc.check import check
 from amzc.errors import AmzConfigError, AmzError
-from amzc.evaluate import (
-    CHILD_CHANGED,
-    CHILD_DONE,
-    CHILD_INDEX_MASK,
-    CHILD_SLOT_SHIFT,
-    NativeChildren,
-)
+from amzc.evaluate import NativeChildren
 from amzc.parse import parse_file
-from amzc.rng import uniform_index, uniform_indices
+from amzc.rng import uniform_indices
 from amzc.search.config import ExperimentConfig
 from amzc.search.evaluation import SearchEvaluator
 from amzc.search.mutation import Mutator
@@ -42,7 +36,7 @@ from amzc.syntax import Program
 
 INIT_CHUNK = 100  # initial individuals generated and evaluated per step (a batch)
 SEED_BITS = 63
-DRAW_BLOCK = 256  # children whose tournament draws the Python loop makes at once
+DRAW_BLOCK = 256  # children whose tournament draws Population.tournament makes at once
 
 
 def draw_seed(rng: random.Random) -> int:
@@ -65,6 +59,15 @@ class Population:
     def __post_init__(self) -> None:
         if not isinstance(self.fitness, array):
             self.fitness = array("d", self.fitness)
+        # tournament draws made in a block: those of the children from _drawn_from on, a
+        # pure function of _drawn_for = (key, population size, tournament size); not state
+        self._drawn: list[int] = []
+        self._drawn_from = 0
+        self._drawn_for: tuple[int, int, int] | None = None
+
+    def __getstate__(self) -> dict:
+        return {name: value for name, value in self.__dict__.items()
+                if not name.startswith("_drawn")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -74,37 +77,49 @@ class Population:
     def full(self) -> bool:
         return len(self.programs) >= self.size
 
-    def put(self, slot: int, program: Program, fitness: float) -> None:
-        if slot == len(self.programs):
+    def put(self, program: Program, fitness: float) -> bool:
+        """Into the next slot: appended while the population fills, then over the oldest,
+        cyclically (aging). Whether the candidate changed (the best moved, or its slot was
+        the one replaced): the experiment's checks follow such a child."""
+        slot, candidate = len(self.programs), self.best
+        if slot < self.size:
             self.programs.append(program)
             self.fitness.append(fitness)
         else:
+            slot = self.next_slot
             old = self.fitness[slot]
             self.programs[slot] = program
             self.fitness[slot] = fitness
-            if slot == self.best and fitness < old:
+            if slot == candidate and fitness < old:  # the best got worse: the first maximum
+                self.next_slot = (slot + 1) % self.size
                 self.best = max(range(len(self.fitness)), key=self.fitness.__getitem__)
-                return
-        if self.best < 0:
+                return True
+        self.next_slot = (slot + 1) % self.size
+        if candidate < 0:
             self.best = slot
-            return
-        top = self.fitness[self.best]
-        if fitness > top or (fitness == top and slot < self.best):
+            return True
+        top = self.fitness[candidate]
+        if fitness > top or (fitness == top and slot < candidate):
             self.best = slot
+            return True
+        return slot == candidate
 
     def tournament(self, key: int, child: int, size: int) -> int:
         """The parent of child number ``child``: ``size`` uniform draws with replacement
-        (outputs child·size … of stream ``key``), then :meth:`winner`."""
-        n, first = len(self.fitness), child * size
-        return self.winner([uniform_index(key, c, n) for c in range(first, first + size)])
-
-    def winner(self, drawn: list[int]) -> int:
-        """The fittest of the drawn slots; strict ``>``, so the first drawn of tied maxima
-        wins."""
-        fitness = self.fitness
-        best = drawn[0]
+        (outputs child·size … of stream ``key``), the fittest drawn winning; strict ``>``,
+        so the first drawn of tied maxima wins. The draws are made :data:`DRAW_BLOCK`
+        children at a time (by NumPy): drawn one by one they cost as much as the rest of
+        a child's Python."""
+        n = len(self.fitness)
+        at = (child - self._drawn_from) * size
+        if self._drawn_for != (key, n, size) or not 0 <= at < len(self._drawn):
+            self._drawn = uniform_indices(key, child * size, DRAW_BLOCK * size, n)
+            self._drawn_from, self._drawn_for, at = child, (key, n, size), 0
+        drawn, fitness = self._drawn, self.fitness
+        best = drawn[at]
         top = fitness[best]
-        for k in drawn[1:]:
+        for j in range(at + 1, at + size):
+            k = drawn[j]
             if fitness[k] > top:
                 best, top = k, fitness[k]
         return best
@@ -167,10 +182,9 @@ class Strategy:
         for i in range(start, start + count):
             programs.append(self.initial_program(rng, i))
             seeds.append(draw_seed(rng))
-        for slot, (program, fitness) in enumerate(
-                zip(programs, self.evaluator.evaluate_many(programs, seeds), strict=True),
-                start):
-            pop.put(slot, program, fitness)
+        for program, fitness in zip(programs, self.evaluator.evaluate_many(programs, seeds),
+                                    strict=True):
+            pop.put(program, fitness)
         return list(range(start, start + count))
 
     def step(self, rng: random.Random) -> list[int]:
@@ -204,11 +218,6 @@ class RegularizedEvolution(Strategy):
         self.tournament_size = config.tournament_size
         self.key: int | None = None  # the tournaments' stream, drawn at the first child
         self.children = 0  # children made so far: the next one's tournament counter
-        # the Python loop's tournament draws for the children from _drawn_from on: a pure
-        # function of (key, population size, tournament size), kept with them
-        self._drawn: list[int] = []
-        self._drawn_from = 0
-        self._drawn_for: tuple[int, int, int] | None = None
 
     def step(self, rng: random.Random) -> list[int]:
         pop = self.population
@@ -224,61 +233,42 @@ class RegularizedEvolution(Strategy):
             return len(self._init_step(rng))
         if self.key is None:
             self.key = rng.getrandbits(64)
-        native = self.evaluator.native_population(pop.fitness, self.tournament_size)
+        native = self.evaluator.native_population(pop.fitness, pop.programs,
+                                                  self.tournament_size)
         if native is not None:
             return self._advance_native(native, rng, limit)
         # a child per pass: the tournament, the mutation, the evaluation, the oldest slot
         # replaced; the loop's checks run after a child that changed the candidate
-        programs, n, size = pop.programs, pop.size, self.tournament_size
-        if self._drawn_for != (self.key, n, size):
-            self._drawn, self._drawn_for = [], (self.key, n, size)
-        mutate, evaluate, put, winner = (self.mutator.mutate, self.evaluator.evaluate,
-                                         pop.put, pop.winner)
+        programs, key, size = pop.programs, self.key, self.tournament_size
+        mutate, evaluate, tournament, put = (self.mutator.mutate, self.evaluator.evaluate,
+                                             pop.tournament, pop.put)
         for done in range(1, limit + 1):
-            # Population.tournament, with its draws taken from a block made by NumPy
-            at = (self.children - self._drawn_from) * size
-            if not 0 <= at < len(self._drawn):
-                self._drawn_from = self.children
-                self._drawn = uniform_indices(self.key, self.children * size,
-                                              DRAW_BLOCK * size, n)
-                at = 0
-            child = mutate(programs[winner(self._drawn[at: at + size])], rng)
+            child = mutate(programs[tournament(key, self.children, size)], rng)
             self.children += 1
-            value = evaluate(child, draw_seed(rng))
-            slot, candidate = pop.next_slot, pop.best
-            put(slot, child, value)
-            pop.next_slot = (slot + 1) % n
-            if pop.best != candidate or slot == candidate:
+            if put(child, evaluate(child, draw_seed(rng))):
                 return done
         return limit
 
     def _advance_native(self, native: NativeChildren, rng: random.Random, limit: int) -> int:
         """:meth:`advance` with the backend's native child step: per child, Python mutates
-        the parent and draws the seed; one native call evaluates the child, puts its fitness
-        into the population and draws the next tournament (amzc/backends/llvm/population.py,
-        the same operations as the loop above). A child it cannot finish (a random fill
-        among its misses, an op its interpreter lacks, ...) the evaluator finishes, and the
-        native call puts it."""
-        pop, evaluator = self.population, self.evaluator
+        the parent and draws the seed; one native call evaluates the child, puts it into
+        the population and draws the next tournament (amzc/backends/llvm/population.py,
+        :meth:`Population.put` and :meth:`Population.tournament` natively). A
+        child it cannot finish (a random fill among its misses, an op its interpreter
+        lacks, ...) the evaluator finishes, in that step."""
+        pop = self.population
         programs, mutate, bits = pop.programs, self.mutator.mutate, rng.getrandbits
-        child_step, put, finish = native.child, native.put, evaluator.finish_native
-        mask, shift = CHILD_INDEX_MASK, CHILD_SLOT_SHIFT
+        child = native.child
         parent = native.start(pop.next_slot, pop.best, self.key, self.children)
         done = 0
         try:
             for done in range(1, limit + 1):  # noqa: B007 - the count is the result
-                child = mutate(programs[parent], rng)
-                seed = bits(SEED_BITS)
-                r = child_step(child)
-                if r < CHILD_DONE:
-                    r = put(finish(child, seed, r))
-                programs[(r >> shift) & mask] = child
-                if r & CHILD_CHANGED:
+                parent = child(mutate(programs[parent], rng), bits(SEED_BITS))
+                if parent < 0:  # the candidate changed
                     break
-                parent = r & mask
         finally:
             pop.next_slot, pop.best, self.children, *work = native.stop()
-            evaluator.count_native(*work)
+            self.evaluator.count_native(*work)
         return done
 
     def state(self) -> dict:
@@ -312,11 +302,8 @@ class RandomSearch(Strategy):
             slots = self._init_step(rng)
         else:
             program = self.initial_program(rng, self.seen)
-            fitness = self.evaluator.evaluate(program, draw_seed(rng))
-            slot = pop.next_slot
-            pop.put(slot, program, fitness)
-            pop.next_slot = (slot + 1) % pop.size
-            slots = [slot]
+            slots = [pop.next_slot]
+            pop.put(program, self.evaluator.evaluate(program, draw_seed(rng)))
         self.seen += len(slots)
         self._remember(slots)
         return slots

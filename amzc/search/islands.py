@@ -201,11 +201,7 @@ class Island:
         (the paper does not say which are replaced)."""
         pop = self.population
         for program, fitness in arrivals:
-            if not pop.full:
-                pop.put(len(pop.programs), program, fitness)
-                continue
-            pop.put(pop.next_slot, program, fitness)
-            pop.next_slot = (pop.next_slot + 1) % pop.size
+            pop.put(program, fitness)
 
     def round(self, arrivals: Sequence[Migrant], n: int,
               count: int) -> tuple[IslandReport, list[Migrant]]:

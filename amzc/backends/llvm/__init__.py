@@ -446,21 +446,24 @@ class FecRunner:
     interpreter built yet, or compiled mode): the caller takes the general path, which
     builds one.
 
-    With a :meth:`population`, :meth:`child` also puts the child's fitness into the
-    population and draws the next tournament in that call (amzc/backends/llvm/population.py).
+    :meth:`population` gives the native child step: the same call, then the child's fitness
+    put into the population and the next tournament (amzc/backends/llvm/population.py).
     """
 
     __slots__ = ("backend", "ctx", "cache", "full", "_interpreter", "_generation", "_block",
-                 "_address", "_run", "_child", "_fitness", "_missing", "_population")
+                 "address", "_run", "_fitness", "_missing", "_population")
 
     def __init__(self, backend: LlvmBackend, ctx: _Context, cache: NativeFecCache,
                  full: _Context | None = None) -> None:
         self.backend, self.ctx, self.cache, self.full = backend, ctx, cache, full
         self._interpreter: _Interpreter | None = None
         self._generation = -1
-        self._block: np.ndarray | None = None  # kept here: it holds the addresses of the
-        self._address = 0  # interpreter's kernel and of the Calls, which this runner keeps
-        self._run, self._child = cache.library.run, cache.library.child
+        # the block is kept here: it holds the addresses of the interpreter's kernel and of
+        # the Calls, which this runner keeps. Its address is read by every native call (the
+        # child step's too)
+        self._block: np.ndarray | None = None
+        self.address = 0
+        self._run = cache.library.run
         self._fitness, self._missing = cache.results_views(ctx.call.num_tasks)
         self._population: NativePopulation | None = None
 
@@ -473,7 +476,7 @@ class FecRunner:
             if interpreter is None or self.backend.mode == "compile":
                 return False
             self._block = cache.block(interpreter.kernel, ctx.call, self._full_args())
-            self._address = self._block.ctypes.data
+            self.address = self._block.ctypes.data
             self._interpreter, self._generation = interpreter, cache.generation
             self._fitness, self._missing = cache.results_views(ctx.call.num_tasks)
         return True
@@ -483,7 +486,7 @@ class FecRunner:
         if not self.ready():
             return None
         code = pack_program(program)
-        return self.outcome(self._run(self._address, code), program, code)
+        return self.outcome(self._run(self.address, code), program, code)
 
     def outcome(self, misses: int, program: Program, code: bytes | None = None
                 ) -> tuple[list[int], list[float | None], list[int], bool]:
@@ -501,33 +504,19 @@ class FecRunner:
                     self._missing[:misses - FULL].tolist(), True)
         return (call.hashes_view.tolist(), *cache.results(call.num_tasks, misses), False)
 
-    def population(self, fitness: array, tournament_size: int) -> NativePopulation | None:
+    def population(self, fitness: array, programs: list[Program], tournament_size: int,
+                   finish: Callable[[Program, int, int], float]) -> NativePopulation | None:
         """The native side of a full population whose fitness is ``fitness`` (written in
-        place), for :meth:`child`; None when the native call cannot run now or the
-        population is too large for its result word."""
+        place) and whose programs are ``programs``, for the native child step (``finish``
+        finishes a child it left unfinished); None when the native call cannot run now or
+        the population is too large for its result word."""
         if not self.ready() or len(fitness) > MAX_POPULATION:
             return None
         pop = self._population
-        if pop is None or not pop.valid_for(fitness, tournament_size):
-            library = self.cache.library
-            pop = self._population = NativePopulation(fitness, tournament_size,
-                                                      self.child_step, library.put,
-                                                      library.select)
+        if pop is None or not pop.valid_for(fitness, programs, tournament_size):
+            pop = self._population = NativePopulation(fitness, programs, tournament_size,
+                                                      self.cache.library, self, finish)
         return pop
-
-    def child_step(self, population_at: int) -> Callable[[Program], int]:
-        """``child(program)``: ``amz_child`` for the population descriptor at
-        ``population_at``: the fingerprint run, lookups, the misses' evaluation if it can,
-        and then the population's update and next tournament; a result without DONE is
-        ``amz_fec_run``'s (see :meth:`outcome`), and the caller finishes the child. One
-        Python frame per child: the block's address is read from the runner each call (a
-        new block replaces it when the interpreter grows)."""
-        run_child, runner, pack = self._child, self, pack_program
-
-        def child(program: Program) -> int:
-            return run_child(runner._address, pack(program), population_at)
-
-        return child
 
     def _full_args(self) -> tuple[Call, int, int, int] | None:
         """The full evaluation's part of the block; its work limit is the cost model's

@@ -23,24 +23,31 @@ from __future__ import annotations
 import ctypes
 from array import array
 from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 from llvmlite import ir
 
-from amzc.evaluate import CHILD_CHANGED, CHILD_DONE, CHILD_INDEX_MASK, CHILD_SLOT_SHIFT
 from amzc.rng import GOLDEN
 from amzc.syntax import Program
 
+from .encode import pack_program
 from .irfn import Fn
 from .lowering import F64, I64, PTR, uniform01
 
 POP = ("fitness", "size", "tournament_size", "key", "next_slot", "best", "children",
        "native_children", "full_calls", "evaluated_tasks")
 Q = {name: i for i, name in enumerate(POP)}
-# amz_put's and amz_child's result word (amzc/evaluate.py): without DONE, amz_child returns
-# amz_fec_run's result for Python to finish the child
-MASK, SLOT_SHIFT, CHANGED, DONE = (CHILD_INDEX_MASK, CHILD_SLOT_SHIFT, CHILD_CHANGED,
-                                   CHILD_DONE)
+# amz_put's and amz_child's result word, one int64 (a tuple would cost the search more than
+# its decoding): the next child's parent in the low bits, the slot the child was put into
+# above them, whether the population's best changed, and DONE when the child was put. Without
+# DONE, amz_child returns amz_fec_run's result, for the evaluator to finish the child. Decoded
+# in one place: NativePopulation's child function.
+INDEX_BITS = 24
+MASK = (1 << INDEX_BITS) - 1
+SLOT_SHIFT = INDEX_BITS
+CHANGED = 1 << 48
+DONE = 1 << 49
 MAX_POPULATION = MASK  # larger populations take the Python path
 CHILD, PUT, SELECT = "amz_child", "amz_put", "amz_select"
 
@@ -162,30 +169,61 @@ def functions(address: dict[str, int]) -> tuple[ctypes._CFuncPtr, ctypes._CFuncP
             ctypes.CFUNCTYPE(i64, ptr)(address[SELECT]))
 
 
-class NativePopulation:
-    """The descriptor of one population's fitness array for amz_child / amz_put /
-    amz_select. Between :meth:`start` and :meth:`stop` the next slot, the best, and the
-    children count live here; outside, in the Python objects."""
+class Block(Protocol):
+    """Where amz_child's first argument is read, each call (a new block replaces the old
+    when the interpreter grows): the FEC runner."""
 
-    def __init__(self, fitness: array, tournament_size: int,
-                 child_step: Callable[[int], Callable[[Program], int]],
-                 put_fn: ctypes._CFuncPtr,
-                 select_fn: ctypes._CFuncPtr) -> None:
+    address: int
+
+
+class NativePopulation:
+    """The native side of one population (its fitness array, written in place, and its
+    programs list) for amz_child / amz_put / amz_select. Between :meth:`start` and
+    :meth:`stop` the next slot, the best, and the children count live here; outside, in the
+    Python objects. ``finish(program, seed, result)`` is the fitness of a child amz_child
+    left unfinished (``result``: amz_fec_run's)."""
+
+    def __init__(self, fitness: array, programs: list[Program], tournament_size: int,
+                 library: Any, block: Block, finish: Callable[[Program, int, int], float]
+                 ) -> None:
         assert fitness.typecode == "d"
         self.fitness = fitness  # kept: the descriptor holds its buffer's address
+        self.programs = programs
         self.desc = np.zeros(len(POP), dtype=np.int64)
         self.desc[Q["fitness"]] = fitness.buffer_info()[0]
         self.desc[Q["size"]] = len(fitness)
         self.desc[Q["tournament_size"]] = tournament_size
         self.address = self.desc.ctypes.data
-        self._put, self._select = put_fn, select_fn
-        # child(program) → result word: the runner's amz_child call, bound to this descriptor
-        self.child: Callable[[Program], int] = child_step(self.address)
+        self._select = library.select
+        self.child = self._child_function(library.child, library.put, block, finish)
 
-    def valid_for(self, fitness: array, tournament_size: int) -> bool:
-        """Whether the descriptor is this array's (its buffer where it was) and T's."""
+    def _child_function(self, run_child: ctypes._CFuncPtr, put: ctypes._CFuncPtr,
+                        block: Block, finish: Callable[[Program, int, int], float]
+                        ) -> Callable[[Program, int], int]:
+        """``child(program, seed)``: amz_child (the fingerprint run, the lookups, the
+        misses' evaluation if it can, the mean, the population's update and the next
+        tournament), or for a child it left unfinished, ``finish`` and amz_put; then the
+        program into its slot. The next child's parent, or −1 when the candidate changed
+        (the experiment's checks follow). One Python frame per child, so the result word is
+        decoded here and nowhere else."""
+        at, programs, pack = self.address, self.programs, pack_program
+        done, shift, mask, changed = DONE, SLOT_SHIFT, MASK, CHANGED
+
+        def child(program: Program, seed: int) -> int:
+            r = run_child(block.address, pack(program), at)
+            if r < done:
+                r = put(at, finish(program, seed, r))
+            programs[(r >> shift) & mask] = program
+            return -1 if r & changed else r & mask
+
+        return child
+
+    def valid_for(self, fitness: array, programs: list[Program], tournament_size: int
+                  ) -> bool:
+        """Whether the descriptor is this population's (its buffer where it was) and T's."""
         d = self.desc
-        return (fitness is self.fitness and tournament_size == d[Q["tournament_size"]]
+        return (fitness is self.fitness and programs is self.programs
+                and tournament_size == d[Q["tournament_size"]]
                 and fitness.buffer_info() == (d[Q["fitness"]], d[Q["size"]]))
 
     def start(self, next_slot: int, best: int, key: int, children: int) -> int:
@@ -195,10 +233,6 @@ class NativePopulation:
         d[Q["key"]] = key - (1 << 64) if key >= 1 << 63 else key  # as int64
         d[Q["native_children"]] = d[Q["full_calls"]] = d[Q["evaluated_tasks"]] = 0
         return int(self._select(self.address))
-
-    def put(self, value: float) -> int:
-        """amz_put: the result word (see :data:`DONE`)."""
-        return self._put(self.address, value)
 
     def stop(self) -> tuple[int, int, int, int, int, int]:
         """(next slot, best, children, children done natively, full evaluations there,

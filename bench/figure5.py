@@ -119,6 +119,14 @@ def plot(runs: list[dict], path: Path, minutes: float) -> None:
     for name, level in MILESTONES.items():
         ax.axhline(level, color="grey", ls="--", lw=0.8)
         ax.text(0, level, f" {name} {level}", va="bottom", color="grey")
+    ladder = ROOT / "bench" / "results" / "figure5_ladder.json"
+    if ladder.exists():  # the hand-written rungs, for scale (bench/figure5_ladder.py)
+        rungs = {r["program"]: r["fitness"] for r in json.loads(ladder.read_text())["rungs"]}
+        for program, label in (("0_empty.amz", "empty program"), ("1_linear.amz", "linear SGD")):
+            if program in rungs:
+                ax.axhline(rungs[program], color="silver", ls=":", lw=0.8)
+                ax.text(0, rungs[program], f" {label} {rungs[program]:.3f}", va="bottom",
+                        color="grey")
     ax.set_xlabel("CPU seconds")
     ax.set_ylabel("best fitness on the 100 final teacher tasks")
     ax.set_title(f"Figure 5 search from random programs ({minutes:g} min per run)")

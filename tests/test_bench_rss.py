@@ -1,0 +1,41 @@
+"""bench/rss.py: the flatness figures, and a few seconds of the demo sampled from /proc."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("rss", ROOT / "bench" / "rss.py")
+rss = importlib.util.module_from_spec(spec)
+sys.modules["rss"] = rss
+spec.loader.exec_module(rss)
+
+
+def _samples(values: list[float], every: float = 60.0) -> list[dict]:
+    return [{"t_s": i * every, "rss_mb": v, "worker_mb": 0.0} for i, v in enumerate(values)]
+
+
+def test_flatness_is_judged_after_warm_up():
+    flat = rss.flatness(_samples([50, 300, 100, 100, 110, 90]))  # warm-up: the first half
+    assert flat["samples"] == 3 and flat["median_mb"] == 100
+    assert flat["min_mb"] == 90 and flat["max_mb"] == 110
+    assert flat["spread_pct"] == 10.0 and flat["max_over_min"] == round(110 / 90, 3)
+
+
+def test_rss_is_reported_at_the_minutes_the_run_reached():
+    samples = _samples([100 + i for i in range(12)])  # one a minute, to 11 minutes
+    assert rss.at_marks(samples) == {"5_min": 105, "10_min": 110}
+
+
+def test_a_few_seconds_of_the_demo(tmp_path):
+    out = tmp_path / "rss.json"
+    result = rss.main(["--config", str(ROOT / "configs" / "demo.toml"), "--minutes", "0.1",
+                       "--every", "0.5", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["samples"] == result["samples"] and len(saved["samples"]) >= 4
+    assert 20 < max(s["rss_mb"] for s in saved["samples"]) < 2000  # the first: at exec
+    assert saved["individuals"] > 0 and saved["flatness"]["samples"] >= 2
+    assert out.with_suffix(".png").stat().st_size > 1000

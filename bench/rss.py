@@ -9,6 +9,10 @@ distance of a sample from their median, in percent of it (the goal: within ±10 
 listed when the run lasted that long. The compile worker (a child of the search, recycled) is
 sampled apart: it is not the search's memory.
 
+Each sample also has the child's CPU time (on a shared machine, a run's progress follows its
+share of the cores). The JSON is rewritten every minute during the run ("partial": true), so
+an interrupted run leaves its samples.
+
 Usage: python bench/rss.py [--config configs/figure5.toml] [--minutes 60] [--every 10]
        [--seed 1] [--set KEY=VALUE ...] [--out bench/results/rss.json] [--plot PNG|none]
 Writes bench/results/rss.json and bench/results/rss.png.
@@ -26,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,8 +83,19 @@ def at_marks(samples: list[dict]) -> dict[str, float]:
     return marks
 
 
-def measure(config: Path, seconds: float, every: float, seed: int,
-            overrides: list[str]) -> dict:
+def cpu_s(pid: int) -> float | None:
+    """The process's CPU time so far (user + system), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(config: Path, seconds: float, every: float, seed: int, overrides: list[str],
+            report: Callable[[dict], None] | None = None) -> dict:
+    """Run and sample; ``report`` gets the run so far every minute of samples."""
     with tempfile.TemporaryDirectory(prefix="amzc-rss-") as tmp:
         out = Path(tmp) / "run"
         cmd = [sys.executable, "-m", "amzc", "evolve", "--config", str(config), "--seed",
@@ -98,7 +114,11 @@ def measure(config: Path, seconds: float, every: float, seed: int,
             if rss is not None:
                 samples.append({"t_s": round(time.perf_counter() - start, 1),
                                 "rss_mb": round(rss, 1),
-                                "worker_mb": round(children_rss_mb(child.pid), 1)})
+                                "worker_mb": round(children_rss_mb(child.pid), 1),
+                                "cpu_s": round(cpu_s(child.pid) or 0.0, 1)})
+                if report is not None and len(samples) % max(1, round(60 / every)) == 0:
+                    report({"samples": samples, "wall_s": samples[-1]["t_s"],
+                            "individuals": None, "partial": True})
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=every)
         err = child.stderr.read() if child.stderr else ""
@@ -159,17 +179,23 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--plot", default=None,
                         help="PNG path (default: --out with .png), or 'none'")
     args = parser.parse_args(argv)
-    run = measure(args.config, args.minutes * 60, args.every, args.seed, args.overrides)
-    result = {"config": str(args.config), "seed": args.seed, "minutes": args.minutes,
-              "every_s": args.every, "overrides": args.overrides, **run,
-              "rss_at": at_marks(run["samples"]), "flatness": flatness(run["samples"]),
-              "machine": {"python": platform.python_version(), "cpus": os.cpu_count()}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+
+    def save(run: dict) -> dict:
+        result = {"config": str(args.config), "seed": args.seed, "minutes": args.minutes,
+                  "every_s": args.every, "overrides": args.overrides, **run,
+                  "rss_at": at_marks(run["samples"]), "flatness": flatness(run["samples"]),
+                  "machine": {"python": platform.python_version(), "cpus": os.cpu_count()}}
+        args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        return result
+
+    # written every minute too, so an interrupted run leaves its samples ("partial": true)
+    result = save(measure(args.config, args.minutes * 60, args.every, args.seed,
+                          args.overrides, save))
     if args.plot != "none":
         plot(result, Path(args.plot) if args.plot else args.out.with_suffix(".png"))
     flat = result["flatness"]
-    print(f"{result['individuals'] or 0:,} individuals in {run['wall_s']:.0f} s; RSS at "
+    print(f"{result['individuals'] or 0:,} individuals in {result['wall_s']:.0f} s; RSS at "
           f"{result['rss_at'] or '-'}; after warm-up {flat.get('min_mb')}-{flat.get('max_mb')}"
           f" MB, ±{flat.get('spread_pct')} % around {flat.get('median_mb')} MB")
     return result

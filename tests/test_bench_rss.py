@@ -30,6 +30,21 @@ def test_rss_is_reported_at_the_minutes_the_run_reached():
     assert rss.at_marks(samples) == {"5_min": 105, "10_min": 110}
 
 
+def test_a_run_in_progress_is_saved_every_minute_of_samples(tmp_path, monkeypatch):
+    out = tmp_path / "r.json"
+    seen_during_run = []
+
+    def measure(config, seconds, every, seed, overrides, report):
+        report({"samples": _samples([1.0] * 6), "wall_s": 5, "partial": True})
+        seen_during_run.append(json.loads(out.read_text()))
+        return {"samples": _samples([2.0] * 6), "wall_s": 6, "individuals": 9}
+
+    monkeypatch.setattr(rss, "measure", measure)
+    result = rss.main(["--out", str(out), "--plot", "none"])
+    assert seen_during_run[0]["partial"] and seen_during_run[0]["samples"][0]["rss_mb"] == 1.0
+    assert json.loads(out.read_text()) == result and "partial" not in result
+
+
 def test_a_few_seconds_of_the_demo(tmp_path):
     out = tmp_path / "rss.json"
     result = rss.main(["--config", str(ROOT / "configs" / "demo.toml"), "--minutes", "0.1",
@@ -38,4 +53,5 @@ def test_a_few_seconds_of_the_demo(tmp_path):
     assert saved["samples"] == result["samples"] and len(saved["samples"]) >= 4
     assert 20 < max(s["rss_mb"] for s in saved["samples"]) < 2000  # the first: at exec
     assert saved["individuals"] > 0 and saved["flatness"]["samples"] >= 2
+    assert "partial" not in saved and saved["samples"][-1]["cpu_s"] > 0.5
     assert out.with_suffix(".png").stat().st_size > 1000

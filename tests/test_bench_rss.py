@@ -53,5 +53,5 @@ def test_a_few_seconds_of_the_demo(tmp_path):
     assert saved["samples"] == result["samples"] and len(saved["samples"]) >= 4
     assert 20 < max(s["rss_mb"] for s in saved["samples"]) < 2000  # the first: at exec
     assert saved["individuals"] > 0 and saved["flatness"]["samples"] >= 2
-    assert "partial" not in saved and saved["samples"][-1]["cpu_s"] > 0.5
+    assert "partial" not in saved and max(s["cpu_s"] for s in saved["samples"]) > 0.5
     assert out.with_suffix(".png").stat().st_size > 1000

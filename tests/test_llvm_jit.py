@@ -277,6 +277,22 @@ def test_compile_workers_are_recycled_and_restarted():
     assert worker.process is None
 
 
+def test_a_compile_worker_past_its_memory_bound_is_recycled(monkeypatch):
+    from amzc.backends.llvm import worker as worker_module
+
+    worker = worker_module.CompileWorker()
+    shape = Shape.of(MEMORY, TASKS)
+    try:
+        worker.object_code(HUMAN, shape)
+        worker.object_code(HUMAN, shape)
+        assert worker.started == 1 and worker_module._rss(worker.process.pid) > 0
+        monkeypatch.setattr(worker_module, "RECYCLE_BYTES", 1 << 20)  # below any process's
+        worker.object_code(HUMAN, shape)
+        assert worker.started == 2
+    finally:
+        worker.close()
+
+
 def test_without_a_compile_worker_programs_compile_in_process(monkeypatch):
     import amzc.backends.llvm.jit as jit_module
     from amzc.backends.llvm import worker as worker_module

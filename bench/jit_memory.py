@@ -30,8 +30,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from throughput import MEMORY, SPEC, random_programs  # noqa: E402
 
+from amzc import caches  # noqa: E402
 from amzc.backends.llvm import LlvmBackend  # noqa: E402
-from amzc.backends.llvm.jit import KERNEL_CACHE_SIZE, default_jit  # noqa: E402
+from amzc.backends.llvm.jit import default_jit  # noqa: E402
 from amzc.evaluate import EvalOptions  # noqa: E402
 from amzc.tasks import build_tasks  # noqa: E402
 
@@ -112,7 +113,7 @@ def main() -> None:
         "seconds": elapsed,
         "programs_per_s": done / elapsed,
         "compiled": default_jit().compiled,
-        "kernel_cache_size": KERNEL_CACHE_SIZE,
+        "kernel_cache_bytes": caches.share_bytes("kernels"),
         "rss_mb_start": samples[0][1],
         "rss_mb_reference": reference,
         "rss_mb_final": samples[-1][1],

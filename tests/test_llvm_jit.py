@@ -47,12 +47,17 @@ def test_compiled_kernels_are_cached_by_program():
 
 
 def test_evicted_kernels_release_their_engines():
-    backend = LlvmBackend(mode="compile", shared=False, cache_size=2)
+    first = LlvmBackend(mode="compile", shared=False)
+    first.run(learning_rate(0.01), TASKS, MEMORY, OPTIONS)
+    size = first.state.compiled.nbytes  # the programs differ in a constant only: same size
+    assert size > 0
+    backend = LlvmBackend(mode="compile", shared=False, kernel_bytes=2 * size)
     engines = []
     for k in range(6):
         backend.run(learning_rate(0.01 * (k + 1)), TASKS, MEMORY, OPTIONS)
         newest = next(reversed(backend.state.compiled.kernels.values()))
         engines.append(weakref.ref(newest._engine))
+        assert backend.state.compiled.nbytes <= 2 * size
     gc.collect()
     alive = [ref() is not None for ref in engines]
     assert alive == [False] * 4 + [True] * 2
@@ -228,6 +233,31 @@ def test_compile_worker_gives_the_same_kernels(monkeypatch):
     np.testing.assert_array_equal(here.vectors, there.vectors)
 
 
+def test_compiles_leave_this_process_once_they_have_grown_it(monkeypatch):
+    """A large program's in-process compile can grow RSS by tens of MB that stay: past
+    IN_PROCESS_GROWTH of growth, compiles go to the worker even before IN_PROCESS_COMPILES."""
+    import amzc.backends.llvm.jit as jit_module
+
+    rss = iter(range(0, 10**12, 20 << 20))  # every reading 20 MB above the last
+    monkeypatch.setattr(jit_module, "_rss", lambda: next(rss))
+    jit = jit_module.Jit()
+    shape = Shape.of(MEMORY, TASKS)
+    try:
+        jit.compile_program(HUMAN, shape)
+        assert jit.grown_here == 20 << 20 and jit._worker is None
+        jit.compile_program(learning_rate(0.07), shape)
+        assert jit._worker is not None and jit.grown_here == 20 << 20
+    finally:
+        if jit._worker is not None:
+            jit._worker.close()
+
+
+def test_rss_is_read_from_proc():
+    import amzc.backends.llvm.jit as jit_module
+
+    assert 10 << 20 < jit_module._rss() < 100 << 30
+
+
 def test_compile_workers_are_recycled_and_restarted():
     from amzc.backends.llvm.worker import CompileWorker
 
@@ -245,6 +275,22 @@ def test_compile_workers_are_recycled_and_restarted():
     finally:
         worker.close()
     assert worker.process is None
+
+
+def test_a_compile_worker_past_its_memory_bound_is_recycled(monkeypatch):
+    from amzc.backends.llvm import worker as worker_module
+
+    worker = worker_module.CompileWorker()
+    shape = Shape.of(MEMORY, TASKS)
+    try:
+        worker.object_code(HUMAN, shape)
+        worker.object_code(HUMAN, shape)
+        assert worker.started == 1 and worker_module._rss(worker.process.pid) > 0
+        monkeypatch.setattr(worker_module, "RECYCLE_BYTES", 1 << 20)  # below any process's
+        worker.object_code(HUMAN, shape)
+        assert worker.started == 2
+    finally:
+        worker.close()
 
 
 def test_without_a_compile_worker_programs_compile_in_process(monkeypatch):

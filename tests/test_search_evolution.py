@@ -253,14 +253,25 @@ def test_statistics_count_every_evaluation_once(fec, hurdles):
     assert (stats.hurdle_skipped_tasks > 0) == hurdles
 
 
-def test_memos_are_bounded_by_values_not_only_entries(monkeypatch):
-    """An entry holds one value per task, so many tasks mean fewer entries; the bound clears
-    a memo, which changes no result."""
+def test_memos_are_sized_by_bytes_from_the_budget(monkeypatch):
+    """An entry holds one value per task, so many tasks mean fewer entries in the same bytes;
+    a smaller budget means fewer entries; the bound clears a memo, which changes no result."""
+    from amzc import caches
     from amzc.search import evaluation
 
-    monkeypatch.setattr(evaluation, "MEMO_VALUES", 3 * TASKS.num_tasks)
     fec = FecConfig(enabled=True)
-    evaluator = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec)
+    full = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec).memo_limit
+    entry = evaluation.MEMO_ENTRY_BYTES + evaluation.VALUE_BYTES * TASKS.num_tasks
+    assert full == int(0.4 * caches.share_bytes("memos")) // entry
+    monkeypatch.setattr(evaluation, "VALUE_BYTES", 10 * evaluation.VALUE_BYTES)
+    assert SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec).memo_limit < full / 4
+    monkeypatch.undo()
+    budget = caches.budget_mb()
+    caches.set_budget(3 * entry / 0.4 / caches.SHARES["memos"] / caches.MB)
+    try:
+        evaluator = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec)
+    finally:
+        caches.set_budget(budget)
     assert evaluator.memo_limit == 3
     reference = SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec)
     reference.memoize = False
@@ -270,9 +281,6 @@ def test_memos_are_bounded_by_values_not_only_entries(monkeypatch):
         program = random_program(rng, config.search_space)
         assert evaluator.evaluate(program, seed=i) == reference.evaluate(program, seed=i)
         assert len(evaluator._fingerprints) <= 3 and len(evaluator._fitness) <= 3
-    assert SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec).memo_limit == 3
-    monkeypatch.setattr(evaluation, "MEMO_VALUES", 10**12)
-    assert SearchEvaluator(NumpyBackend(), TASKS, MEMORY, fec).memo_limit == evaluation.MEMO_LIMIT
 
 
 def test_hurdle_stops_a_weak_candidate_after_its_first_task():

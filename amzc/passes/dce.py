@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from operator import itemgetter
 
+from amzc import caches
 from amzc.ops import MATRIX, SCALAR, VECTOR, Form
 from amzc.syntax import Instruction, Program
 
@@ -33,10 +34,16 @@ HARNESS = S0 | V0  # written by the harness before every Predict and every Learn
 Info = tuple[Instruction, int, int, bool, int]
 _INFO: dict[int, Info] = {}
 _VALUE_IDS: dict[Instruction, int] = {}
-CACHE_LIMIT = 1 << 18
-# Every search child brings a new body; each entry holds its passes and loop memos (~1.5 KB),
-# and a population's live bodies are cheap to redo, so this bound is smaller.
-BODY_LIMIT = 1 << 16
+# Sized by the memory budget (amzc.caches, share "dce"): 60 % for instructions, whose value
+# id and info take ~550 bytes together (measured on Figure 5's programs: the instruction
+# object, its info tuple, two dict slots); 40 % for bodies: every search child brings a new
+# one, and each holds its infos, passes and loop memos (~1.5 KB for Figure 5's bodies of 21,
+# 3 and 9 instructions). A population's live bodies and instructions are cheap to redo, so a
+# clear costs little.
+INSTRUCTION_BYTES = 550
+BODY_BYTES = 1536
+CACHE_LIMIT = BODY_LIMIT = 1  # set by _size
+
 # A pass over one component function for a live set after it: the live set before it, the
 # infos of the instructions it keeps, their value ids, and the kept instructions themselves
 # (one tuple per pass, so simplified programs share their unchanged function bodies, and
@@ -85,15 +92,30 @@ _BODIES: dict[int, _Body] = {}
 generation = 0  # bumped when value ids are reset; keys of an older generation are stale
 
 
-def _new_info(ins: Instruction) -> Info:
+def _reset() -> None:
+    """Forget every value id (keys made before are stale: a new generation)."""
     global generation
+    _VALUE_IDS.clear()
+    _INFO.clear()
+    _BODIES.clear()
+    generation += 1
+
+
+@caches.on_budget
+def _size() -> None:
+    global CACHE_LIMIT, BODY_LIMIT
+    share = caches.share_bytes("dce")
+    CACHE_LIMIT = caches.entries(0.6 * share, INSTRUCTION_BYTES)
+    BODY_LIMIT = caches.entries(0.4 * share, BODY_BYTES)
+    if len(_INFO) > CACHE_LIMIT or len(_VALUE_IDS) > CACHE_LIMIT or len(_BODIES) > BODY_LIMIT:
+        _reset()
+
+
+def _new_info(ins: Instruction) -> Info:
     if len(_INFO) >= CACHE_LIMIT:
         _INFO.clear()
     if len(_VALUE_IDS) >= CACHE_LIMIT:
-        _VALUE_IDS.clear()
-        _INFO.clear()
-        _BODIES.clear()
-        generation += 1
+        _reset()
     op = ins.op
     reads = 0
     for kind, address in zip(op.inputs, ins.inputs, strict=True):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from amzc import resources
+from amzc import caches, resources
 from amzc.check import check
 from amzc.errors import AmzConfigError, AmzError
 from amzc.ops import MATRIX, OPS_BY_NAME, VECTOR, Op, lookup
@@ -161,6 +161,8 @@ class ExperimentConfig:
     max_abs_error: float = _key(100.0, section="run", low=0.0)
     progress_every: int = _key(10_000, section="run", low=1)
     checkpoint_every: int = _key(100_000, section="run", low=0)
+    # the bytes every cache and memo of the process may hold together (amzc/caches.py)
+    memory_budget_mb: float = _key(caches.DEFAULT_BUDGET_MB, section="run", low=1.0)
     population_size: int = _key(1000, section="population", toml="size", low=1)
     tournament_size: int = _key(10, section="population", toml="tournament", low=1)
     # "no_op", "random" or .amz files; read by hand (a string or a list of paths)

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from amzc import caches
 from amzc.backends import get_backend
 from amzc.caches import BoundedCache
 from amzc.evaluate import Backend, EvalOptions, NativeChildren, combine
@@ -52,10 +53,14 @@ from amzc.tasks.taskset import TaskSet
 
 log = logging.getLogger("amzc.search")
 
-MEMO_LIMIT = 100_000  # entries per memo before it is cleared ...
-MEMO_VALUES = 2_000_000  # ... or fewer: per-task values per memo (an entry holds one per task)
+# The memos' bytes (the budget's "memos" share, amzc.caches): 40 % each for fingerprints and
+# fitness by live code, 20 % for the fingerprints of programs evaluated as written. An entry
+# holds a list of one value per task (48 digits tasks made 100,000 entries cost ~400 MB);
+# an entry of the recent memo also holds its program (~1 KB for Figure 5's programs).
+MEMO_ENTRY_BYTES = 150
+RECENT_ENTRY_BYTES = 1024
+VALUE_BYTES = 40  # one per task: a list slot and an int or float
 MEMOIZE = True  # benchmarks turn the memos off to measure what FEC alone does
-RECENT_LIMIT = 4096  # programs evaluated as written whose fingerprints are kept
 
 
 def load_backend(name: str) -> Backend:
@@ -144,9 +149,11 @@ class SearchEvaluator:
         self._singles: dict[int, TaskSet] = {}
         # children evaluated as written: fingerprints of recent programs by object, for the
         # children that are exact copies (mutate_prob < 1)
-        self._recent: BoundedCache[list[int]] = BoundedCache(RECENT_LIMIT)
-        # 48 digits tasks made the memos' 100,000 entries cost ~400 MB: bound the values
-        self.memo_limit = max(1, min(MEMO_LIMIT, MEMO_VALUES // max(tasks.num_tasks, 1)))
+        share = caches.share_bytes("memos")
+        per_entry = VALUE_BYTES * tasks.num_tasks
+        self._recent: BoundedCache[list[int]] = BoundedCache.sized(
+            0.2 * share, RECENT_ENTRY_BYTES + per_entry)
+        self.memo_limit = caches.entries(0.4 * share, MEMO_ENTRY_BYTES + per_entry)
         self._fingerprints: BoundedCache[list[int]] = BoundedCache(self.memo_limit)
         self._fitness: BoundedCache[list[float | None]] = BoundedCache(self.memo_limit)
 

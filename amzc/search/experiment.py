@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from amzc import caches
 from amzc.errors import AmzCheckpointError, AmzConfigError
 from amzc.evaluate import Backend, EvalOptions, combine
 from amzc.fec import FecCache
@@ -137,6 +138,7 @@ class Run:
     def _setup(self, config: ExperimentConfig, folder: Path, state: RunState,
                display: Display | None, backend: Backend | None, config_dir: Path | None,
                resume: bool, search: Search | None) -> None:
+        caches.set_budget(config.memory_budget_mb)  # before any memo is made
         self.config = config
         self.folder = folder
         self.state = state

@@ -36,6 +36,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Protocol
 
+from amzc import caches
 from amzc.errors import AmzError
 from amzc.ops import op_by_id
 from amzc.rng import derive_key
@@ -125,6 +126,7 @@ class Island:
         self.index = index
         self.hurdle = Hurdle(config.hurdles) if config.hurdles.enabled else None
         tasks = build_tasks(search_spec)
+        caches.set_budget(config.memory_budget_mb)  # an island may be a process of its own
         self.evaluator = SearchEvaluator(load_backend(config.backend), tasks,
                                          config.search_space.memory, config.fec, self.hurdle,
                                          config.combine, config.max_abs_error)

@@ -26,6 +26,7 @@ from typing import Literal
 
 import numpy as np
 
+from amzc import caches
 from amzc import ops as op_table
 from amzc.caches import BoundedCache
 from amzc.errors import AmzConfigError
@@ -39,7 +40,7 @@ from .codegen import P
 from .encode import pack_program
 from .fec_table import FULL, NativeFecCache
 from .irtext import program_ir
-from .jit import KERNEL_CACHE_SIZE, Kernel, KernelCache, default_jit
+from .jit import Kernel, KernelCache, default_jit
 from .layout import Shape
 from .population import MAX_POPULATION, NativePopulation
 from .runtime import Call
@@ -165,17 +166,18 @@ class LlvmBackend:
 
     ``mode`` forces a tier ("interpret" or "compile"); "auto" lets the cost model choose.
     Instances share the process-wide caches and cost model unless ``shared=False`` (then
-    ``cache_size`` bounds their own cache of compiled programs). Not thread-safe."""
+    ``kernel_bytes`` bounds their own cache of compiled programs; by default the memory
+    budget's "kernels" share, amzc.caches). Not thread-safe."""
 
     name = "llvm"
 
     def __init__(self, mode: Mode = "auto", lanes: int | None = None, *, shared: bool = True,
-                 cache_size: int = KERNEL_CACHE_SIZE) -> None:
+                 kernel_bytes: int | None = None) -> None:
         if mode not in ("auto", "interpret", "compile"):
             raise AmzConfigError(f"unknown mode {mode!r}; choose auto, interpret or compile")
         self.mode = mode
         self.lanes = lanes
-        self.state = _STATE if shared else _State(cache_size)
+        self.state = _STATE if shared else _State(kernel_bytes)
 
     # public API ----------------------------------------------------------------------------
     def run(self, program: Program, tasks: TaskSet, memory: MemoryConfig,
@@ -343,10 +345,10 @@ class _State:
     """Caches of one backend (or of the process): compiled programs, call contexts, and the
     cost model's measurements."""
 
-    def __init__(self, cache_size: int = KERNEL_CACHE_SIZE) -> None:
-        self.cache_size = cache_size
+    def __init__(self, kernel_bytes: int | None = None) -> None:
+        self.kernel_bytes = kernel_bytes  # None: the budget's share, resized with it
         _STATES.add(self)
-        self.compiled = KernelCache(cache_size)
+        self.compiled = KernelCache(kernel_bytes or caches.share_bytes("kernels"))
         self.contexts: OrderedDict[tuple, _Context] = OrderedDict()
         self.shape_keys: dict[Shape, int] = {}
         self.cost = CostModel()
@@ -430,10 +432,17 @@ def _forget_ops() -> None:
     interpreters, kernels and expected ops may hold one no longer in the table: start afresh."""
     _INTERPRETERS.clear()
     for state in list(_STATES):
-        state.__init__(state.cache_size)
+        state.__init__(state.kernel_bytes)
 
 
 op_table.on_change(_forget_ops)
+
+
+@caches.on_budget
+def _size() -> None:
+    for state in list(_STATES):
+        if state.kernel_bytes is None:
+            state.compiled.resize(caches.share_bytes("kernels"))
 
 
 class FecRunner:

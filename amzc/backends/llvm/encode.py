@@ -16,7 +16,7 @@ import struct
 from collections.abc import Callable
 from operator import attrgetter
 
-from amzc import ops
+from amzc import caches, ops
 from amzc.caches import BoundedCache
 from amzc.ops import NO_OP, OPS, Op
 from amzc.syntax import Instruction, Program
@@ -58,8 +58,15 @@ def record(ins: Instruction) -> bytes:
 
 Instruction.encoder = record
 
-BODY_CACHE = 4096  # encoded bodies kept by identity (an entry holds its tuple)
-_BODIES: BoundedCache[tuple[bytes, int]] = BoundedCache(BODY_CACHE)
+# Encoded bodies kept by identity, in the memory budget's "encoded" share (amzc.caches): an
+# entry holds its body tuple, the records and two slots, ~512 bytes for Figure 5's bodies.
+BODY_ENTRY_BYTES = 512
+_BODIES: BoundedCache[tuple[bytes, int]] = BoundedCache()
+
+
+@caches.on_budget
+def _size() -> None:
+    _BODIES.resize(caches.entries(caches.share_bytes("encoded"), BODY_ENTRY_BYTES))
 
 
 def _encode(body: tuple[Instruction, ...]) -> tuple[bytes, int]:

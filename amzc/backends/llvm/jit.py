@@ -38,8 +38,16 @@ from .layout import Shape
 
 OPT_LEVEL = 3  # interpreters: built once per Shape
 PROGRAM_OPT_LEVEL = 2  # compiled programs: measured as fast as O3's code, ~10 % quicker to build
-KERNEL_CACHE_SIZE = 256
+# A loaded kernel's memory, measured against its object code: 1-2.4x its size (sections are
+# page-aligned; the engine and its target machine add ~10 KB): Figure 5's programs, 260-480 KB
+# of object code, took 250-890 KB each; the demo's, ~10 KB, 13 KB.
+KERNEL_BYTES_PER_OBJECT_BYTE = 2
+KERNEL_BYTES = 16 << 10
 IN_PROCESS_COMPILES = 32  # bounded leak (~0.4 MB each), no worker start-up for one-off runs
+# ... and while they have grown this process by less than this: a Figure 5 program (8x8
+# matrices over 4 lanes, 260-480 KB of object code) grew it by ~60 MB per compile, which
+# stays (the pass manager's leak and the allocator's high-water mark)
+IN_PROCESS_GROWTH = 16 << 20
 
 log = logging.getLogger("amzc.llvm")
 RunFn = Callable[[int, bytes | None], None]
@@ -48,13 +56,16 @@ _SIGNATURE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
 
 
 class Kernel:
-    """A compiled ``amz_run``; keeps its engine (and so its machine code) alive."""
+    """A compiled ``amz_run``; keeps its engine (and so its machine code) alive. ``nbytes``
+    estimates the memory it holds (0 when unknown)."""
 
-    def __init__(self, engine: llvm.ExecutionEngine, address: int, compile_ms: float) -> None:
+    def __init__(self, engine: llvm.ExecutionEngine, address: int, compile_ms: float,
+                 nbytes: int = 0) -> None:
         self._engine = engine
         self.address = address
         self.run: RunFn = _SIGNATURE(address)
         self.compile_ms = compile_ms
+        self.nbytes = nbytes
 
 
 class Jit:
@@ -69,6 +80,7 @@ class Jit:
         self.data_layout = str(self.machine.target_data)
         self.compiled = 0  # programs compiled for this process, here or by the worker
         self.optimized_here = 0  # pass-manager runs in this process (each leaks, see above)
+        self.grown_here = 0  # bytes of RSS that program compiles in this process added
         self._drivers: dict[Shape, llvm.ModuleRef] = {}
         self._worker = None
         self._worker_failed = False
@@ -144,14 +156,16 @@ class Jit:
         engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self._machine())
         engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         engine.finalize_object()
-        return Kernel(engine, engine.get_function_address(ENTRY), compile_ms)
+        return Kernel(engine, engine.get_function_address(ENTRY), compile_ms,
+                      KERNEL_BYTES_PER_OBJECT_BYTE * len(obj) + KERNEL_BYTES)
 
     def compile_program(self, program: Program, shape: Shape) -> Kernel:
         """The program's kernel: compiled here for the first few, then by the worker."""
         start = time.perf_counter()
         obj = None
         # the worker, a fresh process, knows only the ops the table has on import
-        if self.compiled >= IN_PROCESS_COMPILES and not self._worker_failed and all(
+        here = self.compiled < IN_PROCESS_COMPILES and self.grown_here < IN_PROCESS_GROWTH
+        if not here and not self._worker_failed and all(
                 ins.op.id < BUILT_IN for _, ins in program.instructions()):
             try:
                 obj = self.worker().object_code(program, shape)
@@ -159,7 +173,9 @@ class Jit:
                 log.warning("LLVM compile worker unavailable (%s); compiling in process", e)
                 self._worker_failed = True
         if obj is None:
+            before = _rss()
             obj = self.object_code(program, shape)
+            self.grown_here += max(0, _rss() - before)
         self.compiled += 1
         return self.load(obj, (time.perf_counter() - start) * 1e3)
 
@@ -171,6 +187,19 @@ class Jit:
 
             self._worker = CompileWorker()
         return self._worker
+
+
+def _rss() -> int:
+    """This process's resident bytes (0 where /proc is missing: then only the count of
+    in-process compiles bounds them)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def process_wide(make: Callable[[], T]) -> Callable[[], T]:
@@ -196,10 +225,13 @@ def default_jit() -> Jit:
 
 
 class KernelCache:
-    """Least-recently-used compiled kernels; an evicted kernel frees its engine once unused."""
+    """Least-recently-used compiled kernels, at most ``max_bytes`` of them (by their
+    ``nbytes``); an evicted kernel frees its engine once unused. The newest kernel stays even
+    if it alone is larger."""
 
-    def __init__(self, size: int = KERNEL_CACHE_SIZE) -> None:
-        self.size = size
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.nbytes = 0
         self.kernels: OrderedDict[Hashable, Kernel] = OrderedDict()
 
     def get(self, key: Hashable) -> Kernel | None:
@@ -209,10 +241,20 @@ class KernelCache:
         return kernel
 
     def put(self, key: Hashable, kernel: Kernel) -> None:
+        old = self.kernels.pop(key, None)
+        if old is not None:
+            self.nbytes -= old.nbytes
         self.kernels[key] = kernel
-        self.kernels.move_to_end(key)
-        while len(self.kernels) > self.size:
-            self.kernels.popitem(last=False)
+        self.nbytes += kernel.nbytes
+        self.shrink()
+
+    def resize(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.shrink()
+
+    def shrink(self) -> None:
+        while self.nbytes > self.max_bytes and len(self.kernels) > 1:
+            self.nbytes -= self.kernels.popitem(last=False)[1].nbytes
 
     def __len__(self) -> int:
         return len(self.kernels)

@@ -1,7 +1,7 @@
 """The compile worker: a child process that builds, optimizes and code-generates programs and
 sends back object code, so that llvmlite's per-run pass-manager leak (jit.py) stays out of the
-evaluating process. The worker is recycled every :data:`RECYCLE_AFTER` compiles, which bounds
-its memory too (docs/llvm.md, "Memory").
+evaluating process. The worker is recycled every :data:`RECYCLE_AFTER` compiles, or once its
+RSS passes :data:`RECYCLE_BYTES`, which bounds its memory too (docs/llvm.md, "Memory").
 
 Protocol, over the child's stdin/stdout: 8-byte little-endian length, then a pickle. Requests
 are ``(shape, program)`` (or None: exit); replies ``(True, object code)`` or
@@ -23,6 +23,8 @@ from amzc.syntax import Program
 from .layout import Shape
 
 RECYCLE_AFTER = 100  # compiles per worker (~0.4 MB leaked each; start-up ~0.25 s, 117 MB)
+# ... or sooner, once its RSS passes this: a Figure 5 program's compile grows it by ~60 MB
+RECYCLE_BYTES = 512 << 20
 _LENGTH = struct.Struct("<Q")
 
 
@@ -38,6 +40,15 @@ def _read(stream: IO[bytes]) -> Any:
         raise EOFError("compile worker closed its pipe")
     (size,) = _LENGTH.unpack(head)
     return pickle.loads(stream.read(size))
+
+
+def _rss(pid: int) -> int:
+    """A process's resident bytes (0 where /proc is missing)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 class WorkerError(RuntimeError):
@@ -68,7 +79,8 @@ class CompileWorker:
 
     def object_code(self, program: Program, shape: Shape) -> bytes:
         for attempt in (1, 2):
-            if self.process is None or self.served >= self.recycle_after:
+            if (self.process is None or self.served >= self.recycle_after
+                    or _rss(self.process.pid) > RECYCLE_BYTES):
                 self._start()
             assert self.process is not None and self.process.stdin and self.process.stdout
             try:

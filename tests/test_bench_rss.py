@@ -1,0 +1,57 @@
+"""bench/rss.py: the flatness figures, and a few seconds of the demo sampled from /proc."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("rss", ROOT / "bench" / "rss.py")
+rss = importlib.util.module_from_spec(spec)
+sys.modules["rss"] = rss
+spec.loader.exec_module(rss)
+
+
+def _samples(values: list[float], every: float = 60.0) -> list[dict]:
+    return [{"t_s": i * every, "rss_mb": v, "worker_mb": 0.0} for i, v in enumerate(values)]
+
+
+def test_flatness_is_judged_after_warm_up():
+    flat = rss.flatness(_samples([50, 300, 100, 100, 110, 90]))  # warm-up: the first half
+    assert flat["samples"] == 3 and flat["median_mb"] == 100
+    assert flat["min_mb"] == 90 and flat["max_mb"] == 110
+    assert flat["spread_pct"] == 10.0 and flat["max_over_min"] == round(110 / 90, 3)
+
+
+def test_rss_is_reported_at_the_minutes_the_run_reached():
+    samples = _samples([100 + i for i in range(12)])  # one a minute, to 11 minutes
+    assert rss.at_marks(samples) == {"5_min": 105, "10_min": 110}
+
+
+def test_a_run_in_progress_is_saved_every_minute_of_samples(tmp_path, monkeypatch):
+    out = tmp_path / "r.json"
+    seen_during_run = []
+
+    def measure(config, seconds, every, seed, overrides, report):
+        report({"samples": _samples([1.0] * 6), "wall_s": 5, "partial": True})
+        seen_during_run.append(json.loads(out.read_text()))
+        return {"samples": _samples([2.0] * 6), "wall_s": 6, "individuals": 9}
+
+    monkeypatch.setattr(rss, "measure", measure)
+    result = rss.main(["--out", str(out), "--plot", "none"])
+    assert seen_during_run[0]["partial"] and seen_during_run[0]["samples"][0]["rss_mb"] == 1.0
+    assert json.loads(out.read_text()) == result and "partial" not in result
+
+
+def test_a_few_seconds_of_the_demo(tmp_path):
+    out = tmp_path / "rss.json"
+    result = rss.main(["--config", str(ROOT / "configs" / "demo.toml"), "--minutes", "0.1",
+                       "--every", "0.5", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["samples"] == result["samples"] and len(saved["samples"]) >= 4
+    assert 20 < max(s["rss_mb"] for s in saved["samples"]) < 2000  # the first: at exec
+    assert saved["individuals"] > 0 and saved["flatness"]["samples"] >= 2
+    assert "partial" not in saved and max(s["cpu_s"] for s in saved["samples"]) > 0.5
+    assert out.with_suffix(".png").stat().st_size > 1000

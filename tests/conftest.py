@@ -3,7 +3,10 @@ build task sets by hand (so that tests state their data instead of trusting a ge
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -20,6 +23,16 @@ from amzc.tasks.taskset import TaskSet
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+
+def load_bench(name: str) -> ModuleType:
+    """A script of bench/ (not a package) as a module; registered in sys.modules, where its
+    dataclasses look their module up."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 # Hypothesis: no per-example deadline (a loaded 2-core machine must not make tests flaky).
 settings.register_profile(

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, load_bench
 
-spec = importlib.util.spec_from_file_location("figure4", ROOT / "bench" / "figure4.py")
-figure4 = importlib.util.module_from_spec(spec)
-sys.modules["figure4"] = figure4  # dataclasses look their module up there
-spec.loader.exec_module(figure4)
+figure4 = load_bench("figure4")
 
 
 def test_katz_ratio_of_equal_rates_is_one_and_covers_it():

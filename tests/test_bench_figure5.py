@@ -3,16 +3,11 @@ child process, its curve on the final tasks, the JSON and the plot."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
-from conftest import ROOT
+from conftest import load_bench
 
-spec = importlib.util.spec_from_file_location("figure5", ROOT / "bench" / "figure5.py")
-figure5 = importlib.util.module_from_spec(spec)
-sys.modules["figure5"] = figure5
-spec.loader.exec_module(figure5)
+figure5 = load_bench("figure5")
 
 
 def test_a_short_run_of_the_config_end_to_end(tmp_path):

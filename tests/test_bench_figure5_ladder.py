@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
 import pytest
-from conftest import ROOT
+from conftest import load_bench
 
-spec = importlib.util.spec_from_file_location("figure5_ladder",
-                                              ROOT / "bench" / "figure5_ladder.py")
-ladder = importlib.util.module_from_spec(spec)
-sys.modules["figure5_ladder"] = ladder
-spec.loader.exec_module(ladder)
+ladder = load_bench("figure5_ladder")
 
 
 def test_ladder_end_to_end(tmp_path):

@@ -4,31 +4,20 @@ budget (also on CIFAR-10 files written here in the dataset's own format)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, load_bench
 from test_tasks_cifar10 import batch, write
 
 from amzc.errors import AmzConfigError
 from amzc.search.config import load_config
 
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-figure6 = _load("figure6")
-table_s5 = _load("table_s5")
+figure6 = load_bench("figure6")
+table_s5 = load_bench("table_s5")
 CONFIGS = ["figure6.toml", "figure6_full.toml", "figure6_cifar10.toml"]
 
 

@@ -3,17 +3,12 @@ random-run child on a few programs."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, load_bench
 
-spec = importlib.util.spec_from_file_location("paired", ROOT / "bench" / "paired.py")
-paired = importlib.util.module_from_spec(spec)
-sys.modules["paired"] = paired  # its dataclass looks its module up
-spec.loader.exec_module(paired)
+paired = load_bench("paired")
 
 pytestmark = pytest.mark.skipif(
     not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
-from conftest import ROOT
+from conftest import ROOT, load_bench
 
-spec = importlib.util.spec_from_file_location("rss", ROOT / "bench" / "rss.py")
-rss = importlib.util.module_from_spec(spec)
-sys.modules["rss"] = rss
-spec.loader.exec_module(rss)
+rss = load_bench("rss")
 
 
 def _samples(values: list[float], every: float = 60.0) -> list[dict]:

@@ -21,7 +21,7 @@ import weakref
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -383,7 +383,11 @@ class _State:
                 and (last[2] is options or last[2] == options)
                 and (last[1] is memory or last[1] == memory)):
             return last[4]
-        key = (tasks, memory, options, lanes)
+        # The seed keys only the random streams: a search that evaluates each child with
+        # random fills under a seed of its own shares one context (and its buffers) across
+        # seeds, and each call points it at its seed's keys.
+        seed = options.seed
+        key = (tasks, memory, replace(options, seed=0) if seed else options, lanes)
         ctx = self.contexts.get(key)
         if ctx is None:
             shape = Shape.of(memory, tasks, lanes)
@@ -391,6 +395,7 @@ class _State:
             ctx = self.contexts[key] = _Context(shape, tasks, options, shape_key)
             if len(self.contexts) > CONTEXTS:
                 self.contexts.popitem(last=False)
+        ctx.call.use_seed(seed)
         self._last = (tasks, memory, options, lanes, ctx)
         return ctx
 

@@ -14,6 +14,7 @@ from .jit import Kernel
 from .layout import LaneData, Shape, lane_data
 
 _RECORD = P["record"]
+_KEYS = P["keys"]
 
 
 class Call:
@@ -34,6 +35,7 @@ class Call:
         self.total_steps = total
         self.record_steps = min(total, n, FEC_RECORD_LIMIT)
         self.num_valid = nv
+        self.seed = options.seed
         self.keys = d.keys(options.seed)
         p = np.zeros(len(PARAMS), dtype=np.int64)
         for name, array in (("train_x", d.train_x), ("train_y", d.train_y),
@@ -82,6 +84,13 @@ class Call:
         self.fitness_view = self.fitness_out.reshape(-1)[: self.num_tasks]  # per task
         self.hashes_view = self.hashes.reshape(-1)[: self.num_tasks]
         self.hashes_address = self.hashes.ctypes.data  # the tasks' hashes start there
+
+    def use_seed(self, seed: int) -> None:
+        """Key the random streams of the next calls by ``seed`` (the rest of the block stays)."""
+        if seed != self.seed:
+            self.seed = seed
+            self.keys = self.data.keys(seed)  # kept here while the block points at it
+            self.params[_KEYS] = self.keys.ctypes.data
 
     def execute(self, kernel: Kernel, code: bytes | None, record: bool = False) -> None:
         """Run the kernel; results stay in the output buffers. A recorded run leaves the

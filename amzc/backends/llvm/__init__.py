@@ -21,7 +21,8 @@ import weakref
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Literal
 
 import numpy as np
@@ -111,6 +112,10 @@ class CostModel:
 
     def should_compile(self, spent_us: float, work: float) -> bool:
         return max(spent_us, self.interpret_ns * work / 1e3) > 1e3 * self.compile_ms
+
+
+# every option but the seed, which keys only the random streams (see State.context)
+_BUT_SEED = attrgetter(*[f.name for f in fields(EvalOptions) if f.name != "seed"])
 
 
 class _Context:
@@ -386,8 +391,7 @@ class _State:
         # The seed keys only the random streams: a search that evaluates each child with
         # random fills under a seed of its own shares one context (and its buffers) across
         # seeds, and each call points it at its seed's keys.
-        seed = options.seed
-        key = (tasks, memory, replace(options, seed=0) if seed else options, lanes)
+        key = (tasks, memory, _BUT_SEED(options), lanes)
         ctx = self.contexts.get(key)
         if ctx is None:
             shape = Shape.of(memory, tasks, lanes)
@@ -395,7 +399,7 @@ class _State:
             ctx = self.contexts[key] = _Context(shape, tasks, options, shape_key)
             if len(self.contexts) > CONTEXTS:
                 self.contexts.popitem(last=False)
-        ctx.call.use_seed(seed)
+        ctx.call.use_seed(options.seed)
         self._last = (tasks, memory, options, lanes, ctx)
         return ctx
 

@@ -126,10 +126,10 @@ def _build_put(module: ir.Module, select: ir.Function) -> ir.Function:
 
 def _build_child(module: ir.Module, run: ir.Function, put: ir.Function, full_flag: int,
                  num_tasks_at: int, fitness_out_at: int) -> ir.Function:
-    """child(block, code, pop, seed) → result: ``amz_fec_run(block, code, seed)``, and when that left
-    every task's fitness known (all hits, or the misses evaluated there) their mean put
-    into the population (``amz_put``). Otherwise amz_fec_run's result, without DONE: Python
-    finishes the evaluation and calls ``amz_put``."""
+    """child(block, code, pop, seed) → result: ``amz_fec_run(block, code, seed)``, and when
+    that left every task's fitness known (all hits, or the misses evaluated there) their mean
+    put into the population (``amz_put``). Otherwise amz_fec_run's result, without DONE:
+    Python finishes the evaluation and calls ``amz_put``."""
     f = Fn(module, CHILD, I64, [PTR, PTR, PTR, I64], internal=False, fields=Q, desc_arg=2)
     b = f.b
     block, code, pop, seed = f.fn.args

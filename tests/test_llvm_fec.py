@@ -4,7 +4,6 @@ operations; the fingerprint run and lookups in one call; pickles and checkpoints
 
 from __future__ import annotations
 
-import functools
 import pickle
 
 import pytest
@@ -212,34 +211,3 @@ def test_the_misses_evaluated_in_the_same_call(text, evaluated):
         again = backend.fec_runner(fec_tasks, memory, options, backend.fec_cache(20, 5),
                                    (tasks, EvalOptions()))(program)
         assert again is not None and again[3] is False and again[2] == list(range(11))
-
-
-
-@functools.cache
-def _native_derive():
-    """derive(seed, task) compiled from amz_fec_run's IR of derive_key (engine, function)."""
-    import ctypes
-
-    from llvmlite import ir
-
-    from amzc.backends.llvm.fec_table import _derive_key
-    from amzc.backends.llvm.jit import default_jit
-    from amzc.backends.llvm.lowering import I64
-
-    module = ir.Module(name="derive")
-    fn = ir.Function(module, ir.FunctionType(I64, [I64, I64]), "derive")
-    b = ir.IRBuilder(fn.append_basic_block())
-    b.ret(_derive_key(b, *fn.args))
-    engine, address = default_jit().library(module, ["derive"])
-    return engine, ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_int64,
-                                    ctypes.c_int64)(address["derive"])
-
-
-@settings(max_examples=300, deadline=None)
-@given(seed=st.integers(0, 2**63 - 1), task=st.integers(0, 2**63 - 1))
-def test_native_stream_keys_are_derive_key(seed, task):
-    """amz_fec_run keys a seeded full evaluation's streams itself: its IR of derive_key must
-    give amzc/rng.py's key for every seed and task id (both below 2**63)."""
-    from amzc.rng import derive_key
-
-    assert _native_derive()[1](seed, task) == derive_key(seed, task)

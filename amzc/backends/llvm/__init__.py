@@ -504,7 +504,7 @@ class FecRunner:
         if not self.ready():
             return None
         code = pack_program(program)
-        return self.outcome(self._run(self.address, code, -1), program, code)
+        return self.outcome(self._run(self.address, code), program, code)
 
     def outcome(self, misses: int, program: Program, code: bytes | None = None
                 ) -> tuple[list[int], list[float | None], list[int], bool]:

@@ -25,13 +25,12 @@ from llvmlite import ir
 from amzc import ops
 from amzc.fec import restore_cache
 from amzc.ops import OPS, Form
-from amzc.rng import GOLDEN, KEY_ROOT, MIX1, MIX2
 
 from . import population
 from .codegen import P
 from .irfn import Fn
 from .jit import Kernel, default_jit, process_wide
-from .lowering import F64, I32, I64, PTR, u64
+from .lowering import F64, I32, I64, PTR
 from .runtime import Call
 
 DESC = ("capacity", "mask", "shift", "size", "head", "tail", "forget_every", "hits", "misses",
@@ -46,11 +45,7 @@ BLOCK = ("kernel", "params", "desc", "hashes", "num_tasks", "fitness_out", "miss
          # full task set's parameter block and fitness, and what decides whether to run it
          # here (no random fill among the code's ops, work within the interpreter's share)
          "full_params", "full_fitness", "random_ops", "groups", "total_steps", "epochs",
-         "valid_steps", "max_work",
-         # a program with random fills is evaluated there under the seed amz_fec_run is
-         # given: its streams' keys (derive_key(seed, task id)) are made in keys_out, one per
-         # task of the full set (task_ids), and the full block points at them for that call
-         "task_ids", "keys_out")
+         "valid_steps", "max_work")
 B = {name: i for i, name in enumerate(BLOCK)}
 LOOKUP, INSERT, RUN = "amz_fec_lookup", "amz_fec_insert", "amz_fec_run"
 FULL = 1 << 32  # added to amz_fec_run's result when it evaluated and inserted the misses
@@ -247,31 +242,14 @@ def _build_insert(module: ir.Module, find: ir.Function, unlink: ir.Function,
     return f.fn
 
 
-def _mix64(b: ir.IRBuilder, z: ir.Value) -> ir.Value:
-    """amzc/rng.py's mix64 (SplitMix64's finalizer) on an i64."""
-    for shift, mult in ((30, MIX1), (27, MIX2)):
-        z = b.xor(z, b.lshr(z, ir.Constant(I64, shift)))
-        z = b.mul(z, ir.Constant(I64, u64(mult)))
-    return b.xor(z, b.lshr(z, ir.Constant(I64, 31)))
-
-
-def _derive_key(b: ir.IRBuilder, seed: ir.Value, task: ir.Value) -> ir.Value:
-    """amzc/rng.py's derive_key(seed, task) for a seed and a task id in [0, 2**63)."""
-    golden = ir.Constant(I64, u64(GOLDEN))
-    key = _mix64(b, b.add(b.xor(ir.Constant(I64, u64(KEY_ROOT)), seed), golden))
-    return _mix64(b, b.add(b.xor(key, task), golden))
-
-
 def _build_run(module: ir.Module, lookup: ir.Function, insert: ir.Function) -> ir.Function:
-    """amz_fec_run(block, code, seed) → misses, or −1: run the fingerprint kernel, then look
-    up its hashes; −1 (nothing looked up) when the interpreter met an op it lacks or a bad
-    address, which the Python side resolves as for any run. With a full task set in the
-    block, the misses of a program whose work is small enough are evaluated on it in the same
-    call and inserted (their fitness in fitness_out): the result is misses + FULL. A program
-    with random fills is evaluated there only with a seed (≥ 0; −1: none), its streams keyed
-    as the Python side keys them (``derive_key(seed, task id)`` per task)."""
-    f = _table_fn(module, RUN, I64, [PTR, PTR, I64], internal=False)
-    b, block, code, seed = f.b, f.fn.args[0], f.fn.args[1], f.fn.args[2]
+    """amz_fec_run(block, code) → misses, or −1: run the fingerprint kernel, then look up its
+    hashes; −1 (nothing looked up) when the interpreter met an op it lacks or a bad address,
+    which the Python side resolves as for any run. With a full task set in the block, misses
+    of a program without random fills whose work is small enough are evaluated on it in the
+    same call and inserted (their fitness in fitness_out): the result is misses + FULL."""
+    f = _table_fn(module, RUN, I64, [PTR, PTR], internal=False)
+    b, block, code = f.b, f.fn.args[0], f.fn.args[1]
     void_fn = ir.FunctionType(ir.VoidType(), [PTR, PTR]).as_pointer()
 
     def slot(name: str) -> ir.Value:
@@ -296,14 +274,10 @@ def _build_run(module: ir.Module, lookup: ir.Function, insert: ir.Function) -> i
     n_setup, n_predict, n_learn = counts
     records = b.add(b.add(n_setup, n_predict), n_learn)
     random_ops = b.inttoptr(slot("random_ops"), PTR)
-    has_random = f.var(f.c(0), "has_random")
     with f.count("scan", records) as ri:
         op = b.sext(f.get(code, b.add(f.c(8), b.mul(ri, f.c(8))), I32), I64)  # i32 units
         with b.if_then(b.icmp_unsigned("!=", f.get(random_ops, op, I8), ir.Constant(I8, 0))):
-            b.store(f.c(1), has_random)
-    random = b.icmp_signed("!=", f.load(has_random), f.c(0))
-    with b.if_then(b.and_(random, b.icmp_signed("<", seed, f.c(0)))):
-        b.ret(misses)  # a random fill without the candidate's seed: Python evaluates it
+            b.ret(misses)  # a random fill: its full evaluation needs the candidate's own seed
     # CostModel's one-shot rule (amzc/backends/llvm/__init__.py _Context.work): past
     # max_work the general path may compile the program instead
     steps = b.mul(slot("total_steps"), b.add(n_predict, n_learn))
@@ -313,16 +287,7 @@ def _build_run(module: ir.Module, lookup: ir.Function, insert: ir.Function) -> i
         b.ret(misses)
     full = b.inttoptr(full_at, PTR)
     f.put(full, f.c(P["record"]), f.c(0))
-    keys_at = f.c(P["keys"])
-    block_keys = f.var(f.get(full, keys_at), "block_keys")
-    with b.if_then(random):
-        task_ids, keys_out = b.inttoptr(slot("task_ids"), PTR), slot("keys_out")
-        keys = b.inttoptr(keys_out, PTR)
-        with f.count("key", slot("num_tasks")) as ti:
-            f.put(keys, ti, _derive_key(b, seed, f.get(task_ids, ti)))
-        f.put(full, keys_at, keys_out)
     b.call(kernel, [full, code])
-    f.put(full, keys_at, f.load(block_keys))  # the Python side's keys again
     unsupported, invalid = f.c(P["unsupported"]), f.c(P["invalid"])
     flags = b.or_(f.get(full, unsupported), f.get(full, invalid))
     with b.if_then(b.icmp_signed("!=", flags, f.c(0))):  # cannot happen after the fingerprint
@@ -373,7 +338,7 @@ class _Library:
         self.child, self.put, self.select = population.functions(address)
         self.lookup = ctypes.CFUNCTYPE(i64, ptr, ptr, i64, ptr, ptr)(address[LOOKUP])
         self.insert = ctypes.CFUNCTYPE(None, ptr, ptr, ptr, ptr, i64)(address[INSERT])
-        self.run = ctypes.CFUNCTYPE(i64, ptr, ctypes.c_char_p, i64)(address[RUN])
+        self.run = ctypes.CFUNCTYPE(i64, ptr, ctypes.c_char_p)(address[RUN])
 
 
 @process_wide
@@ -526,10 +491,7 @@ class NativeFecCache:
         alive as long as it uses the block, and makes a new one for a new ``generation``."""
         if call.num_tasks > self._n:
             self._scratch(call.num_tasks)
-        # the block, then the keys of a seeded full evaluation (one per lane of the full
-        # task set's groups: the pad lanes stay 0, as the Python side's)
-        lanes = 0 if full is None else full[0].keys.size
-        block = np.zeros(len(BLOCK) + lanes, dtype=np.int64)
+        block = np.zeros(len(BLOCK), dtype=np.int64)
         block[B["kernel"]] = kernel.address
         block[B["params"]] = call.address
         block[B["desc"]] = self._desc
@@ -550,8 +512,6 @@ class NativeFecCache:
             block[B["epochs"]] = epochs
             block[B["valid_steps"]] = full_call.valid_steps
             block[B["max_work"]] = max_work
-            block[B["task_ids"]] = full_call.task_ids.ctypes.data
-            block[B["keys_out"]] = block.ctypes.data + 8 * len(BLOCK)
         return block
 
     @property

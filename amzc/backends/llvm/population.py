@@ -126,14 +126,14 @@ def _build_put(module: ir.Module, select: ir.Function) -> ir.Function:
 
 def _build_child(module: ir.Module, run: ir.Function, put: ir.Function, full_flag: int,
                  num_tasks_at: int, fitness_out_at: int) -> ir.Function:
-    """child(block, code, pop, seed) → result: ``amz_fec_run(block, code, seed)``, and when
-    that left every task's fitness known (all hits, or the misses evaluated there) their mean
-    put into the population (``amz_put``). Otherwise amz_fec_run's result, without DONE:
-    Python finishes the evaluation and calls ``amz_put``."""
-    f = Fn(module, CHILD, I64, [PTR, PTR, PTR, I64], internal=False, fields=Q, desc_arg=2)
+    """child(block, code, pop) → result: ``amz_fec_run(block, code)``, and when that left
+    every task's fitness known (all hits, or the misses evaluated there) their mean put
+    into the population (``amz_put``). Otherwise amz_fec_run's result, without DONE: Python
+    finishes the evaluation and calls ``amz_put``."""
+    f = Fn(module, CHILD, I64, [PTR, PTR, PTR], internal=False, fields=Q, desc_arg=2)
     b = f.b
-    block, code, pop, seed = f.fn.args
-    r = b.call(run, [block, code, seed])
+    block, code, pop = f.fn.args
+    r = b.call(run, [block, code])
     known = b.or_(b.icmp_signed("==", r, f.c(0)), b.icmp_signed(">=", r, f.c(full_flag)))
     with b.if_then(b.not_(known)):
         b.ret(r)
@@ -164,7 +164,7 @@ def functions(address: dict[str, int]) -> tuple[ctypes._CFuncPtr, ctypes._CFuncP
                                                  ctypes._CFuncPtr]:
     """ctypes callables of (amz_child, amz_put, amz_select) from their addresses."""
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    return (ctypes.CFUNCTYPE(i64, ptr, ctypes.c_char_p, ptr, i64)(address[CHILD]),
+    return (ctypes.CFUNCTYPE(i64, ptr, ctypes.c_char_p, ptr)(address[CHILD]),
             ctypes.CFUNCTYPE(i64, ptr, ctypes.c_double)(address[PUT]),
             ctypes.CFUNCTYPE(i64, ptr)(address[SELECT]))
 
@@ -210,7 +210,7 @@ class NativePopulation:
         done, shift, mask, changed = DONE, SLOT_SHIFT, MASK, CHANGED
 
         def child(program: Program, seed: int) -> int:
-            r = run_child(block.address, pack(program), at, seed)
+            r = run_child(block.address, pack(program), at)
             if r < done:
                 r = put(at, finish(program, seed, r))
             programs[(r >> shift) & mask] = program

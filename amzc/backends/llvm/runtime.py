@@ -36,7 +36,6 @@ class Call:
         self.record_steps = min(total, n, FEC_RECORD_LIMIT)
         self.num_valid = nv
         self.seed = options.seed
-        self.task_ids = np.ascontiguousarray(d.task_ids, dtype=np.int64)  # read natively
         self.keys = d.keys(options.seed)
         p = np.zeros(len(PARAMS), dtype=np.int64)
         for name, array in (("train_x", d.train_x), ("train_y", d.train_y),

@@ -167,6 +167,19 @@ def plot(result: dict, path: Path) -> None:
     fig.savefig(path)
 
 
+def git_revision() -> str | None:
+    """This tree's commit (short), with "+changes" when it has uncommitted ones; None outside
+    a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+changes" if dirty.strip() else "")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "figure5.toml")
@@ -180,10 +193,12 @@ def main(argv: list[str] | None = None) -> dict:
                         help="PNG path (default: --out with .png), or 'none'")
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    revision = git_revision()  # at the start: the code the run measures
 
     def save(run: dict) -> dict:
         result = {"config": str(args.config), "seed": args.seed, "minutes": args.minutes,
-                  "every_s": args.every, "overrides": args.overrides, **run,
+                  "every_s": args.every, "overrides": args.overrides, "revision": revision,
+                  **run,
                   "rss_at": at_marks(run["samples"]), "flatness": flatness(run["samples"]),
                   "machine": {"python": platform.python_version(), "cpus": os.cpu_count()}}
         args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import ROOT, load_bench
 
 rss = load_bench("rss")
@@ -50,3 +52,14 @@ def test_a_few_seconds_of_the_demo(tmp_path):
     assert saved["individuals"] > 0 and saved["flatness"]["samples"] >= 2
     assert "partial" not in saved and max(s["cpu_s"] for s in saved["samples"]) > 0.5
     assert out.with_suffix(".png").stat().st_size > 1000
+
+
+def test_the_result_names_the_code_it_measured():
+    """A figure is re-measured when its code changes: the JSON says which commit ran."""
+    import subprocess
+
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True).stdout.strip()
+    if not head:
+        pytest.skip("not a git checkout")
+    assert rss.git_revision().split("+")[0] == head

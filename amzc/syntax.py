@@ -4,9 +4,8 @@ so ``parse(print(p)) == p`` holds."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Literal
+from typing import Literal
 
 from amzc.ops import MATRIX, NO_OP, SCALAR, VECTOR, Form, Op
 
@@ -22,32 +21,6 @@ class SourcePos:
     line: int
     column: int
     source_line: str = ""
-
-
-def _no_encoder(ins: Instruction) -> bytes:
-    raise RuntimeError("no backend has registered Instruction.encoder")
-
-
-_set = object.__setattr__  # past the frozen dataclass's __setattr__
-
-
-class _Record:
-    """``Instruction.encoded``: the backend's record of an instruction, made by
-    ``Instruction.encoder`` on first read and stored as an instance attribute, which then
-    takes precedence over this (non-data) descriptor: later reads are plain attribute lookups.
-
-    Stored by ``object.__setattr__``, not through ``ins.__dict__``: reading ``__dict__``
-    turns the object's inline attribute values into a separate dict, one more object for the
-    garbage collector per instruction. Evaluating a stream of fresh programs that way made
-    every full collection traverse twice the objects, at 0.3x the throughput
-    (bench/paired.py --bench random-run)."""
-
-    def __get__(self, ins: Instruction | None, owner: type | None = None) -> Any:
-        if ins is None:
-            return self
-        record = type(ins).encoder(ins)
-        _set(ins, "encoded", record)
-        return record
 
 
 @dataclass(frozen=True)
@@ -68,21 +41,6 @@ class Instruction:
     # of its line. They take no part in equality.
     leading: tuple[str, ...] = field(default=(), compare=False, repr=False)
     comment: str | None = field(default=None, compare=False, repr=False)
-
-    # A backend's encoding of this instruction (amzc/backends/llvm/encode.py registers
-    # ``encoder``), made on first read and kept on the object: the search shares instruction
-    # objects between parents and children, so a child is encoded mostly from its parent's
-    # records. Not a field: no part of equality, hashing or pickles (a checkpoint must not
-    # carry one version's encoding into another).
-    encoder: ClassVar[Callable[[Instruction], bytes]] = _no_encoder
-    encoded: ClassVar[_Record] = _Record()
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__
-        if "encoded" in state:
-            state = dict(state)
-            del state["encoded"]
-        return state
 
     def __post_init__(self) -> None:
         if any(v != v for v in self.data):

@@ -327,9 +327,9 @@ def test_addresses_beyond_memory_are_errors_not_wild_writes(mode, bad):
 
 
 def test_encoding_cached_by_body_equals_a_fresh_encoding(monkeypatch):
-    """Bodies are encoded once per tuple object; sharing a tuple between programs, a full
-    cache and new tuples with equal or different contents all give the
-    fresh encoding."""
+    """Bodies are encoded once per tuple object and instructions once per object; sharing a
+    tuple between programs, full caches (of bodies and of instruction records) and new
+    tuples with equal or different contents all give the fresh encoding."""
     import random
 
     from amzc.backends.llvm import encode
@@ -338,9 +338,11 @@ def test_encoding_cached_by_body_equals_a_fresh_encoding(monkeypatch):
     from amzc.search.random_program import InstructionFactory, random_program
 
     monkeypatch.setattr(encode, "_BODIES", BoundedCache(8))
+    monkeypatch.setattr(encode, "_RECORDS", BoundedCache(16))
 
     def fresh(program: Program) -> bytes:
         encode._BODIES.clear()
+        encode._RECORDS.clear()
         return pack_program(program)
 
     memory = MemoryConfig(4, 3, 1)

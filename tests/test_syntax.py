@@ -49,35 +49,25 @@ def test_program_make_is_program():
         Program.make((), (), ()).name = "x"  # type: ignore[misc]
 
 
-def test_an_instructions_encoding_is_no_field_and_is_not_pickled():
-    """``Instruction.encoded`` is a backend's cache on the object (amzc/backends/llvm/
-    encode.py): no part of equality or hashing, and dropped by pickle and copy, so a
-    checkpoint never carries one version's encoding into another."""
-    from amzc.backends.llvm.encode import pack_program
-
-    ins = make_instruction(lookup("vector_inner_product"), 1, (0, 1))
-    program = Program.make((), (ins,), ())
-    plain = make_instruction(lookup("vector_inner_product"), 1, (0, 1))
-    code = pack_program(program)
-    assert "encoded" in ins.__dict__ and "encoded" not in plain.__dict__
-    assert plain.encoded == ins.encoded  # made on first read
-    assert ins == plain and hash(ins) == hash(plain)
-    assert "encoded" not in {f.name for f in dataclasses.fields(Instruction)}
-    for copied in (pickle.loads(pickle.dumps(ins)), copy.copy(ins), copy.deepcopy(ins)):
-        assert copied == ins and "encoded" not in copied.__dict__
-    assert pack_program(pickle.loads(pickle.dumps(program))) == code
-
-
-def test_an_instructions_encoding_adds_no_object_for_the_garbage_collector():
-    """Storing the record must not turn the instruction's inline attribute values into a
-    separate dict: one more tracked object per instruction made every full collection of a
-    process holding many programs traverse twice the objects (LlvmBackend.run on fresh
-    programs at a third of its throughput, bench/paired.py --bench random-run)."""
+def test_the_ast_holds_no_backend_state():
+    """Compiling a program leaves its instruction objects as they were: a backend keeps its
+    encodings in its own caches (amzc/backends/llvm/encode.py), so an instruction's state is
+    its fields and nothing else, and a pickle or copy carries nothing from a backend."""
     import gc
 
-    import amzc.backends.llvm.encode  # noqa: F401  (registers the encoder)
+    from amzc.backends.llvm.encode import pack_program
 
-    ins = Instruction(lookup("vector_inner_product"), 1, (0, 1))
-    assert not any(isinstance(r, dict) for r in gc.get_referents(ins))
-    assert ins.encoded
-    assert not any(isinstance(r, dict) for r in gc.get_referents(ins))
+    made = make_instruction(lookup("vector_inner_product"), 1, (0, 1))
+    built = Instruction(lookup("vector_inner_product"), 1, (0, 1))
+    program = Program.make((), (made, built), ())
+    before = [dict(vars(made)), dict(vars(built))]
+    referents = [len(gc.get_referents(made)), len(gc.get_referents(built))]
+    code = pack_program(program)
+    fields = {f.name for f in dataclasses.fields(Instruction)}
+    assert [dict(vars(made)), dict(vars(built))] == before
+    assert set(vars(made)) == set(vars(built)) == fields
+    assert [len(gc.get_referents(made)), len(gc.get_referents(built))] == referents
+    assert not hasattr(Instruction, "encoded") and not hasattr(Instruction, "encoder")
+    for copied in (pickle.loads(pickle.dumps(made)), copy.copy(made), copy.deepcopy(made)):
+        assert copied == made and set(vars(copied)) == fields
+    assert pack_program(pickle.loads(pickle.dumps(program))) == code

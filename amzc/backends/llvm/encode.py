@@ -1,20 +1,17 @@
 """Programs as the interpreter reads them (format: amzc/backends/llvm/codegen.py, HEADER_BYTES).
 
-Encoding is on the search's hot path. Each instruction object keeps its own record
-(``Instruction.encoded``, packed the first time through a struct specialised for the op's
-fields; keeping it in an identity cache here instead measured 5-8 % slower on the demo's
-search, one dict lookup per instruction against an attribute read): the search hands out one
-shared object per data-free instruction and a child shares its parent's objects, so a new body
-is mostly a join of records already made. Encoded function bodies are cached as well, by the
-identity of their instruction tuple, so a child reuses the encodings of the functions its
-mutation left alone. Records hold the program's own addresses, so they do not depend on the
+Encoding is on the search's hot path. The records of instruction objects (each packed
+through a struct specialised for the op's fields) and the encoded function bodies are kept
+here, in bounded identity caches (amzc.caches): the search hands out one shared object per
+data-free instruction, a child shares its parent's instruction objects and two of its three
+bodies, so a child is encoded mostly from entries made for its ancestors. The AST itself holds
+no backend state. Records hold the program's own addresses, so they do not depend on the
 Shape; the interpreter turns addresses into slots."""
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from operator import attrgetter
 
 from amzc import caches, ops
 from amzc.caches import BoundedCache
@@ -47,33 +44,44 @@ def _packer(op: Op) -> Callable[[Instruction], bytes] | None:
 
 _PACK: list[Callable[[Instruction], bytes] | None] = []
 ops.on_change(lambda: _PACK.__setitem__(slice(None), [_packer(op) for op in OPS]))
-_ENCODED = attrgetter("encoded")
 
 
 def record(ins: Instruction) -> bytes:
-    """An instruction's record (b"" for a no-op): ``Instruction.encoded`` on first read."""
+    """An instruction's record (b"" for a no-op)."""
     pack = _PACK[ins.op.id]
     return b"" if pack is None else pack(ins)
 
 
-Instruction.encoder = record
-
-# Encoded bodies kept by identity, in the memory budget's "encoded" share (amzc.caches): an
-# entry holds its body tuple, the records and two slots, ~512 bytes for Figure 5's bodies.
+# Both caches take the memory budget's "encoded" share (amzc.caches), half each. An encoded
+# body's entry holds its tuple, the records and two slots (~512 bytes for Figure 5's bodies);
+# an instruction's, its 40-byte record and a place in the held list (~160 bytes).
 BODY_ENTRY_BYTES = 512
+RECORD_ENTRY_BYTES = 160
 _BODIES: BoundedCache[tuple[bytes, int]] = BoundedCache()
+_RECORDS: BoundedCache[bytes] = BoundedCache()
 
 
 @caches.on_budget
 def _size() -> None:
-    _BODIES.resize(caches.entries(caches.share_bytes("encoded"), BODY_ENTRY_BYTES))
+    share = caches.share_bytes("encoded") / 2
+    _BODIES.resize(caches.entries(share, BODY_ENTRY_BYTES))
+    _RECORDS.resize(caches.entries(share, RECORD_ENTRY_BYTES))
 
 
 def _encode(body: tuple[Instruction, ...]) -> tuple[bytes, int]:
-    """(the records of a body not in the cache, their count), joined from the instructions'
-    own records (``Instruction.encoded``, packed by :func:`record` the first time an
-    instruction object is read); the entry goes into the cache."""
-    code = b"".join(map(_ENCODED, body))  # a loop in C; a new instruction packs itself
+    """(the records of a body not in the cache, their count); the entry goes into the cache.
+    The records are looked up in C; a child has about one new instruction object, packed
+    here and remembered."""
+    records = list(map(_RECORDS.get, map(id, body)))
+    try:
+        code = b"".join(records)
+    except TypeError:  # a None: an instruction object not seen (or no longer cached)
+        put, find, i = _RECORDS.put_object, records.index, -1
+        for _ in range(records.count(None)):
+            i = find(None, i + 1)
+            ins = body[i]
+            records[i] = put(ins, record(ins))
+        code = b"".join(records)
     return _BODIES.put_object(body, (code, len(code) // RECORD_BYTES))
 
 

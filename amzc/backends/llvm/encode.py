@@ -24,11 +24,11 @@ _HEADER = struct.Struct("<iii20x")
 assert _HEADER.size == HEADER_BYTES
 
 
-def _packer(op: Op) -> Callable[[Instruction], bytes] | None:
-    """pack(instruction) → its record; None for no_op. Ops without constant indices or data
+def _packer(op: Op) -> Callable[[Instruction], bytes]:
+    """pack(instruction) → its record (b"" for no_op). Ops without constant indices or data
     (most of them) read their fields directly, which is faster than unpacking tuples."""
     if op is NO_OP:
-        return None
+        return lambda ins: b""
     ints = len(op.inputs) + op.n_index
     floats = op.n_data
     layout = struct.Struct("<ii" + "i" * ints + "4x" * (2 - ints) + "d" * floats
@@ -42,19 +42,19 @@ def _packer(op: Op) -> Callable[[Instruction], bytes] | None:
     return lambda ins: record(op_id, ins.out, *ins.inputs, *ins.index, *ins.data)
 
 
-_PACK: list[Callable[[Instruction], bytes] | None] = []
+_PACK: list[Callable[[Instruction], bytes]] = []
 ops.on_change(lambda: _PACK.__setitem__(slice(None), [_packer(op) for op in OPS]))
 
 
 def record(ins: Instruction) -> bytes:
     """An instruction's record (b"" for a no-op)."""
-    pack = _PACK[ins.op.id]
-    return b"" if pack is None else pack(ins)
+    return _PACK[ins.op.id](ins)
 
 
-# Both caches take the memory budget's "encoded" share (amzc.caches), half each. An encoded
-# body's entry holds its tuple, the records and two slots (~512 bytes for Figure 5's bodies);
-# an instruction's, its 40-byte record and a place in the held list (~160 bytes).
+# The encoder's two caches, by identity, in the memory budget's "encoded" share
+# (amzc.caches): encoded bodies (80 %; an entry holds its body tuple, the records and two
+# slots, ~512 bytes for Figure 5's bodies) and instruction records (20 %; an entry holds its
+# instruction and a 32-byte record, ~160 bytes).
 BODY_ENTRY_BYTES = 512
 RECORD_ENTRY_BYTES = 160
 _BODIES: BoundedCache[tuple[bytes, int]] = BoundedCache()
@@ -63,25 +63,24 @@ _RECORDS: BoundedCache[bytes] = BoundedCache()
 
 @caches.on_budget
 def _size() -> None:
-    share = caches.share_bytes("encoded") / 2
-    _BODIES.resize(caches.entries(share, BODY_ENTRY_BYTES))
-    _RECORDS.resize(caches.entries(share, RECORD_ENTRY_BYTES))
+    share = caches.share_bytes("encoded")
+    _BODIES.resize(caches.entries(0.8 * share, BODY_ENTRY_BYTES))
+    _RECORDS.resize(caches.entries(0.2 * share, RECORD_ENTRY_BYTES))
 
 
 def _encode(body: tuple[Instruction, ...]) -> tuple[bytes, int]:
     """(the records of a body not in the cache, their count); the entry goes into the cache.
-    The records are looked up in C; a child has about one new instruction object, packed
-    here and remembered."""
+    The search hands out one shared object per data-free instruction and a child shares its
+    parent's instruction objects, so most records are found (a loop in C); the rest are
+    packed and remembered."""
     records = list(map(_RECORDS.get, map(id, body)))
-    try:
-        code = b"".join(records)
-    except TypeError:  # a None: an instruction object not seen (or no longer cached)
-        put, find, i = _RECORDS.put_object, records.index, -1
+    if None in records:
+        put, i = _RECORDS.put_object, -1
         for _ in range(records.count(None)):
-            i = find(None, i + 1)
+            i = records.index(None, i + 1)
             ins = body[i]
-            records[i] = put(ins, record(ins))
-        code = b"".join(records)
+            records[i] = put(ins, _PACK[ins.op.id](ins))
+    code = b"".join(records)
     return _BODIES.put_object(body, (code, len(code) // RECORD_BYTES))
 
 

@@ -107,9 +107,15 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         "wall_s": wall, "individuals_per_s": result["individuals"] / wall if wall else 0.0,
         "fec_hit_rate": result["fec_hit_rate"], "hurdle_stop_rate": result["hurdle_stop_rate"],
         "program": result["simplified_program"], "transfer": transfer(cfg, result["program"]),
-        "plot": str(png.relative_to(ROOT) if png.is_relative_to(ROOT) else png),
-        "run_folder": str(folder),
+        "plot": shown(png), "run_folder": shown(folder),
     }
+
+
+def shown(path: Path) -> str:
+    """A path as the JSON records it: relative to the repository when inside it, so that
+    results read the same on every checkout."""
+    full = path.resolve()
+    return str(full.relative_to(ROOT) if full.is_relative_to(ROOT) else path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in seeds:
         rows.append(run_seed(args, seed))
         print(f"seed {seed} done ({rows[-1]['wall_s']:.0f} s)", file=sys.stderr, flush=True)
-    result = {"benchmark": "figure6", "config": str(args.config), "workers": args.workers,
+    result = {"benchmark": "figure6", "config": shown(args.config), "workers": args.workers,
               "budget_s": args.budget_s, "individuals_budget": args.individuals,
               "goal": GOAL, "reached_goal": sum(r["final_accuracy"] >= GOAL for r in rows),
               "seeds": rows}

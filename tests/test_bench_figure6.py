@@ -141,3 +141,10 @@ def test_table_s5_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| Basic | 1 | 2 s |" in printed and "| Full | 2 | 2 s |" in printed
     assert "logistic_regression (hand-written)" in printed
+
+
+def test_results_name_paths_relative_to_the_repository(tmp_path):
+    """The JSON reads the same on every checkout: paths inside the repository are relative."""
+    assert figure6.shown(ROOT / "configs" / "figure6.toml") == "configs/figure6.toml"
+    assert figure6.shown(ROOT / "runs" / ".." / "runs" / "x") == "runs/x"
+    assert figure6.shown(tmp_path / "seed1") == str(tmp_path / "seed1")

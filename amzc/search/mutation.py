@@ -94,7 +94,8 @@ class Mutator:
         if not body:
             return program
         i = int(rng.random() * len(body))
-        return _with(program, component, body, i, self.alter(body[i], rng))
+        new = self.alter(body[i], rng)
+        return _replace(program, component, body[:i] + (new,) + body[i + 1:])
 
     def _randomize_instruction(self, program: Program, component: Component,
                                rng: random.Random) -> Program:
@@ -102,7 +103,8 @@ class Mutator:
         if not body:
             return program
         i = int(rng.random() * len(body))
-        return _with(program, component, body, i, self._random_instruction(component, rng))
+        new = self._random_instruction(component, rng)
+        return _replace(program, component, body[:i] + (new,) + body[i + 1:])
 
     def _randomize_component(self, program: Program, component: Component,
                              rng: random.Random) -> Program:
@@ -217,21 +219,6 @@ def _set(ins: Instruction, index: tuple[int, ...] | None = None,
     """A data op with new coordinates or data (cheaper than ``dataclasses.replace``)."""
     return make_instruction(ins.op, ins.out, ins.inputs, ins.index if index is None else index,
                             ins.data if data is None else data)
-
-
-def _with(program: Program, component: Component, body: tuple[Instruction, ...], i: int,
-          new: Instruction) -> Program:
-    """``program`` with instruction ``i`` of ``component`` (whose body is ``body``) replaced:
-    :func:`_replace` written out, one call less on most children's path."""
-    body = body[:i] + (new,) + body[i + 1:]
-    if component == "setup":
-        return _make(body, program.predict, program.learn)
-    if component == "predict":
-        return _make(program.setup, body, program.learn)
-    return _make(program.setup, program.predict, body)
-
-
-_make = Program.make
 
 
 def _replace(program: Program, component: Component,

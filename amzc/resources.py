@@ -50,6 +50,18 @@ def _meminfo_available() -> int | None:
         return None
 
 
+def resident_bytes(pid: int | str = "self") -> int:
+    """A process's resident bytes (this process's by default); 0 where /proc is missing."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 def _cgroup_left() -> int | None:
     try:
         limit = (_CGROUP / "memory.max").read_text().strip()

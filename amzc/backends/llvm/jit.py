@@ -31,6 +31,7 @@ import llvmlite.binding as llvm
 from llvmlite import ir
 
 from amzc.ops import BUILT_IN
+from amzc.resources import resident_bytes as _rss
 from amzc.syntax import Program
 
 from .codegen import COMPONENT_FUNCTIONS, ENTRY, components_module, driver_module
@@ -173,7 +174,7 @@ class Jit:
                 log.warning("LLVM compile worker unavailable (%s); compiling in process", e)
                 self._worker_failed = True
         if obj is None:
-            before = _rss()
+            before = _rss()  # 0 without /proc: then only IN_PROCESS_COMPILES bounds them
             obj = self.object_code(program, shape)
             self.grown_here += max(0, _rss() - before)
         self.compiled += 1
@@ -187,19 +188,6 @@ class Jit:
 
             self._worker = CompileWorker()
         return self._worker
-
-
-def _rss() -> int:
-    """This process's resident bytes (0 where /proc is missing: then only the count of
-    in-process compiles bounds them)."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def process_wide(make: Callable[[], T]) -> Callable[[], T]:

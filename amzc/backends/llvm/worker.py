@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from amzc.resources import resident_bytes as _rss
 from amzc.syntax import Program
 
 from .layout import Shape
@@ -40,15 +41,6 @@ def _read(stream: IO[bytes]) -> Any:
         raise EOFError("compile worker closed its pipe")
     (size,) = _LENGTH.unpack(head)
     return pickle.loads(stream.read(size))
-
-
-def _rss(pid: int) -> int:
-    """A process's resident bytes (0 where /proc is missing)."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 class WorkerError(RuntimeError):

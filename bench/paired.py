@@ -41,6 +41,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from revision import git_revision  # bench/, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SEARCH_CHILD = """
@@ -186,11 +188,7 @@ def summary(rounds: list[dict], head_rev: str | None, **fields: object) -> dict:
     ratios = [r["ratio"] for r in rounds]
     head = head_rev
     if head is None:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                              capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        head += "+changes" if dirty else ""
+        head = git_revision()
     return {**fields, "head": head,
             "median_ratio": statistics.median(ratios), "min_ratio": min(ratios),
             "max_ratio": max(ratios), "rounds": rounds}

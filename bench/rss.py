@@ -33,6 +33,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from revision import git_revision  # bench/, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "rss.json"
 MARKS_MIN = (5, 10, 30, 60)
@@ -165,19 +167,6 @@ def plot(result: dict, path: Path) -> None:
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path)
-
-
-def git_revision() -> str | None:
-    """This tree's commit (short), with "+changes" when it has uncommitted ones; None outside
-    a git checkout."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+changes" if dirty.strip() else "")
 
 
 def main(argv: list[str] | None = None) -> dict:

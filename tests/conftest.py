@@ -28,6 +28,9 @@ PROGRAMS = Path(__file__).resolve().parent / "programs"
 def load_bench(name: str) -> ModuleType:
     """A script of bench/ (not a package) as a module; registered in sys.modules, where its
     dataclasses look their module up."""
+    bench = str(ROOT / "bench")
+    if bench not in sys.path:  # as when the script runs: its own folder first, for its helpers
+        sys.path.insert(0, bench)
     spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import ROOT, load_bench
 
 rss = load_bench("rss")
@@ -62,4 +61,4 @@ def test_the_result_names_the_code_it_measured():
                           capture_output=True, text=True).stdout.strip()
     if not head:
         pytest.skip("not a git checkout")
-    assert rss.git_revision().split("+")[0] == head
+    assert rss.git_revision().split("+")[0] == head  # bench/revision.py's, as paired.py's

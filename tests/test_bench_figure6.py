@@ -56,6 +56,17 @@ def test_configure_replaces_the_stop_rule_and_the_data_folder(tmp_path):
         assert tasks.spec.data_dir == str(tmp_path.resolve())
     cfg = figure6.configure(ROOT / "configs" / "figure6.toml", 1, individuals=500)
     assert cfg.stop.max_individuals == 500 and cfg.stop.max_time_s == 0
+    cfg = figure6.configure(ROOT / "configs" / "figure6.toml", 1,
+                            overrides={"tasks.search.num_tasks": 7, "population.size": 50})
+    assert cfg.search_tasks.spec.num_tasks == 7 and cfg.population_size == 50
+
+
+def test_first_at_goal():
+    points = [{"elapsed_s": t, "individuals": 10 * t, "final_accuracy": a}
+              for t, a in ((1, 0.5), (2, 0.951), (3, 0.94), (4, 0.96))]
+    assert figure6.first_at_goal(points)["elapsed_s"] == 2
+    assert figure6.first_at_goal(points, goal=0.955)["individuals"] == 40
+    assert figure6.first_at_goal(points[:1]) is None
 
 
 def test_transfer_scores_at_64_features(tmp_path):
@@ -91,10 +102,19 @@ def test_figure6_end_to_end(tmp_path, capsys):
     out = tmp_path / "results" / "f6.json"
     config = _tiny_config(tmp_path, "figure6.toml")
     assert figure6.main(["--config", str(config), "--seeds", "1", "--individuals", "200",
+                         "--set", "population.tournament=5",
                          "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 0
     data = json.loads(out.read_text())
+    assert data["overrides"] == {"population.tournament": 5}
+    assert "tournament = 5" in (tmp_path / "runs" / "seed1" / "config.toml").read_text()
     (row,) = data["seeds"]
     assert row["seed"] == 1 and row["individuals"] >= 200
+    assert row["cpu_s"] > 0 and row["curve"]
+    searched = [p["search_fitness"] for p in row["curve"]]
+    assert searched == sorted(searched) and all(0 <= p["final_accuracy"] <= 1
+                                                for p in row["curve"])
+    # the last logged best is the run's result (no tie here to pick another program)
+    assert row["curve"][-1]["final_accuracy"] == pytest.approx(row["final_accuracy"])
     assert 0.0 <= row["final_accuracy"] <= 1.0
     assert set(row["baselines"]) == {"logistic_regression", "neural_net"}
     assert row["baselines"]["logistic_regression"] > 0.8

@@ -60,7 +60,7 @@ RUN_LENGTH = 256  # individuals the strategy runs between the loop's checks, at 
 GC_EVERY = 1_000_000  # individuals between collections of the (disabled) cyclic GC
 
 # purposes mixed into derived seeds, so that no two uses share a stream
-_SELECT_SEED, _FINAL_SEED = 1, 2
+SELECT_SEED, FINAL_SEED = 1, 2
 
 
 class Interrupted(Exception):
@@ -439,7 +439,7 @@ class Run:
             if self._select_tasks is None:
                 assert self.state.select_spec is not None
                 self._select_tasks = build_tasks(self.state.select_spec)
-            seed = derive_key(self.state.seed, self.state.experiment, _SELECT_SEED)
+            seed = derive_key(self.state.seed, self.state.experiment, SELECT_SEED)
             found = evaluate_on(program, self._select_tasks, self.config.search_space.memory,
                                 self.backend, seed, self.config.max_abs_error)
             self._select_memo[key] = found
@@ -484,7 +484,7 @@ class Run:
         assert program is not None
         final_tasks = build_tasks(cfg.final_tasks.spec)
         memory = cfg.search_space.memory
-        seed = derive_key(s.seed, 0, _FINAL_SEED)
+        seed = derive_key(s.seed, 0, FINAL_SEED)
         final, per_task = _evaluate_raw(program, final_tasks, memory, self.backend, seed,
                                         cfg.max_abs_error)
         simplified = eliminate_dead_code(program)

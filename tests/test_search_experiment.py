@@ -149,6 +149,27 @@ def test_early_selection_only_shortens_the_search(tmp_path):
     assert early["select_fitness"] > 0.3
 
 
+def test_select_bests_takes_the_logged_best_scoring_highest_on_t_select(tmp_path):
+    """run.select_bests: every logged best is scored on T_select and the best of them there
+    is the experiment's candidate; the search itself follows the same path."""
+    text = TINY.replace("max_experiments = 2", "max_experiments = 1")
+    plain = start(tmp_path, "plain", text, seed=5).run()
+    chosen = start(tmp_path, "bests", text.replace("[run]\n", "[run]\nselect_bests = true\n"),
+                   seed=5).run()
+    logs = {name: read_log(tmp_path / name / "progress.jsonl") for name in ("plain", "bests")}
+    bests = [r for r in logs["bests"] if r["kind"] == "best"]
+    assert [without_times({k: v for k, v in r.items() if k != "select_fitness"}) for r in bests] \
+        == [without_times(r) for r in logs["plain"] if r["kind"] == "best"]
+    assert chosen["individuals"] == plain["individuals"]
+    scores = [r["select_fitness"] for r in bests]
+    top = bests[scores.index(max(scores))]
+    # here an earlier best generalizes better than the population's final best
+    assert top is not bests[-1] and plain["select_fitness"] < max(scores)
+    assert chosen["select_fitness"] == max(scores)
+    assert chosen["search_fitness"] == top["fitness"] < plain["search_fitness"]
+    assert chosen["program"] == top["program"] != plain["program"]
+
+
 def test_random_search_runs_and_keeps_its_best_ever(tmp_path):
     text = TINY.replace('name = "tiny"', 'name = "tiny"\nstrategy = "random"')
     result = start(tmp_path, text=text).run()
@@ -364,6 +385,30 @@ def stopped(tmp_path: Path, name: str = "run") -> Path:
     with pytest.raises(Interrupted):
         run.run()
     return tmp_path / name
+
+
+def test_select_bests_carries_its_choice_across_a_resume(tmp_path, monkeypatch):
+    text = SLOW.replace("[run]\n", "[run]\nselect_bests = true\n")
+    whole = start(tmp_path, "whole", text, seed=5).run()
+    bests = [r for r in read_log(tmp_path / "whole" / "progress.jsonl") if r["kind"] == "best"]
+    chosen = next(r for r in bests if r["program"] == whole["program"])
+    stop_at = 1000
+    assert chosen["individuals"] < stop_at < bests[-1]["individuals"]  # chosen before the stop
+    checkpoint = Run._checkpoint
+
+    def stop_after(self: Run) -> None:
+        checkpoint(self)
+        if self.state.individuals >= stop_at:
+            self._stop_requested = signal.SIGTERM
+
+    run = start(tmp_path, "run", text, seed=5)
+    with monkeypatch.context() as m:
+        m.setattr(Run, "_checkpoint", stop_after)
+        with pytest.raises(Interrupted):
+            run.run()
+    resumed = Run.resume(tmp_path / "run").run()
+    assert resumed["program"] == whole["program"]
+    assert resumed["select_fitness"] == whole["select_fitness"]
 
 
 class Recorder(Display):

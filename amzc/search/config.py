@@ -157,6 +157,9 @@ class ExperimentConfig:
     sufficient_fitness: float | None = _key(None, section="run")
     early_select: bool = _key(False, section="run")
     early_select_min_fitness: float = _key(0.0, section="run", low=0.0, high=1.0)
+    # every best the log records is scored on T_select; the experiment's candidate is the
+    # best of them there (amzc; the reference takes the population's final best)
+    select_bests: bool = _key(False, section="run")
     combine: Literal["mean", "median"] = _key("mean", section="run")
     max_abs_error: float = _key(100.0, section="run", low=0.0)
     progress_every: int = _key(10_000, section="run", low=1)

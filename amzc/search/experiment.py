@@ -105,6 +105,11 @@ class RunState:
     logged_fitness: float = -1.0
     recorded_fitness: float = -1.0  # the experiment's best search fitness in the log
     pending_best: dict | None = None  # its `best` record, until the next progress record
+    pending_program: Program | None = None  # the program of pending_best
+    # run.select_bests: the experiment's logged best scoring highest on T_select
+    select_best: Program | None = None
+    select_best_fitness: float = -1.0  # its T_select fitness
+    select_best_search: float = -1.0  # its search fitness
     improved_at: int = 0  # individuals when the best last rose by more than stagnation_delta
     improved_fitness: float = -1.0
     # over the whole run
@@ -303,7 +308,8 @@ class Run:
         s.next_progress = cfg.progress_every
         s.next_checkpoint = cfg.checkpoint_every
         s.logged_best, s.logged_fitness = None, -1.0
-        s.recorded_fitness, s.pending_best = -1.0, None
+        s.recorded_fitness, s.pending_best, s.pending_program = -1.0, None, None
+        s.select_best, s.select_best_fitness, s.select_best_search = None, -1.0, -1.0
         s.improved_at, s.improved_fitness = 0, -1.0
         s.in_experiment = True
         self._build_experiment()
@@ -416,11 +422,20 @@ class Run:
             s.pending_best = {"kind": "best", "experiment": s.experiment,
                               "individuals": s.individuals, "fitness": fitness,
                               "program": print_program(program), "elapsed_s": self._elapsed()}
+            s.pending_program = program
 
     def _write_best(self) -> None:
-        if self.state.pending_best is not None:
-            self.log.write(self.state.pending_best)
-            self.state.pending_best = None
+        s = self.state
+        if s.pending_best is None:
+            return
+        if self.config.select_bests and s.pending_program is not None:
+            select_fitness, _ = self._select(s.pending_program)
+            s.pending_best["select_fitness"] = select_fitness
+            if select_fitness > s.select_best_fitness:  # ties: the earlier (simpler) one
+                s.select_best, s.select_best_fitness = s.pending_program, select_fitness
+                s.select_best_search = s.pending_best["fitness"]
+        self.log.write(s.pending_best)
+        s.pending_best, s.pending_program = None, None
 
     def _early_select(self, program: Program, fitness: float) -> bool:
         cfg = self.config
@@ -448,8 +463,12 @@ class Run:
     def _end_experiment(self, reason: str) -> bool:
         """Select the experiment's candidate; True when the run is over."""
         s, cfg = self.state, self.config
+        self._write_best()  # with select_bests, the last rise is a candidate too
         program, search_fitness = self.search.candidate()
         select_fitness, _ = self._select(program)
+        if s.select_best is not None and s.select_best_fitness > select_fitness:
+            program, search_fitness = s.select_best, s.select_best_search
+            select_fitness = s.select_best_fitness
         if select_fitness >= s.best_select:  # ties: the later experiment wins, as in the reference
             s.best_select, s.best_program = select_fitness, program
             s.best_search_fitness, s.best_experiment = search_fitness, s.experiment
@@ -461,7 +480,6 @@ class Run:
         s.total_individuals += s.individuals
         s.total_train_steps += s.stats.train_steps
         s.in_experiment = False
-        self._write_best()
         self.log.write({"kind": "experiment_end", "experiment": s.experiment,
                         "individuals": s.individuals, "train_steps": s.stats.train_steps,
                         "reason": reason, "early": reason == "early_select",

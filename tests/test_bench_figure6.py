@@ -32,6 +32,13 @@ def test_configs_start_from_empty_programs_with_insert_and_remove(name):
     assert cfg.select_tasks.spec.held_out and cfg.final_tasks.spec.held_out
     assert cfg.final_tasks.spec.num_tasks == 100 and cfg.final_tasks.spec.epochs == 1
     assert [p.name for p in cfg.baselines] == ["logistic_regression.amz", "neural_net.amz"]
+    assert cfg.select_bests  # the candidate: the logged best scoring highest on T_select
+
+
+def test_digits_search_on_30_tasks():
+    """10 digits tasks (1,000 validation examples) are overfit by a long search."""
+    cfg = load_config(ROOT / "configs" / "figure6.toml")
+    assert cfg.search_tasks.spec.num_tasks == 30 and cfg.search_tasks.randomize
 
 
 def test_the_full_config_is_the_papers_search_space():

@@ -281,14 +281,18 @@ def plot(rows: list[dict], path: Path) -> None:
     left.set_title(f"{rows[0]['experiments']} experiments of ≤ {rows[0]['budget']:,} "
                    "individuals each")
     left.legend(loc="lower left")
-    for r in rows:
+    below, last = False, None
+    for r in sorted(rows, key=lambda r: r["difficulty"]):
         low, high = r["ratio_ci"]
         marker = "^" if r["ratio_is_lower_bound"] else "o"
         right.errorbar([r["difficulty"]], [r["ratio"]],
                        yerr=[[r["ratio"] - low], [high - r["ratio"]]], fmt=marker,
                        color="tab:blue", capsize=3)
+        # a level within a factor 3 of the previous one in difficulty: label on the other side
+        below = last is not None and r["difficulty"] < 3 * last and not below
+        last = r["difficulty"]
         right.annotate(r["level"], (r["difficulty"], r["ratio"]), textcoords="offset points",
-                       xytext=(6, 4))
+                       xytext=(6, -12 if below else 4))
     right.axhline(1.0, color="grey", lw=0.8, ls="--")
     right.set_xscale("log")
     right.set_yscale("log")

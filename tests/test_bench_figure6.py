@@ -127,6 +127,7 @@ def test_figure6_end_to_end(tmp_path, capsys):
     assert row["baselines"]["logistic_regression"] > 0.8
     assert row["transfer"]["features"] == 64 and row["transfer"]["logistic_regression"] > 0.8
     assert (tmp_path / "results" / "f6_seed1.png").stat().st_size > 10_000
+    assert (tmp_path / "results" / "f6_curves.png").stat().st_size > 10_000
     assert (tmp_path / "runs" / "seed1" / "result.json").is_file()
     assert "wrote" in capsys.readouterr().out
 

@@ -134,19 +134,24 @@ def plot_curves(rows: list[dict[str, Any]], path: Path) -> None:
     for row in rows:
         xs = [p["elapsed_s"] for p in row["curve"]] + [row["wall_s"]]
         ys = [p["final_accuracy"] for p in row["curve"]] + [row["final_accuracy"]]
-        ax.step(xs, ys, where="post", label=f"seed {row['seed']} (result "
-                f"{row['final_accuracy']:.4f})")
-    shown = [p["final_accuracy"] for r in rows for p in r["curve"]]
-    low = max(0.45, min(min(shown, default=0.9) - 0.02, 0.9))  # the climb, not the 0.5 start
+        label = row.get("label") or f"seed {row['seed']}"
+        ax.step(xs, ys, where="post", label=f"{label} (result {row['final_accuracy']:.4f})")
+    # the y range shows where the runs are once they have a learning rule (≥ 0.9), not the
+    # 0.5 of the empty programs they start from
+    late = [p["final_accuracy"] for r in rows
+            for p in r["curve"][next((i for i, q in enumerate(r["curve"])
+                                      if q["final_accuracy"] >= 0.9), len(r["curve"])):]]
+    late += [r["final_accuracy"] for r in rows]
+    low = max(0.45, min(min(late) - 0.02, 0.9))
     ax.set_ylim(low, 1.0)
     ax.axhline(GOAL, color="grey", ls="--", lw=0.8)
-    at_left = ax.get_yaxis_transform()  # x in axes fractions, y in data
-    ax.text(0.01, GOAL, f"goal {GOAL}", va="bottom", color="grey", transform=at_left)
+    fractions = ax.get_yaxis_transform()  # x in axes fractions, y in data
+    ax.text(0.01, GOAL, f"goal {GOAL}", va="bottom", color="grey", transform=fractions)
     for name, accuracy in rows[0]["baselines"].items():
         if accuracy > low:  # a label outside the axes would squeeze the plot
             ax.axhline(accuracy, color="silver", ls=":", lw=0.8)
-            ax.text(0.01, accuracy, f"{name.replace('_', ' ')} {accuracy:.4f}", va="top",
-                    color="grey", transform=at_left)
+            ax.text(0.99, accuracy, f"{name.replace('_', ' ')} {accuracy:.4f}", va="bottom",
+                    ha="right", color="grey", transform=fractions)
     ax.set_xlabel("wall seconds" + (f" ({rows[0]['workers']} worker processes)"
                                     if rows[0].get("workers", 1) > 1 else " (one process)"))
     ax.set_ylabel("accuracy on the 100 held-out-pair final tasks")

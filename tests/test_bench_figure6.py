@@ -171,6 +171,20 @@ def test_table_s5_end_to_end(tmp_path, capsys):
     assert "logistic_regression (hand-written)" in printed
 
 
+def test_table_s5_runs_one_process_rows_side_by_side(tmp_path, capsys):
+    out = tmp_path / "s5.json"
+    config = _tiny_config(tmp_path, "figure6.toml")
+    assert table_s5.main(["--config", str(config), "--seeds", "1,2", "--cpu-s", "2",
+                          "--rows", "full-1,basic-2", "--jobs", "2", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["jobs"] == 2
+    # the table's order, whatever order the runs finished in
+    assert [(r["row"], r["seed"]) for r in data["runs"]] == \
+        [("full-1", 1), ("full-1", 2), ("basic-2", 1), ("basic-2", 2)]
+    assert all(r["individuals"] > 0 for r in data["runs"])
+    assert "| Full | 1 | 2 s |" in capsys.readouterr().out
+
+
 def test_results_name_paths_relative_to_the_repository(tmp_path):
     """The JSON reads the same on every checkout: paths inside the repository are relative."""
     assert figure6.shown(ROOT / "configs" / "figure6.toml") == "configs/figure6.toml"

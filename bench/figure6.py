@@ -16,8 +16,8 @@ stopped at that moment would return (one experiment: the candidate is the search
 curve gives the time and the individuals to the goal (≥ 0.95 on the final tasks).
 
 Usage: python bench/figure6.py [--seeds 1,2,3] [--budget-s 600 | --individuals N]
-       [--workers N] [--config configs/figure6.toml] [--set KEY=VALUE ...] [--data-dir DIR]
-       [--runs runs/figure6] [--out bench/results/figure6.json]
+       [--workers N | --jobs N] [--config configs/figure6.toml] [--set KEY=VALUE ...]
+       [--data-dir DIR] [--runs runs/figure6] [--out bench/results/figure6.json]
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from jobs import side_by_side  # bench/, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "figure6.toml"
@@ -219,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="individuals per experiment (default: the config's stop rule)")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes, one island each (default 1: one population)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="seeds at a time, each in a process of its own (default 1; with "
+                        "--workers 1, at most the machine's cores: --jobs 2 runs two seeds "
+                        "side by side on a 2-core machine)")
     parser.add_argument("--set", dest="settings", action="append", default=[],
                         metavar="KEY=VALUE", help="a config override, as amzc evolve --set "
                         "(e.g. tasks.search.num_tasks=10); repeatable")
@@ -232,16 +238,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--seeds must be comma-separated integers, not {args.seeds!r}")
     if not seeds or args.workers < 1 or args.budget_s < 0 or args.individuals < 0:
         parser.error("give at least one seed; --workers ≥ 1; budgets ≥ 0")
+    if args.jobs < 1 or (args.jobs > 1 and args.workers > 1):
+        parser.error("--jobs ≥ 1, and --jobs > 1 only with --workers 1 (each seed's islands "
+                     "already take a core each)")
     from amzc.search.config import parse_override
 
     args.overrides = dict(parse_override(text) for text in args.settings)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for seed in seeds:
-        rows.append(run_seed(args, seed))
-        print(f"seed {seed} done ({rows[-1]['wall_s']:.0f} s)", file=sys.stderr, flush=True)
+    rows = side_by_side(run_seed, [(args, seed) for seed in seeds], args.jobs,
+                        lambda row: print(f"seed {row['seed']} done ({row['wall_s']:.0f} s)",
+                                          file=sys.stderr, flush=True))
     result = {"benchmark": "figure6", "config": shown(args.config), "workers": args.workers,
-              "overrides": args.overrides, "budget_s": args.budget_s,
+              "jobs": args.jobs, "overrides": args.overrides, "budget_s": args.budget_s,
               "individuals_budget": args.individuals,
               "goal": GOAL, "reached_goal": sum(r["final_accuracy"] >= GOAL for r in rows),
               "seeds": rows}

@@ -22,11 +22,8 @@ Usage: python bench/table_s5.py [--seeds 1,2,3] [--cpu-s 600] [--rows basic-1,fu
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import importlib.util
 import json
 import math
-import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -35,13 +32,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import figure6  # bench/, beside this script
+from jobs import side_by_side
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "table_s5.json"
 
-_spec = importlib.util.spec_from_file_location("figure6", ROOT / "bench" / "figure6.py")
-assert _spec is not None and _spec.loader is not None
-figure6 = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(figure6)
 
 # (name, FEC and hurdles on, worker processes)
 ROWS = {"basic-1": ("Basic", False, 1), "full-1": ("Full", True, 1),
@@ -83,18 +79,11 @@ def _report(run: dict[str, Any]) -> None:
 
 def run_all(args: argparse.Namespace, rows: list[str], seeds: list[int]) -> list[dict[str, Any]]:
     """Every (row, seed) run, in that order; one-process runs ``args.jobs`` at a time, each in
-    a process of its own."""
+    a process of its own; two-process runs alone."""
     order = [(row, seed) for row in rows for seed in seeds]
-    done: dict[tuple[str, int], dict[str, Any]] = {}
     single = [key for key in order if ROWS[key[0]][2] == 1]
-    if args.jobs > 1 and len(single) > 1:
-        context = multiprocessing.get_context("spawn")  # no forked JIT or thread state
-        with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
-            futures = {pool.submit(run_row, args, row, seed): (row, seed)
-                       for row, seed in single}
-            for future in concurrent.futures.as_completed(futures):
-                done[futures[future]] = future.result()
-                _report(done[futures[future]])
+    done = dict(zip(single, side_by_side(run_row, [(args, *key) for key in single], args.jobs,
+                                         _report), strict=True))
     for key in order:
         if key not in done:
             done[key] = run_row(args, *key)

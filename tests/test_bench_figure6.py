@@ -132,6 +132,19 @@ def test_figure6_end_to_end(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+def test_figure6_runs_seeds_side_by_side(tmp_path):
+    out = tmp_path / "f6.json"
+    config = _tiny_config(tmp_path, "figure6.toml")
+    assert figure6.main(["--config", str(config), "--seeds", "2,1", "--individuals", "100",
+                         "--jobs", "2", "--runs", str(tmp_path / "runs"), "--out",
+                         str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["jobs"] == 2 and [r["seed"] for r in data["seeds"]] == [2, 1]
+    assert all((tmp_path / "runs" / f"seed{s}" / "result.json").is_file() for s in (1, 2))
+    with pytest.raises(SystemExit):  # islands already take a core each
+        figure6.main(["--config", str(config), "--jobs", "2", "--workers", "2"])
+
+
 def test_figure6_on_cifar10_files(tmp_path):
     folder = tmp_path / "cifar"
     folder.mkdir()

@@ -11,8 +11,9 @@ splits and example order) with a 64 × 64 Gaussian projection in place of the 64
 invertible map of the pixels (with probability 1), standardized as always. This is the
 paper's transfer test (evolve at F = 16, evaluate at the full dimension) at digits' scale.
 
-It also scores, on the same final tasks, every new best the run logged: the program a run
-stopped at that moment would return (one experiment: the candidate is the search's best). That
+It also scores, on the same final tasks, every new best the run logged: the search's best at
+that moment, which a run of one experiment stopped then returns without ``run.select_bests``
+(with it, the run returns the logged best scoring highest on T_select, which can differ). That
 curve gives the time and the individuals to the goal (≥ 0.95 on the final tasks).
 
 Usage: python bench/figure6.py [--seeds 1,2,3] [--budget-s 600 | --individuals N]
@@ -97,9 +98,9 @@ def transfer(cfg: Any, program_text: str, features: int = TRANSFER_FEATURES) -> 
 
 
 def curve(cfg: Any, folder: Path) -> list[dict[str, Any]]:
-    """Final-task accuracy of every best the run logged, in order: about what a run stopped at
-    that point would have returned (with one experiment, its candidate is the population's
-    best; the log names the first program to reach each search fitness)."""
+    """Final-task accuracy of every best the run logged, in order: the search's best at each
+    point (the log names the first program to reach each search fitness), not the choice
+    ``run.select_bests`` makes among them."""
     from amzc.parse import parse
     from amzc.rng import derive_key
     from amzc.search.evaluation import evaluate_on, load_backend
@@ -140,9 +141,7 @@ def plot_curves(rows: list[dict[str, Any]], path: Path) -> None:
         ax.step(xs, ys, where="post", label=f"{label} (result {row['final_accuracy']:.4f})")
     # the y range shows where the runs are once they have a learning rule (≥ 0.9), not the
     # 0.5 of the empty programs they start from
-    late = [p["final_accuracy"] for r in rows
-            for p in r["curve"][next((i for i, q in enumerate(r["curve"])
-                                      if q["final_accuracy"] >= 0.9), len(r["curve"])):]]
+    late = [p["final_accuracy"] for r in rows for p in _from_first(r["curve"], 0.9)]
     late += [r["final_accuracy"] for r in rows]
     low = max(0.45, min(min(late) - 0.02, 0.9))
     ax.set_ylim(low, 1.0)
@@ -161,6 +160,13 @@ def plot_curves(rows: list[dict[str, Any]], path: Path) -> None:
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path)
+
+
+def _from_first(points: list[dict[str, Any]], accuracy: float) -> list[dict[str, Any]]:
+    """The points from the first one at ``accuracy`` or above on (none if no point is)."""
+    start = next((i for i, p in enumerate(points) if p["final_accuracy"] >= accuracy),
+                 len(points))
+    return points[start:]
 
 
 def first_at_goal(points: list[dict[str, Any]], goal: float = GOAL) -> dict[str, Any] | None:

@@ -25,7 +25,12 @@ from amzc.evaluate import BACKENDS
 from amzc.parse import parse
 from amzc.search.config import ExperimentConfig, load_config
 from amzc.search.experiment import LOG_FILE, Run
-from amzc.search.island_run import is_island_run, resume_islands, start_islands
+from amzc.search.island_run import (
+    is_island_run,
+    island_groups,
+    resume_islands,
+    start_islands,
+)
 from amzc.search.islands import LocalPool, Pool
 from amzc.search.progress import Display, read_log
 from amzc.syntax import Program
@@ -81,8 +86,9 @@ def evolve(config: str | Path | ExperimentConfig | None = None, *, seed: int | N
       and recorded in the run folder's ``config.toml``.
     - ``workers``: worker processes evolving islands with migration (a number, or ``"all"``
       for every core). Without it the run has one population in this process, unless ``ray``
-      is given or the config sets ``[migration] islands`` ≥ 2 (then: every core). More workers
-      than cores are capped at the cores, with a warning, unless ``force_workers``.
+      is given or the config sets ``[migration] islands`` ≥ 2 or island groups (then: every
+      core). More workers than cores are capped at the cores, with a warning, unless
+      ``force_workers``.
     - ``ray``: run the islands as Ray actors (``"auto"``, ``"local"`` or ``ray://host:port``).
     - ``out``: the run folder (default ``runs/<config name>``); ``force`` starts over in a
       folder that holds a run.
@@ -126,15 +132,22 @@ def evolve(config: str | Path | ExperimentConfig | None = None, *, seed: int | N
         if backend is not None:
             cfg = replace(cfg, backend=backend)
         folder = Path(out) if out is not None else Path("runs") / cfg.name
-        if workers is None and ray is None and cfg.migration.islands < 2:
+        if workers is None and ray is None and cfg.migration.islands < 2 \
+                and not cfg.migration.groups:
             count = 1  # one population, as the reference and the demo; islands on request
         if ray is None and count == 1:
             runner = Run.start(cfg, folder, None, config_dir=config_dir, force=force)
         else:
+            if ray is None:  # a bad island count fails before any worker starts
+                island_groups(cfg, cfg.migration.islands or count)
             Run.prepare(cfg, folder, force)  # fail on a used folder before starting workers
             pool = make_pool()
             islands = cfg.migration.islands or pool.workers
-            runner = start_islands(cfg, folder, pool, islands, None, config_dir, force=True)
+            try:
+                runner = start_islands(cfg, folder, pool, islands, None, config_dir, force=True)
+            except BaseException:
+                pool.close()
+                raise
     if display is not None:
         info = RunInfo(runner.config.name, runner.state.seed, folder, resume is not None)
         runner.display = display if isinstance(display, Display) else display(info)

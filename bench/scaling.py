@@ -72,10 +72,10 @@ rounds = {"n": 0, "busy_max": 0.0, "busy_mean": 0.0, "gap_s": 0.0, "end": None,
           "cpu0": None, "cpu1": None, "sent_bytes": []}
 original = island_run.sample_arrivals
 
-def measured_sample_arrivals(rng, emigrants, count):
+def measured_sample_arrivals(rng, emigrants, *args):
     if len(rounds["sent_bytes"]) < 3:  # sizes hardly change; sample a few rounds
         rounds["sent_bytes"].append(len(pickle.dumps(emigrants[0])))
-    return original(rng, emigrants, count)
+    return original(rng, emigrants, *args)
 
 island_run.sample_arrivals = measured_sample_arrivals
 

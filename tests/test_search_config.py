@@ -286,3 +286,44 @@ def test_parse_override_needs_key_and_value(text):
 
     with pytest.raises(AmzConfigError, match="expected KEY=VALUE"):
         parse_override(text)
+
+
+# -- island groups ([[migration.groups]]) -------------------------------------------------------
+
+def test_island_groups_read_and_resize_their_islands():
+    from amzc.search.config import IslandGroup, group_config
+
+    c = parse_config(MINIMAL + "[migration]\nislands = 3\n"
+                     "[[migration.groups]]\nislands = 2\nnum_train = 10\nnum_tasks = 1\n"
+                     "population = 50\ninterval = 800\n")
+    (group,) = c.migration.groups
+    assert group == IslandGroup(islands=2, num_train=10, num_tasks=1, population=50,
+                                interval=800)
+    g = group_config(c, group)
+    assert (g.search_tasks.spec.num_train, g.search_tasks.spec.num_tasks) == (10, 1)
+    assert g.search_tasks.spec.num_valid == c.search_tasks.spec.num_valid  # not given: kept
+    assert (g.population_size, g.migration.interval) == (50, 800)
+    assert g.search_space == c.search_space and g.migration.groups == ()
+    assert group_config(c, None) is c
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[migration.groups]]\nnum_train = 10\n", "groups[1]: needs 'islands'"),
+    ("[[migration.groups]]\nislands = 1\nnum_trian = 10\n",
+     "unknown key 'num_trian'; did you mean 'num_train'?"),
+    ("[[migration.groups]]\nislands = 0\n", "groups[1].islands: must be an integer ≥ 1"),
+    ("[[migration.groups]]\nislands = 1\npopulation = true\n",
+     "groups[1].population: must be an integer ≥ 1"),
+    ("[[migration.groups]]\nislands = 1\nnum_tasks = 1.5\n", "groups[1].num_tasks"),
+    ("[migration]\ngroups = [1]\n", "a group is a table"),
+    ("[fec]\nenabled = true\n[[migration.groups]]\nislands = 1\nnum_train = 5\n",
+     "migration.groups[1]: fec.num_train = 10 is more than tasks.search.num_train = 5"),
+    ("[hurdles]\nenabled = true\n[tasks.search]\nnum_tasks = 3\n"
+     "[[migration.groups]]\nislands = 1\nnum_tasks = 1\n",
+     "migration.groups[1]: hurdles.tasks = 1 leaves no task to skip"),
+])
+def test_bad_island_groups_say_what_is_wrong(text, message):
+    with pytest.raises(AmzConfigError) as info:
+        parse_config(MINIMAL + text, "bad.toml")
+    assert message in str(info.value)
+    assert str(info.value).startswith("bad.toml")

@@ -93,6 +93,71 @@ def test_island_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
     assert log_without_times(folder) == log_without_times(tmp_path / "whole")
 
 
+GROUPS = (ISLANDS.replace("interval = 50", "interval = 50\nislands = 3")
+          .replace("max_individuals = 300", "max_individuals = 1500")) + (
+    "[[migration.groups]]\nislands = 1\nnum_train = 10\nnum_tasks = 1\npopulation = 12\n"
+    "interval = 200\n")
+
+
+def test_island_groups_search_their_own_tasks_and_feed_the_main_islands(tmp_path, monkeypatch):
+    """[[migration.groups]]: the last island evolves on 1 task of 10 examples, a population
+    of 12 and rounds of 200; it sends and receives 6 migrants, the others 15. The run is
+    deterministic, and its best is a main island's."""
+    import amzc.api as api
+
+    created, rounds = [], []
+
+    class RecordingPool(api.LocalPool):
+        def create_all(self, items):
+            created.append([(i, c.population_size, spec) for i, c, spec, _, _ in items])
+            super().create_all(items)
+
+        def submit(self, method, args):
+            if method == "round":
+                rounds.append([(n, count, len(arrivals)) for arrivals, n, count in args])
+            super().submit(method, args)
+
+    monkeypatch.setattr(api, "LocalPool", RecordingPool)
+    cfg = config(tmp_path, GROUPS)
+    evolve("-c", str(cfg), "--out", str(tmp_path / "a"), "--workers", "2")
+    assert [i for i, _, _ in created[0]] == [0, 1, 2]
+    (_, size0, spec0), (_, size1, spec1), (_, size2, spec2) = created[0]
+    assert size0 == size1 == 30 and size2 == 12
+    assert (spec0.num_train, spec0.num_tasks) == (20, 3) and spec1 == spec0
+    assert (spec2.num_train, spec2.num_valid, spec2.num_tasks) == (10, 10, 1)
+    assert spec2.seeds()[0][0] == spec0.seeds()[0][0]  # the first task of the same stream
+    assert rounds[0] == [(50, 15, 0), (50, 15, 0), (200, 6, 0)]
+    assert [count for _, count, _ in rounds[2]] == [15, 15, 6]
+    assert [arrived for _, _, arrived in rounds[2]] == [15, 15, 6]
+    evolve("-c", str(cfg), "--out", str(tmp_path / "b"), "--workers", "2")
+    assert log_without_times(tmp_path / "a") == log_without_times(tmp_path / "b")
+
+
+def test_the_run_reports_the_main_islands_only():
+    from amzc.search.island_run import IslandsPopulation
+    from amzc.search.islands import IslandReport
+    from amzc.syntax import Program
+
+    def report(island, best):
+        return IslandReport(island, 100, Program((), (), ()), best, best * 10, best * best * 10,
+                            10, 0, 0, 0, 0, 0)
+
+    population = IslandsPopulation(10, [report(0, 0.5), report(1, 0.6), report(2, 0.9)],
+                                   main=(0, 1))
+    assert population.stats()[0] == 0.6  # island 2's 0.9 is on other tasks
+    assert [r.island for r in population.main_reports()] == [0, 1]
+    assert IslandsPopulation(10, population.reports).stats()[0] == 0.9  # no groups: all
+
+
+def test_groups_need_an_island_on_the_experiments_own_tasks(tmp_path):
+    cfg = config(tmp_path, GROUPS.replace("islands = 3", "islands = 1"))
+    result = CliRunner().invoke(app, ["evolve", "-q", "-c", str(cfg), "--out",
+                                      str(tmp_path / "r"), "--workers", "2"])
+    assert result.exit_code == 2
+    assert "[[migration.groups]] hold 1 island and the run has 1" in result.output
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "many"])
 def test_a_bad_worker_count_is_a_clear_error(tmp_path, value):
     result = CliRunner().invoke(app, ["evolve", "-q", "-c", str(config(tmp_path)), "--out",

@@ -82,6 +82,43 @@ def test_immigrants_replace_the_oldest_members():
     assert pop.next_slot == (slot + 5) % pop.size
 
 
+def test_an_arrival_without_fitness_is_evaluated_on_the_islands_tasks():
+    """Island groups: a migrant from another group arrives with fitness None and is
+    evaluated here, as a child of this island would be; the others keep theirs."""
+    from dataclasses import replace
+
+    isl = island()
+    isl.advance(40)
+    other = Island(CONFIG, 1, replace(SPEC, num_train=5, num_tasks=1), island_seed(1, 1, 1))
+    other.advance(30)
+    (program, theirs), (kept, fitness) = other.emigrants(2)
+    slot = isl.population.next_slot
+    isl.immigrate([(program, None), (kept, fitness)])
+    ours = isl.population.fitness[slot]
+    fresh = island()  # the same tasks, evaluated from scratch
+    assert ours == fresh.evaluator.evaluate(program, 0)  # deterministic ops: the seed is moot
+    assert isl.population.fitness[(slot + 1) % isl.population.size] == fitness
+
+
+def test_arrivals_from_another_group_lose_their_fitness():
+    from amzc.search.islands import sample_arrivals
+
+    emigrants = [[(f"a{i}", 0.1 * i) for i in range(4)], [(f"b{i}", 0.2) for i in range(4)],
+                 [(f"c{i}", 0.3) for i in range(4)]]
+    pool = [m for group in emigrants for m in group]
+    # one count for all and no groups: the draws of rng.sample over the pool (as before)
+    plain = sample_arrivals(random.Random(5), emigrants, 3)
+    rng = random.Random(5)
+    assert plain == [rng.sample(pool, 3) for _ in range(3)]
+    grouped = sample_arrivals(random.Random(5), emigrants, [3, 3, 6], ["x", "x", "y"])
+    assert [len(a) for a in grouped] == [3, 3, 6]
+    assert [p for p, _ in grouped[0]] == [p for p, _ in plain[0]]
+    for island, arrivals in enumerate(grouped):
+        mine = {"x": "ab", "y": "c"}["xxy"[island]]
+        for program, fitness in arrivals:
+            assert (fitness is not None) == (program[0] in mine), (island, program)
+
+
 def test_emigrants_are_distinct_members():
     isl = island()
     isl.advance(30)

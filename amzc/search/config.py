@@ -128,14 +128,37 @@ class StopConfig:
 
 
 @dataclass(frozen=True)
+class IslandGroup:
+    """``islands`` islands that search at another fidelity than the experiment's own (paper
+    S5's worker groups: training examples / tasks / population per group): their search
+    tasks have ``num_train`` / ``num_valid`` examples and there are ``num_tasks`` of them, their
+    populations hold ``population`` programs and each round evolves ``interval`` individuals.
+    None keeps the experiment's value."""
+
+    islands: int
+    num_train: int | None = None
+    num_valid: int | None = None
+    num_tasks: int | None = None
+    population: int | None = None
+    interval: int | None = None
+
+
+GROUP_KEYS = tuple(f.name for f in fields(IslandGroup))
+
+
+@dataclass(frozen=True)
 class MigrationConfig:
     """Island model (paper §3.2; not in the reference C++ code): ``islands`` populations (0: one per
     worker) each evolve ``interval`` individuals per round; then each sends ``fraction`` of
-    its population to a shared pool and receives as many drawn from the whole pool."""
+    its population to a shared pool and receives as many drawn from the whole pool.
+    ``groups`` are the last islands, searching at other fidelities (:class:`IslandGroup`);
+    the others, at least one, search on the experiment's own tasks and give the run its
+    best."""
 
     islands: int = _key(0, low=0)
     interval: int = _key(5000, low=1)
     fraction: float = _key(0.5, low=0.0, high=1.0)
+    groups: tuple[IslandGroup, ...] = ()  # read by _groups
 
 
 @dataclass(frozen=True)
@@ -388,6 +411,63 @@ def _mutation_types(table: _Table) -> tuple[tuple[str, float], ...]:
     return tuple(pairs.items())
 
 
+def _groups(table: _Table) -> tuple[IslandGroup, ...]:
+    """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`, every value a count ≥ 1."""
+    raw = table.get("groups", list, [])
+    groups = []
+    for i, item in enumerate(raw, 1):
+        where = f"groups[{i}]"
+        if not isinstance(item, dict):
+            raise table.error(where, "a group is a table: [[migration.groups]] with keys "
+                              f"{', '.join(GROUP_KEYS)}")
+        unknown = [k for k in item if k not in GROUP_KEYS]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], GROUP_KEYS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else \
+                f"; known keys: {', '.join(GROUP_KEYS)}"
+            raise table.error(where, f"unknown key '{unknown[0]}'{hint}")
+        if "islands" not in item:
+            raise table.error(where, "needs 'islands' (how many islands the group has)")
+        for key, value in item.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise table.error(f"{where}.{key}", f"must be an integer ≥ 1, got {value!r}")
+        groups.append(IslandGroup(**item))
+    return tuple(groups)
+
+
+def group_config(config: ExperimentConfig, group: IslandGroup | None) -> ExperimentConfig:
+    """The config an island of ``group`` evolves with (None: the experiment's own)."""
+    if group is None:
+        return config
+    spec = config.search_tasks.spec
+    spec = replace(spec, **{k: getattr(group, k) for k in ("num_train", "num_valid", "num_tasks")
+                            if getattr(group, k) is not None})
+    migration = config.migration
+    return replace(config, search_tasks=replace(config.search_tasks, spec=spec),
+                   population_size=group.population or config.population_size,
+                   migration=replace(migration, interval=group.interval or migration.interval,
+                                     groups=()))
+
+
+def _check_groups(config: ExperimentConfig, file: str) -> None:
+    """Each group's search tasks must suit what the experiment asks of them (FEC's
+    fingerprint examples, the hurdle's tasks, this machine's memory)."""
+    for i, group in enumerate(config.migration.groups, 1):
+        where = f"{file}: migration.groups[{i}]"
+        cfg = group_config(config, group)
+        spec = cfg.search_tasks.spec
+        try:
+            spec.validate()
+            resources.require_memory(config.search_space.memory, spec.features, spec.num_tasks)
+            _check_fec(cfg, where)
+        except AmzConfigError as e:
+            message = str(e).removeprefix(f"{where}: ")
+            raise AmzConfigError(f"{where}: {message}") from None
+        if config.hurdles.enabled and config.hurdles.tasks >= spec.num_tasks:
+            raise AmzConfigError(f"{where}: hurdles.tasks = {config.hurdles.tasks} leaves no "
+                                 f"task to skip (the group's T_search has {spec.num_tasks})")
+
+
 def _default(cls: type, name: str) -> Any:
     return next(f.default for f in fields(cls) if f.name == name)
 
@@ -635,7 +715,8 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
     for key, cls in (("fec", FecConfig), ("hurdles", HurdleConfig), ("stop", StopConfig),
                      ("migration", MigrationConfig)):
         table = root.table(key)
-        sections[key] = cls(**_read(cls, table))
+        extra = {"groups": _groups(table)} if cls is MigrationConfig else {}
+        sections[key] = cls(**_read(cls, table), **extra)
         table.done()
     root.done()
     hurdles = sections["hurdles"]
@@ -651,6 +732,7 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
         source=text, **sections, **run_values, **pop_values)
     _check_ends(config, file)
     _check_fec(config, file)
+    _check_groups(config, file)
     return config
 
 

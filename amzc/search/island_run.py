@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from amzc.errors import AmzError
+from amzc.errors import AmzConfigError, AmzError
 from amzc.rng import derive_key
 from amzc.search.checkpoint import load_checkpoint
-from amzc.search.config import ExperimentConfig
+from amzc.search.config import ExperimentConfig, IslandGroup, group_config
 from amzc.search.evaluation import EvalStats
 from amzc.search.experiment import Run, RunState
 from amzc.search.islands import (
@@ -42,23 +42,46 @@ from amzc.search.islands import (
 )
 from amzc.search.progress import Display
 from amzc.syntax import Program
+from amzc.tasks import TaskSpec
 
 _MIGRATION_SEED = 4  # purpose mixed into the migration RNG's seed
 
 
+def island_groups(config: ExperimentConfig, count: int) -> list[IslandGroup | None]:
+    """Each island's group (None: the experiment's own tasks), in island order: the groups
+    of ``[[migration.groups]]`` take the last islands."""
+    groups = config.migration.groups
+    grouped = sum(g.islands for g in groups)
+    if groups and grouped >= count:
+        raise AmzConfigError(
+            f"[[migration.groups]] hold {grouped} island{'s' if grouped > 1 else ''} and the "
+            f"run has {count}: at least one island must search on the experiment's own tasks "
+            f"(set migration.islands, or --workers, above {grouped})")
+    return [None] * (count - grouped) + [g for g in groups for _ in range(g.islands)]
+
+
 @dataclass
 class IslandsPopulation:
-    """All islands' populations as one, for statistics (kept in the checkpointed state)."""
+    """All islands' populations as one, for statistics (kept in the checkpointed state).
+    With island groups, the run's figures are those of the islands on the experiment's own
+    tasks (``main``, island indices; empty: every island): other groups' fitness is measured
+    on other tasks and does not compare."""
 
     size: int
     reports: list[IslandReport] = field(default_factory=list)
+    main: tuple[int, ...] = ()
 
     @property
     def full(self) -> bool:
-        return bool(self.reports) and all(r.size >= self.size for r in self.reports)
+        return bool(self.reports) and all(r.size >= self.size for r in self.main_reports())
+
+    def main_reports(self) -> list[IslandReport]:
+        if not self.main:
+            return self.reports
+        return [r for r in self.reports if r.island in self.main]
 
     def stats(self) -> tuple[float, float, float]:
-        return pool_stats(self.reports)
+        return pool_stats(self.main_reports())
 
 
 class IslandSearch:
@@ -70,8 +93,12 @@ class IslandSearch:
         self.config = config
         self.pool = pool
         self.island_count = island_count
+        self.groups = island_groups(config, island_count)
+        self.configs = [group_config(config, g) for g in self.groups]
+        self.main = tuple(i for i, g in enumerate(self.groups) if g is None) \
+            if config.migration.groups else ()
         self.state: RunState | None = None  # the run's, from start()
-        self.population = IslandsPopulation(config.population_size)
+        self.population = IslandsPopulation(config.population_size, main=self.main)
         self.migration_rng = random.Random()
         self.migration_pool: list[Migrant] = []  # last round's emigrants, in island order
         self.in_flight = 0  # rounds sent to the islands and not collected
@@ -86,7 +113,7 @@ class IslandSearch:
         self.pool.drop_all()
         seeds = [island_seed(state.seed, state.experiment, i) for i in range(self.island_count)]
         states = saved["islands"] if saved else [None] * self.island_count
-        self.pool.create_all([(i, cfg, state.search_spec, seeds[i], states[i])
+        self.pool.create_all([(i, self.configs[i], self._spec(i), seeds[i], states[i])
                               for i in range(self.island_count)])
         self.migration_rng = random.Random(derive_key(state.seed, state.experiment,
                                                       _MIGRATION_SEED))
@@ -98,9 +125,20 @@ class IslandSearch:
             self.migration_pool = saved["migration_pool"]
             self.pending = saved["pending"]
         if not isinstance(state.population, IslandsPopulation):
-            state.population = IslandsPopulation(cfg.population_size)
+            state.population = IslandsPopulation(cfg.population_size, main=self.main)
         self.population = state.population
         state.individuals = self._absorb(self.population.reports)
+
+    def _spec(self, island: int) -> TaskSpec:
+        """Island ``island``'s search tasks: the experiment's (drawn for this experiment),
+        resized as its group says; a group's tasks are the first of the same stream."""
+        assert self.state is not None and self.state.search_spec is not None
+        spec, group = self.state.search_spec, self.groups[island]
+        if group is None:
+            return spec
+        return replace(spec, **{k: getattr(group, k) for k in ("num_train", "num_valid",
+                                                                "num_tasks")
+                                if getattr(group, k) is not None})
 
     def _absorb(self, reports: list[IslandReport]) -> int:
         """Totals over the islands, into the run's state; returns the individuals."""
@@ -112,15 +150,16 @@ class IslandSearch:
     # -- the pipeline of rounds ----------------------------------------------------------------
 
     def _send(self, arrivals: list[list[Migrant]]) -> None:
-        cfg = self.config
-        self.pool.submit("round", [(arrivals[i], cfg.migration.interval, self._migrants())
+        self.pool.submit("round", [(arrivals[i], self.configs[i].migration.interval,
+                                    self._migrants(i))
                                    for i in range(self.island_count)])
         self.in_flight += 1
 
-    def _migrants(self) -> int:
+    def _migrants(self, island: int) -> int:
+        """How many members island ``island`` sends to the pool, and receives, per round."""
         if self.island_count == 1:
             return 0
-        return round(self.config.migration.fraction * self.config.population_size)
+        return round(self.config.migration.fraction * self.configs[island].population_size)
 
     def _next_round(self) -> list[RoundResult]:
         if self.pending:
@@ -147,11 +186,13 @@ class IslandSearch:
             self._send([[] for _ in range(n)])
         results = self._next_round()
         emigrants = [e for _, e in results]
-        migrants = self._migrants()
-        self.arrivals = (sample_arrivals(self.migration_rng, emigrants, migrants) if migrants
-                         else [[] for _ in range(n)])
-        if migrants:
+        counts = [self._migrants(i) for i in range(n)]
+        if any(counts):
+            self.arrivals = sample_arrivals(self.migration_rng, emigrants, counts,
+                                            self.groups if self.main else None)
             self.migration_pool = [item for group in emigrants for item in group]
+        else:
+            self.arrivals = [[] for _ in range(n)]
         assert self.state is not None
         return self._absorb([report for report, _ in results]) - self.state.individuals
 
@@ -170,7 +211,7 @@ class IslandSearch:
                 for event in (drain() if drain is not None else [])]
 
     def candidate(self) -> tuple[Program, float]:
-        best = global_best(self.population.reports)
+        best = global_best(self.population.main_reports())
         return best.best_program, best.best_fitness
 
     def population_stats(self) -> tuple[float, float, float]:

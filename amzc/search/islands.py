@@ -42,7 +42,7 @@ from amzc.ops import op_by_id
 from amzc.rng import derive_key
 from amzc.search.config import ExperimentConfig
 from amzc.search.evaluation import SearchEvaluator, load_backend
-from amzc.search.evolution import Population, make_strategy
+from amzc.search.evolution import Population, draw_seed, make_strategy
 from amzc.search.hurdles import Hurdle
 from amzc.syntax import COMPONENTS, Instruction, Program, make_instruction
 from amzc.tasks import TaskSpec, build_tasks
@@ -57,7 +57,7 @@ IslandSpec = tuple[int, ExperimentConfig, TaskSpec, int, "dict[str, Any] | None"
 # A program on the wire: per component a tuple of (op id, out, inputs, index, data), and its
 # name; a program carrying comments (from an .amz file) travels as itself, to keep them.
 WireProgram = tuple[Any, ...] | Program
-Migrant = tuple[WireProgram, float]
+Migrant = tuple[WireProgram, float | None]  # None: to be evaluated where it arrives
 
 
 def to_wire(program: Program) -> WireProgram:
@@ -198,11 +198,15 @@ class Island:
         slots = self.rng.sample(range(len(pop.programs)), min(count, len(pop.programs)))
         return [(pop.programs[s], pop.fitness[s]) for s in slots]
 
-    def immigrate(self, arrivals: Sequence[tuple[Program, float]]) -> None:
+    def immigrate(self, arrivals: Sequence[tuple[Program, float | None]]) -> None:
         """Arrivals take the slots of the oldest members, the ones aging would remove next
-        (the paper does not say which are replaced)."""
+        (the paper does not say which are replaced). An arrival without a fitness (from an
+        island group searching on other tasks) is evaluated on this island's tasks first; it
+        counts as an evaluation, not as an individual."""
         pop = self.population
         for program, fitness in arrivals:
+            if fitness is None:
+                fitness = self.evaluator.evaluate(program, draw_seed(self.rng))
             pop.put(program, fitness)
 
     def round(self, arrivals: Sequence[Migrant], n: int,
@@ -437,11 +441,24 @@ def global_best(reports: Sequence[IslandReport]) -> IslandReport:
 
 
 def sample_arrivals(rng: random.Random, emigrants: Sequence[Sequence[Migrant]],
-                    count: int) -> list[list[Migrant]]:
-    """Migration (paper §3.2): the pool is every island's emigrants, in island order; each
-    island receives ``count`` of them drawn without replacement."""
+                    count: int | Sequence[int],
+                    groups: Sequence[object] | None = None) -> list[list[Migrant]]:
+    """Migration (paper §3.2): the pool is every island's emigrants, in island order; island
+    i receives ``count`` of them (or ``count[i]``) drawn without replacement. ``groups``
+    (each island's group) marks a migrant from another group with fitness None: its fitness
+    was measured on other tasks, and the island that receives it evaluates it again."""
+    counts = [count] * len(emigrants) if isinstance(count, int) else list(count)
     pool = [item for group in emigrants for item in group]
-    return [rng.sample(pool, min(count, len(pool))) for _ in emigrants]
+    origin = [island for island, group in enumerate(emigrants) for _ in group]
+    arrivals = []
+    for island, wanted in enumerate(counts):
+        picks = rng.sample(range(len(pool)), min(wanted, len(pool)))
+        if groups is None:
+            arrivals.append([pool[k] for k in picks])
+        else:
+            arrivals.append([pool[k] if groups[origin[k]] == groups[island]
+                             else (pool[k][0], None) for k in picks])
+    return arrivals
 
 
 def migrate(pool: Pool, rng: random.Random, count: int) -> list[Migrant]:

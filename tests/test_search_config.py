@@ -294,13 +294,15 @@ def test_island_groups_read_and_resize_their_islands():
     from amzc.search.config import IslandGroup, group_config
 
     c = parse_config(MINIMAL + "[migration]\nislands = 3\n"
-                     "[[migration.groups]]\nislands = 2\nnum_train = 10\nnum_tasks = 1\n"
-                     "population = 50\ninterval = 800\n")
+                     "[[migration.groups]]\nislands = 2\nkind = \"nonlinear\"\nnum_train = 10\n"
+                     "num_tasks = 1\npopulation = 50\ninterval = 800\n")
     (group,) = c.migration.groups
-    assert group == IslandGroup(islands=2, num_train=10, num_tasks=1, population=50,
-                                interval=800)
+    assert group == IslandGroup(islands=2, kind="nonlinear", num_train=10, num_tasks=1,
+                                population=50, interval=800)
     g = group_config(c, group)
-    assert (g.search_tasks.spec.num_train, g.search_tasks.spec.num_tasks) == (10, 1)
+    spec = g.search_tasks.spec
+    assert (spec.kind, spec.num_train, spec.num_tasks) == ("nonlinear", 10, 1)
+    assert c.search_tasks.spec.kind == "linear" and spec.features == c.search_tasks.spec.features
     assert g.search_tasks.spec.num_valid == c.search_tasks.spec.num_valid  # not given: kept
     assert (g.population_size, g.migration.interval) == (50, 800)
     assert g.search_space == c.search_space and g.migration.groups == ()
@@ -316,6 +318,10 @@ def test_island_groups_read_and_resize_their_islands():
      "groups[1].population: must be an integer ≥ 1"),
     ("[[migration.groups]]\nislands = 1\nnum_tasks = 1.5\n", "groups[1].num_tasks"),
     ("[migration]\ngroups = [1]\n", "a group is a table"),
+    ("[[migration.groups]]\nislands = 1\nkind = \"lineer\"\n",
+     "groups[1].kind: must be one of affine,"),
+    ("[[migration.groups]]\nislands = 1\nkind = \"data\"\n",
+     "migration.groups[1]: task data needs a data file"),
     ("[fec]\nenabled = true\n[[migration.groups]]\nislands = 1\nnum_train = 5\n",
      "migration.groups[1]: fec.num_train = 10 is more than tasks.search.num_train = 5"),
     ("[hurdles]\nenabled = true\n[tasks.search]\nnum_tasks = 3\n"

@@ -95,13 +95,13 @@ def test_island_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
 
 GROUPS = (ISLANDS.replace("interval = 50", "interval = 50\nislands = 3")
           .replace("max_individuals = 300", "max_individuals = 1500")) + (
-    "[[migration.groups]]\nislands = 1\nnum_train = 10\nnum_tasks = 1\npopulation = 12\n"
-    "interval = 200\n")
+    "[[migration.groups]]\nislands = 1\nkind = \"affine\"\nnum_train = 10\nnum_tasks = 1\n"
+    "population = 12\ninterval = 200\n")
 
 
 def test_island_groups_search_their_own_tasks_and_feed_the_main_islands(tmp_path, monkeypatch):
-    """[[migration.groups]]: the last island evolves on 1 task of 10 examples, a population
-    of 12 and rounds of 200; it sends and receives 6 migrants, the others 15. The run is
+    """[[migration.groups]]: the last island evolves on 1 affine task of 10 examples, a
+    population of 12 and rounds of 200; it sends and receives 6 migrants, the others 15. The run is
     deterministic, and its best is a main island's."""
     import amzc.api as api
 
@@ -124,7 +124,8 @@ def test_island_groups_search_their_own_tasks_and_feed_the_main_islands(tmp_path
     (_, size0, spec0), (_, size1, spec1), (_, size2, spec2) = created[0]
     assert size0 == size1 == 30 and size2 == 12
     assert (spec0.num_train, spec0.num_tasks) == (20, 3) and spec1 == spec0
-    assert (spec2.num_train, spec2.num_valid, spec2.num_tasks) == (10, 10, 1)
+    assert (spec2.kind, spec2.num_train, spec2.num_valid, spec2.num_tasks) == \
+        ("affine", 10, 10, 1) and spec0.kind == "linear"
     assert spec2.seeds()[0][0] == spec0.seeds()[0][0]  # the first task of the same stream
     assert rounds[0] == [(50, 15, 0), (50, 15, 0), (200, 6, 0)]
     assert [count for _, count, _ in rounds[2]] == [15, 15, 6]

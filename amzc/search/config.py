@@ -130,12 +130,14 @@ class StopConfig:
 @dataclass(frozen=True)
 class IslandGroup:
     """``islands`` islands that search at another fidelity than the experiment's own (paper
-    S5's worker groups: training examples / tasks / population per group): their search
-    tasks have ``num_train`` / ``num_valid`` examples and there are ``num_tasks`` of them, their
-    populations hold ``population`` programs and each round evolves ``interval`` individuals.
-    None keeps the experiment's value."""
+    S5's worker groups: training examples / tasks / population per group), or on another
+    kind of task (the paper's §4.2 workers searched on CIFAR-10 or MNIST): their search
+    tasks are of ``kind``, with ``num_train`` / ``num_valid`` examples, and there are
+    ``num_tasks`` of them; their populations hold ``population`` programs and each round
+    evolves ``interval`` individuals. None keeps the experiment's value."""
 
     islands: int
+    kind: str | None = None
     num_train: int | None = None
     num_valid: int | None = None
     num_tasks: int | None = None
@@ -219,7 +221,8 @@ class _Table:
     def _origin(self, key: str) -> str:
         """The file, or ``--set`` when the key (or a key under it) was given as an override."""
         full = ".".join(part for part in (self.where, key) if part)
-        if full and any(o == full or o.startswith(full + ".") for o in self.overrides):
+        if full and any(o == full or o.startswith(full + ".") or full.startswith((o + ".", o + "["))
+                        for o in self.overrides):
             return "--set"
         return self.file
 
@@ -429,10 +432,26 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
         if "islands" not in item:
             raise table.error(where, "needs 'islands' (how many islands the group has)")
         for key, value in item.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if key == "kind":
+                if value not in TASK_KINDS:
+                    raise table.error(f"{where}.kind", "must be one of "
+                                      f"{', '.join(sorted(TASK_KINDS))}, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise table.error(f"{where}.{key}", f"must be an integer ≥ 1, got {value!r}")
         groups.append(IslandGroup(**item))
     return tuple(groups)
+
+
+def group_spec(spec: TaskSpec, group: IslandGroup | None) -> TaskSpec:
+    """The search tasks of ``group``'s islands, from the experiment's ``spec``: the same
+    features and task seeds, with the group's kind and sizes."""
+    if group is None:
+        return spec
+    return replace(spec, **{k: getattr(group, k) for k in TASK_GROUP_KEYS
+                            if getattr(group, k) is not None})
+
+
+TASK_GROUP_KEYS = ("kind", "num_train", "num_valid", "num_tasks")
 
 
 def group_config(config: ExperimentConfig, group: IslandGroup | None) -> ExperimentConfig:
@@ -440,8 +459,7 @@ def group_config(config: ExperimentConfig, group: IslandGroup | None) -> Experim
     if group is None:
         return config
     spec = config.search_tasks.spec
-    spec = replace(spec, **{k: getattr(group, k) for k in ("num_train", "num_valid", "num_tasks")
-                            if getattr(group, k) is not None})
+    spec = group_spec(spec, group)
     migration = config.migration
     return replace(config, search_tasks=replace(config.search_tasks, spec=spec),
                    population_size=group.population or config.population_size,

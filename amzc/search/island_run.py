@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from amzc.errors import AmzConfigError, AmzError
 from amzc.rng import derive_key
 from amzc.search.checkpoint import load_checkpoint
-from amzc.search.config import ExperimentConfig, IslandGroup, group_config
+from amzc.search.config import ExperimentConfig, IslandGroup, group_config, group_spec
 from amzc.search.evaluation import EvalStats
 from amzc.search.experiment import Run, RunState
 from amzc.search.islands import (
@@ -131,14 +131,9 @@ class IslandSearch:
 
     def _spec(self, island: int) -> TaskSpec:
         """Island ``island``'s search tasks: the experiment's (drawn for this experiment),
-        resized as its group says; a group's tasks are the first of the same stream."""
+        as its group says; a group's tasks are the first of the same seed stream."""
         assert self.state is not None and self.state.search_spec is not None
-        spec, group = self.state.search_spec, self.groups[island]
-        if group is None:
-            return spec
-        return replace(spec, **{k: getattr(group, k) for k in ("num_train", "num_valid",
-                                                                "num_tasks")
-                                if getattr(group, k) is not None})
+        return group_spec(self.state.search_spec, self.groups[island])
 
     def _absorb(self, reports: list[IslandReport]) -> int:
         """Totals over the islands, into the run's state; returns the individuals."""

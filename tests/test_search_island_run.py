@@ -58,6 +58,7 @@ def test_island_runs_are_deterministic_and_migrate(tmp_path):
     assert (tmp_path / "a" / "best.amz").read_text() == (tmp_path / "b" / "best.amz").read_text()
     progress = [r for r in a if r["kind"] == "progress"]
     assert progress and progress[0]["individuals"] == 100  # two islands × 50 per round
+    assert all("groups" not in r for r in progress)  # only runs with island groups
     result = json.loads((tmp_path / "a" / "result.json").read_text())
     assert result["individuals"] >= 300 and 0.0 < result["final_fitness"] <= 1.0
 
@@ -131,7 +132,14 @@ def test_island_groups_search_their_own_tasks_and_feed_the_main_islands(tmp_path
     assert [count for _, count, _ in rounds[2]] == [15, 15, 6]
     assert [arrived for _, _, arrived in rounds[2]] == [15, 15, 6]
     evolve("-c", str(cfg), "--out", str(tmp_path / "b"), "--workers", "2")
-    assert log_without_times(tmp_path / "a") == log_without_times(tmp_path / "b")
+    log = log_without_times(tmp_path / "a")
+    assert log == log_without_times(tmp_path / "b")
+    progress = [r for r in log if r["kind"] == "progress"]
+    assert [g["group"] for g in progress[-1]["groups"]] == [0, 1]
+    main, cheap = progress[-1]["groups"]
+    assert main["individuals"] + cheap["individuals"] == progress[-1]["individuals"]
+    assert main["individuals"] == cheap["individuals"] // 2  # rounds of 2 × 50 and 200
+    assert main["best_fitness"] == progress[-1]["best_fitness"]
 
 
 def test_the_run_reports_the_main_islands_only():

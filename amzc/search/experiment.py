@@ -567,7 +567,8 @@ class Run:
                   "fec_hit_rate": self.search.fec_hit_rate(),
                   "hurdle": self.search.hurdle_value(),
                   "elapsed_s": elapsed,
-                  "individuals_per_s": total / elapsed if elapsed > 0 else 0.0}
+                  "individuals_per_s": total / elapsed if elapsed > 0 else 0.0,
+                  **self.search.details()}
         self.log.write(record)
 
     def _snapshot(self, phase: str) -> Snapshot:
@@ -629,6 +630,9 @@ class Search(Protocol):
 
     def hurdle_value(self) -> float | None:
         """The hurdle's fitness, if there is one to show."""
+
+    def details(self) -> dict[str, Any]:
+        """More fields for progress records (island groups' figures); usually none."""
 
     def counts(self) -> tuple[int, int, int, int]:
         """This experiment's FEC hits and lookups, and candidates stopped by and checked at
@@ -709,6 +713,9 @@ class PopulationSearch:
 
     def hurdle_value(self) -> float | None:
         return self.hurdle.value if self.hurdle is not None else None
+
+    def details(self) -> dict[str, Any]:
+        return {}
 
     def counts(self) -> tuple[int, int, int, int]:
         assert self.evaluator is not None

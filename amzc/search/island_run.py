@@ -221,6 +221,22 @@ class IslandSearch:
     def hurdle_value(self) -> float | None:
         return None  # each island has its own hurdle; none is shown
 
+    def details(self) -> dict[str, Any]:
+        """With island groups: per group (0: the main islands, then the groups in order) its
+        individuals and its best fitness on its own tasks, so a log shows what each found."""
+        if not self.main:
+            return {}
+        reports = {r.island: r for r in self.population.reports}
+        groups = [None, *self.config.migration.groups]
+        rows = []
+        for number, group in enumerate(groups):
+            mine = [reports[i] for i, g in enumerate(self.groups)
+                    if (g is group if group is not None else g is None) and i in reports]
+            if mine:
+                rows.append({"group": number, "individuals": sum(r.individuals for r in mine),
+                             "best_fitness": max(r.best_fitness for r in mine)})
+        return {"groups": rows}
+
     def counts(self) -> tuple[int, int, int, int]:
         reports = self.population.reports
         return (sum(r.fec_hits for r in reports), sum(r.fec_lookups for r in reports),

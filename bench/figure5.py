@@ -43,6 +43,13 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     "short_tasks": ({"tasks.search.num_train": 100}, None),
     "population_100": ({"population.size": 100}, None),
     "islands_2": ({}, 2),
+    # a second island searching on linear tasks (as the paper's §4.2 workers searched on two
+    # datasets); its SGD programs migrate to the main island, where they are evaluated on
+    # the teacher tasks (docs/scaling.md, island groups)
+    "linear_islands": ({"migration.islands": 2, "migration.interval": 20000,
+                        "migration.fraction": 0.1,
+                        "migration.groups": [{"islands": 1, "kind": "linear", "num_train": 100,
+                                              "num_tasks": 5, "interval": 10000}]}, 2),
 }
 
 CHILD = r"""

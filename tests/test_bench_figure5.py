@@ -26,3 +26,15 @@ def test_a_short_run_of_the_config_end_to_end(tmp_path):
     assert set(row["seeds_reaching"]) == {"M1", "M2"}
     assert (tmp_path / "runs" / "baseline_seed1" / "result.json").is_file()
     assert out.with_suffix(".png").stat().st_size > 10_000
+
+
+def test_every_lever_is_a_valid_setting_of_the_config():
+    from amzc.search.config import load_config
+    from amzc.search.island_run import island_groups
+
+    for name, (overrides, workers) in figure5.LEVERS.items():
+        cfg = load_config(figure5.CONFIG, overrides=overrides)
+        assert cfg.search_space == load_config(figure5.CONFIG).search_space, name
+        islands = cfg.migration.islands or workers or 1
+        groups = island_groups(cfg, islands)  # refuses groups that leave no main island
+        assert len(groups) == islands and groups[0] is None, name

@@ -71,8 +71,14 @@ def test_island_count_not_worker_count_decides_the_result(tmp_path):
     assert log_without_times(tmp_path / "two") == log_without_times(tmp_path / "one")
 
 
-def test_island_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
-    cfg = config(tmp_path, LONGER)
+@pytest.mark.parametrize("groups", [False, True], ids=["islands", "island_groups"])
+def test_island_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path, groups):
+    text = LONGER
+    if groups:  # a third island, of another group: it resumes on its own tasks and sizes
+        text = LONGER.replace("interval = 50", "interval = 50\nislands = 3") + (
+            "[[migration.groups]]\nislands = 1\nkind = \"affine\"\nnum_train = 10\n"
+            "num_tasks = 1\npopulation = 12\ninterval = 100\n")
+    cfg = config(tmp_path, text)
     evolve("-c", str(cfg), "--out", str(tmp_path / "whole"), "--workers", "2")
     folder = tmp_path / "killed"
     proc = subprocess.Popen([*AMZC, "evolve", "-q", "-c", str(cfg), "--out", str(folder),

@@ -135,7 +135,8 @@ def evolve(config: str | Path | ExperimentConfig | None = None, *, seed: int | N
         if workers is None and ray is None and cfg.migration.islands < 2 \
                 and not cfg.migration.groups:
             count = 1  # one population, as the reference and the demo; islands on request
-        if ray is None and count == 1:
+        islands_asked = cfg.migration.islands >= 2 or bool(cfg.migration.groups)
+        if ray is None and count == 1 and not islands_asked:
             runner = Run.start(cfg, folder, None, config_dir=config_dir, force=force)
         else:
             if ray is None:  # a bad island count fails before any worker starts

@@ -323,13 +323,44 @@ def test_island_groups_read_and_resize_their_islands():
     ("[[migration.groups]]\nislands = 1\nkind = \"data\"\n",
      "migration.groups[1]: task data needs a data file"),
     ("[fec]\nenabled = true\n[[migration.groups]]\nislands = 1\nnum_train = 5\n",
-     "migration.groups[1]: fec.num_train = 10 is more than tasks.search.num_train = 5"),
-    ("[hurdles]\nenabled = true\n[tasks.search]\nnum_tasks = 3\n"
-     "[[migration.groups]]\nislands = 1\nnum_tasks = 1\n",
-     "migration.groups[1]: hurdles.tasks = 1 leaves no task to skip"),
+     "migration.groups[1]: fec.num_train = 10 is more than the group's num_train = 5"),
+    ("[migration]\nfraction = 0.1\n[[migration.groups]]\nislands = 1\npopulation = 4\n",
+     "fraction = 0.1 of the group's population of 4 rounds to no migrant"),
+    ("[population]\nsize = 3\n[migration]\nfraction = 0.1\n[[migration.groups]]\n"
+     "islands = 1\npopulation = 100\n",
+     "fraction = 0.1 of the main islands' population of 3 rounds to no migrant"),
 ])
 def test_bad_island_groups_say_what_is_wrong(text, message):
     with pytest.raises(AmzConfigError) as info:
         parse_config(MINIMAL + text, "bad.toml")
     assert message in str(info.value)
     assert str(info.value).startswith("bad.toml")
+
+
+def test_a_group_without_a_task_past_the_hurdle_runs_without_it():
+    from amzc.search.config import group_config
+
+    c = parse_config(MINIMAL + "[hurdles]\nenabled = true\n[tasks.search]\nnum_tasks = 3\n"
+                     "[[migration.groups]]\nislands = 1\nnum_tasks = 1\n"
+                     "[[migration.groups]]\nislands = 1\nnum_tasks = 2\n")
+    one, two = c.migration.groups
+    assert not group_config(c, one).hurdles.enabled
+    assert group_config(c, two).hurdles.enabled and c.hurdles.enabled
+
+
+def test_a_group_of_another_kind_drops_the_experiments_kind_fields(tmp_path):
+    """CIFAR-10 main islands beside a digits group (the paper's §4.2 searched on two
+    datasets): the group's tasks carry no data folder, whose kind would refuse it."""
+    from amzc.search.config import group_config
+
+    c = parse_config(MINIMAL + f"[tasks.search]\nkind = \"cifar10\"\ndata_dir = \"{tmp_path}\"\n"
+                     "features = 16\n[[migration.groups]]\nislands = 1\nkind = \"digits\"\n")
+    spec = group_config(c, c.migration.groups[0]).search_tasks.spec
+    assert (spec.kind, spec.data_dir, spec.features) == ("digits", None, 16)
+    assert c.search_tasks.spec.data_dir == str(tmp_path)
+
+
+def test_errors_of_groups_given_by_set_name_set():
+    with pytest.raises(AmzConfigError, match=r"^--set: migration.groups\[1\]: fec.num_train"):
+        parse_config(MINIMAL + "[fec]\nenabled = true\n", "c.toml",
+                     overrides={"migration.groups": [{"islands": 1, "num_train": 5}]})

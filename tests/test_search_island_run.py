@@ -164,6 +164,41 @@ def test_the_run_reports_the_main_islands_only():
     assert IslandsPopulation(10, population.reports).stats()[0] == 0.9  # no groups: all
 
 
+def test_groups_run_as_islands_even_on_one_worker(tmp_path):
+    cfg = config(tmp_path, GROUPS)
+    evolve("-c", str(cfg), "--out", str(tmp_path / "one"), "--workers", "1")
+    progress = [r for r in log_without_times(tmp_path / "one") if r["kind"] == "progress"]
+    assert [g["group"] for g in progress[-1]["groups"]] == [0, 1]
+
+
+def test_a_group_on_the_experiments_own_tasks_is_a_main_one(tmp_path):
+    """Only the tasks decide whether fitness compares: a group that changes the population
+    alone counts among the main islands, and its migrants keep their fitness."""
+    from amzc.search.island_run import IslandSearch
+
+    text = GROUPS.replace("islands = 3", "islands = 4")
+    cfg = load_config(config(tmp_path, text + "[[migration.groups]]\nislands = 1\n"
+                                              "population = 20\n"))
+    search = IslandSearch(cfg, LocalPool(1), 4)
+    try:
+        assert search.main == (0, 1, 3)
+        assert search.tasks[3] == search.tasks[0] != search.tasks[2]
+        assert [c.population_size for c in search.configs] == [30, 30, 12, 20]
+    finally:
+        search.close()
+
+
+def test_an_island_run_resumes_on_islands_from_its_first_checkpoint(tmp_path):
+    from amzc.search.island_run import is_island_run
+
+    run = start_islands(load_config(config(tmp_path, GROUPS)), tmp_path / "r", LocalPool(1), 3)
+    try:
+        run._checkpoint()  # the state before any experiment: no population yet
+    finally:
+        run.search.close()
+    assert run.state.population is None and is_island_run(tmp_path / "r")
+
+
 def test_groups_need_an_island_on_the_experiments_own_tasks(tmp_path):
     cfg = config(tmp_path, GROUPS.replace("islands = 3", "islands = 1"))
     result = CliRunner().invoke(app, ["evolve", "-q", "-c", str(cfg), "--out",

@@ -22,7 +22,7 @@ from amzc.errors import AmzConfigError, AmzError
 from amzc.ops import MATRIX, OPS_BY_NAME, VECTOR, Op, lookup
 from amzc.parse import parse_file
 from amzc.syntax import COMPONENTS, Component, MemoryConfig
-from amzc.tasks import KIND_FIELDS, TASK_KINDS, TaskSpec
+from amzc.tasks import KIND_FIELD_DEFAULTS, KIND_FIELDS, TASK_KINDS, TaskSpec
 
 MUTATION_TYPES = (
     "alter_param",
@@ -444,46 +444,60 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
 
 def group_spec(spec: TaskSpec, group: IslandGroup | None) -> TaskSpec:
     """The search tasks of ``group``'s islands, from the experiment's ``spec``: the same
-    features and task seeds, with the group's kind and sizes."""
+    features and task seeds, with the group's kind and sizes (and, for another kind, none
+    of the experiment's kind-specific fields: a data file, a class pair, ...)."""
     if group is None:
         return spec
-    return replace(spec, **{k: getattr(group, k) for k in TASK_GROUP_KEYS
-                            if getattr(group, k) is not None})
+    values: dict[str, Any] = {k: getattr(group, k) for k in TASK_GROUP_KEYS
+                              if getattr(group, k) is not None}
+    if group.kind is not None and group.kind != spec.kind:
+        values.update({name: KIND_FIELD_DEFAULTS[name] for name, kinds in KIND_FIELDS.items()
+                       if group.kind not in kinds})
+    return replace(spec, **values)
 
 
 TASK_GROUP_KEYS = ("kind", "num_train", "num_valid", "num_tasks")
 
 
 def group_config(config: ExperimentConfig, group: IslandGroup | None) -> ExperimentConfig:
-    """The config an island of ``group`` evolves with (None: the experiment's own)."""
+    """The config an island of ``group`` evolves with (None: the experiment's own). A group
+    with no search task past the hurdle's runs without the hurdle (it would stop nothing)."""
     if group is None:
         return config
-    spec = config.search_tasks.spec
-    spec = group_spec(spec, group)
-    migration = config.migration
+    spec = group_spec(config.search_tasks.spec, group)
+    migration, hurdles = config.migration, config.hurdles
+    if hurdles.enabled and hurdles.tasks >= spec.num_tasks:
+        hurdles = replace(hurdles, enabled=False)
     return replace(config, search_tasks=replace(config.search_tasks, spec=spec),
                    population_size=group.population or config.population_size,
+                   hurdles=hurdles,
                    migration=replace(migration, interval=group.interval or migration.interval,
                                      groups=()))
 
 
-def _check_groups(config: ExperimentConfig, file: str) -> None:
+def _check_groups(config: ExperimentConfig, origin: str) -> None:
     """Each group's search tasks must suit what the experiment asks of them (FEC's
-    fingerprint examples, the hurdle's tasks, this machine's memory)."""
-    for i, group in enumerate(config.migration.groups, 1):
-        where = f"{file}: migration.groups[{i}]"
+    fingerprint examples, this machine's memory), and every island must exchange at least
+    one migrant per round."""
+    migration = config.migration
+    for i, group in enumerate(migration.groups, 1):
+        where = f"{origin}: migration.groups[{i}]"
         cfg = group_config(config, group)
         spec = cfg.search_tasks.spec
         try:
             spec.validate()
             resources.require_memory(config.search_space.memory, spec.features, spec.num_tasks)
-            _check_fec(cfg, where)
+            _check_fec(cfg, where, "the group's")
         except AmzConfigError as e:
             message = str(e).removeprefix(f"{where}: ")
             raise AmzConfigError(f"{where}: {message}") from None
-        if config.hurdles.enabled and config.hurdles.tasks >= spec.num_tasks:
-            raise AmzConfigError(f"{where}: hurdles.tasks = {config.hurdles.tasks} leaves no "
-                                 f"task to skip (the group's T_search has {spec.num_tasks})")
+        for name, size in (("the group's", cfg.population_size),
+                           ("the main islands'", config.population_size)):
+            if migration.fraction > 0 and round(migration.fraction * size) == 0:
+                raise AmzConfigError(
+                    f"{where}: migration.fraction = {migration.fraction} of {name} population "
+                    f"of {size} rounds to no migrant: its islands would never exchange "
+                    "programs with the others")
 
 
 def _default(cls: type, name: str) -> Any:
@@ -534,7 +548,7 @@ def _check_ends(config: ExperimentConfig, file: str) -> None:
                              "would never end")
 
 
-def _check_fec(config: ExperimentConfig, file: str) -> None:
+def _check_fec(config: ExperimentConfig, file: str, whose: str = "") -> None:
     """FEC fingerprints a program on the first examples of T_search's first task; it cannot
     use more than the task has."""
     fec, spec = config.fec, config.search_tasks.spec
@@ -543,8 +557,9 @@ def _check_fec(config: ExperimentConfig, file: str) -> None:
     for key, wanted, have in (("num_train", fec.num_train, spec.num_train),
                               ("num_valid", fec.num_valid, spec.num_valid)):
         if wanted > have:
+            tasks = f"{whose} {key}" if whose else f"tasks.search.{key}"
             raise AmzConfigError(f"{file}: fec.{key} = {wanted} is more than "
-                                 f"tasks.search.{key} = {have}; the fingerprint cannot use "
+                                 f"{tasks} = {have}; the fingerprint cannot use "
                                  "more examples than a task has")
 
 
@@ -750,7 +765,8 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
         source=text, **sections, **run_values, **pop_values)
     _check_ends(config, file)
     _check_fec(config, file)
-    _check_groups(config, file)
+    _check_groups(config, "--set" if any(k.startswith("migration.groups")
+                                         for k in overrides or ()) else file)
     return config
 
 

@@ -89,6 +89,7 @@ class RunState:
 
     seed: int
     rng_state: Any
+    islands: int = 0  # the island count an island run started with (0: one population)
     experiment: int = 0  # 1-based number of the current (or last) experiment
     in_experiment: bool = False
     search_spec: TaskSpec | None = None
@@ -208,8 +209,10 @@ class Run:
         """Continue a run from its checkpoint; ``search`` makes the run's search from its
         config and state (default: one population in this process)."""
         config, state, config_dir = cls.load(folder, backend_name)
-        return cls(config, folder, state, display, load_backend(config.backend), config_dir,
-                   resume=True, search=None if search is None else search(config, state))
+        with locked(folder):  # released if the search or the run cannot be built
+            return cls(config, folder, state, display, load_backend(config.backend),
+                       config_dir, resume=True,
+                       search=None if search is None else search(config, state))
 
     @staticmethod
     def load(folder: Path, backend_name: str | None = None

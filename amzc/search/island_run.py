@@ -11,7 +11,8 @@ whatever the coordinator or the other islands are doing (one message each way pe
 islands of one round may end at different times). The schedule depends on round numbers only,
 never on timing, so runs repeat exactly. A checkpoint first collects the rounds in flight and
 keeps them, unprocessed, in its state; an experiment's end drops them. The run sees the
-islands as one search: best and mean over all islands, summed counters.
+islands as one search: best and mean over all islands (with island groups: over the main
+islands, see :class:`IslandsPopulation`), summed counters.
 
 Limits (``stop.max_individuals``, ``max_train_steps``) count the work of all islands
 together, and are checked between rounds."""
@@ -95,7 +96,11 @@ class IslandSearch:
         self.island_count = island_count
         self.groups = island_groups(config, island_count)
         self.configs = [group_config(config, g) for g in self.groups]
-        self.main = tuple(i for i, g in enumerate(self.groups) if g is None) \
+        # islands whose fitness compares are those on the same search tasks; the main ones
+        # are on the experiment's own (every island, without groups)
+        own = config.search_tasks.spec
+        self.tasks = [group_spec(own, g) for g in self.groups]
+        self.main = tuple(i for i, spec in enumerate(self.tasks) if spec == own) \
             if config.migration.groups else ()
         self.state: RunState | None = None  # the run's, from start()
         self.population = IslandsPopulation(config.population_size, main=self.main)
@@ -184,7 +189,7 @@ class IslandSearch:
         counts = [self._migrants(i) for i in range(n)]
         if any(counts):
             self.arrivals = sample_arrivals(self.migration_rng, emigrants, counts,
-                                            self.groups if self.main else None)
+                                            self.tasks if self.main else None)
             self.migration_pool = [item for group in emigrants for item in group]
         else:
             self.arrivals = [[] for _ in range(n)]
@@ -260,20 +265,29 @@ def start_islands(config: ExperimentConfig, folder: Path, pool: Pool, island_cou
                   display: Display | None = None, config_dir: Path | None = None,
                   force: bool = False) -> Run:
     """A new run whose search is ``island_count`` islands held by ``pool``."""
-    return Run.start(config, folder, display, config_dir=config_dir, force=force,
-                     search=IslandSearch(config, pool, island_count))
+    run = Run.start(config, folder, display, config_dir=config_dir, force=force,
+                    search=IslandSearch(config, pool, island_count))
+    run.state.islands = island_count  # resumed on islands even from the first checkpoint
+    return run
 
 
 def resume_islands(folder: Path, make_pool: Callable[[], Pool], island_count: int,
                    display: Display | None = None, backend_name: str | None = None) -> Run:
     """Resume a run on islands. Inside an experiment the island count is the run's own;
-    ``island_count`` applies from the next experiment on."""
+    from the next experiment on it is the config's ``migration.islands``, or else
+    ``island_count``."""
 
     def search(config: ExperimentConfig, state: RunState) -> IslandSearch:
-        count = island_count
+        count = config.migration.islands or island_count
         if state.in_experiment and state.strategy.get("island_count"):
             count = int(state.strategy["island_count"])
-        return IslandSearch(config, make_pool(), count)
+        island_groups(config, count)  # a bad count fails before any worker starts
+        pool = make_pool()
+        try:
+            return IslandSearch(config, pool, count)
+        except BaseException:
+            pool.close()
+            raise
 
     return Run.resume(folder, display, backend_name, search)
 
@@ -292,5 +306,6 @@ def is_island_run(folder: Path) -> bool:
         state: RunState = load_checkpoint(folder)["state"]
     except AmzError:
         return False  # Run.resume reports the problem
-    return isinstance(state.population, IslandsPopulation) or "island_count" in state.strategy
+    return (isinstance(state.population, IslandsPopulation) or "island_count" in state.strategy
+            or getattr(state, "islands", 0) > 0)  # checkpoints before the field: no islands
 

@@ -16,7 +16,7 @@ Programs travel as ASTs, never as backend objects: every host compiles its own c
 wire an AST is a tuple of plain numbers per instruction (:func:`to_wire`), which pickles and
 unpickles several times faster than the dataclasses and which the coordinator never decodes.
 
-Rounds are synchronous (every island advances the same number of individuals, then the pool
+Rounds are synchronous (every island advances a fixed number of individuals, then the pool
 is formed in island order and sampled with the coordinator's RNG), so a run is deterministic
 for a given seed and island count, however the operating system schedules the workers."""
 

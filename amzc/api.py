@@ -132,10 +132,9 @@ def evolve(config: str | Path | ExperimentConfig | None = None, *, seed: int | N
         if backend is not None:
             cfg = replace(cfg, backend=backend)
         folder = Path(out) if out is not None else Path("runs") / cfg.name
-        if workers is None and ray is None and cfg.migration.islands < 2 \
-                and not cfg.migration.groups:
-            count = 1  # one population, as the reference and the demo; islands on request
         islands_asked = cfg.migration.islands >= 2 or bool(cfg.migration.groups)
+        if workers is None and ray is None and not islands_asked:
+            count = 1  # one population, as the reference and the demo; islands on request
         if ray is None and count == 1 and not islands_asked:
             runner = Run.start(cfg, folder, None, config_dir=config_dir, force=force)
         else:

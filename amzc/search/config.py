@@ -487,10 +487,9 @@ def _check_groups(config: ExperimentConfig, origin: str) -> None:
         try:
             spec.validate()
             resources.require_memory(config.search_space.memory, spec.features, spec.num_tasks)
-            _check_fec(cfg, where, "the group's")
         except AmzConfigError as e:
-            message = str(e).removeprefix(f"{where}: ")
-            raise AmzConfigError(f"{where}: {message}") from None
+            raise AmzConfigError(f"{where}: {e}") from None
+        _check_fec(cfg, where, "the group's")
         for name, size in (("the group's", cfg.population_size),
                            ("the main islands'", config.population_size)):
             if migration.fraction > 0 and round(migration.fraction * size) == 0:

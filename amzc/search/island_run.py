@@ -98,10 +98,9 @@ class IslandSearch:
         self.configs = [group_config(config, g) for g in self.groups]
         # islands whose fitness compares are those on the same search tasks; the main ones
         # are on the experiment's own (every island, without groups)
-        own = config.search_tasks.spec
-        self.tasks = [group_spec(own, g) for g in self.groups]
-        self.main = tuple(i for i, spec in enumerate(self.tasks) if spec == own) \
-            if config.migration.groups else ()
+        self.tasks = [c.search_tasks.spec for c in self.configs]
+        self.main = tuple(i for i, spec in enumerate(self.tasks)
+                          if spec == config.search_tasks.spec) if config.migration.groups else ()
         self.state: RunState | None = None  # the run's, from start()
         self.population = IslandsPopulation(config.population_size, main=self.main)
         self.migration_rng = random.Random()
@@ -227,20 +226,20 @@ class IslandSearch:
         return None  # each island has its own hurdle; none is shown
 
     def details(self) -> dict[str, Any]:
-        """With island groups: per group (0: the main islands, then the groups in order) its
-        individuals and its best fitness on its own tasks, so a log shows what each found."""
+        """With island groups: per group (0: the islands outside any group, then the groups
+        in order) its individuals and its best fitness on its own tasks, so a log shows what
+        each found."""
         if not self.main:
             return {}
-        reports = {r.island: r for r in self.population.reports}
-        groups = [None, *self.config.migration.groups]
-        rows = []
-        for number, group in enumerate(groups):
-            mine = [reports[i] for i, g in enumerate(self.groups)
-                    if (g is group if group is not None else g is None) and i in reports]
-            if mine:
-                rows.append({"group": number, "individuals": sum(r.individuals for r in mine),
-                             "best_fitness": max(r.best_fitness for r in mine)})
-        return {"groups": rows}
+        groups = self.config.migration.groups
+        numbers = [0 if g is None else next(k for k, h in enumerate(groups, 1) if h is g)
+                   for g in self.groups]
+        rows: dict[int, list[IslandReport]] = {}
+        for report in self.population.reports:
+            rows.setdefault(numbers[report.island], []).append(report)
+        return {"groups": [{"group": number, "individuals": sum(r.individuals for r in mine),
+                            "best_fitness": max(r.best_fitness for r in mine)}
+                           for number, mine in sorted(rows.items())]}
 
     def counts(self) -> tuple[int, int, int, int]:
         reports = self.population.reports
@@ -306,6 +305,7 @@ def is_island_run(folder: Path) -> bool:
         state: RunState = load_checkpoint(folder)["state"]
     except AmzError:
         return False  # Run.resume reports the problem
+    # state.islands: 0 in checkpoints older than the field (the class default)
     return (isinstance(state.population, IslandsPopulation) or "island_count" in state.strategy
-            or getattr(state, "islands", 0) > 0)  # checkpoints before the field: no islands
+            or state.islands > 0)
 

@@ -309,6 +309,22 @@ def test_island_groups_read_and_resize_their_islands():
     assert group_config(c, None) is c
 
 
+def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
+    from amzc.search.config import group_config
+
+    c = parse_config(MINIMAL + "[migration]\nislands = 4\nmax_stagnation = 5000\n"
+                     "stagnation_delta = 0.01\n"
+                     "[[migration.groups]]\nislands = 1\n"
+                     "[[migration.groups]]\nislands = 1\nmax_stagnation = 0\n"
+                     "[[migration.groups]]\nislands = 1\nmax_stagnation = 300\n"
+                     "stagnation_delta = 0\n")
+    assert (c.migration.max_stagnation, c.migration.stagnation_delta) == (5000, 0.01)
+    rules = [(g.migration.max_stagnation, g.migration.stagnation_delta)
+             for g in (group_config(c, group) for group in c.migration.groups)]
+    assert rules == [(5000, 0.01), (0, 0.01), (300, 0.0)]
+    assert parse_config(MINIMAL).migration.max_stagnation == 0  # off unless asked
+
+
 @pytest.mark.parametrize("text, message", [
     ("[[migration.groups]]\nnum_train = 10\n", "groups[1]: needs 'islands'"),
     ("[[migration.groups]]\nislands = 1\nnum_trian = 10\n",
@@ -318,6 +334,13 @@ def test_island_groups_read_and_resize_their_islands():
      "groups[1].population: must be an integer ≥ 1"),
     ("[[migration.groups]]\nislands = 1\nnum_tasks = 1.5\n", "groups[1].num_tasks"),
     ("[migration]\ngroups = [1]\n", "a group is a table"),
+    ("[[migration.groups]]\nislands = 1\nmax_stagnation = -1\n",
+     "groups[1].max_stagnation: must be an integer ≥ 0"),
+    ("[[migration.groups]]\nislands = 1\nstagnation_delta = nan\n",
+     "groups[1].stagnation_delta: must be a finite number ≥ 0"),
+    ("[[migration.groups]]\nislands = 1\nstagnation_delta = true\n",
+     "groups[1].stagnation_delta: must be a finite number ≥ 0"),
+    ("[migration]\nmax_stagnation = -5\n", "max_stagnation"),
     ("[[migration.groups]]\nislands = 1\nkind = \"lineer\"\n",
      "groups[1].kind: must be one of affine,"),
     ("[[migration.groups]]\nislands = 1\nkind = \"data\"\n",

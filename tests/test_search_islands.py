@@ -237,3 +237,65 @@ def test_a_request_that_cannot_be_pickled_fails_in_the_caller():
             pool.create_all([(0, lambda: None, SPEC, 1, None)])
     finally:
         pool.close()
+
+
+def stagnant(max_stagnation: int, delta: float = 1.0, **changes):
+    """An island whose best can rise by more than ``delta`` only once (from nothing)."""
+    from dataclasses import replace
+    config = replace(CONFIG, migration=replace(CONFIG.migration, max_stagnation=max_stagnation,
+                                               stagnation_delta=delta), **changes)
+    return Island(config, 0, SPEC, island_seed(1, 1, 0))
+
+
+def test_a_stagnant_island_starts_again_from_initial_programs_and_keeps_its_best():
+    isl = stagnant(50)
+    first, _ = isl.round([], 40, 0)  # the best rises from nothing: improved at 40
+    assert first.restarts == 0 and isl.improved_at == 40
+    isl.round([], 40, 0)  # starts at 40 - 40 < 50 individuals without a rise
+    isl.round([], 40, 0)  # starts at 80 - 40 < 50
+    assert isl.restarts == 0
+    before = list(isl.population.programs)
+    best_before, _ = isl.round([], 40, 0)  # starts at 120 - 40 ≥ 50: a new population first
+    assert isl.restarts == 1 and best_before.restarts == 1
+    assert isl.improved_at == 160  # the new population's first best
+    assert len(isl.population.programs) == 30  # refilled with initial programs
+    assert not set(map(id, isl.population.programs)) & set(map(id, before))
+    # the island's candidate is the best it ever had, across the restart
+    assert isl.kept is not None and isl.kept[1] >= first.best_fitness
+    assert best_before.best_fitness == max(isl.kept[1], max(isl.population.fitness))
+    assert best_before.best_fitness >= first.best_fitness
+
+
+def test_an_island_without_the_rule_never_restarts():
+    isl = stagnant(0)
+    for _ in range(5):
+        report, _ = isl.round([], 40, 0)
+    assert report.restarts == 0 and isl.kept is None
+
+
+def test_a_restart_clears_the_hurdle_until_the_population_is_full():
+    from dataclasses import replace
+    isl = stagnant(50, hurdles=replace(CONFIG.hurdles, enabled=True, tasks=1))
+    isl.round([], 40, 0)
+    isl.round([], 40, 0)
+    assert isl.hurdle is not None and isl.hurdle.value is not None
+    isl._restart_if_stagnant()  # 80 - 40 < 50: nothing
+    assert isl.restarts == 0
+    isl.individuals += 10
+    isl._restart_if_stagnant()
+    assert isl.restarts == 1 and isl.hurdle.value is None and not isl.population.programs
+
+
+def test_state_restores_a_restarted_island_exactly():
+    a = stagnant(50)
+    for _ in range(4):
+        a.round([], 40, 0)
+    assert a.restarts == 1
+    b = Island(a.config, 0, SPEC, 0, pickle.loads(pickle.dumps(a.state())))
+    assert (b.restarts, b.improved_at, b.improved_fitness) == \
+        (a.restarts, a.improved_at, a.improved_fitness)
+    for _ in range(4):
+        ra, _ = a.round([], 40, 0)
+        rb, _ = b.round([], 40, 0)
+        assert summary([ra]) == summary([rb]) and ra.restarts == rb.restarts
+    assert ra.restarts == 2

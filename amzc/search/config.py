@@ -134,7 +134,8 @@ class IslandGroup:
     kind of task (the paper's §4.2 workers searched on CIFAR-10 or MNIST): their search
     tasks are of ``kind``, with ``num_train`` / ``num_valid`` examples, and there are
     ``num_tasks`` of them; their populations hold ``population`` programs and each round
-    evolves ``interval`` individuals. None keeps the experiment's value."""
+    evolves ``interval`` individuals; ``max_stagnation`` / ``stagnation_delta`` are their
+    islands' restart rule (:class:`MigrationConfig`). None keeps the experiment's value."""
 
     islands: int
     kind: str | None = None
@@ -143,6 +144,8 @@ class IslandGroup:
     num_tasks: int | None = None
     population: int | None = None
     interval: int | None = None
+    max_stagnation: int | None = None
+    stagnation_delta: float | None = None
 
 
 GROUP_KEYS = tuple(f.name for f in fields(IslandGroup))
@@ -155,11 +158,16 @@ class MigrationConfig:
     its population to a shared pool and receives as many drawn from the whole pool.
     ``groups`` are the last islands, searching at other fidelities (:class:`IslandGroup`);
     the others, at least one, search on the experiment's own tasks and give the run its
-    best."""
+    best. An island whose best search fitness has not risen by more than
+    ``stagnation_delta`` over ``max_stagnation`` of its own individuals starts again from
+    the initial programs, keeping its best for the run (0: never; amzc, the per-island
+    form of ``stop.max_stagnation``, whose restart is a new experiment)."""
 
     islands: int = _key(0, low=0)
     interval: int = _key(5000, low=1)
     fraction: float = _key(0.5, low=0.0, high=1.0)
+    max_stagnation: int = _key(0, low=0)
+    stagnation_delta: float = _key(0.001, low=0.0)
     groups: tuple[IslandGroup, ...] = ()  # read by _groups
 
 
@@ -415,7 +423,8 @@ def _mutation_types(table: _Table) -> tuple[tuple[str, float], ...]:
 
 
 def _groups(table: _Table) -> tuple[IslandGroup, ...]:
-    """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`, every value a count ≥ 1."""
+    """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`: a task kind, the
+    restart rule (≥ 0), the rest counts ≥ 1."""
     raw = table.get("groups", list, [])
     groups = []
     for i, item in enumerate(raw, 1):
@@ -436,6 +445,14 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
                 if value not in TASK_KINDS:
                     raise table.error(f"{where}.kind", "must be one of "
                                       f"{', '.join(sorted(TASK_KINDS))}, got {value!r}")
+            elif key == "stagnation_delta":
+                if (isinstance(value, bool) or not isinstance(value, int | float)
+                        or not math.isfinite(value) or value < 0):
+                    raise table.error(f"{where}.{key}",
+                                      f"must be a finite number ≥ 0, got {value!r}")
+            elif key == "max_stagnation":  # 0: the group's islands never restart
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise table.error(f"{where}.{key}", f"must be an integer ≥ 0, got {value!r}")
             elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise table.error(f"{where}.{key}", f"must be an integer ≥ 1, got {value!r}")
         groups.append(IslandGroup(**item))
@@ -471,8 +488,15 @@ def group_config(config: ExperimentConfig, group: IslandGroup | None) -> Experim
     return replace(config, search_tasks=replace(config.search_tasks, spec=spec),
                    population_size=group.population or config.population_size,
                    hurdles=hurdles,
-                   migration=replace(migration, interval=group.interval or migration.interval,
-                                     groups=()))
+                   migration=replace(
+                       migration, interval=group.interval or migration.interval, groups=(),
+                       max_stagnation=_given(group.max_stagnation, migration.max_stagnation),
+                       stagnation_delta=_given(group.stagnation_delta,
+                                               migration.stagnation_delta)))
+
+
+def _given(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 def _check_groups(config: ExperimentConfig, origin: str) -> None:

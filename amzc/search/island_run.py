@@ -227,8 +227,8 @@ class IslandSearch:
 
     def details(self) -> dict[str, Any]:
         """With island groups: per group (0: the islands outside any group, then the groups
-        in order) its individuals and its best fitness on its own tasks, so a log shows what
-        each found."""
+        in order) its individuals, its best fitness on its own tasks and its islands'
+        restarts, so a log shows what each found."""
         if not self.main:
             return {}
         groups = self.config.migration.groups
@@ -238,7 +238,8 @@ class IslandSearch:
         for report in self.population.reports:
             rows.setdefault(numbers[report.island], []).append(report)
         return {"groups": [{"group": number, "individuals": sum(r.individuals for r in mine),
-                            "best_fitness": max(r.best_fitness for r in mine)}
+                            "best_fitness": max(r.best_fitness for r in mine),
+                            "restarts": sum(r.restarts for r in mine)}
                            for number, mine in sorted(rows.items())]}
 
     def counts(self) -> tuple[int, int, int, int]:

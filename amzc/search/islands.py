@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import gc
+import math
 import multiprocessing as mp
 import queue
 import random
@@ -112,13 +113,20 @@ class IslandReport:
     hurdle_stopped: int
     hurdle_checked: int
     busy_s: float = 0.0  # wall time of the island's last round (bench/scaling.py)
+    restarts: int = 0  # times the island started again on stagnation
 
 
 RoundResult = tuple[IslandReport, list[Migrant]]  # what Island.round answers
 
 
 class Island:
-    """One population evolving on the experiment's search tasks."""
+    """One population evolving on the experiment's search tasks (its group's, in a group).
+    With ``migration.max_stagnation``, a round starts with a new population of initial
+    programs when the population's best has not risen by more than ``stagnation_delta`` over
+    that many of the island's individuals: the paper's workers restarted their experiments,
+    and an island stuck on a plateau would otherwise send its plateau to the others for the
+    rest of the run. The island keeps its best program from before (``kept``) as its
+    candidate until the new population beats it; its FEC cache stays (same tasks)."""
 
     def __init__(self, config: ExperimentConfig, index: int, search_spec: TaskSpec, seed: int,
                  state: dict[str, Any] | None = None) -> None:
@@ -135,10 +143,19 @@ class Island:
         self.individuals = 0
         self._next_gc = GC_EVERY
         self._known: dict[tuple[Any, ...], Instruction] = {}
+        self.restarts = 0
+        self.improved_at = 0  # the island's individuals when its best last rose enough
+        self.improved_fitness = -math.inf  # that best (since the last restart)
+        self.kept: tuple[Program, float] | None = None  # the best before the restarts
         if state is not None:
             self.rng.setstate(state["rng"])
             self.population = state["population"]
             self.individuals = state["individuals"]
+            # absent in checkpoints from before restarts: none happened
+            self.restarts = state.get("restarts", 0)
+            self.improved_at = state.get("improved_at", 0)
+            self.improved_fitness = state.get("improved_fitness", -math.inf)
+            self.kept = state.get("kept")
             self.evaluator.stats = state["stats"]
             if state["fec"] is not None:
                 self.evaluator.fec = state["fec"]
@@ -177,8 +194,30 @@ class Island:
                 gc.enable()
         return self.report()
 
+    def _track(self) -> None:
+        pop = self.population
+        if pop.best >= 0 and pop.fitness[pop.best] > (self.improved_fitness
+                                                       + self.config.migration.stagnation_delta):
+            self.improved_fitness, self.improved_at = pop.fitness[pop.best], self.individuals
+
+    def _restart_if_stagnant(self) -> None:
+        limit = self.config.migration.max_stagnation
+        if not limit or self.individuals - self.improved_at < limit:
+            return
+        program, fitness = self.strategy.candidate()
+        if self.kept is None or fitness > self.kept[1]:
+            self.kept = (program, fitness)
+        self.population = Population(self.config.population_size)
+        self.strategy = make_strategy(self.config, self.evaluator, self.population)
+        if self.hurdle is not None:  # a new population: no hurdle until it is full again
+            self.hurdle.value, self.hurdle.since_update = None, 0
+        self.restarts += 1
+        self.improved_at, self.improved_fitness = self.individuals, -math.inf
+
     def report(self) -> IslandReport:
         program, fitness = self.strategy.candidate()
+        if self.kept is not None and self.kept[1] > fitness:
+            program, fitness = self.kept
         fec = self.evaluator.fec
         hurdle = self.hurdle
         values = self.population.fitness
@@ -190,7 +229,8 @@ class Island:
             fec_hits=fec.hits if fec is not None else 0,
             fec_lookups=fec.hits + fec.misses if fec is not None else 0,
             hurdle_stopped=hurdle.stopped if hurdle is not None else 0,
-            hurdle_checked=hurdle.checked if hurdle is not None else 0)
+            hurdle_checked=hurdle.checked if hurdle is not None else 0,
+            restarts=self.restarts)
 
     def emigrants(self, count: int) -> list[tuple[Program, float]]:
         """``count`` members drawn at random without replacement (paper: half of P)."""
@@ -216,8 +256,11 @@ class Island:
         if len(self._known) > 100_000:
             self._known.clear()
         start = time.perf_counter()
+        self._restart_if_stagnant()  # here, not after advancing: a report needs a member
         self.immigrate([(from_wire(w, self._known), f) for w, f in arrivals])
-        report = self.advance(n)
+        self.advance(n)
+        self._track()
+        report = self.report()
         emigrants = [(to_wire(p), f) for p, f in self.emigrants(count)] if count else []
         return replace(report, busy_s=time.perf_counter() - start), emigrants
 
@@ -225,7 +268,9 @@ class Island:
         return {"rng": self.rng.getstate(), "population": self.population,
                 "individuals": self.individuals, "stats": self.evaluator.stats,
                 "fec": self.evaluator.fec, "strategy": self.strategy.state(),
-                "hurdle": self.hurdle.state() if self.hurdle is not None else None}
+                "hurdle": self.hurdle.state() if self.hurdle is not None else None,
+                "restarts": self.restarts, "improved_at": self.improved_at,
+                "improved_fitness": self.improved_fitness, "kept": self.kept}
 
 
 class IslandHost:

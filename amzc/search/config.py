@@ -160,8 +160,9 @@ class MigrationConfig:
     the others, at least one, search on the experiment's own tasks and give the run its
     best. An island whose best search fitness has not risen by more than
     ``stagnation_delta`` over ``max_stagnation`` of its own individuals starts again from
-    the initial programs, keeping its best for the run (0: never; amzc, the per-island
-    form of ``stop.max_stagnation``, whose restart is a new experiment)."""
+    the initial programs, keeping the dropped population's best as its candidate (0: never;
+    amzc, the per-island form of ``stop.max_stagnation``, whose restart is a new
+    experiment)."""
 
     islands: int = _key(0, low=0)
     interval: int = _key(5000, low=1)

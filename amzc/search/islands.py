@@ -125,8 +125,8 @@ class Island:
     programs when the population's best has not risen by more than ``stagnation_delta`` over
     that many of the island's individuals: the paper's workers restarted their experiments,
     and an island stuck on a plateau would otherwise send its plateau to the others for the
-    rest of the run. The island keeps its best program from before (``kept``) as its
-    candidate until the new population beats it; its FEC cache stays (same tasks)."""
+    rest of the run. The island keeps the best of the population it dropped (``kept``) as
+    its candidate until a new population beats it; its FEC cache stays (same tasks)."""
 
     def __init__(self, config: ExperimentConfig, index: int, search_spec: TaskSpec, seed: int,
                  state: dict[str, Any] | None = None) -> None:

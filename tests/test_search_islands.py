@@ -12,6 +12,8 @@ from amzc.printer import print_program
 from amzc.search.config import parse_config
 from amzc.search.islands import (
     Island,
+    from_wire,
+    to_wire,
     LocalPool,
     WorkerError,
     global_best,
@@ -299,3 +301,27 @@ def test_state_restores_a_restarted_island_exactly():
         rb, _ = b.round([], 40, 0)
         assert summary([ra]) == summary([rb]) and ra.restarts == rb.restarts
     assert ra.restarts == 2
+
+
+def test_a_restarted_island_takes_no_migrants_for_one_stagnation_window():
+    """The rounds in flight at a restart carry the island's old members back; for its next
+    max_stagnation individuals the island takes none, so the new population is a new
+    attempt."""
+    donor = island(1)
+    donor.advance(30)
+    arrivals = [(to_wire(p), f) for p, f in donor.emigrants(10)]
+    isl = stagnant(50)
+    taken = []
+    immigrate = isl.immigrate
+    isl.immigrate = lambda items: taken.append(len(items)) or immigrate(items)
+    for _ in range(3):
+        isl.round(arrivals, 40, 0)  # before any restart: arrivals land
+    assert taken == [10, 10, 10] and isl.restarts == 0
+    isl.round(arrivals, 40, 0)  # restarted at 120: quiet until 170
+    assert isl.restarts == 1 and isl.quiet_until == 170
+    isl.round(arrivals, 40, 0)  # at 160 < 170: still quiet
+    assert taken == [10, 10, 10]
+    isl.round(arrivals, 40, 0)  # at 200: migrants again
+    assert taken == [10, 10, 10, 10]
+    restored = Island(isl.config, 0, SPEC, 0, pickle.loads(pickle.dumps(isl.state())))
+    assert restored.quiet_until == 170

@@ -126,7 +126,10 @@ class Island:
     that many of the island's individuals: the paper's workers restarted their experiments,
     and an island stuck on a plateau would otherwise send its plateau to the others for the
     rest of the run. The island keeps the best of the population it dropped (``kept``) as
-    its candidate until a new population beats it; its FEC cache stays (same tasks)."""
+    its candidate until a new population beats it; its FEC cache stays (same tasks). For its
+    next ``max_stagnation`` individuals it takes no migrants (``quiet_until``): the rounds
+    in flight carry its own old members back, and a fresh population of random programs
+    would lose to them at once, so the restart would be no new attempt."""
 
     def __init__(self, config: ExperimentConfig, index: int, search_spec: TaskSpec, seed: int,
                  state: dict[str, Any] | None = None) -> None:
@@ -147,6 +150,7 @@ class Island:
         self.improved_at = 0  # the island's individuals when its best last rose enough
         self.improved_fitness = -math.inf  # that best (since the last restart)
         self.kept: tuple[Program, float] | None = None  # the best before the restarts
+        self.quiet_until = 0  # no migrants arrive before the island has this many individuals
         if state is not None:
             self.rng.setstate(state["rng"])
             self.population = state["population"]
@@ -156,6 +160,7 @@ class Island:
             self.improved_at = state.get("improved_at", 0)
             self.improved_fitness = state.get("improved_fitness", -math.inf)
             self.kept = state.get("kept")
+            self.quiet_until = state.get("quiet_until", 0)
             self.evaluator.stats = state["stats"]
             if state["fec"] is not None:
                 self.evaluator.fec = state["fec"]
@@ -213,6 +218,7 @@ class Island:
             self.hurdle.value, self.hurdle.since_update = None, 0
         self.restarts += 1
         self.improved_at, self.improved_fitness = self.individuals, -math.inf
+        self.quiet_until = self.individuals + limit
 
     def report(self) -> IslandReport:
         program, fitness = self.strategy.candidate()
@@ -257,7 +263,8 @@ class Island:
             self._known.clear()
         start = time.perf_counter()
         self._restart_if_stagnant()  # here, not after advancing: a report needs a member
-        self.immigrate([(from_wire(w, self._known), f) for w, f in arrivals])
+        if self.individuals >= self.quiet_until:
+            self.immigrate([(from_wire(w, self._known), f) for w, f in arrivals])
         self.advance(n)
         self._track()
         report = self.report()
@@ -270,7 +277,8 @@ class Island:
                 "fec": self.evaluator.fec, "strategy": self.strategy.state(),
                 "hurdle": self.hurdle.state() if self.hurdle is not None else None,
                 "restarts": self.restarts, "improved_at": self.improved_at,
-                "improved_fitness": self.improved_fitness, "kept": self.kept}
+                "improved_fitness": self.improved_fitness, "kept": self.kept,
+                "quiet_until": self.quiet_until}
 
 
 class IslandHost:

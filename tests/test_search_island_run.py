@@ -172,8 +172,8 @@ def test_groups_run_as_islands_even_on_one_worker(tmp_path):
 
 
 def test_a_groups_islands_restart_on_stagnation_and_the_log_counts_it(tmp_path):
-    """A group's restart rule applies to its islands only; a restarted island keeps its best
-    (the group's best never falls), and the run repeats exactly."""
+    """A group's restart rule applies to its islands only, and the run repeats exactly (the
+    kept best: tests/test_search_islands.py)."""
     text = GROUPS + "max_stagnation = 200\nstagnation_delta = 1.0\n"
     for out in ("a", "b"):
         evolve("-c", str(config(tmp_path, text)), "--out", str(tmp_path / out), "--workers", "1")
@@ -181,8 +181,6 @@ def test_a_groups_islands_restart_on_stagnation_and_the_log_counts_it(tmp_path):
     assert log == log_without_times(tmp_path / "b")
     rows = [r["groups"] for r in log if r["kind"] == "progress"]
     assert rows[-1][0]["restarts"] == 0 and rows[-1][1]["restarts"] >= 2
-    cheap = [row[1]["best_fitness"] for row in rows if row[1]["individuals"]]
-    assert cheap == sorted(cheap)
 
 
 def test_a_group_on_the_experiments_own_tasks_is_a_main_one(tmp_path):

@@ -12,14 +12,13 @@ from amzc.printer import print_program
 from amzc.search.config import parse_config
 from amzc.search.islands import (
     Island,
-    from_wire,
-    to_wire,
     LocalPool,
     WorkerError,
     global_best,
     island_seed,
     migrate,
     pool_stats,
+    to_wire,
 )
 
 CONFIG = parse_config(TINY, seed=1)  # numpy backend: no compilation in these small tests
@@ -254,10 +253,13 @@ def test_a_stagnant_island_starts_again_from_initial_programs_and_keeps_its_best
     first, _ = isl.round([], 40, 0)  # the best rises from nothing: improved at 40
     assert first.restarts == 0 and isl.improved_at == 40
     isl.round([], 40, 0)  # starts at 40 - 40 < 50 individuals without a rise
-    isl.round([], 40, 0)  # starts at 80 - 40 < 50
+    last, _ = isl.round([], 40, 0)  # starts at 80 - 40 < 50
     assert isl.restarts == 0
     before = list(isl.population.programs)
     best_before, _ = isl.round([], 40, 0)  # starts at 120 - 40 ≥ 50: a new population first
+    # the dropped population's best is kept: the island's best does not fall at a restart
+    assert isl.kept == (last.best_program, last.best_fitness)
+    assert best_before.best_fitness >= last.best_fitness
     assert isl.restarts == 1 and best_before.restarts == 1
     assert isl.improved_at == 160  # the new population's first best
     assert len(isl.population.programs) == 30  # refilled with initial programs
@@ -265,6 +267,8 @@ def test_a_stagnant_island_starts_again_from_initial_programs_and_keeps_its_best
     # the island's candidate is the best it ever had, across the restart
     assert isl.kept is not None and isl.kept[1] >= first.best_fitness
     assert best_before.best_fitness == max(isl.kept[1], max(isl.population.fitness))
+    isl.kept = (last.best_program, 2.0)  # better than any new member can be
+    assert (isl.report().best_program, isl.report().best_fitness) == isl.kept
     assert best_before.best_fitness >= first.best_fitness
 
 

@@ -27,6 +27,11 @@ class Hurdle:
         self.value = float(np.percentile(unique, self.config.percentile)) if len(unique) else None
         self.since_update = 0
 
+    def forget(self) -> None:
+        """A new population (an island's restart): no hurdle until it is full and the next
+        :meth:`update` sets one; the counters stay."""
+        self.value, self.since_update = None, 0
+
     def tick(self, fitness: Sequence[float]) -> None:
         """Count one individual; refresh the hurdle when due."""
         self.since_update += 1

@@ -197,6 +197,7 @@ class Island:
         finally:
             if gc_was_enabled:
                 gc.enable()
+        self._track()
         return self.report()
 
     def _track(self) -> None:
@@ -214,8 +215,8 @@ class Island:
             self.kept = (program, fitness)
         self.population = Population(self.config.population_size)
         self.strategy = make_strategy(self.config, self.evaluator, self.population)
-        if self.hurdle is not None:  # a new population: no hurdle until it is full again
-            self.hurdle.value, self.hurdle.since_update = None, 0
+        if self.hurdle is not None:
+            self.hurdle.forget()
         self.restarts += 1
         self.improved_at, self.improved_fitness = self.individuals, -math.inf
         self.quiet_until = self.individuals + limit
@@ -265,9 +266,7 @@ class Island:
         self._restart_if_stagnant()  # here, not after advancing: a report needs a member
         if self.individuals >= self.quiet_until:
             self.immigrate([(from_wire(w, self._known), f) for w, f in arrivals])
-        self.advance(n)
-        self._track()
-        report = self.report()
+        report = self.advance(n)
         emigrants = [(to_wire(p), f) for p, f in self.emigrants(count)] if count else []
         return replace(report, busy_s=time.perf_counter() - start), emigrants
 

@@ -313,16 +313,18 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     from amzc.search.config import group_config
 
     c = parse_config(MINIMAL + "[migration]\nislands = 4\nmax_stagnation = 5000\n"
-                     "stagnation_delta = 0.01\n"
+                     "stagnation_delta = 0.01\nrestart_below = 0.8\n"
                      "[[migration.groups]]\nislands = 1\n"
                      "[[migration.groups]]\nislands = 1\nmax_stagnation = 0\n"
                      "[[migration.groups]]\nislands = 1\nmax_stagnation = 300\n"
-                     "stagnation_delta = 0\n")
+                     "stagnation_delta = 0\nrestart_below = 0.95\n")
     assert (c.migration.max_stagnation, c.migration.stagnation_delta) == (5000, 0.01)
-    rules = [(g.migration.max_stagnation, g.migration.stagnation_delta)
+    rules = [(g.migration.max_stagnation, g.migration.stagnation_delta,
+              g.migration.restart_below)
              for g in (group_config(c, group) for group in c.migration.groups)]
-    assert rules == [(5000, 0.01), (0, 0.01), (300, 0.0)]
-    assert parse_config(MINIMAL).migration.max_stagnation == 0  # off unless asked
+    assert rules == [(5000, 0.01, 0.8), (0, 0.01, 0.8), (300, 0.0, 0.95)]
+    default = parse_config(MINIMAL).migration
+    assert (default.max_stagnation, default.restart_below) == (0, 1.0)  # off unless asked
 
 
 @pytest.mark.parametrize("text, message", [
@@ -341,6 +343,11 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     ("[[migration.groups]]\nislands = 1\nstagnation_delta = true\n",
      "groups[1].stagnation_delta: must be a finite number ≥ 0"),
     ("[migration]\nmax_stagnation = -5\n", "max_stagnation"),
+    ("[migration]\nrestart_below = 1.5\n", "restart_below"),
+    ("[[migration.groups]]\nislands = 1\nrestart_below = -0.1\n",
+     "groups[1].restart_below: must be a number from 0 to 1"),
+    ("[[migration.groups]]\nislands = 1\nrestart_below = true\n",
+     "groups[1].restart_below: must be a number from 0 to 1"),
     ("[[migration.groups]]\nislands = 1\nkind = \"lineer\"\n",
      "groups[1].kind: must be one of affine,"),
     ("[[migration.groups]]\nislands = 1\nkind = \"data\"\n",

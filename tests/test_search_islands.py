@@ -240,11 +240,12 @@ def test_a_request_that_cannot_be_pickled_fails_in_the_caller():
         pool.close()
 
 
-def stagnant(max_stagnation: int, delta: float = 1.0, **changes):
+def stagnant(max_stagnation: int, delta: float = 1.0, below: float = 1.0, **changes):
     """An island whose best can rise by more than ``delta`` only once (from nothing)."""
     from dataclasses import replace
     config = replace(CONFIG, migration=replace(CONFIG.migration, max_stagnation=max_stagnation,
-                                               stagnation_delta=delta), **changes)
+                                               stagnation_delta=delta, restart_below=below),
+                     **changes)
     return Island(config, 0, SPEC, island_seed(1, 1, 0))
 
 
@@ -277,6 +278,33 @@ def test_an_island_without_the_rule_never_restarts():
     for _ in range(5):
         report, _ = isl.round([], 40, 0)
     assert report.restarts == 0 and isl.kept is None
+
+
+def test_an_island_whose_best_reached_restart_below_does_not_restart():
+    """A solved island (its best at restart_below) has no rise left to make: it keeps its
+    population instead of restarting every window; one below the bar restarts."""
+    probe = stagnant(50)
+    probe.round([], 40, 0)
+    best = probe.report().best_fitness
+    solved, unsolved = stagnant(50, below=best), stagnant(50, below=best + 1e-9)
+    for isl in (solved, unsolved):
+        for _ in range(6):
+            isl.round([], 40, 0)
+    assert solved.restarts == 0 and solved.kept is None
+    assert unsolved.restarts >= 1
+    # a best kept from an earlier population counts too: no restart once it is high enough
+    kept = stagnant(50)
+    for _ in range(4):
+        kept.round([], 40, 0)
+    assert kept.restarts == 1 and kept.kept is not None
+    from dataclasses import replace
+    kept.config = replace(kept.config, migration=replace(kept.config.migration,
+                                                         restart_below=0.99))
+    assert kept.strategy.candidate()[1] < 0.99  # the population alone would restart
+    kept.kept = (kept.kept[0], 0.995)
+    kept.individuals += 1000
+    kept._restart_if_stagnant()
+    assert kept.restarts == 1
 
 
 def test_a_restart_clears_the_hurdle_until_the_population_is_full():

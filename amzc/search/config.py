@@ -134,8 +134,9 @@ class IslandGroup:
     kind of task (the paper's §4.2 workers searched on CIFAR-10 or MNIST): their search
     tasks are of ``kind``, with ``num_train`` / ``num_valid`` examples, and there are
     ``num_tasks`` of them; their populations hold ``population`` programs and each round
-    evolves ``interval`` individuals; ``max_stagnation`` / ``stagnation_delta`` are their
-    islands' restart rule (:class:`MigrationConfig`). None keeps the experiment's value."""
+    evolves ``interval`` individuals; ``max_stagnation`` / ``stagnation_delta`` /
+    ``restart_below`` are their islands' restart rule (:class:`MigrationConfig`). None keeps
+    the experiment's value."""
 
     islands: int
     kind: str | None = None
@@ -146,6 +147,7 @@ class IslandGroup:
     interval: int | None = None
     max_stagnation: int | None = None
     stagnation_delta: float | None = None
+    restart_below: float | None = None
 
 
 GROUP_KEYS = tuple(f.name for f in fields(IslandGroup))
@@ -162,13 +164,15 @@ class MigrationConfig:
     ``stagnation_delta`` over ``max_stagnation`` of its own individuals starts again from
     the initial programs, keeping the dropped population's best as its candidate (0: never;
     amzc, the per-island form of ``stop.max_stagnation``, whose restart is a new
-    experiment)."""
+    experiment). Only an island whose best is below ``restart_below`` restarts: one that
+    has solved its tasks has no rise left to make, and would otherwise restart forever."""
 
     islands: int = _key(0, low=0)
     interval: int = _key(5000, low=1)
     fraction: float = _key(0.5, low=0.0, high=1.0)
     max_stagnation: int = _key(0, low=0)
     stagnation_delta: float = _key(0.001, low=0.0)
+    restart_below: float = _key(1.0, low=0.0, high=1.0)
     groups: tuple[IslandGroup, ...] = ()  # read by _groups
 
 
@@ -425,7 +429,7 @@ def _mutation_types(table: _Table) -> tuple[tuple[str, float], ...]:
 
 def _groups(table: _Table) -> tuple[IslandGroup, ...]:
     """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`: a task kind, the
-    restart rule (≥ 0), the rest counts ≥ 1."""
+    restart rule (≥ 0; ``restart_below`` up to 1), the rest counts ≥ 1."""
     raw = table.get("groups", list, [])
     groups = []
     for i, item in enumerate(raw, 1):
@@ -451,6 +455,11 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
                         or not math.isfinite(value) or value < 0):
                     raise table.error(f"{where}.{key}",
                                       f"must be a finite number ≥ 0, got {value!r}")
+            elif key == "restart_below":
+                if (isinstance(value, bool) or not isinstance(value, int | float)
+                        or not 0 <= value <= 1):
+                    raise table.error(f"{where}.{key}",
+                                      f"must be a number from 0 to 1, got {value!r}")
             elif key == "max_stagnation":  # 0: the group's islands never restart
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise table.error(f"{where}.{key}", f"must be an integer ≥ 0, got {value!r}")
@@ -493,7 +502,8 @@ def group_config(config: ExperimentConfig, group: IslandGroup | None) -> Experim
                        migration, interval=group.interval or migration.interval, groups=(),
                        max_stagnation=_given(group.max_stagnation, migration.max_stagnation),
                        stagnation_delta=_given(group.stagnation_delta,
-                                               migration.stagnation_delta)))
+                                               migration.stagnation_delta),
+                       restart_below=_given(group.restart_below, migration.restart_below)))
 
 
 def _given(value: Any, default: Any) -> Any:

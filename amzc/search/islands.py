@@ -129,7 +129,8 @@ class Island:
     its candidate until a new population beats it; its FEC cache stays (same tasks). For its
     next ``max_stagnation`` individuals it takes no migrants (``quiet_until``): the rounds
     in flight carry its own old members back, and a fresh population of random programs
-    would lose to them at once, so the restart would be no new attempt."""
+    would lose to them at once, so the restart would be no new attempt. An island whose best
+    (kept or current) has reached ``restart_below`` does not restart."""
 
     def __init__(self, config: ExperimentConfig, index: int, search_spec: TaskSpec, seed: int,
                  state: dict[str, Any] | None = None) -> None:
@@ -207,12 +208,16 @@ class Island:
             self.improved_fitness, self.improved_at = pop.fitness[pop.best], self.individuals
 
     def _restart_if_stagnant(self) -> None:
-        limit = self.config.migration.max_stagnation
+        migration = self.config.migration
+        limit = migration.max_stagnation
         if not limit or self.individuals - self.improved_at < limit:
             return
         program, fitness = self.strategy.candidate()
-        if self.kept is None or fitness > self.kept[1]:
-            self.kept = (program, fitness)
+        if self.kept is not None and self.kept[1] > fitness:
+            program, fitness = self.kept
+        if fitness >= migration.restart_below:  # solved: no rise left to wait for
+            return
+        self.kept = (program, fitness)
         self.population = Population(self.config.population_size)
         self.strategy = make_strategy(self.config, self.evaluator, self.population)
         if self.hurdle is not None:

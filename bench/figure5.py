@@ -60,6 +60,16 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
                                                "num_train": 100, "num_tasks": 5,
                                                "interval": 20000, "max_stagnation": 200000,
                                                "stagnation_delta": 0.01}]}, 2),
+    # the same, but a linear island that has solved its tasks (0.9 on them: SGD) stops
+    # restarting (seed 3's restarted 24 times after reaching 0.99, each time dropping SGD)
+    "linear_restarts_solved": ({"migration.islands": 2, "migration.interval": 20000,
+                                "migration.fraction": 0.1,
+                                "migration.groups": [{"islands": 1, "kind": "linear",
+                                                      "num_train": 100, "num_tasks": 5,
+                                                      "interval": 20000,
+                                                      "max_stagnation": 200000,
+                                                      "stagnation_delta": 0.01,
+                                                      "restart_below": 0.9}]}, 2),
 }
 
 CHILD = r"""

@@ -1,0 +1,97 @@
+"""The single mutations between the Figure 5 search's rungs, scored: which steps toward a
+trained hidden layer have a fitness signal, and which cross a valley.
+
+Every program here is rung 1 (linear regression by SGD) or rung 2 (SGD on max(x, 0)) of
+bench/figure5_ladder.py, with the pieces of rung 5 (both layers trained) already written into
+instructions whose results nothing reads yet: the hidden layer ``v1 = dot(m0, v0)`` in Predict,
+and its update ``v6 = s2 * v3; m1 = outer(v6, v0); m0 = m0 + m1`` in Learn. Those pieces are
+neutral (they change no prediction), so a population can gather them by drift. What is left
+is the switch that makes the prediction read the hidden layer:
+
+- from rung 1 it takes two changes: the prediction must read the hidden activations
+  (``s1 = dot(v2, v3)``) and the output layer's step must follow them (``v5 = s2 * v2``);
+  each change alone breaks the program;
+- from rung 2 it takes one: the ReLU's input ``max(v0, v7)`` becomes ``max(v1, v7)``, and
+  both the prediction and the step already read the ReLU's output.
+
+Each program is checked against configs/figure5.toml's search space and scored on its 100
+final teacher tasks at the best of ``--rates`` (as the ladder is).
+
+Usage: python bench/figure5_paths.py [--rates 0.003,0.01,0.03] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import figure5_ladder as ladder  # noqa: E402
+
+RESULTS = ladder.ROOT / "bench" / "results" / "figure5_paths.json"
+
+HIDDEN_STEP = "  v6 = s2 * v3\n  m1 = outer(v6, v0)\n  m0 = m0 + m1\n"
+
+
+def program(relu_in: str, predict_in: str, learn_in: str, hidden_step: bool, rate: float) -> str:
+    """Rung 1 or 2 with the hidden layer's pieces in place; the arguments pick the switches."""
+    return ("def Setup():\n  m0 = gaussian(0.0, 1.0)\n  v3 = gaussian(0.0, 0.1)\n"
+            f"  s3 = {rate}\n"
+            "def Predict():\n  v1 = dot(m0, v0)\n"
+            f"  v2 = maximum({relu_in}, v7)\n  s1 = dot({predict_in}, v3)\n"
+            "def Learn():\n  s2 = s0 - s1\n  s2 = s2 * s3\n"
+            f"  v5 = s2 * {learn_in}\n{HIDDEN_STEP if hidden_step else ''}  v3 = v3 + v5\n")
+
+
+# name → (what it is, relu input, prediction's features, output step's features, hidden step)
+STEPS = {
+    "1": ("rung 1 with the hidden pieces unread (neutral)", "v1", "v0", "v0", True),
+    "1+predict": ("from 1: the prediction reads the hidden layer", "v1", "v2", "v0", True),
+    "1+learn": ("from 1: the output step follows the hidden layer", "v1", "v0", "v2", True),
+    "1+both": ("from 1: both changes (= rung 5)", "v1", "v2", "v2", True),
+    "2": ("rung 2 with the hidden pieces unread (neutral)", "v0", "v2", "v2", True),
+    "2+relu": ("from 2: the ReLU reads the hidden layer (= rung 5)", "v1", "v2", "v2", True),
+    "2 bare": ("rung 2 without the hidden step", "v0", "v2", "v2", False),
+    "2 bare+relu": ("from 2 bare: the ReLU reads the hidden layer (= rung 3)", "v1", "v2",
+                    "v2", False),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default="0.003,0.01,0.03",
+                        help="learning rates to sweep (comma-separated)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    try:
+        rates = [float(r) for r in args.rates.split(",")]
+    except ValueError:
+        parser.error(f"--rates: not a list of numbers: {args.rates!r}")
+    from amzc.search.config import load_config
+    from amzc.tasks import build_tasks
+
+    cfg = load_config(ladder.CONFIG)
+    tasks = build_tasks(cfg.final_tasks.spec)
+    start = time.time()
+    rows = []
+    for name, (description, *switches) in STEPS.items():
+        sweep = {str(rate): ladder.score(program(*switches, rate), name, cfg, tasks, "llvm", 1)
+                 for rate in rates}
+        best = max(sweep, key=sweep.get)
+        rows.append({"step": name, "description": description, "fitness": sweep[best],
+                     "learning_rate": float(best), "sweep": sweep,
+                     "program": program(*switches, float(best))})
+        print(f"{sweep[best]:.3f}  {name:12s} {description}")
+    result = {"benchmark": "figure5_paths", "config": str(ladder.CONFIG.relative_to(ladder.ROOT)),
+              "rates": rates, "wall_s": time.time() - start, "steps": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -136,6 +136,11 @@ def evolve(config: str | Path | ExperimentConfig | None = None, *, seed: int | N
         if workers is None and ray is None and not islands_asked:
             count = 1  # one population, as the reference and the demo; islands on request
         if ray is None and count == 1 and not islands_asked:
+            if cfg.migration.max_stagnation:  # a rule the run would silently not apply
+                log.warning("[migration] max_stagnation restarts islands, and this run has one "
+                            "population: it does not apply (stop.max_stagnation starts a new "
+                            "experiment instead; --workers 2 or [migration] islands >= 2 "
+                            "runs islands)")
             runner = Run.start(cfg, folder, None, config_dir=config_dir, force=force)
         else:
             if ray is None:  # a bad island count fails before any worker starts

@@ -84,3 +84,20 @@ def test_overrides_and_a_config_object(tmp_path):
 def test_bad_arguments(kwargs, message):
     with pytest.raises(AmzConfigError, match=message):
         evolve(**kwargs)
+
+
+def test_an_island_restart_rule_on_a_one_population_run_is_named(tmp_path, caplog):
+    """[migration] max_stagnation restarts islands; a run with one population would ignore it
+    without a word, so it says so (and points to the rule that does apply)."""
+    import logging
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY, encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="amzc"):
+        evolve(config, out=tmp_path / "a", overrides={"migration.max_stagnation": 100})
+    assert "max_stagnation restarts islands" in caplog.text
+    assert "stop.max_stagnation" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="amzc"):
+        evolve(config, out=tmp_path / "b")
+    assert "max_stagnation" not in caplog.text

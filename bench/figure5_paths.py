@@ -14,6 +14,9 @@ is the switch that makes the prediction read the hidden layer:
 - from rung 2 it takes one: the ReLU's input ``max(v0, v7)`` becomes ``max(v1, v7)``, and
   both the prediction and the step already read the ReLU's output.
 
+The steps from rung 1 to rung 2 (the prediction and the step moving from ``x`` to
+``max(x, 0)``) are scored too.
+
 Each program is checked against configs/figure5.toml's search space and scored on its 100
 final teacher tasks at the best of ``--rates`` (as the ladder is).
 
@@ -54,7 +57,13 @@ STEPS = {
     "1+both": ("from 1: both changes (= rung 5)", "v1", "v2", "v2", True),
     "2": ("rung 2 with the hidden pieces unread (neutral)", "v0", "v2", "v2", True),
     "2+relu": ("from 2: the ReLU reads the hidden layer (= rung 5)", "v1", "v2", "v2", True),
-    "2 bare": ("rung 2 without the hidden step", "v0", "v2", "v2", False),
+    "1 bare": ("rung 1 without the hidden step; max(x, 0) computed, unread", "v0", "v0",
+               "v0", False),
+    "1 bare+predict": ("from 1 bare: the prediction reads max(x, 0)", "v0", "v2", "v0", False),
+    "1 bare+learn": ("from 1 bare: the output step follows max(x, 0)", "v0", "v0", "v2",
+                     False),
+    "2 bare": ("rung 2 without the hidden step (= 1 bare with both changes)", "v0", "v2", "v2",
+               False),
     "2 bare+relu": ("from 2 bare: the ReLU reads the hidden layer (= rung 3)", "v1", "v2",
                     "v2", False),
 }

@@ -428,44 +428,30 @@ def _mutation_types(table: _Table) -> tuple[tuple[str, float], ...]:
 
 
 def _groups(table: _Table) -> tuple[IslandGroup, ...]:
-    """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`: a task kind, the
-    restart rule (≥ 0; ``restart_below`` up to 1), the rest counts ≥ 1."""
+    """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`, read by the same rules as
+    any other table: a task kind, counts ≥ 1, the restart rule (``max_stagnation`` ≥ 0,
+    ``stagnation_delta`` ≥ 0, ``restart_below`` in [0, 1]); a key left out is None (the
+    experiment's value)."""
     raw = table.get("groups", list, [])
     groups = []
     for i, item in enumerate(raw, 1):
-        where = f"groups[{i}]"
+        where = f"{table.where}.groups[{i}]"
         if not isinstance(item, dict):
-            raise table.error(where, "a group is a table: [[migration.groups]] with keys "
-                              f"{', '.join(GROUP_KEYS)}")
-        unknown = [k for k in item if k not in GROUP_KEYS]
-        if unknown:
-            close = difflib.get_close_matches(unknown[0], GROUP_KEYS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else \
-                f"; known keys: {', '.join(GROUP_KEYS)}"
-            raise table.error(where, f"unknown key '{unknown[0]}'{hint}")
-        if "islands" not in item:
-            raise table.error(where, "needs 'islands' (how many islands the group has)")
-        for key, value in item.items():
-            if key == "kind":
-                if value not in TASK_KINDS:
-                    raise table.error(f"{where}.kind", "must be one of "
-                                      f"{', '.join(sorted(TASK_KINDS))}, got {value!r}")
-            elif key == "stagnation_delta":
-                if (isinstance(value, bool) or not isinstance(value, int | float)
-                        or not math.isfinite(value) or value < 0):
-                    raise table.error(f"{where}.{key}",
-                                      f"must be a finite number ≥ 0, got {value!r}")
-            elif key == "restart_below":
-                if (isinstance(value, bool) or not isinstance(value, int | float)
-                        or not 0 <= value <= 1):
-                    raise table.error(f"{where}.{key}",
-                                      f"must be a number from 0 to 1, got {value!r}")
-            elif key == "max_stagnation":  # 0: the group's islands never restart
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise table.error(f"{where}.{key}", f"must be an integer ≥ 0, got {value!r}")
-            elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise table.error(f"{where}.{key}", f"must be an integer ≥ 1, got {value!r}")
-        groups.append(IslandGroup(**item))
+            raise table.error(f"groups[{i}]", "a group is a table: [[migration.groups]] with "
+                              f"keys {', '.join(GROUP_KEYS)}")
+        group = _Table(item, where, table.file, table.overrides)
+        kind = group.get("kind", str)
+        if kind is not None and kind not in TASK_KINDS:
+            raise group.error("kind", f"must be one of {', '.join(sorted(TASK_KINDS))}, "
+                              f"got {kind!r}")
+        values = {"islands": group.int("islands", minimum=1, required=True), "kind": kind}
+        for key in ("num_train", "num_valid", "num_tasks", "population", "interval"):
+            values[key] = group.int(key, minimum=1)
+        values["max_stagnation"] = group.int("max_stagnation", minimum=0)
+        values["stagnation_delta"] = group.float("stagnation_delta", low=0.0)
+        values["restart_below"] = group.float("restart_below", low=0.0, high=1.0)
+        group.done()
+        groups.append(IslandGroup(**values))
     return tuple(groups)
 
 

@@ -47,6 +47,19 @@ def score(text: str, name: str, cfg, tasks, backend: str, seed: int) -> float:
     return evaluate(program, tasks, space.memory, backend=backend, options=options).fitness
 
 
+def parse_rates(parser: argparse.ArgumentParser, text: str) -> list[float]:
+    try:
+        return [float(r) for r in text.split(",")]
+    except ValueError:
+        parser.error(f"--rates: not a list of numbers: {text!r}")
+
+
+def write(result: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="0.001,0.003,0.01,0.03,0.1",
@@ -55,10 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="llvm", choices=("llvm", "numpy"))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    try:
-        rates = [float(r) for r in args.rates.split(",")]
-    except ValueError:
-        parser.error(f"--rates: not a list of numbers: {args.rates!r}")
+    rates = parse_rates(parser, args.rates)
 
     from amzc.search.config import load_config
     from amzc.tasks import build_tasks
@@ -93,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                               "valid": int(tasks.valid_x.shape[1])},
               "backend": args.backend, "seed": args.seed, "rates": rates,
               "wall_s": time.time() - start, "rungs": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write(result, args.out)
     return 0
 
 

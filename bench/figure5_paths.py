@@ -26,7 +26,6 @@ Usage: python bench/figure5_paths.py [--rates 0.003,0.01,0.03] [--out FILE]
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -75,10 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="learning rates to sweep (comma-separated)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    try:
-        rates = [float(r) for r in args.rates.split(",")]
-    except ValueError:
-        parser.error(f"--rates: not a list of numbers: {args.rates!r}")
+    rates = ladder.parse_rates(parser, args.rates)
     from amzc.search.config import load_config
     from amzc.tasks import build_tasks
 
@@ -96,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{sweep[best]:.3f}  {name:12s} {description}")
     result = {"benchmark": "figure5_paths", "config": str(ladder.CONFIG.relative_to(ladder.ROOT)),
               "rates": rates, "wall_s": time.time() - start, "steps": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    ladder.write(result, args.out)
     return 0
 
 

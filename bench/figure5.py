@@ -70,6 +70,16 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
                                                       "max_stagnation": 200000,
                                                       "stagnation_delta": 0.01,
                                                       "restart_below": 0.9}]}, 2),
+    # the same, with 20 search tasks for the teacher island instead of 5: on 5 tasks SGD on
+    # max(x, 0) (rung 2, the stepping stone to a hidden layer: bench/figure5_paths.py)
+    # scores below linear SGD for two run seeds of three, on 20 for all three; the teacher
+    # island's rounds shrink to 5,000 so that both islands' rounds take about as long
+    "tasks_20": ({"tasks.search.num_tasks": 20, "migration.islands": 2,
+                  "migration.interval": 5000, "migration.fraction": 0.1,
+                  "migration.groups": [{"islands": 1, "kind": "linear", "num_train": 100,
+                                        "num_tasks": 5, "interval": 20000,
+                                        "max_stagnation": 200000, "stagnation_delta": 0.01,
+                                        "restart_below": 0.9}]}, 2),
 }
 
 CHILD = r"""

@@ -20,7 +20,11 @@ The steps from rung 1 to rung 2 (the prediction and the step moving from ``x`` t
 Each program is checked against configs/figure5.toml's search space and scored on its 100
 final teacher tasks at the best of ``--rates`` (as the ladder is).
 
-Usage: python bench/figure5_paths.py [--rates 0.003,0.01,0.03] [--out FILE]
+It also scores rung 1 against rung 2 on the search tasks that runs of ``--run-seeds`` draw,
+5 of them (the config's) and 20: whether a run's own tasks reward the stepping stone.
+
+Usage: python bench/figure5_paths.py [--rates 0.003,0.01,0.03] [--run-seeds 1,2,3,4,5,6]
+       [--out FILE]
 """
 
 from __future__ import annotations
@@ -68,10 +72,38 @@ STEPS = {
 }
 
 
+def search_signal(cfg, programs: dict[str, str], run_seeds: list[int],
+                  counts: tuple[int, ...]) -> list[dict]:
+    """Rung 1 against rung 2 (at their best rates on the final tasks) on the search tasks a
+    run of each seed draws (its first experiment's, as amzc.search.experiment re-draws
+    them), with the config's 5 tasks and with more: a search sees the step from rung 1 to
+    rung 2 only where its own tasks reward it."""
+    import random
+    from dataclasses import replace
+
+    from amzc.tasks import build_tasks
+
+    rows = []
+    for seed in run_seeds:
+        draw = 1 + random.Random(seed).getrandbits(31)
+        for count in counts:
+            spec = replace(cfg.search_tasks.spec, num_tasks=count).reseeded(draw)
+            tasks = build_tasks(spec)
+            scores = {step: ladder.score(programs[step], step, cfg, tasks, "llvm", 1)
+                      for step in ("1 bare", "2 bare")}
+            rows.append({"run_seed": seed, "search_tasks": count, "rung_1": scores["1 bare"],
+                         "rung_2": scores["2 bare"]})
+            print(f"run seed {seed}, {count:2d} search tasks: rung 1 {scores['1 bare']:.3f}, "
+                  f"rung 2 {scores['2 bare']:.3f}")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="0.003,0.01,0.03",
                         help="learning rates to sweep (comma-separated)")
+    parser.add_argument("--run-seeds", default="1,2,3,4,5,6",
+                        help="run seeds whose search tasks score rung 1 against rung 2")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     rates = ladder.parse_rates(parser, args.rates)
@@ -90,8 +122,11 @@ def main(argv: list[str] | None = None) -> int:
                      "learning_rate": float(best), "sweep": sweep,
                      "program": program(*switches, float(best))})
         print(f"{sweep[best]:.3f}  {name:12s} {description}")
+    signal = search_signal(cfg, {r["step"]: r["program"] for r in rows},
+                           [int(s) for s in args.run_seeds.split(",")], (5, 20))
     result = {"benchmark": "figure5_paths", "config": str(ladder.CONFIG.relative_to(ladder.ROOT)),
-              "rates": rates, "wall_s": time.time() - start, "steps": rows}
+              "rates": rates, "wall_s": time.time() - start, "steps": rows,
+              "search_signal": signal}
     ladder.write(result, args.out)
     return 0
 

@@ -136,7 +136,8 @@ def curve(folder: Path, cpu_per_wall: float, tasks, cfg) -> list[dict]:
     return points
 
 
-def plot(runs: list[dict], path: Path, minutes: float) -> None:
+def plot(runs: list[dict], path: Path, minutes: float | str,
+         start: str = "random programs") -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -166,7 +167,8 @@ def plot(runs: list[dict], path: Path, minutes: float) -> None:
                         color="grey")
     ax.set_xlabel("CPU seconds")
     ax.set_ylabel("best fitness on the 100 final teacher tasks")
-    ax.set_title(f"Figure 5 search from random programs ({minutes:g} min per run)")
+    budget = f"{minutes:g}" if isinstance(minutes, int | float) else minutes
+    ax.set_title(f"Figure 5 search from {start} ({budget} min per run)")
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path)
@@ -236,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
               "runs": runs}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    plot(runs, args.out.with_suffix(".png"), args.minutes)
+    init = extra.get("population.init", "random")  # a diagnostic start names its programs
+    start = "random programs" if init == "random" else f"population.init = {init}"
+    plot(runs, args.out.with_suffix(".png"), args.minutes, start)
     for row in rows:
         print(f"{row['lever']:16} median best final {row['median_best_final_fitness']:.4f}  "
               f"{row['median_individuals_per_cpu_s']:,.0f} individuals/CPU s  "

@@ -19,12 +19,17 @@ def test_a_short_run_of_the_config_end_to_end(tmp_path):
                          "--set", "tasks.final.num_tasks=3"]) == 0
     data = json.loads(out.read_text())
     (run,) = data["runs"]
-    assert run["lever"] == "baseline" and run["individuals"] >= 50
+    assert run["lever"] == "tasks_20" and run["individuals"] >= 50  # the config as shipped
     assert run["cpu_s"] > 0 and run["curve"], "a best is logged at least once"
     assert all(0.0 <= p["final_fitness"] <= 1.0 for p in run["curve"])
     (row,) = data["levers"]
     assert set(row["seeds_reaching"]) == {"M1", "M2"}
-    assert (tmp_path / "runs" / "baseline_seed1" / "result.json").is_file()
+    folder = tmp_path / "runs" / "tasks_20_seed1"
+    assert (folder / "result.json").is_file()
+    # both islands ran: the teacher island and the linear one
+    from amzc.search.progress import read_log
+    groups = [r["groups"] for r in read_log(folder / "progress.jsonl") if "groups" in r]
+    assert groups and len(groups[-1]) == 2 and all(g["individuals"] > 0 for g in groups[-1])
     assert out.with_suffix(".png").stat().st_size > 10_000
 
 
@@ -32,6 +37,10 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     from amzc.search.config import load_config
     from amzc.search.island_run import island_groups
 
+    assert figure5.LEVERS["tasks_20"] == ({}, 2)  # the shipped config is the tuned lever
+    baseline = load_config(figure5.CONFIG, overrides=figure5.LEVERS["baseline"][0])
+    assert baseline.migration.islands == 0 and not baseline.migration.groups
+    assert baseline.search_tasks.spec.num_tasks == 5  # the paper's one-process setting
     for name, (overrides, workers) in figure5.LEVERS.items():
         cfg = load_config(figure5.CONFIG, overrides=overrides)
         assert cfg.search_space == load_config(figure5.CONFIG).search_space, name

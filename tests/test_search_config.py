@@ -328,7 +328,8 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("[[migration.groups]]\nnum_train = 10\n", "[migration.groups[1]] needs 'islands'"),
+    ("[[migration.groups]]\nnum_train = 10\n",
+     "migration.groups[1].islands: needed: how many islands the group has"),
     ("[[migration.groups]]\nislands = 1\nnum_trian = 10\n",
      "unknown key 'migration.groups[1].num_trian'; did you mean 'num_train'?"),
     ("[[migration.groups]]\nislands = 0\n", "migration.groups[1].islands: must be ≥ 1, got 0"),
@@ -396,3 +397,14 @@ def test_errors_of_groups_given_by_set_name_set():
     with pytest.raises(AmzConfigError, match=r"^--set: migration.groups\[1\]: fec.num_train"):
         parse_config(MINIMAL + "[fec]\nenabled = true\n", "c.toml",
                      overrides={"migration.groups": [{"islands": 1, "num_train": 5}]})
+
+
+@pytest.mark.parametrize("group, message", [
+    ({"num_train": 10}, "migration.groups[1].islands: needed: how many islands the group has"),
+    ({"islands": 0}, "migration.groups[1].islands: must be ≥ 1, got 0"),
+    ({"islands": 1, "restart_below": 2.0}, "migration.groups[1].restart_below: must be in"),
+])
+def test_a_bad_group_given_by_set_is_reported_as_set(group, message):
+    with pytest.raises(AmzConfigError) as info:
+        parse_config(MINIMAL, "m.toml", overrides={"migration.groups": [group]})
+    assert str(info.value).startswith("--set: ") and message in str(info.value)

@@ -305,6 +305,14 @@ def test_an_island_whose_best_reached_restart_below_does_not_restart():
     kept.individuals += 1000
     kept._restart_if_stagnant()
     assert kept.restarts == 1
+    # so does the highest the population reached, when aging has dropped it since
+    kept.kept = (kept.kept[0], 0.0)
+    kept.improved_fitness = 0.995
+    kept._restart_if_stagnant()
+    assert kept.restarts == 1
+    kept.improved_fitness = 0.5
+    kept._restart_if_stagnant()
+    assert kept.restarts == 2
 
 
 def test_a_restart_clears_the_hurdle_until_the_population_is_full():

@@ -248,7 +248,7 @@ class _Table:
         self.known.append(key)
         if key not in self.data:
             if required:
-                raise AmzConfigError(f"{self.file}: [{self.where}] needs '{key}'")
+                raise AmzConfigError(f"{self._origin(key)}: [{self.where}] needs '{key}'")
             return default
         value = self.data.pop(key)
         kinds = kind if isinstance(kind, tuple) else (kind,)
@@ -444,7 +444,9 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
         if kind is not None and kind not in TASK_KINDS:
             raise group.error("kind", f"must be one of {', '.join(sorted(TASK_KINDS))}, "
                               f"got {kind!r}")
-        values = {"islands": group.int("islands", minimum=1, required=True), "kind": kind}
+        if "islands" not in item:
+            raise group.error("islands", "needed: how many islands the group has")
+        values = {"islands": group.int("islands", minimum=1), "kind": kind}
         for key in ("num_train", "num_valid", "num_tasks", "population", "interval"):
             values[key] = group.int(key, minimum=1)
         values["max_stagnation"] = group.int("max_stagnation", minimum=0)

@@ -215,7 +215,9 @@ class Island:
         program, fitness = self.strategy.candidate()
         if self.kept is not None and self.kept[1] > fitness:
             program, fitness = self.kept
-        if fitness >= migration.restart_below:  # solved: no rise left to wait for
+        # solved: no rise left to wait for (judged by the highest the population reached,
+        # which aging may have dropped since)
+        if max(fitness, self.improved_fitness) >= migration.restart_below:
             return
         self.kept = (program, fitness)
         self.population = Population(self.config.population_size)

@@ -15,7 +15,7 @@ budget; the JSON holds a row per lever: the median over seeds of the best final 
 end of the budget, and of the individuals per CPU-second.
 
 Usage: python bench/figure5.py [--levers baseline,hurdles,...] [--seeds 1,2,3] [--minutes 10]
-       [--out bench/results/figure5.json] [--keep-runs DIR]
+       [--out FILE (default bench/results/figure5_<levers>.json)] [--keep-runs DIR]
 Writes the JSON and a PNG of the curves beside it.
 """
 
@@ -31,9 +31,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from revision import git_revision  # bench/, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "figure5.toml"
-RESULTS = ROOT / "bench" / "results" / "figure5.json"
+RESULTS = ROOT / "bench" / "results"  # figure5_<levers>.json unless --out names a file
 MILESTONES = {"M1": 0.30, "M2": 0.45}
 
 # configs/figure5.toml is the tuned setting (lever tasks_20: a teacher island on 20 tasks and
@@ -110,6 +112,15 @@ def run_one(lever: str, seed: int, minutes: float, folder: Path,
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def groups_at_end(folder: Path) -> list[dict] | None:
+    """Individuals and restarts per island group at the run's last progress record (None
+    for one population): in an island run most individuals may be a cheap group's."""
+    from amzc.search.progress import read_log
+
+    last = [r for r in read_log(folder / "progress.jsonl") if r.get("kind") == "progress"]
+    return last[-1].get("groups") if last else None
+
+
 def curve(folder: Path, cpu_per_wall: float, tasks, cfg) -> list[dict]:
     """(CPU seconds, best final fitness so far) at every logged new best."""
     from amzc import EvalOptions, evaluate, parse
@@ -151,7 +162,9 @@ def plot(runs: list[dict], path: Path, minutes: float | str,
                 else None)
     for name, level in MILESTONES.items():
         ax.axhline(level, color="grey", ls="--", lw=0.8)
-        ax.text(0, level, f" {name} {level}", va="bottom", color="grey")
+        # at the left edge whatever the x range (axes x, data y)
+        ax.text(0, level, f" {name} {level}", va="bottom", color="grey",
+                transform=ax.get_yaxis_transform())
     ladder = ROOT / "bench" / "results" / "figure5_ladder.json"
     if ladder.exists():  # the hand-written rungs, for scale (bench/figure5_ladder.py)
         rungs = {r["program"]: r["fitness"] for r in json.loads(ladder.read_text())["rungs"]}
@@ -159,6 +172,7 @@ def plot(runs: list[dict], path: Path, minutes: float | str,
             if program in rungs:
                 ax.axhline(rungs[program], color="silver", ls=":", lw=0.8)
                 ax.text(0, rungs[program], f" {label} {rungs[program]:.3f}", va="bottom",
+                        transform=ax.get_yaxis_transform(),
                         color="grey")
     ax.set_xlabel("CPU seconds")
     ax.set_ylabel("best fitness on the 100 final teacher tasks")
@@ -175,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated: {', '.join(LEVERS)}")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--minutes", type=float, default=10.0, help="budget per run (wall)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="the JSON (default: bench/results/figure5_<levers>.json)")
     parser.add_argument("--keep-runs", type=Path, default=None,
                         help="keep the run folders here (default: a temporary folder)")
     parser.add_argument("--set", dest="settings", action="append", default=[],
@@ -196,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     from amzc.search.config import load_config, parse_override
     from amzc.tasks import build_tasks
 
+    revision = git_revision()  # at the start: the code the runs measure
     extra = dict(parse_override(text) for text in args.settings)
     cfg = load_config(CONFIG, overrides=extra)
     tasks = build_tasks(cfg.final_tasks.spec)
@@ -210,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = outcome["cpu_s"] / outcome["wall_s"] if outcome["wall_s"] else 1.0
                 points = curve(folder, ratio, tasks, cfg)
                 runs.append({"lever": lever, "seed": seed, **outcome,
+                             "groups_at_end": groups_at_end(folder),
                              "individuals_per_cpu_s": outcome["individuals"] / outcome["cpu_s"],
                              "curve": points})
                 print(f"{lever} seed {seed}: final {outcome['final_fitness']:.4f}, best on the "
@@ -229,8 +246,11 @@ def main(argv: list[str] | None = None) -> int:
                      "seeds_reaching": {name: sum(b >= level for b in best)
                                         for name, level in MILESTONES.items()}})
     result = {"benchmark": "figure5", "config": str(CONFIG.relative_to(ROOT)),
+              "config_source": CONFIG.read_text(encoding="utf-8"), "revision": revision,
               "overrides": extra, "minutes": args.minutes, "seeds": seeds, "levers": rows,
               "runs": runs}
+    if args.out is None:
+        args.out = RESULTS / f"figure5_{'_'.join(levers)}.json"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     init = extra.get("population.init", "random")  # a diagnostic start names its programs

@@ -33,7 +33,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from revision import git_revision  # bench/, beside this script
+from figure5 import PAPER  # bench/, beside this script
+from revision import git_revision
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "rss.json"
@@ -169,10 +170,16 @@ def plot(result: dict, path: Path) -> None:
     fig.savefig(path)
 
 
-DEFAULT_CONFIG = ROOT / "configs" / "figure5.toml"
-# configs/figure5.toml runs two islands in worker processes; its paper setting searches in
-# one process, the one this script samples (bench/figure5.py's PAPER)
-ONE_POPULATION = ["tasks.search.num_tasks=5", "migration.islands=0", "migration.groups=[]"]
+DEFAULT_CONFIG = (ROOT / "configs" / "figure5.toml").resolve()
+# configs/figure5.toml runs two islands in worker processes; its paper setting (the
+# overrides bench/figure5.py calls PAPER) searches in one process, the one sampled here
+ONE_POPULATION = [f"{key}={json.dumps(value)}" for key, value in PAPER.items()]
+
+
+def run_overrides(config: Path, given: list[str]) -> list[str]:
+    """The run's overrides: the Figure 5 config gets its one-process setting first (the
+    process sampled must be the one that searches); the user's come after and win."""
+    return [*ONE_POPULATION, *given] if config.resolve() == DEFAULT_CONFIG else list(given)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -187,8 +194,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--plot", default=None,
                         help="PNG path (default: --out with .png), or 'none'")
     args = parser.parse_args(argv)
-    if args.config == DEFAULT_CONFIG:  # the process sampled must be the one that searches
-        args.overrides = [*ONE_POPULATION, *args.overrides]
+    args.overrides = run_overrides(args.config, args.overrides)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     revision = git_revision()  # at the start: the code the run measures
 

@@ -26,10 +26,11 @@ def test_a_short_run_of_the_config_end_to_end(tmp_path):
     assert set(row["seeds_reaching"]) == {"M1", "M2"}
     folder = tmp_path / "runs" / "tasks_20_seed1"
     assert (folder / "result.json").is_file()
-    # both islands ran: the teacher island and the linear one
-    from amzc.search.progress import read_log
-    groups = [r["groups"] for r in read_log(folder / "progress.jsonl") if "groups" in r]
-    assert groups and len(groups[-1]) == 2 and all(g["individuals"] > 0 for g in groups[-1])
+    # both islands ran, the teacher island and the linear one, and the JSON says how much each
+    groups = run["groups_at_end"]
+    assert len(groups) == 2 and all(g["individuals"] > 0 for g in groups)
+    assert data["config_source"] == figure5.CONFIG.read_text(encoding="utf-8")
+    assert "revision" in data
     assert out.with_suffix(".png").stat().st_size > 10_000
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, load_bench
@@ -63,3 +64,19 @@ def test_the_result_names_the_code_it_measured():
     if not head:
         pytest.skip("not a git checkout")
     assert rss.git_revision().split("+")[0] == head  # bench/revision.py's, as paired.py's
+
+
+def test_the_figure5_config_is_sampled_in_its_one_process_setting(monkeypatch):
+    """configs/figure5.toml searches on two islands in worker processes; rss.py samples one
+    process, so it runs the config's paper setting (one population), however the path is
+    spelled, and the user's overrides still come last."""
+    from amzc.search.config import load_config, parse_override
+
+    monkeypatch.chdir(ROOT)
+    for spelled in (ROOT / "configs" / "figure5.toml", Path("configs/figure5.toml")):
+        overrides = rss.run_overrides(spelled, ["population.size=10"])
+        assert overrides[-1] == "population.size=10"
+        cfg = load_config(spelled, overrides=dict(parse_override(o) for o in overrides))
+        assert cfg.migration.islands == 0 and not cfg.migration.groups
+        assert cfg.search_tasks.spec.num_tasks == 5 and cfg.population_size == 10
+    assert rss.run_overrides(ROOT / "configs" / "demo.toml", ["a=1"]) == ["a=1"]

@@ -21,7 +21,8 @@ Each program is checked against configs/figure5.toml's search space and scored o
 final teacher tasks at the best of ``--rates`` (as the ladder is).
 
 It also scores rung 1 against rung 2 on the search tasks that runs of ``--run-seeds`` draw,
-5 of them (the config's) and 20: whether a run's own tasks reward the stepping stone.
+5 of them (the paper setting's) and 20 (configs/figure5.toml's): whether a run's own tasks
+reward the stepping stone.
 
 Usage: python bench/figure5_paths.py [--rates 0.003,0.01,0.03] [--run-seeds 1,2,3,4,5,6]
        [--out FILE]
@@ -76,8 +77,8 @@ def search_signal(cfg, programs: dict[str, str], run_seeds: list[int],
                   counts: tuple[int, ...]) -> list[dict]:
     """Rung 1 against rung 2 (at their best rates on the final tasks) on the search tasks a
     run of each seed draws (its first experiment's, as amzc.search.experiment re-draws
-    them), with the config's 5 tasks and with more: a search sees the step from rung 1 to
-    rung 2 only where its own tasks reward it."""
+    them), ``counts`` of them: a search sees the step from rung 1 to rung 2 only where its
+    own tasks reward it."""
     import random
     from dataclasses import replace
 

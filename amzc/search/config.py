@@ -281,9 +281,10 @@ class _Table:
             raise self.error(key, f"must be in [{low}, {high}], got {value}")
         return value
 
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+    def choice(self, key: str, choices: tuple[str, ...], default: str | None) -> str | None:
+        """One of ``choices``; a None default is returned as is (a key left to inherit)."""
         value = self.get(key, str, default)
-        if value not in choices:
+        if value is not None and value not in choices:
             raise self.error(key, f"must be one of {', '.join(choices)}, got {value!r}")
         return value
 
@@ -440,10 +441,7 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
             raise table.error(f"groups[{i}]", "a group is a table: [[migration.groups]] with "
                               f"keys {', '.join(GROUP_KEYS)}")
         group = _Table(item, where, table.file, table.overrides)
-        kind = group.get("kind", str)
-        if kind is not None and kind not in TASK_KINDS:
-            raise group.error("kind", f"must be one of {', '.join(sorted(TASK_KINDS))}, "
-                              f"got {kind!r}")
+        kind = group.choice("kind", tuple(sorted(TASK_KINDS)), None)
         if "islands" not in item:
             raise group.error("islands", "needed: how many islands the group has")
         values = {"islands": group.int("islands", minimum=1), "kind": kind}

@@ -112,23 +112,20 @@ def run_one(lever: str, seed: int, minutes: float, folder: Path,
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def groups_at_end(folder: Path) -> list[dict] | None:
+def groups_at_end(log: list[dict]) -> list[dict] | None:
     """Individuals and restarts per island group at the run's last progress record (None
     for one population): in an island run most individuals may be a cheap group's."""
-    from amzc.search.progress import read_log
-
-    last = [r for r in read_log(folder / "progress.jsonl") if r.get("kind") == "progress"]
+    last = [r for r in log if r.get("kind") == "progress"]
     return last[-1].get("groups") if last else None
 
 
-def curve(folder: Path, cpu_per_wall: float, tasks, cfg) -> list[dict]:
-    """(CPU seconds, best final fitness so far) at every logged new best."""
+def curve(log: list[dict], cpu_per_wall: float, tasks, cfg) -> list[dict]:
+    """(CPU seconds, best final fitness so far) at every new best of a run's log."""
     from amzc import EvalOptions, evaluate, parse
-    from amzc.search.progress import read_log
 
     points, best, scored = [], -1.0, {}
     options = EvalOptions(max_abs_error=cfg.max_abs_error, seed=1)
-    for record in read_log(folder / "progress.jsonl"):
+    for record in log:
         if record.get("kind") != "best":
             continue
         text = record["program"]
@@ -209,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--minutes must be positive")
 
     from amzc.search.config import load_config, parse_override
+    from amzc.search.progress import read_log
     from amzc.tasks import build_tasks
 
     revision = git_revision()  # at the start: the code the runs measure
@@ -224,9 +222,10 @@ def main(argv: list[str] | None = None) -> int:
                 start = time.time()
                 outcome = run_one(lever, seed, args.minutes, folder, extra)
                 ratio = outcome["cpu_s"] / outcome["wall_s"] if outcome["wall_s"] else 1.0
-                points = curve(folder, ratio, tasks, cfg)
+                log = read_log(folder / "progress.jsonl")  # read once: it may be large
+                points = curve(log, ratio, tasks, cfg)
                 runs.append({"lever": lever, "seed": seed, **outcome,
-                             "groups_at_end": groups_at_end(folder),
+                             "groups_at_end": groups_at_end(log),
                              "individuals_per_cpu_s": outcome["individuals"] / outcome["cpu_s"],
                              "curve": points})
                 print(f"{lever} seed {seed}: final {outcome['final_fitness']:.4f}, best on the "

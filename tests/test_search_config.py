@@ -314,17 +314,19 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
 
     c = parse_config(MINIMAL + "[migration]\nislands = 4\nmax_stagnation = 5000\n"
                      "stagnation_delta = 0.01\nrestart_below = 0.8\n"
+                     "stagnation_growth = 1.5\n"
                      "[[migration.groups]]\nislands = 1\n"
                      "[[migration.groups]]\nislands = 1\nmax_stagnation = 0\n"
                      "[[migration.groups]]\nislands = 1\nmax_stagnation = 300\n"
-                     "stagnation_delta = 0\nrestart_below = 0.95\n")
+                     "stagnation_delta = 0\nrestart_below = 0.95\nstagnation_growth = 2\n")
     assert (c.migration.max_stagnation, c.migration.stagnation_delta) == (5000, 0.01)
     rules = [(g.migration.max_stagnation, g.migration.stagnation_delta,
-              g.migration.restart_below)
+              g.migration.restart_below, g.migration.stagnation_growth)
              for g in (group_config(c, group) for group in c.migration.groups)]
-    assert rules == [(5000, 0.01, 0.8), (0, 0.01, 0.8), (300, 0.0, 0.95)]
+    assert rules == [(5000, 0.01, 0.8, 1.5), (0, 0.01, 0.8, 1.5), (300, 0.0, 0.95, 2.0)]
     default = parse_config(MINIMAL).migration
     assert (default.max_stagnation, default.restart_below) == (0, 1.0)  # off unless asked
+    assert default.stagnation_growth == 1.0  # fixed windows unless asked
 
 
 @pytest.mark.parametrize("text, message", [
@@ -347,6 +349,9 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
      "migration.groups[1].stagnation_delta: expected a number, got a boolean"),
     ("[migration]\nmax_stagnation = -5\n", "max_stagnation"),
     ("[migration]\nrestart_below = 1.5\n", "restart_below"),
+    ("[migration]\nstagnation_growth = 0.5\n", "migration.stagnation_growth: must be ≥ 1.0"),
+    ("[[migration.groups]]\nislands = 1\nstagnation_growth = 0.9\n",
+     "migration.groups[1].stagnation_growth: must be ≥ 1.0, got 0.9"),
     ("[[migration.groups]]\nislands = 1\nrestart_below = -0.1\n",
      "migration.groups[1].restart_below: must be in [0.0, 1.0], got -0.1"),
     ("[[migration.groups]]\nislands = 1\nrestart_below = true\n",

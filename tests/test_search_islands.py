@@ -240,11 +240,13 @@ def test_a_request_that_cannot_be_pickled_fails_in_the_caller():
         pool.close()
 
 
-def stagnant(max_stagnation: int, delta: float = 1.0, below: float = 1.0, **changes):
+def stagnant(max_stagnation: int, delta: float = 1.0, below: float = 1.0, growth: float = 1.0,
+             **changes):
     """An island whose best can rise by more than ``delta`` only once (from nothing)."""
     from dataclasses import replace
     config = replace(CONFIG, migration=replace(CONFIG.migration, max_stagnation=max_stagnation,
-                                               stagnation_delta=delta, restart_below=below),
+                                               stagnation_delta=delta, restart_below=below,
+                                               stagnation_growth=growth),
                      **changes)
     return Island(config, 0, SPEC, island_seed(1, 1, 0))
 
@@ -271,6 +273,26 @@ def test_a_stagnant_island_starts_again_from_initial_programs_and_keeps_its_best
     isl.kept = (last.best_program, 2.0)  # better than any new member can be
     assert (isl.report().best_program, isl.report().best_fitness) == isl.kept
     assert best_before.best_fitness >= first.best_fitness
+
+
+def test_each_restart_multiplies_the_window_by_stagnation_growth():
+    """Windows of 50, then 100, then 200 individuals: the restarts come at the first round
+    start past each attempt's first best + its window: 120 (40 + 50), 280 (160 + 100) and
+    520 (320 + 200)."""
+    isl = stagnant(50, growth=2.0)
+    at = []
+    for _ in range(16):
+        restarts = isl.restarts
+        isl.round([], 40, 0)
+        if isl.restarts > restarts:
+            at.append(isl.individuals - 40)  # a restart happens before the round's children
+    assert at[:3] == [120, 280, 520]
+    assert isl.window() == 50 * 2 ** isl.restarts
+    assert isl.quiet_until == at[2] + 400  # quiet for the new attempt's whole window
+    fixed = stagnant(50)
+    for _ in range(16):
+        fixed.round([], 40, 0)
+    assert fixed.restarts > isl.restarts and fixed.window() == 50
 
 
 def test_an_island_without_the_rule_never_restarts():

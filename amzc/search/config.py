@@ -147,6 +147,7 @@ class IslandGroup:
     interval: int | None = None
     max_stagnation: int | None = None
     stagnation_delta: float | None = None
+    stagnation_growth: float | None = None
     restart_below: float | None = None
 
 
@@ -164,14 +165,20 @@ class MigrationConfig:
     ``stagnation_delta`` over ``max_stagnation`` of its own individuals starts again from
     the initial programs, keeping the dropped population's best as its candidate (0: never;
     amzc, the per-island form of ``stop.max_stagnation``, whose restart is a new
-    experiment). Only an island whose best is below ``restart_below`` restarts: one that
-    has solved its tasks has no rise left to make, and would otherwise restart forever."""
+    experiment). Each restart multiplies the island's window by ``stagnation_growth``
+    (1: every attempt gets ``max_stagnation``): when an attempt needs more individuals than
+    the window to find its first step, fixed windows can cut every attempt short, and
+    growing ones reach the needed length whatever it is, at a cost of a constant factor (a
+    geometric restart schedule). Only an island whose best is below ``restart_below``
+    restarts: one that has solved its tasks has no rise left to make, and would otherwise
+    restart forever."""
 
     islands: int = _key(0, low=0)
     interval: int = _key(5000, low=1)
     fraction: float = _key(0.5, low=0.0, high=1.0)
     max_stagnation: int = _key(0, low=0)
     stagnation_delta: float = _key(0.001, low=0.0)
+    stagnation_growth: float = _key(1.0, low=1.0)
     restart_below: float = _key(1.0, low=0.0, high=1.0)
     groups: tuple[IslandGroup, ...] = ()  # read by _groups
 
@@ -431,8 +438,8 @@ def _mutation_types(table: _Table) -> tuple[tuple[str, float], ...]:
 def _groups(table: _Table) -> tuple[IslandGroup, ...]:
     """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`, read by the same rules as
     any other table: a task kind, counts ≥ 1, the restart rule (``max_stagnation`` ≥ 0,
-    ``stagnation_delta`` ≥ 0, ``restart_below`` in [0, 1]); a key left out is None (the
-    experiment's value)."""
+    ``stagnation_delta`` ≥ 0, ``stagnation_growth`` ≥ 1, ``restart_below`` in [0, 1]); a key
+    left out is None (the experiment's value)."""
     raw = table.get("groups", list, [])
     groups = []
     for i, item in enumerate(raw, 1):
@@ -449,6 +456,7 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
             values[key] = group.int(key, minimum=1)
         values["max_stagnation"] = group.int("max_stagnation", minimum=0)
         values["stagnation_delta"] = group.float("stagnation_delta", low=0.0)
+        values["stagnation_growth"] = group.float("stagnation_growth", low=1.0)
         values["restart_below"] = group.float("restart_below", low=0.0, high=1.0)
         group.done()
         groups.append(IslandGroup(**values))
@@ -489,6 +497,8 @@ def group_config(config: ExperimentConfig, group: IslandGroup | None) -> Experim
                        max_stagnation=_given(group.max_stagnation, migration.max_stagnation),
                        stagnation_delta=_given(group.stagnation_delta,
                                                migration.stagnation_delta),
+                       stagnation_growth=_given(group.stagnation_growth,
+                                                migration.stagnation_growth),
                        restart_below=_given(group.restart_below, migration.restart_below)))
 
 

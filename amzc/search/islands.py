@@ -127,9 +127,10 @@ class Island:
     and an island stuck on a plateau would otherwise send its plateau to the others for the
     rest of the run. The island keeps the best of the population it dropped (``kept``) as
     its candidate until a new population beats it; its FEC cache stays (same tasks). For its
-    next ``max_stagnation`` individuals it takes no migrants (``quiet_until``): the rounds
+    next window of individuals it takes no migrants (``quiet_until``): the rounds
     in flight carry its own old members back, and a fresh population of random programs
-    would lose to them at once, so the restart would be no new attempt. An island whose best
+    would lose to them at once, so the restart would be no new attempt. Each restart
+    multiplies the window by ``stagnation_growth`` (:meth:`window`). An island whose best
     (kept or current) has reached ``restart_below`` does not restart."""
 
     def __init__(self, config: ExperimentConfig, index: int, search_spec: TaskSpec, seed: int,
@@ -207,9 +208,15 @@ class Island:
                                                        + self.config.migration.stagnation_delta):
             self.improved_fitness, self.improved_at = pop.fitness[pop.best], self.individuals
 
+    def window(self) -> int:
+        """The current attempt's stagnation window: ``max_stagnation``, times
+        ``stagnation_growth`` for each restart so far (0: the island never restarts)."""
+        migration = self.config.migration
+        return round(migration.max_stagnation * migration.stagnation_growth ** self.restarts)
+
     def _restart_if_stagnant(self) -> None:
         migration = self.config.migration
-        limit = migration.max_stagnation
+        limit = self.window()
         if not limit or self.individuals - self.improved_at < limit:
             return
         program, fitness = self.strategy.candidate()
@@ -226,7 +233,7 @@ class Island:
             self.hurdle.forget()
         self.restarts += 1
         self.improved_at, self.improved_fitness = self.individuals, -math.inf
-        self.quiet_until = self.individuals + limit
+        self.quiet_until = self.individuals + self.window()  # the new attempt's window
 
     def report(self) -> IslandReport:
         program, fitness = self.strategy.candidate()

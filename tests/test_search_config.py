@@ -327,6 +327,10 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     default = parse_config(MINIMAL).migration
     assert (default.max_stagnation, default.restart_below) == (0, 1.0)  # off unless asked
     assert default.stagnation_growth == 1.0  # fixed windows unless asked
+    assert [g.promote_at for g in c.migration.groups] == [None, None, None]  # never
+    promoted = parse_config(MINIMAL + "[migration]\nislands = 2\n[[migration.groups]]\n"
+                            "islands = 1\npromote_at = 0.9\n")
+    assert promoted.migration.groups[0].promote_at == 0.9
 
 
 @pytest.mark.parametrize("text, message", [
@@ -350,6 +354,9 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     ("[migration]\nmax_stagnation = -5\n", "max_stagnation"),
     ("[migration]\nrestart_below = 1.5\n", "restart_below"),
     ("[migration]\nstagnation_growth = 0.5\n", "migration.stagnation_growth: must be ≥ 1.0"),
+    ("[[migration.groups]]\nislands = 1\npromote_at = 1.5\n",
+     "migration.groups[1].promote_at: must be in [0.0, 1.0], got 1.5"),
+    ("[migration]\npromote_at = 0.9\n", "unknown key 'migration.promote_at'"),
     ("[[migration.groups]]\nislands = 1\nstagnation_growth = 0.9\n",
      "migration.groups[1].stagnation_growth: must be ≥ 1.0, got 0.9"),
     ("[[migration.groups]]\nislands = 1\nrestart_below = -0.1\n",

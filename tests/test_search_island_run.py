@@ -71,13 +71,15 @@ def test_island_count_not_worker_count_decides_the_result(tmp_path):
     assert log_without_times(tmp_path / "two") == log_without_times(tmp_path / "one")
 
 
-@pytest.mark.parametrize("groups", [False, True], ids=["islands", "island_groups"])
+@pytest.mark.parametrize("groups", [None, "", "promote_at = 0.25\n"],
+                         ids=["islands", "island_groups", "promotion"])
 def test_island_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path, groups):
     text = LONGER
-    if groups:  # a third island, of another group: it resumes on its own tasks and sizes
+    if groups is not None:  # a third island, of another group: it resumes on its own tasks
+        # and sizes (promoted: on the experiment's, whichever side of the kill that happened)
         text = LONGER.replace("interval = 50", "interval = 50\nislands = 3") + (
             "[[migration.groups]]\nislands = 1\nkind = \"affine\"\nnum_train = 10\n"
-            "num_tasks = 1\npopulation = 12\ninterval = 100\n")
+            "num_tasks = 1\npopulation = 12\ninterval = 100\n") + groups
     cfg = config(tmp_path, text)
     evolve("-c", str(cfg), "--out", str(tmp_path / "whole"), "--workers", "2")
     folder = tmp_path / "killed"
@@ -98,6 +100,9 @@ def test_island_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path, gr
     evolve("--resume", str(folder), "--workers", "2")
     assert (folder / "best.amz").read_text() == (tmp_path / "whole" / "best.amz").read_text()
     assert log_without_times(folder) == log_without_times(tmp_path / "whole")
+    if groups:  # promoted after about 15 of the 25 progress records before the kill
+        progress = [r for r in log_without_times(folder) if r["kind"] == "progress"]
+        assert progress[-1]["groups"][1]["promoted"] == 1
 
 
 GROUPS = (ISLANDS.replace("interval = 50", "interval = 50\nislands = 3")
@@ -121,7 +126,7 @@ def test_island_groups_search_their_own_tasks_and_feed_the_main_islands(tmp_path
 
         def submit(self, method, args):
             if method == "round":
-                rounds.append([(n, count, len(arrivals)) for arrivals, n, count in args])
+                rounds.append([(n, count, len(arrivals)) for arrivals, n, count, _ in args])
             super().submit(method, args)
 
     monkeypatch.setattr(api, "LocalPool", RecordingPool)
@@ -148,6 +153,45 @@ def test_island_groups_search_their_own_tasks_and_feed_the_main_islands(tmp_path
     assert main["best_fitness"] == progress[-1]["best_fitness"]
 
 
+def test_a_group_island_that_reaches_promote_at_joins_the_main_islands(tmp_path, monkeypatch):
+    """promote_at: the affine island is sent the switch with the first round sent after one
+    of its reports reaches the bar (round 2: rounds 0 and 1 go out together), then runs the
+    main islands' rounds on their tasks. Deterministic."""
+    import amzc.api as api
+
+    rounds = []
+
+    class RecordingPool(api.LocalPool):
+        def submit(self, method, args):
+            if method == "round":
+                rounds.append([(n, count, promote) for _, n, count, promote in args])
+            super().submit(method, args)
+
+    monkeypatch.setattr(api, "LocalPool", RecordingPool)
+    cfg = config(tmp_path, GROUPS + "promote_at = 0.0\n")  # promoted after its first round
+    evolve("-c", str(cfg), "--out", str(tmp_path / "a"), "--workers", "2")
+    switches = [(r, i) for r, sent in enumerate(rounds) for i, (_, _, p) in enumerate(sent)
+                if p is not None]
+    # once per experiment (two: each starts its islands afresh), to island 2
+    assert [i for _, i in switches] == [2, 2] and switches[0][0] == 2
+    main, spec = rounds[2][2][2]
+    assert main.population_size == 30 and spec.kind == "linear" and spec.num_tasks == 3
+    assert [(n, count) for n, count, _ in rounds[1]] == [(50, 15), (50, 15), (200, 6)]
+    assert [(n, count) for n, count, _ in rounds[3]] == [(50, 15)] * 3  # a main island now
+    log = log_without_times(tmp_path / "a")
+    progress = [r for r in log if r["kind"] == "progress"]
+    assert progress[-1]["groups"][1]["promoted"] == 1 and "promoted" not in \
+        progress[-1]["groups"][0]
+    evolve("-c", str(cfg), "--out", str(tmp_path / "b"), "--workers", "2")
+    assert log == log_without_times(tmp_path / "b")
+    never = config(tmp_path, GROUPS + "promote_at = 1.0\n")  # unreachable on noisy tasks
+    rounds.clear()
+    evolve("-c", str(never), "--out", str(tmp_path / "c"), "--workers", "2")
+    assert all(p is None for sent in rounds for _, _, p in sent)
+    rows = [r["groups"] for r in log_without_times(tmp_path / "c") if r["kind"] == "progress"]
+    assert rows[-1][1]["promoted"] == 0
+
+
 def test_the_run_reports_the_main_islands_only():
     from amzc.search.island_run import IslandsPopulation
     from amzc.search.islands import IslandReport
@@ -162,6 +206,9 @@ def test_the_run_reports_the_main_islands_only():
     assert population.stats()[0] == 0.6  # island 2's 0.9 is on other tasks
     assert [r.island for r in population.main_reports()] == [0, 1]
     assert IslandsPopulation(10, population.reports).stats()[0] == 0.9  # no groups: all
+    from dataclasses import replace
+    population.reports[2] = replace(population.reports[2], promoted=True)  # promote_at
+    assert [r.island for r in population.main_reports()] == [0, 1, 2]
 
 
 def test_groups_run_as_islands_even_on_one_worker(tmp_path):

@@ -120,6 +120,49 @@ def test_arrivals_from_another_group_lose_their_fitness():
             assert (fitness is not None) == (program[0] in mine), (island, program)
 
 
+def test_arrivals_keep_their_fitness_only_from_islands_that_measured_it_on_the_same_tasks():
+    """An island promoted between two rounds: its emigrants of the round before were
+    measured on its old tasks (origins), its arrivals are for its new ones (groups)."""
+    from amzc.search.islands import sample_arrivals
+
+    emigrants = [[("a", 0.5)] * 4, [("b", 0.9)] * 4]
+    # island 1 ran on "y" and is now on "x": its own old members lose their fitness there,
+    # island 0's keep theirs; island 0 takes island 1's old members as strangers too
+    arrivals = sample_arrivals(random.Random(2), emigrants, 8, ["x", "x"], ["x", "y"])
+    for received in arrivals:
+        assert {(p, f) for p, f in received} == {("a", 0.5), ("b", None)}
+
+
+def test_a_promoted_island_goes_on_with_its_population_on_the_new_tasks():
+    """promote: the same programs, oldest first, each evaluated again on the experiment's
+    tasks; the old tasks' kept best goes; the state rebuilds the island on the new tasks
+    even from its home config (a lost Ray worker's host knows only that)."""
+    from dataclasses import replace
+
+    home_spec = replace(SPEC, num_train=5, num_tasks=1)
+    home = replace(CONFIG, population_size=12)
+    isl = Island(home, 2, home_spec, island_seed(1, 1, 2))
+    isl.advance(40)  # full and aged: the oldest member sits at next_slot
+    old = isl.population
+    order = [old.programs[(old.next_slot + k) % old.size] for k in range(old.size)]
+    isl.kept = (order[0], 0.99)
+    assert not isl.report().promoted
+    isl.promote(CONFIG, SPEC)
+    pop = isl.population
+    assert pop.size == CONFIG.population_size and pop.programs == order
+    fresh = island()  # the main tasks, evaluated from scratch (deterministic ops)
+    assert list(pop.fitness) == [fresh.evaluator.evaluate(p, 0) for p in order]
+    assert isl.kept is None and isl.report().promoted
+    assert isl.report().best_fitness == max(pop.fitness)
+    assert isl.config is CONFIG and isl.evaluator.tasks.train_x.shape[:2] == (3, 20)
+    rebuilt = Island(home, 2, home_spec, 0, pickle.loads(pickle.dumps(isl.state())))
+    assert rebuilt.config == CONFIG and rebuilt.evaluator.tasks.train_x.shape[:2] == (3, 20)
+    for _ in range(2):
+        a, _ = isl.round([], 20, 0)
+        b, _ = rebuilt.round([], 20, 0)
+        assert summary([a]) == summary([b]) and a.promoted and b.promoted
+
+
 def test_emigrants_are_distinct_members():
     isl = island()
     isl.advance(30)

@@ -135,8 +135,12 @@ class IslandGroup:
     tasks are of ``kind``, with ``num_train`` / ``num_valid`` examples, and there are
     ``num_tasks`` of them; their populations hold ``population`` programs and each round
     evolves ``interval`` individuals; ``max_stagnation`` / ``stagnation_delta`` /
-    ``restart_below`` are their islands' restart rule (:class:`MigrationConfig`). None keeps
-    the experiment's value."""
+    ``stagnation_growth`` / ``restart_below`` are their islands' restart rule
+    (:class:`MigrationConfig`). None keeps the experiment's value. An island of the group
+    whose best reaches ``promote_at`` on the group's tasks joins the main islands: it goes
+    on, with its population, on the experiment's own tasks and config (None: never). A
+    cheap group that has solved its easier tasks would otherwise spend its core on them for
+    the rest of the run (age-layered searches, ALPS, promote the same way)."""
 
     islands: int
     kind: str | None = None
@@ -149,6 +153,7 @@ class IslandGroup:
     stagnation_delta: float | None = None
     stagnation_growth: float | None = None
     restart_below: float | None = None
+    promote_at: float | None = None  # the group's own: no experiment-wide value
 
 
 GROUP_KEYS = tuple(f.name for f in fields(IslandGroup))
@@ -438,8 +443,8 @@ def _mutation_types(table: _Table) -> tuple[tuple[str, float], ...]:
 def _groups(table: _Table) -> tuple[IslandGroup, ...]:
     """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`, read by the same rules as
     any other table: a task kind, counts ≥ 1, the restart rule (``max_stagnation`` ≥ 0,
-    ``stagnation_delta`` ≥ 0, ``stagnation_growth`` ≥ 1, ``restart_below`` in [0, 1]); a key
-    left out is None (the experiment's value)."""
+    ``stagnation_delta`` ≥ 0, ``stagnation_growth`` ≥ 1, ``restart_below`` in [0, 1]),
+    ``promote_at`` in [0, 1]; a key left out is None (the experiment's value)."""
     raw = table.get("groups", list, [])
     groups = []
     for i, item in enumerate(raw, 1):
@@ -458,6 +463,7 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
         values["stagnation_delta"] = group.float("stagnation_delta", low=0.0)
         values["stagnation_growth"] = group.float("stagnation_growth", low=1.0)
         values["restart_below"] = group.float("restart_below", low=0.0, high=1.0)
+        values["promote_at"] = group.float("promote_at", low=0.0, high=1.0)
         group.done()
         groups.append(IslandGroup(**values))
     return tuple(groups)

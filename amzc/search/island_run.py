@@ -79,7 +79,7 @@ class IslandsPopulation:
     def main_reports(self) -> list[IslandReport]:
         if not self.main:
             return self.reports
-        return [r for r in self.reports if r.island in self.main]
+        return [r for r in self.reports if r.island in self.main or r.promoted]
 
     def stats(self) -> tuple[float, float, float]:
         return pool_stats(self.main_reports())
@@ -95,12 +95,19 @@ class IslandSearch:
         self.pool = pool
         self.island_count = island_count
         self.groups = island_groups(config, island_count)
-        self.configs = [group_config(config, g) for g in self.groups]
+        self.home_configs = [group_config(config, g) for g in self.groups]
         # islands whose fitness compares are those on the same search tasks; the main ones
         # are on the experiment's own (every island, without groups)
-        self.tasks = [c.search_tasks.spec for c in self.configs]
-        self.main = tuple(i for i, spec in enumerate(self.tasks)
+        self.home_tasks = [c.search_tasks.spec for c in self.home_configs]
+        self.main = tuple(i for i, spec in enumerate(self.home_tasks)
                           if spec == config.search_tasks.spec) if config.migration.groups else ()
+        # group islands that joined the main ones (promote_at): ``promoted`` have been sent
+        # the switch, ``promote_next`` go with the next round sent; ``configs`` and
+        # ``tasks`` are what each island searches with from the next round it is sent on
+        self.promoted: set[int] = set()
+        self.promote_next: set[int] = set()
+        self.configs = list(self.home_configs)
+        self.tasks = list(self.home_tasks)
         self.state: RunState | None = None  # the run's, from start()
         self.population = IslandsPopulation(config.population_size, main=self.main)
         self.migration_rng = random.Random()
@@ -117,7 +124,14 @@ class IslandSearch:
         self.pool.drop_all()
         seeds = [island_seed(state.seed, state.experiment, i) for i in range(self.island_count)]
         states = saved["islands"] if saved else [None] * self.island_count
-        self.pool.create_all([(i, self.configs[i], self._spec(i), seeds[i], states[i])
+        self.promoted = set(saved.get("promoted", ())) if saved else set()
+        self.promote_next = set(saved.get("promote_next", ())) if saved else set()
+        joined = self.promoted | self.promote_next
+        self.configs = [cfg if i in joined else c for i, c in enumerate(self.home_configs)]
+        self.tasks = [cfg.search_tasks.spec if i in joined else t
+                      for i, t in enumerate(self.home_tasks)]
+        # a promoted island's saved state names the config and tasks it was promoted to
+        self.pool.create_all([(i, self.home_configs[i], self._home_spec(i), seeds[i], states[i])
                               for i in range(self.island_count)])
         self.migration_rng = random.Random(derive_key(state.seed, state.experiment,
                                                       _MIGRATION_SEED))
@@ -133,7 +147,7 @@ class IslandSearch:
         self.population = state.population
         state.individuals = self._absorb(self.population.reports)
 
-    def _spec(self, island: int) -> TaskSpec:
+    def _home_spec(self, island: int) -> TaskSpec:
         """Island ``island``'s search tasks: the experiment's (drawn for this experiment),
         as its group says; a group's tasks are the first of the same seed stream."""
         assert self.state is not None and self.state.search_spec is not None
@@ -149,10 +163,29 @@ class IslandSearch:
     # -- the pipeline of rounds ----------------------------------------------------------------
 
     def _send(self, arrivals: list[list[Migrant]]) -> None:
+        assert self.state is not None
+        switch = (self.config, self.state.search_spec)
+        promote = self.promote_next
+        self.promoted |= promote
+        self.promote_next = set()
         self.pool.submit("round", [(arrivals[i], self.configs[i].migration.interval,
-                                    self._migrants(i))
+                                    self._migrants(i), switch if i in promote else None)
                                    for i in range(self.island_count)])
         self.in_flight += 1
+
+    def _promote(self, reports: list[IslandReport]) -> None:
+        """Group islands whose best reached their group's ``promote_at`` join the main
+        islands with the next round sent (decided from a processed round: the schedule
+        depends on round numbers only, as migration does)."""
+        for report in reports:
+            i = report.island
+            group = self.groups[i]
+            if (group is None or group.promote_at is None or i in self.promoted
+                    or i in self.promote_next or report.best_fitness < group.promote_at):
+                continue
+            self.promote_next.add(i)
+            self.configs[i] = self.config
+            self.tasks[i] = self.config.search_tasks.spec
 
     def _migrants(self, island: int) -> int:
         """How many members island ``island`` sends to the pool, and receives, per round."""
@@ -184,16 +217,22 @@ class IslandSearch:
             self._send([[] for _ in range(n)])
             self._send([[] for _ in range(n)])
         results = self._next_round()
+        reports = [report for report, _ in results]
+        self._promote(reports)
         emigrants = [e for _, e in results]
         counts = [self._migrants(i) for i in range(n)]
         if any(counts):
+            # measured on: the island's home tasks, or the experiment's once it ran promoted
+            origins = [self.config.search_tasks.spec if r.promoted else self.home_tasks[r.island]
+                       for r in reports]
             self.arrivals = sample_arrivals(self.migration_rng, emigrants, counts,
-                                            self.tasks if self.main else None)
+                                            self.tasks if self.main else None,
+                                            origins if self.main else None)
             self.migration_pool = [item for group in emigrants for item in group]
         else:
             self.arrivals = [[] for _ in range(n)]
         assert self.state is not None
-        return self._absorb([report for report, _ in results]) - self.state.individuals
+        return self._absorb(reports) - self.state.individuals
 
     def after_step(self, continues: Callable[[], bool]) -> None:
         # A round is sent exactly when the loop will collect one more (only the clock can
@@ -239,7 +278,9 @@ class IslandSearch:
             rows.setdefault(numbers[report.island], []).append(report)
         return {"groups": [{"group": number, "individuals": sum(r.individuals for r in mine),
                             "best_fitness": max(r.best_fitness for r in mine),
-                            "restarts": sum(r.restarts for r in mine)}
+                            "restarts": sum(r.restarts for r in mine),
+                            **({"promoted": sum(r.promoted for r in mine)}
+                               if number and groups[number - 1].promote_at is not None else {})}
                            for number, mine in sorted(rows.items())]}
 
     def counts(self) -> tuple[int, int, int, int]:
@@ -252,7 +293,9 @@ class IslandSearch:
         state.strategy = {"islands": self.pool.call_all("state", [()] * self.island_count),
                           "island_count": self.island_count,
                           "migration_rng": self.migration_rng.getstate(),
-                          "migration_pool": self.migration_pool, "pending": self.pending}
+                          "migration_pool": self.migration_pool, "pending": self.pending,
+                          "promoted": sorted(self.promoted),
+                          "promote_next": sorted(self.promote_next)}
 
     def end(self) -> None:
         self.drain(keep=False)

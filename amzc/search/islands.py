@@ -114,6 +114,7 @@ class IslandReport:
     hurdle_checked: int
     busy_s: float = 0.0  # wall time of the island's last round (bench/scaling.py)
     restarts: int = 0  # times the island started again on stagnation
+    promoted: bool = False  # a group's island now on the experiment's own tasks
 
 
 RoundResult = tuple[IslandReport, list[Migrant]]  # what Island.round answers
@@ -135,6 +136,12 @@ class Island:
 
     def __init__(self, config: ExperimentConfig, index: int, search_spec: TaskSpec, seed: int,
                  state: dict[str, Any] | None = None) -> None:
+        # a promoted island's state holds the config and tasks it was promoted to: a host
+        # that rebuilds it from a checkpoint (a lost Ray worker) knows only its home ones
+        promoted_to = state.get("promoted_to") if state is not None else None
+        if promoted_to is not None:
+            config, search_spec = promoted_to
+        self.promoted_to: tuple[ExperimentConfig, TaskSpec] | None = promoted_to
         self.config = config
         self.index = index
         self.hurdle = Hurdle(config.hurdles) if config.hurdles.enabled else None
@@ -251,7 +258,7 @@ class Island:
             fec_lookups=fec.hits + fec.misses if fec is not None else 0,
             hurdle_stopped=hurdle.stopped if hurdle is not None else 0,
             hurdle_checked=hurdle.checked if hurdle is not None else 0,
-            restarts=self.restarts)
+            restarts=self.restarts, promoted=self.promoted_to is not None)
 
     def emigrants(self, count: int) -> list[tuple[Program, float]]:
         """``count`` members drawn at random without replacement (paper: half of P)."""
@@ -270,13 +277,45 @@ class Island:
                 fitness = self.evaluator.evaluate(program, draw_seed(self.rng))
             pop.put(program, fitness)
 
-    def round(self, arrivals: Sequence[Migrant], n: int,
-              count: int) -> tuple[IslandReport, list[Migrant]]:
-        """One migration round, in one message each way: immigrate last round's arrivals,
-        advance ``n`` individuals, then emigrate ``count`` members (in wire form)."""
+    def promote(self, config: ExperimentConfig, search_spec: TaskSpec) -> None:
+        """Join the main islands (a group's ``promote_at``): from now on search on the
+        experiment's tasks with its config. The population stays, each member evaluated
+        again on the new tasks (evaluations, not individuals), oldest first so that aging
+        goes on in the same order; what was measured on the old tasks goes (FEC cache, the
+        kept best, the restart rule's high-water mark)."""
+        stats = self.evaluator.stats
+        self.config = config
+        self.hurdle = Hurdle(config.hurdles) if config.hurdles.enabled else None
+        self.evaluator = SearchEvaluator(load_backend(config.backend), build_tasks(search_spec),
+                                         config.search_space.memory, config.fec, self.hurdle,
+                                         config.combine, config.max_abs_error)
+        self.evaluator.stats = stats
+        old = self.population
+        self.population = Population(config.population_size)
+        self.strategy = make_strategy(config, self.evaluator, self.population)
+        start = old.next_slot if len(old.programs) >= old.size else 0
+        for k in range(len(old.programs)):
+            program = old.programs[(start + k) % len(old.programs)]
+            self.population.put(program, self.evaluator.evaluate(program, draw_seed(self.rng)))
+        if self.hurdle is not None and self.population.full:
+            self.hurdle.update(self.population.fitness)
+        self.kept = None
+        self.improved_at, self.improved_fitness = self.individuals, -math.inf
+        self._track()
+        self.quiet_until = 0
+        self.promoted_to = (config, search_spec)
+
+    def round(self, arrivals: Sequence[Migrant], n: int, count: int,
+              promote: tuple[ExperimentConfig, TaskSpec] | None = None,
+              ) -> tuple[IslandReport, list[Migrant]]:
+        """One migration round, in one message each way: (join the main islands, when the
+        coordinator says so,) immigrate last round's arrivals, advance ``n`` individuals,
+        then emigrate ``count`` members (in wire form)."""
         if len(self._known) > 100_000:
             self._known.clear()
         start = time.perf_counter()
+        if promote is not None:
+            self.promote(*promote)
         self._restart_if_stagnant()  # here, not after advancing: a report needs a member
         if self.individuals >= self.quiet_until:
             self.immigrate([(from_wire(w, self._known), f) for w, f in arrivals])
@@ -291,7 +330,7 @@ class Island:
                 "hurdle": self.hurdle.state() if self.hurdle is not None else None,
                 "restarts": self.restarts, "improved_at": self.improved_at,
                 "improved_fitness": self.improved_fitness, "kept": self.kept,
-                "quiet_until": self.quiet_until}
+                "quiet_until": self.quiet_until, "promoted_to": self.promoted_to}
 
 
 class IslandHost:
@@ -508,11 +547,14 @@ def global_best(reports: Sequence[IslandReport]) -> IslandReport:
 
 def sample_arrivals(rng: random.Random, emigrants: Sequence[Sequence[Migrant]],
                     count: int | Sequence[int],
-                    groups: Sequence[object] | None = None) -> list[list[Migrant]]:
+                    groups: Sequence[object] | None = None,
+                    origins: Sequence[object] | None = None) -> list[list[Migrant]]:
     """Migration (paper §3.2): the pool is every island's emigrants, in island order; island
     i receives ``count`` of them (or ``count[i]``) drawn without replacement. ``groups``
-    (each island's group) marks a migrant from another group with fitness None: its fitness
-    was measured on other tasks, and the island that receives it evaluates it again."""
+    (each island's tasks when it takes the arrivals) marks a migrant from other tasks with
+    fitness None: its fitness was measured on other tasks, and the island that receives it
+    evaluates it again. ``origins`` are the tasks each island's emigrants were measured on,
+    when they differ from ``groups`` (an island promoted in between)."""
     counts = [count] * len(emigrants) if isinstance(count, int) else list(count)
     pool = [item for group in emigrants for item in group]
     origin = [island for island, group in enumerate(emigrants) for _ in group]
@@ -522,7 +564,8 @@ def sample_arrivals(rng: random.Random, emigrants: Sequence[Sequence[Migrant]],
         if groups is None:
             arrivals.append([pool[k] for k in picks])
         else:
-            arrivals.append([pool[k] if groups[origin[k]] == groups[island]
+            source = groups if origins is None else origins
+            arrivals.append([pool[k] if source[origin[k]] == groups[island]
                              else (pool[k][0], None) for k in picks])
     return arrivals
 

@@ -78,6 +78,20 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # rounds take about as long
     "tasks_20": ({}, 2),
 }
+# variants of tasks_20's linear island (configs/figure5.toml's group, as shipped)
+LINEAR_20 = {**LINEAR, "interval": 20000, **RESTARTS, "restart_below": 0.9}
+LEVERS.update({
+    # attempts of 500,000 individuals instead of 200,000 (run seed 1's island without
+    # restarts found SGD after 750,000; seed 2's never did in 20 attempts of 200,000)
+    "window_500k": ({"migration.groups": [{**LINEAR_20, "max_stagnation": 500000}]}, 2),
+    # windows growing by half at each restart: 200 k, 300 k, 450 k, 675 k, ...
+    "window_growth": ({"migration.groups": [{**LINEAR_20, "stagnation_growth": 1.5}]}, 2),
+    # the linear island, once it has solved its tasks, joins the teacher island's search
+    # (with its population) instead of searching linear tasks for the rest of the run
+    "promote": ({"migration.groups": [{**LINEAR_20, "promote_at": 0.9}]}, 2),
+    "promote_growth": ({"migration.groups": [{**LINEAR_20, "promote_at": 0.9,
+                                              "stagnation_growth": 1.5}]}, 2),
+})
 
 CHILD = r"""
 import json, resource, sys, time

@@ -39,6 +39,10 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     from amzc.search.island_run import island_groups
 
     assert figure5.LEVERS["tasks_20"] == ({}, 2)  # the shipped config is the tuned lever
+    shipped = load_config(figure5.CONFIG).migration.groups
+    # the linear-island variants change only what they name
+    assert load_config(figure5.CONFIG, overrides={
+        "migration.groups": [figure5.LINEAR_20]}).migration.groups == shipped
     baseline = load_config(figure5.CONFIG, overrides=figure5.LEVERS["baseline"][0])
     assert baseline.migration.islands == 0 and not baseline.migration.groups
     assert baseline.search_tasks.spec.num_tasks == 5  # the paper's one-process setting

@@ -76,19 +76,18 @@ STEPS = {
 def search_signal(cfg, programs: dict[str, str], run_seeds: list[int],
                   counts: tuple[int, ...]) -> list[dict]:
     """Rung 1 against rung 2 (at their best rates on the final tasks) on the search tasks a
-    run of each seed draws (its first experiment's, as amzc.search.experiment re-draws
-    them), ``counts`` of them: a search sees the step from rung 1 to rung 2 only where its
-    own tasks reward it."""
-    import random
+    run of each seed draws (its first experiment's), ``counts`` of them: a search sees the
+    step from rung 1 to rung 2 only where its own tasks reward it."""
     from dataclasses import replace
 
+    from amzc.search.experiment import first_experiment_tasks
     from amzc.tasks import build_tasks
 
     rows = []
     for seed in run_seeds:
-        draw = 1 + random.Random(seed).getrandbits(31)
+        drawn, _ = first_experiment_tasks(replace(cfg, seed=seed))
         for count in counts:
-            spec = replace(cfg.search_tasks.spec, num_tasks=count).reseeded(draw)
+            spec = replace(drawn, num_tasks=count)
             tasks = build_tasks(spec)
             scores = {step: ladder.score(programs[step], step, cfg, tasks, "llvm", 1)
                       for step in ("1 bare", "2 bare")}

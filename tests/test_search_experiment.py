@@ -100,6 +100,27 @@ def test_a_run_writes_its_folder(tmp_path):
             abs(out.fitness.mean() - saved["final_fitness"]) < 1e-12
 
 
+def test_first_experiment_tasks_are_the_tasks_a_run_draws_first(tmp_path, monkeypatch):
+    """amzc.search.experiment.first_experiment_tasks: what a bench that scores programs on
+    a run's own search tasks (bench/figure5_paths.py) relies on."""
+    from amzc.search.experiment import first_experiment_tasks
+
+    seen = []
+    original = Run._start_experiment
+
+    def record(self):
+        original(self)
+        seen.append((self.state.search_spec, self.state.select_spec))
+
+    monkeypatch.setattr(Run, "_start_experiment", record)
+    for seed in (1, 2):
+        seen.clear()
+        start(tmp_path, f"seed{seed}", seed=seed).run()
+        assert len(seen) == 2 and seen[0] != seen[1]  # each experiment draws its own
+        assert seen[0] == first_experiment_tasks(parse_config(TINY, seed=seed))
+    assert first_experiment_tasks(parse_config(TINY, seed=1)) != seen[0]  # seed 2's
+
+
 def test_baselines_are_scored_on_the_final_tasks(tmp_path):
     examples = Path(__file__).resolve().parent.parent / "examples"
     text = TINY.replace('name = "tiny"', 'name = "tiny"\nbaselines = ["linear_regression.amz", '

@@ -298,12 +298,7 @@ class Run:
     def _start_experiment(self) -> None:
         s, cfg = self.state, self.config
         s.experiment += 1
-        s.search_spec = cfg.search_tasks.spec
-        s.select_spec = cfg.select_tasks.spec
-        if cfg.search_tasks.randomize:  # re-drawn for every experiment, as the reference does
-            s.search_spec = s.search_spec.reseeded(1 + self.rng.getrandbits(31))
-        if cfg.select_tasks.randomize:
-            s.select_spec = s.select_spec.reseeded(1 + self.rng.getrandbits(31))
+        s.search_spec, s.select_spec = experiment_tasks(cfg, self.rng)
         s.population = None  # made by the search
         s.strategy, s.fec, s.hurdle = {}, None, None
         s.stats = EvalStats()
@@ -740,6 +735,24 @@ class PopulationSearch:
 
     def close(self) -> None:
         pass
+
+
+def experiment_tasks(config: ExperimentConfig, rng: random.Random) -> tuple[TaskSpec, TaskSpec]:
+    """A new experiment's T_search and T_select: the config's, re-seeded from the run's
+    ``rng`` where ``randomize`` says so (re-drawn for every experiment, as the reference
+    does)."""
+    search, select = config.search_tasks.spec, config.select_tasks.spec
+    if config.search_tasks.randomize:
+        search = search.reseeded(1 + rng.getrandbits(31))
+    if config.select_tasks.randomize:
+        select = select.reseeded(1 + rng.getrandbits(31))
+    return search, select
+
+
+def first_experiment_tasks(config: ExperimentConfig) -> tuple[TaskSpec, TaskSpec]:
+    """The T_search and T_select that a new run of ``config`` (its seed) evaluates its first
+    experiment on: the draws begin from a fresh ``Random(config.seed)`` (:meth:`Run.start`)."""
+    return experiment_tasks(config, random.Random(config.seed))
 
 
 def _evaluate_raw(program: Program, tasks: TaskSet, memory: MemoryConfig, backend: Backend,

@@ -23,7 +23,7 @@ from typing import Any
 from amzc.errors import AmzConfigError
 from amzc.evaluate import BACKENDS
 from amzc.parse import parse
-from amzc.search.config import ExperimentConfig, load_config
+from amzc.search.config import ExperimentConfig, group_config, load_config
 from amzc.search.experiment import LOG_FILE, Run
 from amzc.search.island_run import (
     is_island_run,
@@ -143,6 +143,7 @@ def evolve(config: str | Path | ExperimentConfig | None = None, *, seed: int | N
                             "runs islands)")
             runner = Run.start(cfg, folder, None, config_dir=config_dir, force=force)
         else:
+            _warn_idle_restart_keys(cfg)
             if ray is None:  # a bad island count fails before any worker starts
                 island_groups(cfg, cfg.migration.islands or count)
             Run.prepare(cfg, folder, force)  # fail on a used folder before starting workers
@@ -171,6 +172,16 @@ def cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0)) or 1
     return os.cpu_count() or 1
+
+
+def _warn_idle_restart_keys(cfg: ExperimentConfig) -> None:
+    """``restart_below`` and ``stagnation_growth`` shape the islands' restart rule: set where
+    no island has ``max_stagnation``, they would silently do nothing."""
+    rules = [cfg.migration] + [group_config(cfg, g).migration for g in cfg.migration.groups]
+    shaped = [m for m in rules if m.restart_below < 1.0 or m.stagnation_growth > 1.0]
+    if shaped and not any(m.max_stagnation for m in shaped):
+        log.warning("restart_below and stagnation_growth shape the islands' restart rule, "
+                    "which is off where they are set (max_stagnation = 0): they do nothing")
 
 
 def worker_count(workers: int | str | None, capped: bool = True) -> int:

@@ -101,3 +101,25 @@ def test_an_island_restart_rule_on_a_one_population_run_is_named(tmp_path, caplo
     with caplog.at_level(logging.WARNING, logger="amzc"):
         evolve(config, out=tmp_path / "b")
     assert "max_stagnation" not in caplog.text
+
+
+def test_restart_keys_without_a_restart_rule_are_named(tmp_path, caplog):
+    """restart_below and stagnation_growth only shape max_stagnation's restarts: set where no
+    island restarts, they would do nothing without a word."""
+    import logging
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY, encoding="utf-8")
+    cases = [({"migration.restart_below": 0.5}, True),
+             ({"migration.stagnation_growth": 2.0}, True),
+             ({"migration.restart_below": 0.5, "migration.max_stagnation": 1000}, False),
+             ({}, False),
+             # inherited by a group that restarts: it does something there
+             ({"migration.restart_below": 0.5, "migration.groups": [
+                 {"islands": 1, "num_train": 10, "max_stagnation": 1000}]}, False)]
+    for k, (overrides, warned) in enumerate(cases):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="amzc"):
+            evolve(config, out=tmp_path / str(k), workers=2,
+                   overrides={"migration.interval": 50, **overrides})
+        assert ("they do nothing" in caplog.text) == warned, overrides

@@ -143,7 +143,10 @@ def evolve(config: str | Path | ExperimentConfig | None = None, *, seed: int | N
                             "runs islands)")
             runner = Run.start(cfg, folder, None, config_dir=config_dir, force=force)
         else:
-            _warn_idle_restart_keys(cfg)
+            idle = idle_restart_keys(cfg)
+            if idle:  # a rule the run would silently not apply
+                log.warning("%s: set where no island restarts (max_stagnation = 0), so "
+                            "without effect", ", ".join(idle))
             if ray is None:  # a bad island count fails before any worker starts
                 island_groups(cfg, cfg.migration.islands or count)
             Run.prepare(cfg, folder, force)  # fail on a used folder before starting workers
@@ -174,14 +177,23 @@ def cores() -> int:
     return os.cpu_count() or 1
 
 
-def _warn_idle_restart_keys(cfg: ExperimentConfig) -> None:
-    """``restart_below`` and ``stagnation_growth`` shape the islands' restart rule: set where
-    no island has ``max_stagnation``, they would silently do nothing."""
-    rules = [cfg.migration] + [group_config(cfg, g).migration for g in cfg.migration.groups]
-    shaped = [m for m in rules if m.restart_below < 1.0 or m.stagnation_growth > 1.0]
-    if shaped and not any(m.max_stagnation for m in shaped):
-        log.warning("restart_below and stagnation_growth shape the islands' restart rule, "
-                    "which is off where they are set (max_stagnation = 0): they do nothing")
+def idle_restart_keys(cfg: ExperimentConfig) -> list[str]:
+    """The keys that shape an island restart rule (``restart_below``, ``stagnation_growth``)
+    set where no island they apply to restarts (``max_stagnation`` = 0): they do nothing.
+    ``[migration]``'s apply to the main islands and to every group that does not set its
+    own."""
+    migration, idle = cfg.migration, []
+    for key in ("restart_below", "stagnation_growth"):
+        if getattr(migration, key) != 1.0:
+            users = [migration] + [group_config(cfg, g).migration
+                                   for g in migration.groups if getattr(g, key) is None]
+            if not any(m.max_stagnation for m in users):
+                idle.append(f"migration.{key}")
+        for k, group in enumerate(migration.groups, 1):
+            if getattr(group, key) not in (None, 1.0) and \
+                    not group_config(cfg, group).migration.max_stagnation:
+                idle.append(f"migration.groups[{k}].{key}")
+    return idle
 
 
 def worker_count(workers: int | str | None, capped: bool = True) -> int:

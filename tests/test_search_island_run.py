@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from amzc.cli import app
 from amzc.errors import AmzConfigError
+from amzc.search.checkpoint import load_checkpoint
 from amzc.search.config import load_config
 from amzc.search.island_run import start_islands
 from amzc.search.islands import LocalPool
@@ -97,12 +98,13 @@ def test_island_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path, gr
     os.killpg(proc.pid, signal.SIGKILL)  # the coordinator and its workers
     proc.wait()
     assert not (folder / "result.json").exists()
+    if groups:  # promoted after about 15 of the 25 progress records: before the kill
+        progress = [r for r in log_without_times(folder) if r["kind"] == "progress"]
+        assert progress[-1]["groups"][1]["promoted"] == 1
+        assert load_checkpoint(folder)["state"].strategy["promoted"] == [2]
     evolve("--resume", str(folder), "--workers", "2")
     assert (folder / "best.amz").read_text() == (tmp_path / "whole" / "best.amz").read_text()
     assert log_without_times(folder) == log_without_times(tmp_path / "whole")
-    if groups:  # promoted after about 15 of the 25 progress records before the kill
-        progress = [r for r in log_without_times(folder) if r["kind"] == "progress"]
-        assert progress[-1]["groups"][1]["promoted"] == 1
 
 
 GROUPS = (ISLANDS.replace("interval = 50", "interval = 50\nislands = 3")
@@ -121,7 +123,7 @@ def test_island_groups_search_their_own_tasks_and_feed_the_main_islands(tmp_path
 
     class RecordingPool(api.LocalPool):
         def create_all(self, items):
-            created.append([(i, c.population_size, spec) for i, c, spec, _, _ in items])
+            created.append([(i, c.population_size, spec) for i, c, spec, *_ in items])
             super().create_all(items)
 
         def submit(self, method, args):
@@ -154,14 +156,20 @@ def test_island_groups_search_their_own_tasks_and_feed_the_main_islands(tmp_path
 
 
 def test_a_group_island_that_reaches_promote_at_joins_the_main_islands(tmp_path, monkeypatch):
-    """promote_at: the affine island is sent the switch with the first round sent after one
-    of its reports reaches the bar (round 2: rounds 0 and 1 go out together), then runs the
-    main islands' rounds on their tasks. Deterministic."""
+    """promote_at: the affine island is told to switch from the first round sent after one
+    of its reports reaches the bar (round 2: rounds 0 and 1 go out together), and with
+    every round after (an island rebuilt from an earlier checkpoint catches up); it then
+    runs the main islands' rounds on their tasks, the tasks drawn for the experiment.
+    Each experiment starts with the island at home. Deterministic."""
     import amzc.api as api
 
-    rounds = []
+    rounds, created = [], []
 
     class RecordingPool(api.LocalPool):
+        def create_all(self, items):
+            created.append([(spec, target) for _, _, spec, _, _, target in items])
+            super().create_all(items)
+
         def submit(self, method, args):
             if method == "round":
                 rounds.append([(n, count, promote) for _, n, count, promote in args])
@@ -170,12 +178,17 @@ def test_a_group_island_that_reaches_promote_at_joins_the_main_islands(tmp_path,
     monkeypatch.setattr(api, "LocalPool", RecordingPool)
     cfg = config(tmp_path, GROUPS + "promote_at = 0.0\n")  # promoted after its first round
     evolve("-c", str(cfg), "--out", str(tmp_path / "a"), "--workers", "2")
-    switches = [(r, i) for r, sent in enumerate(rounds) for i, (_, _, p) in enumerate(sent)
-                if p is not None]
-    # once per experiment (two: each starts its islands afresh), to island 2
-    assert [i for _, i in switches] == [2, 2] and switches[0][0] == 2
-    main, spec = rounds[2][2][2]
-    assert main.population_size == 30 and spec.kind == "linear" and spec.num_tasks == 3
+    assert len(created) == 2  # one creation per experiment
+    for (main_spec, none0), (_, none1), (home_spec, (main, spec)) in created:
+        assert none0 is none1 is None  # main islands have nothing to join
+        assert spec == main_spec != home_spec  # the experiment's drawn tasks
+        assert main.population_size == 30 and main.migration.interval == 50
+    assert created[0][0][0] != created[1][0][0]  # each experiment draws its own
+    flags = [[p for _, _, p in sent] for sent in rounds]
+    assert all(f[:2] == [False, False] for f in flags)
+    switched = [r for r, f in enumerate(flags) if f[2] and (r == 0 or not flags[r - 1][2])]
+    assert len(switched) == 2 and switched[0] == 2  # once per experiment
+    assert all(flags[r][2] for r in range(2, switched[1] - 2))  # then in every round
     assert [(n, count) for n, count, _ in rounds[1]] == [(50, 15), (50, 15), (200, 6)]
     assert [(n, count) for n, count, _ in rounds[3]] == [(50, 15)] * 3  # a main island now
     log = log_without_times(tmp_path / "a")
@@ -187,7 +200,7 @@ def test_a_group_island_that_reaches_promote_at_joins_the_main_islands(tmp_path,
     never = config(tmp_path, GROUPS + "promote_at = 1.0\n")  # unreachable on noisy tasks
     rounds.clear()
     evolve("-c", str(never), "--out", str(tmp_path / "c"), "--workers", "2")
-    assert all(p is None for sent in rounds for _, _, p in sent)
+    assert not any(p for sent in rounds for _, _, p in sent)
     rows = [r["groups"] for r in log_without_times(tmp_path / "c") if r["kind"] == "progress"]
     assert rows[-1][1]["promoted"] == 0
 

@@ -133,34 +133,93 @@ def test_arrivals_keep_their_fitness_only_from_islands_that_measured_it_on_the_s
         assert {(p, f) for p, f in received} == {("a", 0.5), ("b", None)}
 
 
-def test_a_promoted_island_goes_on_with_its_population_on_the_new_tasks():
-    """promote: the same programs, oldest first, each evaluated again on the experiment's
-    tasks; the old tasks' kept best goes; the state rebuilds the island on the new tasks
-    even from its home config (a lost Ray worker's host knows only that)."""
+def promotable(population: int = 12):
+    """An island of a group (1 task of 5 examples, its own population size) that can join
+    the main islands (CONFIG, SPEC)."""
     from dataclasses import replace
 
-    home_spec = replace(SPEC, num_train=5, num_tasks=1)
-    home = replace(CONFIG, population_size=12)
-    isl = Island(home, 2, home_spec, island_seed(1, 1, 2))
+    home = replace(CONFIG, population_size=population)
+    return Island(home, 2, replace(SPEC, num_train=5, num_tasks=1), island_seed(1, 1, 2),
+                  promote_to=(CONFIG, SPEC))
+
+
+def test_a_promoted_island_goes_on_with_its_population_on_the_new_tasks():
+    """promote: the same programs, oldest first, each evaluated again on the experiment's
+    tasks, the kept best (from before a restart) as the youngest; promoting again changes
+    nothing; the state rebuilds the island on the new tasks from the config it is created
+    with."""
+    from dataclasses import replace
+
+    from amzc.errors import AmzError
+
+    isl = promotable()
     isl.advance(40)  # full and aged: the oldest member sits at next_slot
     old = isl.population
     order = [old.programs[(old.next_slot + k) % old.size] for k in range(old.size)]
-    isl.kept = (order[0], 0.99)
+    other = island(1)
+    other.advance(10)
+    kept = other.population.programs[0]
+    isl.kept = (kept, 0.99)
     assert not isl.report().promoted
-    isl.promote(CONFIG, SPEC)
+    early = pickle.loads(pickle.dumps(isl.state()))  # a checkpoint from before the switch
+    isl.promote()
     pop = isl.population
-    assert pop.size == CONFIG.population_size and pop.programs == order
+    assert pop.size == CONFIG.population_size and pop.programs == [*order, kept]
     fresh = island()  # the main tasks, evaluated from scratch (deterministic ops)
-    assert list(pop.fitness) == [fresh.evaluator.evaluate(p, 0) for p in order]
+    assert list(pop.fitness) == [fresh.evaluator.evaluate(p, 0) for p in pop.programs]
     assert isl.kept is None and isl.report().promoted
     assert isl.report().best_fitness == max(pop.fitness)
     assert isl.config is CONFIG and isl.evaluator.tasks.train_x.shape[:2] == (3, 20)
-    rebuilt = Island(home, 2, home_spec, 0, pickle.loads(pickle.dumps(isl.state())))
+    before = summary([isl.report()])
+    isl.promote()  # sent with every round from the switch on: only the first one acts
+    assert summary([isl.report()]) == before and isl.population is pop
+    home, home_spec = replace(CONFIG, population_size=12), replace(SPEC, num_train=5,
+                                                                   num_tasks=1)
+    state = pickle.loads(pickle.dumps(isl.state()))
+    rebuilt = Island(home, 2, home_spec, 0, state, (CONFIG, SPEC))
     assert rebuilt.config == CONFIG and rebuilt.evaluator.tasks.train_x.shape[:2] == (3, 20)
     for _ in range(2):
-        a, _ = isl.round([], 20, 0)
-        b, _ = rebuilt.round([], 20, 0)
+        a, _ = isl.round([], 20, 0, True)
+        b, _ = rebuilt.round([], 20, 0, True)
         assert summary([a]) == summary([b]) and a.promoted and b.promoted
+    with pytest.raises(AmzError, match="island 2 was promoted"):
+        Island(home, 2, home_spec, 0, state)  # without the config it joined
+    # a host that lost the island rebuilds it from an earlier checkpoint (Ray): the next
+    # round carries the switch, and it joins again
+    late = Island(home, 2, home_spec, 0, early, (CONFIG, SPEC))
+    assert not late.report().promoted
+    report, _ = late.round([], 20, 0, True)
+    assert report.promoted and late.config is CONFIG
+
+
+def test_a_smaller_main_population_takes_the_youngest_members():
+    isl = promotable(population=40)
+    isl.advance(60)
+    old = isl.population
+    order = [old.programs[(old.next_slot + k) % old.size] for k in range(old.size)]
+    isl.promote()
+    assert isl.population.programs == order[-CONFIG.population_size:]
+
+
+def test_a_promoted_island_keeps_its_counters_and_restarts_from_the_first_window():
+    """The run's FEC and hurdle totals keep what the island counted before the switch; the
+    main islands' restart rule starts at its first window, whatever restarts came before."""
+    from dataclasses import replace
+
+    isl = promotable()
+    isl.advance(40)
+    isl.restarts = 3
+    before = isl.report()
+    assert before.fec_lookups > 0
+    isl.promote()
+    after = isl.report()
+    assert after.fec_lookups >= before.fec_lookups and after.fec_hits >= before.fec_hits
+    assert after.restarts == 3
+    isl.config = replace(isl.config, migration=replace(
+        isl.config.migration, max_stagnation=50, stagnation_growth=2.0))
+    assert isl.window() == 50  # not 50 × 2³
+    state = isl.state()
+    assert Island(CONFIG, 2, SPEC, 0, state, (isl.config, SPEC)).window() == 50
 
 
 def test_emigrants_are_distinct_members():
@@ -180,7 +239,8 @@ def test_state_restores_an_island_exactly():
 
 
 def run_rounds(pool, islands: int, rounds: int = 3) -> list:
-    pool.create_all([(i, CONFIG, SPEC, island_seed(1, 1, i), None) for i in range(islands)])
+    pool.create_all([(i, CONFIG, SPEC, island_seed(1, 1, i), None, None)
+                     for i in range(islands)])
     rng = random.Random(7)
     for _ in range(rounds):
         reports = pool.call_all("advance", [(40,)] * islands)
@@ -203,7 +263,7 @@ def test_local_pool_is_deterministic_whatever_the_worker_count():
 def test_migration_moves_programs_between_islands():
     pool = LocalPool(2)
     try:
-        pool.create_all([(i, CONFIG, SPEC, island_seed(1, 1, i), None) for i in range(2)])
+        pool.create_all([(i, CONFIG, SPEC, island_seed(1, 1, i), None, None) for i in range(2)])
         pool.call_all("advance", [(30,)] * 2)
         before = pool.call_all("state", [()] * 2)
         sent = migrate(pool, random.Random(3), 15)
@@ -219,7 +279,7 @@ def test_migration_moves_programs_between_islands():
 def test_a_failing_worker_is_a_clear_error():
     pool = LocalPool(1)
     try:
-        pool.create_all([(0, CONFIG, SPEC, 1, None)])
+        pool.create_all([(0, CONFIG, SPEC, 1, None, None)])
         with pytest.raises(WorkerError, match="worker 0 failed: AttributeError"):
             pool.call_all("no_such_method", [()])
     finally:
@@ -251,7 +311,8 @@ def test_queued_rounds_keep_their_order_and_equal_one_at_a_time_calls():
     pool, reference = LocalPool(2), LocalPool(1)
     try:
         for p in (pool, reference):
-            p.create_all([(i, CONFIG, SPEC, island_seed(1, 1, i), None) for i in range(3)])
+            p.create_all([(i, CONFIG, SPEC, island_seed(1, 1, i), None, None)
+                          for i in range(3)])
         seed_round = reference.call_all("round", [((), 40, 30)] * 3)
         pool.call_all("round", [((), 40, 30)] * 3)
         migrants = [pickle.loads(pickle.dumps(m))  # distinct objects: pickled in full
@@ -278,7 +339,7 @@ def test_a_request_that_cannot_be_pickled_fails_in_the_caller():
     pool = LocalPool(1)
     try:
         with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
-            pool.create_all([(0, lambda: None, SPEC, 1, None)])
+            pool.create_all([(0, lambda: None, SPEC, 1, None, None)])
     finally:
         pool.close()
 

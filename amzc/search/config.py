@@ -140,7 +140,7 @@ class IslandGroup:
     whose best reaches ``promote_at`` on the group's tasks joins the main islands: it goes
     on, with its population, on the experiment's own tasks and config (None: never). A
     cheap group that has solved its easier tasks would otherwise spend its core on them for
-    the rest of the run (age-layered searches, ALPS, promote the same way)."""
+    the rest of the run (akin to the layers of an age-layered search, ALPS)."""
 
     islands: int
     kind: str | None = None
@@ -173,8 +173,8 @@ class MigrationConfig:
     experiment). Each restart multiplies the island's window by ``stagnation_growth``
     (1: every attempt gets ``max_stagnation``): when an attempt needs more individuals than
     the window to find its first step, fixed windows can cut every attempt short, and
-    growing ones reach the needed length whatever it is, at a cost of a constant factor (a
-    geometric restart schedule). Only an island whose best is below ``restart_below``
+    growing ones reach the needed length whatever it is (a geometric restart schedule).
+    Only an island whose best is below ``restart_below``
     restarts: one that has solved its tasks has no rise left to make, and would otherwise
     restart forever."""
 
@@ -183,7 +183,7 @@ class MigrationConfig:
     fraction: float = _key(0.5, low=0.0, high=1.0)
     max_stagnation: int = _key(0, low=0)
     stagnation_delta: float = _key(0.001, low=0.0)
-    stagnation_growth: float = _key(1.0, low=1.0)
+    stagnation_growth: float = _key(1.0, low=1.0, high=10.0)
     restart_below: float = _key(1.0, low=0.0, high=1.0)
     groups: tuple[IslandGroup, ...] = ()  # read by _groups
 
@@ -443,7 +443,7 @@ def _mutation_types(table: _Table) -> tuple[tuple[str, float], ...]:
 def _groups(table: _Table) -> tuple[IslandGroup, ...]:
     """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`, read by the same rules as
     any other table: a task kind, counts ≥ 1, the restart rule (``max_stagnation`` ≥ 0,
-    ``stagnation_delta`` ≥ 0, ``stagnation_growth`` ≥ 1, ``restart_below`` in [0, 1]),
+    ``stagnation_delta`` ≥ 0, ``stagnation_growth`` in [1, 10], ``restart_below`` in [0, 1]),
     ``promote_at`` in [0, 1]; a key left out is None (the experiment's value)."""
     raw = table.get("groups", list, [])
     groups = []
@@ -461,7 +461,7 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
             values[key] = group.int(key, minimum=1)
         values["max_stagnation"] = group.int("max_stagnation", minimum=0)
         values["stagnation_delta"] = group.float("stagnation_delta", low=0.0)
-        values["stagnation_growth"] = group.float("stagnation_growth", low=1.0)
+        values["stagnation_growth"] = group.float("stagnation_growth", low=1.0, high=10.0)
         values["restart_below"] = group.float("restart_below", low=0.0, high=1.0)
         values["promote_at"] = group.float("promote_at", low=0.0, high=1.0)
         group.done()
@@ -527,6 +527,10 @@ def _check_groups(config: ExperimentConfig, origin: str) -> None:
         except AmzConfigError as e:
             raise AmzConfigError(f"{where}: {e}") from None
         _check_fec(cfg, where, "the group's")
+        if group.promote_at is not None and config.strategy == "random":
+            raise AmzConfigError(f"{where}: promote_at carries an island's population over to "
+                                 "the experiment's tasks, and random search keeps none "
+                                 "(run.strategy = \"random\")")
         for name, size in (("the group's", cfg.population_size),
                            ("the main islands'", config.population_size)):
             if migration.fraction > 0 and round(migration.fraction * size) == 0:

@@ -65,8 +65,8 @@ def island_groups(config: ExperimentConfig, count: int) -> list[IslandGroup | No
 class IslandsPopulation:
     """All islands' populations as one, for statistics (kept in the checkpointed state).
     With island groups, the run's figures are those of the islands on the experiment's own
-    tasks (``main``, island indices; empty: every island): other groups' fitness is measured
-    on other tasks and does not compare."""
+    tasks (``main``, island indices, and the promoted ones; empty ``main``: every island):
+    other groups' fitness is measured on other tasks and does not compare."""
 
     size: int
     reports: list[IslandReport] = field(default_factory=list)
@@ -87,8 +87,8 @@ class IslandsPopulation:
 
 class IslandSearch:
     """The search of a run whose islands are held by a :class:`Pool`; its checkpointed state
-    is every island's state, the migration RNG and pool, and the rounds collected but not
-    processed."""
+    is every island's state, the migration RNG and pool, the rounds collected but not
+    processed, and the promotions (group islands joining the main ones: ``promote_at``)."""
 
     def __init__(self, config: ExperimentConfig, pool: Pool, island_count: int) -> None:
         self.config = config
@@ -130,8 +130,9 @@ class IslandSearch:
         self.configs = [cfg if i in joined else c for i, c in enumerate(self.home_configs)]
         self.tasks = [cfg.search_tasks.spec if i in joined else t
                       for i, t in enumerate(self.home_tasks)]
-        # a promoted island's saved state names the config and tasks it was promoted to
-        self.pool.create_all([(i, self.home_configs[i], self._home_spec(i), seeds[i], states[i])
+        target = (cfg, state.search_spec)  # what a promoted island searches with
+        self.pool.create_all([(i, self.home_configs[i], self._home_spec(i), seeds[i], states[i],
+                               target if self._promotable(i) else None)
                               for i in range(self.island_count)])
         self.migration_rng = random.Random(derive_key(state.seed, state.experiment,
                                                       _MIGRATION_SEED))
@@ -146,6 +147,10 @@ class IslandSearch:
             state.population = IslandsPopulation(cfg.population_size, main=self.main)
         self.population = state.population
         state.individuals = self._absorb(self.population.reports)
+
+    def _promotable(self, island: int) -> bool:
+        group = self.groups[island]
+        return group is not None and group.promote_at is not None and island not in self.main
 
     def _home_spec(self, island: int) -> TaskSpec:
         """Island ``island``'s search tasks: the experiment's (drawn for this experiment),
@@ -163,13 +168,10 @@ class IslandSearch:
     # -- the pipeline of rounds ----------------------------------------------------------------
 
     def _send(self, arrivals: list[list[Migrant]]) -> None:
-        assert self.state is not None
-        switch = (self.config, self.state.search_spec)
-        promote = self.promote_next
-        self.promoted |= promote
+        self.promoted |= self.promote_next
         self.promote_next = set()
         self.pool.submit("round", [(arrivals[i], self.configs[i].migration.interval,
-                                    self._migrants(i), switch if i in promote else None)
+                                    self._migrants(i), i in self.promoted)
                                    for i in range(self.island_count)])
         self.in_flight += 1
 
@@ -180,8 +182,8 @@ class IslandSearch:
         for report in reports:
             i = report.island
             group = self.groups[i]
-            if (group is None or group.promote_at is None or i in self.promoted
-                    or i in self.promote_next or report.best_fitness < group.promote_at):
+            if (not self._promotable(i) or i in self.promoted or i in self.promote_next
+                    or report.best_fitness < group.promote_at):
                 continue
             self.promote_next.add(i)
             self.configs[i] = self.config
@@ -276,12 +278,16 @@ class IslandSearch:
         rows: dict[int, list[IslandReport]] = {}
         for report in self.population.reports:
             rows.setdefault(numbers[report.island], []).append(report)
-        return {"groups": [{"group": number, "individuals": sum(r.individuals for r in mine),
-                            "best_fitness": max(r.best_fitness for r in mine),
-                            "restarts": sum(r.restarts for r in mine),
-                            **({"promoted": sum(r.promoted for r in mine)}
-                               if number and groups[number - 1].promote_at is not None else {})}
+        return {"groups": [self._group_row(number, mine)
                            for number, mine in sorted(rows.items())]}
+
+    def _group_row(self, number: int, reports: list[IslandReport]) -> dict[str, Any]:
+        row = {"group": number, "individuals": sum(r.individuals for r in reports),
+               "best_fitness": max(r.best_fitness for r in reports),
+               "restarts": sum(r.restarts for r in reports)}
+        if any(self._promotable(r.island) for r in reports):
+            row["promoted"] = sum(r.promoted for r in reports)
+        return row
 
     def counts(self) -> tuple[int, int, int, int]:
         reports = self.population.reports

@@ -6,10 +6,11 @@ live in *hosts*: worker processes on this machine (:class:`LocalPool`) or Ray ac
 (:class:`amzc.search.ray_pool.RayPool`). The coordinator (:mod:`amzc.search.experiment`) talks
 to every host through the same three calls, whatever the transport:
 
-- ``round(arrivals, n, k)``: take in the migrants sampled for it last round, run n more
-  individuals, and send k members to the migration pool; returns an :class:`IslandReport`
-  and the emigrants (one message each way per round; ``advance``, ``emigrants`` and
-  ``immigrate`` are its steps);
+- ``round(arrivals, n, k, promote)``: (join the main islands, if ``promote`` and not yet,)
+  take in the migrants sampled for it last round, run n more individuals, and send k
+  members to the migration pool; returns an :class:`IslandReport` and the emigrants (one
+  message each way per round; ``promote``, ``advance``, ``emigrants`` and ``immigrate`` are
+  its steps);
 - ``state()``: everything needed to rebuild the island, for checkpoints.
 
 Programs travel as ASTs, never as backend objects: every host compiles its own code. On the
@@ -51,8 +52,10 @@ from amzc.tasks import TaskSpec, build_tasks
 _ISLAND_SEED = 3  # purpose mixed into island seeds
 GC_EVERY = 1_000_000  # individuals between cyclic collections (see Island.advance)
 
-# (island index, config, search task spec, seed, saved state or None)
-IslandSpec = tuple[int, ExperimentConfig, TaskSpec, int, "dict[str, Any] | None"]
+# (island index, config, search task spec, seed, saved state or None, the config and tasks
+# a group island joins the main islands with (promote_at) or None)
+IslandSpec = tuple[int, ExperimentConfig, TaskSpec, int, "dict[str, Any] | None",
+                   "tuple[ExperimentConfig, TaskSpec] | None"]
 
 
 # A program on the wire: per component a tuple of (op id, out, inputs, index, data), and its
@@ -135,13 +138,17 @@ class Island:
     (kept or current) has reached ``restart_below`` does not restart."""
 
     def __init__(self, config: ExperimentConfig, index: int, search_spec: TaskSpec, seed: int,
-                 state: dict[str, Any] | None = None) -> None:
-        # a promoted island's state holds the config and tasks it was promoted to: a host
-        # that rebuilds it from a checkpoint (a lost Ray worker) knows only its home ones
-        promoted_to = state.get("promoted_to") if state is not None else None
-        if promoted_to is not None:
-            config, search_spec = promoted_to
-        self.promoted_to: tuple[ExperimentConfig, TaskSpec] | None = promoted_to
+                 state: dict[str, Any] | None = None,
+                 promote_to: tuple[ExperimentConfig, TaskSpec] | None = None) -> None:
+        # promote_to comes with every creation (not in the state): a host that rebuilds the
+        # island (a resume, a lost Ray worker) passes the coordinator's current config
+        self.promote_to = promote_to
+        self.promoted = bool(state is not None and state.get("promoted"))
+        if self.promoted:
+            if promote_to is None:
+                raise AmzError(f"island {index} was promoted, and was rebuilt without the "
+                               "config it was promoted to")
+            config, search_spec = promote_to
         self.config = config
         self.index = index
         self.hurdle = Hurdle(config.hurdles) if config.hurdles.enabled else None
@@ -160,6 +167,10 @@ class Island:
         self.improved_fitness = -math.inf  # that best (since the last restart)
         self.kept: tuple[Program, float] | None = None  # the best before the restarts
         self.quiet_until = 0  # no migrants arrive before the island has this many individuals
+        # at promotion: restarts so far (the main islands' restart rule starts afresh) and
+        # the FEC / hurdle counters of the dropped cache and hurdle (the run's totals keep them)
+        self.restarts_before = 0
+        self.counts_before = (0, 0, 0, 0)
         if state is not None:
             self.rng.setstate(state["rng"])
             self.population = state["population"]
@@ -170,6 +181,8 @@ class Island:
             self.improved_fitness = state.get("improved_fitness", -math.inf)
             self.kept = state.get("kept")
             self.quiet_until = state.get("quiet_until", 0)
+            self.restarts_before = state.get("restarts_before", 0)
+            self.counts_before = state.get("counts_before", (0, 0, 0, 0))
             self.evaluator.stats = state["stats"]
             if state["fec"] is not None:
                 self.evaluator.fec = state["fec"]
@@ -219,7 +232,8 @@ class Island:
         """The current attempt's stagnation window: ``max_stagnation``, times
         ``stagnation_growth`` for each restart so far (0: the island never restarts)."""
         migration = self.config.migration
-        return round(migration.max_stagnation * migration.stagnation_growth ** self.restarts)
+        attempts = self.restarts - self.restarts_before
+        return round(migration.max_stagnation * migration.stagnation_growth ** attempts)
 
     def _restart_if_stagnant(self) -> None:
         migration = self.config.migration
@@ -246,19 +260,25 @@ class Island:
         program, fitness = self.strategy.candidate()
         if self.kept is not None and self.kept[1] > fitness:
             program, fitness = self.kept
-        fec = self.evaluator.fec
-        hurdle = self.hurdle
         values = self.population.fitness
+        hits, lookups, stopped, checked = self._counts()
         return IslandReport(
             island=self.index, individuals=self.individuals, best_program=program,
             best_fitness=fitness, fitness_sum=sum(values),
             fitness_sq_sum=sum(f * f for f in values), size=len(values),
-            train_steps=self.evaluator.stats.train_steps,
-            fec_hits=fec.hits if fec is not None else 0,
-            fec_lookups=fec.hits + fec.misses if fec is not None else 0,
-            hurdle_stopped=hurdle.stopped if hurdle is not None else 0,
-            hurdle_checked=hurdle.checked if hurdle is not None else 0,
-            restarts=self.restarts, promoted=self.promoted_to is not None)
+            train_steps=self.evaluator.stats.train_steps, fec_hits=hits, fec_lookups=lookups,
+            hurdle_stopped=stopped, hurdle_checked=checked, restarts=self.restarts,
+            promoted=self.promoted)
+
+    def _counts(self) -> tuple[int, int, int, int]:
+        """FEC hits and lookups, hurdle stops and checks, since the island began."""
+        fec, hurdle = self.evaluator.fec, self.hurdle
+        hits, lookups, stopped, checked = self.counts_before
+        if fec is not None:
+            hits, lookups = hits + fec.hits, lookups + fec.hits + fec.misses
+        if hurdle is not None:
+            stopped, checked = stopped + hurdle.stopped, checked + hurdle.checked
+        return hits, lookups, stopped, checked
 
     def emigrants(self, count: int) -> list[tuple[Program, float]]:
         """``count`` members drawn at random without replacement (paper: half of P)."""
@@ -277,12 +297,22 @@ class Island:
                 fitness = self.evaluator.evaluate(program, draw_seed(self.rng))
             pop.put(program, fitness)
 
-    def promote(self, config: ExperimentConfig, search_spec: TaskSpec) -> None:
+    def promote(self) -> None:
         """Join the main islands (a group's ``promote_at``): from now on search on the
-        experiment's tasks with its config. The population stays, each member evaluated
-        again on the new tasks (evaluations, not individuals), oldest first so that aging
-        goes on in the same order; what was measured on the old tasks goes (FEC cache, the
-        kept best, the restart rule's high-water mark)."""
+        experiment's tasks with its config (``promote_to``). The population stays, each
+        member evaluated again on the new tasks (evaluations, not individuals), oldest first
+        so that aging goes on in the same order, the youngest ``population_size`` of them if
+        the new population is smaller; the best kept from before a restart comes along as
+        the youngest (it may be what earned the promotion). What was measured on the old
+        tasks goes (FEC cache, hurdle, the restart rule's high-water mark); the restart rule
+        is the main islands', from its first window. Once promoted, nothing changes."""
+        if self.promoted:
+            return
+        if self.promote_to is None:
+            raise AmzError(f"island {self.index} has no config to be promoted to")
+        config, search_spec = self.promote_to
+        self.counts_before = self._counts()
+        self.restarts_before = self.restarts
         stats = self.evaluator.stats
         self.config = config
         self.hurdle = Hurdle(config.hurdles) if config.hurdles.enabled else None
@@ -294,8 +324,11 @@ class Island:
         self.population = Population(config.population_size)
         self.strategy = make_strategy(config, self.evaluator, self.population)
         start = old.next_slot if len(old.programs) >= old.size else 0
-        for k in range(len(old.programs)):
-            program = old.programs[(start + k) % len(old.programs)]
+        members = [old.programs[(start + k) % len(old.programs)]
+                   for k in range(len(old.programs))]
+        if self.kept is not None:
+            members.append(self.kept[0])
+        for program in members[-config.population_size:]:
             self.population.put(program, self.evaluator.evaluate(program, draw_seed(self.rng)))
         if self.hurdle is not None and self.population.full:
             self.hurdle.update(self.population.fitness)
@@ -303,19 +336,20 @@ class Island:
         self.improved_at, self.improved_fitness = self.individuals, -math.inf
         self._track()
         self.quiet_until = 0
-        self.promoted_to = (config, search_spec)
+        self.promoted = True
 
     def round(self, arrivals: Sequence[Migrant], n: int, count: int,
-              promote: tuple[ExperimentConfig, TaskSpec] | None = None,
-              ) -> tuple[IslandReport, list[Migrant]]:
-        """One migration round, in one message each way: (join the main islands, when the
-        coordinator says so,) immigrate last round's arrivals, advance ``n`` individuals,
-        then emigrate ``count`` members (in wire form)."""
+              promote: bool = False) -> tuple[IslandReport, list[Migrant]]:
+        """One migration round, in one message each way: join the main islands if
+        ``promote`` (the coordinator says so with every round from the switch on, so an
+        island rebuilt from an earlier checkpoint catches up), immigrate last round's
+        arrivals, advance ``n`` individuals, then emigrate ``count`` members (in wire
+        form)."""
         if len(self._known) > 100_000:
             self._known.clear()
         start = time.perf_counter()
-        if promote is not None:
-            self.promote(*promote)
+        if promote:
+            self.promote()
         self._restart_if_stagnant()  # here, not after advancing: a report needs a member
         if self.individuals >= self.quiet_until:
             self.immigrate([(from_wire(w, self._known), f) for w, f in arrivals])
@@ -330,7 +364,8 @@ class Island:
                 "hurdle": self.hurdle.state() if self.hurdle is not None else None,
                 "restarts": self.restarts, "improved_at": self.improved_at,
                 "improved_fitness": self.improved_fitness, "kept": self.kept,
-                "quiet_until": self.quiet_until, "promoted_to": self.promoted_to}
+                "quiet_until": self.quiet_until, "promoted": self.promoted,
+                "restarts_before": self.restarts_before, "counts_before": self.counts_before}
 
 
 class IslandHost:
@@ -345,8 +380,9 @@ class IslandHost:
             gc.disable()
 
     def create(self, config: ExperimentConfig, index: int, search_spec: TaskSpec, seed: int,
-               state: dict[str, Any] | None = None) -> None:
-        self.islands[index] = Island(config, index, search_spec, seed, state)
+               state: dict[str, Any] | None = None,
+               promote_to: tuple[ExperimentConfig, TaskSpec] | None = None) -> None:
+        self.islands[index] = Island(config, index, search_spec, seed, state, promote_to)
 
     def drop(self) -> None:
         self.islands.clear()
@@ -483,10 +519,10 @@ class LocalPool:
 
     def create_all(self, items: Sequence[IslandSpec]) -> None:
         """Create many islands, building them on all workers at once."""
-        for index, config, spec, seed, state in items:
+        for index, config, spec, seed, state, promote_to in items:
             worker = index % self.workers
             self._owner[index] = worker
-            self._request(worker, "create", config, index, spec, seed, state)
+            self._request(worker, "create", config, index, spec, seed, state, promote_to)
         for index, *_ in items:
             self._answer(self._owner[index])
 

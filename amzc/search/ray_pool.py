@@ -120,8 +120,8 @@ class RayPool:
                    for index, a, generation, ref in calls]
         if method == "state":  # the checkpoint: what a replacement actor restarts from
             for (index, *_), state in zip(calls, results, strict=True):
-                i, config, spec, seed, _ = self._specs[index]
-                self._specs[index] = (i, config, spec, seed, state)
+                i, config, spec, seed, _, promote_to = self._specs[index]
+                self._specs[index] = (i, config, spec, seed, state, promote_to)
         return results
 
     def _result(self, index: int, ref: Any, generation: int, method: str,
@@ -181,5 +181,5 @@ class RayPool:
 
 
 def _create_args(item: IslandSpec) -> tuple[Any, ...]:
-    index, config, spec, seed, state = item
-    return (config, index, spec, seed, state)
+    index, config, spec, seed, state, promote_to = item
+    return (config, index, spec, seed, state, promote_to)

@@ -91,6 +91,13 @@ LEVERS.update({
     "promote": ({"migration.groups": [{**LINEAR_20, "promote_at": 0.9}]}, 2),
     "promote_growth": ({"migration.groups": [{**LINEAR_20, "promote_at": 0.9,
                                               "stagnation_growth": 1.5}]}, 2),
+    # linear tasks of 1,000 examples, as the teacher tasks have: on 100, SGD at the learning
+    # rates that suit the teacher tasks (0.003-0.01) scores 0.35-0.55, below the Hebbian
+    # plateau (0.6-0.68), so only SGD at 0.03-0.1 stands out; on 1,000, SGD at 0.003
+    # already scores 0.93 and from 0.01 on 1.0, above Hebbian's best (0.85-0.89), whence
+    # restart_below 0.95; rounds of 15,000 (each individual costs about 1.35 times more)
+    "linear_1000": ({"migration.groups": [{**LINEAR_20, "num_train": 1000, "interval": 15000,
+                                           "restart_below": 0.95}]}, 2),
 })
 
 CHILD = r"""

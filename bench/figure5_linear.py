@@ -1,0 +1,105 @@
+"""What the Figure 5 search's linear island rewards: linear regression by SGD and the Hebbian
+rule, each at several learning rates, scored on the linear island's tasks (100 training
+examples, as configs/figure5.toml has them, and 1,000) and on the teacher island's search
+tasks, for the tasks that runs of ``--run-seeds`` draw.
+
+The linear island exists to hand the teacher island linear regression by SGD (rung 1 of
+bench/figure5_ladder.py). What it selects is what scores on *its* tasks, and on 100 examples
+SGD at the learning rates that suit the teacher tasks (0.003-0.01) does not converge: it
+scores below the Hebbian rule (``w += lr · y · x``, no error term), a plateau the island can
+settle on. On 1,000 examples it converges at those rates too.
+
+Both programs lie in the Figure 5 search space (checked).
+
+Usage: python bench/figure5_linear.py [--rates 0.0003,0.001,...] [--run-seeds 1,2,3]
+       [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import figure5_ladder as ladder  # noqa: E402
+
+RESULTS = ladder.ROOT / "bench" / "results" / "figure5_linear.json"
+
+PROGRAMS = {
+    "sgd": """def Setup():
+  s3 = {rate}
+def Predict():
+  s1 = dot(v0, v3)
+def Learn():
+  s2 = s0 - s1
+  s2 = s2 * s3
+  v5 = s2 * v0
+  v3 = v3 + v5
+""",
+    # the same without the error: the weights accumulate label × input
+    "hebbian": """def Setup():
+  s3 = {rate}
+def Predict():
+  s1 = dot(v0, v3)
+def Learn():
+  s2 = s0 * s3
+  v5 = s2 * v0
+  v3 = v3 + v5
+""",
+}
+
+
+def task_sets(cfg, seed: int) -> dict[str, object]:
+    """The task specs a run of ``seed`` searches on: its linear island's (as configured, and
+    with 1,000 examples) and its teacher island's."""
+    from amzc.search.config import group_spec
+    from amzc.search.experiment import first_experiment_tasks
+
+    teacher, _ = first_experiment_tasks(replace(cfg, seed=seed))
+    (group,) = [g for g in cfg.migration.groups if g.kind == "linear"]
+    linear = group_spec(teacher, group)
+    return {f"linear_{linear.num_train}": linear, "linear_1000": replace(linear, num_train=1000),
+            f"teacher_{teacher.num_tasks}": teacher}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default="0.0003,0.001,0.003,0.01,0.03,0.1",
+                        help="learning rates (comma-separated)")
+    parser.add_argument("--run-seeds", default="1,2,3")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    rates = ladder.parse_rates(parser, args.rates)
+    try:
+        seeds = [int(s) for s in args.run_seeds.split(",")]
+    except ValueError:
+        parser.error(f"--run-seeds: not a list of integers: {args.run_seeds!r}")
+    from amzc.search.config import load_config
+    from amzc.tasks import build_tasks
+
+    cfg = load_config(ladder.CONFIG)
+    start = time.time()
+    rows = []
+    for seed in seeds:
+        for tasks_name, spec in task_sets(cfg, seed).items():
+            tasks = build_tasks(spec)
+            for program, text in PROGRAMS.items():
+                scores = {str(rate): ladder.score(text.format(rate=rate), program, cfg, tasks,
+                                                  "llvm", 1)
+                          for rate in rates}
+                rows.append({"run_seed": seed, "tasks": tasks_name, "program": program,
+                             "fitness": scores})
+                print(f"seed {seed} {tasks_name:11s} {program:8s} "
+                      + " ".join(f"{r}:{f:.3f}" for r, f in scores.items()), flush=True)
+    result = {"benchmark": "figure5_linear", "config": str(ladder.CONFIG.relative_to(ladder.ROOT)),
+              "rates": rates, "wall_s": time.time() - start, "rows": rows,
+              "programs": PROGRAMS}
+    ladder.write(result, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

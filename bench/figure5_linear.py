@@ -1,7 +1,7 @@
 """What the Figure 5 search's linear island rewards: linear regression by SGD and the Hebbian
 rule, each at several learning rates, scored on the linear island's tasks (100 training
 examples, as configs/figure5.toml has them, and 1,000) and on the teacher island's search
-tasks, for the tasks that runs of ``--run-seeds`` draw.
+tasks, for the tasks that runs of ``--run-seeds`` draw, and on the 100 final teacher tasks.
 
 The linear island exists to hand the teacher island linear regression by SGD (rung 1 of
 bench/figure5_ladder.py). What it selects is what scores on *its* tasks, and on 100 examples
@@ -83,17 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(ladder.CONFIG)
     start = time.time()
     rows = []
-    for seed in seeds:
-        for tasks_name, spec in task_sets(cfg, seed).items():
-            tasks = build_tasks(spec)
-            for program, text in PROGRAMS.items():
-                scores = {str(rate): ladder.score(text.format(rate=rate), program, cfg, tasks,
-                                                  "llvm", 1)
-                          for rate in rates}
-                rows.append({"run_seed": seed, "tasks": tasks_name, "program": program,
-                             "fitness": scores})
-                print(f"seed {seed} {tasks_name:11s} {program:8s} "
-                      + " ".join(f"{r}:{f:.3f}" for r, f in scores.items()), flush=True)
+    # the final tasks are the same for every run seed (None)
+    sets = [(None, "final", cfg.final_tasks.spec)]
+    sets += [(seed, name, spec) for seed in seeds for name, spec in task_sets(cfg, seed).items()]
+    for seed, tasks_name, spec in sets:
+        tasks = build_tasks(spec)
+        for program, text in PROGRAMS.items():
+            scores = {str(rate): ladder.score(text.format(rate=rate), program, cfg, tasks,
+                                              "llvm", 1)
+                      for rate in rates}
+            rows.append({"run_seed": seed, "tasks": tasks_name, "program": program,
+                         "fitness": scores})
+            print(f"seed {seed} {tasks_name:11s} {program:8s} "
+                  + " ".join(f"{r}:{f:.3f}" for r, f in scores.items()), flush=True)
     result = {"benchmark": "figure5_linear", "config": str(ladder.CONFIG.relative_to(ladder.ROOT)),
               "rates": rates, "wall_s": time.time() - start, "rows": rows,
               "programs": PROGRAMS}

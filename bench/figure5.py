@@ -16,7 +16,9 @@ end of the budget, and of the individuals per CPU-second.
 
 Usage: python bench/figure5.py [--levers baseline,hurdles,...] [--seeds 1,2,3] [--minutes 10]
        [--out FILE (default bench/results/figure5_<levers>.json)] [--keep-runs DIR]
-Writes the JSON and a PNG of the curves beside it.
+       python bench/figure5.py --merge A.json B.json ... --out FILE
+Writes the JSON and a PNG of the curves beside it. ``--merge`` joins the runs of earlier
+JSONs (runs of one seed at a time, each on both cores) into one, with the rows recomputed.
 """
 
 from __future__ import annotations
@@ -214,7 +216,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="settings", action="append", default=[],
                         metavar="KEY=VALUE", help="a config override for every run, as amzc "
                         "evolve --set (e.g. population.size=100); repeatable")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
+                        help="join these results (e.g. one seed each) into --out; runs nothing")
     args = parser.parse_args(argv)
+    if args.merge:
+        if args.out is None:
+            parser.error("--merge needs --out")
+        missing = [str(p) for p in args.merge if not p.is_file()]
+        if missing:
+            parser.error(f"--merge: no such file: {', '.join(missing)}")
+        merge(args.merge, args.out)
+        return 0
     levers = [name.strip() for name in args.levers.split(",") if name.strip()]
     unknown = [name for name in levers if name not in LEVERS]
     if unknown or not levers:
@@ -253,36 +265,72 @@ def main(argv: list[str] | None = None) -> int:
                       f"final tasks {max((p['final_fitness'] for p in points), default=0):.4f}, "
                       f"{outcome['individuals']:,} individuals, {outcome['cpu_s']:.0f} CPU s "
                       f"({time.time() - start:.0f} s)", flush=True)
+    result = {"benchmark": "figure5", "config": str(CONFIG.relative_to(ROOT)),
+              "config_source": CONFIG.read_text(encoding="utf-8"), "revision": revision,
+              "overrides": extra, "minutes": args.minutes, "seeds": seeds,
+              "levers": lever_rows(runs), "runs": runs}
+    if args.out is None:
+        args.out = RESULTS / f"figure5_{'_'.join(levers)}.json"
+    init = extra.get("population.init", "random")  # a diagnostic start names its programs
+    start = "random programs" if init == "random" else f"population.init = {init}"
+    report(result, args.out, start)
+    return 0
+
+
+def lever_rows(runs: list[dict]) -> list[dict]:
+    """A row per lever (in order of first appearance): the best final fitness per run and
+    its median, individuals per CPU-second, the milestones reached and when."""
     rows = []
-    for lever in levers:
+    for lever in dict.fromkeys(r["lever"] for r in runs):
         mine = [r for r in runs if r["lever"] == lever]
         best = [max((p["final_fitness"] for p in r["curve"]), default=r["final_fitness"])
                 for r in mine]
-        rows.append({"lever": lever, "overrides": LEVERS[lever][0], "workers": LEVERS[lever][1],
+        overrides, workers = LEVERS.get(lever, (None, None))
+        rows.append({"lever": lever, "overrides": overrides, "workers": workers,
+                     "seeds": [r["seed"] for r in mine],
                      "median_best_final_fitness": statistics.median(best),
                      "best_final_fitness": best,
+                     "run_final_fitness": [r["final_fitness"] for r in mine],
                      "median_individuals_per_cpu_s": statistics.median(
                          r["individuals_per_cpu_s"] for r in mine),
                      "seeds_reaching": {name: sum(b >= level for b in best)
-                                        for name, level in MILESTONES.items()}})
-    result = {"benchmark": "figure5", "config": str(CONFIG.relative_to(ROOT)),
-              "config_source": CONFIG.read_text(encoding="utf-8"), "revision": revision,
-              "overrides": extra, "minutes": args.minutes, "seeds": seeds, "levers": rows,
-              "runs": runs}
-    if args.out is None:
-        args.out = RESULTS / f"figure5_{'_'.join(levers)}.json"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    init = extra.get("population.init", "random")  # a diagnostic start names its programs
-    start = "random programs" if init == "random" else f"population.init = {init}"
-    plot(runs, args.out.with_suffix(".png"), args.minutes, start)
-    for row in rows:
+                                        for name, level in MILESTONES.items()},
+                     "first_cpu_s": {name: [next((p["cpu_s"] for p in r["curve"]
+                                                  if p["final_fitness"] >= level), None)
+                                            for r in mine]
+                                     for name, level in MILESTONES.items()}})
+    return rows
+
+
+def report(result: dict, out: Path, start: str = "random programs") -> None:
+    """Write the JSON and its plot, and print the rows."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    plot(result["runs"], out.with_suffix(".png"), result["minutes"], start)
+    for row in result["levers"]:
+        n = len(row["best_final_fitness"])
         print(f"{row['lever']:16} median best final {row['median_best_final_fitness']:.4f}  "
               f"{row['median_individuals_per_cpu_s']:,.0f} individuals/CPU s  "
-              f"M1 {row['seeds_reaching']['M1']}/{len(seeds)}  "
-              f"M2 {row['seeds_reaching']['M2']}/{len(seeds)}")
-    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
-    return 0
+              f"M1 {row['seeds_reaching']['M1']}/{n}  M2 {row['seeds_reaching']['M2']}/{n}")
+    print(f"wrote {out} and {out.with_suffix('.png')}")
+
+
+def merge(paths: list[Path], out: Path) -> dict:
+    """One result from several (runs of one seed at a time): the runs in the order given,
+    the rows recomputed; what differs between the inputs (revision, overrides, minutes) is
+    kept per input."""
+    inputs = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    runs = [run for data in inputs for run in data["runs"]]
+    minutes = {data["minutes"] for data in inputs}
+    result = {"benchmark": "figure5", "config": inputs[0]["config"],
+              "config_source": inputs[0].get("config_source"),
+              "merged_from": [{"file": p.name, "revision": d.get("revision"),
+                               "overrides": d.get("overrides"), "minutes": d["minutes"],
+                               "seeds": d["seeds"]} for p, d in zip(paths, inputs, strict=True)],
+              "minutes": minutes.pop() if len(minutes) == 1 else "mixed",
+              "seeds": [r["seed"] for r in runs], "levers": lever_rows(runs), "runs": runs}
+    report(result, out)
+    return result
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import load_bench
 
 figure5 = load_bench("figure5")
@@ -52,3 +53,37 @@ def test_every_lever_is_a_valid_setting_of_the_config():
         islands = cfg.migration.islands or workers or 1
         groups = island_groups(cfg, islands)  # refuses groups that leave no main island
         assert len(groups) == islands and groups[0] is None, name
+
+
+def test_merge_joins_runs_of_one_seed_each(tmp_path):
+    """--merge: runs made one seed at a time become one result, the rows recomputed."""
+    def run(seed: int, lever: str, best: float) -> dict:
+        return {"lever": lever, "seed": seed, "final_fitness": best - 0.01, "cpu_s": 100.0,
+                "wall_s": 50.0, "individuals": 1000, "individuals_per_cpu_s": 10.0 * seed,
+                "groups_at_end": None,
+                "curve": [{"cpu_s": 10.0, "individuals": 100, "search_fitness": 0.2,
+                           "final_fitness": 0.2},
+                          {"cpu_s": 40.0 * seed, "individuals": 400, "search_fitness": 0.3,
+                           "final_fitness": best}]}
+
+    paths = []
+    for seed, best in ((1, 0.31), (2, 0.25), (3, 0.46)):
+        path = tmp_path / f"seed{seed}.json"
+        path.write_text(json.dumps({"config": "configs/figure5.toml", "revision": "abc",
+                                    "overrides": {}, "minutes": 30, "seeds": [seed],
+                                    "runs": [run(seed, "promote", best)]}))
+        paths.append(path)
+    out = tmp_path / "merged.json"
+    assert figure5.main(["--merge", *map(str, paths), "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert [r["seed"] for r in data["runs"]] == [1, 2, 3] and data["minutes"] == 30
+    (row,) = data["levers"]
+    assert row["lever"] == "promote" and row["overrides"] == figure5.LEVERS["promote"][0]
+    assert row["best_final_fitness"] == [0.31, 0.25, 0.46]
+    assert row["median_best_final_fitness"] == 0.31
+    assert row["seeds_reaching"] == {"M1": 2, "M2": 1}
+    assert row["first_cpu_s"] == {"M1": [40.0, None, 120.0], "M2": [None, None, 120.0]}
+    assert [m["file"] for m in data["merged_from"]] == ["seed1.json", "seed2.json", "seed3.json"]
+    assert out.with_suffix(".png").stat().st_size > 10_000
+    with pytest.raises(SystemExit):
+        figure5.main(["--merge", str(tmp_path / "missing.json"), "--out", str(out)])

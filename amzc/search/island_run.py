@@ -102,12 +102,9 @@ class IslandSearch:
         self.main = tuple(i for i, spec in enumerate(self.home_tasks)
                           if spec == config.search_tasks.spec) if config.migration.groups else ()
         # group islands that joined the main ones (promote_at): ``promoted`` have been sent
-        # the switch, ``promote_next`` go with the next round sent; ``configs`` and
-        # ``tasks`` are what each island searches with from the next round it is sent on
+        # the switch, ``promote_next`` go with the next round sent
         self.promoted: set[int] = set()
         self.promote_next: set[int] = set()
-        self.configs = list(self.home_configs)
-        self.tasks = list(self.home_tasks)
         self.state: RunState | None = None  # the run's, from start()
         self.population = IslandsPopulation(config.population_size, main=self.main)
         self.migration_rng = random.Random()
@@ -126,10 +123,6 @@ class IslandSearch:
         states = saved["islands"] if saved else [None] * self.island_count
         self.promoted = set(saved.get("promoted", ())) if saved else set()
         self.promote_next = set(saved.get("promote_next", ())) if saved else set()
-        joined = self.promoted | self.promote_next
-        self.configs = [cfg if i in joined else c for i, c in enumerate(self.home_configs)]
-        self.tasks = [cfg.search_tasks.spec if i in joined else t
-                      for i, t in enumerate(self.home_tasks)]
         target = (cfg, state.search_spec)  # what a promoted island searches with
         self.pool.create_all([(i, self.home_configs[i], self._home_spec(i), seeds[i], states[i],
                                target if self._promotable(i) else None)
@@ -147,6 +140,18 @@ class IslandSearch:
             state.population = IslandsPopulation(cfg.population_size, main=self.main)
         self.population = state.population
         state.individuals = self._absorb(self.population.reports)
+
+    @property
+    def configs(self) -> list[ExperimentConfig]:
+        """What each island searches with from the next round it is sent on: its group's
+        config, or the experiment's once its promotion is decided."""
+        joined = self.promoted | self.promote_next
+        return [self.config if i in joined else c for i, c in enumerate(self.home_configs)]
+
+    @property
+    def tasks(self) -> list[TaskSpec]:
+        """The search tasks of :attr:`configs` (the tasks an island's arrivals are for)."""
+        return [c.search_tasks.spec for c in self.configs]
 
     def _promotable(self, island: int) -> bool:
         group = self.groups[island]
@@ -170,8 +175,9 @@ class IslandSearch:
     def _send(self, arrivals: list[list[Migrant]]) -> None:
         self.promoted |= self.promote_next
         self.promote_next = set()
-        self.pool.submit("round", [(arrivals[i], self.configs[i].migration.interval,
-                                    self._migrants(i), i in self.promoted)
+        configs = self.configs
+        self.pool.submit("round", [(arrivals[i], configs[i].migration.interval,
+                                    self._migrants(configs[i]), i in self.promoted)
                                    for i in range(self.island_count)])
         self.in_flight += 1
 
@@ -186,14 +192,13 @@ class IslandSearch:
                     or report.best_fitness < group.promote_at):
                 continue
             self.promote_next.add(i)
-            self.configs[i] = self.config
-            self.tasks[i] = self.config.search_tasks.spec
 
-    def _migrants(self, island: int) -> int:
-        """How many members island ``island`` sends to the pool, and receives, per round."""
+    def _migrants(self, config: ExperimentConfig) -> int:
+        """How many members an island searching with ``config`` sends to the pool, and
+        receives, per round."""
         if self.island_count == 1:
             return 0
-        return round(self.config.migration.fraction * self.configs[island].population_size)
+        return round(self.config.migration.fraction * config.population_size)
 
     def _next_round(self) -> list[RoundResult]:
         if self.pending:
@@ -222,13 +227,15 @@ class IslandSearch:
         reports = [report for report, _ in results]
         self._promote(reports)
         emigrants = [e for _, e in results]
-        counts = [self._migrants(i) for i in range(n)]
+        configs = self.configs  # as of the round these arrivals travel with
+        counts = [self._migrants(c) for c in configs]
         if any(counts):
             # measured on: the island's home tasks, or the experiment's once it ran promoted
             origins = [self.config.search_tasks.spec if r.promoted else self.home_tasks[r.island]
                        for r in reports]
+            tasks = [c.search_tasks.spec for c in configs]
             self.arrivals = sample_arrivals(self.migration_rng, emigrants, counts,
-                                            self.tasks if self.main else None,
+                                            tasks if self.main else None,
                                             origins if self.main else None)
             self.migration_pool = [item for group in emigrants for item in group]
         else:

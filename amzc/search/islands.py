@@ -149,14 +149,9 @@ class Island:
                 raise AmzError(f"island {index} was promoted, and was rebuilt without the "
                                "config it was promoted to")
             config, search_spec = promote_to
-        self.config = config
         self.index = index
-        self.hurdle = Hurdle(config.hurdles) if config.hurdles.enabled else None
-        tasks = build_tasks(search_spec)
         caches.set_budget(config.memory_budget_mb)  # an island may be a process of its own
-        self.evaluator = SearchEvaluator(load_backend(config.backend), tasks,
-                                         config.search_space.memory, config.fec, self.hurdle,
-                                         config.combine, config.max_abs_error)
+        self._search_on(config, search_spec)
         self.rng = random.Random(seed)
         self.population = Population(config.population_size)
         self.individuals = 0
@@ -191,6 +186,14 @@ class Island:
         self.strategy = make_strategy(config, self.evaluator, self.population)
         if state is not None:
             self.strategy.restore(state["strategy"])
+
+    def _search_on(self, config: ExperimentConfig, search_spec: TaskSpec) -> None:
+        """Config, hurdle and evaluator for these search tasks (a fresh FEC cache)."""
+        self.config = config
+        self.hurdle = Hurdle(config.hurdles) if config.hurdles.enabled else None
+        self.evaluator = SearchEvaluator(load_backend(config.backend), build_tasks(search_spec),
+                                         config.search_space.memory, config.fec, self.hurdle,
+                                         config.combine, config.max_abs_error)
 
     def advance(self, n: int) -> IslandReport:
         pop, strategy, rng, hurdle = self.population, self.strategy, self.rng, self.hurdle
@@ -240,9 +243,7 @@ class Island:
         limit = self.window()
         if not limit or self.individuals - self.improved_at < limit:
             return
-        program, fitness = self.strategy.candidate()
-        if self.kept is not None and self.kept[1] > fitness:
-            program, fitness = self.kept
+        program, fitness = self._best()
         # solved: no rise left to wait for (judged by the highest the population reached,
         # which aging may have dropped since)
         if max(fitness, self.improved_fitness) >= migration.restart_below:
@@ -256,10 +257,16 @@ class Island:
         self.improved_at, self.improved_fitness = self.individuals, -math.inf
         self.quiet_until = self.individuals + self.window()  # the new attempt's window
 
-    def report(self) -> IslandReport:
+    def _best(self) -> tuple[Program, float]:
+        """The island's candidate: the population's, or the best kept from before a restart
+        if that is better."""
         program, fitness = self.strategy.candidate()
         if self.kept is not None and self.kept[1] > fitness:
-            program, fitness = self.kept
+            return self.kept
+        return program, fitness
+
+    def report(self) -> IslandReport:
+        program, fitness = self._best()
         values = self.population.fitness
         hits, lookups, stopped, checked = self._counts()
         return IslandReport(
@@ -314,11 +321,7 @@ class Island:
         self.counts_before = self._counts()
         self.restarts_before = self.restarts
         stats = self.evaluator.stats
-        self.config = config
-        self.hurdle = Hurdle(config.hurdles) if config.hurdles.enabled else None
-        self.evaluator = SearchEvaluator(load_backend(config.backend), build_tasks(search_spec),
-                                         config.search_space.memory, config.fec, self.hurdle,
-                                         config.combine, config.max_abs_error)
+        self._search_on(config, search_spec)
         self.evaluator.stats = stats
         old = self.population
         self.population = Population(config.population_size)

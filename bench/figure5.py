@@ -50,6 +50,8 @@ LINEAR = {"islands": 1, "kind": "linear", "num_train": 100, "num_tasks": 5}
 TWO_ISLANDS = {**PAPER, "migration.islands": 2, "migration.interval": 20000,
                "migration.fraction": 0.1}
 RESTARTS = {"max_stagnation": 200000, "stagnation_delta": 0.01}
+# the linear island of linear_restarts_solved and tasks_20 (configs/figure5.toml's group)
+LINEAR_20 = {**LINEAR, "interval": 20000, **RESTARTS, "restart_below": 0.9}
 
 # name → (overrides of configs/figure5.toml, workers); every lever keeps the search space
 LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
@@ -71,18 +73,14 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
                          "migration.groups": [{**LINEAR, "interval": 20000, **RESTARTS}]}, 2),
     # the same, but a linear island that has solved its tasks (0.9 on them: SGD) stops
     # restarting (seed 3's restarted 24 times after reaching 0.99, each time dropping SGD)
-    "linear_restarts_solved": ({**TWO_ISLANDS, "migration.groups": [
-        {**LINEAR, "interval": 20000, **RESTARTS, "restart_below": 0.9}]}, 2),
+    "linear_restarts_solved": ({**TWO_ISLANDS, "migration.groups": [LINEAR_20]}, 2),
     # configs/figure5.toml as shipped: the same, with 20 search tasks for the teacher island
     # instead of 5: on 5 tasks SGD on max(x, 0) (rung 2, the stepping stone to a hidden
     # layer: bench/figure5_paths.py) scores below linear SGD for two run seeds of three, on
     # 20 for all three; the teacher island's rounds shrink to 5,000 so that both islands'
     # rounds take about as long
     "tasks_20": ({}, 2),
-}
-# variants of tasks_20's linear island (configs/figure5.toml's group, as shipped)
-LINEAR_20 = {**LINEAR, "interval": 20000, **RESTARTS, "restart_below": 0.9}
-LEVERS.update({
+    # the following vary tasks_20's linear island (configs/figure5.toml's group, as shipped)
     # attempts of 500,000 individuals instead of 200,000 (run seed 1's island without
     # restarts found SGD after 750,000; seed 2's never did in 20 attempts of 200,000)
     "window_500k": ({"migration.groups": [{**LINEAR_20, "max_stagnation": 500000}]}, 2),
@@ -100,7 +98,7 @@ LEVERS.update({
     # restart_below 0.95; rounds of 15,000 (each individual costs about 1.35 times more)
     "linear_1000": ({"migration.groups": [{**LINEAR_20, "num_train": 1000, "interval": 15000,
                                            "restart_below": 0.95}]}, 2),
-})
+}
 
 CHILD = r"""
 import json, resource, sys, time

@@ -159,6 +159,9 @@ def run(
         help="cifar10: the folder of CIFAR-10's python batches (data_batch_1..5).")] = None,
     held_out: Annotated[bool, typer.Option(
         "--held-out", help="digits, cifar10: draw class pairs from the held-out pairs.")] = False,
+    scale_spread: Annotated[float, typer.Option(
+        help="linear, affine, nonlinear: scale feature i of each task by a factor "
+        "log-uniform in [1/SPREAD, SPREAD] (1: standard normal features).")] = 1.0,
     valid_fraction: Annotated[float | None, typer.Option(
         help="data:PATH without a validation set: the share of rows held out. Default: 0.2.",
         show_default=False)] = None,
@@ -178,7 +181,8 @@ def run(
         raise AmzConfigError(f"--max-abs-error must be a finite number ≥ 0, not {max_abs_error}")
     spec = task_spec(task, features, train, valid, tasks, epochs=epochs, held_out=held_out,
                      data_dir=None if data_dir is None else str(data_dir),
-                     valid_fraction=valid_fraction, eval_type=eval_type).reseeded(seed)
+                     valid_fraction=valid_fraction, eval_type=eval_type,
+                     scale_spread=scale_spread).reseeded(seed)
     taskset = build_tasks(spec)
     features, train, valid = taskset.features, taskset.num_train, taskset.num_valid
     tasks, task = taskset.num_tasks, taskset.name

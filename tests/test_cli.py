@@ -247,11 +247,22 @@ def test_run_refuses_a_max_abs_error_that_is_not_a_finite_bound(value):
     (["--memory", "1e20"], "three non-negative integers"),
     (["--valid-fraction", "2"], "--valid-fraction applies to task data:PATH only"),
     (["--held-out"], "--held-out applies to task digits and cifar10 only"),
+    (["--scale-spread", "0.5"], "the scale spread must be a number in [1, 100], not 0.5"),
     (["--seed", "-1"], "--seed"),
 ])
 def test_sizes_beyond_the_machine_and_options_that_cannot_apply(tmp_amz, options, fragment):
     output = assert_user_error(invoke("run", tmp_amz(LINEAR), *options), fragment)
     assert "Error" not in output or "Invalid value" in output  # never a Python exception
+
+
+def test_scale_spread_changes_the_tasks_a_program_runs_on(tmp_amz):
+    path = tmp_amz(LINEAR)
+    fitness = [json.loads(invoke("run", path, "--features", "8", "--json", *extra).output)
+               ["fitness"] for extra in ([], ["--scale-spread", "1"], ["--scale-spread", "3"])]
+    assert fitness[0] == fitness[1] != fitness[2]
+    output = assert_user_error(invoke("run", path, "--task", "digits", "--scale-spread", "2"),
+                               "--scale-spread applies to task linear and affine and nonlinear")
+    assert "Traceback" not in output
 
 
 def test_evolve_refuses_a_negative_seed_as_a_config_does(tmp_path):
@@ -369,7 +380,7 @@ FUZZ_VALUES = ["-1", "0", "1", "2", "1e20", "nan", "inf", "99999999999999999999"
                "x"]
 FUZZ_OPTIONS = ["--features", "--train", "--valid", "--tasks", "--epochs", "--seed",
                 "--memory", "--combine", "--max-abs-error", "--valid-fraction", "--eval-type",
-                "--task"]
+                "--scale-spread", "--task"]
 
 
 @pytest.mark.parametrize("option", FUZZ_OPTIONS)

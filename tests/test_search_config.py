@@ -367,6 +367,11 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
      "migration.groups[1].restart_below: must be in [0.0, 1.0], got -0.1"),
     ("[[migration.groups]]\nislands = 1\nrestart_below = true\n",
      "migration.groups[1].restart_below: expected a number, got a boolean"),
+    ("[[migration.groups]]\nislands = 1\nscale_spread = 0.5\n",
+     "migration.groups[1].scale_spread: must be in [1.0, 100.0], got 0.5"),
+    ("[[migration.groups]]\nislands = 1\nkind = \"digits\"\nscale_spread = 2\n",
+     "scale_spread applies to task linear and affine and nonlinear only, not to task digits"),
+    ("[tasks.search]\nscale_spread = \"big\"\n", "the scale spread must be a number"),
     ("[[migration.groups]]\nislands = 1\nkind = \"lineer\"\n",
      "groups[1].kind: must be one of affine,"),
     ("[[migration.groups]]\nislands = 1\nkind = \"data\"\n",
@@ -407,6 +412,20 @@ def test_a_group_of_another_kind_drops_the_experiments_kind_fields(tmp_path):
     spec = group_config(c, c.migration.groups[0]).search_tasks.spec
     assert (spec.kind, spec.data_dir, spec.features) == ("digits", None, 16)
     assert c.search_tasks.spec.data_dir == str(tmp_path)
+
+
+def test_scale_spread_is_read_for_the_experiment_and_for_a_group():
+    from amzc.search.config import group_config
+
+    c = parse_config(MINIMAL + "[tasks.search]\nkind = \"nonlinear\"\nscale_spread = 2\n"
+                     "[migration]\nislands = 3\n"
+                     "[[migration.groups]]\nislands = 1\nkind = \"linear\"\n"
+                     "[[migration.groups]]\nislands = 1\nkind = \"linear\"\nscale_spread = 3\n")
+    assert c.search_tasks.spec.scale_spread == 2
+    inherit, own = (group_config(c, g).search_tasks.spec for g in c.migration.groups)
+    assert (inherit.kind, inherit.scale_spread) == ("linear", 2)  # a regression kind keeps it
+    assert (own.kind, own.scale_spread) == ("linear", 3.0)
+    assert parse_config(MINIMAL).search_tasks.spec.scale_spread == 1.0
 
 
 def test_errors_of_groups_given_by_set_name_set():

@@ -71,6 +71,45 @@ def test_features_are_standard_normal():
     assert np.abs(corr - np.eye(8)).max() < 0.03
 
 
+@pytest.mark.parametrize("kind", ["linear", "affine", "nonlinear"])
+def test_scale_spread_scales_each_feature_per_task_and_labels_follow(kind):
+    base = TaskSpec(kind, features=6, num_train=3000, num_valid=10, num_tasks=2)
+    iso = build_tasks(base)
+    ts = build_tasks(TaskSpec(kind, features=6, num_train=3000, num_valid=10, num_tasks=2,
+                              scale_spread=3.0))
+    ratio = ts.train_x / iso.train_x  # the same normal draw, times a scale per feature
+    scales = ratio[:, 0, :]
+    np.testing.assert_allclose(ratio, scales[:, None, :] * np.ones_like(ratio), rtol=1e-12)
+    np.testing.assert_allclose(ts.valid_x / iso.valid_x, ratio[:, :10, :], rtol=1e-12)
+    assert np.all((scales >= 1 / 3) & (scales <= 3)) and scales.max() / scales.min() > 2
+    assert not np.allclose(scales[0], scales[1])  # drawn per task (from its data seed)
+    # labels are the kind's function of the scaled features, with the same parameters
+    x = np.concatenate([ts.train_x[1], ts.valid_x[1]])
+    expected = reg.GENERATORS[kind](x, base.seeds()[0][1])
+    np.testing.assert_allclose(np.concatenate([ts.train_y[1], ts.valid_y[1]]), expected,
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_scale_spread_one_is_exactly_the_isotropic_draw():
+    a = build_tasks(TaskSpec("linear", features=4, num_tasks=2))
+    b = build_tasks(TaskSpec("linear", features=4, num_tasks=2, scale_spread=1))
+    np.testing.assert_array_equal(a.train_x, b.train_x)
+
+
+def test_scale_spread_makes_the_hebbian_weights_wrong():
+    """Why the option exists: on isotropic inputs E[x·y] is the least-squares weight vector
+    (what the error-free Hebbian rule accumulates); on scaled inputs it is not."""
+    def hebbian_error(spread: float) -> float:
+        ts = build_tasks(TaskSpec("linear", features=8, num_train=20000, num_tasks=1,
+                                  scale_spread=spread, param_seeds=(5,)))
+        x, y = ts.train_x[0], ts.train_y[0]
+        hebb = x.T @ y / len(y)
+        return float(np.linalg.norm(hebb - weights(5, 8)) / np.linalg.norm(weights(5, 8)))
+
+    assert hebbian_error(1.0) < 0.05
+    assert hebbian_error(3.0) > 0.5
+
+
 def test_linear_labels_are_w_dot_x_without_bias_or_noise():
     ts = build_tasks(TaskSpec("linear", features=4, num_train=50, num_valid=20, num_tasks=2,
                               param_seeds=(3, 4)))
@@ -200,6 +239,12 @@ def test_subset_keeps_arrays_and_ids():
         (TaskSpec("linear", num_valid=0), "validation"),
         (TaskSpec("linear", num_tasks=0), "tasks"),
         (TaskSpec("linear", epochs=0), "epochs"),
+        (TaskSpec("linear", scale_spread=0.5), r"scale spread must be a number in \[1, 100\]"),
+        (TaskSpec("linear", scale_spread=float("nan")), "scale spread"),
+        (TaskSpec("linear", scale_spread=1000.0), "scale spread"),
+        (TaskSpec("linear", scale_spread=True), "scale spread"),
+        (TaskSpec("digits", scale_spread=2.0), "scale_spread applies to task linear and "
+         "affine and nonlinear only"),
     ],
 )
 def test_invalid_specs_are_config_errors(spec, message):

@@ -23,6 +23,7 @@ from amzc.ops import MATRIX, OPS_BY_NAME, VECTOR, Op, lookup
 from amzc.parse import parse_file
 from amzc.syntax import COMPONENTS, Component, MemoryConfig
 from amzc.tasks import KIND_FIELD_DEFAULTS, KIND_FIELDS, TASK_KINDS, TaskSpec
+from amzc.tasks.spec import MAX_SCALE_SPREAD
 
 MUTATION_TYPES = (
     "alter_param",
@@ -133,7 +134,8 @@ class IslandGroup:
     S5's worker groups: training examples / tasks / population per group), or on another
     kind of task (the paper's §4.2 workers searched on CIFAR-10 or MNIST): their search
     tasks are of ``kind``, with ``num_train`` / ``num_valid`` examples, and there are
-    ``num_tasks`` of them; their populations hold ``population`` programs and each round
+    ``num_tasks`` of them (and the features of regression tasks have ``scale_spread``,
+    :class:`~amzc.tasks.TaskSpec`); their populations hold ``population`` programs and each round
     evolves ``interval`` individuals; ``max_stagnation`` / ``stagnation_delta`` /
     ``stagnation_growth`` / ``restart_below`` are their islands' restart rule
     (:class:`MigrationConfig`). None keeps the experiment's value. An island of the group
@@ -147,6 +149,7 @@ class IslandGroup:
     num_train: int | None = None
     num_valid: int | None = None
     num_tasks: int | None = None
+    scale_spread: float | None = None
     population: int | None = None
     interval: int | None = None
     max_stagnation: int | None = None
@@ -459,6 +462,7 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
         values = {"islands": group.int("islands", minimum=1), "kind": kind}
         for key in ("num_train", "num_valid", "num_tasks", "population", "interval"):
             values[key] = group.int(key, minimum=1)
+        values["scale_spread"] = group.float("scale_spread", low=1.0, high=MAX_SCALE_SPREAD)
         values["max_stagnation"] = group.int("max_stagnation", minimum=0)
         values["stagnation_delta"] = group.float("stagnation_delta", low=0.0)
         values["stagnation_growth"] = group.float("stagnation_growth", low=1.0, high=10.0)
@@ -475,15 +479,16 @@ def group_spec(spec: TaskSpec, group: IslandGroup | None) -> TaskSpec:
     of the experiment's kind-specific fields: a data file, a class pair, ...)."""
     if group is None:
         return spec
-    values: dict[str, Any] = {k: getattr(group, k) for k in TASK_GROUP_KEYS
-                              if getattr(group, k) is not None}
+    values: dict[str, Any] = {}
     if group.kind is not None and group.kind != spec.kind:
         values.update({name: KIND_FIELD_DEFAULTS[name] for name, kinds in KIND_FIELDS.items()
                        if group.kind not in kinds})
+    # the group's own keys last: one its kind cannot use is refused, not silently reset
+    values.update({k: getattr(group, k) for k in TASK_GROUP_KEYS if getattr(group, k) is not None})
     return replace(spec, **values)
 
 
-TASK_GROUP_KEYS = ("kind", "num_train", "num_valid", "num_tasks")
+TASK_GROUP_KEYS = ("kind", "num_train", "num_valid", "num_tasks", "scale_spread")
 
 
 def group_config(config: ExperimentConfig, group: IslandGroup | None) -> ExperimentConfig:

@@ -28,7 +28,7 @@ DEFAULTS = (4, 100, 100, 10)
 
 
 _FLAGS = {"held_out": "--held-out", "data_dir": "--data-dir", "valid_fraction":
-          "--valid-fraction", "eval_type": "--eval-type"}
+          "--valid-fraction", "eval_type": "--eval-type", "scale_spread": "--scale-spread"}
 
 
 def task_spec(task: str, features: int | None = None, num_train: int | None = None,
@@ -72,7 +72,7 @@ def build_tasks(spec: TaskSpec) -> TaskSet:
     generate = regression.GENERATORS[spec.kind]
     xs, ys, orders = [], [], []
     for p_seed, d_seed in zip(param_seeds, data_seeds, strict=True):
-        x = regression.features(d_seed, n + nv, f)
+        x = regression.features(d_seed, n + nv, f, spec.scale_spread)
         xs.append(x)
         ys.append(generate(x, p_seed))
         shuffles = permutation(derive_key(d_seed, regression.SHUFFLE), n, e - 1)

@@ -5,15 +5,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from amzc.rng import derive_key, normal_array
+from amzc.rng import derive_key, normal_array, uniform01
 
 # Stream purposes, mixed into the keys so that no two uses share a stream.
-FEATURES, WEIGHTS, SHUFFLE = 1, 2, 3
+FEATURES, WEIGHTS, SHUFFLE, SCALES = 1, 2, 3, 4
 
 
-def features(data_seed: int, n: int, f: int) -> np.ndarray:
-    """n examples of F standard-normal features (training examples first, then validation)."""
-    return normal_array(derive_key(data_seed, FEATURES), n * f).reshape(n, f)
+def features(data_seed: int, n: int, f: int, scale_spread: float = 1.0) -> np.ndarray:
+    """n examples of F normal features (training examples first, then validation): standard
+    normal, or with ``scale_spread`` > 1 feature i scaled by s_i, log-uniform in
+    [1/scale_spread, scale_spread] and drawn per task (from the data seed).
+
+    Why scales: on isotropic inputs the least-squares weights are E[x·y], which the Hebbian
+    rule ``w += lr·y·x`` accumulates without any error term, so a search on such tasks
+    cannot tell it from SGD. With unequal scales it converges to Σw instead of w."""
+    x = normal_array(derive_key(data_seed, FEATURES), n * f).reshape(n, f)
+    if scale_spread == 1.0:
+        return x  # exactly the isotropic draw, not a multiplication by ones
+    u = uniform01(np.array([derive_key(data_seed, SCALES)], np.uint64), 0, f)[0]
+    return x * np.exp((2.0 * u - 1.0) * np.log(scale_spread))
 
 
 def _params(param_seed: int, n: int) -> np.ndarray:

@@ -19,6 +19,8 @@ DEFAULT_DATA_SEEDS = (11001, 11012, 11010, 11000, 11006, 11008, 11007, 11003)
 
 # "data" (a user's file) is regression unless its labels are all 0/1: see userdata.py.
 NUM_CLASSES = 10  # digits and CIFAR-10 both have ten classes
+# features scaled by up to 100× either way already span 8 decades of variance
+MAX_SCALE_SPREAD = 100.0
 
 TASK_KINDS: dict[str, EvalType] = {"linear": "rms", "affine": "rms", "nonlinear": "rms",
                                    "digits": "accuracy", "cifar10": "accuracy", "data": "rms"}
@@ -54,6 +56,9 @@ class TaskSpec:
     path: str | None = None
     valid_fraction: float | None = None  # None: userdata.VALID_FRACTION
     eval_type: EvalType | None = None
+    # linear, affine, nonlinear: feature i of a task is scaled by a factor log-uniform in
+    # [1/scale_spread, scale_spread] (regression.features); 1: standard normal features.
+    scale_spread: float = 1.0
 
     def validate(self) -> None:
         """Refuse sizes out of range or too large for this machine, and fields the kind
@@ -95,6 +100,11 @@ class TaskSpec:
                                      or not isinstance(fraction, int | float)
                                      or not 0.0 < fraction < 1.0):
             raise AmzConfigError(f"the valid fraction must lie in (0, 1), not {fraction!r}")
+        spread = self.scale_spread
+        if (isinstance(spread, bool) or not isinstance(spread, int | float)
+                or not 1.0 <= spread <= MAX_SCALE_SPREAD):
+            raise AmzConfigError(f"the scale spread must be a number in [1, {MAX_SCALE_SPREAD:g}], "
+                                 f"not {spread!r}")
         pos, neg = self.positive_class, self.negative_class
         if (pos is None) != (neg is None):
             raise AmzConfigError("give both positive_class and negative_class (a fixed pair), "
@@ -124,6 +134,7 @@ class TaskSpec:
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "held_out": ("digits", "cifar10"), "positive_class": ("digits", "cifar10"),
     "negative_class": ("digits", "cifar10"), "data_dir": ("cifar10",), "path": ("data",),
-    "valid_fraction": ("data",), "eval_type": ("data",)}
+    "valid_fraction": ("data",), "eval_type": ("data",),
+    "scale_spread": ("linear", "affine", "nonlinear")}
 KIND_FIELD_DEFAULTS = {f.name: f.default for f in dataclass_fields(TaskSpec)
                         if f.name in KIND_FIELDS}

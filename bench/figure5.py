@@ -98,6 +98,12 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # restart_below 0.95; rounds of 15,000 (each individual costs about 1.35 times more)
     "linear_1000": ({"migration.groups": [{**LINEAR_20, "num_train": 1000, "interval": 15000,
                                            "restart_below": 0.95}]}, 2),
+    # linear tasks whose features are scaled per task by factors in [1/2, 2]: the Hebbian
+    # rule (w += lr·y·x, which ties SGD on the isotropic teacher tasks) learns Σw instead of
+    # w and peaks at 0.40-0.42 there (0.6-0.68 on standard features), below SGD from rate
+    # 0.01 up (0.58-0.62; 0.87-0.97 at 0.1: bench/figure5_linear.py), whence restart_below 0.8
+    "spread_2": ({"migration.groups": [{**LINEAR_20, "scale_spread": 2.0,
+                                        "restart_below": 0.8}]}, 2),
 }
 
 CHILD = r"""

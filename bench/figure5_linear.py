@@ -1,18 +1,21 @@
 """What the Figure 5 search's linear island rewards: linear regression by SGD and the Hebbian
 rule, each at several learning rates, scored on the linear island's tasks (100 training
-examples, as configs/figure5.toml has them, and 1,000) and on the teacher island's search
-tasks, for the tasks that runs of ``--run-seeds`` draw, and on the 100 final teacher tasks.
+examples, as configs/figure5.toml has them, and 1,000; and on 100 examples with the features
+scaled per task by ``--spreads``, the linear kind's ``scale_spread``) and on the teacher
+island's search tasks, for the tasks that runs of ``--run-seeds`` draw, and on the 100 final
+teacher tasks.
 
 The linear island exists to hand the teacher island linear regression by SGD (rung 1 of
 bench/figure5_ladder.py). What it selects is what scores on *its* tasks, and on 100 examples
 SGD at the learning rates that suit the teacher tasks (0.003-0.01) does not converge: it
 scores below the Hebbian rule (``w += lr · y · x``, no error term), a plateau the island can
-settle on. On 1,000 examples it converges at those rates too.
+settle on. On 1,000 examples it converges at those rates too. On scaled features the Hebbian
+rule learns Σw instead of w and falls far below SGD at every rate.
 
 Both programs lie in the Figure 5 search space (checked).
 
 Usage: python bench/figure5_linear.py [--rates 0.0003,0.001,...] [--run-seeds 1,2,3]
-       [--out FILE]
+       [--spreads 2,3] [--out FILE]
 """
 
 from __future__ import annotations
@@ -52,17 +55,20 @@ def Learn():
 }
 
 
-def task_sets(cfg, seed: int) -> dict[str, object]:
-    """The task specs a run of ``seed`` searches on: its linear island's (as configured, and
-    with 1,000 examples) and its teacher island's."""
+def task_sets(cfg, seed: int, spreads: tuple[float, ...] = ()) -> dict[str, object]:
+    """The task specs a run of ``seed`` searches on: its linear island's (as configured, with
+    1,000 examples, and with each of ``spreads`` as its scale spread) and its teacher
+    island's."""
     from amzc.search.config import group_spec
     from amzc.search.experiment import first_experiment_tasks
 
     teacher, _ = first_experiment_tasks(replace(cfg, seed=seed))
     (group,) = [g for g in cfg.migration.groups if g.kind == "linear"]
     linear = group_spec(teacher, group)
-    return {f"linear_{linear.num_train}": linear, "linear_1000": replace(linear, num_train=1000),
-            f"teacher_{teacher.num_tasks}": teacher}
+    sets = {f"linear_{linear.num_train}": linear, "linear_1000": replace(linear, num_train=1000)}
+    sets.update({f"linear_{linear.num_train}_spread{k:g}": replace(linear, scale_spread=k)
+                 for k in spreads})
+    return sets | {f"teacher_{teacher.num_tasks}": teacher}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,9 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", default="0.0003,0.001,0.003,0.01,0.03,0.1",
                         help="learning rates (comma-separated)")
     parser.add_argument("--run-seeds", default="1,2,3")
+    parser.add_argument("--spreads", default="2,3",
+                        help="scale spreads of the extra linear task sets (comma-separated)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     rates = ladder.parse_rates(parser, args.rates)
+    try:
+        spreads = tuple(float(k) for k in args.spreads.split(",") if k.strip())
+    except ValueError:
+        parser.error(f"--spreads: not a list of numbers: {args.spreads!r}")
     try:
         seeds = [int(s) for s in args.run_seeds.split(",")]
     except ValueError:
@@ -85,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     # the final tasks are the same for every run seed (None)
     sets = [(None, "final", cfg.final_tasks.spec)]
-    sets += [(seed, name, spec) for seed in seeds for name, spec in task_sets(cfg, seed).items()]
+    sets += [(seed, name, spec) for seed in seeds
+             for name, spec in task_sets(cfg, seed, spreads).items()]
     for seed, tasks_name, spec in sets:
         tasks = build_tasks(spec)
         for program, text in PROGRAMS.items():
@@ -94,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
                       for rate in rates}
             rows.append({"run_seed": seed, "tasks": tasks_name, "program": program,
                          "fitness": scores})
-            print(f"seed {seed} {tasks_name:11s} {program:8s} "
+            print(f"seed {seed} {tasks_name:19s} {program:8s} "
                   + " ".join(f"{r}:{f:.3f}" for r, f in scores.items()), flush=True)
     result = {"benchmark": "figure5_linear", "config": str(ladder.CONFIG.relative_to(ladder.ROOT)),
-              "rates": rates, "wall_s": time.time() - start, "rows": rows,
+              "rates": rates, "spreads": spreads, "wall_s": time.time() - start, "rows": rows,
               "programs": PROGRAMS}
     ladder.write(result, args.out)
     return 0

@@ -104,6 +104,10 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # 0.01 up (0.58-0.62; 0.87-0.97 at 0.1: bench/figure5_linear.py), whence restart_below 0.8
     "spread_2": ({"migration.groups": [{**LINEAR_20, "scale_spread": 2.0,
                                         "restart_below": 0.8}]}, 2),
+    # the same with windows growing by half at each restart (window_growth)
+    "spread_growth": ({"migration.groups": [{**LINEAR_20, "scale_spread": 2.0,
+                                             "restart_below": 0.8,
+                                             "stagnation_growth": 1.5}]}, 2),
 }
 
 CHILD = r"""

@@ -104,7 +104,11 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # 0.01 up (0.58-0.62; 0.87-0.97 at 0.1: bench/figure5_linear.py), whence restart_below 0.8
     "spread_2": ({"migration.groups": [{**LINEAR_20, "scale_spread": 2.0,
                                         "restart_below": 0.8}]}, 2),
-    # the same with windows growing by half at each restart (window_growth)
+    # tasks_20 with hurdles (paper §3.2, which credits them with 5×): a candidate whose mean
+    # over its first 5 teacher tasks is below the 75th percentile of the population's
+    # fitness values is not evaluated on the other 15 (the linear island's 5 tasks pass)
+    "hurdles_20": ({"hurdles.enabled": True, "hurdles.tasks": 5}, 2),
+    # spread_2 with windows growing by half at each restart (window_growth)
     "spread_growth": ({"migration.groups": [{**LINEAR_20, "scale_spread": 2.0,
                                              "restart_below": 0.8,
                                              "stagnation_growth": 1.5}]}, 2),

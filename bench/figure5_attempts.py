@@ -1,0 +1,154 @@
+"""How often a search on the Figure 5 linear island's tasks finds linear regression by SGD:
+successes per attempt and per CPU-hour, for several (population size, restart window) settings.
+
+The linear island of configs/figure5.toml starts again from random programs after
+``max_stagnation`` of its individuals without its best rising by 0.01, until it has solved its
+tasks. In the island runs SGD came rarely (2 of 46 attempts of 200,000 over three seeds) and
+late, and M1 waits for it. Whether more, cheaper attempts would pay is what this measures,
+without the teacher island: each setting is one population on the linear island's tasks
+(the Figure 5 search space, F = 8, 5 tasks of 100 examples, ``--spread``: the linear kind's
+``scale_spread``), run for ``--minutes`` as a series of experiments that each end after
+``window`` individuals without a rise of 0.01 (``stop.max_stagnation``). An attempt succeeds
+when its best search fitness reaches ``--success`` (default 0.9: SGD scores 0.88-0.99 there at
+rates 0.03-0.1, the Hebbian rule at most 0.68; bench/figure5_linear.py). The settings run side
+by side, one process each.
+
+Per setting the JSON gives the attempts (experiments that ended; the one the budget cut off
+counts only if it had succeeded), successes with a 95 % Wilson interval of the rate per
+attempt, individuals and CPU seconds, successes per CPU-hour, and the individuals each success
+took within its attempt.
+
+Usage: python bench/figure5_attempts.py [--settings 1000:200000,200:100000] [--minutes 30]
+       [--seed 1] [--spread 1] [--success 0.9] [--keep-runs DIR] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from figure4 import wilson  # bench/, beside this script
+from revision import git_revision
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "configs" / "figure5.toml"
+RESULTS = ROOT / "bench" / "results" / "figure5_attempts.json"
+
+CHILD = r"""
+import json, sys, time
+import amzc
+
+config, seed, out, overrides = sys.argv[1:5]
+wall, cpu = time.time(), time.process_time()
+result = amzc.evolve(config, seed=int(seed), out=out, overrides=json.loads(overrides),
+                     workers=None, force=True)
+print(json.dumps({"wall_s": time.time() - wall, "cpu_s": time.process_time() - cpu,
+                  "individuals": result.individuals}))
+"""
+
+
+def overrides(population: int, window: int, minutes: float, spread: float) -> dict:
+    """configs/figure5.toml turned into one population searching the linear island's tasks
+    (as its [[migration.groups]] has them), experiments ending on a stalled window."""
+    linear = {"kind": "linear", "num_train": 100, "num_valid": 100}
+    return {
+        "migration.islands": 0, "migration.groups": [],
+        **{f"tasks.search.{k}": v for k, v in linear.items()},
+        "tasks.search.num_tasks": 5, "tasks.search.scale_spread": spread,
+        # T_select and the final tasks follow the search tasks' kind; a few suffice here
+        "tasks.select.num_tasks": 5, "tasks.select.num_train": 100,
+        "tasks.final.num_tasks": 10, "tasks.final.num_train": 100,
+        "population.size": population,
+        "stop.max_stagnation": window, "stop.stagnation_delta": 0.01,
+        "stop.max_time_s": minutes * 60, "run.max_experiments": 0,
+        "run.checkpoint_every": 0, "run.progress_every": 50000,
+    }
+
+
+def attempts(log: list[dict], success: float) -> dict:
+    """Attempts and successes from a run's progress records."""
+    ends = [r for r in log if r.get("kind") == "experiment_end"]
+    first_hit: dict[int, int] = {}
+    for r in log:
+        if r.get("kind") == "best" and r["fitness"] >= success:
+            first_hit.setdefault(r["experiment"], r["individuals"])
+    counted = [e for e in ends if e["reason"] != "max_time" or e["experiment"] in first_hit]
+    wins = [e for e in counted if e["experiment"] in first_hit]
+    n, s = len(counted), len(wins)
+    return {"attempts": n, "successes": s, "rate": s / n if n else 0.0,
+            "rate_ci95": wilson(s, n),
+            "individuals_to_success": [first_hit[e["experiment"]] for e in wins],
+            "best_per_attempt": [round(e["search_fitness"], 4) for e in counted]}
+
+
+def parse_settings(parser: argparse.ArgumentParser, text: str) -> list[tuple[int, int]]:
+    try:
+        settings = [tuple(int(x) for x in item.split(":")) for item in text.split(",")]
+    except ValueError:
+        settings = []
+    if not settings or any(len(s) != 2 or min(s) < 1 for s in settings):
+        parser.error(f"--settings: POPULATION:WINDOW pairs of positive integers, "
+                     f"comma-separated, not {text!r}")
+    return settings  # type: ignore[return-value]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", default="1000:200000,200:100000",
+                        help="POPULATION:WINDOW pairs, comma-separated; run side by side")
+    parser.add_argument("--minutes", type=float, default=30.0, help="budget per setting")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--spread", type=float, default=1.0,
+                        help="scale_spread of the linear tasks (1: standard normal features)")
+    parser.add_argument("--success", type=float, default=0.9,
+                        help="search fitness that counts as SGD found")
+    parser.add_argument("--keep-runs", type=Path, help="keep the run folders here")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    settings = parse_settings(parser, args.settings)
+    if not args.minutes > 0:
+        parser.error("--minutes must be > 0")
+    base = args.keep_runs or Path(tempfile.mkdtemp(prefix="amzc-attempts-"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    procs = []
+    for population, window in settings:
+        folder = base / f"p{population}_w{window}"
+        procs.append((population, window, folder, subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(CONFIG), str(args.seed), str(folder),
+             json.dumps(overrides(population, window, args.minutes, args.spread))],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)))
+    rows = []
+    for population, window, folder, proc in procs:
+        stdout, stderr = proc.communicate()
+        if proc.returncode != 0:
+            raise SystemExit(f"setting {population}:{window} failed:\n{stderr[-3000:]}")
+        run = json.loads(stdout.strip().splitlines()[-1])
+        log = [json.loads(line) for line in
+               (folder / "progress.jsonl").read_text(encoding="utf-8").splitlines()]
+        found = attempts(log, args.success)
+        hours = run["cpu_s"] / 3600
+        rows.append({"population": population, "window": window, **run, **found,
+                     "successes_per_cpu_hour": found["successes"] / hours if hours else 0.0})
+        lo, hi = found["rate_ci95"]
+        print(f"population {population:5d} window {window:7d}: {found['successes']}/"
+              f"{found['attempts']} attempts found SGD ({lo:.3f}-{hi:.3f}), "
+              f"{rows[-1]['successes_per_cpu_hour']:.2f} per CPU-hour, "
+              f"{run['individuals']:,} individuals in {run['cpu_s']:.0f} CPU s", flush=True)
+    result = {"benchmark": "figure5_attempts", "revision": git_revision(),
+              "date": time.strftime("%Y-%m-%d"), "config": str(CONFIG.relative_to(ROOT)),
+              "minutes": args.minutes, "seed": args.seed, "spread": args.spread,
+              "success": args.success, "rows": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

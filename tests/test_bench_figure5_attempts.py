@@ -1,0 +1,53 @@
+"""bench/figure5_attempts.py: attempts and successes of a one-population search on the Figure 5
+linear island's tasks, counted from its progress records."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import load_bench
+
+attempts_bench = load_bench("figure5_attempts")
+
+
+def test_attempts_count_ended_experiments_and_a_cut_off_one_only_if_it_succeeded():
+    def end(experiment, reason, fitness):
+        return {"kind": "experiment_end", "experiment": experiment, "reason": reason,
+                "search_fitness": fitness}
+
+    log = [{"kind": "best", "experiment": 0, "individuals": 900, "fitness": 0.68},
+           end(0, "stagnation", 0.68),
+           {"kind": "best", "experiment": 1, "individuals": 500, "fitness": 0.95},
+           {"kind": "best", "experiment": 1, "individuals": 800, "fitness": 0.99},
+           end(1, "stagnation", 0.99),
+           end(2, "max_time", 0.5)]
+    found = attempts_bench.attempts(log, 0.9)
+    assert (found["attempts"], found["successes"]) == (2, 1)
+    assert found["individuals_to_success"] == [500]  # the first best at or above 0.9
+    lo, hi = found["rate_ci95"]
+    assert 0 < lo < 0.5 < hi < 1
+    cut_off_win = log[:-1] + [{"kind": "best", "experiment": 2, "individuals": 10,
+                               "fitness": 0.91}, end(2, "max_time", 0.91)]
+    assert attempts_bench.attempts(cut_off_win, 0.9)["successes"] == 2
+
+
+def test_overrides_make_a_valid_one_population_linear_config():
+    from amzc.search.config import load_config
+
+    cfg = load_config(attempts_bench.CONFIG, overrides=attempts_bench.overrides(
+        200, 100000, 1.0, 2.0))
+    spec = cfg.search_tasks.spec
+    assert (spec.kind, spec.num_train, spec.num_tasks, spec.scale_spread) == (
+        "linear", 100, 5, 2.0)
+    assert cfg.migration.groups == () and cfg.population_size == 200
+    assert cfg.final_tasks.spec.kind == "linear"
+
+
+def test_a_short_run_end_to_end(tmp_path):
+    out = tmp_path / "attempts.json"
+    assert attempts_bench.main(["--settings", "50:2000", "--minutes", "0.05",
+                                "--out", str(out), "--keep-runs", str(tmp_path)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert (row["population"], row["window"]) == (50, 2000)
+    assert row["attempts"] >= 1 and row["individuals"] > 0 and row["cpu_s"] > 0
+    assert len(row["best_per_attempt"]) == row["attempts"]

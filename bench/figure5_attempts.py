@@ -11,7 +11,7 @@ without the teacher island: each setting is one population on the linear island'
 ``window`` individuals without a rise of 0.01 (``stop.max_stagnation``). An attempt succeeds
 when its best search fitness reaches ``--success`` (default 0.9: SGD scores 0.88-0.99 there at
 rates 0.03-0.1, the Hebbian rule at most 0.68; bench/figure5_linear.py). The settings run side
-by side, one process each.
+by side, one process each (one per core).
 
 Per setting the JSON gives the attempts (experiments that ended; the one the budget cut off
 counts only if it had succeeded), successes with a 95 % Wilson interval of the rate per
@@ -19,7 +19,7 @@ attempt, individuals and CPU seconds, successes per CPU-hour, and the individual
 took within its attempt.
 
 Usage: python bench/figure5_attempts.py [--settings 1000:200000,200:100000] [--minutes 30]
-       [--seed 1] [--spread 1] [--success 0.9] [--keep-runs DIR] [--out FILE]
+       [--seed 1] [--spread 1] [--success 0.9] [--jobs N] [--keep-runs DIR] [--out FILE]
 """
 
 from __future__ import annotations
@@ -27,31 +27,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from figure4 import wilson  # bench/, beside this script
+from jobs import side_by_side
 from revision import git_revision
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "figure5.toml"
 RESULTS = ROOT / "bench" / "results" / "figure5_attempts.json"
-
-CHILD = r"""
-import json, sys, time
-import amzc
-
-config, seed, out, overrides = sys.argv[1:5]
-wall, cpu = time.time(), time.process_time()
-result = amzc.evolve(config, seed=int(seed), out=out, overrides=json.loads(overrides),
-                     workers=None, force=True)
-print(json.dumps({"wall_s": time.time() - wall, "cpu_s": time.process_time() - cpu,
-                  "individuals": result.individuals}))
-"""
-
 
 def overrides(population: int, window: int, minutes: float, spread: float) -> dict:
     """configs/figure5.toml turned into one population searching the linear island's tasks
@@ -87,6 +74,22 @@ def attempts(log: list[dict], success: float) -> dict:
             "best_per_attempt": [round(e["search_fitness"], 4) for e in counted]}
 
 
+def run_setting(population: int, window: int, args: argparse.Namespace, folder: Path) -> dict:
+    """One setting's run (in a process of its own) and its attempts."""
+    import amzc
+
+    wall, cpu = time.time(), time.process_time()
+    result = amzc.evolve(CONFIG, seed=args.seed, out=folder, force=True,
+                         overrides=overrides(population, window, args.minutes, args.spread))
+    wall, cpu = time.time() - wall, time.process_time() - cpu
+    log = [json.loads(line) for line in
+           (folder / "progress.jsonl").read_text(encoding="utf-8").splitlines()]
+    found = attempts(log, args.success)
+    return {"population": population, "window": window, "wall_s": wall, "cpu_s": cpu,
+            "individuals": result.individuals, **found,
+            "successes_per_cpu_hour": found["successes"] / (cpu / 3600) if cpu else 0.0}
+
+
 def parse_settings(parser: argparse.ArgumentParser, text: str) -> list[tuple[int, int]]:
     try:
         settings = [tuple(int(x) for x in item.split(":")) for item in text.split(",")]
@@ -108,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="scale_spread of the linear tasks (1: standard normal features)")
     parser.add_argument("--success", type=float, default=0.9,
                         help="search fitness that counts as SGD found")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="settings run at a time (default: all, at most one per core)")
     parser.add_argument("--keep-runs", type=Path, help="keep the run folders here")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -115,31 +120,18 @@ def main(argv: list[str] | None = None) -> int:
     if not args.minutes > 0:
         parser.error("--minutes must be > 0")
     base = args.keep_runs or Path(tempfile.mkdtemp(prefix="amzc-attempts-"))
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    procs = []
-    for population, window in settings:
-        folder = base / f"p{population}_w{window}"
-        procs.append((population, window, folder, subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(CONFIG), str(args.seed), str(folder),
-             json.dumps(overrides(population, window, args.minutes, args.spread))],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)))
-    rows = []
-    for population, window, folder, proc in procs:
-        stdout, stderr = proc.communicate()
-        if proc.returncode != 0:
-            raise SystemExit(f"setting {population}:{window} failed:\n{stderr[-3000:]}")
-        run = json.loads(stdout.strip().splitlines()[-1])
-        log = [json.loads(line) for line in
-               (folder / "progress.jsonl").read_text(encoding="utf-8").splitlines()]
-        found = attempts(log, args.success)
-        hours = run["cpu_s"] / 3600
-        rows.append({"population": population, "window": window, **run, **found,
-                     "successes_per_cpu_hour": found["successes"] / hours if hours else 0.0})
-        lo, hi = found["rate_ci95"]
-        print(f"population {population:5d} window {window:7d}: {found['successes']}/"
-              f"{found['attempts']} attempts found SGD ({lo:.3f}-{hi:.3f}), "
-              f"{rows[-1]['successes_per_cpu_hour']:.2f} per CPU-hour, "
-              f"{run['individuals']:,} individuals in {run['cpu_s']:.0f} CPU s", flush=True)
+
+    def report(row: dict) -> None:
+        lo, hi = row["rate_ci95"]
+        print(f"population {row['population']:5d} window {row['window']:7d}: "
+              f"{row['successes']}/{row['attempts']} attempts found SGD ({lo:.3f}-{hi:.3f}), "
+              f"{row['successes_per_cpu_hour']:.2f} per CPU-hour, "
+              f"{row['individuals']:,} individuals in {row['cpu_s']:.0f} CPU s", flush=True)
+
+    calls = [(population, window, args, base / f"p{population}_w{window}")
+             for population, window in settings]
+    jobs = args.jobs or min(len(calls), os.cpu_count() or 1)
+    rows = side_by_side(run_setting, calls, jobs, report)
     result = {"benchmark": "figure5_attempts", "revision": git_revision(),
               "date": time.strftime("%Y-%m-%d"), "config": str(CONFIG.relative_to(ROOT)),
               "minutes": args.minutes, "seed": args.seed, "spread": args.spread,

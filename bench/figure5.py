@@ -108,6 +108,11 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # over its first 5 teacher tasks is below the 75th percentile of the population's
     # fitness values is not evaluated on the other 15 (the linear island's 5 tasks pass)
     "hurdles_20": ({"hurdles.enabled": True, "hurdles.tasks": 5}, 2),
+    # tasks_20 with a linear island that sends its programs to the teacher island but takes
+    # none in: one population on its tasks, alone, found SGD in about 1 attempt of 200,000
+    # in 6 (bench/figure5_attempts.py), the island beside the teacher island in 2 of 46;
+    # what differs is the teacher island's programs arriving every round
+    "one_way": ({"migration.groups": [{**LINEAR_20, "takes_migrants": False}]}, 2),
     # spread_2 with windows growing by half at each restart (window_growth)
     "spread_growth": ({"migration.groups": [{**LINEAR_20, "scale_spread": 2.0,
                                              "restart_below": 0.8,

@@ -328,6 +328,7 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     assert (default.max_stagnation, default.restart_below) == (0, 1.0)  # off unless asked
     assert default.stagnation_growth == 1.0  # fixed windows unless asked
     assert [g.promote_at for g in c.migration.groups] == [None, None, None]  # never
+    assert all(g.takes_migrants for g in c.migration.groups)  # two-way unless asked
     promoted = parse_config(MINIMAL + "[migration]\nislands = 2\n[[migration.groups]]\n"
                             "islands = 1\npromote_at = 0.9\n")
     assert promoted.migration.groups[0].promote_at == 0.9
@@ -367,6 +368,8 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
      "migration.groups[1].restart_below: must be in [0.0, 1.0], got -0.1"),
     ("[[migration.groups]]\nislands = 1\nrestart_below = true\n",
      "migration.groups[1].restart_below: expected a number, got a boolean"),
+    ("[[migration.groups]]\nislands = 1\ntakes_migrants = 0\n",
+     "migration.groups[1].takes_migrants: expected"),
     ("[[migration.groups]]\nislands = 1\nscale_spread = 0.5\n",
      "migration.groups[1].scale_spread: must be in [1.0, 100.0], got 0.5"),
     ("[[migration.groups]]\nislands = 1\nkind = \"digits\"\nscale_spread = 2\n",

@@ -205,6 +205,36 @@ def test_a_group_island_that_reaches_promote_at_joins_the_main_islands(tmp_path,
     assert rows[-1][1]["promoted"] == 0
 
 
+def test_a_group_that_takes_no_migrants_sends_but_receives_none(tmp_path, monkeypatch):
+    """takes_migrants = false: the affine island sends its 6 migrants every round and takes
+    none in; the main islands take 15 each from the whole pool, the affine island's
+    emigrants included (marked for re-evaluation: other tasks). Once promoted, it takes
+    them like any main island."""
+    import amzc.api as api
+
+    rounds = []
+
+    class RecordingPool(api.LocalPool):
+        def submit(self, method, args):
+            if method == "round":
+                rounds.append([(count, arrivals) for arrivals, _, count, _ in args])
+            super().submit(method, args)
+
+    monkeypatch.setattr(api, "LocalPool", RecordingPool)
+    evolve("-c", str(config(tmp_path, GROUPS + "takes_migrants = false\n")), "--out",
+           str(tmp_path / "a"), "--workers", "2")
+    later = [sent for sent in rounds if any(arrivals for _, arrivals in sent)]
+    assert later and all([count for count, _ in sent] == [15, 15, 6] for sent in later)
+    assert all([len(a) for _, a in sent] == [15, 15, 0] for sent in later)
+    from_group = [m for sent in later for _, arrivals in sent[:2] for m in arrivals
+                  if m[1] is None]  # measured on the affine task: evaluated again
+    assert from_group
+    rounds.clear()
+    evolve("-c", str(config(tmp_path, GROUPS + "takes_migrants = false\npromote_at = 0.0\n")),
+           "--out", str(tmp_path / "b"), "--workers", "2")
+    assert any(len(sent[2][1]) == 15 for sent in rounds)  # promoted: a main island
+
+
 def test_the_run_reports_the_main_islands_only():
     from amzc.search.island_run import IslandsPopulation
     from amzc.search.islands import IslandReport

@@ -142,7 +142,10 @@ class IslandGroup:
     whose best reaches ``promote_at`` on the group's tasks joins the main islands: it goes
     on, with its population, on the experiment's own tasks and config (None: never). A
     cheap group that has solved its easier tasks would otherwise spend its core on them for
-    the rest of the run (akin to the layers of an age-layered search, ALPS)."""
+    the rest of the run (akin to the layers of an age-layered search, ALPS). With
+    ``takes_migrants`` false the group's islands send their migrants to the pool but take
+    none in (until promoted): the main islands' programs, measured on other tasks, would
+    otherwise fill a group island searching for something else."""
 
     islands: int
     kind: str | None = None
@@ -157,6 +160,7 @@ class IslandGroup:
     stagnation_growth: float | None = None
     restart_below: float | None = None
     promote_at: float | None = None  # the group's own: no experiment-wide value
+    takes_migrants: bool = True  # false: its islands send migrants but take none in
 
 
 GROUP_KEYS = tuple(f.name for f in fields(IslandGroup))
@@ -447,7 +451,8 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
     """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`, read by the same rules as
     any other table: a task kind, counts ≥ 1, the restart rule (``max_stagnation`` ≥ 0,
     ``stagnation_delta`` ≥ 0, ``stagnation_growth`` in [1, 10], ``restart_below`` in [0, 1]),
-    ``promote_at`` in [0, 1]; a key left out is None (the experiment's value)."""
+    ``promote_at`` in [0, 1], ``takes_migrants`` true or false; a key left out is None (the
+    experiment's value; ``takes_migrants``: true)."""
     raw = table.get("groups", list, [])
     groups = []
     for i, item in enumerate(raw, 1):
@@ -468,6 +473,7 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
         values["stagnation_growth"] = group.float("stagnation_growth", low=1.0, high=10.0)
         values["restart_below"] = group.float("restart_below", low=0.0, high=1.0)
         values["promote_at"] = group.float("promote_at", low=0.0, high=1.0)
+        values["takes_migrants"] = group.get("takes_migrants", bool, True)
         group.done()
         groups.append(IslandGroup(**values))
     return tuple(groups)

@@ -193,6 +193,13 @@ class IslandSearch:
                 continue
             self.promote_next.add(i)
 
+    def _takes_migrants(self, island: int) -> bool:
+        """Whether ``island`` takes arrivals: a group's ``takes_migrants``, until the island
+        joins the main islands (a promotion decided before this round's arrivals)."""
+        group = self.groups[island]
+        return (group is None or group.takes_migrants or island in self.promoted
+                or island in self.promote_next)
+
     def _migrants(self, config: ExperimentConfig) -> int:
         """How many members an island searching with ``config`` sends to the pool, and
         receives, per round."""
@@ -228,7 +235,8 @@ class IslandSearch:
         self._promote(reports)
         emigrants = [e for _, e in results]
         configs = self.configs  # as of the round these arrivals travel with
-        counts = [self._migrants(c) for c in configs]
+        counts = [self._migrants(c) if self._takes_migrants(i) else 0
+                  for i, c in enumerate(configs)]
         if any(counts):
             # measured on: the island's home tasks, or the experiment's once it ran promoted
             origins = [self.config.search_tasks.spec if r.promoted else self.home_tasks[r.island]

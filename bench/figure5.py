@@ -101,7 +101,8 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # linear tasks whose features are scaled per task by factors in [1/2, 2]: the Hebbian
     # rule (w += lr·y·x, which ties SGD on the isotropic teacher tasks) learns Σw instead of
     # w and peaks at 0.40-0.42 there (0.6-0.68 on standard features), below SGD from rate
-    # 0.01 up (0.58-0.62; 0.87-0.97 at 0.1: bench/figure5_linear.py), whence restart_below 0.8
+    # 0.01 up (0.58-0.62; 0.87-0.97 at 0.1: bench/figure5_linear.py); restart_below 0.8
+    # stops the restarts once SGD at the fast rates is found, as 0.9 does on standard features
     "spread_2": ({"migration.groups": [{**LINEAR_20, "scale_spread": 2.0,
                                         "restart_below": 0.8}]}, 2),
     # tasks_20 with hurdles (paper §3.2, which credits them with 5×): a candidate whose mean

@@ -33,3 +33,12 @@ def test_what_the_linear_island_rewards(tmp_path):
     # isotropic Gaussian inputs: least squares is E[x·y], what the Hebbian rule accumulates
     for tasks in ("teacher_20", "final"):
         assert abs(best(tasks, "sgd") - best(tasks, "hebbian")) < 0.005, tasks
+
+
+def test_spreads_out_of_range_are_refused(capsys):
+    import pytest
+
+    for bad in ("0.5", "1", "nan", "200", "x"):
+        with pytest.raises(SystemExit):
+            linear.main(["--spreads", bad])
+        assert "--spreads" in capsys.readouterr().err

@@ -431,6 +431,26 @@ def test_scale_spread_is_read_for_the_experiment_and_for_a_group():
     assert parse_config(MINIMAL).search_tasks.spec.scale_spread == 1.0
 
 
+def test_a_table_of_another_kind_drops_inherited_fields_it_cannot_use():
+    """[tasks.final] of digits below scaled linear search tasks: scale_spread is the search
+    tasks' and not the final tasks' (a digits group likewise)."""
+    from amzc.search.config import group_config
+
+    c = parse_config(MINIMAL + "[tasks.search]\nscale_spread = 2\nfeatures = 16\n"
+                     "[tasks.final]\nkind = \"digits\"\n[[migration.groups]]\nislands = 1\n"
+                     "kind = \"digits\"\n")
+    assert c.search_tasks.spec.scale_spread == 2 and c.final_tasks.spec.scale_spread == 1.0
+    assert group_config(c, c.migration.groups[0]).search_tasks.spec.scale_spread == 1.0
+
+
+def test_integer_task_fields_stay_integers():
+    c = parse_config(MINIMAL + "[tasks.search]\nkind = \"digits\"\nfeatures = 16\n"
+                     "positive_class = 3\nnegative_class = 8\n")
+    spec = c.search_tasks.spec
+    assert (spec.positive_class, spec.negative_class) == (3, 8)
+    assert isinstance(spec.positive_class, int)
+
+
 def test_errors_of_groups_given_by_set_name_set():
     with pytest.raises(AmzConfigError, match=r"^--set: migration.groups\[1\]: fec.num_train"):
         parse_config(MINIMAL + "[fec]\nenabled = true\n", "c.toml",

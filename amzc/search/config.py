@@ -271,7 +271,9 @@ class _Table:
             return default
         value = self.data.pop(key)
         kinds = kind if isinstance(kind, tuple) else (kind,)
-        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        # a float key accepts an integer (1 for 1.0); a key that takes either keeps it as is
+        if (float in kinds and int not in kinds and isinstance(value, int)
+                and not isinstance(value, bool)):
             value = float(value)
         if isinstance(value, bool) and bool not in kinds:
             raise self.error(key, f"expected {_kind_names(kinds)}, got a boolean")
@@ -384,6 +386,9 @@ def _tasks(table: _Table, defaults: TaskSpec | None, base_dir: Path) -> TaskSetC
     base = defaults or TaskSpec()
     kind = table.choice("kind", tuple(sorted(TASK_KINDS)), base.kind)
     values: dict[str, Any] = {}
+    if kind != base.kind:  # inherited fields the new kind cannot use go (given ones are checked)
+        values.update({name: KIND_FIELD_DEFAULTS[name] for name, kinds in KIND_FIELDS.items()
+                       if kind not in kinds})
     # kind-specific fields of TaskSpec (class pairs, data files, ...) pass through as given
     for f in fields(TaskSpec):
         if f.name in _TASK_HANDLED or f.name not in table.data:

@@ -114,10 +114,6 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # in 6 (bench/figure5_attempts.py), the island beside the teacher island in 2 of 46;
     # what differs is the teacher island's programs arriving every round
     "one_way": ({"migration.groups": [{**LINEAR_20, "takes_migrants": False}]}, 2),
-    # spread_2 with windows growing by half at each restart (window_growth)
-    "spread_growth": ({"migration.groups": [{**LINEAR_20, "scale_spread": 2.0,
-                                             "restart_below": 0.8,
-                                             "stagnation_growth": 1.5}]}, 2),
 }
 
 CHILD = r"""

@@ -22,7 +22,7 @@ from amzc.errors import AmzConfigError, AmzError
 from amzc.ops import MATRIX, OPS_BY_NAME, VECTOR, Op, lookup
 from amzc.parse import parse_file
 from amzc.syntax import COMPONENTS, Component, MemoryConfig
-from amzc.tasks import KIND_FIELD_DEFAULTS, KIND_FIELDS, TASK_KINDS, TaskSpec
+from amzc.tasks import KIND_FIELDS, TASK_KINDS, TaskSpec
 from amzc.tasks.spec import MAX_SCALE_SPREAD
 
 MUTATION_TYPES = (
@@ -384,11 +384,9 @@ _EVAL_TYPES = ("rms", "accuracy")
 
 def _tasks(table: _Table, defaults: TaskSpec | None, base_dir: Path) -> TaskSetConfig:
     base = defaults or TaskSpec()
-    kind = table.choice("kind", tuple(sorted(TASK_KINDS)), base.kind)
+    kind = table.choice("kind", tuple(sorted(TASK_KINDS)), base.kind) or base.kind
+    base = base.as_kind(kind)  # inherited fields the kind cannot use go; given ones are checked
     values: dict[str, Any] = {}
-    if kind != base.kind:  # inherited fields the new kind cannot use go (given ones are checked)
-        values.update({name: KIND_FIELD_DEFAULTS[name] for name, kinds in KIND_FIELDS.items()
-                       if kind not in kinds})
     # kind-specific fields of TaskSpec (class pairs, data files, ...) pass through as given
     for f in fields(TaskSpec):
         if f.name in _TASK_HANDLED or f.name not in table.data:
@@ -490,13 +488,11 @@ def group_spec(spec: TaskSpec, group: IslandGroup | None) -> TaskSpec:
     of the experiment's kind-specific fields: a data file, a class pair, ...)."""
     if group is None:
         return spec
-    values: dict[str, Any] = {}
-    if group.kind is not None and group.kind != spec.kind:
-        values.update({name: KIND_FIELD_DEFAULTS[name] for name, kinds in KIND_FIELDS.items()
-                       if group.kind not in kinds})
-    # the group's own keys last: one its kind cannot use is refused, not silently reset
-    values.update({k: getattr(group, k) for k in TASK_GROUP_KEYS if getattr(group, k) is not None})
-    return replace(spec, **values)
+    if group.kind is not None:
+        spec = spec.as_kind(group.kind)
+    # the group's own keys after: one its kind cannot use is refused, not silently reset
+    return replace(spec, **{k: getattr(group, k) for k in TASK_GROUP_KEYS
+                            if getattr(group, k) is not None})
 
 
 TASK_GROUP_KEYS = ("kind", "num_train", "num_valid", "num_tasks", "scale_spread")

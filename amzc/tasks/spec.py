@@ -117,6 +117,16 @@ class TaskSpec:
         if pos is not None and pos == neg:
             raise AmzConfigError(f"positive_class and negative_class must differ (both {pos})")
 
+    def as_kind(self, kind: str) -> TaskSpec:
+        """The same spec for tasks of ``kind``, without the kind-specific fields that kind
+        cannot use (a data file, a class pair, feature scales, ...): an inherited one would
+        be refused."""
+        if kind == self.kind:
+            return self
+        return replace(self, kind=kind, **{name: KIND_FIELD_DEFAULTS[name]
+                                           for name, kinds in KIND_FIELDS.items()
+                                           if kind not in kinds})
+
     def reseeded(self, seed: int) -> TaskSpec:
         """The same spec with task seeds drawn from ``seed``; 0 keeps the default seeds."""
         if seed == 0:

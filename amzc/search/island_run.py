@@ -241,9 +241,8 @@ class IslandSearch:
             # measured on: the island's home tasks, or the experiment's once it ran promoted
             origins = [self.config.search_tasks.spec if r.promoted else self.home_tasks[r.island]
                        for r in reports]
-            tasks = [c.search_tasks.spec for c in configs]
             self.arrivals = sample_arrivals(self.migration_rng, emigrants, counts,
-                                            tasks if self.main else None,
+                                            self.tasks if self.main else None,
                                             origins if self.main else None)
             self.migration_pool = [item for group in emigrants for item in group]
         else:

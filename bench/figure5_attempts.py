@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "figure5.toml"
 RESULTS = ROOT / "bench" / "results" / "figure5_attempts.json"
 
+
 def overrides(population: int, window: int, minutes: float, spread: float) -> dict:
     """configs/figure5.toml turned into one population searching the linear island's tasks
     (as its [[migration.groups]] has them), experiments ending on a stalled window."""
@@ -81,14 +82,13 @@ def attempts(log: list[dict], success: float) -> dict:
 def run_setting(population: int, window: int, args: argparse.Namespace, folder: Path) -> dict:
     """One setting's run (in a process of its own) and its attempts."""
     import amzc
+    from amzc.search.progress import read_log
 
     wall, cpu = time.time(), time.process_time()
     result = amzc.evolve(CONFIG, seed=args.seed, out=folder, force=True,
                          overrides=overrides(population, window, args.minutes, args.spread))
     wall, cpu = time.time() - wall, time.process_time() - cpu
-    log = [json.loads(line) for line in
-           (folder / "progress.jsonl").read_text(encoding="utf-8").splitlines()]
-    found = attempts(log, args.success)
+    found = attempts(read_log(folder / "progress.jsonl"), args.success)
     return {"population": population, "window": window, "wall_s": wall, "cpu_s": cpu,
             "individuals": result.individuals, **found,
             "successes_per_cpu_hour": found["successes"] / (cpu / 3600) if cpu else 0.0}

@@ -100,6 +100,11 @@ class Streams:
         self.counter += n
         return u
 
+    def skip(self, n: int) -> None:
+        """Move past ``n`` outputs without computing them (a fill whose values nothing
+        reads)."""
+        self.counter += n
+
     def uniform(self, lo: float, hi: float, shape: tuple[int, ...] = ()) -> np.ndarray:
         n = int(np.prod(shape, dtype=np.int64))
         u = self._take(n)  # drawn even when lo >= hi, so the stream position never depends on data

@@ -94,6 +94,27 @@ def make_instruction(op: Op, out: int, inputs: tuple[int, ...],
     return ins
 
 
+# The output address of a random fill that is run only for its draws: dead-code elimination
+# keeps every random fill when one is live (removing one would shift the numbers every later
+# fill sees), and hands the backends such a fill with this address, so that they advance the
+# task's random stream past its draws without computing values nothing reads
+# (amzc/passes/dce.py, analyze). Never in a program a user writes or the search mutates.
+DRAWS_ONLY = -1
+
+
+def draws_only(op: Op) -> Instruction:
+    """The instruction that advances the random stream as one execution of the random fill
+    ``op`` does, and writes nothing (one shared object per op)."""
+    found = _DRAWS_ONLY.get(op.id)
+    if found is None or found.op is not op:
+        found = _DRAWS_ONLY[op.id] = make_instruction(op, DRAWS_ONLY, (), (),
+                                                      (0.0,) * op.n_data)
+    return found
+
+
+_DRAWS_ONLY: dict[int, Instruction] = {}
+
+
 # A `pass` statement is no instruction, but one with an end-of-line comment is kept, so that
 # the comment stays on its line: among the kept lines it is the text "pass  # ...".
 PASS = "pass"

@@ -23,7 +23,8 @@ from amzc.backends.numpy import NumpyBackend
 from amzc.evaluate import EvalOptions, RunOutput
 from amzc.ops import NO_OP, OPS, Op
 from amzc.parse import parse, parse_file
-from amzc.syntax import Instruction, MemoryConfig, Program
+from amzc.passes.dce import analyze, as_program
+from amzc.syntax import DRAWS_ONLY, Instruction, MemoryConfig, Program
 from amzc.tasks import TaskSpec, build_tasks
 
 LIBM = frozenset({"scalar_sin", "scalar_cos", "scalar_tan", "scalar_arcsin", "scalar_arccos",
@@ -206,6 +207,57 @@ def test_compiled_programs_match_the_interpreter(case):
             ("train_errors", "valid_errors", "n_train_errors", "n_valid_errors") if record
             else ()):
         np.testing.assert_array_equal(getattr(b, name), getattr(a, name), err_msg=name)
+
+
+RECORDS = ("fitness", "train_errors", "valid_errors", "n_train_errors", "n_valid_errors")
+
+
+def assert_predicts_alike(program: Program, live: Program, tasks, options) -> None:
+    """``live`` predicts as ``program`` on every tier: fitness and the FEC's error records,
+    bit for bit (memory may differ: a draws-only fill writes nothing)."""
+    for backend in (reference, interpreter, compiled):
+        a = backend.run(program, tasks, MEMORY, options, record=True)
+        b = backend.run(live, tasks, MEMORY, options, record=True)
+        for name in RECORDS:
+            np.testing.assert_array_equal(getattr(b, name), getattr(a, name),
+                                          err_msg=f"{backend.name} {name}")
+
+
+@settings(DIFFERENTIAL, max_examples=40)
+@given(cases(OPS, st.booleans()))
+def test_dead_fills_run_as_draws_only(case):
+    """The search evaluates the live code of dce.analyze, where each random fill kept only
+    for its draws is a draws-only instruction that advances the stream without computing."""
+    program, tasks, options, _ = case
+    assert_predicts_alike(program, as_program(analyze(program)[2]), tasks, options)
+
+
+def test_skipped_draws_still_move_the_stream():
+    """Dead fills before and after a live one, in Setup and in Predict (whose draws an
+    abort must account for): the live fill sees the same numbers."""
+    program = parse("""\
+def Setup():
+  m0 = gaussian(0.1, 1.0)
+  v2 = uniform(-1.0, 1.0)
+  v1 = gaussian(0.0, 0.1)
+  s2 = 0.9
+  m1 = uniform(0.0, 2.0)
+def Predict():
+  v2 = gaussian(0.0, 1.0)
+  s1 = dot(v0, v1)
+def Learn():
+  s3 = s0 - s1
+  s3 = s2 * s3
+  v2 = s3 * v0
+  v1 = v1 + v2
+""")
+    live = as_program(analyze(program)[2])
+    skipped = [ins.op.name for _, ins in live.instructions() if ins.out == DRAWS_ONLY]
+    assert skipped == ["matrix_gaussian_set", "vector_uniform_set", "matrix_uniform_set",
+                       "vector_gaussian_set"]
+    tasks = build_tasks(TaskSpec("linear", 3, 20, 10, 9, 2))
+    for max_abs_error in (100.0, 2.0):  # without and with aborts
+        assert_predicts_alike(program, live, tasks, EvalOptions(max_abs_error, seed=5))
 
 
 # Every op on its own, on random and on nasty operands -----------------------------------------

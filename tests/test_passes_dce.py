@@ -18,7 +18,7 @@ from amzc.passes.dce import analyze, eliminate_dead_code
 from amzc.printer import print_program
 from amzc.search.config import ComponentConfig, SearchSpace
 from amzc.search.random_program import random_program
-from amzc.syntax import MemoryConfig
+from amzc.syntax import DRAWS_ONLY, MemoryConfig, draws_only
 from amzc.tasks import TaskSpec, build_tasks
 
 MEMORY = MemoryConfig(4, 4, 2)
@@ -97,6 +97,25 @@ def test_random_fills_stay_when_any_is_live():
     no_live_fill = "def Setup():\n  s3 = uniform(0.0, 1.0)\ndef Predict():\n  s1 = s0 + s0\n"
     assert simplified_text(no_live_fill) == ("def Setup():\ndef Predict():\n  s1 = s0 + s0\n"
                                              "def Learn():\n")
+
+
+def test_dead_fills_are_evaluated_for_their_draws_only():
+    """analyze's live code hands a fill kept only for its draws to the backends as
+    draws_only; the simplified program a user sees keeps it as written, and the key is the
+    same as before."""
+    program = parse("def Setup():\n  s3 = uniform(0.0, 1.0)\n  s2 = gaussian(0.5, 2.0)\n"
+                    "  v1 = gaussian(0.0, 1.0)\ndef Predict():\n  s1 = s2 + s2\n")
+    key, has_random, (setup, predict, _) = analyze(program)
+    assert has_random
+    assert setup == (draws_only(program.setup[0].op), program.setup[1],
+                     draws_only(program.setup[2].op))
+    assert all(ins.out == DRAWS_ONLY for ins in (setup[0], setup[2]))
+    assert predict == program.predict
+    assert eliminate_dead_code(program) == program
+    # fills that change nothing but their parameters: the same run, the same key
+    other = parse(print_program(program).replace("uniform(0.0, 1.0)", "uniform(3.0, 4.0)"))
+    assert analyze(other)[2][0] == setup
+    assert analyze(other)[0] != key  # the key is the kept code's, as written
 
 
 def test_analyze_key_ignores_dead_code_only():

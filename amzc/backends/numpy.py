@@ -7,14 +7,16 @@ masking every write) and the memory they had at the abort is restored afterwards
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
 from amzc.evaluate import FEC_RECORD_LIMIT, EvalOptions, RunOutput, flip_and_squash, sigmoid
 from amzc.ops import NO_OP
 from amzc.rng import Streams, derive_key
-from amzc.syntax import Instruction, MemoryConfig, Program
+from amzc.syntax import DRAWS_ONLY, Instruction, MemoryConfig, Program
 from amzc.tasks.taskset import TaskSet
 
 Step = Callable[[], None]
@@ -46,8 +48,11 @@ def _compile(instructions: tuple[Instruction, ...], mem: _Memory, rng: Streams) 
         if ins.op is NO_OP:
             continue
         op = ins.op
-        sources = [(mem.by_type[t], a) for t, a in zip(op.inputs, ins.inputs, strict=True)]
         target = mem.by_type[op.output]
+        if ins.out == DRAWS_ONLY:  # a dead random fill: the stream moves on, nothing is written
+            steps.append(partial(rng.skip, op.fill.draws * math.prod(target.shape[2:])))
+            continue
+        sources = [(mem.by_type[t], a) for t, a in zip(op.inputs, ins.inputs, strict=True)]
         steps.append(_step(op.numpy, sources, target, ins.out, ins, rng))
     return steps
 

@@ -13,7 +13,10 @@ that graph; an instruction is kept when it writes something live after it.
 Random fills draw from one stream per task in execution order, so removing one would shift the
 numbers every later fill sees: if any random fill is live, all of them are kept. With that rule
 a simplified program gives bit-identical predictions, hence identical fitness and FEC
-fingerprints, which is what the search relies on (docs/evolution.md)."""
+fingerprints, which is what the search relies on (docs/evolution.md). For evaluation
+(:func:`analyze`), a fill kept only for its draws is handed over as
+:func:`amzc.syntax.draws_only`: the backends advance the stream past it without computing its
+values (in Figure 5's random programs nine in ten drawn values were such)."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from operator import itemgetter
 
 from amzc import caches
 from amzc.ops import MATRIX, SCALAR, VECTOR, Form
-from amzc.syntax import Instruction, Program
+from amzc.syntax import Instruction, Program, draws_only
 
 _TYPE_OFFSET = {SCALAR: 0, VECTOR: 1, MATRIX: 2}
 S0, S1, V0 = 1 << 0, 1 << 3, 1 << 1  # bit = 3·address + type offset
@@ -45,10 +48,13 @@ BODY_BYTES = 1536
 CACHE_LIMIT = BODY_LIMIT = 1  # set by _size
 
 # A pass over one component function for a live set after it: the live set before it, the
-# infos of the instructions it keeps, their value ids, and the kept instructions themselves
-# (one tuple per pass, so simplified programs share their unchanged function bodies, and
-# what is cached by body, such as a backend's encoding, stays valid).
-Pass = tuple[int, tuple[Info, ...], tuple[int, ...], tuple[Instruction, ...]]
+# infos of the instructions it keeps, their value ids, the kept instructions themselves, and
+# what evaluation runs: the same, with each fill kept only for its draws as draws_only (the
+# same tuple when there is none). One tuple per pass, so simplified programs share their
+# unchanged function bodies, and what is cached by body, such as a backend's encoding, stays
+# valid.
+Pass = tuple[int, tuple[Info, ...], tuple[int, ...], tuple[Instruction, ...],
+             tuple[Instruction, ...]]
 
 
 _IS_RANDOM = itemgetter(3)
@@ -75,15 +81,20 @@ class _Body:
         found = self.passes.get(key)
         if found is not None:
             return found
-        kept = []
+        kept, run, draws = [], [], False
         for info in reversed(self.infos):
             # a partial write (v[i] = c) lists its output among its reads, so it stays live
-            if info[2] & live or (keep_random and info[3]):
+            written = info[2] & live
+            if written or (keep_random and info[3]):
                 live = (live & ~info[2]) | info[1]
                 kept.append(info)
+                # a dead fill, kept for its draws: evaluation runs only those
+                run.append(info[0] if written else draws_only(info[0].op))
+                draws = draws or not written
         kept.reverse()
+        instructions = tuple([info[0] for info in kept])
         found = self.passes[key] = (live, tuple(kept), tuple([info[4] for info in kept]),
-                                    tuple([info[0] for info in kept]))
+                                    instructions, tuple(run[::-1]) if draws else instructions)
         return found
 
 
@@ -218,7 +229,8 @@ def as_program(live: Live, name: str | None = None) -> Program:
 def analyze(program: Program) -> tuple[tuple, bool, Live]:
     """A cheap key, equal for programs with equal live code (valid within one
     :data:`generation`); whether live code draws random numbers; the live code itself, as
-    the kept instructions of Setup, Predict and Learn (:func:`as_program` turns it into a
-    program; equal passes give the very same tuples)."""
+    the kept instructions of Setup, Predict and Learn, each fill kept only for its draws
+    as :func:`amzc.syntax.draws_only` (:func:`as_program` turns it into a program that
+    predicts exactly as ``program``; equal passes give the very same tuples)."""
     (setup, predict, learn), has_random = _passes(program)
-    return (setup[2], predict[2], learn[2]), has_random, (setup[3], predict[3], learn[3])
+    return (setup[2], predict[2], learn[2]), has_random, (setup[4], predict[4], learn[4])

@@ -33,7 +33,7 @@ from amzc.caches import BoundedCache
 from amzc.errors import AmzConfigError
 from amzc.evaluate import EvalOptions, RunOutput
 from amzc.ops import OPS, Op
-from amzc.syntax import MemoryConfig, Program
+from amzc.syntax import DRAWS_ONLY, MemoryConfig, Program
 from amzc.tasks.taskset import TaskSet
 
 from . import codegen
@@ -159,7 +159,8 @@ def check_program(program: Program, shape: Shape) -> None:
     memory = MemoryConfig(shape.scalars, shape.vectors, shape.matrices)
     check(program, memory, shape.features)  # located messages for too large ones
     for component, ins in program.instructions():
-        if min((*ins.inputs, *ins.index, ins.out), default=0) < 0:
+        out = 0 if ins.out == DRAWS_ONLY and ins.op.fill is not None else ins.out
+        if min((*ins.inputs, *ins.index, out), default=0) < 0:
             raise AmzConfigError(f"a negative address or index, outside the memory, in "
                                  f"{component}: {ins}")
 

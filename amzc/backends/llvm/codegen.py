@@ -26,7 +26,7 @@ from llvmlite import ir
 from amzc.evaluate import TWO_OVER_PI
 from amzc.fec import HASH_MULTIPLIER
 from amzc.ops import NO_OP, OPS, Op
-from amzc.syntax import Component, Program
+from amzc.syntax import DRAWS_ONLY, Component, Program
 
 from . import lowering
 from .layout import Shape
@@ -52,8 +52,10 @@ P = {name: i for i, name in enumerate(PARAMS)}
 # The encoded program of the interpreter: a 32-byte header (i32 instruction counts of Setup,
 # Predict and Learn), then one 32-byte record per instruction: i32 op id, i32 output address,
 # i32 two input addresses (or constant-set indices), double two data fields. Addresses are the
-# program's own; the op's types turn them into slots at run time.
+# program's own; the op's types turn them into slots at run time. A random fill with output
+# DRAWS_ONLY (-1, read as an unsigned i32) only advances the random stream.
 HEADER_BYTES = RECORD_BYTES = 32
+DRAWS_ONLY_FIELD = DRAWS_ONLY & 0xFFFFFFFF
 SLOT_UNROLL_LIMIT = 128  # memory-wide loops (zeroing, abort snapshots) unroll up to this size
 
 
@@ -476,7 +478,7 @@ def changing_slots(program: Program, shape: Shape) -> list[int]:
     (s0, s1, v0). Only these need saving at an abort; the rest keep their Setup values."""
     slots = {0, 1, *range(shape.base("v", 0), shape.base("v", 0) + shape.features)}
     for ins in program.predict + program.learn:
-        if ins.op.output is not None:
+        if ins.op.output is not None and ins.out != DRAWS_ONLY:
             first = shape.base(ins.op.output, ins.out)
             slots.update(range(first, first + shape.size(ins.op.output)))
     return sorted(slots)
@@ -509,6 +511,9 @@ def components_module(program: Program, shape: Shape, name: str = "amz_program",
             if ins.op is NO_OP:
                 continue
             op = ins.op
+            if ins.out == DRAWS_ONLY:  # a dead random fill: the stream moves past its draws
+                e.draw(lowering.draws(op, shape))
+                continue
             inputs = [shape.base(t, a) for t, a in zip(op.inputs, ins.inputs, strict=True)]
             lowering.emit(e, op, Operands(shape.base(op.output, ins.out), inputs, ins.index,
                                           ins.data))
@@ -705,6 +710,14 @@ class InterpretedComponents:
                 return b.load(b.gep(pc, [ir.Constant(I64, 2 + k)], source_etype=F64), typ=F64)
 
             fields = [field(2), field(3)]
+            if op.fill is not None:  # a dead fill (amzc.syntax.DRAWS_ONLY): its draws only
+                draws, fill = (fn.append_basic_block(f"{op.name}.{n}") for n in ("draws", "fill"))
+                b.cbranch(b.icmp_unsigned("==", field(1), ir.Constant(I64, DRAWS_ONLY_FIELD)),
+                          draws, fill)
+                b.position_at_end(draws)
+                e.draw(lowering.draws(op, shape))
+                b.branch(step)
+                b.position_at_end(fill)
             # addresses beyond memory or indices beyond F would write outside it: flag the
             # program as invalid and skip the instruction (the caller raises)
             count = {"s": shape.scalars, "v": shape.vectors, "m": shape.matrices}

@@ -24,6 +24,7 @@ The base is a git revision, checked out into a temporary worktree; the head is t
 
 Usage: python bench/paired.py BASE_REV [--head REV] [--bench search|random-run] [--rounds 8]
        [--individuals 150000] [--programs 50000] [--seed 1] [--other-path]
+       [--config configs/demo.toml] [--set KEY=VALUE ...]
 Writes bench/results/paired.json, or paired_random_run.json for random-run (or --out).
 """
 
@@ -53,7 +54,7 @@ from amzc.search.config import load_config
 from amzc.search.experiment import Run
 
 config, seed, individuals = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-cfg = load_config(config, seed=seed)
+cfg = load_config(config, seed=seed, overrides=json.loads(sys.argv[4]))
 cfg = replace(cfg, early_select=False, max_experiments=1, checkpoint_every=0,
               stop=replace(cfg.stop, max_individuals=individuals, max_train_steps=0,
                            max_stagnation=0, max_time_s=0))
@@ -107,7 +108,8 @@ class Bench:
 BENCHES = {
     "search": Bench(
         SEARCH_CHILD,
-        lambda a: [str(ROOT / a.config), str(a.seed), str(a.individuals)],
+        lambda a: [str(ROOT / a.config), str(a.seed), str(a.individuals),
+                   json.dumps(overrides(a))],
         lambda a: ("individuals",) if a.other_path else (
             "individuals", "search_fitness", "fec_hit_rate"),
         ("fec_hit_rate",), "paired.json"),
@@ -117,6 +119,13 @@ BENCHES = {
         lambda a: ("programs", "fitness"),
         ("cold_cpu_s", "per_cpu_s", "compiled"), "paired_random_run.json"),
 }
+
+
+def overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The ``--set`` overrides, checked here (with this tree's parser) before any run."""
+    from amzc.search.config import parse_override  # this tree's amzc: the import is slow
+
+    return dict(parse_override(text) for text in args.settings)
 
 
 def start(tree: Path, core: int, child: str, argv: list[str]) -> subprocess.Popen:
@@ -206,6 +215,10 @@ def main() -> None:
                         help="random-run: programs per stream (as throughput.py's full mode)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--config", default="configs/demo.toml", help="search: the config")
+    parser.add_argument("--set", dest="settings", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="search: override a config key, as amzc evolve --set (repeatable; "
+                             "one population only: the runs are pinned to one core each)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--other-path", action="store_true",
                         help="search: the versions search differently on purpose (e.g. a new "
@@ -218,7 +231,7 @@ def main() -> None:
         rounds = paired_rounds(base, head, args.rounds, bench.child, bench.argv(args),
                                bench.same(args), bench.kept)
     if args.bench == "search":
-        fields = {"config": args.config, "seed": args.seed,
+        fields = {"config": args.config, "overrides": overrides(args), "seed": args.seed,
                   "same_path_required": not args.other_path,
                   "individuals": args.individuals}
     else:

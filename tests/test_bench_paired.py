@@ -34,3 +34,19 @@ def test_versions_that_disagree_on_the_work_are_refused(tmp_path):
     assert paired.paired_rounds(ROOT, ROOT, 1, child, [], ("tree",))[0]["ratio"] == 1.0
     with pytest.raises(SystemExit, match="different paths: tree"):
         paired.paired_rounds(ROOT, tmp_path, 1, child, [], ("tree",))
+
+
+def test_search_rounds_take_config_overrides():
+    """--set reaches the search child: Figure 5's config as one population (its islands
+    off), a few thousand individuals, the same path in both trees."""
+    args = paired.argparse.Namespace(config="configs/figure5.toml", seed=1, individuals=1500,
+                                     other_path=False,
+                                     settings=["migration.islands=0", "migration.groups=[]",
+                                               "population.size=100",
+                                               "tasks.search.num_tasks=2"])
+    bench = paired.BENCHES["search"]
+    argv = bench.argv(args)
+    assert paired.json.loads(argv[-1])["population.size"] == 100
+    (row,) = paired.paired_rounds(ROOT, ROOT, 1, bench.child, argv, bench.same(args),
+                                  bench.kept)
+    assert row["base_fec_hit_rate"] == row["head_fec_hit_rate"] > 0

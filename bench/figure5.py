@@ -120,6 +120,11 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # 0.258 on seed 2's 20 search tasks), so an SGD migrant is neutral there and drifts out;
     # at 1.25 SGD leads it by 0.008-0.017 on each run seed's tasks and rung 2 stays at or
     # above rung 1 (at 1.5 the lead is 0.03-0.05, but rung 2 falls below rung 1 on 2 seeds)
+    # tasks_20 with the teacher island's rounds of 10,000 individuals instead of 5,000: since
+    # fills kept only for their draws are skipped (a560049), a teacher-task individual costs
+    # 2.6 times less, and with rounds of 5,000 the teacher island sat idle about half the
+    # time waiting for the linear island's rounds of 20,000
+    "teacher_rounds_10k": ({"migration.interval": 10000}, 2),
     "teacher_spread": ({"tasks.search.scale_spread": 1.25, "tasks.select.scale_spread": 1.0,
                         "tasks.final.scale_spread": 1.0,
                         "migration.groups": [{**LINEAR_20, "scale_spread": 1.0}]}, 2),

@@ -178,19 +178,19 @@ def cores() -> int:
 
 
 def idle_restart_keys(cfg: ExperimentConfig) -> list[str]:
-    """The keys that shape an island restart rule (``restart_below``, ``stagnation_growth``)
-    set where no island they apply to restarts (``max_stagnation`` = 0): they do nothing.
-    ``[migration]``'s apply to the main islands and to every group that does not set its
-    own."""
+    """The keys that shape an island restart rule (``restart_below``, ``stagnation_growth``,
+    ``fresh_tasks``) set where no island they apply to restarts (``max_stagnation`` = 0):
+    they do nothing. ``[migration]``'s apply to the main islands and to every group that
+    does not set its own."""
     migration, idle = cfg.migration, []
-    for key in ("restart_below", "stagnation_growth"):
-        if getattr(migration, key) != 1.0:
+    for key, off in (("restart_below", 1.0), ("stagnation_growth", 1.0), ("fresh_tasks", False)):
+        if getattr(migration, key) != off:
             users = [migration] + [group_config(cfg, g).migration
                                    for g in migration.groups if getattr(g, key) is None]
             if not any(m.max_stagnation for m in users):
                 idle.append(f"migration.{key}")
         for k, group in enumerate(migration.groups, 1):
-            if getattr(group, key) not in (None, 1.0) and \
+            if getattr(group, key) not in (None, off) and \
                     not group_config(cfg, group).migration.max_stagnation:
                 idle.append(f"migration.groups[{k}].{key}")
     return idle

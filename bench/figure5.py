@@ -125,6 +125,10 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # 2.6 times less, and with rounds of 5,000 the teacher island sat idle about half the
     # time waiting for the linear island's rounds of 20,000
     "teacher_rounds_10k": ({"migration.interval": 10000}, 2),
+    # tasks_20 with a linear island that draws new linear tasks at each restart: run seed
+    # 2's island found SGD in none of 57 attempts on its one draw of five linear tasks,
+    # where one population on a new draw per attempt found it in 3 of 29
+    "fresh_tasks": ({"migration.groups": [{**LINEAR_20, "fresh_tasks": True}]}, 2),
     "teacher_spread": ({"tasks.search.scale_spread": 1.25, "tasks.select.scale_spread": 1.0,
                         "tasks.final.scale_spread": 1.0,
                         "migration.groups": [{**LINEAR_20, "scale_spread": 1.0}]}, 2),

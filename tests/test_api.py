@@ -104,8 +104,9 @@ def test_an_island_restart_rule_on_a_one_population_run_is_named(tmp_path, caplo
 
 
 def test_restart_keys_without_a_restart_rule_are_named(tmp_path, caplog):
-    """restart_below and stagnation_growth only shape max_stagnation's restarts: set where no
-    island they apply to restarts, they would do nothing without a word."""
+    """restart_below, stagnation_growth and fresh_tasks only shape max_stagnation's
+    restarts: set where no island they apply to restarts, they would do nothing without a
+    word."""
     import logging
 
     from amzc.api import idle_restart_keys
@@ -127,6 +128,10 @@ def test_restart_keys_without_a_restart_rule_are_named(tmp_path, caplog):
     assert idle(group + "stagnation_growth = 1.5\n") == \
         ["migration.groups[1].stagnation_growth"]
     assert idle(group + "stagnation_growth = 1.5\nmax_stagnation = 10\n") == []
+    assert idle("fresh_tasks = true\n") == ["migration.fresh_tasks"]
+    assert idle(group + "fresh_tasks = true\n") == ["migration.groups[1].fresh_tasks"]
+    assert idle(group + "fresh_tasks = true\nmax_stagnation = 10\n") == []
+    assert idle(group + "fresh_tasks = false\n") == []
     config = tmp_path / "tiny.toml"
     config.write_text(TINY, encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="amzc"):

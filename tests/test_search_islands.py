@@ -469,6 +469,42 @@ def test_state_restores_a_restarted_island_exactly():
     assert ra.restarts == 2
 
 
+def test_fresh_tasks_give_each_attempt_new_task_draws_and_resume_on_them():
+    """With fresh_tasks a restart also draws new search tasks (same kind and sizes, new
+    seeds, a fresh FEC cache; the run's counts go on); without, every attempt searches the
+    same ones. A restored island is on its attempt's tasks."""
+    from dataclasses import replace
+
+    from amzc.search.islands import attempt_tasks
+
+    same = stagnant(50)
+    fresh = stagnant(50)
+    fresh.config = replace(fresh.config, migration=replace(fresh.config.migration,
+                                                           fresh_tasks=True))
+    seen = {id(fresh.evaluator.tasks)}
+    draws = [fresh.evaluator.tasks.train_y.tolist()]
+    for _ in range(8):
+        for isl in (same, fresh):
+            isl.round([], 40, 0)
+        if id(fresh.evaluator.tasks) not in seen:
+            seen.add(id(fresh.evaluator.tasks))
+            draws.append(fresh.evaluator.tasks.train_y.tolist())
+    assert fresh.restarts == same.restarts >= 2
+    assert len(draws) == fresh.restarts + 1
+    assert len({str(d) for d in draws}) == len(draws)
+    assert fresh.evaluator.tasks.num_tasks == same.evaluator.tasks.num_tasks
+    spec = attempt_tasks(SPEC, fresh.restarts)
+    assert spec.kind == SPEC.kind and spec.num_train == SPEC.num_train
+    assert spec.seeds() != SPEC.seeds() and spec == attempt_tasks(SPEC, fresh.restarts)
+    assert fresh.report().fec_lookups >= 40 * 8  # counted across the fresh caches
+    assert same.evaluator.tasks.train_y.tolist() == draws[0]
+    restored = Island(fresh.config, 0, SPEC, 0, pickle.loads(pickle.dumps(fresh.state())))
+    assert restored.evaluator.tasks.train_y.tolist() == draws[-1]
+    ra, _ = fresh.round([], 40, 0)
+    rb, _ = restored.round([], 40, 0)
+    assert summary([ra]) == summary([rb])
+
+
 def test_a_restarted_island_takes_no_migrants_for_one_stagnation_window():
     """The rounds in flight at a restart carry the island's old members back; for its next
     max_stagnation individuals the island takes none, so the new population is a new

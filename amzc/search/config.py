@@ -137,7 +137,7 @@ class IslandGroup:
     ``num_tasks`` of them (and the features of regression tasks have ``scale_spread``,
     :class:`~amzc.tasks.TaskSpec`); their populations hold ``population`` programs and each round
     evolves ``interval`` individuals; ``max_stagnation`` / ``stagnation_delta`` /
-    ``stagnation_growth`` / ``restart_below`` are their islands' restart rule
+    ``stagnation_growth`` / ``restart_below`` / ``fresh_tasks`` are their islands' restart rule
     (:class:`MigrationConfig`). None keeps the experiment's value. An island of the group
     whose best reaches ``promote_at`` on the group's tasks joins the main islands: it goes
     on, with its population, on the experiment's own tasks and config (None: never). A
@@ -161,6 +161,7 @@ class IslandGroup:
     restart_below: float | None = None
     promote_at: float | None = None  # the group's own: no experiment-wide value
     takes_migrants: bool = True  # false: its islands send migrants but take none in
+    fresh_tasks: bool | None = None
 
 
 GROUP_KEYS = tuple(f.name for f in fields(IslandGroup))
@@ -183,7 +184,9 @@ class MigrationConfig:
     growing ones reach the needed length whatever it is (a geometric restart schedule).
     Only an island whose best is below ``restart_below``
     restarts: one that has solved its tasks has no rise left to make, and would otherwise
-    restart forever."""
+    restart forever. With ``fresh_tasks`` each restart also draws new search tasks for the
+    island (new task seeds, the same kind and sizes): an attempt that fails on one draw of
+    tasks may succeed on another, and a restart on the same draw repeats its odds."""
 
     islands: int = _key(0, low=0)
     interval: int = _key(5000, low=1)
@@ -192,6 +195,7 @@ class MigrationConfig:
     stagnation_delta: float = _key(0.001, low=0.0)
     stagnation_growth: float = _key(1.0, low=1.0, high=10.0)
     restart_below: float = _key(1.0, low=0.0, high=1.0)
+    fresh_tasks: bool = _key(False)
     groups: tuple[IslandGroup, ...] = ()  # read by _groups
 
 
@@ -454,8 +458,8 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
     """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`, read by the same rules as
     any other table: a task kind, counts ≥ 1, the restart rule (``max_stagnation`` ≥ 0,
     ``stagnation_delta`` ≥ 0, ``stagnation_growth`` in [1, 10], ``restart_below`` in [0, 1]),
-    ``promote_at`` in [0, 1], ``takes_migrants`` true or false; a key left out is None (the
-    experiment's value; ``takes_migrants``: true)."""
+    ``promote_at`` in [0, 1], ``takes_migrants`` and ``fresh_tasks`` true or false; a key
+    left out is None (the experiment's value; ``takes_migrants``: true)."""
     raw = table.get("groups", list, [])
     groups = []
     for i, item in enumerate(raw, 1):
@@ -477,6 +481,7 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
         values["restart_below"] = group.float("restart_below", low=0.0, high=1.0)
         values["promote_at"] = group.float("promote_at", low=0.0, high=1.0)
         values["takes_migrants"] = group.get("takes_migrants", bool, True)
+        values["fresh_tasks"] = group.get("fresh_tasks", bool, None)
         group.done()
         groups.append(IslandGroup(**values))
     return tuple(groups)
@@ -517,7 +522,8 @@ def group_config(config: ExperimentConfig, group: IslandGroup | None) -> Experim
                                                migration.stagnation_delta),
                        stagnation_growth=_given(group.stagnation_growth,
                                                 migration.stagnation_growth),
-                       restart_below=_given(group.restart_below, migration.restart_below)))
+                       restart_below=_given(group.restart_below, migration.restart_below),
+                       fresh_tasks=_given(group.fresh_tasks, migration.fresh_tasks)))
 
 
 def _given(value: Any, default: Any) -> Any:

@@ -151,6 +151,7 @@ class Island:
             config, search_spec = promote_to
         self.index = index
         caches.set_budget(config.memory_budget_mb)  # an island may be a process of its own
+        self.search_spec = search_spec  # its first attempt's (fresh_tasks: attempt_tasks)
         self._search_on(config, search_spec)
         self.rng = random.Random(seed)
         self.population = Population(config.population_size)
@@ -178,6 +179,8 @@ class Island:
             self.quiet_until = state.get("quiet_until", 0)
             self.restarts_before = state.get("restarts_before", 0)
             self.counts_before = state.get("counts_before", (0, 0, 0, 0))
+            if self._attempt():  # on the attempt's own tasks
+                self._search_on(self.config, attempt_tasks(self.search_spec, self._attempt()))
             self.evaluator.stats = state["stats"]
             if state["fec"] is not None:
                 self.evaluator.fec = state["fec"]
@@ -231,6 +234,11 @@ class Island:
                                                        + self.config.migration.stagnation_delta):
             self.improved_fitness, self.improved_at = pop.fitness[pop.best], self.individuals
 
+    def _attempt(self) -> int:
+        """Restarts since the island began on its current tasks (0: none, or a promotion);
+        with ``fresh_tasks``, the number of the task draw it searches on."""
+        return self.restarts - self.restarts_before if self.config.migration.fresh_tasks else 0
+
     def window(self) -> int:
         """The current attempt's stagnation window: ``max_stagnation``, times
         ``stagnation_growth`` for each restart so far (0: the island never restarts)."""
@@ -249,11 +257,16 @@ class Island:
         if max(fitness, self.improved_fitness) >= migration.restart_below:
             return
         self.kept = (program, fitness)
+        self.restarts += 1
+        if self._attempt():  # new tasks: a fresh FEC cache and hurdle, the counts carried
+            self.counts_before = self._counts()
+            stats = self.evaluator.stats
+            self._search_on(self.config, attempt_tasks(self.search_spec, self._attempt()))
+            self.evaluator.stats = stats
         self.population = Population(self.config.population_size)
         self.strategy = make_strategy(self.config, self.evaluator, self.population)
         if self.hurdle is not None:
             self.hurdle.forget()
-        self.restarts += 1
         self.improved_at, self.improved_fitness = self.individuals, -math.inf
         self.quiet_until = self.individuals + self.window()  # the new attempt's window
 
@@ -369,6 +382,14 @@ class Island:
                 "improved_fitness": self.improved_fitness, "kept": self.kept,
                 "quiet_until": self.quiet_until, "promoted": self.promoted,
                 "restarts_before": self.restarts_before, "counts_before": self.counts_before}
+
+
+def attempt_tasks(spec: TaskSpec, attempt: int) -> TaskSpec:
+    """The search tasks of an island's ``attempt``-th restart with ``fresh_tasks``: ``spec``
+    with task seeds drawn from its own first seeds and the attempt number (so a resumed run
+    draws the same ones)."""
+    params, data = spec.seeds()
+    return spec.reseeded(derive_key(params[0], data[0], attempt) & 0x7FFFFFFF or 1)
 
 
 class IslandHost:

@@ -114,12 +114,6 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # in 6 (bench/figure5_attempts.py), the island beside the teacher island in 2 of 46;
     # what differs is the teacher island's programs arriving every round
     "one_way": ({"migration.groups": [{**LINEAR_20, "takes_migrants": False}]}, 2),
-    # tasks_20 with the teacher island's search tasks' features scaled per task by factors in
-    # [0.8, 1.25] (`scale_spread = 1.25`; T_select, the final tasks and the linear island's
-    # tasks stay unscaled): on isotropic inputs the Hebbian rule ties SGD (0.257 against
-    # 0.258 on seed 2's 20 search tasks), so an SGD migrant is neutral there and drifts out;
-    # at 1.25 SGD leads it by 0.008-0.017 on each run seed's tasks and rung 2 stays at or
-    # above rung 1 (at 1.5 the lead is 0.03-0.05, but rung 2 falls below rung 1 on 2 seeds)
     # tasks_20 with the teacher island's rounds of 10,000 individuals instead of 5,000: since
     # fills kept only for their draws are skipped (a560049), a teacher-task individual costs
     # 2.6 times less, and with rounds of 5,000 the teacher island sat idle about half the
@@ -129,6 +123,12 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # 2's island found SGD in none of 57 attempts on its one draw of five linear tasks,
     # where one population on a new draw per attempt found it in 3 of 29
     "fresh_tasks": ({"migration.groups": [{**LINEAR_20, "fresh_tasks": True}]}, 2),
+    # tasks_20 with the teacher island's search tasks' features scaled per task by factors in
+    # [0.8, 1.25] (`scale_spread = 1.25`; T_select, the final tasks and the linear island's
+    # tasks stay unscaled): on isotropic inputs the Hebbian rule ties SGD (0.257 against
+    # 0.258 on seed 2's 20 search tasks), so an SGD migrant is neutral there and drifts out;
+    # at 1.25 SGD leads it by 0.008-0.017 on each run seed's tasks and rung 2 stays at or
+    # above rung 1 (at 1.5 the lead is 0.03-0.05, but rung 2 falls below rung 1 on 2 seeds)
     "teacher_spread": ({"tasks.search.scale_spread": 1.25, "tasks.select.scale_spread": 1.0,
                         "tasks.final.scale_spread": 1.0,
                         "migration.groups": [{**LINEAR_20, "scale_spread": 1.0}]}, 2),

@@ -128,7 +128,6 @@ def test_restart_keys_without_a_restart_rule_are_named(tmp_path, caplog):
     assert idle(group + "stagnation_growth = 1.5\n") == \
         ["migration.groups[1].stagnation_growth"]
     assert idle(group + "stagnation_growth = 1.5\nmax_stagnation = 10\n") == []
-    assert idle("fresh_tasks = true\n") == ["migration.fresh_tasks"]
     assert idle(group + "fresh_tasks = true\n") == ["migration.groups[1].fresh_tasks"]
     assert idle(group + "fresh_tasks = true\nmax_stagnation = 10\n") == []
     assert idle(group + "fresh_tasks = false\n") == []

@@ -466,3 +466,45 @@ def test_the_old_names_of_island_runs_still_work():
     from amzc.search.island_run import IslandRun, resume_islands
 
     assert (IslandRun.start_islands, IslandRun.resume_islands) == (start_islands, resume_islands)
+
+
+def test_fresh_tasks_islands_of_one_group_exchange_migrants_as_other_tasks(tmp_path,
+                                                                           monkeypatch):
+    """fresh_tasks: a group island draws new tasks at each restart, and its siblings other
+    ones; a migrant measured on another draw arrives without its fitness (evaluated again),
+    one from the same draw keeps it. The run repeats exactly."""
+    import amzc.search.island_run as island_run
+
+    calls = []
+    real = island_run.sample_arrivals
+
+    def recording(rng, emigrants, counts, groups=None, origins=None):
+        arrivals = real(rng, emigrants, counts, groups, origins)
+        calls.append((groups, origins, emigrants, arrivals))
+        return arrivals
+
+    monkeypatch.setattr(island_run, "sample_arrivals", recording)
+    text = (GROUPS.replace("islands = 3", "islands = 4").replace("islands = 1\nkind",
+                                                               "islands = 2\nkind")
+            + "max_stagnation = 200\nstagnation_delta = 1.0\nfresh_tasks = true\n")
+    for out in ("a", "b"):
+        evolve("-c", str(config(tmp_path, text)), "--out", str(tmp_path / out), "--workers",
+               "2")
+    assert log_without_times(tmp_path / "a") == log_without_times(tmp_path / "b")
+    drawn = [(origins[2], origins[3]) for _, origins, _, _ in calls if origins]
+    assert any(a[1] is not None for a, _ in drawn)  # restarted onto new draws
+    assert all(a[0] == b[0] for a, b in drawn)  # one group: the same home tasks
+    kept = again = 0
+    for groups, origins, emigrants, arrivals in calls:
+        source = [origins[i] for i, group in enumerate(emigrants) for _ in group]
+        pool = [m for group in emigrants for m in group]
+        for island in (2, 3):
+            for program, fitness in arrivals[island]:
+                keys = {source[k] for k, m in enumerate(pool) if m[0] is program}
+                if fitness is not None:
+                    assert groups[island] in keys
+                    kept += 1
+                else:
+                    assert keys != {groups[island]}
+                    again += keys <= {origins[2], origins[3]}  # from the group, another draw
+    assert kept and again

@@ -493,9 +493,14 @@ def test_fresh_tasks_give_each_attempt_new_task_draws_and_resume_on_them():
     assert len(draws) == fresh.restarts + 1
     assert len({str(d) for d in draws}) == len(draws)
     assert fresh.evaluator.tasks.num_tasks == same.evaluator.tasks.num_tasks
-    spec = attempt_tasks(SPEC, fresh.restarts)
+    spec = attempt_tasks(SPEC, fresh.restarts, 0)
     assert spec.kind == SPEC.kind and spec.num_train == SPEC.num_train
-    assert spec.seeds() != SPEC.seeds() and spec == attempt_tasks(SPEC, fresh.restarts)
+    assert spec.seeds() != SPEC.seeds() and spec == attempt_tasks(SPEC, fresh.restarts, 0)
+    assert attempt_tasks(SPEC, 1, 1).seeds() != attempt_tasks(SPEC, 1, 0).seeds()  # siblings
+    # the best kept across the restart is measured on the new draw
+    assert fresh.kept is not None and fresh.kept[1] == fresh.evaluator.evaluate(
+        fresh.kept[0], 0)
+    assert fresh.report().attempt == fresh.restarts and same.report().attempt == 0
     assert fresh.report().fec_lookups >= 40 * 8  # counted across the fresh caches
     assert same.evaluator.tasks.train_y.tolist() == draws[0]
     restored = Island(fresh.config, 0, SPEC, 0, pickle.loads(pickle.dumps(fresh.state())))

@@ -137,12 +137,15 @@ class IslandGroup:
     ``num_tasks`` of them (and the features of regression tasks have ``scale_spread``,
     :class:`~amzc.tasks.TaskSpec`); their populations hold ``population`` programs and each round
     evolves ``interval`` individuals; ``max_stagnation`` / ``stagnation_delta`` /
-    ``stagnation_growth`` / ``restart_below`` / ``fresh_tasks`` are their islands' restart rule
+    ``stagnation_growth`` / ``restart_below`` are their islands' restart rule
     (:class:`MigrationConfig`). None keeps the experiment's value. An island of the group
     whose best reaches ``promote_at`` on the group's tasks joins the main islands: it goes
     on, with its population, on the experiment's own tasks and config (None: never). A
     cheap group that has solved its easier tasks would otherwise spend its core on them for
     the rest of the run (akin to the layers of an age-layered search, ALPS). With
+    ``fresh_tasks`` each restart of a group island also draws new search tasks (new task
+    seeds, the same kind and sizes): an attempt that fails on one draw may succeed on
+    another, where a restart on the same draw repeats its odds. With
     ``takes_migrants`` false the group's islands send their migrants to the pool but take
     none in (until promoted): the main islands' programs, measured on other tasks, would
     otherwise fill a group island searching for something else."""
@@ -161,7 +164,7 @@ class IslandGroup:
     restart_below: float | None = None
     promote_at: float | None = None  # the group's own: no experiment-wide value
     takes_migrants: bool = True  # false: its islands send migrants but take none in
-    fresh_tasks: bool | None = None
+    fresh_tasks: bool = False  # the group's own: true, each restart draws new search tasks
 
 
 GROUP_KEYS = tuple(f.name for f in fields(IslandGroup))
@@ -184,9 +187,8 @@ class MigrationConfig:
     growing ones reach the needed length whatever it is (a geometric restart schedule).
     Only an island whose best is below ``restart_below``
     restarts: one that has solved its tasks has no rise left to make, and would otherwise
-    restart forever. With ``fresh_tasks`` each restart also draws new search tasks for the
-    island (new task seeds, the same kind and sizes): an attempt that fails on one draw of
-    tasks may succeed on another, and a restart on the same draw repeats its odds."""
+    restart forever. ``fresh_tasks`` (an island group's key, :class:`IslandGroup`): each
+    restart also draws new search tasks for the island."""
 
     islands: int = _key(0, low=0)
     interval: int = _key(5000, low=1)
@@ -195,7 +197,7 @@ class MigrationConfig:
     stagnation_delta: float = _key(0.001, low=0.0)
     stagnation_growth: float = _key(1.0, low=1.0, high=10.0)
     restart_below: float = _key(1.0, low=0.0, high=1.0)
-    fresh_tasks: bool = _key(False)
+    fresh_tasks: bool = False  # set from a group by group_config: no experiment-wide key
     groups: tuple[IslandGroup, ...] = ()  # read by _groups
 
 
@@ -459,7 +461,8 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
     any other table: a task kind, counts ≥ 1, the restart rule (``max_stagnation`` ≥ 0,
     ``stagnation_delta`` ≥ 0, ``stagnation_growth`` in [1, 10], ``restart_below`` in [0, 1]),
     ``promote_at`` in [0, 1], ``takes_migrants`` and ``fresh_tasks`` true or false; a key
-    left out is None (the experiment's value; ``takes_migrants``: true)."""
+    left out is None (the experiment's value; ``takes_migrants``: true; ``fresh_tasks``:
+    false)."""
     raw = table.get("groups", list, [])
     groups = []
     for i, item in enumerate(raw, 1):
@@ -481,7 +484,7 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
         values["restart_below"] = group.float("restart_below", low=0.0, high=1.0)
         values["promote_at"] = group.float("promote_at", low=0.0, high=1.0)
         values["takes_migrants"] = group.get("takes_migrants", bool, True)
-        values["fresh_tasks"] = group.get("fresh_tasks", bool, None)
+        values["fresh_tasks"] = group.get("fresh_tasks", bool, False)
         group.done()
         groups.append(IslandGroup(**values))
     return tuple(groups)
@@ -523,7 +526,7 @@ def group_config(config: ExperimentConfig, group: IslandGroup | None) -> Experim
                        stagnation_growth=_given(group.stagnation_growth,
                                                 migration.stagnation_growth),
                        restart_below=_given(group.restart_below, migration.restart_below),
-                       fresh_tasks=_given(group.fresh_tasks, migration.fresh_tasks)))
+                       fresh_tasks=group.fresh_tasks))
 
 
 def _given(value: Any, default: Any) -> Any:

@@ -85,6 +85,12 @@ class IslandsPopulation:
         return pool_stats(self.main_reports())
 
 
+def _draw(island: int, attempt: int) -> tuple[int, int] | None:
+    """Which draw of its tasks an island searches (islands.attempt_tasks): None, the first
+    one, which the islands on the same tasks share."""
+    return (island, attempt) if attempt else None
+
+
 class IslandSearch:
     """The search of a run whose islands are held by a :class:`Pool`; its checkpointed state
     is every island's state, the migration RNG and pool, the rounds collected but not
@@ -238,11 +244,18 @@ class IslandSearch:
         counts = [self._migrants(c) if self._takes_migrants(i) else 0
                   for i, c in enumerate(configs)]
         if any(counts):
-            # measured on: the island's home tasks, or the experiment's once it ran promoted
-            origins = [self.config.search_tasks.spec if r.promoted else self.home_tasks[r.island]
+            # measured on: the island's home tasks, or the experiment's once it ran promoted,
+            # in the draw it searches (fresh_tasks: each island's own after its first);
+            # arrivals are for the receiver's, as of this round (one that restarts before
+            # they arrive takes none)
+            origins = [(self.config.search_tasks.spec if r.promoted
+                        else self.home_tasks[r.island], _draw(r.island, r.attempt))
                        for r in reports]
+            attempts = {r.island: r.attempt for r in reports}
+            receivers = [(spec, _draw(i, attempts.get(i, 0)))
+                         for i, spec in enumerate(self.tasks)]
             self.arrivals = sample_arrivals(self.migration_rng, emigrants, counts,
-                                            self.tasks if self.main else None,
+                                            receivers if self.main else None,
                                             origins if self.main else None)
             self.migration_pool = [item for group in emigrants for item in group]
         else:

@@ -118,6 +118,7 @@ class IslandReport:
     busy_s: float = 0.0  # wall time of the island's last round (bench/scaling.py)
     restarts: int = 0  # times the island started again on stagnation
     promoted: bool = False  # a group's island now on the experiment's own tasks
+    attempt: int = 0  # with fresh_tasks, its draw of search tasks (0: its first)
 
 
 RoundResult = tuple[IslandReport, list[Migrant]]  # what Island.round answers
@@ -130,10 +131,11 @@ class Island:
     that many of the island's individuals: the paper's workers restarted their experiments,
     and an island stuck on a plateau would otherwise send its plateau to the others for the
     rest of the run. The island keeps the best of the population it dropped (``kept``) as
-    its candidate until a new population beats it; its FEC cache stays (same tasks). For its
-    next window of individuals it takes no migrants (``quiet_until``): the rounds
-    in flight carry its own old members back, and a fresh population of random programs
-    would lose to them at once, so the restart would be no new attempt. Each restart
+    its candidate until a new population beats it; its FEC cache stays (same tasks; a
+    group's ``fresh_tasks`` draws new tasks, with a new cache, and measures that best
+    again). For its next window of individuals it takes no migrants (``quiet_until``): the
+    rounds in flight carry its own old members back, and a fresh population of random
+    programs would lose to them at once, so the restart would be no new attempt. Each restart
     multiplies the window by ``stagnation_growth`` (:meth:`window`). An island whose best
     (kept or current) has reached ``restart_below`` does not restart."""
 
@@ -180,7 +182,7 @@ class Island:
             self.restarts_before = state.get("restarts_before", 0)
             self.counts_before = state.get("counts_before", (0, 0, 0, 0))
             if self._attempt():  # on the attempt's own tasks
-                self._search_on(self.config, attempt_tasks(self.search_spec, self._attempt()))
+                self._search_on(self.config, self._attempt_tasks())
             self.evaluator.stats = state["stats"]
             if state["fec"] is not None:
                 self.evaluator.fec = state["fec"]
@@ -239,6 +241,9 @@ class Island:
         with ``fresh_tasks``, the number of the task draw it searches on."""
         return self.restarts - self.restarts_before if self.config.migration.fresh_tasks else 0
 
+    def _attempt_tasks(self) -> TaskSpec:
+        return attempt_tasks(self.search_spec, self._attempt(), self.index)
+
     def window(self) -> int:
         """The current attempt's stagnation window: ``max_stagnation``, times
         ``stagnation_growth`` for each restart so far (0: the island never restarts)."""
@@ -261,8 +266,10 @@ class Island:
         if self._attempt():  # new tasks: a fresh FEC cache and hurdle, the counts carried
             self.counts_before = self._counts()
             stats = self.evaluator.stats
-            self._search_on(self.config, attempt_tasks(self.search_spec, self._attempt()))
+            self._search_on(self.config, self._attempt_tasks())
             self.evaluator.stats = stats
+            # the kept best, measured again: fitness on other tasks does not compare
+            self.kept = (program, self.evaluator.evaluate(program, draw_seed(self.rng)))
         self.population = Population(self.config.population_size)
         self.strategy = make_strategy(self.config, self.evaluator, self.population)
         if self.hurdle is not None:
@@ -288,7 +295,7 @@ class Island:
             fitness_sq_sum=sum(f * f for f in values), size=len(values),
             train_steps=self.evaluator.stats.train_steps, fec_hits=hits, fec_lookups=lookups,
             hurdle_stopped=stopped, hurdle_checked=checked, restarts=self.restarts,
-            promoted=self.promoted)
+            promoted=self.promoted, attempt=self._attempt())
 
     def _counts(self) -> tuple[int, int, int, int]:
         """FEC hits and lookups, hurdle stops and checks, since the island began."""
@@ -331,6 +338,7 @@ class Island:
         if self.promote_to is None:
             raise AmzError(f"island {self.index} has no config to be promoted to")
         config, search_spec = self.promote_to
+        self.search_spec = search_spec
         self.counts_before = self._counts()
         self.restarts_before = self.restarts
         stats = self.evaluator.stats
@@ -384,12 +392,12 @@ class Island:
                 "restarts_before": self.restarts_before, "counts_before": self.counts_before}
 
 
-def attempt_tasks(spec: TaskSpec, attempt: int) -> TaskSpec:
-    """The search tasks of an island's ``attempt``-th restart with ``fresh_tasks``: ``spec``
-    with task seeds drawn from its own first seeds and the attempt number (so a resumed run
-    draws the same ones)."""
+def attempt_tasks(spec: TaskSpec, attempt: int, island: int) -> TaskSpec:
+    """The search tasks of ``island``'s ``attempt``-th restart with ``fresh_tasks``: ``spec``
+    with task seeds drawn from its own first seeds, the attempt and the island (islands of
+    one group try different draws; a resumed run draws the same ones)."""
     params, data = spec.seeds()
-    return spec.reseeded(derive_key(params[0], data[0], attempt) & 0x7FFFFFFF or 1)
+    return spec.reseeded(derive_key(params[0], data[0], attempt, island) & 0x7FFFFFFF or 1)
 
 
 class IslandHost:

@@ -362,3 +362,22 @@ def test_encoding_cached_by_body_equals_a_fresh_encoding(monkeypatch):
     assert pack_program(Program.make(tuple(list(parent.setup)), parent.predict, parent.learn)) == (
         expected[0])
 
+
+
+def test_one_outlier_timing_does_not_make_every_program_compile():
+    """A timed interpreted evaluation that the machine stalled (here 10,000 times the usual
+    per-instruction time) moves the estimate by at most CALIBRATION_STEP: before, one such
+    sample made every later program look worth compiling, and with every program compiled no
+    interpreted timing was left to bring the estimate back (a Figure 5 island stalled in
+    compiles for minutes). Real slowdowns still show, over several samples."""
+    from amzc.backends.llvm import CALIBRATION_STEP
+
+    cost = CostModel()
+    usual, work = cost.interpret_ns, 20_000.0
+    assert not cost.should_compile(0.0, work)
+    cost.calibrate(1e4 * usual * work / 1e3, work)
+    assert cost.interpret_ns <= usual * (1 + 0.1 * (CALIBRATION_STEP - 1))
+    assert not cost.should_compile(0.0, work)
+    for _ in range(60):  # a machine that really got 50 times slower
+        cost.calibrate(50 * usual * work / 1e3, work)
+    assert cost.interpret_ns > 40 * usual

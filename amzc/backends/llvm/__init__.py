@@ -53,6 +53,7 @@ CONTEXTS = 16  # (task set, memory, options) combinations kept ready; each holds
 FULL_AFTER = 2  # an interpreter grown this many times is rebuilt with every op
 HOT_OBJECTS = 64
 TIME_EVERY = 64  # interpreted evaluations per timed one (the rest are estimated from work)
+CALIBRATION_STEP = 4.0  # one timed evaluation counts as at most 4x (or 1/4) the estimate
 SMALL_INTERPRETER_OPS = 24  # an interpreter for up to this many ops builds in ~2 compiles
 _COUNTS = struct.Struct("<iii")
 
@@ -95,9 +96,14 @@ class CostModel:
         self.compile_ms += 0.2 * (ms - self.compile_ms)
 
     def calibrate(self, us: float, work: float) -> None:
-        """A measured interpreted evaluation (one in TIME_EVERY is timed)."""
+        """A measured interpreted evaluation (one in TIME_EVERY is timed). One measurement
+        moves the estimate by at most a factor of CALIBRATION_STEP: an outlier (a page-fault
+        storm, a pause) would otherwise set it so high that every program is compiled, and
+        then no interpreted evaluation is left to bring it back."""
         if work > 0:
-            self.interpret_ns += 0.1 * (1e3 * us / work - self.interpret_ns)
+            ns = min(max(1e3 * us / work, self.interpret_ns / CALIBRATION_STEP),
+                     self.interpret_ns * CALIBRATION_STEP)
+            self.interpret_ns += 0.1 * (ns - self.interpret_ns)
 
     def observe_interpret(self, code: bytes, us: float) -> float:
         """Add an interpreted evaluation's (estimated) time to the program's total (µs)."""
@@ -319,7 +325,9 @@ class LlvmBackend:
         ctx.interpreter = interpreter
         cost.calls += 1
         timed = mode == "auto" and not cost.calls % TIME_EVERY
-        start = time.perf_counter_ns() if timed else 0
+        # CPU time of this thread: a timed call that the scheduler paused (a busy machine)
+        # must not read as a slow interpreter
+        start = time.thread_time_ns() if timed else 0
         call.execute(interpreter.kernel, code, record)
         while call.params[_UNSUPPORTED]:  # an op the interpreter was not built with
             call.params[_UNSUPPORTED] = 0
@@ -337,7 +345,7 @@ class LlvmBackend:
             raise AmzConfigError("the program addresses memory beyond its configuration")
         if mode == "auto":
             if timed:
-                cost.calibrate((time.perf_counter_ns() - start) / 1e3, work)
+                cost.calibrate((time.thread_time_ns() - start) / 1e3, work)
             spent = cost.observe_interpret(code, cost.interpret_ns * work / 1e3)
             if cost.should_compile(spent, work):
                 state.compile_program(ctx, program, code)

@@ -200,6 +200,15 @@ class Island:
                                          config.search_space.memory, config.fec, self.hurdle,
                                          config.combine, config.max_abs_error)
 
+    def _move_to(self, config: ExperimentConfig, search_spec: TaskSpec) -> None:
+        """Search on other tasks from now on (a promotion, a fresh_tasks restart): a fresh
+        FEC cache and hurdle, while the run's totals keep what the old ones counted and the
+        evaluator's statistics go on."""
+        self.counts_before = self._counts()
+        stats = self.evaluator.stats
+        self._search_on(config, search_spec)
+        self.evaluator.stats = stats
+
     def advance(self, n: int) -> IslandReport:
         pop, strategy, rng, hurdle = self.population, self.strategy, self.rng, self.hurdle
         target = self.individuals + n
@@ -263,11 +272,8 @@ class Island:
             return
         self.kept = (program, fitness)
         self.restarts += 1
-        if self._attempt():  # new tasks: a fresh FEC cache and hurdle, the counts carried
-            self.counts_before = self._counts()
-            stats = self.evaluator.stats
-            self._search_on(self.config, self._attempt_tasks())
-            self.evaluator.stats = stats
+        if self._attempt():
+            self._move_to(self.config, self._attempt_tasks())
             # the kept best, measured again: fitness on other tasks does not compare
             self.kept = (program, self.evaluator.evaluate(program, draw_seed(self.rng)))
         self.population = Population(self.config.population_size)
@@ -339,11 +345,8 @@ class Island:
             raise AmzError(f"island {self.index} has no config to be promoted to")
         config, search_spec = self.promote_to
         self.search_spec = search_spec
-        self.counts_before = self._counts()
+        self._move_to(config, search_spec)
         self.restarts_before = self.restarts
-        stats = self.evaluator.stats
-        self._search_on(config, search_spec)
-        self.evaluator.stats = stats
         old = self.population
         self.population = Population(config.population_size)
         self.strategy = make_strategy(config, self.evaluator, self.population)

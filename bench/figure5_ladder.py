@@ -9,8 +9,12 @@ tasks (1000 train / 100 valid, fixed seeds). A line marked ``# learning rate`` i
 issue-level milestones: M1 (0.30) lies above every linear model and above a network whose
 hidden layer is never trained; M2 (0.45) needs the hidden layer trained through the ReLU.
 
+``--num-train N`` scores the same 100 tasks with N training examples each instead of 1000
+(no longer the final tasks: how far apart the rungs lie with longer training, as search tasks
+of the paper's 10,000-example worker group would show them).
+
 Usage: python bench/figure5_ladder.py [--rates 0.001,0.003,0.01,0.03,0.1] [--seed 1]
-       [--backend llvm] [--out bench/results/figure5_ladder.json]
+       [--backend llvm] [--num-train N] [--out bench/results/figure5_ladder.json]
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,15 +71,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="learning rates to sweep (comma-separated)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random fills")
     parser.add_argument("--backend", default="llvm", choices=("llvm", "numpy"))
+    parser.add_argument("--num-train", type=int, default=None,
+                        help="training examples per task (default: the final tasks' 1000)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     rates = parse_rates(parser, args.rates)
+    if args.num_train is not None and args.num_train < 1:
+        parser.error("--num-train: at least 1")
 
     from amzc.search.config import load_config
     from amzc.tasks import build_tasks
 
     cfg = load_config(CONFIG)
-    tasks = build_tasks(cfg.final_tasks.spec)
+    spec = cfg.final_tasks.spec
+    if args.num_train is not None:
+        spec = replace(spec, num_train=args.num_train)
+    tasks = build_tasks(spec)
     start = time.time()
     rows = []
     for path in sorted(LADDER.glob("*.amz")):
@@ -100,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
               "final_tasks": {"tasks": int(tasks.train_x.shape[0]),
                               "features": int(tasks.train_x.shape[2]),
                               "train": int(tasks.train_x.shape[1]),
-                              "valid": int(tasks.valid_x.shape[1])},
+                              "valid": int(tasks.valid_x.shape[1]),
+                              "num_train_override": args.num_train},
               "backend": args.backend, "seed": args.seed, "rates": rates,
               "wall_s": time.time() - start, "rungs": rows}
     write(result, args.out)

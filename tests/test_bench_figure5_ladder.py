@@ -14,11 +14,26 @@ def test_ladder_end_to_end(tmp_path):
     out = tmp_path / "ladder.json"
     assert ladder.main(["--rates", "0.01", "--out", str(out)]) == 0
     rungs = {r["program"]: r["fitness"] for r in json.loads(out.read_text())["rungs"]}
-    assert len(rungs) == 7
+    assert len(rungs) == 9
     # backpropagation beats training both layers without the ReLU derivative, which beats
-    # every linear rung and the empty program
+    # every linear rung and the empty program; trained floors beat fixed ones
     assert rungs["6_backprop.amz"] > rungs["5_both_layers_no_derivative.amz"] > max(
         rungs["1_linear.amz"], rungs["2_relu_inputs.amz"]) > rungs["0_empty.amz"]
+    assert rungs["5b_hidden_floors.amz"] > rungs["2b_trained_floors.amz"] > rungs[
+        "2_relu_inputs.amz"]
+
+
+def test_more_training_examples_widen_the_gap_to_backpropagation(tmp_path):
+    out = tmp_path / "ladder.json"
+    assert ladder.main(["--rates", "0.01", "--num-train", "3000", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["final_tasks"]["train"] == 3000
+    at_3000 = {r["program"]: r["fitness"] for r in result["rungs"]}
+    ladder.main(["--rates", "0.01", "--out", str(out)])
+    at_1000 = {r["program"]: r["fitness"] for r in json.loads(out.read_text())["rungs"]}
+    gap = {n: r["6_backprop.amz"] - r["5b_hidden_floors.amz"]
+           for n, r in ((1000, at_1000), (3000, at_3000))}
+    assert gap[3000] > gap[1000] > 0
 
 
 def test_a_program_outside_the_search_space_is_refused():

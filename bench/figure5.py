@@ -123,6 +123,16 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # 2's island found SGD in none of 57 attempts on its one draw of five linear tasks,
     # where one population on a new draw per attempt found it in 3 of 29
     "fresh_tasks": ({"migration.groups": [{**LINEAR_20, "fresh_tasks": True}]}, 2),
+    # fresh_tasks with the teacher island's rounds of 10,000 (teacher_rounds_10k): both
+    "fresh_rounds_10k": ({"migration.interval": 10000,
+                          "migration.groups": [{**LINEAR_20, "fresh_tasks": True}]}, 2),
+    # tasks_20 with a fifth of the component-function rewrites (1 child in 11 instead of 1
+    # in 3), on both islands: past its first steps an island's rewrite of a whole Setup,
+    # Predict or Learn almost always breaks the program, and such a child (new random
+    # fills, live) is the costliest to evaluate; single instructions and constants do the
+    # climbing
+    "local_mix": ({"mutation.types": {"alter_param": 1.0, "randomize_instruction": 1.0,
+                                      "randomize_component_function": 0.2}}, 2),
     # tasks_20 with the teacher island's search tasks' features scaled per task by factors in
     # [0.8, 1.25] (`scale_spread = 1.25`; T_select, the final tasks and the linear island's
     # tasks stay unscaled): on isotropic inputs the Hebbian rule ties SGD (0.257 against

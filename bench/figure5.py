@@ -371,7 +371,16 @@ def merge(paths: list[Path], out: Path) -> dict:
                                "seeds": d["seeds"]} for p, d in zip(paths, inputs, strict=True)],
               "minutes": minutes.pop() if len(minutes) == 1 else "mixed",
               "seeds": [r["seed"] for r in runs], "levers": lever_rows(runs), "runs": runs}
-    report(result, out)
+    # the plot says where the runs started, as a run's own report does
+    inits = {json.dumps((d.get("overrides") or {}).get("population.init", "random"))
+             for d in inputs}
+    if inits == {json.dumps("random")}:
+        start = "random programs"
+    elif len(inits) == 1:
+        start = f"population.init = {json.loads(inits.pop())}"
+    else:
+        start = "diagnostic starts (population.init)"
+    report(result, out, start)
     return result
 
 

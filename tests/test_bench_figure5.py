@@ -87,3 +87,27 @@ def test_merge_joins_runs_of_one_seed_each(tmp_path):
     assert out.with_suffix(".png").stat().st_size > 10_000
     with pytest.raises(SystemExit):
         figure5.main(["--merge", str(tmp_path / "missing.json"), "--out", str(out)])
+
+
+@pytest.mark.parametrize(("inits", "start"), [
+    ([None, None], "random programs"),
+    ([["a.amz"], ["a.amz"]], "population.init = ['a.amz']"),
+    ([["a.amz"], ["b.amz"]], "diagnostic starts (population.init)"),
+])
+def test_merge_says_where_the_runs_started(tmp_path, monkeypatch, inits, start):
+    """A merged plot of diagnostic starts is not titled 'from random programs'."""
+    seen = []
+    monkeypatch.setattr(figure5, "plot", lambda runs, path, minutes, s: seen.append(s))
+    paths = []
+    for i, init in enumerate(inits):
+        path = tmp_path / f"part{i}.json"
+        overrides = {} if init is None else {"population.init": init}
+        path.write_text(json.dumps({
+            "config": "configs/figure5.toml", "overrides": overrides, "minutes": 20,
+            "seeds": [1], "runs": [{"lever": "baseline", "seed": 1, "final_fitness": 0.3,
+                                    "cpu_s": 10.0, "wall_s": 10.0, "individuals": 10,
+                                    "individuals_per_cpu_s": 1.0, "groups_at_end": None,
+                                    "curve": []}]}))
+        paths.append(path)
+    assert figure5.main(["--merge", *map(str, paths), "--out", str(tmp_path / "m.json")]) == 0
+    assert seen == [start]

@@ -123,9 +123,6 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # 2's island found SGD in none of 57 attempts on its one draw of five linear tasks,
     # where one population on a new draw per attempt found it in 3 of 29
     "fresh_tasks": ({"migration.groups": [{**LINEAR_20, "fresh_tasks": True}]}, 2),
-    # fresh_tasks with the teacher island's rounds of 10,000 (teacher_rounds_10k): both
-    "fresh_rounds_10k": ({"migration.interval": 10000,
-                          "migration.groups": [{**LINEAR_20, "fresh_tasks": True}]}, 2),
     # tasks_20 with a fifth of the component-function rewrites (1 child in 11 instead of 1
     # in 3), on both islands: past its first steps an island's rewrite of a whole Setup,
     # Predict or Learn almost always breaks the program, and such a child (new random
@@ -362,7 +359,15 @@ def merge(paths: list[Path], out: Path) -> dict:
     the rows recomputed; what differs between the inputs (revision, overrides, minutes) is
     kept per input."""
     inputs = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
-    runs = [run for data in inputs for run in data["runs"]]
+    runs = []
+    for data in inputs:
+        init = _init(data)
+        for run in data["runs"]:
+            if init != "random" and " from " not in run["lever"]:
+                # runs from several starts under one lever stay apart in the rows and plot
+                run = {**run, "lever": f"{run['lever']} from "
+                       f"{', '.join(Path(str(p)).stem for p in init)}"}
+            runs.append(run)
     minutes = {data["minutes"] for data in inputs}
     result = {"benchmark": "figure5", "config": inputs[0]["config"],
               "config_source": inputs[0].get("config_source"),
@@ -372,16 +377,27 @@ def merge(paths: list[Path], out: Path) -> dict:
               "minutes": minutes.pop() if len(minutes) == 1 else "mixed",
               "seeds": [r["seed"] for r in runs], "levers": lever_rows(runs), "runs": runs}
     # the plot says where the runs started, as a run's own report does
-    inits = {json.dumps((d.get("overrides") or {}).get("population.init", "random"))
-             for d in inputs}
+    inits = {json.dumps(_init(d)) for d in inputs}
     if inits == {json.dumps("random")}:
         start = "random programs"
-    elif len(inits) == 1:
+    elif len(inits) == 1 and inits != {json.dumps("mixed")}:
         start = f"population.init = {json.loads(inits.pop())}"
     else:
-        start = "diagnostic starts (population.init)"
+        start = MIXED_STARTS
     report(result, out, start)
     return result
+
+
+MIXED_STARTS = "several starts (random programs or population.init)"
+
+
+def _init(data: dict) -> object:
+    """The population.init of a result's runs ("random" unless overridden); a merged
+    result's, if all its inputs had the same, else "mixed"."""
+    if "merged_from" in data:
+        inits = {json.dumps(_init(d)) for d in data["merged_from"]}
+        return json.loads(inits.pop()) if len(inits) == 1 else "mixed"
+    return (data.get("overrides") or {}).get("population.init", "random")
 
 
 if __name__ == "__main__":

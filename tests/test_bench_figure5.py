@@ -89,13 +89,15 @@ def test_merge_joins_runs_of_one_seed_each(tmp_path):
         figure5.main(["--merge", str(tmp_path / "missing.json"), "--out", str(out)])
 
 
-@pytest.mark.parametrize(("inits", "start"), [
-    ([None, None], "random programs"),
-    ([["a.amz"], ["a.amz"]], "population.init = ['a.amz']"),
-    ([["a.amz"], ["b.amz"]], "diagnostic starts (population.init)"),
+@pytest.mark.parametrize(("inits", "start", "levers"), [
+    ([None, None], "random programs", ["baseline"]),
+    ([["a.amz"], ["a.amz"]], "population.init = ['a.amz']", ["baseline from a"]),
+    ([["../x/a.amz"], ["b.amz"]], figure5.MIXED_STARTS, ["baseline from a", "baseline from b"]),
+    ([None, ["b.amz"]], figure5.MIXED_STARTS, ["baseline", "baseline from b"]),
 ])
-def test_merge_says_where_the_runs_started(tmp_path, monkeypatch, inits, start):
-    """A merged plot of diagnostic starts is not titled 'from random programs'."""
+def test_merge_says_where_the_runs_started(tmp_path, monkeypatch, inits, start, levers):
+    """A merged plot of diagnostic starts is not titled 'from random programs', and runs
+    from different starts under one lever stay apart (a row and a curve each)."""
     seen = []
     monkeypatch.setattr(figure5, "plot", lambda runs, path, minutes, s: seen.append(s))
     paths = []
@@ -109,5 +111,11 @@ def test_merge_says_where_the_runs_started(tmp_path, monkeypatch, inits, start):
                                     "individuals_per_cpu_s": 1.0, "groups_at_end": None,
                                     "curve": []}]}))
         paths.append(path)
-    assert figure5.main(["--merge", *map(str, paths), "--out", str(tmp_path / "m.json")]) == 0
+    merged = tmp_path / "m.json"
+    assert figure5.main(["--merge", *map(str, paths), "--out", str(merged)]) == 0
     assert seen == [start]
+    assert [row["lever"] for row in json.loads(merged.read_text())["levers"]] == levers
+    # a merged result merged again keeps its start
+    again = tmp_path / "again.json"
+    assert figure5.main(["--merge", str(merged), "--out", str(again)]) == 0
+    assert seen[-1] == start

@@ -46,3 +46,12 @@ def test_a_program_outside_the_search_space_is_refused():
     outside = "def Predict():\n  s1 = dot(v0, v0)\n  s1 = s1 * s1\n"  # scalar_product: Learn only
     with pytest.raises(AmzError):
         ladder.score(outside, "outside.amz", cfg, tasks, "numpy", 1)
+
+
+def test_num_train_is_checked_and_never_overwrites_the_final_ladder(tmp_path, monkeypatch):
+    with pytest.raises(SystemExit):
+        ladder.main(["--num-train", "0"])
+    monkeypatch.setattr(ladder, "RESULTS", tmp_path / "figure5_ladder.json")
+    assert ladder.main(["--rates", "0.01", "--num-train", "200"]) == 0
+    assert (tmp_path / "figure5_ladder_200.json").is_file()
+    assert not (tmp_path / "figure5_ladder.json").exists()

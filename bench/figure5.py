@@ -359,9 +359,9 @@ def merge(paths: list[Path], out: Path) -> dict:
     the rows recomputed; what differs between the inputs (revision, overrides, minutes) is
     kept per input."""
     inputs = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    starts = [_init(data) for data in inputs]
     runs = []
-    for data in inputs:
-        init = _init(data)
+    for data, init in zip(inputs, starts, strict=True):
         for run in data["runs"]:
             if init != "random" and " from " not in run["lever"]:
                 # runs from several starts under one lever stay apart in the rows and plot
@@ -377,7 +377,7 @@ def merge(paths: list[Path], out: Path) -> dict:
               "minutes": minutes.pop() if len(minutes) == 1 else "mixed",
               "seeds": [r["seed"] for r in runs], "levers": lever_rows(runs), "runs": runs}
     # the plot says where the runs started, as a run's own report does
-    inits = {json.dumps(_init(d)) for d in inputs}
+    inits = {json.dumps(init) for init in starts}
     if inits == {json.dumps("random")}:
         start = "random programs"
     elif len(inits) == 1 and inits != {json.dumps("mixed")}:

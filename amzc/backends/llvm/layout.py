@@ -25,6 +25,11 @@ from amzc.syntax import MemoryConfig
 from amzc.tasks.taskset import TaskSet
 
 MAX_LANES = 16  # two AVX-512 registers per slot; wider only lengthens the pad
+LANE_WIDTHS = (2, 4, 8, 16)
+# What a group costs beyond its lanes' work (the interpreter's dispatch and the loop around
+# each instruction run once per group), in lanes' work: about 1 on Figure 5's shape (F = 8,
+# matrix ops), about 2 on the demo's (F = 4, scalar and vector ops), by bench/lanes.py.
+GROUP_COST_LANES = 2
 # Generated code keeps a task group's memory in a stack array up to this size (where LLVM can
 # promote it to registers), and beyond it in a buffer the caller allocates: a thread's stack
 # is 8 MB on Linux (512 KB for secondary threads on macOS), and a larger frame crashes.
@@ -32,11 +37,12 @@ STACK_MEMORY_BYTES = 256 * 1024
 
 
 def lanes_for(num_tasks: int) -> int:
-    """Lanes per group: the next power of two ≥ the task count, between 2 and MAX_LANES."""
-    w = 2
-    while w < num_tasks and w < MAX_LANES:
-        w *= 2
-    return w
+    """Lanes per group: the width whose groups, pad lanes included, cost least, ties going
+    to the wider. Up to 16 tasks that is the next power of two ≥ the task count (at least
+    2); beyond, a narrower width can waste fewer pad lanes: 20 tasks run as three groups of
+    8 (24 lanes) rather than two of 16 (32 lanes), a quarter less native time on Figure 5's
+    programs (bench/results/lanes.json). Every width gives bit-identical results."""
+    return min(LANE_WIDTHS, key=lambda w: (-(-num_tasks // w) * (w + GROUP_COST_LANES), -w))
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,11 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # climbing
     "local_mix": ({"mutation.types": {"alter_param": 1.0, "randomize_instruction": 1.0,
                                       "randomize_component_function": 0.2}}, 2),
+    # tasks_20 with a teacher island of 100 (the linear island keeps 1,000): one-population
+    # climbs from rung 1 on 20 teacher tasks, 5 minutes each on run seeds 1-6, went further
+    # with 100 than with 1,000 (bench/results/figure5_climb_rung1_pop100.json, _pop1000)
+    "teacher_pop_100": ({"population.size": 100,
+                         "migration.groups": [{**LINEAR_20, "population": 1000}]}, 2),
     # tasks_20 with the teacher island's search tasks' features scaled per task by factors in
     # [0.8, 1.25] (`scale_spread = 1.25`; T_select, the final tasks and the linear island's
     # tasks stay unscaled): on isotropic inputs the Hebbian rule ties SGD (0.257 against

@@ -132,8 +132,11 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
                                       "randomize_component_function": 0.2}}, 2),
     # tasks_20 with a teacher island of 100 (the linear island keeps 1,000): one-population
     # climbs from rung 1 on 20 teacher tasks, 5 minutes each on run seeds 1-6, went further
-    # with 100 than with 1,000 (bench/results/figure5_climb_rung1_pop100.json, _pop1000)
-    "teacher_pop_100": ({"population.size": 100,
+    # with 100 than with 1,000 (bench/results/figure5_climb_rung1_pop100.json, _pop1000);
+    # rounds of 10,000: a population of 100 makes more FEC hits, so its children cost less,
+    # and with rounds of 5,000 against the linear island's 20,000 the teacher island's
+    # worker sat idle 70 % of the time (a first try, stopped after 5 minutes)
+    "teacher_pop_100": ({"population.size": 100, "migration.interval": 10000,
                          "migration.groups": [{**LINEAR_20, "population": 1000}]}, 2),
     # tasks_20 with the teacher island's search tasks' features scaled per task by factors in
     # [0.8, 1.25] (`scale_spread = 1.25`; T_select, the final tasks and the linear island's

@@ -296,6 +296,47 @@ def test_hurdle_stops_a_weak_candidate_after_its_first_task():
     assert evaluator.evaluate(weak, seed=0) == combine(per_task)
 
 
+class CountingBackend(NumpyBackend):
+    """NumPy, counting the tasks each run evaluates in full (fingerprint runs aside)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full_tasks: list[int] = []
+
+    def run(self, program, tasks, memory, options, record=False):
+        if options.max_train_steps is None:
+            self.full_tasks.append(tasks.num_tasks)
+        return super().run(program, tasks, memory, options, record)
+
+
+@pytest.mark.parametrize("random_fill", [False, True])
+def test_a_hurdle_of_several_tasks_runs_only_those_before_deciding(random_fill):
+    """With ``hurdles.tasks = 3`` of 8, a candidate below the hurdle costs 3 tasks' work,
+    one above it 3 then 5 (each task once), and its fitness is that of the whole set
+    (once the 3-task stage ran as the whole set: a stopped candidate cost all 8, and one with
+    live random fills that passed cost 16)."""
+    tasks = build_tasks(TaskSpec("linear", 4, 30, 20, 8))
+    fill = "  v1 = gaussian(0.0, 0.1)\n" if random_fill else ""
+    program = parse("def Setup():\n  s2 = 0.1\n" + fill + "def Predict():\n"
+                    "  s1 = dot(v0, v1)\ndef Learn():\n  s3 = s0 - s1\n  s3 = s2 * s3\n"
+                    "  v2 = s3 * v0\n  v1 = v1 + v2\n")
+    per_task = NumpyBackend().run(program, tasks, MEMORY, EvalOptions(seed=5)).fitness
+    for value, stopped in ((0.999, True), (0.0, False)):
+        backend = CountingBackend()
+        hurdle = Hurdle(HurdleConfig(enabled=True, tasks=3))
+        hurdle.value = value
+        evaluator = SearchEvaluator(backend, tasks, MEMORY, FecConfig(enabled=False), hurdle)
+        fitness = evaluator.evaluate(program, seed=5)
+        if stopped:
+            assert backend.full_tasks == [3]
+            assert fitness == pytest.approx(combine(per_task[:3]), rel=1e-12)
+            assert evaluator.stats.hurdle_skipped_tasks == 5
+        else:
+            assert backend.full_tasks == [3, 5]
+            assert fitness == pytest.approx(combine(per_task), rel=1e-12)
+        assert evaluator.stats.task_evaluations == sum(backend.full_tasks)
+
+
 def test_a_population_pickled_with_a_list_of_fitness_loads_as_an_array():
     """Checkpoints written before the fitness became an array('d') still load."""
     import pickle

@@ -147,6 +147,14 @@ class SearchEvaluator:
         self._generation = dce.generation
         self.memoize = MEMOIZE
         self._singles: dict[int, TaskSet] = {}
+        # a hurdle's two stages when FEC missed every task (the usual case): the first
+        # ``hurdle.tasks`` tasks, then the rest, each run as a set of its own
+        self._stages: dict[tuple[int, ...], TaskSet] = {}
+        if hurdle is not None and 1 < hurdle.config.tasks < tasks.num_tasks:
+            k = hurdle.config.tasks
+            for part in (range(k), range(k, tasks.num_tasks)):
+                if len(part) > 1:
+                    self._stages[tuple(part)] = tasks.subset(list(part))
         # children evaluated as written: fingerprints of recent programs by object, for the
         # children that are exact copies (mutate_prob < 1)
         share = caches.share_bytes("memos")
@@ -421,7 +429,8 @@ class SearchEvaluator:
                 if subset is self.tasks:  # every task ran: remember them all
                     memo[:] = fitness
                 else:
-                    memo[todo[0]] = fitness[0]
+                    for i, j in zip(todo, positions, strict=True):
+                        memo[i] = fitness[j]
             else:
                 for i, j in zip(todo, positions, strict=True):
                     per_task[i] = fitness[j]
@@ -433,13 +442,17 @@ class SearchEvaluator:
         """The task set to run for ``tasks`` and the positions of ``tasks`` in its results.
 
         Tasks are independent (each has its own random streams), so running extra tasks
-        changes nothing for the others. One task runs alone (what a hurdle needs); more run as
-        the whole set, which a backend has set up once, rather than as ever new subsets."""
+        changes nothing for the others. One task runs alone, and so does each of a hurdle's
+        two stages over all tasks (the work a hurdle saves); other groups run as the whole
+        set, which a backend has set up once, rather than as ever new subsets."""
         if len(tasks) == 1:
             subset = self._singles.get(tasks[0])
             if subset is None:
                 subset = self._singles[tasks[0]] = self.tasks.subset([tasks[0]])
             return subset, [0]
+        stage = self._stages.get(tuple(tasks)) if self._stages else None
+        if stage is not None:
+            return stage, list(range(len(tasks)))
         return self.tasks, tasks
 
 

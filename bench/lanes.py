@@ -9,7 +9,7 @@ bit-identical fitness.
 
 Programs: for a config with start programs (``--starts``, default bench/figure5_start/ for
 configs/figure5.toml), ``--mutants`` mutants of each (one to three of the config's
-mutations, dead code removed), as a search population holds them; otherwise random programs
+mutations, dead code removed, as the search's evaluator runs them); otherwise random programs
 of the config's space and their mutants. Tasks: the config's first T_search (its first task
 spec re-seeded as a run of ``--seed`` draws it), at each ``--tasks`` count.
 
@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--tasks: expected comma-separated integers, got {args.tasks!r}")
     if any(n < 1 for n in counts):
         parser.error("--tasks: every count must be at least 1")
+    missing = [str(p) for p in starts if not p.is_file()]
+    if missing:
+        parser.error(f"--starts: no such file: {', '.join(missing)}")
     progs = programs(cfg, starts, args.mutants, args.seed)
     rows = []
     for n in counts:

@@ -23,7 +23,8 @@ lanes_bench = load_bench("lanes")
 @pytest.mark.parametrize(("num_tasks", "lanes"), [
     (1, 2), (2, 2), (3, 4), (4, 4), (5, 8), (8, 8), (9, 16), (10, 16), (16, 16),
     # beyond 16, the width whose groups pad least: 20 tasks as 3 × 8 lanes, not 2 × 16
-    (17, 8), (20, 8), (22, 8), (32, 16), (100, 16)])
+    (17, 8), (20, 8), (22, 8), (32, 16), (100, 16),
+    (0, 2)])  # no task set is empty, but the rule does not break on one
 def test_lanes_for(num_tasks, lanes):
     assert lanes_for(num_tasks) == lanes
 
@@ -74,6 +75,18 @@ def test_every_width_gives_bit_identical_results(mode):
     assert len(set(runs[16].fitness.tolist())) > 1  # the tasks do differ
 
 
+def test_every_width_gives_the_same_fingerprints():
+    """The search's FEC fingerprints (a short recorded run, hashed natively) do not depend on
+    the width either: a cache filled at one width serves another."""
+    program = parse(NETWORK)
+    tasks = build_tasks(TaskSpec("nonlinear", 8, 50, 20, 20))
+    options = EvalOptions(seed=1, max_train_steps=10, max_valid_steps=10)
+    prints = {w: LlvmBackend(mode="interpret", lanes=w, shared=False).fingerprints(
+        program, tasks, MemoryConfig(4, 8, 2), options) for w in LANE_WIDTHS}
+    assert all(prints[w] == prints[16] for w in LANE_WIDTHS)
+    assert len(prints[16]) == 20
+
+
 def test_the_bench_end_to_end(tmp_path):
     out = tmp_path / "lanes.json"
     code = lanes_bench.main(["--tasks", "3,20", "--mutants", "2", "--repeats", "1",
@@ -87,7 +100,11 @@ def test_the_bench_end_to_end(tmp_path):
     assert set(rows[1]["us_per_eval"]) == {str(w) for w in LANE_WIDTHS}
 
 
-def test_the_bench_rejects_bad_task_counts(tmp_path, capsys):
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--tasks", "5,x"], "--tasks"), (["--tasks", "0"], "--tasks"),
+    (["--starts", "no/such.amz"], "no such file")])
+def test_the_bench_rejects_bad_arguments(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit):
-        lanes_bench.main(["--tasks", "5,x", "--out", str(tmp_path / "x.json")])
-    assert "--tasks" in capsys.readouterr().err
+        lanes_bench.main([*argv, "--out", str(tmp_path / "x.json")])
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()

@@ -24,11 +24,12 @@ from amzc.rng import derive_key
 from amzc.syntax import MemoryConfig
 from amzc.tasks.taskset import TaskSet
 
-MAX_LANES = 16  # two AVX-512 registers per slot; wider only lengthens the pad
-LANE_WIDTHS = (2, 4, 8, 16)
+MAX_LANES = 16  # two AVX-512 registers per slot
+LANE_WIDTHS = (2, 4, 8, MAX_LANES)
 # What a group costs beyond its lanes' work (the interpreter's dispatch and the loop around
 # each instruction run once per group), in lanes' work: about 1 on Figure 5's shape (F = 8,
-# matrix ops), about 2 on the demo's (F = 4, scalar and vector ops), by bench/lanes.py.
+# matrix ops), about 3 on the demo's (F = 4, scalar and vector ops), by bench/lanes.py; 2
+# keeps the demo's 10 tasks at 16 lanes (a tie with 4, going to the wider).
 GROUP_COST_LANES = 2
 # Generated code keeps a task group's memory in a stack array up to this size (where LLVM can
 # promote it to registers), and beyond it in a buffer the caller allocates: a thread's stack
@@ -40,9 +41,10 @@ def lanes_for(num_tasks: int) -> int:
     """Lanes per group: the width whose groups, pad lanes included, cost least, ties going
     to the wider. Up to 16 tasks that is the next power of two ≥ the task count (at least
     2); beyond, a narrower width can waste fewer pad lanes: 20 tasks run as three groups of
-    8 (24 lanes) rather than two of 16 (32 lanes), a quarter less native time on Figure 5's
-    programs (bench/results/lanes.json). Every width gives bit-identical results."""
-    return min(LANE_WIDTHS, key=lambda w: (-(-num_tasks // w) * (w + GROUP_COST_LANES), -w))
+    8 (24 lanes) rather than two of 16 (32 lanes), a quarter less interpreted time on
+    Figure 5's programs (bench/results/lanes.json). Every width gives bit-identical results."""
+    k = max(num_tasks, 1)
+    return min(LANE_WIDTHS, key=lambda w: (-(-k // w) * (w + GROUP_COST_LANES), -w))
 
 
 @dataclass(frozen=True)

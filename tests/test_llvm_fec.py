@@ -109,7 +109,7 @@ def test_search_evaluator_adopts_a_restored_cache_as_native():
 def test_fingerprint_and_lookups_in_one_call(text):
     """A ``fec_runner`` returns what the fingerprint run and ``lookup_tasks`` give, and leaves
     the cache as they would, whether the tasks hit or miss."""
-    tasks = build_tasks(TaskSpec("linear", 4, 20, 20, 11))  # two groups of lanes
+    tasks = build_tasks(TaskSpec("linear", 4, 20, 20, 20))  # three groups of 8 lanes, one padded
     memory = MemoryConfig(4, 3, 1)
     options = EvalOptions(seed=FEC_SEED, max_train_steps=10, max_valid_steps=10)
     program = parse(text)

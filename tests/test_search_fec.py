@@ -65,7 +65,7 @@ def test_equivalent_programs_share_fingerprints():
     "def Setup():\n  s2 = gaussian(0.0, 2.0)\ndef Predict():\n  s1 = s2 * s0\n",
 ])
 def test_native_fingerprints_equal_those_of_run_outputs(text, mode):
-    tasks = build_tasks(TaskSpec("linear", 4, 20, 20, 11))  # two groups of lanes
+    tasks = build_tasks(TaskSpec("linear", 4, 20, 20, 20))  # three groups of 8 lanes, one padded
     memory = MemoryConfig(4, 3, 1)
     options = EvalOptions(seed=FEC_SEED, max_train_steps=10, max_valid_steps=10)
     keys = task_keys(tasks.task_ids)

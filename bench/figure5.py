@@ -385,13 +385,9 @@ def merge(paths: list[Path], out: Path) -> dict:
               "minutes": minutes.pop() if len(minutes) == 1 else "mixed",
               "seeds": [r["seed"] for r in runs], "levers": lever_rows(runs), "runs": runs}
     # the plot says where the runs started, as a run's own report does
-    inits = {json.dumps(init) for init in starts}
-    if inits == {json.dumps("random")}:
-        start = "random programs"
-    elif len(inits) == 1 and inits != {json.dumps("mixed")}:
-        start = f"population.init = {json.loads(inits.pop())}"
-    else:
-        start = MIXED_STARTS
+    init = _common(starts)
+    start = ("random programs" if init == "random" else MIXED_STARTS if init == "mixed"
+             else f"population.init = {init}")
     report(result, out, start)
     return result
 
@@ -403,9 +399,14 @@ def _init(data: dict) -> object:
     """The population.init of a result's runs ("random" unless overridden); a merged
     result's, if all its inputs had the same, else "mixed"."""
     if "merged_from" in data:
-        inits = {json.dumps(_init(d)) for d in data["merged_from"]}
-        return json.loads(inits.pop()) if len(inits) == 1 else "mixed"
+        return _common([_init(d) for d in data["merged_from"]])
     return (data.get("overrides") or {}).get("population.init", "random")
+
+
+def _common(inits: list[object]) -> object:
+    """The one population.init of several results, or "mixed"."""
+    distinct = {json.dumps(init) for init in inits}
+    return json.loads(distinct.pop()) if len(distinct) == 1 else "mixed"
 
 
 if __name__ == "__main__":

@@ -309,12 +309,13 @@ class CountingBackend(NumpyBackend):
         return super().run(program, tasks, memory, options, record)
 
 
+@pytest.mark.parametrize("stage", [1, 3])
 @pytest.mark.parametrize("random_fill", [False, True])
-def test_a_hurdle_of_several_tasks_runs_only_those_before_deciding(random_fill):
+def test_a_hurdle_runs_only_its_tasks_before_deciding(random_fill, stage):
     """With ``hurdles.tasks = 3`` of 8, a candidate below the hurdle costs 3 tasks' work,
     one above it 3 then 5 (each task once), and its fitness is that of the whole set
     (once the 3-task stage ran as the whole set: a stopped candidate cost all 8, and one with
-    live random fills that passed cost 16)."""
+    live random fills that passed cost 16; with a stage of 1, the rest ran as all 8)."""
     tasks = build_tasks(TaskSpec("linear", 4, 30, 20, 8))
     fill = "  v1 = gaussian(0.0, 0.1)\n" if random_fill else ""
     program = parse("def Setup():\n  s2 = 0.1\n" + fill + "def Predict():\n"
@@ -323,16 +324,16 @@ def test_a_hurdle_of_several_tasks_runs_only_those_before_deciding(random_fill):
     per_task = NumpyBackend().run(program, tasks, MEMORY, EvalOptions(seed=5)).fitness
     for value, stopped in ((0.999, True), (0.0, False)):
         backend = CountingBackend()
-        hurdle = Hurdle(HurdleConfig(enabled=True, tasks=3))
+        hurdle = Hurdle(HurdleConfig(enabled=True, tasks=stage))
         hurdle.value = value
         evaluator = SearchEvaluator(backend, tasks, MEMORY, FecConfig(enabled=False), hurdle)
         fitness = evaluator.evaluate(program, seed=5)
         if stopped:
-            assert backend.full_tasks == [3]
-            assert fitness == pytest.approx(combine(per_task[:3]), rel=1e-12)
-            assert evaluator.stats.hurdle_skipped_tasks == 5
+            assert backend.full_tasks == [stage]
+            assert fitness == pytest.approx(combine(per_task[:stage]), rel=1e-12)
+            assert evaluator.stats.hurdle_skipped_tasks == 8 - stage
         else:
-            assert backend.full_tasks == [3, 5]
+            assert backend.full_tasks == [stage, 8 - stage]
             assert fitness == pytest.approx(combine(per_task), rel=1e-12)
         assert evaluator.stats.task_evaluations == sum(backend.full_tasks)
 

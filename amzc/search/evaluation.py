@@ -146,15 +146,14 @@ class SearchEvaluator:
         self._all_tasks = list(range(tasks.num_tasks))
         self._generation = dce.generation
         self.memoize = MEMOIZE
-        self._singles: dict[int, TaskSet] = {}
-        # a hurdle's two stages when FEC missed every task (the usual case): the first
-        # ``hurdle.tasks`` tasks, then the rest, each run as a set of its own
-        self._stages: dict[tuple[int, ...], TaskSet] = {}
-        if hurdle is not None and 1 < hurdle.config.tasks < tasks.num_tasks:
+        # task subsets run as sets of their own (_subset): single tasks, made on first use,
+        # and a hurdle's two stages when FEC missed every task (the usual case): the first
+        # ``hurdle.tasks`` tasks, then the rest
+        self._subsets: dict[tuple[int, ...], TaskSet] = {}
+        if hurdle is not None and hurdle.config.tasks < tasks.num_tasks:
             k = hurdle.config.tasks
             for part in (range(k), range(k, tasks.num_tasks)):
-                if len(part) > 1:
-                    self._stages[tuple(part)] = tasks.subset(list(part))
+                self._subsets[tuple(part)] = tasks.subset(list(part))
         # children evaluated as written: fingerprints of recent programs by object, for the
         # children that are exact copies (mutate_prob < 1)
         share = caches.share_bytes("memos")
@@ -445,15 +444,15 @@ class SearchEvaluator:
         changes nothing for the others. One task runs alone, and so does each of a hurdle's
         two stages over all tasks (the work a hurdle saves); other groups run as the whole
         set, which a backend has set up once, rather than as ever new subsets."""
-        if len(tasks) == 1:
-            subset = self._singles.get(tasks[0])
-            if subset is None:
-                subset = self._singles[tasks[0]] = self.tasks.subset([tasks[0]])
-            return subset, [0]
-        stage = self._stages.get(tuple(tasks)) if self._stages else None
-        if stage is not None:
-            return stage, list(range(len(tasks)))
-        return self.tasks, tasks
+        if len(tasks) == self.tasks.num_tasks:  # every task (indices are distinct)
+            return self.tasks, tasks
+        key = tuple(tasks)
+        subset = self._subsets.get(key)
+        if subset is None:
+            if len(tasks) > 1:
+                return self.tasks, tasks
+            subset = self._subsets[key] = self.tasks.subset(tasks)
+        return subset, list(range(len(tasks)))
 
 
 class _AsWritten:

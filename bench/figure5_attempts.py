@@ -23,7 +23,8 @@ took within its attempt (to within ``run.progress_every``, 10,000: the log keeps
 before each progress record).
 
 Usage: python bench/figure5_attempts.py [--settings 1000:200000,200:100000] [--minutes 30]
-       [--seed 1] [--spread 1] [--success 0.9] [--jobs N] [--keep-runs DIR] [--out FILE]
+       [--seed 1] [--spread 1] [--success 0.9] [--set KEY=VALUE ...] [--jobs N]
+       [--keep-runs DIR] [--out FILE]
 """
 
 from __future__ import annotations
@@ -45,9 +46,11 @@ CONFIG = ROOT / "configs" / "figure5.toml"
 RESULTS = ROOT / "bench" / "results" / "figure5_attempts.json"
 
 
-def overrides(population: int, window: int, minutes: float, spread: float) -> dict:
+def overrides(population: int, window: int, minutes: float, spread: float,
+              extra: dict | None = None) -> dict:
     """configs/figure5.toml turned into one population searching the linear island's tasks
-    (as its [[migration.groups]] has them), experiments ending on a stalled window."""
+    (as its [[migration.groups]] has them), experiments ending on a stalled window; ``extra``
+    (``--set``) last, so it can change any of it."""
     linear = {"kind": "linear", "num_train": 100, "num_valid": 100}
     return {
         "migration.islands": 0, "migration.groups": [],
@@ -60,6 +63,7 @@ def overrides(population: int, window: int, minutes: float, spread: float) -> di
         "stop.max_stagnation": window, "stop.stagnation_delta": 0.01,
         "stop.max_time_s": minutes * 60, "run.max_experiments": 0,
         "run.checkpoint_every": 0, "run.progress_every": 10000,
+        **(extra or {}),
     }
 
 
@@ -86,7 +90,8 @@ def run_setting(population: int, window: int, args: argparse.Namespace, folder: 
 
     wall, cpu = time.time(), time.process_time()
     result = amzc.evolve(CONFIG, seed=args.seed, out=folder, force=True,
-                         overrides=overrides(population, window, args.minutes, args.spread))
+                         overrides=overrides(population, window, args.minutes, args.spread,
+                                             args.extra))
     wall, cpu = time.time() - wall, time.process_time() - cpu
     found = attempts(read_log(folder / "progress.jsonl"), args.success)
     return {"population": population, "window": window, "wall_s": wall, "cpu_s": cpu,
@@ -119,8 +124,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="settings run at a time (default: all, at most one per core)")
     parser.add_argument("--keep-runs", type=Path, help="keep the run folders here")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for every setting, as amzc evolve --set "
+                        "(e.g. population.tournament=30); repeatable")
     args = parser.parse_args(argv)
     settings = parse_settings(parser, args.settings)
+    from amzc.errors import AmzConfigError
+    from amzc.search.config import load_config, parse_override
+    try:
+        args.extra = dict(parse_override(text) for text in args.sets)
+        load_config(CONFIG, overrides=overrides(1000, 1, 1.0, args.spread, args.extra))
+    except AmzConfigError as error:
+        parser.error(str(error))
     if not args.minutes > 0:
         parser.error("--minutes must be > 0")
     base = args.keep_runs or Path(tempfile.mkdtemp(prefix="amzc-attempts-"))
@@ -139,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"benchmark": "figure5_attempts", "revision": git_revision(),
               "date": time.strftime("%Y-%m-%d"), "config": str(CONFIG.relative_to(ROOT)),
               "minutes": args.minutes, "seed": args.seed, "spread": args.spread,
-              "success": args.success, "rows": rows}
+              "success": args.success, "overrides": args.extra, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")

@@ -46,9 +46,28 @@ def test_overrides_make_a_valid_one_population_linear_config():
 def test_a_short_run_end_to_end(tmp_path):
     out = tmp_path / "attempts.json"
     assert attempts_bench.main(["--settings", "20:500", "--minutes", "0.05",
+                                "--set", "population.tournament=5",
                                 "--out", str(out), "--keep-runs", str(tmp_path)]) == 0
-    (row,) = json.loads(out.read_text())["rows"]
+    result = json.loads(out.read_text())
+    assert result["overrides"] == {"population.tournament": 5}
+    (row,) = result["rows"]
     assert (row["population"], row["window"]) == (20, 500)
     assert row["attempts"] >= 1 and row["individuals"] > 0 and row["cpu_s"] > 0
     assert row["rate"] == row["successes"] / row["attempts"]
     assert all(0 <= f <= 1 for f in row["best_per_attempt"])
+
+
+def test_set_overrides_every_setting_last_and_bad_ones_are_refused(tmp_path, capsys):
+    import pytest
+
+    from amzc.search.config import load_config
+
+    extra = {"population.tournament": 30, "population.size": 50}
+    cfg = load_config(attempts_bench.CONFIG, overrides=attempts_bench.overrides(
+        200, 100000, 1.0, 1.0, extra))
+    assert cfg.tournament_size == 30 and cfg.population_size == 50  # --set wins
+    with pytest.raises(SystemExit) as stop:
+        attempts_bench.main(["--set", "population.tournament=abc", "--out",
+                             str(tmp_path / "x.json")])
+    assert stop.value.code == 2 and "population.tournament" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()

@@ -138,6 +138,13 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # worker sat idle 70 % of the time (a first try, stopped after 5 minutes)
     "teacher_pop_100": ({"population.size": 100, "migration.interval": 10000,
                          "migration.groups": [{**LINEAR_20, "population": 1000}]}, 2),
+    # teacher_pop_100 with a linear island that takes no migrants (one_way): a teacher
+    # island of 100 sends 10 programs a round, so the linear island's 100 arrivals were
+    # about nine in ten its own members back, and that run's linear island found no SGD
+    # in 51 attempts (seed 1's found it within 4-23 in six other runs)
+    "teacher_pop_100_one_way": ({"population.size": 100, "migration.interval": 10000,
+                                 "migration.groups": [{**LINEAR_20, "population": 1000,
+                                                       "takes_migrants": False}]}, 2),
     # tasks_20 with the teacher island's search tasks' features scaled per task by factors in
     # [0.8, 1.25] (`scale_spread = 1.25`; T_select, the final tasks and the linear island's
     # tasks stay unscaled): on isotropic inputs the Hebbian rule ties SGD (0.257 against

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from amzc.cli import app
 from amzc.errors import AmzConfigError
 from amzc.search.checkpoint import load_checkpoint
-from amzc.search.config import load_config
+from amzc.search.config import load_config, parse_config
 from amzc.search.island_run import start_islands
 from amzc.search.islands import LocalPool
 from amzc.search.progress import read_log, without_times
@@ -152,6 +152,8 @@ def test_island_groups_search_their_own_tasks_and_feed_the_main_islands(tmp_path
     main, cheap = progress[-1]["groups"]
     assert main["individuals"] + cheap["individuals"] == progress[-1]["individuals"]
     assert main["individuals"] == cheap["individuals"] // 2  # rounds of 2 × 50 and 200
+    raw = [r for r in read_log(tmp_path / "a" / "progress.jsonl") if r["kind"] == "progress"]
+    assert all(g["busy_s"] > 0 for g in raw[-1]["groups"])  # time in rounds: not compared
     assert main["best_fitness"] == progress[-1]["best_fitness"]
 
 
@@ -508,3 +510,32 @@ def test_fresh_tasks_islands_of_one_group_exchange_migrants_as_other_tasks(tmp_p
                     assert keys != {groups[island]}
                     again += keys <= {origins[2], origins[3]}  # from the group, another draw
     assert kept and again
+
+
+def test_groups_that_wait_for_the_others_rounds_get_an_interval_that_matches_them(caplog):
+    """An island group that spends much less time in its rounds than the busiest group
+    idles (pipelined rounds wait for the slowest island): the run's end says so, with the
+    interval that would make the rounds last about as long."""
+    from amzc.search.island_run import IDLE_MIN_BUSY_S, IslandSearch
+
+    cfg = parse_config(GROUPS)  # islands 0-1 main (interval 50), 2 the group (200)
+    search = IslandSearch(cfg, pool=None, island_count=3)  # type: ignore[arg-type]
+    search.busy = [60.0, 62.0, 100.0]
+    (message,) = search.idle_warnings()
+    assert "experiment's own tasks" in message and "61%" in message
+    assert "migration.interval = 82 (now 50)" in message  # 50 / 0.61
+    search.busy = [100.0, 100.0, 40.0]
+    (message,) = search.idle_warnings()
+    assert "island group 1" in message and "migration.groups[1].interval = 500 (now 200)" \
+        in message
+    search.busy = [90.0, 90.0, 100.0]
+    assert search.idle_warnings() == []  # within 20 %
+    search.busy = [1.0, 1.0, IDLE_MIN_BUSY_S / 2]
+    assert search.idle_warnings() == []  # too short to tell
+    search.busy = [60.0, 62.0, 100.0]
+    search.promoted = {2}  # a promoted island runs with the main islands' interval
+    assert search.idle_warnings() == []
+    search.promoted = set()
+    with caplog.at_level(logging.WARNING, logger="amzc.search"):
+        search.end()
+    assert "cores idled 39% of the time" in caplog.text

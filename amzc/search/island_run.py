@@ -19,6 +19,7 @@ together, and are checked between rounds."""
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,12 @@ from amzc.syntax import Program
 from amzc.tasks import TaskSpec
 
 _MIGRATION_SEED = 4  # purpose mixed into the migration RNG's seed
+# an island group busy less than this share of the busiest group's time gets a warning; the
+# hint needs rounds enough to mean something (a run of a few seconds is all start-up)
+IDLE_WARNING = 0.8
+IDLE_MIN_BUSY_S = 20.0
+
+log = logging.getLogger("amzc.search")
 
 
 def island_groups(config: ExperimentConfig, count: int) -> list[IslandGroup | None]:
@@ -118,6 +125,9 @@ class IslandSearch:
         self.in_flight = 0  # rounds sent to the islands and not collected
         self.pending: list[list[RoundResult]] = []  # rounds collected and not processed
         self.arrivals: list[list[Migrant]] = []  # sampled from the last round processed
+        # each island's time in its rounds, this experiment (wall: an island that is not in a
+        # round is waiting for the slowest island's round, with pipelined rounds)
+        self.busy: list[float] = [0.0] * island_count
 
     def start(self, state: RunState) -> None:
         cfg = self.config
@@ -138,10 +148,12 @@ class IslandSearch:
         self.migration_pool = []
         self.in_flight = 0
         self.pending = []
+        self.busy = [0.0] * self.island_count
         if saved:
             self.migration_rng.setstate(saved["migration_rng"])
             self.migration_pool = saved["migration_pool"]
             self.pending = saved["pending"]
+            self.busy = list(saved.get("busy", self.busy))  # absent before the field
         if not isinstance(state.population, IslandsPopulation):
             state.population = IslandsPopulation(cfg.population_size, main=self.main)
         self.population = state.population
@@ -238,6 +250,8 @@ class IslandSearch:
             self._send([[] for _ in range(n)])
         results = self._next_round()
         reports = [report for report, _ in results]
+        for report in reports:
+            self.busy[report.island] += report.busy_s
         self._promote(reports)
         emigrants = [e for _, e in results]
         configs = self.configs  # as of the round these arrivals travel with
@@ -299,19 +313,25 @@ class IslandSearch:
         restarts, so a log shows what each found."""
         if not self.main:
             return {}
-        groups = self.config.migration.groups
-        numbers = [0 if g is None else next(k for k, h in enumerate(groups, 1) if h is g)
-                   for g in self.groups]
+        numbers = self._group_numbers()
         rows: dict[int, list[IslandReport]] = {}
         for report in self.population.reports:
             rows.setdefault(numbers[report.island], []).append(report)
         return {"groups": [self._group_row(number, mine)
                            for number, mine in sorted(rows.items())]}
 
+    def _group_numbers(self) -> list[int]:
+        """Each island's group number: 0 outside any group, then the groups from 1 in
+        the config's order."""
+        groups = self.config.migration.groups
+        return [0 if g is None else next(k for k, h in enumerate(groups, 1) if h is g)
+                for g in self.groups]
+
     def _group_row(self, number: int, reports: list[IslandReport]) -> dict[str, Any]:
         row = {"group": number, "individuals": sum(r.individuals for r in reports),
                "best_fitness": max(r.best_fitness for r in reports),
-               "restarts": sum(r.restarts for r in reports)}
+               "restarts": sum(r.restarts for r in reports),
+               "busy_s": round(sum(self.busy[r.island] for r in reports), 3)}
         if any(self._promotable(r.island) for r in reports):
             row["promoted"] = sum(r.promoted for r in reports)
         return row
@@ -328,10 +348,49 @@ class IslandSearch:
                           "migration_rng": self.migration_rng.getstate(),
                           "migration_pool": self.migration_pool, "pending": self.pending,
                           "promoted": sorted(self.promoted),
-                          "promote_next": sorted(self.promote_next)}
+                          "promote_next": sorted(self.promote_next), "busy": self.busy}
 
     def end(self) -> None:
         self.drain(keep=False)
+        for message in self.idle_warnings():
+            log.warning(message)
+
+    def idle_warnings(self) -> list[str]:
+        """Island groups (0: the islands on the experiment's own tasks) whose islands spent
+        much less time in their rounds than the busiest group's: they waited for the
+        slower islands' rounds, and their cores idled. Rounds of equal duration keep every
+        core busy; each message says which interval would give them."""
+        if self.island_count < 2:
+            return []
+        configured = self.config.migration.groups
+        numbers = self._group_numbers()
+        per_group: dict[int, list[float]] = {}
+        for island, busy in enumerate(self.busy):
+            if island in self.promoted:  # it searches with the main islands' interval now
+                continue
+            per_group.setdefault(numbers[island], []).append(busy)
+        mean = {k: sum(v) / len(v) for k, v in per_group.items()}
+        busiest = max(mean.values(), default=0.0)
+        if len(mean) < 2 or busiest < IDLE_MIN_BUSY_S:
+            return []
+        messages = []
+        for number, busy in sorted(mean.items()):
+            share = busy / busiest
+            if share >= IDLE_WARNING:
+                continue
+            if number == 0:
+                key, interval, what = ("migration.interval", self.config.migration.interval,
+                                       "the islands on the experiment's own tasks")
+            else:
+                group = configured[number - 1]
+                interval = group_config(self.config, group).migration.interval
+                key, what = f"migration.groups[{number}].interval", f"island group {number}"
+            messages.append(
+                f"{what} spent {share:.0%} as long in their rounds as the busiest islands: "
+                f"they waited for the others' rounds, and their cores idled "
+                f"{1 - share:.0%} of the time. Rounds of equal duration keep every core busy: "
+                f"{key} = {round(interval / share)} (now {interval}) would about match them")
+        return messages
 
     def close(self) -> None:
         self.pool.close()

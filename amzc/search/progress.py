@@ -27,8 +27,11 @@ TIME_SUFFIXES = ("_s", "_per_s")
 
 
 def without_times(record: dict[str, Any]) -> dict[str, Any]:
-    """A record without its wall-clock fields (what determinism promises to repeat)."""
-    return {k: v for k, v in record.items() if not k.endswith(TIME_SUFFIXES)}
+    """A record without its wall-clock fields (what determinism promises to repeat), also
+    in the records it lists (island groups' rows)."""
+    return {k: [without_times(x) if isinstance(x, dict) else x for x in v]
+            if isinstance(v, list) else v
+            for k, v in record.items() if not k.endswith(TIME_SUFFIXES)}
 
 
 class JsonlLog:

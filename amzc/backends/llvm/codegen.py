@@ -26,6 +26,7 @@ from llvmlite import ir
 from amzc.evaluate import TWO_OVER_PI
 from amzc.fec import HASH_MULTIPLIER
 from amzc.ops import NO_OP, OPS, Op
+from amzc.rng import GOLDEN
 from amzc.syntax import DRAWS_ONLY, Component, Program
 
 from . import lowering
@@ -36,7 +37,8 @@ ENTRY = "amz_run"
 
 # Slots of the i64 parameter block amz_run reads (doubles stored as their bits).
 PARAMS = (
-    "train_x", "train_y", "valid_x", "valid_y", "keys",
+    "train_x", "train_y", "valid_x", "valid_y",
+    "task_ids", "seed_key",  # (G, W) u64 task ids (pad lanes 0); derive_key(seed) as i64
     "num_tasks", "groups", "num_train", "epochs", "total_steps", "num_valid", "valid_steps",
     "max_abs_error", "fitness_out", "memory_out",  # outputs are lane-major (write_back)
     "record", "record_steps", "train_errors", "valid_errors", "train_counts", "valid_counts",
@@ -247,7 +249,13 @@ class Driver:
     def group(self) -> None:
         b, w = self.b, self.w
         g = self.get(self.g)
-        keys = b.load(self.lane_ptr(self.param("keys", PTR), g, I64), typ=self.ivec, align=8)
+        # each lane's stream key, derive_key(seed, task id) (amzc/rng.py): the seed's part
+        # comes with the call, the task's is mixed in here, so a new seed costs Python
+        # one mix64 rather than one key per task
+        ids = b.load(self.lane_ptr(self.param("task_ids", PTR), g, I64), typ=self.ivec, align=8)
+        mixed = b.add(b.xor(self.emitter.isplat(self.param("seed_key")), ids),
+                      lowering.splat(self.ivec, lowering.u64(GOLDEN)))
+        keys = lowering.mix64(b, mixed, lambda x: lowering.splat(self.ivec, x))
         b.store(keys, self.emitter.keys)
         b.store(keys, self.hash)  # fingerprints start from the lane's task key
         lanes = b.sub(self.param("num_tasks"), b.mul(g, self.const(w)))

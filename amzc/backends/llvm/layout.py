@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from amzc.caches import BoundedCache
 from amzc.errors import AmzConfigError
 from amzc.ops import MATRIX, SCALAR, VECTOR
-from amzc.rng import derive_key
+from amzc.rng import MASK64
 from amzc.syntax import MemoryConfig
 from amzc.tasks.taskset import TaskSet
 
@@ -123,9 +122,6 @@ class Shape:
                 f"_W{self.lanes}_{kind}")
 
 
-KEY_SEEDS = 64  # seeds whose lane keys a LaneData keeps
-
-
 class LaneData:
     """A task set rearranged with the task axis innermost and padded to whole groups:
     ``train_x[g, e, t, i, l]`` is feature i of the t-th example that task g·W + l visits in
@@ -147,20 +143,11 @@ class LaneData:
         self.train_y = _lanes_last(train_y, pad, w)  # (G, E, N, W)
         self.valid_x = _lanes_last(tasks.valid_x, pad, w)  # (G, Nv, F, W)
         self.valid_y = _lanes_last(tasks.valid_y, pad, w)  # (G, Nv, W)
-        self.task_ids = np.asarray(tasks.task_ids)
-        # A search evaluates with a new seed per child that has random ops, so the keys of
-        # every seed would grow without end (~10 MB a minute on Figure 5's setting once
-        # random fills were live): a few recent seeds are kept, the rest recomputed.
-        self._keys: BoundedCache[np.ndarray] = BoundedCache(KEY_SEEDS)
-
-    def keys(self, seed: int) -> np.ndarray:
-        """Random-stream keys per lane, ``derive_key(seed, task_id)`` (pad lanes: 0)."""
-        keys = self._keys.get(seed)
-        if keys is None:
-            flat = np.zeros(self.groups * self.lanes, dtype=np.uint64)
-            flat[: self.num_tasks] = [derive_key(seed, int(t)) for t in self.task_ids]
-            keys = self._keys.put(seed, flat.reshape(self.groups, self.lanes))
-        return keys
+        # the tasks' ids per lane (pad lanes: 0), which the generated code mixes with the
+        # seed's key into each lane's random-stream key, derive_key(seed, task_id)
+        ids = np.zeros(self.groups * self.lanes, dtype=np.uint64)
+        ids[: self.num_tasks] = [int(t) & MASK64 for t in tasks.task_ids]
+        self.task_id_lanes = ids.reshape(self.groups, self.lanes)
 
 
 def _lanes_last(a: np.ndarray, pad: int, w: int) -> np.ndarray:

@@ -41,9 +41,17 @@ Num = float | ir.Value  # a data field: a Python float or a double IR value
 UNROLL_LIMIT = 64
 
 
-def _u64(x: int) -> int:
+def u64(x: int) -> int:
     """An unsigned 64-bit constant as the signed value llvmlite prints."""
     return x - (1 << 64) if x >= 1 << 63 else x
+
+
+def mix64(b: ir.IRBuilder, z: ir.Value, iconst: Callable[[int], ir.Value]) -> ir.Value:
+    """amzc/rng.py's ``mix64`` (SplitMix64's finalizer), scalar or lane-wise."""
+    for shift, mult in ((30, MIX1), (27, MIX2)):
+        z = b.xor(z, b.lshr(z, iconst(shift)))
+        z = b.mul(z, iconst(u64(mult)))
+    return b.xor(z, b.lshr(z, iconst(31)))
 
 
 def uniform01(b: ir.IRBuilder, state: ir.Value, iconst: Callable[[int], ir.Value],
@@ -51,12 +59,7 @@ def uniform01(b: ir.IRBuilder, state: ir.Value, iconst: Callable[[int], ir.Value
     """amzc/rng.py's uniform in (0, 1) of a SplitMix64 state ``key + (n + 1) * GOLDEN``:
     its mix64, then the top 52 bits as a double. Scalar or lane-wise, with ``iconst`` and
     ``fconst`` making constants of the state's and the result's type (``ftype``)."""
-    z = state
-    for shift, mult in ((30, MIX1), (27, MIX2)):
-        z = b.xor(z, b.lshr(z, iconst(shift)))
-        z = b.mul(z, iconst(_u64(mult)))
-    z = b.xor(z, b.lshr(z, iconst(31)))
-    top = b.uitofp(b.lshr(z, iconst(UNIFORM_SHIFT)), ftype)
+    top = b.uitofp(b.lshr(mix64(b, state, iconst), iconst(UNIFORM_SHIFT)), ftype)
     return b.fmul(b.fadd(top, fconst(0.5)), fconst(UNIFORM_SCALE))
 
 
@@ -235,7 +238,7 @@ class Emitter:
     def uniform01(self, n: Idx) -> ir.Value:
         """Output n of every lane's stream as a double in (0, 1)."""
         b = self.b
-        step = b.mul(b.add(self.i64(n), ir.Constant(I64, 1)), ir.Constant(I64, _u64(GOLDEN)))
+        step = b.mul(b.add(self.i64(n), ir.Constant(I64, 1)), ir.Constant(I64, u64(GOLDEN)))
         keys = b.load(self.keys, typ=self.ivec, align=8)
         return uniform01(b, b.add(keys, self.isplat(step)), self._iconst, self.const, self.vec)
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from amzc.errors import AmzConfigError
 from amzc.evaluate import FEC_RECORD_LIMIT, EvalOptions, RunOutput
+from amzc.rng import derive_key
 from amzc.tasks.taskset import TaskSet
 
 from .codegen import PARAMS, P
@@ -14,7 +15,14 @@ from .jit import Kernel
 from .layout import LaneData, Shape, lane_data
 
 _RECORD = P["record"]
-_KEYS = P["keys"]
+_SEED_KEY = P["seed_key"]
+
+
+def seed_key(seed: int) -> int:
+    """``derive_key(seed)`` as the signed 64-bit value the parameter block holds: the
+    generated code mixes each lane's task id into it (``derive_key(seed, task id)``)."""
+    key = derive_key(seed)
+    return key - (1 << 64) if key >= 1 << 63 else key
 
 
 class Call:
@@ -36,11 +44,12 @@ class Call:
         self.record_steps = min(total, n, FEC_RECORD_LIMIT)
         self.num_valid = nv
         self.seed = options.seed
-        self.keys = d.keys(options.seed)
         p = np.zeros(len(PARAMS), dtype=np.int64)
         for name, array in (("train_x", d.train_x), ("train_y", d.train_y),
-                            ("valid_x", d.valid_x), ("valid_y", d.valid_y), ("keys", self.keys)):
+                            ("valid_x", d.valid_x), ("valid_y", d.valid_y),
+                            ("task_ids", d.task_id_lanes)):
             p[P[name]] = array.ctypes.data
+        p[_SEED_KEY] = seed_key(options.seed)
         p[P["num_tasks"]] = self.num_tasks
         p[P["groups"]] = d.groups
         p[P["num_train"]] = n
@@ -89,8 +98,7 @@ class Call:
         """Key the random streams of the next calls by ``seed`` (the rest of the block stays)."""
         if seed != self.seed:
             self.seed = seed
-            self.keys = self.data.keys(seed)  # kept here while the block points at it
-            self.params[_KEYS] = self.keys.ctypes.data
+            self.params[_SEED_KEY] = seed_key(seed)
 
     def execute(self, kernel: Kernel, code: bytes | None, record: bool = False) -> None:
         """Run the kernel; results stay in the output buffers. A recorded run leaves the

@@ -516,18 +516,21 @@ def test_groups_that_wait_for_the_others_rounds_get_an_interval_that_matches_the
     """An island group that spends much less time in its rounds than the busiest group
     idles (pipelined rounds wait for the slowest island): the run's end says so, with the
     interval that would make the rounds last about as long."""
+    from types import SimpleNamespace
+
     from amzc.search.island_run import IDLE_MIN_BUSY_S, IslandSearch
 
     cfg = parse_config(GROUPS)  # islands 0-1 main (interval 50), 2 the group (200)
-    search = IslandSearch(cfg, pool=None, island_count=3)  # type: ignore[arg-type]
+    search = IslandSearch(cfg, SimpleNamespace(workers=3), island_count=3)  # type: ignore
     search.busy = [60.0, 62.0, 100.0]
     (message,) = search.idle_warnings()
     assert "experiment's own tasks" in message and "61%" in message
-    assert "migration.interval = 82 (now 50)" in message  # 50 / 0.61
+    assert "interval = 82 in [migration] (now 50)" in message  # 50 / 0.61
+    assert "to keep theirs" not in message  # the group has an interval of its own
     search.busy = [100.0, 100.0, 40.0]
     (message,) = search.idle_warnings()
-    assert "island group 1" in message and "migration.groups[1].interval = 500 (now 200)" \
-        in message
+    assert "island group 1" in message
+    assert "interval = 500 in the [[migration.groups]] table 1 (now 200)" in message
     search.busy = [90.0, 90.0, 100.0]
     assert search.idle_warnings() == []  # within 20 %
     search.busy = [1.0, 1.0, IDLE_MIN_BUSY_S / 2]
@@ -539,3 +542,55 @@ def test_groups_that_wait_for_the_others_rounds_get_an_interval_that_matches_the
     with caplog.at_level(logging.WARNING, logger="amzc.search"):
         search.end()
     assert "cores idled 39% of the time" in caplog.text
+    # islands sharing a worker run one after the other: one's wait is another's work
+    shared = IslandSearch(cfg, SimpleNamespace(workers=2), island_count=3)  # type: ignore
+    shared.busy = [60.0, 62.0, 100.0]
+    assert shared.idle_warnings() == []
+    # a group without an interval of its own takes [migration]'s: raising that alone
+    # would raise both
+    inherits = parse_config(GROUPS.replace("interval = 200\n", ""))
+    search = IslandSearch(inherits, SimpleNamespace(workers=3), island_count=3)  # type: ignore
+    search.busy = [60.0, 62.0, 100.0]
+    (message,) = search.idle_warnings()
+    assert "interval = 82 in [migration] (now 50), with interval = 50 set in the " \
+        "[[migration.groups]] table 1 to keep theirs" in message
+
+
+def test_the_time_in_rounds_survives_a_checkpoint_and_older_checkpoints_start_at_zero():
+    """``busy`` is saved with the islands' state and restored on resume (the logs that
+    resumed runs are compared on leave it out, as a timing); a checkpoint from before the
+    field resumes with zeros."""
+    from types import SimpleNamespace
+
+    from amzc.search.experiment import RunState
+    from amzc.search.island_run import IslandSearch
+
+    cfg = parse_config(GROUPS)
+
+    class Pool(SimpleNamespace):
+        workers = 3
+
+        def drop_all(self):
+            pass
+
+        def create_all(self, items):
+            pass
+
+        def call_all(self, method, args):
+            return [{"island": i} for i in range(len(args))]
+
+    search = IslandSearch(cfg, Pool(), island_count=3)
+    state = RunState(seed=1, rng_state=None, experiment=1,
+                     search_spec=cfg.search_tasks.spec)
+    search.start(state)
+    search.busy = [1.5, 2.5, 4.0]
+    search.save(state)
+    assert state.strategy["busy"] == [1.5, 2.5, 4.0]
+    search.busy[0] = 9.0  # the saved state is a copy
+    resumed = IslandSearch(cfg, Pool(), island_count=3)
+    resumed.start(state)
+    assert resumed.busy == [1.5, 2.5, 4.0]
+    del state.strategy["busy"]
+    older = IslandSearch(cfg, Pool(), island_count=3)
+    older.start(state)
+    assert older.busy == [0.0, 0.0, 0.0]

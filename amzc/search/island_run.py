@@ -348,7 +348,7 @@ class IslandSearch:
                           "migration_rng": self.migration_rng.getstate(),
                           "migration_pool": self.migration_pool, "pending": self.pending,
                           "promoted": sorted(self.promoted),
-                          "promote_next": sorted(self.promote_next), "busy": self.busy}
+                          "promote_next": sorted(self.promote_next), "busy": list(self.busy)}
 
     def end(self) -> None:
         self.drain(keep=False)
@@ -359,38 +359,48 @@ class IslandSearch:
         """Island groups (0: the islands on the experiment's own tasks) whose islands spent
         much less time in their rounds than the busiest group's: they waited for the
         slower islands' rounds, and their cores idled. Rounds of equal duration keep every
-        core busy; each message says which interval would give them."""
-        if self.island_count < 2:
-            return []
-        configured = self.config.migration.groups
-        numbers = self._group_numbers()
-        per_group: dict[int, list[float]] = {}
-        for island, busy in enumerate(self.busy):
-            if island in self.promoted:  # it searches with the main islands' interval now
-                continue
-            per_group.setdefault(numbers[island], []).append(busy)
-        mean = {k: sum(v) / len(v) for k, v in per_group.items()}
+        core busy; each message says which interval would give them. Only with one island
+        per worker: islands that share a worker run one after the other, so one's wait is
+        another's work."""
+        mean = self._busy_per_group()
         busiest = max(mean.values(), default=0.0)
-        if len(mean) < 2 or busiest < IDLE_MIN_BUSY_S:
+        if (len(mean) < 2 or busiest < IDLE_MIN_BUSY_S
+                or self.island_count > getattr(self.pool, "workers", self.island_count)):
             return []
-        messages = []
-        for number, busy in sorted(mean.items()):
-            share = busy / busiest
-            if share >= IDLE_WARNING:
-                continue
-            if number == 0:
-                key, interval, what = ("migration.interval", self.config.migration.interval,
-                                       "the islands on the experiment's own tasks")
-            else:
-                group = configured[number - 1]
-                interval = group_config(self.config, group).migration.interval
-                key, what = f"migration.groups[{number}].interval", f"island group {number}"
-            messages.append(
-                f"{what} spent {share:.0%} as long in their rounds as the busiest islands: "
-                f"they waited for the others' rounds, and their cores idled "
-                f"{1 - share:.0%} of the time. Rounds of equal duration keep every core busy: "
-                f"{key} = {round(interval / share)} (now {interval}) would about match them")
-        return messages
+        return [self._idle_message(number, busy / busiest)
+                for number, busy in sorted(mean.items()) if busy / busiest < IDLE_WARNING]
+
+    def _busy_per_group(self) -> dict[int, float]:
+        """Each group's time in rounds per island (promoted islands left out: they run
+        with the main islands' interval now)."""
+        per_group: dict[int, list[float]] = {}
+        for island, (number, busy) in enumerate(zip(self._group_numbers(), self.busy,
+                                                    strict=True)):
+            if island not in self.promoted:
+                per_group.setdefault(number, []).append(busy)
+        return {k: sum(v) / len(v) for k, v in per_group.items()}
+
+    def _idle_message(self, number: int, share: float) -> str:
+        migration = self.config.migration
+        groups = migration.groups
+        if number == 0:
+            what, now, where = ("the islands on the experiment's own tasks",
+                                migration.interval, "[migration]")
+        else:
+            what, where = f"island group {number}", f"the [[migration.groups]] table {number}"
+            now = group_config(self.config, groups[number - 1]).migration.interval
+        advice = f"interval = {round(now / share)} in {where} (now {now})"
+        if number == 0:
+            # groups without an interval of their own take [migration]'s, and would grow too
+            inherit = [k for k, g in enumerate(groups, 1) if g.interval is None]
+            if inherit:
+                advice += (f", with interval = {now} set in the [[migration.groups]] "
+                           f"table{'s' if len(inherit) > 1 else ''} "
+                           f"{', '.join(map(str, inherit))} to keep theirs")
+        return (f"{what} spent {share:.0%} as long in their rounds as the busiest islands: "
+                f"they waited for the others' rounds, and their cores idled {1 - share:.0%} "
+                f"of the time. Rounds of equal duration keep every core busy: {advice} "
+                f"would about match them")
 
     def close(self) -> None:
         self.pool.close()

@@ -399,7 +399,7 @@ class _State:
             return last[4]
         # The seed keys only the random streams: a search that evaluates each child with
         # random fills under a seed of its own shares one context (and its buffers) across
-        # seeds, and each call points it at its seed's keys.
+        # seeds, and each call sets the seed's key in its parameter block.
         key = (tasks, memory, _BUT_SEED(options), lanes)
         ctx = self.contexts.get(key)
         if ctx is None:

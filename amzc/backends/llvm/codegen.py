@@ -253,9 +253,9 @@ class Driver:
         # comes with the call, the task's is mixed in here, so a new seed costs Python
         # one mix64 rather than one key per task
         ids = b.load(self.lane_ptr(self.param("task_ids", PTR), g, I64), typ=self.ivec, align=8)
-        mixed = b.add(b.xor(self.emitter.isplat(self.param("seed_key")), ids),
-                      lowering.splat(self.ivec, lowering.u64(GOLDEN)))
-        keys = lowering.mix64(b, mixed, lambda x: lowering.splat(self.ivec, x))
+        e = self.emitter
+        mixed = b.add(b.xor(e.isplat(self.param("seed_key")), ids), e.iconst(lowering.u64(GOLDEN)))
+        keys = lowering.mix64(b, mixed, e.iconst)
         b.store(keys, self.emitter.keys)
         b.store(keys, self.hash)  # fingerprints start from the lane's task key
         lanes = b.sub(self.param("num_tasks"), b.mul(g, self.const(w)))

@@ -240,7 +240,7 @@ class Emitter:
         b = self.b
         step = b.mul(b.add(self.i64(n), ir.Constant(I64, 1)), ir.Constant(I64, u64(GOLDEN)))
         keys = b.load(self.keys, typ=self.ivec, align=8)
-        return uniform01(b, b.add(keys, self.isplat(step)), self._iconst, self.const, self.vec)
+        return uniform01(b, b.add(keys, self.isplat(step)), self.iconst, self.const, self.vec)
 
     def draw(self, count: int) -> ir.Value:
         """Reserve ``count`` outputs of the stream; returns the index of the first."""
@@ -248,7 +248,7 @@ class Emitter:
         self.b.store(self.b.add(first, ir.Constant(I64, count)), self.counter)
         return first
 
-    def _iconst(self, x: int) -> ir.Constant:
+    def iconst(self, x: int) -> ir.Constant:
         return splat(self.ivec, x)
 
     def isplat(self, x: ir.Value) -> ir.Value:

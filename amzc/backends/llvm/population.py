@@ -33,7 +33,7 @@ from amzc.syntax import Program
 
 from .encode import pack_program
 from .irfn import Fn
-from .lowering import F64, I64, PTR, uniform01
+from .lowering import F64, I64, PTR, u64, uniform01
 
 POP = ("fitness", "size", "tournament_size", "key", "next_slot", "best", "children",
        "native_children", "full_calls", "evaluated_tasks")
@@ -230,7 +230,7 @@ class NativePopulation:
         """Load the Python state; returns the next child's parent."""
         d = self.desc
         d[Q["next_slot"]], d[Q["best"]], d[Q["children"]] = next_slot, best, children
-        d[Q["key"]] = key - (1 << 64) if key >= 1 << 63 else key  # as int64
+        d[Q["key"]] = u64(key)  # as int64
         d[Q["native_children"]] = d[Q["full_calls"]] = d[Q["evaluated_tasks"]] = 0
         return int(self._select(self.address))
 

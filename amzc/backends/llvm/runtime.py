@@ -13,6 +13,7 @@ from amzc.tasks.taskset import TaskSet
 from .codegen import PARAMS, P
 from .jit import Kernel
 from .layout import LaneData, Shape, lane_data
+from .lowering import u64
 
 _RECORD = P["record"]
 _SEED_KEY = P["seed_key"]
@@ -21,8 +22,7 @@ _SEED_KEY = P["seed_key"]
 def seed_key(seed: int) -> int:
     """``derive_key(seed)`` as the signed 64-bit value the parameter block holds: the
     generated code mixes each lane's task id into it (``derive_key(seed, task id)``)."""
-    key = derive_key(seed)
-    return key - (1 << 64) if key >= 1 << 63 else key
+    return u64(derive_key(seed))
 
 
 class Call:

@@ -46,11 +46,16 @@ CONFIG = ROOT / "configs" / "figure5.toml"
 RESULTS = ROOT / "bench" / "results" / "figure5_attempts.json"
 
 
+# the keys each setting sets, which --set may not change
+OWNED = frozenset({"population.size", "stop.max_stagnation", "stop.max_time_s",
+                   "run.max_experiments"})
+
+
 def overrides(population: int, window: int, minutes: float, spread: float,
               extra: dict | None = None) -> dict:
     """configs/figure5.toml turned into one population searching the linear island's tasks
     (as its [[migration.groups]] has them), experiments ending on a stalled window; ``extra``
-    (``--set``) last, so it can change any of it."""
+    (``--set``, none of :data:`OWNED`) last, so it can change the rest."""
     linear = {"kind": "linear", "num_train": 100, "num_valid": 100}
     return {
         "migration.islands": 0, "migration.groups": [],
@@ -133,7 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     from amzc.search.config import load_config, parse_override
     try:
         args.extra = dict(parse_override(text) for text in args.sets)
-        load_config(CONFIG, overrides=overrides(1000, 1, 1.0, args.spread, args.extra))
+        owned = sorted(set(args.extra) & OWNED)
+        if owned:
+            parser.error(f"--set {', '.join(owned)}: set by each setting (--settings, "
+                         "--minutes); a row's population and window must be what ran")
+        for population, window in settings:
+            load_config(CONFIG, overrides=overrides(population, window, args.minutes,
+                                                    args.spread, args.extra))
     except AmzConfigError as error:
         parser.error(str(error))
     if not args.minutes > 0:

@@ -62,12 +62,14 @@ def test_set_overrides_every_setting_last_and_bad_ones_are_refused(tmp_path, cap
 
     from amzc.search.config import load_config
 
-    extra = {"population.tournament": 30, "population.size": 50}
+    extra = {"population.tournament": 30, "tasks.search.num_tasks": 7}
     cfg = load_config(attempts_bench.CONFIG, overrides=attempts_bench.overrides(
         200, 100000, 1.0, 1.0, extra))
-    assert cfg.tournament_size == 30 and cfg.population_size == 50  # --set wins
-    with pytest.raises(SystemExit) as stop:
-        attempts_bench.main(["--set", "population.tournament=abc", "--out",
-                             str(tmp_path / "x.json")])
-    assert stop.value.code == 2 and "population.tournament" in capsys.readouterr().err
+    assert cfg.tournament_size == 30 and cfg.search_tasks.spec.num_tasks == 7  # --set wins
+    assert cfg.population_size == 200
+    for bad, named in ((["--set", "population.tournament=abc"], "population.tournament"),
+                       (["--set", "population.size=50"], "set by each setting")):
+        with pytest.raises(SystemExit) as stop:
+            attempts_bench.main([*bad, "--out", str(tmp_path / "x.json")])
+        assert stop.value.code == 2 and named in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()

@@ -108,6 +108,10 @@ class IslandSearch:
         self.pool = pool
         self.island_count = island_count
         self.groups = island_groups(config, island_count)
+        # each island's group number in progress records: 0 outside any group, then the
+        # groups from 1 in the config's order
+        self.group_numbers = [0 if g is None else next(
+            k for k, h in enumerate(config.migration.groups, 1) if h is g) for g in self.groups]
         self.home_configs = [group_config(config, g) for g in self.groups]
         # islands whose fitness compares are those on the same search tasks; the main ones
         # are on the experiment's own (every island, without groups)
@@ -313,19 +317,12 @@ class IslandSearch:
         restarts, so a log shows what each found."""
         if not self.main:
             return {}
-        numbers = self._group_numbers()
+        numbers = self.group_numbers
         rows: dict[int, list[IslandReport]] = {}
         for report in self.population.reports:
             rows.setdefault(numbers[report.island], []).append(report)
         return {"groups": [self._group_row(number, mine)
                            for number, mine in sorted(rows.items())]}
-
-    def _group_numbers(self) -> list[int]:
-        """Each island's group number: 0 outside any group, then the groups from 1 in
-        the config's order."""
-        groups = self.config.migration.groups
-        return [0 if g is None else next(k for k, h in enumerate(groups, 1) if h is g)
-                for g in self.groups]
 
     def _group_row(self, number: int, reports: list[IslandReport]) -> dict[str, Any]:
         row = {"group": number, "individuals": sum(r.individuals for r in reports),
@@ -365,7 +362,7 @@ class IslandSearch:
         mean = self._busy_per_group()
         busiest = max(mean.values(), default=0.0)
         if (len(mean) < 2 or busiest < IDLE_MIN_BUSY_S
-                or self.island_count > getattr(self.pool, "workers", self.island_count)):
+                or self.island_count > self.pool.workers):
             return []
         return [self._idle_message(number, busy / busiest)
                 for number, busy in sorted(mean.items()) if busy / busiest < IDLE_WARNING]
@@ -374,7 +371,7 @@ class IslandSearch:
         """Each group's time in rounds per island (promoted islands left out: they run
         with the main islands' interval now)."""
         per_group: dict[int, list[float]] = {}
-        for island, (number, busy) in enumerate(zip(self._group_numbers(), self.busy,
+        for island, (number, busy) in enumerate(zip(self.group_numbers, self.busy,
                                                     strict=True)):
             if island not in self.promoted:
                 per_group.setdefault(number, []).append(busy)

@@ -113,6 +113,16 @@ def _memory(text: str | None, program: Program) -> MemoryConfig:
         raise AmzConfigError(f"--memory: {e}") from None
 
 
+def _numbers(flag: str, text: str | None) -> tuple[float, ...]:
+    """A comma-separated list of numbers (empty for None); the spec checks their range."""
+    if text is None:
+        return ()
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise AmzConfigError(f"{flag}: not a comma-separated list of numbers: {text!r}") from None
+
+
 # Shared options ---------------------------------------------------------------------------------
 FileArg = Annotated[Path, typer.Argument(help="A .amz program.", show_default=False)]
 TaskOpt = Annotated[str, typer.Option("--task", "-t", help="Task: linear, affine, nonlinear, "
@@ -162,6 +172,10 @@ def run(
     scale_spread: Annotated[float, typer.Option(
         help="linear, affine, nonlinear: scale feature i of each task by a factor "
         "log-uniform in [1/SPREAD, SPREAD] (1: standard normal features).")] = 1.0,
+    feature_scales: Annotated[str | None, typer.Option(
+        help="linear, affine, nonlinear: multiply task k's features (and so its labels) by "
+        "the k-th of these comma-separated factors, cycling (e.g. 0.35,1).",
+        show_default=False)] = None,
     valid_fraction: Annotated[float | None, typer.Option(
         help="data:PATH without a validation set: the share of rows held out. Default: 0.2.",
         show_default=False)] = None,
@@ -182,7 +196,8 @@ def run(
     spec = task_spec(task, features, train, valid, tasks, epochs=epochs, held_out=held_out,
                      data_dir=None if data_dir is None else str(data_dir),
                      valid_fraction=valid_fraction, eval_type=eval_type,
-                     scale_spread=scale_spread).reseeded(seed)
+                     scale_spread=scale_spread,
+                     feature_scales=_numbers("--feature-scales", feature_scales)).reseeded(seed)
     taskset = build_tasks(spec)
     features, train, valid = taskset.features, taskset.num_train, taskset.num_valid
     tasks, task = taskset.num_tasks, taskset.name

@@ -154,6 +154,22 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     "teacher_spread": ({"tasks.search.scale_spread": 1.25, "tasks.select.scale_spread": 1.0,
                         "tasks.final.scale_spread": 1.0,
                         "migration.groups": [{**LINEAR_20, "scale_spread": 1.0}]}, 2),
+    # tasks_20 with two linear islands instead of one (three islands on the two workers),
+    # each drawing new linear tasks at each restart so that their attempts are independent:
+    # before SGD arrives the teacher island cannot find the error term (on its tasks the
+    # Hebbian rule ties SGD) and its worker idles about 40 % of the time, while the one
+    # linear island's attempts find SGD in about 1 in 15-20 (seed 1: in 7 of 11 runs after
+    # 10 minutes or never); two attempts at a time should deliver it about twice as soon
+    "linear_pair": ({"migration.groups": [{**LINEAR_20, "islands": 2, "fresh_tasks": True}]},
+                    2),
+    # tasks_20 with the linear island's tasks alternating between features scaled by 0.35
+    # (|x|² ≈ 1 at F = 8) and standard ones (`feature_scales = [0.35, 1]`): on the first,
+    # SGD without a step size (three Learn instructions) converges and scores far above the
+    # empty program, so the error term pays before the step size does; the step size then
+    # pays on the second (SGD at 0.1-0.3 beats both); on standard features alone SGD needs
+    # both at once (docs/paper.md)
+    "linear_scaled": ({"migration.groups": [{**LINEAR_20, "feature_scales": [0.35, 1.0]}]},
+                      2),
 }
 
 CHILD = r"""

@@ -265,6 +265,20 @@ def test_scale_spread_changes_the_tasks_a_program_runs_on(tmp_amz):
     assert "Traceback" not in output
 
 
+def test_feature_scales_change_the_tasks_a_program_runs_on(tmp_amz):
+    path = tmp_amz(LINEAR)
+    fitness = [json.loads(invoke("run", path, "--features", "8", "--json", *extra).output)
+               ["fitness"] for extra in ([], ["--feature-scales", "1"],
+                                         ["--feature-scales", "0.35,1"])]
+    assert fitness[0] == fitness[1] != fitness[2]
+    for options, fragment in ((["--feature-scales", "0.35,x"], "--feature-scales: not a "
+                               "comma-separated list of numbers"),
+                              (["--feature-scales", "0"], "the feature scales must be"),
+                              (["--task", "digits", "--feature-scales", "2"],
+                               "--feature-scales applies to task linear")):
+        assert "Traceback" not in assert_user_error(invoke("run", path, *options), fragment)
+
+
 def test_evolve_refuses_a_negative_seed_as_a_config_does(tmp_path):
     assert_user_error(invoke("evolve", "-c", tmp_path / "c.toml", "--seed", "-1"), "--seed")
 

@@ -385,6 +385,15 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     ("[[migration.groups]]\nislands = 1\nkind = \"digits\"\nscale_spread = 2\n",
      "scale_spread applies to task linear and affine and nonlinear only, not to task digits"),
     ("[tasks.search]\nscale_spread = \"big\"\n", "the scale spread must be a number"),
+    ("[tasks.search]\nfeature_scales = 0.5\n", "tasks.search.feature_scales: expected a list"),
+    ("[tasks.search]\nfeature_scales = []\n",
+     "tasks.search.feature_scales: must be a non-empty list of numbers"),
+    ("[tasks.search]\nfeature_scales = [0.5, \"x\"]\n", "must be a non-empty list of numbers"),
+    ("[tasks.search]\nfeature_scales = [0.001]\n", "the feature scales must be a list of numbers"),
+    ("[[migration.groups]]\nislands = 1\nfeature_scales = [true]\n",
+     "migration.groups[1].feature_scales: must be a non-empty list of numbers"),
+    ("[[migration.groups]]\nislands = 1\nkind = \"digits\"\nfeature_scales = [2]\n",
+     "feature_scales applies to task linear and affine and nonlinear only, not to task digits"),
     ("[[migration.groups]]\nislands = 1\nkind = \"lineer\"\n",
      "groups[1].kind: must be one of affine,"),
     ("[[migration.groups]]\nislands = 1\nkind = \"data\"\n",
@@ -439,6 +448,19 @@ def test_scale_spread_is_read_for_the_experiment_and_for_a_group():
     assert (inherit.kind, inherit.scale_spread) == ("linear", 2)  # a regression kind keeps it
     assert (own.kind, own.scale_spread) == ("linear", 3.0)
     assert parse_config(MINIMAL).search_tasks.spec.scale_spread == 1.0
+
+
+def test_feature_scales_are_read_for_the_experiment_and_for_a_group():
+    from amzc.search.config import group_config
+
+    c = parse_config(MINIMAL + "[tasks.search]\nfeature_scales = [0.35, 1]\n"
+                     "[migration]\nislands = 3\n"
+                     "[[migration.groups]]\nislands = 1\n"
+                     "[[migration.groups]]\nislands = 1\nfeature_scales = [2]\n")
+    assert c.search_tasks.spec.feature_scales == (0.35, 1.0)
+    inherit, own = (group_config(c, g).search_tasks.spec for g in c.migration.groups)
+    assert inherit.feature_scales == (0.35, 1.0) and own.feature_scales == (2.0,)
+    assert parse_config(MINIMAL).search_tasks.spec.feature_scales == ()
 
 
 def test_a_table_of_another_kind_drops_inherited_fields_it_cannot_use():

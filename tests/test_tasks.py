@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -94,6 +96,36 @@ def test_scale_spread_one_is_exactly_the_isotropic_draw():
     a = build_tasks(TaskSpec("linear", features=4, num_tasks=2))
     b = build_tasks(TaskSpec("linear", features=4, num_tasks=2, scale_spread=1))
     np.testing.assert_array_equal(a.train_x, b.train_x)
+
+
+@pytest.mark.parametrize("kind", ["linear", "affine", "nonlinear"])
+def test_feature_scales_multiply_task_k_by_the_kth_scale_cycling_and_labels_follow(kind):
+    base = TaskSpec(kind, features=4, num_train=20, num_valid=5, num_tasks=5)
+    plain = build_tasks(base)
+    ts = build_tasks(replace(base, feature_scales=(0.5, 1.0, 2.0)))
+    for k, c in enumerate((0.5, 1.0, 2.0, 0.5, 1.0)):
+        np.testing.assert_array_equal(ts.train_x[k], plain.train_x[k] * c)
+        np.testing.assert_array_equal(ts.valid_x[k], plain.valid_x[k] * c)
+        x = np.concatenate([ts.train_x[k], ts.valid_x[k]])
+        np.testing.assert_allclose(np.concatenate([ts.train_y[k], ts.valid_y[k]]),
+                                   reg.GENERATORS[kind](x, base.seeds()[0][k]), rtol=1e-12,
+                                   atol=1e-12)
+    assert not np.allclose(ts.train_y[0], plain.train_y[0])
+
+
+def test_feature_scales_make_sgd_without_a_step_size_converge_on_small_inputs():
+    """Why the option exists: w += (y − ŷ)·x (no learning rate) converges on inputs of norm
+    about 1 (|x|² ≈ 1 at scale 0.35 for F = 8) and diverges on standard normal ones."""
+    def sgd_error(scale: float) -> float:
+        ts = build_tasks(TaskSpec("linear", features=8, num_train=100, num_tasks=1,
+                                  feature_scales=(scale,), param_seeds=(5,)))
+        w = np.zeros(8)
+        for x, y in zip(ts.train_x[0], ts.train_y[0], strict=True):
+            w = w + (y - w @ x) * x
+        return float(np.linalg.norm(w - weights(5, 8)) / np.linalg.norm(weights(5, 8)))
+
+    assert sgd_error(0.35) < 1e-3
+    assert not sgd_error(1.0) < 1.0  # diverged (inf or nan)
 
 
 def test_scale_spread_makes_the_hebbian_weights_wrong():
@@ -245,6 +277,12 @@ def test_subset_keeps_arrays_and_ids():
         (TaskSpec("linear", scale_spread=True), "scale spread"),
         (TaskSpec("digits", scale_spread=2.0), "scale_spread applies to task linear and "
          "affine and nonlinear only"),
+        (TaskSpec("linear", feature_scales=(0.0,)), r"feature scales must be a list of "
+         r"numbers in \[0.01, 100\]"),
+        (TaskSpec("linear", feature_scales=(1.0, 1000.0)), "feature scales"),
+        (TaskSpec("linear", feature_scales=(True,)), "feature scales"),
+        (TaskSpec("linear", feature_scales=[0.5]), "feature scales"),  # type: ignore[arg-type]
+        (TaskSpec("digits", feature_scales=(2.0,)), "feature_scales applies to task linear"),
     ],
 )
 def test_invalid_specs_are_config_errors(spec, message):

@@ -134,10 +134,11 @@ class IslandGroup:
     S5's worker groups: training examples / tasks / population per group), or on another
     kind of task (the paper's §4.2 workers searched on CIFAR-10 or MNIST): their search
     tasks are of ``kind``, with ``num_train`` / ``num_valid`` examples, and there are
-    ``num_tasks`` of them (and the features of regression tasks have ``scale_spread``,
-    :class:`~amzc.tasks.TaskSpec`); their populations hold ``population`` programs and each round
-    evolves ``interval`` individuals; ``max_stagnation`` / ``stagnation_delta`` /
-    ``stagnation_growth`` / ``restart_below`` are their islands' restart rule
+    ``num_tasks`` of them (and the features of regression tasks have ``scale_spread`` and
+    ``feature_scales``, :class:`~amzc.tasks.TaskSpec`); their populations hold
+    ``population`` programs and each round evolves ``interval`` individuals;
+    ``max_stagnation`` / ``stagnation_delta`` / ``stagnation_growth`` / ``restart_below``
+    are their islands' restart rule
     (:class:`MigrationConfig`). None keeps the experiment's value. An island of the group
     whose best reaches ``promote_at`` on the group's tasks joins the main islands: it goes
     on, with its population, on the experiment's own tasks and config (None: never). A
@@ -156,6 +157,7 @@ class IslandGroup:
     num_valid: int | None = None
     num_tasks: int | None = None
     scale_spread: float | None = None
+    feature_scales: tuple[float, ...] | None = None
     population: int | None = None
     interval: int | None = None
     max_stagnation: int | None = None
@@ -397,7 +399,8 @@ def _tasks(table: _Table, defaults: TaskSpec | None, base_dir: Path) -> TaskSetC
     for f in fields(TaskSpec):
         if f.name in _TASK_HANDLED or f.name not in table.data:
             continue
-        value = table.get(f.name, (int, float, str, bool))
+        value = (_scales(table, f.name) if f.name == "feature_scales"
+                 else table.get(f.name, (int, float, str, bool)))
         if kind not in KIND_FIELDS.get(f.name, (kind,)):
             raise table.error(f.name, f"task kind {kind} does not use it (it applies to "
                               f"{', '.join(KIND_FIELDS[f.name])})")
@@ -426,6 +429,17 @@ def _tasks(table: _Table, defaults: TaskSpec | None, base_dir: Path) -> TaskSetC
     except (AmzConfigError, TypeError, ValueError) as e:
         raise AmzConfigError(f"{table.file}: [{table.where}]: {e}") from None
     return TaskSetConfig(spec, **read)
+
+
+def _scales(table: _Table, key: str) -> tuple[float, ...] | None:
+    """A list of feature scales (None when not given); TaskSpec.validate checks the range."""
+    scales = table.get(key, list)
+    if scales is None:
+        return None
+    if not scales or not all(isinstance(c, int | float) and not isinstance(c, bool)
+                             and math.isfinite(c) for c in scales):
+        raise table.error(key, f"must be a non-empty list of numbers, got {scales!r}")
+    return tuple(float(c) for c in scales)
 
 
 def _seeds(table: _Table, key: str) -> tuple[int, ...]:
@@ -478,6 +492,7 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
         for key in ("num_train", "num_valid", "num_tasks", "population", "interval"):
             values[key] = group.int(key, minimum=1)
         values["scale_spread"] = group.float("scale_spread", low=1.0, high=MAX_SCALE_SPREAD)
+        values["feature_scales"] = _scales(group, "feature_scales")
         values["max_stagnation"] = group.int("max_stagnation", minimum=0)
         values["stagnation_delta"] = group.float("stagnation_delta", low=0.0)
         values["stagnation_growth"] = group.float("stagnation_growth", low=1.0, high=10.0)
@@ -503,7 +518,8 @@ def group_spec(spec: TaskSpec, group: IslandGroup | None) -> TaskSpec:
                             if getattr(group, k) is not None})
 
 
-TASK_GROUP_KEYS = ("kind", "num_train", "num_valid", "num_tasks", "scale_spread")
+TASK_GROUP_KEYS = ("kind", "num_train", "num_valid", "num_tasks", "scale_spread",
+                   "feature_scales")
 
 
 def group_config(config: ExperimentConfig, group: IslandGroup | None) -> ExperimentConfig:

@@ -28,7 +28,8 @@ DEFAULTS = (4, 100, 100, 10)
 
 
 _FLAGS = {"held_out": "--held-out", "data_dir": "--data-dir", "valid_fraction":
-          "--valid-fraction", "eval_type": "--eval-type", "scale_spread": "--scale-spread"}
+          "--valid-fraction", "eval_type": "--eval-type", "scale_spread": "--scale-spread",
+          "feature_scales": "--feature-scales"}
 
 
 def task_spec(task: str, features: int | None = None, num_train: int | None = None,
@@ -71,8 +72,11 @@ def build_tasks(spec: TaskSpec) -> TaskSet:
     f, n, nv, e = spec.features, spec.num_train, spec.num_valid, spec.epochs
     generate = regression.GENERATORS[spec.kind]
     xs, ys, orders = [], [], []
-    for p_seed, d_seed in zip(param_seeds, data_seeds, strict=True):
+    scales = spec.feature_scales
+    for k, (p_seed, d_seed) in enumerate(zip(param_seeds, data_seeds, strict=True)):
         x = regression.features(d_seed, n + nv, f, spec.scale_spread)
+        if scales:
+            x = x * scales[k % len(scales)]
         xs.append(x)
         ys.append(generate(x, p_seed))
         shuffles = permutation(derive_key(d_seed, regression.SHUFFLE), n, e - 1)

@@ -59,6 +59,11 @@ class TaskSpec:
     # linear, affine, nonlinear: feature i of a task is scaled by a factor log-uniform in
     # [1/scale_spread, scale_spread] (regression.features); 1: standard normal features.
     scale_spread: float = 1.0
+    # linear, affine, nonlinear: task k's features, and so its labels, multiplied by
+    # feature_scales[k % len(feature_scales)] (after scale_spread); empty: unscaled. Tasks of
+    # several input scales reward a learning rule that adapts to the scale: plain SGD without
+    # a step size converges on inputs of norm about 1 and diverges on standard ones.
+    feature_scales: tuple[float, ...] = ()
 
     def validate(self) -> None:
         """Refuse sizes out of range or too large for this machine, and fields the kind
@@ -105,6 +110,13 @@ class TaskSpec:
                 or not 1.0 <= spread <= MAX_SCALE_SPREAD):
             raise AmzConfigError(f"the scale spread must be a number in [1, {MAX_SCALE_SPREAD:g}], "
                                  f"not {spread!r}")
+        scales = self.feature_scales
+        if (not isinstance(scales, tuple) or not all(
+                isinstance(c, int | float) and not isinstance(c, bool)
+                and 1.0 / MAX_SCALE_SPREAD <= c <= MAX_SCALE_SPREAD for c in scales)):
+            raise AmzConfigError("the feature scales must be a list of numbers in "
+                                 f"[{1.0 / MAX_SCALE_SPREAD:g}, {MAX_SCALE_SPREAD:g}], not "
+                                 f"{scales!r}")
         pos, neg = self.positive_class, self.negative_class
         if (pos is None) != (neg is None):
             raise AmzConfigError("give both positive_class and negative_class (a fixed pair), "
@@ -145,6 +157,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "held_out": ("digits", "cifar10"), "positive_class": ("digits", "cifar10"),
     "negative_class": ("digits", "cifar10"), "data_dir": ("cifar10",), "path": ("data",),
     "valid_fraction": ("data",), "eval_type": ("data",),
-    "scale_spread": ("linear", "affine", "nonlinear")}
+    "scale_spread": ("linear", "affine", "nonlinear"),
+    "feature_scales": ("linear", "affine", "nonlinear")}
 KIND_FIELD_DEFAULTS = {f.name: f.default for f in dataclass_fields(TaskSpec)
                         if f.name in KIND_FIELDS}

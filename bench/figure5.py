@@ -162,13 +162,16 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # 10 minutes or never); two attempts at a time should deliver it about twice as soon
     "linear_pair": ({"migration.groups": [{**LINEAR_20, "islands": 2, "fresh_tasks": True}]},
                     2),
-    # tasks_20 with the linear island's tasks alternating between features scaled by 0.35
-    # (|x|² ≈ 1 at F = 8) and standard ones (`feature_scales = [0.35, 1]`): on the first,
-    # SGD without a step size (three Learn instructions) converges and scores far above the
-    # empty program, so the error term pays before the step size does; the step size then
-    # pays on the second (SGD at 0.1-0.3 beats both); on standard features alone SGD needs
-    # both at once (docs/paper.md)
-    "linear_scaled": ({"migration.groups": [{**LINEAR_20, "feature_scales": [0.35, 1.0]}]},
+    # tasks_20 with the linear island's five tasks' features scaled by 0.35, 0.35, 0.35, 1
+    # and 1.5 (`feature_scales`): at 0.35 (|x|² ≈ 1 at F = 8) SGD without a step size (three
+    # Learn instructions) converges, so the error term pays before the step size does (0.60
+    # on such a set against the empty program's 0.40 and the Hebbian rule's 0.47 at best);
+    # the tasks at 1 and 1.5 then pay for a step size of 0.05-0.08 (0.81), which also suits
+    # the teacher tasks (SGD at 0.13-0.2, best on the scaled tasks alone, scores below the
+    # empty program there); restart_below 0.75 (SGD's level here). On standard features
+    # alone SGD needs the error term and the step size at once (docs/paper.md)
+    "linear_scaled": ({"migration.groups": [{**LINEAR_20, "restart_below": 0.75,
+                                             "feature_scales": [0.35, 0.35, 0.35, 1.0, 1.5]}]},
                       2),
 }
 

@@ -27,6 +27,7 @@ from amzc.parse import parse_file
 from amzc.printer import print_instruction, print_program
 from amzc.syntax import Instruction, MemoryConfig, Program
 from amzc.tasks import build_tasks, task_spec
+from amzc.tasks.spec import MAX_SCALE_SPREAD
 
 app = typer.Typer(
     name="amzc",
@@ -113,14 +114,18 @@ def _memory(text: str | None, program: Program) -> MemoryConfig:
         raise AmzConfigError(f"--memory: {e}") from None
 
 
-def _numbers(flag: str, text: str | None) -> tuple[float, ...]:
-    """A comma-separated list of numbers (empty for None); the spec checks their range."""
+def _scales(flag: str, text: str | None) -> tuple[float, ...]:
+    """A comma-separated list of feature scales (empty for None)."""
     if text is None:
         return ()
     try:
-        return tuple(float(x) for x in text.split(","))
+        scales = tuple(float(x) for x in text.split(","))
     except ValueError:
         raise AmzConfigError(f"{flag}: not a comma-separated list of numbers: {text!r}") from None
+    low, high = 1.0 / MAX_SCALE_SPREAD, MAX_SCALE_SPREAD
+    if not all(low <= c <= high for c in scales):  # NaN fails too
+        raise AmzConfigError(f"{flag}: each factor must lie in [{low:g}, {high:g}], not {text!r}")
+    return scales
 
 
 # Shared options ---------------------------------------------------------------------------------
@@ -197,7 +202,7 @@ def run(
                      data_dir=None if data_dir is None else str(data_dir),
                      valid_fraction=valid_fraction, eval_type=eval_type,
                      scale_spread=scale_spread,
-                     feature_scales=_numbers("--feature-scales", feature_scales)).reseeded(seed)
+                     feature_scales=_scales("--feature-scales", feature_scales)).reseeded(seed)
     taskset = build_tasks(spec)
     features, train, valid = taskset.features, taskset.num_train, taskset.num_valid
     tasks, task = taskset.num_tasks, taskset.name
@@ -212,6 +217,7 @@ def run(
             "file": str(file), "task": task, "features": features, "train": train,
             "valid": valid, "tasks": tasks, "epochs": epochs, "seed": seed,
             "memory": str(mem), "backend": backend, "combine": combine_mode,
+            "scale_spread": spec.scale_spread, "feature_scales": list(spec.feature_scales),
             "fitness": fitness, "per_task": [float(f) for f in result.fitness],
         }))
         return

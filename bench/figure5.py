@@ -160,8 +160,8 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # Hebbian rule ties SGD) and its worker idles about 40 % of the time, while the one
     # linear island's attempts find SGD in about 1 in 15-20 (seed 1: in 7 of 11 runs after
     # 10 minutes or never); two attempts at a time should deliver it about twice as soon
-    "linear_pair": ({"migration.groups": [{**LINEAR_20, "islands": 2, "fresh_tasks": True}]},
-                    2),
+    "linear_pair": ({"migration.islands": 3,
+                     "migration.groups": [{**LINEAR_20, "islands": 2, "fresh_tasks": True}]}, 2),
     # tasks_20 with the linear island's five tasks' features scaled by 0.35, 0.35, 0.35, 1
     # and 1.5 (`feature_scales`): at 0.35 (|x|² ≈ 1 at F = 8) SGD without a step size (three
     # Learn instructions) converges, so the error term pays before the step size does (0.60

@@ -271,9 +271,14 @@ def test_feature_scales_change_the_tasks_a_program_runs_on(tmp_amz):
                ["fitness"] for extra in ([], ["--feature-scales", "1"],
                                          ["--feature-scales", "0.35,1"])]
     assert fitness[0] == fitness[1] != fitness[2]
+    shown = json.loads(invoke("run", path, "--features", "8", "--json", "--feature-scales",
+                              "0.35,1").output)
+    assert shown["feature_scales"] == [0.35, 1.0] and shown["scale_spread"] == 1.0
     for options, fragment in ((["--feature-scales", "0.35,x"], "--feature-scales: not a "
                                "comma-separated list of numbers"),
-                              (["--feature-scales", "0"], "the feature scales must be"),
+                              (["--feature-scales", "0"], "--feature-scales: each factor must "
+                               "lie in [0.01, 100], not '0'"),
+                              (["--feature-scales", "nan"], "--feature-scales: each factor"),
                               (["--task", "digits", "--feature-scales", "2"],
                                "--feature-scales applies to task linear")):
         assert "Traceback" not in assert_user_error(invoke("run", path, *options), fragment)

@@ -386,12 +386,15 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
      "scale_spread applies to task linear and affine and nonlinear only, not to task digits"),
     ("[tasks.search]\nscale_spread = \"big\"\n", "the scale spread must be a number"),
     ("[tasks.search]\nfeature_scales = 0.5\n", "tasks.search.feature_scales: expected a list"),
-    ("[tasks.search]\nfeature_scales = []\n",
-     "tasks.search.feature_scales: must be a non-empty list of numbers"),
-    ("[tasks.search]\nfeature_scales = [0.5, \"x\"]\n", "must be a non-empty list of numbers"),
-    ("[tasks.search]\nfeature_scales = [0.001]\n", "the feature scales must be a list of numbers"),
+    ("[tasks.search]\nfeature_scales = [0.5, \"x\"]\n",
+     "tasks.search.feature_scales: must be a list of numbers"),
+    ("[tasks.search]\nfeature_scales = [0.5, nan]\n", "must be a list of numbers"),
+    ("[tasks.search]\nfeature_scales = [0.001]\n",
+     "tasks.search.feature_scales: each factor must be in [0.01, 100], got [0.001]"),
     ("[[migration.groups]]\nislands = 1\nfeature_scales = [true]\n",
-     "migration.groups[1].feature_scales: must be a non-empty list of numbers"),
+     "migration.groups[1].feature_scales: must be a list of numbers"),
+    ("[[migration.groups]]\nislands = 1\nfeature_scales = [1000]\n",
+     "migration.groups[1].feature_scales: each factor must be in"),
     ("[[migration.groups]]\nislands = 1\nkind = \"digits\"\nfeature_scales = [2]\n",
      "feature_scales applies to task linear and affine and nonlinear only, not to task digits"),
     ("[[migration.groups]]\nislands = 1\nkind = \"lineer\"\n",
@@ -461,6 +464,11 @@ def test_feature_scales_are_read_for_the_experiment_and_for_a_group():
     inherit, own = (group_config(c, g).search_tasks.spec for g in c.migration.groups)
     assert inherit.feature_scales == (0.35, 1.0) and own.feature_scales == (2.0,)
     assert parse_config(MINIMAL).search_tasks.spec.feature_scales == ()
+    # T_select and the final tasks inherit them, as any task field; [] undoes that
+    c = parse_config(MINIMAL + "[tasks.search]\nfeature_scales = [0.35]\n"
+                     "[tasks.final]\nfeature_scales = []\n")
+    assert c.select_tasks.spec.feature_scales == (0.35,)
+    assert c.final_tasks.spec.feature_scales == ()
 
 
 def test_a_table_of_another_kind_drops_inherited_fields_it_cannot_use():

@@ -113,6 +113,13 @@ def test_feature_scales_multiply_task_k_by_the_kth_scale_cycling_and_labels_foll
     assert not np.allclose(ts.train_y[0], plain.train_y[0])
 
 
+def test_feature_scales_take_any_sequence_of_real_numbers_as_a_tuple_of_floats():
+    spec = TaskSpec("linear", feature_scales=[np.float32(0.5), np.int64(2)])  # type: ignore[arg-type]
+    assert spec.feature_scales == (0.5, 2.0) and hash(spec) == hash(
+        TaskSpec("linear", feature_scales=(0.5, 2.0)))
+    build_tasks(spec)
+
+
 def test_feature_scales_make_sgd_without_a_step_size_converge_on_small_inputs():
     """Why the option exists: w += (y − ŷ)·x (no learning rate) converges on inputs of norm
     about 1 (|x|² ≈ 1 at scale 0.35 for F = 8) and diverges on standard normal ones."""
@@ -281,7 +288,8 @@ def test_subset_keeps_arrays_and_ids():
          r"numbers in \[0.01, 100\]"),
         (TaskSpec("linear", feature_scales=(1.0, 1000.0)), "feature scales"),
         (TaskSpec("linear", feature_scales=(True,)), "feature scales"),
-        (TaskSpec("linear", feature_scales=[0.5]), "feature scales"),  # type: ignore[arg-type]
+        (TaskSpec("linear", feature_scales=(float("nan"),)), "feature scales"),
+        (TaskSpec("linear", feature_scales=[[0.5]]), "feature scales"),  # type: ignore[list-item]
         (TaskSpec("digits", feature_scales=(2.0,)), "feature_scales applies to task linear"),
     ],
 )

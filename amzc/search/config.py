@@ -432,13 +432,17 @@ def _tasks(table: _Table, defaults: TaskSpec | None, base_dir: Path) -> TaskSetC
 
 
 def _scales(table: _Table, key: str) -> tuple[float, ...] | None:
-    """A list of feature scales (None when not given); TaskSpec.validate checks the range."""
+    """A list of feature scales (None when not given; [] for unscaled features, undoing an
+    inherited list)."""
     scales = table.get(key, list)
     if scales is None:
         return None
-    if not scales or not all(isinstance(c, int | float) and not isinstance(c, bool)
-                             and math.isfinite(c) for c in scales):
-        raise table.error(key, f"must be a non-empty list of numbers, got {scales!r}")
+    if not all(isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c)
+               for c in scales):
+        raise table.error(key, f"must be a list of numbers, got {scales!r}")
+    low, high = 1.0 / MAX_SCALE_SPREAD, MAX_SCALE_SPREAD
+    if not all(low <= c <= high for c in scales):
+        raise table.error(key, f"each factor must be in [{low:g}, {high:g}], got {scales!r}")
     return tuple(float(c) for c in scales)
 
 

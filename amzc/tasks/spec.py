@@ -4,8 +4,12 @@ package that dispatches to them."""
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
+
+import numpy as np
 
 from amzc import resources
 from amzc.errors import AmzConfigError
@@ -65,6 +69,17 @@ class TaskSpec:
     # a step size converges on inputs of norm about 1 and diverges on standard ones.
     feature_scales: tuple[float, ...] = ()
 
+    def __post_init__(self) -> None:
+        # any sequence of real numbers (a list, NumPy scalars) as a tuple of floats, so that
+        # specs stay hashable and compare by value; anything else is left for validate()
+        scales = self.feature_scales
+        if not isinstance(scales, tuple | str) and hasattr(scales, "__iter__"):
+            scales = tuple(scales)
+        if isinstance(scales, tuple) and all(
+                isinstance(c, numbers.Real) and not isinstance(c, bool | np.bool_)
+                for c in scales):
+            object.__setattr__(self, "feature_scales", tuple(float(c) for c in scales))
+
     def validate(self) -> None:
         """Refuse sizes out of range or too large for this machine, and fields the kind
         cannot use (a field that would be silently ignored is a mistake worth naming)."""
@@ -112,7 +127,7 @@ class TaskSpec:
                                  f"not {spread!r}")
         scales = self.feature_scales
         if (not isinstance(scales, tuple) or not all(
-                isinstance(c, int | float) and not isinstance(c, bool)
+                isinstance(c, float) and math.isfinite(c)
                 and 1.0 / MAX_SCALE_SPREAD <= c <= MAX_SCALE_SPREAD for c in scales)):
             raise AmzConfigError("the feature scales must be a list of numbers in "
                                  f"[{1.0 / MAX_SCALE_SPREAD:g}, {MAX_SCALE_SPREAD:g}], not "

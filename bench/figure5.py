@@ -173,6 +173,16 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     "linear_scaled": ({"migration.groups": [{**LINEAR_20, "restart_below": 0.75,
                                              "feature_scales": [0.35, 0.35, 0.35, 1.0, 1.5]}]},
                       2),
+    # linear_scaled with a linear island that sends migrants only once it has solved its
+    # tasks (`sends_above = 0.75`): in linear_scaled's run seed 1 (as in earlier runs) the
+    # teacher island took a Hebbian rule from the linear island's unsolved attempts (0.227
+    # on its tasks) just before SGD arrived, and SGD at the rates the linear island finds
+    # (0.05-0.08: 0.17-0.19 there) could not displace it; into a population at the empty
+    # program's level (0.15-0.16) it can, and the teacher island tunes its rate
+    "linear_scaled_sends": ({"migration.groups": [{**LINEAR_20, "restart_below": 0.75,
+                                                   "sends_above": 0.75,
+                                                   "feature_scales": [0.35, 0.35, 0.35, 1.0,
+                                                                      1.5]}]}, 2),
 }
 
 CHILD = r"""

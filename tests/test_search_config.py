@@ -330,12 +330,18 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     assert [g.promote_at for g in c.migration.groups] == [None, None, None]  # never
     assert all(g.takes_migrants for g in c.migration.groups)  # two-way unless asked
     assert not default.fresh_tasks  # the same tasks for every attempt unless asked
+    assert [g.sends_above for g in c.migration.groups] == [None, None, None]  # always sends
+    assert default.sends_above == 0.0
     fresh = parse_config(MINIMAL + "[migration]\nislands = 3\n"
                          "[[migration.groups]]\nislands = 1\nfresh_tasks = true\n"
                          "[[migration.groups]]\nislands = 1\n")
     assert [group_config(fresh, g).migration.fresh_tasks for g in fresh.migration.groups] \
         == [True, False]
     assert not fresh.migration.fresh_tasks  # a group's key: the main islands keep theirs
+    sends = parse_config(MINIMAL + "[migration]\nislands = 2\n[[migration.groups]]\n"
+                         "islands = 1\nsends_above = 0.75\n")
+    assert group_config(sends, sends.migration.groups[0]).migration.sends_above == 0.75
+    assert sends.migration.sends_above == 0.0
     promoted = parse_config(MINIMAL + "[migration]\nislands = 2\n[[migration.groups]]\n"
                             "islands = 1\npromote_at = 0.9\n")
     assert promoted.migration.groups[0].promote_at == 0.9
@@ -380,6 +386,9 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     ("[[migration.groups]]\nislands = 1\nfresh_tasks = \"yes\"\n",
      "migration.groups[1].fresh_tasks: expected"),
     ("[migration]\nfresh_tasks = true\n", "unknown key 'migration.fresh_tasks'"),
+    ("[[migration.groups]]\nislands = 1\nsends_above = 1.5\n",
+     "migration.groups[1].sends_above: must be in [0.0, 1.0], got 1.5"),
+    ("[migration]\nsends_above = 0.5\n", "unknown key 'migration.sends_above'"),
     ("[[migration.groups]]\nislands = 1\nscale_spread = 0.5\n",
      "migration.groups[1].scale_spread: must be in [1.0, 100.0], got 0.5"),
     ("[[migration.groups]]\nislands = 1\nkind = \"digits\"\nscale_spread = 2\n",

@@ -237,6 +237,36 @@ def test_a_group_that_takes_no_migrants_sends_but_receives_none(tmp_path, monkey
     assert any(len(sent[2][1]) == 15 for sent in rounds)  # promoted: a main island
 
 
+def test_a_group_sends_nothing_until_its_best_reaches_sends_above(tmp_path, monkeypatch):
+    """sends_above: the affine island's emigrants join the pool only once its population's
+    best has reached the threshold: at 1.0 (out of reach on these tasks) the main islands
+    never receive a program measured on the affine task; at 0.0 they do, as without it."""
+    import amzc.api as api
+
+    rounds = []
+
+    class RecordingPool(api.LocalPool):
+        def submit(self, method, args):
+            if method == "round":
+                rounds.append([arrivals for arrivals, _, _, _ in args])
+            super().submit(method, args)
+
+    monkeypatch.setattr(api, "LocalPool", RecordingPool)
+
+    def from_group(text: str, out: str) -> int:
+        rounds.clear()
+        evolve("-c", str(config(tmp_path, GROUPS + text)), "--out", str(tmp_path / out),
+               "--workers", "2")
+        assert any(arrivals for sent in rounds for arrivals in sent[:2])  # migration happens
+        return sum(m[1] is None for sent in rounds for arrivals in sent[:2] for m in arrivals)
+
+    assert from_group("sends_above = 1.0\n", "a") == 0
+    assert from_group("sends_above = 0.0\n", "b") > 0
+    assert from_group("", "c") > 0
+    assert log_without_times(tmp_path / "b") == log_without_times(tmp_path / "c")  # a no-op
+    assert log_without_times(tmp_path / "a") != log_without_times(tmp_path / "c")
+
+
 def test_the_run_reports_the_main_islands_only():
     from amzc.search.island_run import IslandsPopulation
     from amzc.search.islands import IslandReport

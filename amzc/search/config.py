@@ -149,7 +149,10 @@ class IslandGroup:
     another, where a restart on the same draw repeats its odds. With
     ``takes_migrants`` false the group's islands send their migrants to the pool but take
     none in (until promoted): the main islands' programs, measured on other tasks, would
-    otherwise fill a group island searching for something else."""
+    otherwise fill a group island searching for something else. With ``sends_above`` the
+    group's islands send migrants only while their population's best has reached it (this
+    attempt): what a group island holds before it has solved its tasks can crowd out, on
+    the main islands, the solution it sends later."""
 
     islands: int
     kind: str | None = None
@@ -167,6 +170,7 @@ class IslandGroup:
     promote_at: float | None = None  # the group's own: no experiment-wide value
     takes_migrants: bool = True  # false: its islands send migrants but take none in
     fresh_tasks: bool = False  # the group's own: true, each restart draws new search tasks
+    sends_above: float | None = None  # the group's own: send only from a best this high
 
 
 GROUP_KEYS = tuple(f.name for f in fields(IslandGroup))
@@ -200,6 +204,7 @@ class MigrationConfig:
     stagnation_growth: float = _key(1.0, low=1.0, high=10.0)
     restart_below: float = _key(1.0, low=0.0, high=1.0)
     fresh_tasks: bool = False  # set from a group by group_config: no experiment-wide key
+    sends_above: float = 0.0  # likewise (IslandGroup.sends_above); 0: always sends
     groups: tuple[IslandGroup, ...] = ()  # read by _groups
 
 
@@ -478,9 +483,9 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
     """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`, read by the same rules as
     any other table: a task kind, counts ≥ 1, the restart rule (``max_stagnation`` ≥ 0,
     ``stagnation_delta`` ≥ 0, ``stagnation_growth`` in [1, 10], ``restart_below`` in [0, 1]),
-    ``promote_at`` in [0, 1], ``takes_migrants`` and ``fresh_tasks`` true or false; a key
-    left out is None (the experiment's value; ``takes_migrants``: true; ``fresh_tasks``:
-    false)."""
+    ``promote_at`` and ``sends_above`` in [0, 1], ``takes_migrants`` and ``fresh_tasks`` true
+    or false; a key left out is None (the experiment's value; ``takes_migrants``: true;
+    ``fresh_tasks``: false; ``sends_above``: always sends)."""
     raw = table.get("groups", list, [])
     groups = []
     for i, item in enumerate(raw, 1):
@@ -504,6 +509,7 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
         values["promote_at"] = group.float("promote_at", low=0.0, high=1.0)
         values["takes_migrants"] = group.get("takes_migrants", bool, True)
         values["fresh_tasks"] = group.get("fresh_tasks", bool, False)
+        values["sends_above"] = group.float("sends_above", low=0.0, high=1.0)
         group.done()
         groups.append(IslandGroup(**values))
     return tuple(groups)
@@ -546,7 +552,8 @@ def group_config(config: ExperimentConfig, group: IslandGroup | None) -> Experim
                        stagnation_growth=_given(group.stagnation_growth,
                                                 migration.stagnation_growth),
                        restart_below=_given(group.restart_below, migration.restart_below),
-                       fresh_tasks=group.fresh_tasks))
+                       fresh_tasks=group.fresh_tasks,
+                       sends_above=_given(group.sends_above, 0.0)))
 
 
 def _given(value: Any, default: Any) -> Any:

@@ -313,6 +313,12 @@ class Island:
             stopped, checked = stopped + hurdle.stopped, checked + hurdle.checked
         return hits, lookups, stopped, checked
 
+    def _sends(self) -> bool:
+        """Whether the island sends migrants this round: always, unless its group's
+        ``sends_above`` has not been reached by the population's best."""
+        threshold = self.config.migration.sends_above
+        return not threshold or max(self.population.fitness, default=0.0) >= threshold
+
     def emigrants(self, count: int) -> list[tuple[Program, float]]:
         """``count`` members drawn at random without replacement (paper: half of P)."""
         pop = self.population
@@ -381,7 +387,8 @@ class Island:
         if self.individuals >= self.quiet_until:
             self.immigrate([(from_wire(w, self._known), f) for w, f in arrivals])
         report = self.advance(n)
-        emigrants = [(to_wire(p), f) for p, f in self.emigrants(count)] if count else []
+        emigrants = ([(to_wire(p), f) for p, f in self.emigrants(count)]
+                     if count and self._sends() else [])
         return replace(report, busy_s=time.perf_counter() - start), emigrants
 
     def state(self) -> dict[str, Any]:

@@ -379,6 +379,36 @@ def test_a_stagnant_island_starts_again_from_initial_programs_and_keeps_its_best
     assert best_before.best_fitness >= first.best_fitness
 
 
+def test_an_island_sends_once_its_best_reached_sends_above_in_this_attempt():
+    """A group's sends_above: no emigrants until the population's best has reached it; then
+    emigrants even after aging has dropped that best (the highest reached counts, as for
+    the restart rule); none again after a restart, until the new population reaches it;
+    a promoted island sends as a main island does."""
+    from dataclasses import replace
+
+    config = replace(CONFIG, migration=replace(CONFIG.migration, max_stagnation=50,
+                                               stagnation_delta=0.0, sends_above=0.9))
+    isl = Island(config, 0, SPEC, island_seed(1, 1, 0), promote_to=(CONFIG, SPEC))
+    _, sent = isl.round([], 40, 5)
+    pop = isl.population
+    assert max(pop.fitness) < 0.9 and sent == []  # TINY's programs reach about 0.44
+    pop.fitness[3] = 0.95  # as if a member had reached it
+    pop.best = 3
+    _, sent = isl.round([], 0, 5)
+    assert len(sent) == 5 and isl.improved_fitness == 0.95
+    pop.fitness[3] = 0.1  # aged out: the highest reached still counts
+    pop.best = max(range(len(pop.fitness)), key=pop.fitness.__getitem__)
+    _, sent = isl.round([], 0, 5)
+    assert len(sent) == 5
+    isl.improved_fitness = 0.5  # below restart_below (1.0): restart at the next round
+    isl.improved_at = isl.individuals - 50
+    report, sent = isl.round([], 10, 5)
+    assert report.restarts == 1 and max(isl.population.fitness) < 0.9 and sent == []
+    isl.promote()  # the main islands' config: always sends
+    _, sent = isl.round([], 0, 5)
+    assert len(sent) == 5
+
+
 def test_each_restart_multiplies_the_window_by_stagnation_growth():
     """Windows of 50, then 100, then 200 individuals: the restarts come at the first round
     start past each attempt's first best + its window: 120 (40 + 50), 280 (160 + 100) and

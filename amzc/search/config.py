@@ -150,9 +150,9 @@ class IslandGroup:
     ``takes_migrants`` false the group's islands send their migrants to the pool but take
     none in (until promoted): the main islands' programs, measured on other tasks, would
     otherwise fill a group island searching for something else. With ``sends_above`` the
-    group's islands send migrants only while their population's best has reached it (this
-    attempt): what a group island holds before it has solved its tasks can crowd out, on
-    the main islands, the solution it sends later."""
+    group's islands send no migrants until their population's best has reached it in the
+    current attempt (the highest it reached counts): what a group island holds before it
+    has solved its tasks can crowd out, on the main islands, the solution it sends later."""
 
     islands: int
     kind: str | None = None
@@ -194,7 +194,8 @@ class MigrationConfig:
     Only an island whose best is below ``restart_below``
     restarts: one that has solved its tasks has no rise left to make, and would otherwise
     restart forever. ``fresh_tasks`` (an island group's key, :class:`IslandGroup`): each
-    restart also draws new search tasks for the island."""
+    restart also draws new search tasks for the island; ``sends_above`` (likewise): the
+    island sends no migrants until its best has reached it in the current attempt."""
 
     islands: int = _key(0, low=0)
     interval: int = _key(5000, low=1)

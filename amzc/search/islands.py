@@ -8,9 +8,9 @@ to every host through the same three calls, whatever the transport:
 
 - ``round(arrivals, n, k, promote)``: (join the main islands, if ``promote`` and not yet,)
   take in the migrants sampled for it last round, run n more individuals, and send k
-  members to the migration pool; returns an :class:`IslandReport` and the emigrants (one
-  message each way per round; ``promote``, ``advance``, ``emigrants`` and ``immigrate`` are
-  its steps);
+  members to the migration pool (none while its group's ``sends_above`` holds it back);
+  returns an :class:`IslandReport` and the emigrants (one message each way per round;
+  ``promote``, ``advance``, ``emigrants`` and ``immigrate`` are its steps);
 - ``state()``: everything needed to rebuild the island, for checkpoints.
 
 Programs travel as ASTs, never as backend objects: every host compiles its own code. On the
@@ -315,9 +315,14 @@ class Island:
 
     def _sends(self) -> bool:
         """Whether the island sends migrants this round: always, unless its group's
-        ``sends_above`` has not been reached by the population's best."""
+        ``sends_above`` has not been reached in this attempt (judged, as the restart rule is,
+        by the highest the population reached: aging may have dropped it since)."""
         threshold = self.config.migration.sends_above
-        return not threshold or max(self.population.fitness, default=0.0) >= threshold
+        if not threshold:
+            return True
+        pop = self.population
+        best = pop.fitness[pop.best] if pop.best >= 0 else -math.inf
+        return max(best, self.improved_fitness) >= threshold
 
     def emigrants(self, count: int) -> list[tuple[Program, float]]:
         """``count`` members drawn at random without replacement (paper: half of P)."""

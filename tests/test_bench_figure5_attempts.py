@@ -52,8 +52,11 @@ def test_a_short_run_end_to_end(tmp_path):
     assert result["overrides"] == {"population.tournament": 5}
     (row,) = result["rows"]
     assert (row["population"], row["window"]) == (20, 500)
-    assert row["attempts"] >= 1 and row["individuals"] > 0 and row["cpu_s"] > 0
-    assert row["rate"] == row["successes"] / row["attempts"]
+    # how many attempts end in 3 s depends on the machine's load (none on a busy one): the
+    # counting itself is pinned by the test above
+    assert row["individuals"] > 0 and row["cpu_s"] > 0
+    assert len(row["best_per_attempt"]) == row["attempts"] >= row["successes"]
+    assert row["rate"] == (row["successes"] / row["attempts"] if row["attempts"] else 0.0)
     assert all(0 <= f <= 1 for f in row["best_per_attempt"])
 
 

@@ -27,7 +27,7 @@ from amzc.parse import parse_file
 from amzc.printer import print_instruction, print_program
 from amzc.syntax import Instruction, MemoryConfig, Program
 from amzc.tasks import build_tasks, task_spec
-from amzc.tasks.spec import MAX_SCALE_SPREAD
+from amzc.tasks.spec import MAX_SCALE_SPREAD, is_feature_scale
 
 app = typer.Typer(
     name="amzc",
@@ -122,9 +122,9 @@ def _scales(flag: str, text: str | None) -> tuple[float, ...]:
         scales = tuple(float(x) for x in text.split(","))
     except ValueError:
         raise AmzConfigError(f"{flag}: not a comma-separated list of numbers: {text!r}") from None
-    low, high = 1.0 / MAX_SCALE_SPREAD, MAX_SCALE_SPREAD
-    if not all(low <= c <= high for c in scales):  # NaN fails too
-        raise AmzConfigError(f"{flag}: each factor must lie in [{low:g}, {high:g}], not {text!r}")
+    if not all(map(is_feature_scale, scales)):
+        raise AmzConfigError(f"{flag}: each factor must lie in [{1 / MAX_SCALE_SPREAD:g}, "
+                             f"{MAX_SCALE_SPREAD:g}], not {text!r}")
     return scales
 
 

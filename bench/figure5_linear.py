@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         spreads = tuple(float(k) for k in args.spreads.split(",") if k.strip())
     except ValueError:
         parser.error(f"--spreads: not a list of numbers: {args.spreads!r}")
-    from amzc.tasks.spec import MAX_SCALE_SPREAD
+    from amzc.tasks.spec import MAX_SCALE_SPREAD, is_feature_scale
 
     if not all(1.0 < k <= MAX_SCALE_SPREAD for k in spreads):  # 1 is linear_100 itself
         parser.error(f"--spreads: each must lie in (1, {MAX_SCALE_SPREAD:g}], not "
@@ -117,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
                            for group in args.scale_sets.split(";") if group.strip())
     except ValueError:
         parser.error(f"--scale-sets: not lists of numbers: {args.scale_sets!r}")
-    if not all(0.01 <= c <= MAX_SCALE_SPREAD for sc in scale_sets for c in sc):
-        parser.error(f"--scale-sets: each factor must lie in [0.01, {MAX_SCALE_SPREAD:g}], "
-                     f"not {args.scale_sets!r}")
+    if not all(is_feature_scale(c) for sc in scale_sets for c in sc):
+        parser.error(f"--scale-sets: each factor must lie in [{1 / MAX_SCALE_SPREAD:g}, "
+                     f"{MAX_SCALE_SPREAD:g}], not {args.scale_sets!r}")
     try:
         seeds = [int(s) for s in args.run_seeds.split(",")]
     except ValueError:

@@ -23,7 +23,7 @@ from amzc.ops import MATRIX, OPS_BY_NAME, VECTOR, Op, lookup
 from amzc.parse import parse_file
 from amzc.syntax import COMPONENTS, Component, MemoryConfig
 from amzc.tasks import KIND_FIELDS, TASK_KINDS, TaskSpec
-from amzc.tasks.spec import MAX_SCALE_SPREAD
+from amzc.tasks.spec import MAX_SCALE_SPREAD, is_feature_scale
 
 MUTATION_TYPES = (
     "alter_param",
@@ -446,9 +446,9 @@ def _scales(table: _Table, key: str) -> tuple[float, ...] | None:
     if not all(isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c)
                for c in scales):
         raise table.error(key, f"must be a list of numbers, got {scales!r}")
-    low, high = 1.0 / MAX_SCALE_SPREAD, MAX_SCALE_SPREAD
-    if not all(low <= c <= high for c in scales):
-        raise table.error(key, f"each factor must be in [{low:g}, {high:g}], got {scales!r}")
+    if not all(map(is_feature_scale, scales)):
+        raise table.error(key, f"each factor must be in [{1 / MAX_SCALE_SPREAD:g}, "
+                          f"{MAX_SCALE_SPREAD:g}], got {scales!r}")
     return tuple(float(c) for c in scales)
 
 

@@ -4,7 +4,6 @@ package that dispatches to them."""
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
@@ -25,6 +24,12 @@ DEFAULT_DATA_SEEDS = (11001, 11012, 11010, 11000, 11006, 11008, 11007, 11003)
 NUM_CLASSES = 10  # digits and CIFAR-10 both have ten classes
 # features scaled by up to 100× either way already span 8 decades of variance
 MAX_SCALE_SPREAD = 100.0
+
+
+def is_feature_scale(c: float) -> bool:
+    """Whether ``c`` is a factor ``feature_scales`` accepts: within the 100× either way that
+    ``scale_spread`` allows (NaN and infinities are not)."""
+    return 1.0 / MAX_SCALE_SPREAD <= c <= MAX_SCALE_SPREAD
 
 TASK_KINDS: dict[str, EvalType] = {"linear": "rms", "affine": "rms", "nonlinear": "rms",
                                    "digits": "accuracy", "cifar10": "accuracy", "data": "rms"}
@@ -126,9 +131,8 @@ class TaskSpec:
             raise AmzConfigError(f"the scale spread must be a number in [1, {MAX_SCALE_SPREAD:g}], "
                                  f"not {spread!r}")
         scales = self.feature_scales
-        if (not isinstance(scales, tuple) or not all(
-                isinstance(c, float) and math.isfinite(c)
-                and 1.0 / MAX_SCALE_SPREAD <= c <= MAX_SCALE_SPREAD for c in scales)):
+        if (not isinstance(scales, tuple)
+                or not all(isinstance(c, float) and is_feature_scale(c) for c in scales)):
             raise AmzConfigError("the feature scales must be a list of numbers in "
                                  f"[{1.0 / MAX_SCALE_SPREAD:g}, {MAX_SCALE_SPREAD:g}], not "
                                  f"{scales!r}")

@@ -183,6 +183,19 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
                                                    "sends_above": 0.75,
                                                    "feature_scales": [0.35, 0.35, 0.35, 1.0,
                                                                       1.5]}]}, 2),
+    # linear_scaled_sends with a teacher island of 100 and rounds of 10,000 (as
+    # teacher_pop_100), beside a linear island of 1,000 that takes no migrants (a teacher
+    # island of 100 sends 10 a round, so a taking linear island's arrivals were its own
+    # members back, or, while it sends nothing, ten copies each of the teacher island's ten):
+    # with SGD arriving in the first minutes the climb from rung 1 decides, and climbs from
+    # rung 1 left it on 4 seeds of 6 with 100 against 2 of 6 with 1,000
+    "scaled_sends_pop_100": ({"population.size": 100, "migration.interval": 10000,
+                              "migration.groups": [{**LINEAR_20, "population": 1000,
+                                                    "takes_migrants": False,
+                                                    "restart_below": 0.75,
+                                                    "sends_above": 0.75,
+                                                    "feature_scales": [0.35, 0.35, 0.35,
+                                                                       1.0, 1.5]}]}, 2),
 }
 
 CHILD = r"""

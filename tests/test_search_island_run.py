@@ -265,6 +265,14 @@ def test_a_group_sends_nothing_until_its_best_reaches_sends_above(tmp_path, monk
     assert from_group("", "c") > 0
     assert log_without_times(tmp_path / "b") == log_without_times(tmp_path / "c")  # a no-op
     assert log_without_times(tmp_path / "a") != log_without_times(tmp_path / "c")
+    # the progress log says how many of the group's islands send
+    rows = [r["groups"] for r in log_without_times(tmp_path / "a") if r["kind"] == "progress"]
+    assert rows and all(row[1]["sending"] == 0 and "sending" not in row[0] for row in rows)
+    assert all("sending" not in row[1] for r in log_without_times(tmp_path / "c")
+               if r["kind"] == "progress" for row in [r["groups"]])
+    assert from_group("sends_above = 0.01\n", "d") > 0  # reached: the group sends
+    rows = [r["groups"] for r in log_without_times(tmp_path / "d") if r["kind"] == "progress"]
+    assert rows[-1][1]["sending"] == 1
 
 
 def test_the_run_reports_the_main_islands_only():

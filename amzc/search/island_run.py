@@ -314,7 +314,8 @@ class IslandSearch:
     def details(self) -> dict[str, Any]:
         """With island groups: per group (0: the islands outside any group, then the groups
         in order) its individuals, its best fitness on its own tasks and its islands'
-        restarts, so a log shows what each found."""
+        restarts (and, where the group says, how many are promoted and how many send), so a
+        log shows what each found."""
         if not self.main:
             return {}
         numbers = self.group_numbers
@@ -331,6 +332,9 @@ class IslandSearch:
                "busy_s": round(sum(self.busy[r.island] for r in reports), 3)}
         if any(self._promotable(r.island) for r in reports):
             row["promoted"] = sum(r.promoted for r in reports)
+        group = self.groups[reports[0].island]
+        if group is not None and group.sends_above:  # 0: always sends, as without it
+            row["sending"] = sum(r.sending for r in reports)
         return row
 
     def counts(self) -> tuple[int, int, int, int]:

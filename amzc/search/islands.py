@@ -119,6 +119,7 @@ class IslandReport:
     restarts: int = 0  # times the island started again on stagnation
     promoted: bool = False  # a group's island now on the experiment's own tasks
     attempt: int = 0  # with fresh_tasks, its draw of search tasks (0: its first)
+    sending: bool = True  # whether its emigrants join the pool (a group's sends_above)
 
 
 RoundResult = tuple[IslandReport, list[Migrant]]  # what Island.round answers
@@ -301,7 +302,7 @@ class Island:
             fitness_sq_sum=sum(f * f for f in values), size=len(values),
             train_steps=self.evaluator.stats.train_steps, fec_hits=hits, fec_lookups=lookups,
             hurdle_stopped=stopped, hurdle_checked=checked, restarts=self.restarts,
-            promoted=self.promoted, attempt=self._attempt())
+            promoted=self.promoted, attempt=self._attempt(), sending=self._sends())
 
     def _counts(self) -> tuple[int, int, int, int]:
         """FEC hits and lookups, hurdle stops and checks, since the island began."""

@@ -20,7 +20,9 @@ Per setting the JSON gives the attempts (experiments that ended; the one the bud
 counts only if it had succeeded), successes with a 95 % Wilson interval of the rate per
 attempt, individuals and CPU seconds, successes per CPU-hour, and the individuals each success
 took within its attempt (to within ``run.progress_every``, 10,000: the log keeps the last rise
-before each progress record).
+before each progress record). Stopped by a signal (Ctrl-C, SIGTERM; with ``--jobs 1`` or a
+single setting, where the runs are in this process), it still writes the attempts that ended,
+each row marked ``stopped``, and exits with the signal's code.
 
 Usage: python bench/figure5_attempts.py [--settings 1000:200000,200:100000] [--minutes 30]
        [--seed 1] [--spread 1] [--success 0.9] [--set KEY=VALUE ...] [--jobs N]
@@ -91,17 +93,28 @@ def attempts(log: list[dict], success: float) -> dict:
 def run_setting(population: int, window: int, args: argparse.Namespace, folder: Path) -> dict:
     """One setting's run (in a process of its own) and its attempts."""
     import amzc
+    from amzc.search.experiment import Interrupted
     from amzc.search.progress import read_log
 
     wall, cpu = time.time(), time.process_time()
-    result = amzc.evolve(CONFIG, seed=args.seed, out=folder, force=True,
-                         overrides=overrides(population, window, args.minutes, args.spread,
-                                             args.extra))
+    stopped = None
+    try:
+        individuals = amzc.evolve(CONFIG, seed=args.seed, out=folder, force=True,
+                                  overrides=overrides(population, window, args.minutes,
+                                                      args.spread, args.extra)).individuals
+    except Interrupted as signal:  # stopped early: the attempts that ended still count
+        stopped = signal.exit_code
     wall, cpu = time.time() - wall, time.process_time() - cpu
-    found = attempts(read_log(folder / "progress.jsonl"), args.success)
-    return {"population": population, "window": window, "wall_s": wall, "cpu_s": cpu,
-            "individuals": result.individuals, **found,
-            "successes_per_cpu_hour": found["successes"] / (cpu / 3600) if cpu else 0.0}
+    log = read_log(folder / "progress.jsonl")
+    if stopped is not None:
+        individuals = max((r.get("total_individuals", 0) for r in log), default=0)
+    found = attempts(log, args.success)
+    row = {"population": population, "window": window, "wall_s": wall, "cpu_s": cpu,
+           "individuals": individuals, **found,
+           "successes_per_cpu_hour": found["successes"] / (cpu / 3600) if cpu else 0.0}
+    if stopped is not None:
+        row["stopped"] = stopped  # the exit code of the signal that ended it
+    return row
 
 
 def parse_settings(parser: argparse.ArgumentParser, text: str) -> list[tuple[int, int]]:
@@ -168,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
               "success": args.success, "overrides": args.extra, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
-    return 0
+    stopped = [row["stopped"] for row in rows if "stopped" in row]
+    print(f"wrote {args.out}" + (" (stopped early: the attempts up to the signal)"
+                                 if stopped else ""))
+    return stopped[0] if stopped else 0
 
 
 if __name__ == "__main__":

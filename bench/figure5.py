@@ -196,6 +196,21 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
                                                     "sends_above": 0.75,
                                                     "feature_scales": [0.35, 0.35, 0.35,
                                                                        1.0, 1.5]}]}, 2),
+    # scaled_sends_pop_100 with the linear island promoted once solved (0.85 on its tasks:
+    # SGD with a step size): from then on two teacher islands of 100, one per core, instead
+    # of a teacher island beside a linear island that goes on searching solved tasks (in
+    # scaled_sends_pop_100's seed 1 for 27 of the 30 minutes); promote alone hurt with a
+    # teacher island of 1,000 and SGD at standard linear tasks' rates, which score below the
+    # Hebbian rule there (a population of 100 keeps only the promoted island's youngest 100)
+    "scaled_sends_pop_100_promote": ({"population.size": 100, "migration.interval": 10000,
+                                      "migration.groups": [{**LINEAR_20, "population": 1000,
+                                                            "takes_migrants": False,
+                                                            "restart_below": 0.75,
+                                                            "sends_above": 0.75,
+                                                            "promote_at": 0.85,
+                                                            "feature_scales": [0.35, 0.35,
+                                                                               0.35, 1.0,
+                                                                               1.5]}]}, 2),
 }
 
 CHILD = r"""

@@ -10,6 +10,10 @@ CPU / wall ratio). The curve is what the issue's milestones read: M1 = 0.30 (abo
 model and every network whose hidden layer is not trained), M2 = 0.45 (a hidden layer trained
 through the ReLU); the rungs come from bench/figure5_ladder.py.
 
+Each run also gets ``select_bests_pick``: what ``run.select_bests = true`` would have
+returned instead of the run's own pick (the population's best at the end, which a small
+population's aging may have dropped), from the logged bests re-scored on the run's T_select.
+
 A lever is a named set of config overrides (and a worker count) applied to the same seeds and
 budget; the JSON holds a row per lever: the median over seeds of the best final fitness at the
 end of the budget, and of the individuals per CPU-second.
@@ -273,6 +277,54 @@ def curve(log: list[dict], cpu_per_wall: float, tasks, cfg) -> list[dict]:
     return points
 
 
+def select_bests_pick(folder: Path, log: list[dict], seed: int) -> dict | None:
+    """What ``run.select_bests = true`` would have made the run's result (it changes which
+    program is returned, never the search's path, docs/evolution.md): of the logged bests and
+    the run's own pick, the one scoring highest on the run's T_select (ties: the run's pick,
+    then the earlier best), with its fitness on the final tasks, evaluated as the run's final
+    evaluation is. For runs of one experiment (the T_select tasks are rebuilt from the config
+    and checked against the log: the run's pick must score what the log says); else None."""
+    from amzc import EvalOptions, evaluate, parse
+    from amzc.backends import get_backend
+    from amzc.rng import derive_key
+    from amzc.search.config import load_config
+    from amzc.search.evaluation import evaluate_on
+    from amzc.search.experiment import FINAL_SEED, SELECT_SEED, first_experiment_tasks
+    from amzc.tasks import build_tasks
+
+    ends = [r for r in log if r.get("kind") == "experiment_end"]
+    starts = [r for r in log if r.get("kind") == "experiment_start"]
+    if len(ends) != 1 or len(starts) != 1:
+        return None
+    end = ends[0]
+    cfg = load_config(folder / "config.toml", seed=seed)
+    _, spec = first_experiment_tasks(cfg)
+    if list(spec.seeds()[0][:1]) != starts[0]["select_param_seeds"]:
+        return None
+    tasks, backend = build_tasks(spec), get_backend("llvm")
+    memory, key = cfg.search_space.memory, derive_key(seed, end["experiment"], SELECT_SEED)
+
+    def on_select(text: str) -> float:
+        return evaluate_on(parse(text), tasks, memory, backend, key, cfg.max_abs_error)[0]
+
+    if on_select(end["program"]) != end["select_fitness"]:
+        return None
+    pick = {"select_fitness": end["select_fitness"], "search_fitness": end["search_fitness"],
+            "individuals": end["individuals"], "program": end["program"]}
+    for record in log:
+        if record.get("kind") == "best":
+            score = record.get("select_fitness")  # logged when the run had select_bests
+            score = on_select(record["program"]) if score is None else score
+            if score > pick["select_fitness"]:
+                pick = {"select_fitness": score, "search_fitness": record["fitness"],
+                        "individuals": record["individuals"], "program": record["program"]}
+    options = EvalOptions(max_abs_error=cfg.max_abs_error, seed=derive_key(seed, 0, FINAL_SEED))
+    pick["final_fitness"] = evaluate(parse(pick["program"]), build_tasks(cfg.final_tasks.spec),
+                                     memory, backend="llvm", options=options).fitness
+    pick["is_run_pick"] = pick["program"] == end["program"]
+    return pick
+
+
 def plot(runs: list[dict], path: Path, minutes: float | str,
          start: str = "random programs") -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -368,11 +420,14 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = outcome["cpu_s"] / outcome["wall_s"] if outcome["wall_s"] else 1.0
                 log = read_log(folder / "progress.jsonl")  # read once: it may be large
                 points = curve(log, ratio, tasks, cfg)
+                pick = select_bests_pick(folder, log, seed)
                 runs.append({"lever": lever, "seed": seed, **outcome,
                              "groups_at_end": groups_at_end(log),
                              "individuals_per_cpu_s": outcome["individuals"] / outcome["cpu_s"],
-                             "curve": points})
-                print(f"{lever} seed {seed}: final {outcome['final_fitness']:.4f}, best on the "
+                             "select_bests_pick": pick, "curve": points})
+                print(f"{lever} seed {seed}: final {outcome['final_fitness']:.4f}"
+                      + (f" (with select_bests {pick['final_fitness']:.4f})" if pick else "")
+                      + f", best on the "
                       f"final tasks {max((p['final_fitness'] for p in points), default=0):.4f}, "
                       f"{outcome['individuals']:,} individuals, {outcome['cpu_s']:.0f} CPU s "
                       f"({time.time() - start:.0f} s)", flush=True)
@@ -402,6 +457,10 @@ def lever_rows(runs: list[dict]) -> list[dict]:
                      "median_best_final_fitness": statistics.median(best),
                      "best_final_fitness": best,
                      "run_final_fitness": [r["final_fitness"] for r in mine],
+                     # what run.select_bests = true would have returned (None: not measured)
+                     "select_bests_final_fitness": [
+                         (r.get("select_bests_pick") or {}).get("final_fitness")
+                         for r in mine],
                      "median_individuals_per_cpu_s": statistics.median(
                          r["individuals_per_cpu_s"] for r in mine),
                      "seeds_reaching": {name: sum(b >= level for b in best)

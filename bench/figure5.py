@@ -277,17 +277,19 @@ def curve(log: list[dict], cpu_per_wall: float, tasks, cfg) -> list[dict]:
     return points
 
 
-def select_bests_pick(folder: Path, log: list[dict], seed: int) -> dict | None:
+def select_bests_pick(cfg, log: list[dict], seed: int) -> dict | None:
     """What ``run.select_bests = true`` would have made the run's result (it changes which
     program is returned, never the search's path, docs/evolution.md): of the logged bests and
     the run's own pick, the one scoring highest on the run's T_select (ties: the run's pick,
     then the earlier best), with its fitness on the final tasks, evaluated as the run's final
-    evaluation is. For runs of one experiment (the T_select tasks are rebuilt from the config
-    and checked against the log: the run's pick must score what the log says); else None."""
+    evaluation is. ``cfg`` is the config as the run loaded it, with ``seed``. For runs of one
+    experiment (the T_select tasks are rebuilt from the config and checked against the log:
+    the run's pick must score what the log says); else None. A run with select_bests spends a
+    little of its coordinator's time on T_select, so a run stopped by time ends a few
+    individuals apart: near, not exact, for those."""
     from amzc import EvalOptions, evaluate, parse
     from amzc.backends import get_backend
     from amzc.rng import derive_key
-    from amzc.search.config import load_config
     from amzc.search.evaluation import evaluate_on
     from amzc.search.experiment import FINAL_SEED, SELECT_SEED, first_experiment_tasks
     from amzc.tasks import build_tasks
@@ -297,7 +299,6 @@ def select_bests_pick(folder: Path, log: list[dict], seed: int) -> dict | None:
     if len(ends) != 1 or len(starts) != 1:
         return None
     end = ends[0]
-    cfg = load_config(folder / "config.toml", seed=seed)
     _, spec = first_experiment_tasks(cfg)
     if list(spec.seeds()[0][:1]) != starts[0]["select_param_seeds"]:
         return None
@@ -420,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = outcome["cpu_s"] / outcome["wall_s"] if outcome["wall_s"] else 1.0
                 log = read_log(folder / "progress.jsonl")  # read once: it may be large
                 points = curve(log, ratio, tasks, cfg)
-                pick = select_bests_pick(folder, log, seed)
+                pick = select_bests_pick(load_config(CONFIG, seed=seed, overrides={
+                    **LEVERS[lever][0], **extra}), log, seed)
                 runs.append({"lever": lever, "seed": seed, **outcome,
                              "groups_at_end": groups_at_end(log),
                              "individuals_per_cpu_s": outcome["individuals"] / outcome["cpu_s"],

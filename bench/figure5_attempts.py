@@ -21,8 +21,9 @@ counts only if it had succeeded), successes with a 95 % Wilson interval of the r
 attempt, individuals and CPU seconds, successes per CPU-hour, and the individuals each success
 took within its attempt (to within ``run.progress_every``, 10,000: the log keeps the last rise
 before each progress record). Stopped by a signal (Ctrl-C, SIGTERM; with ``--jobs 1`` or a
-single setting, where the runs are in this process), it still writes the attempts that ended,
-each row marked ``stopped``, and exits with the signal's code.
+single setting, where the runs are in this process), it runs no further setting and writes
+the attempts so far (the one cut off counts if it had succeeded), the row marked
+``stopped``, and exits with the signal's code.
 
 Usage: python bench/figure5_attempts.py [--settings 1000:200000,200:100000] [--minutes 30]
        [--seed 1] [--spread 1] [--success 0.9] [--set KEY=VALUE ...] [--jobs N]
@@ -75,19 +76,26 @@ def overrides(population: int, window: int, minutes: float, spread: float,
 
 
 def attempts(log: list[dict], success: float) -> dict:
-    """Attempts and successes from a run's progress records."""
-    ends = [r for r in log if r.get("kind") == "experiment_end"]
+    """Attempts and successes from a run's progress records. An attempt that did not end on
+    its own (cut off by the time budget, or by a signal before it wrote its end) counts only
+    if it had succeeded."""
+    ends = {r["experiment"]: r for r in log if r.get("kind") == "experiment_end"}
     first_hit: dict[int, int] = {}
+    best: dict[int, float] = {}
     for r in log:
-        if r.get("kind") == "best" and r["fitness"] >= success:
-            first_hit.setdefault(r["experiment"], r["individuals"])
-    counted = [e for e in ends if e["reason"] != "max_time" or e["experiment"] in first_hit]
-    wins = [e for e in counted if e["experiment"] in first_hit]
+        if r.get("kind") == "best":
+            best[r["experiment"]] = max(best.get(r["experiment"], r["fitness"]), r["fitness"])
+            if r["fitness"] >= success:
+                first_hit.setdefault(r["experiment"], r["individuals"])
+    counted = [e for e in sorted(set(ends) | set(best))
+               if (e in ends and ends[e]["reason"] != "max_time") or e in first_hit]
+    wins = [e for e in counted if e in first_hit]
     n, s = len(counted), len(wins)
     return {"attempts": n, "successes": s, "rate": s / n if n else 0.0,
             "rate_ci95": wilson(s, n),
-            "individuals_to_success": [first_hit[e["experiment"]] for e in wins],
-            "best_per_attempt": [round(e["search_fitness"], 4) for e in counted]}
+            "individuals_to_success": [first_hit[e] for e in wins],
+            "best_per_attempt": [round(ends[e]["search_fitness"] if e in ends else best[e], 4)
+                                 for e in counted]}
 
 
 def run_setting(population: int, window: int, args: argparse.Namespace, folder: Path) -> dict:
@@ -102,8 +110,8 @@ def run_setting(population: int, window: int, args: argparse.Namespace, folder: 
         individuals = amzc.evolve(CONFIG, seed=args.seed, out=folder, force=True,
                                   overrides=overrides(population, window, args.minutes,
                                                       args.spread, args.extra)).individuals
-    except Interrupted as signal:  # stopped early: the attempts that ended still count
-        stopped = signal.exit_code
+    except Interrupted as interrupt:  # stopped early: the attempts so far still count
+        stopped, individuals = interrupt.exit_code, 0
     wall, cpu = time.time() - wall, time.process_time() - cpu
     log = read_log(folder / "progress.jsonl")
     if stopped is not None:
@@ -174,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     calls = [(population, window, args, base / f"p{population}_w{window}")
              for population, window in settings]
     jobs = args.jobs or min(len(calls), os.cpu_count() or 1)
-    rows = side_by_side(run_setting, calls, jobs, report)
+    rows = side_by_side(run_setting, calls, jobs, report, stop=lambda row: "stopped" in row)
     result = {"benchmark": "figure5_attempts", "revision": git_revision(),
               "date": time.strftime("%Y-%m-%d"), "config": str(CONFIG.relative_to(ROOT)),
               "minutes": args.minutes, "seed": args.seed, "spread": args.spread,

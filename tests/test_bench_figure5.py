@@ -20,6 +20,8 @@ def test_a_short_run_of_the_config_end_to_end(tmp_path):
                          "--set", "tasks.final.num_tasks=3"]) == 0
     data = json.loads(out.read_text())
     (run,) = data["runs"]
+    pick = run["select_bests_pick"]  # the config as run, rebuilt: its T_select checks out
+    assert pick is not None and 0.0 <= pick["final_fitness"] <= 1.0
     assert run["lever"] == "tasks_20" and run["individuals"] >= 50  # the config as shipped
     assert run["cpu_s"] > 0 and run["curve"], "a best is logged at least once"
     assert all(0.0 <= p["final_fitness"] <= 1.0 for p in run["curve"])
@@ -45,17 +47,23 @@ def test_the_select_bests_pick_is_what_a_run_with_select_bests_returns(tmp_path)
              "tasks.search.num_tasks": 2, "tasks.search.num_train": 100,
              "tasks.select.num_tasks": 3, "tasks.final.num_tasks": 3,
              "stop.max_individuals": 4000, "stop.max_time_s": 0, "run.progress_every": 200,
-             "run.checkpoint_every": 0}
+             "run.checkpoint_every": 0,
+             # relative to configs/, as the diagnostic climbs give it: the config as the run
+             # loaded it, not as its run folder holds it (where this path would not resolve)
+             "population.init": ["../bench/figure5_start/rung1.amz"]}
     plain = amzc.evolve(figure5.CONFIG, seed=2, out=tmp_path / "plain", overrides=small)
     chosen = amzc.evolve(figure5.CONFIG, seed=2, out=tmp_path / "chosen",
                          overrides={**small, "run.select_bests": True})
+    from amzc.search.config import load_config
+
     log = read_log(tmp_path / "plain" / "progress.jsonl")
-    pick = figure5.select_bests_pick(tmp_path / "plain", log, 2)
+    pick = figure5.select_bests_pick(load_config(figure5.CONFIG, seed=2, overrides=small), log, 2)
     assert pick is not None and sum(r["kind"] == "best" for r in log) > 1
     assert pick["final_fitness"] == chosen.final_fitness
     # on this seed a logged best beats the population's last best on T_select
     assert not pick["is_run_pick"] and chosen.final_fitness != plain.final_fitness
-    assert figure5.select_bests_pick(tmp_path / "plain", log, 3) is None  # not its seed
+    other = load_config(figure5.CONFIG, seed=3, overrides=small)
+    assert figure5.select_bests_pick(other, log, 3) is None  # not the run's seed
 
 
 def test_every_lever_is_a_valid_setting_of_the_config():

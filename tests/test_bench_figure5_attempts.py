@@ -79,26 +79,34 @@ def test_set_overrides_every_setting_last_and_bad_ones_are_refused(tmp_path, cap
 
 
 def test_a_signal_stops_the_run_and_the_attempts_so_far_are_written(tmp_path, monkeypatch):
-    """SIGTERM (or Ctrl-C) during a setting: no traceback; the ended attempts are counted and
-    written, the row says it was stopped, and the exit code is the signal's (128 + 15)."""
+    """SIGTERM (or Ctrl-C) during a setting: no traceback, no further setting; the ended
+    attempts and the cut-off one that had succeeded are counted and written, the row says it
+    was stopped, and the exit code is the signal's (128 + 15)."""
     import signal
 
     import amzc
     from amzc.search.experiment import Interrupted
 
+    calls = []
+
     def stopped_evolve(config, *, seed, out, force, overrides):
+        calls.append(out)
         out.mkdir(parents=True, exist_ok=True)
         records = [{"kind": "progress", "experiment": 0, "total_individuals": 700},
-                   {"kind": "best", "experiment": 0, "individuals": 600, "fitness": 0.95},
+                   {"kind": "best", "experiment": 0, "individuals": 600, "fitness": 0.5},
                    {"kind": "experiment_end", "experiment": 0, "reason": "stagnation",
-                    "search_fitness": 0.95}]
+                    "search_fitness": 0.5},
+                   {"kind": "best", "experiment": 1, "individuals": 80, "fitness": 0.95},
+                   {"kind": "progress", "experiment": 1, "total_individuals": 900}]
         (out / "progress.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
         raise Interrupted(out, signal.SIGTERM)
 
     monkeypatch.setattr(amzc, "evolve", stopped_evolve)
     out = tmp_path / "attempts.json"
-    assert attempts_bench.main(["--settings", "20:500", "--minutes", "1", "--out", str(out),
-                                "--keep-runs", str(tmp_path)]) == 143
+    assert attempts_bench.main(["--settings", "20:500,30:500", "--jobs", "1", "--minutes", "1",
+                                "--out", str(out), "--keep-runs", str(tmp_path)]) == 143
+    assert len(calls) == 1  # the second setting never started
     (row,) = json.loads(out.read_text())["rows"]
     assert (row["stopped"], row["attempts"], row["successes"], row["individuals"]) == (
-        143, 1, 1, 700)
+        143, 2, 1, 900)
+    assert row["best_per_attempt"] == [0.5, 0.95] and row["individuals_to_success"] == [80]

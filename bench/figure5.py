@@ -203,9 +203,10 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # scaled_sends_pop_100 with the linear island promoted once solved (0.85 on its tasks:
     # SGD with a step size): from then on two teacher islands of 100, one per core, instead
     # of a teacher island beside a linear island that goes on searching solved tasks (in
-    # scaled_sends_pop_100's seed 1 for 27 of the 30 minutes); promote alone hurt with a
+    # scaled_sends_pop_100's seed 1 for 27 of the 30 minutes); `promote` alone hurt with a
     # teacher island of 1,000 and SGD at standard linear tasks' rates, which score below the
-    # Hebbian rule there (a population of 100 keeps only the promoted island's youngest 100)
+    # Hebbian rule there (bench/results/figure5_promote.json); a population of 100 keeps only
+    # the promoted island's youngest 100
     "scaled_sends_pop_100_promote": ({"population.size": 100, "migration.interval": 10000,
                                       "migration.groups": [{**LINEAR_20, "population": 1000,
                                                             "takes_migrants": False,

@@ -56,6 +56,12 @@ TWO_ISLANDS = {**PAPER, "migration.islands": 2, "migration.interval": 20000,
 RESTARTS = {"max_stagnation": 200000, "stagnation_delta": 0.01}
 # the linear island of linear_restarts_solved and tasks_20 (configs/figure5.toml's group)
 LINEAR_20 = {**LINEAR, "interval": 20000, **RESTARTS, "restart_below": 0.9}
+# LINEAR_20 on tasks at several input scales (lever linear_scaled, below), and that island
+# sending only once solved (linear_scaled_sends), alone or as a one-way island of 1,000
+LINEAR_SCALED = {**LINEAR_20, "restart_below": 0.75,
+                 "feature_scales": [0.35, 0.35, 0.35, 1.0, 1.5]}
+SCALED_SENDS = {**LINEAR_SCALED, "sends_above": 0.75}
+SCALED_SENDS_ONE_WAY = {**SCALED_SENDS, "population": 1000, "takes_migrants": False}
 
 # name → (overrides of configs/figure5.toml, workers); every lever keeps the search space
 LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
@@ -174,19 +180,14 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # the teacher tasks (SGD at 0.13-0.2, best on the scaled tasks alone, scores below the
     # empty program there); restart_below 0.75 (SGD's level here). On standard features
     # alone SGD needs the error term and the step size at once (docs/paper.md)
-    "linear_scaled": ({"migration.groups": [{**LINEAR_20, "restart_below": 0.75,
-                                             "feature_scales": [0.35, 0.35, 0.35, 1.0, 1.5]}]},
-                      2),
+    "linear_scaled": ({"migration.groups": [LINEAR_SCALED]}, 2),
     # linear_scaled with a linear island that sends migrants only once it has solved its
     # tasks (`sends_above = 0.75`): in linear_scaled's run seed 1 (as in earlier runs) the
     # teacher island took a Hebbian rule from the linear island's unsolved attempts (0.227
     # on its tasks) just before SGD arrived, and SGD at the rates the linear island finds
     # (0.05-0.08: 0.17-0.19 there) could not displace it; into a population at the empty
     # program's level (0.15-0.16) it can, and the teacher island tunes its rate
-    "linear_scaled_sends": ({"migration.groups": [{**LINEAR_20, "restart_below": 0.75,
-                                                   "sends_above": 0.75,
-                                                   "feature_scales": [0.35, 0.35, 0.35, 1.0,
-                                                                      1.5]}]}, 2),
+    "linear_scaled_sends": ({"migration.groups": [SCALED_SENDS]}, 2),
     # linear_scaled_sends with a teacher island of 100 and rounds of 10,000 (as
     # teacher_pop_100), beside a linear island of 1,000 that takes no migrants (a teacher
     # island of 100 sends 10 a round, so a taking linear island's arrivals were its own
@@ -194,12 +195,7 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # with SGD arriving in the first minutes the climb from rung 1 decides, and climbs from
     # rung 1 left it on 4 seeds of 6 with 100 against 2 of 6 with 1,000
     "scaled_sends_pop_100": ({"population.size": 100, "migration.interval": 10000,
-                              "migration.groups": [{**LINEAR_20, "population": 1000,
-                                                    "takes_migrants": False,
-                                                    "restart_below": 0.75,
-                                                    "sends_above": 0.75,
-                                                    "feature_scales": [0.35, 0.35, 0.35,
-                                                                       1.0, 1.5]}]}, 2),
+                              "migration.groups": [SCALED_SENDS_ONE_WAY]}, 2),
     # scaled_sends_pop_100 with the linear island promoted once solved (0.85 on its tasks:
     # SGD with a step size): from then on two teacher islands of 100, one per core, instead
     # of a teacher island beside a linear island that goes on searching solved tasks (in
@@ -208,14 +204,8 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # Hebbian rule there (bench/results/figure5_promote.json); a population of 100 keeps only
     # the promoted island's youngest 100
     "scaled_sends_pop_100_promote": ({"population.size": 100, "migration.interval": 10000,
-                                      "migration.groups": [{**LINEAR_20, "population": 1000,
-                                                            "takes_migrants": False,
-                                                            "restart_below": 0.75,
-                                                            "sends_above": 0.75,
-                                                            "promote_at": 0.85,
-                                                            "feature_scales": [0.35, 0.35,
-                                                                               0.35, 1.0,
-                                                                               1.5]}]}, 2),
+                                      "migration.groups": [{**SCALED_SENDS_ONE_WAY,
+                                                            "promote_at": 0.85}]}, 2),
 }
 
 CHILD = r"""

@@ -206,6 +206,15 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     "scaled_sends_pop_100_promote": ({"population.size": 100, "migration.interval": 10000,
                                       "migration.groups": [{**SCALED_SENDS_ONE_WAY,
                                                             "promote_at": 0.85}]}, 2),
+    # scaled_sends_pop_100 with FEC forgetting a cached fitness after 10 uses instead of 100:
+    # a program with live random fills (rung 2 with random floors) gets a new sample at each
+    # full evaluation (sd 0.009 on run seed 4's search tasks), and its dead-code children
+    # inherit the first sample through FEC; a lucky one (+4 sd: 0.3145 logged, 0.278 on
+    # average) then spreads through a population of 100 for about 1.4 of its generations.
+    # Deterministic programs lose nothing by forgetting (the fitness memo answers)
+    "scaled_sends_pop_100_forget_10": ({"population.size": 100, "migration.interval": 10000,
+                                        "migration.groups": [SCALED_SENDS_ONE_WAY],
+                                        "fec.forget_every": 10}, 2),
 }
 
 CHILD = r"""

@@ -1,0 +1,110 @@
+"""How much of a Figure 5 search fitness is luck: a program's fitness over many evaluation
+seeds on the search tasks a run drew, beside the rungs of bench/figure5_ladder.py on the same
+tasks.
+
+A search child is evaluated once, with a seed of its own that keys its random fills
+(docs/evolution.md), and FEC hands that one sample to every later child with the same
+fingerprint, for up to ``fec.forget_every`` uses. A program whose prediction reads a random
+fill (rung 2 with random floors ``max(x, v)``, ``v`` a Gaussian draw of Setup) therefore
+enters the population with a draw of its fitness, and the population keeps the lucky draws.
+This script evaluates ``--program`` on run seed ``--run-seed``'s search tasks (the first
+experiment's, as ``lever`` loads the config) under ``--evals`` evaluation seeds, and on the
+config's final tasks under ``--final-evals``; ``--logged`` is the search fitness the run logged
+for it. Rungs 1, 2 and 2b are scored on the same search tasks at the best of ``--rates``
+(random fills under seed 1, as the ladder scores them).
+
+Usage: python bench/figure5_noise.py --program FILE --run-seed S [--lever L] [--logged F]
+       [--evals 20] [--final-evals 5] [--rates 0.003,0.01,0.03] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import figure5_ladder as ladder  # noqa: E402
+
+RUNGS = ("1_linear", "2_relu_inputs", "2b_trained_floors")
+
+
+def spread(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "sd": statistics.pstdev(values),
+            "min": min(values), "max": max(values), "values": values}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from figure5 import LEVERS  # bench/, beside this script
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--program", type=Path, required=True, help="a .amz program")
+    parser.add_argument("--run-seed", type=int, required=True,
+                        help="the run seed whose search tasks to evaluate on")
+    parser.add_argument("--lever", default="tasks_20", choices=sorted(LEVERS),
+                        help="the bench/figure5.py lever the run used (its search tasks)")
+    parser.add_argument("--logged", type=float, default=None,
+                        help="the search fitness the run logged for the program")
+    parser.add_argument("--evals", type=int, default=20,
+                        help="evaluation seeds on the search tasks")
+    parser.add_argument("--final-evals", type=int, default=5,
+                        help="evaluation seeds on the final tasks")
+    parser.add_argument("--rates", default="0.003,0.01,0.03",
+                        help="learning rates to sweep for the rungs (comma-separated)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="result JSON (default: bench/results/figure5_noise_<program>.json)")
+    args = parser.parse_args(argv)
+    rates = ladder.parse_rates(parser, args.rates)
+    if args.evals < 1 or args.final_evals < 1:
+        parser.error("--evals and --final-evals must be at least 1")
+    try:
+        text = args.program.read_text(encoding="utf-8")
+    except OSError as err:
+        parser.error(f"--program: {err.strerror}: {args.program}")
+
+    from amzc.search.config import load_config
+    from amzc.search.experiment import first_experiment_tasks
+    from amzc.tasks import build_tasks
+
+    start = time.time()
+    cfg = load_config(ladder.CONFIG, seed=args.run_seed, overrides=LEVERS[args.lever][0])
+    search = build_tasks(first_experiment_tasks(cfg)[0])
+    final = build_tasks(cfg.final_tasks.spec)
+    name = args.program.name
+    # evaluation seeds 1000, 1001, ...: any seeds serve; these are not the run's own
+    on_search = [ladder.score(text, name, cfg, search, "llvm", 1000 + k)
+                 for k in range(args.evals)]
+    on_final = [ladder.score(text, name, cfg, final, "llvm", 1000 + k)
+                for k in range(args.final_evals)]
+    rungs = {}
+    for rung in RUNGS:
+        source = (ladder.LADDER / f"{rung}.amz").read_text(encoding="utf-8")
+        sweep = {str(rate): ladder.score(ladder.RATE_LINE.sub(
+            lambda m, r=rate: f"{m['head']}{r}{m['tail']}", source), rung, cfg, search,
+            "llvm", 1) for rate in rates}
+        best = max(sweep, key=sweep.get)
+        rungs[rung] = {"fitness": sweep[best], "learning_rate": float(best), "sweep": sweep}
+    result = {"benchmark": "figure5_noise", "program": text, "program_file": name,
+              "lever": args.lever, "run_seed": args.run_seed,
+              "search_tasks": search.num_tasks,
+              "logged_search_fitness": args.logged, "search": spread(on_search),
+              "final": spread(on_final), "rungs_on_search_tasks": rungs,
+              "wall_s": time.time() - start}
+    s, f = result["search"], result["final"]
+    print(f"{name}, run seed {args.run_seed}'s search tasks: mean {s['mean']:.4f}, "
+          f"sd {s['sd']:.4f}, max {s['max']:.4f} over {args.evals} evaluation seeds"
+          + (f" (logged {args.logged:.4f}: {(args.logged - s['mean']) / s['sd']:+.1f} sd)"
+             if args.logged is not None and s["sd"] > 0 else ""))
+    print(f"final tasks: mean {f['mean']:.4f}, sd {f['sd']:.4f} over {args.final_evals}")
+    for rung, row in rungs.items():
+        print(f"rung {rung} on the search tasks: {row['fitness']:.4f} "
+              f"(learning rate {row['learning_rate']})")
+    out = args.out or ladder.ROOT / "bench" / "results" / f"figure5_noise_{args.program.stem}.json"
+    ladder.write(result, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

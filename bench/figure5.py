@@ -208,10 +208,12 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
                                                             "promote_at": 0.85}]}, 2),
     # scaled_sends_pop_100 with FEC forgetting a cached fitness after 10 uses instead of 100:
     # a program with live random fills (rung 2 with random floors) gets a new sample at each
-    # full evaluation (sd 0.009 on run seed 4's search tasks), and its dead-code children
-    # inherit the first sample through FEC; a lucky one (+4 sd: 0.3145 logged, 0.278 on
-    # average) then spreads through a population of 100 for about 1.4 of its generations.
-    # Deterministic programs lose nothing by forgetting (the fitness memo answers)
+    # full evaluation (sd 0.009 on run seed 4's search tasks, bench/figure5_noise.py), and
+    # its children whose fingerprints match inherit the first sample through FEC: a lucky
+    # one (0.3145 logged, 0.278 on average) is handed on for 100 uses, about 140 children at
+    # the runs' 70 % hit rate, 1.4 turnovers of a population of 100 (an individual keeps its
+    # own fitness until it ages out either way). Results without random fills do not change
+    # (the fitness memo or a new evaluation gives the same value)
     "scaled_sends_pop_100_forget_10": ({"population.size": 100, "migration.interval": 10000,
                                         "migration.groups": [SCALED_SENDS_ONE_WAY],
                                         "fec.forget_every": 10}, 2),

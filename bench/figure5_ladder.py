@@ -38,7 +38,18 @@ RATE_LINE = re.compile(r"^(?P<head>\s*s\d+ = )(?P<value>\S+)(?P<tail>\s*# learni
 
 
 def score(text: str, name: str, cfg, tasks, backend: str, seed: int) -> float:
-    from amzc import EvalOptions, evaluate, parse
+    from amzc import EvalOptions, evaluate
+
+    program = in_space(text, name, cfg)
+    options = EvalOptions(max_abs_error=cfg.max_abs_error, seed=seed)
+    return evaluate(program, tasks, cfg.search_space.memory, backend=backend,
+                    options=options).fitness
+
+
+def in_space(text: str, name: str, cfg):
+    """The program, parsed and checked against ``cfg``'s search space (memory, op lists per
+    component, sizes); an AmzError if it does not parse or check, SystemExit if too long."""
+    from amzc import parse
     from amzc.check import check
 
     program = parse(text, name)
@@ -50,8 +61,7 @@ def score(text: str, name: str, cfg, tasks, backend: str, seed: int) -> float:
         if config.max_size is not None and size > config.max_size:
             raise SystemExit(f"{name}: {component} has {size} instructions, more than the "
                              f"search space's {config.max_size}")
-    options = EvalOptions(max_abs_error=cfg.max_abs_error, seed=seed)
-    return evaluate(program, tasks, space.memory, backend=backend, options=options).fitness
+    return program
 
 
 def parse_rates(parser: argparse.ArgumentParser, text: str) -> list[float]:

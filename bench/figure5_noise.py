@@ -7,11 +7,13 @@ A search child is evaluated once, with a seed of its own that keys its random fi
 fingerprint, for up to ``fec.forget_every`` uses. A program whose prediction reads a random
 fill (rung 2 with random floors ``max(x, v)``, ``v`` a Gaussian draw of Setup) therefore
 enters the population with a draw of its fitness, and the population keeps the lucky draws.
-This script evaluates ``--program`` on run seed ``--run-seed``'s search tasks (the first
-experiment's, as ``lever`` loads the config) under ``--evals`` evaluation seeds, and on the
-config's final tasks under ``--final-evals``; ``--logged`` is the search fitness the run logged
-for it. Rungs 1, 2 and 2b are scored on the same search tasks at the best of ``--rates``
-(random fills under seed 1, as the ladder scores them).
+This script evaluates ``--program`` on the search tasks a run of seed ``--run-seed`` drew
+(its first experiment's, with the config as bench/figure5.py's ``--lever`` overrides it)
+under ``--evals`` evaluation seeds, and on the config's final tasks under ``--final-evals``;
+``--logged`` is the search fitness the run logged for it, reported in standard deviations of
+the spread. Rungs 1, 2 and 2b (no random fills: their scores are exact) are scored on the
+same search tasks at the best of ``--rates``; a best rate at the end of the sweep is flagged,
+since the rung may score more at a rate beyond it.
 
 Usage: python bench/figure5_noise.py --program FILE --run-seed S [--lever L] [--logged F]
        [--evals 20] [--final-evals 5] [--rates 0.003,0.01,0.03] [--out FILE]
@@ -20,6 +22,7 @@ Usage: python bench/figure5_noise.py --program FILE --run-seed S [--lever L] [--
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -27,12 +30,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import figure5_ladder as ladder  # noqa: E402
+from revision import git_revision  # noqa: E402
 
 RUNGS = ("1_linear", "2_relu_inputs", "2b_trained_floors")
 
 
 def spread(values: list[float]) -> dict:
-    return {"mean": statistics.fmean(values), "sd": statistics.pstdev(values),
+    # the sample standard deviation: a handful of seeds estimate the spread of all of them
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {"mean": statistics.fmean(values), "sd": sd,
             "min": min(values), "max": max(values), "values": values}
 
 
@@ -57,19 +63,33 @@ def main(argv: list[str] | None = None) -> int:
                         help="result JSON (default: bench/results/figure5_noise_<program>.json)")
     args = parser.parse_args(argv)
     rates = ladder.parse_rates(parser, args.rates)
+    if not all(math.isfinite(r) and r > 0 for r in rates):
+        parser.error(f"--rates: learning rates must be positive numbers: {args.rates}")
+    if args.logged is not None and not math.isfinite(args.logged):
+        parser.error(f"--logged: not a finite number: {args.logged}")
     if args.evals < 1 or args.final_evals < 1:
         parser.error("--evals and --final-evals must be at least 1")
+    if args.out is not None and args.out.is_dir():
+        parser.error(f"--out: a directory, not a file: {args.out}")
     try:
         text = args.program.read_text(encoding="utf-8")
     except OSError as err:
         parser.error(f"--program: {err.strerror}: {args.program}")
+    except UnicodeDecodeError:
+        parser.error(f"--program: not UTF-8 text: {args.program}")
 
+    from amzc.errors import AmzError
     from amzc.search.config import load_config
     from amzc.search.experiment import first_experiment_tasks
     from amzc.tasks import build_tasks
 
     start = time.time()
-    cfg = load_config(ladder.CONFIG, seed=args.run_seed, overrides=LEVERS[args.lever][0])
+    try:
+        cfg = load_config(ladder.CONFIG, seed=args.run_seed, overrides=LEVERS[args.lever][0])
+        # the program must lie in the search space: checked once, before any task is built
+        ladder.in_space(text, args.program.name, cfg)
+    except AmzError as err:
+        parser.error(str(err))
     search = build_tasks(first_experiment_tasks(cfg)[0])
     final = build_tasks(cfg.final_tasks.spec)
     name = args.program.name
@@ -85,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
             lambda m, r=rate: f"{m['head']}{r}{m['tail']}", source), rung, cfg, search,
             "llvm", 1) for rate in rates}
         best = max(sweep, key=sweep.get)
-        rungs[rung] = {"fitness": sweep[best], "learning_rate": float(best), "sweep": sweep}
-    result = {"benchmark": "figure5_noise", "program": text, "program_file": name,
+        rungs[rung] = {"fitness": sweep[best], "learning_rate": float(best), "sweep": sweep,
+                       "at_sweep_end": len(rates) > 1 and float(best) in (min(rates),
+                                                                          max(rates))}
+    result = {"benchmark": "figure5_noise", "revision": git_revision(), "program": text,
+              "program_file": name,
               "lever": args.lever, "run_seed": args.run_seed,
               "search_tasks": search.num_tasks,
               "logged_search_fitness": args.logged, "search": spread(on_search),
@@ -100,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"final tasks: mean {f['mean']:.4f}, sd {f['sd']:.4f} over {args.final_evals}")
     for rung, row in rungs.items():
         print(f"rung {rung} on the search tasks: {row['fitness']:.4f} "
-              f"(learning rate {row['learning_rate']})")
+              f"(learning rate {row['learning_rate']}"
+              + (", at the end of the sweep: try beyond it" if row["at_sweep_end"] else "")
+              + ")")
     out = args.out or ladder.ROOT / "bench" / "results" / f"figure5_noise_{args.program.stem}.json"
     ladder.write(result, out)
     return 0

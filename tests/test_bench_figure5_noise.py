@@ -25,12 +25,12 @@ def Learn():
 """
 
 
-def _run(tmp_path, text: str, *extra: str) -> dict:
+def _run(tmp_path, text: str, *extra: str, seed: int = 4) -> dict:
     program = tmp_path / "p.amz"
     program.write_text(text)
     out = tmp_path / "noise.json"
-    assert noise.main(["--program", str(program), "--run-seed", "4", "--evals", "3",
-                       "--final-evals", "2", "--rates", "0.01", "--out", str(out),
+    assert noise.main(["--program", str(program), "--run-seed", str(seed), "--evals", "3",
+                       "--final-evals", "2", "--rates", "0.01,0.03", "--out", str(out),
                        *extra]) == 0
     return json.loads(out.read_text())
 
@@ -46,17 +46,37 @@ def test_random_floors_score_a_different_sample_under_each_seed(tmp_path, capsys
 
 def test_a_program_without_random_fills_scores_the_same_under_every_seed(tmp_path):
     source = (noise.ladder.LADDER / "1_linear.amz").read_text()
-    linear = noise.ladder.RATE_LINE.sub(lambda m: f"{m['head']}0.01{m['tail']}", source)
+    linear = noise.ladder.RATE_LINE.sub(lambda m: f"{m['head']}0.003{m['tail']}", source)
     data = _run(tmp_path, linear)
     assert data["search"]["sd"] == 0.0 and len(set(data["search"]["values"])) == 1
-    # the rung itself, at the same rate and on the same tasks
+    # rung 1 at 0.003 (the ladder's best on the final tasks) beats 0.01 and 0.03 on these
+    # tasks too: the sweep's best is the program scored above, on the same tasks
     rung = data["rungs_on_search_tasks"]["1_linear"]
-    assert rung["learning_rate"] == 0.01
-    assert rung["fitness"] == pytest.approx(data["search"]["mean"])
+    assert set(rung["sweep"]) == {"0.01", "0.03"}
+    assert rung["fitness"] == max(rung["sweep"].values())
+    assert rung["fitness"] < data["search"]["mean"]
+    assert data["search"]["mean"] != data["final"]["mean"]
 
 
-def test_a_missing_program_is_a_usage_error(tmp_path, capsys):
+def test_the_search_tasks_are_the_ones_the_run_seed_draws(tmp_path):
+    linear = (noise.ladder.LADDER / "1_linear.amz").read_text()
+    means = {_run(tmp_path, linear, seed=seed)["search"]["mean"] for seed in (4, 5)}
+    assert len(means) == 2  # the config's tasks are drawn per run seed
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (None, "No such file"),
+    ("def Setup():\n  s2 = \n", "p.amz:2"),  # a syntax error names the file and line
+    ("def Predict():\n  s1 = sin(s2)\n", "sin"),  # an op outside the search space
+    (RANDOM_FLOORS, "--evals"),
+])
+def test_bad_input_is_a_usage_error_without_a_traceback(tmp_path, capsys, text, message):
+    program = tmp_path / "p.amz"
+    if text is not None:
+        program.write_text(text)
+    extra = ["--evals", "0"] if message == "--evals" else []
     with pytest.raises(SystemExit) as exit_info:
-        noise.main(["--program", str(tmp_path / "none.amz"), "--run-seed", "1"])
+        noise.main(["--program", str(program), "--run-seed", "1", *extra])
     assert exit_info.value.code == 2
-    assert "none.amz" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -20,9 +20,9 @@ The steps from rung 1 to rung 2 (the prediction and the step moving from ``x`` t
 Each program is checked against configs/figure5.toml's search space and scored on its 100
 final teacher tasks at the best of ``--rates`` (as the ladder is).
 
-It also scores rung 1 against rung 2 on the search tasks that runs of ``--run-seeds`` draw,
-5 of them (the paper setting's) and 20 (configs/figure5.toml's): whether a run's own tasks
-reward the stepping stone.
+It also scores rungs 1, 2 and 2b (bench/figure5_ladder/2b_trained_floors.amz, at its best
+rate) on the search tasks that runs of ``--run-seeds`` draw, 5 of them (the paper setting's)
+and 20 (configs/figure5.toml's): whether a run's own tasks reward the stepping stones.
 
 Usage: python bench/figure5_paths.py [--rates 0.003,0.01,0.03] [--run-seeds 1,2,3,4,5,6]
        [--out FILE]
@@ -75,9 +75,9 @@ STEPS = {
 
 def search_signal(cfg, programs: dict[str, str], run_seeds: list[int],
                   counts: tuple[int, ...]) -> list[dict]:
-    """Rung 1 against rung 2 (at their best rates on the final tasks) on the search tasks a
-    run of each seed draws (its first experiment's), ``counts`` of them: a search sees the
-    step from rung 1 to rung 2 only where its own tasks reward it."""
+    """Rungs 1, 2 and 2b (at their best rates on the final tasks) on the search tasks a run
+    of each seed draws (its first experiment's), ``counts`` of them: a search sees the step
+    from one rung to the next only where its own tasks reward it."""
     from dataclasses import replace
 
     from amzc.search.experiment import first_experiment_tasks
@@ -90,11 +90,11 @@ def search_signal(cfg, programs: dict[str, str], run_seeds: list[int],
             spec = replace(drawn, num_tasks=count)
             tasks = build_tasks(spec)
             scores = {step: ladder.score(programs[step], step, cfg, tasks, "llvm", 1)
-                      for step in ("1 bare", "2 bare")}
+                      for step in ("1 bare", "2 bare", "2b")}
             rows.append({"run_seed": seed, "search_tasks": count, "rung_1": scores["1 bare"],
-                         "rung_2": scores["2 bare"]})
+                         "rung_2": scores["2 bare"], "rung_2b": scores["2b"]})
             print(f"run seed {seed}, {count:2d} search tasks: rung 1 {scores['1 bare']:.3f}, "
-                  f"rung 2 {scores['2 bare']:.3f}")
+                  f"rung 2 {scores['2 bare']:.3f}, rung 2b {scores['2b']:.3f}")
     return rows
 
 
@@ -122,10 +122,21 @@ def main(argv: list[str] | None = None) -> int:
                      "learning_rate": float(best), "sweep": sweep,
                      "program": program(*switches, float(best))})
         print(f"{sweep[best]:.3f}  {name:12s} {description}")
-    signal = search_signal(cfg, {r["step"]: r["program"] for r in rows},
+    # rung 2b (the floors trained through the output weights), the family the 30-minute
+    # searches reached, from bench/figure5_ladder/ at its best rate on the final tasks
+    source = (ladder.LADDER / "2b_trained_floors.amz").read_text(encoding="utf-8")
+    floors = {rate: ladder.RATE_LINE.sub(lambda m, r=rate: f"{m['head']}{r}{m['tail']}", source)
+              for rate in rates}
+    floors_sweep = {str(rate): ladder.score(text, "2b", cfg, tasks, "llvm", 1)
+                    for rate, text in floors.items()}
+    floors_rate = float(max(floors_sweep, key=floors_sweep.get))
+    print(f"{floors_sweep[str(floors_rate)]:.3f}  2b           rung 2b, at {floors_rate}")
+    signal = search_signal(cfg, {**{r["step"]: r["program"] for r in rows},
+                                 "2b": floors[floors_rate]},
                            [int(s) for s in args.run_seeds.split(",")], (5, 20))
     result = {"benchmark": "figure5_paths", "config": str(ladder.CONFIG.relative_to(ladder.ROOT)),
               "rates": rates, "wall_s": time.time() - start, "steps": rows,
+              "rung_2b": {"learning_rate": floors_rate, "sweep": floors_sweep},
               "search_signal": signal}
     ladder.write(result, args.out)
     return 0

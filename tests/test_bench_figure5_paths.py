@@ -34,3 +34,16 @@ def test_a_runs_own_search_tasks_decide_whether_rung_2_beats_rung_1(tmp_path):
     assert set(rows) == {5, 20} and all(r["run_seed"] == 2 for r in rows.values())
     assert rows[5]["rung_1"] > rows[5]["rung_2"]
     assert rows[20]["rung_2"] > rows[20]["rung_1"]
+    # rung 2b (the floors trained) is ahead of both on either count on this seed
+    assert all(r["rung_2b"] > max(r["rung_1"], r["rung_2"]) for r in rows.values())
+
+
+def test_run_seed_5s_twenty_tasks_put_rung_2_behind_rung_1_and_2b_ahead(tmp_path):
+    """On run seed 5's twenty search tasks the step from rung 1 to rung 2 loses fitness and
+    rung 2b gains it: a valley (docs/paper.md, scaled_sends_pop_100 on seeds 4-6)."""
+    out = tmp_path / "paths.json"
+    assert paths.main(["--run-seeds", "5", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    row = next(r for r in data["search_signal"] if r["search_tasks"] == 20)
+    assert row["rung_2"] < row["rung_1"] < row["rung_2b"]
+    assert data["rung_2b"]["learning_rate"] == 0.03  # of 0.003, 0.01, 0.03

@@ -37,6 +37,11 @@ RATE_LINE = re.compile(r"^(?P<head>\s*s\d+ = )(?P<value>\S+)(?P<tail>\s*# learni
                        re.MULTILINE)
 
 
+def with_rate(text: str, rate: float) -> str:
+    """The program with its ``# learning rate`` line set to ``rate``."""
+    return RATE_LINE.sub(lambda m: f"{m['head']}{rate}{m['tail']}", text)
+
+
 def score(text: str, name: str, cfg, tasks, backend: str, seed: int) -> float:
     from amzc import EvalOptions, evaluate
 
@@ -113,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         sweep = {}
         if RATE_LINE.search(text):
             for rate in rates:
-                swept = RATE_LINE.sub(lambda m, r=rate: f"{m['head']}{r}{m['tail']}", text)
+                swept = with_rate(text, rate)
                 sweep[str(rate)] = score(swept, path.name, cfg, tasks, args.backend, args.seed)
             best_rate = max(sweep, key=sweep.get)
             fitness = sweep[best_rate]

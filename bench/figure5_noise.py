@@ -101,9 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     rungs = {}
     for rung in RUNGS:
         source = (ladder.LADDER / f"{rung}.amz").read_text(encoding="utf-8")
-        sweep = {str(rate): ladder.score(ladder.RATE_LINE.sub(
-            lambda m, r=rate: f"{m['head']}{r}{m['tail']}", source), rung, cfg, search,
-            "llvm", 1) for rate in rates}
+        sweep = {str(rate): ladder.score(ladder.with_rate(source, rate), rung, cfg, search,
+                                         "llvm", 1) for rate in rates}
         best = max(sweep, key=sweep.get)
         rungs[rung] = {"fitness": sweep[best], "learning_rate": float(best), "sweep": sweep,
                        "at_sweep_end": len(rates) > 1 and float(best) in (min(rates),

@@ -125,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     # rung 2b (the floors trained through the output weights), the family the 30-minute
     # searches reached, from bench/figure5_ladder/ at its best rate on the final tasks
     source = (ladder.LADDER / "2b_trained_floors.amz").read_text(encoding="utf-8")
-    floors = {rate: ladder.RATE_LINE.sub(lambda m, r=rate: f"{m['head']}{r}{m['tail']}", source)
-              for rate in rates}
+    floors = {rate: ladder.with_rate(source, rate) for rate in rates}
     floors_sweep = {str(rate): ladder.score(text, "2b", cfg, tasks, "llvm", 1)
                     for rate, text in floors.items()}
     floors_rate = float(max(floors_sweep, key=floors_sweep.get))

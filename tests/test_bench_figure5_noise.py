@@ -46,7 +46,7 @@ def test_random_floors_score_a_different_sample_under_each_seed(tmp_path, capsys
 
 def test_a_program_without_random_fills_scores_the_same_under_every_seed(tmp_path):
     source = (noise.ladder.LADDER / "1_linear.amz").read_text()
-    linear = noise.ladder.RATE_LINE.sub(lambda m: f"{m['head']}0.003{m['tail']}", source)
+    linear = noise.ladder.with_rate(source, 0.003)
     data = _run(tmp_path, linear)
     assert data["search"]["sd"] == 0.0 and len(set(data["search"]["values"])) == 1
     # rung 1 at 0.003 (the ladder's best on the final tasks) beats 0.01 and 0.03 on these

@@ -42,6 +42,15 @@ def with_rate(text: str, rate: float) -> str:
     return RATE_LINE.sub(lambda m: f"{m['head']}{rate}{m['tail']}", text)
 
 
+def sweep(text: str, name: str, cfg, tasks, rates: list[float], backend: str = "llvm",
+          seed: int = 1) -> tuple[dict[str, float], str]:
+    """The program scored at each of ``rates`` (its ``# learning rate`` line set to each),
+    by rate as text, and the best rate (the first of equals)."""
+    scores = {str(rate): score(with_rate(text, rate), name, cfg, tasks, backend, seed)
+              for rate in rates}
+    return scores, max(scores, key=scores.get)
+
+
 def score(text: str, name: str, cfg, tasks, backend: str, seed: int) -> float:
     from amzc import EvalOptions, evaluate
 
@@ -115,19 +124,17 @@ def main(argv: list[str] | None = None) -> int:
         text = path.read_text(encoding="utf-8")
         description = " ".join(line.lstrip("# ").strip() for line in text.splitlines()
                                if line.startswith("#"))
-        sweep = {}
+        rate_sweep: dict[str, float] = {}
         if RATE_LINE.search(text):
-            for rate in rates:
-                swept = with_rate(text, rate)
-                sweep[str(rate)] = score(swept, path.name, cfg, tasks, args.backend, args.seed)
-            best_rate = max(sweep, key=sweep.get)
-            fitness = sweep[best_rate]
+            rate_sweep, best_rate = sweep(text, path.name, cfg, tasks, rates, args.backend,
+                                          args.seed)
+            fitness = rate_sweep[best_rate]
         else:
             best_rate, fitness = None, score(text, path.name, cfg, tasks, args.backend,
                                              args.seed)
         rows.append({"program": path.name, "description": description, "fitness": fitness,
                      "learning_rate": None if best_rate is None else float(best_rate),
-                     "sweep": sweep})
+                     "sweep": rate_sweep})
         rate = "" if best_rate is None else f"  (learning rate {best_rate})"
         print(f"{fitness:.3f}  {path.name}{rate}")
     result = {"benchmark": "figure5_ladder", "config": str(CONFIG.relative_to(ROOT)),

@@ -101,9 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     rungs = {}
     for rung in RUNGS:
         source = (ladder.LADDER / f"{rung}.amz").read_text(encoding="utf-8")
-        sweep = {str(rate): ladder.score(ladder.with_rate(source, rate), rung, cfg, search,
-                                         "llvm", 1) for rate in rates}
-        best = max(sweep, key=sweep.get)
+        sweep, best = ladder.sweep(source, rung, cfg, search, rates)
         rungs[rung] = {"fitness": sweep[best], "learning_rate": float(best), "sweep": sweep,
                        "at_sweep_end": len(rates) > 1 and float(best) in (min(rates),
                                                                           max(rates))}

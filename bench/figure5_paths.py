@@ -125,13 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     # rung 2b (the floors trained through the output weights), the family the 30-minute
     # searches reached, from bench/figure5_ladder/ at its best rate on the final tasks
     source = (ladder.LADDER / "2b_trained_floors.amz").read_text(encoding="utf-8")
-    floors = {rate: ladder.with_rate(source, rate) for rate in rates}
-    floors_sweep = {str(rate): ladder.score(text, "2b", cfg, tasks, "llvm", 1)
-                    for rate, text in floors.items()}
-    floors_rate = float(max(floors_sweep, key=floors_sweep.get))
-    print(f"{floors_sweep[str(floors_rate)]:.3f}  2b           rung 2b, at {floors_rate}")
+    floors_sweep, best_floors = ladder.sweep(source, "2b", cfg, tasks, rates)
+    floors_rate = float(best_floors)
+    print(f"{floors_sweep[best_floors]:.3f}  2b           rung 2b, at {floors_rate}")
     signal = search_signal(cfg, {**{r["step"]: r["program"] for r in rows},
-                                 "2b": floors[floors_rate]},
+                                 "2b": ladder.with_rate(source, floors_rate)},
                            [int(s) for s in args.run_seeds.split(",")], (5, 20))
     result = {"benchmark": "figure5_paths", "config": str(ladder.CONFIG.relative_to(ladder.ROOT)),
               "rates": rates, "wall_s": time.time() - start, "steps": rows,

@@ -217,6 +217,15 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     "scaled_sends_pop_100_forget_10": ({"population.size": 100, "migration.interval": 10000,
                                         "migration.groups": [SCALED_SENDS_ONE_WAY],
                                         "fec.forget_every": 10}, 2),
+    # scaled_sends_pop_100 with 40 search tasks for the teacher island instead of 20, at
+    # rounds of 5,000 (each individual costs about twice as much): on run seeds 1, 2, 4 and
+    # 6 its climb ended in rung 2 with random, untrained floors, whose logged fitness is
+    # partly a lucky sample (+4.0 sd on seed 4) and partly the task draw's (on seed 6's 20
+    # tasks that family beats rung 2b on average); on twice the tasks a sample's spread
+    # shrinks by about 1/sqrt(2), and so does the advantage a draw of 20 can give a family
+    "scaled_sends_pop_100_tasks_40": ({"population.size": 100, "migration.interval": 5000,
+                                       "tasks.search.num_tasks": 40,
+                                       "migration.groups": [SCALED_SENDS_ONE_WAY]}, 2),
 }
 
 CHILD = r"""

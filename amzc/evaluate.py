@@ -97,8 +97,8 @@ class SearchAccelerator(Protocol):
         """``run(...).fitness`` as a list."""
         ...
 
-    def fec_cache(self, cache_size: int, forget_every: int, like: object | None = None
-                  ) -> object:
+    def fec_cache(self, cache_size: int, forget_every: int, like: object | None = None,
+                  average: bool = False) -> object:
         """An FEC table with ``amzc.fec.FecCache``'s semantics and pickled form (with
         ``like``, a copy of that cache's entries, order and counters)."""
         ...

@@ -10,12 +10,22 @@ the task. (The reference also hashes the number of training examples the real ev
 would use; a cache here belongs to one evaluator, where that number is fixed.) A hit returns
 the fitness stored for that fingerprint; an entry is forgotten after ``forget_every`` uses so
 that a noisy sample cannot persist, and the least recently used entry goes when the cache is
-full."""
+full.
+
+With ``average`` (amzc's ``fec.average``; the reference has no such option) an entry that
+reaches its uses is not dropped but sampled again: the lookup reports a miss, the caller
+evaluates the task afresh, and the insert stores the mean of the entry's samples, which the
+caller then takes as the task's fitness. Each sample serves ``forget_every`` times as many
+uses as the entry has samples (100, 200, 300, ... uses at the default), so a
+program whose random fills make its fitness a sample is scored by the mean of more and more
+samples the more it is reused, at a cost that shrinks as it is: the first sample no longer
+decides how a popular family of clones ranks. A program without random fills scores the same
+at every sample, and so does its mean."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import MutableSequence, Sequence
 
 import numpy as np
 
@@ -66,11 +76,14 @@ def fingerprints(out: RunOutput, keys: np.ndarray) -> list[int]:
 
 
 class FecCache:
-    """LRU map fingerprint → (fitness, uses). Its whole state pickles for checkpoints."""
+    """LRU map fingerprint → (fitness, uses, samples). Its whole state pickles for
+    checkpoints."""
 
-    def __init__(self, cache_size: int = 100_000, forget_every: int = 100) -> None:
+    def __init__(self, cache_size: int = 100_000, forget_every: int = 100,
+                 average: bool = False) -> None:
         self.cache_size = cache_size
         self.forget_every = forget_every
+        self.average = average
         self.entries: OrderedDict[int, list] = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -79,9 +92,11 @@ class FecCache:
         """The fitness stored for each key (None for a miss), and the positions of the
         misses. A hit counts a use of its entry, which is forgotten at ``forget_every``
         uses (so the next identical fingerprint is evaluated afresh) and otherwise becomes
-        the most recently used. The one written form of the lookup: the native table
-        (amzc/backends/llvm/fec_table.py ``amz_fec_lookup``) is tested against it."""
-        entries, forget = self.entries, self.forget_every
+        the most recently used; with ``average``, an entry whose sample has served
+        ``forget_every`` times its samples in uses stays, unchanged, and the lookup is a miss. The
+        one written form of the lookup: the native table (amzc/backends/llvm/fec_table.py
+        ``amz_fec_lookup``) is tested against it."""
+        entries, forget, average = self.entries, self.forget_every, self.average
         get, to_end = entries.get, entries.move_to_end
         result: list[float | None] = []
         append = result.append
@@ -91,7 +106,12 @@ class FecCache:
                 append(None)
                 continue
             uses = entry[1] + 1
-            if forget and uses >= forget:
+            # a sample serves forget_every · samples uses (its insert's is the first), as an
+            # entry without average serves forget_every, its last use included
+            if forget and uses >= forget * entry[2] + average:
+                if average:  # due for another sample: the caller evaluates and inserts it
+                    append(None)
+                    continue
                 del entries[key]
             else:
                 entry[1] = uses
@@ -108,26 +128,37 @@ class FecCache:
     def lookup(self, key: int) -> float | None:
         return self.lookup_tasks([key])[0][0]
 
-    def insert(self, key: int, fitness: float) -> None:
-        self.entries[key] = [fitness, 1]
+    def insert(self, key: int, fitness: float) -> float:
+        """Store ``fitness`` for ``key`` with one use; the fitness the entry now holds: the
+        mean of its samples with ``average`` and a key already present, else ``fitness``."""
+        entry = self.entries.get(key)
+        if entry is not None and self.average:
+            samples = entry[2] + 1
+            entry[0] += (fitness - entry[0]) / samples  # equal samples keep their exact value
+            entry[1], entry[2] = 1, samples
+            fitness = entry[0]
+        else:
+            self.entries[key] = [fitness, 1, 1]
         self.entries.move_to_end(key)
         while len(self.entries) > self.cache_size:
             self.entries.popitem(last=False)
+        return fitness
 
-    def insert_tasks(self, keys: Sequence[int], fitness: Sequence[float | None],
+    def insert_tasks(self, keys: Sequence[int], fitness: MutableSequence[float | None],
                      which: Sequence[int]) -> None:
-        """insert(keys[i], fitness[i]) for i in ``which``, in order."""
+        """insert(keys[i], fitness[i]) for i in ``which``, in order; each fitness[i] becomes
+        what its entry holds (with ``average``, the mean of the entry's samples)."""
         for i in which:
-            self.insert(keys[i], fitness[i])  # type: ignore[arg-type]
+            fitness[i] = self.insert(keys[i], fitness[i])  # type: ignore[arg-type]
 
-    def items(self) -> list[tuple[int, float, int]]:
-        """(key, fitness, uses) of every entry, least recently used first."""
-        return [(key, entry[0], entry[1]) for key, entry in self.entries.items()]
+    def items(self) -> list[tuple[int, float, int, int]]:
+        """(key, fitness, uses, samples) of every entry, least recently used first."""
+        return [(key, *entry) for key, entry in self.entries.items()]
 
     def __reduce__(self):  # noqa: ANN204 - pickle protocol
         # one form for every implementation (amzc/backends/llvm/fec_table.py's too)
         return restore_cache, (self.cache_size, self.forget_every, self.hits, self.misses,
-                               self.items())
+                               self.items(), self.average)
 
     @property
     def hit_rate(self) -> float:
@@ -139,10 +170,12 @@ class FecCache:
 
 
 def restore_cache(cache_size: int, forget_every: int, hits: int, misses: int,
-                  items: list[tuple[int, float, int]]) -> FecCache:
+                  items: list[tuple], average: bool = False) -> FecCache:
     """A FecCache from its pickled form; a search evaluator converts it to the table its
-    backend prefers."""
-    cache = FecCache(cache_size, forget_every)
-    cache.entries = OrderedDict((key, [fitness, uses]) for key, fitness, uses in items)
+    backend prefers. (Checkpoints before ``average`` hold (key, fitness, uses) entries: one
+    sample each.)"""
+    cache = FecCache(cache_size, forget_every, average)
+    cache.entries = OrderedDict((key, [fitness, uses, *(rest or (1,))])
+                                for key, fitness, uses, *rest in items)
     cache.hits, cache.misses = hits, misses
     return cache

@@ -39,14 +39,15 @@ def apply(cache, operation):
     fitness = [f for _, f, _ in args]
     which = [i for i, (_, _, chosen) in enumerate(args) if chosen]
     cache.insert_tasks(keys, fitness, which)
-    return None
+    return fitness  # with average, a mean written back where a sample was
 
 
 @settings(max_examples=300, deadline=None)
 @given(cache_size=st.integers(0, 9), forget_every=st.sampled_from([0, 1, 2, 3, 5, 100]),
-       operations=st.lists(st.one_of(LOOKUP, INSERT), max_size=60))
-def test_native_cache_behaves_as_the_python_one(cache_size, forget_every, operations):
-    python, native = FecCache(cache_size, forget_every), NativeFecCache(cache_size, forget_every)
+       average=st.booleans(), operations=st.lists(st.one_of(LOOKUP, INSERT), max_size=60))
+def test_native_cache_behaves_as_the_python_one(cache_size, forget_every, average, operations):
+    python = FecCache(cache_size, forget_every, average)
+    native = NativeFecCache(cache_size, forget_every, average)
     for operation in operations:
         assert apply(native, operation) == apply(python, operation)
         assert native.items() == python.items()  # entries, uses and recency order
@@ -62,7 +63,26 @@ def test_single_key_interface_and_a_full_cache():
             assert cache.lookup(key) is None
             cache.insert(key, key / 10)
         assert cache.lookup_tasks([9, 8, 7, 6])[0] == [0.9, 0.8, 0.7, None]
-    assert native.items() == python.items() == [(9, 0.9, 2), (8, 0.8, 2), (7, 0.7, 2)]
+    assert native.items() == python.items() == [(9, 0.9, 2, 1), (8, 0.8, 2, 1), (7, 0.7, 2, 1)]
+
+
+def test_an_averaging_cache_pickles_its_samples_and_restores_as_native():
+    native = NativeFecCache(4, 2, average=True)
+    native.insert(5, 0.5)
+    assert native.lookup(5) == 0.5
+    assert native.lookup(5) is None  # due for another sample
+    assert native.insert(5, 0.25) == 0.375  # the mean of the two
+    assert native.items() == [(5, 0.375, 1, 2)]
+    restored = pickle.loads(pickle.dumps(native))
+    assert type(restored) is FecCache and restored.average
+    assert restored.items() == native.items()
+    again = LlvmBackend(shared=False).fec_cache(4, 2, like=restored, average=True)
+    assert again.items() == native.items()
+    for cache in (native, restored, again):  # the mean serves 2 · 2 uses
+        assert [cache.lookup(5) for _ in range(4)] == [0.375, 0.375, 0.375, None]
+        assert cache.insert(5, 0.0) == 0.25
+    # a checkpoint from before samples were kept: (key, fitness, uses), one sample each
+    assert restore_cache(4, 2, 0, 0, [(5, 0.5, 1)]).items() == [(5, 0.5, 1, 1)]
 
 
 def test_pickles_as_a_python_cache_and_restores_exactly():
@@ -98,7 +118,7 @@ def test_search_evaluator_adopts_a_restored_cache_as_native():
     python.lookup(3)
     evaluator.fec = python
     assert isinstance(evaluator.fec, NativeFecCache)
-    assert evaluator.fec.items() == [(3, 0.25, 2)] and evaluator.fec.hits == 1
+    assert evaluator.fec.items() == [(3, 0.25, 2, 1)] and evaluator.fec.hits == 1
 
 
 @pytest.mark.parametrize("text", [

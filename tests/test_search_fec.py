@@ -130,3 +130,62 @@ def test_entries_are_forgotten_after_forget_every_uses():
     assert cache.lookup(1) == 0.7  # use 2
     assert cache.lookup(1) == 0.7  # use 3: returned, then forgotten
     assert cache.lookup(1) is None
+
+
+def test_average_samples_an_entry_again_and_keeps_the_mean():
+    cache = FecCache(cache_size=10, forget_every=2, average=True)
+    cache.insert(1, 0.2)
+    assert cache.lookup(1) == 0.2  # use 2 of 2
+    assert cache.lookup(1) is None  # due for another sample, and kept
+    assert cache.lookup_tasks([1, 3]) == ([None, None], [0, 1])  # still due
+    assert cache.insert(1, 0.4) == pytest.approx(0.3)
+    # the mean serves 2 · 2 uses (the insert's is the first)
+    assert [cache.lookup(1) for _ in range(4)] == [pytest.approx(0.3)] * 3 + [None]
+    fitness = [0.6]
+    cache.insert_tasks([1], fitness, [0])  # the mean is written back for the caller
+    assert fitness == [pytest.approx(0.4)] and cache.items() == [(1, pytest.approx(0.4), 1, 3)]
+    same = FecCache(cache_size=10, forget_every=1, average=True)
+    same.insert(2, 0.1)
+    uses = []
+    for _ in range(5):  # a program without random fills: every sample alike, mean exact
+        found = 1
+        while (value := same.lookup(2)) is not None:
+            assert value == 0.1
+            found += 1
+        uses.append(found)
+        assert same.insert(2, 0.1) == 0.1
+    assert uses == [1, 2, 3, 4, 5]  # samples due at 1, 2, 3, ... uses: forget_every · samples
+    assert (cache.hits, cache.misses) == (4, 4)
+
+
+@pytest.mark.parametrize("backend", [NumpyBackend, LlvmBackend])
+@pytest.mark.parametrize("memo", [False, True])
+def test_with_average_a_random_programs_fitness_is_the_mean_of_its_samples(backend, memo):
+    """A program whose prediction reads a random fill scores a new sample at each full
+    evaluation; with fec.average the cache's entry, and the candidate's fitness, become the
+    mean of the samples (on every evaluation path), where without it the last sample counts."""
+    from amzc.search.config import FecConfig
+    from amzc.search.evaluation import SearchEvaluator
+
+    tasks = build_tasks(TaskSpec("linear", 4, 50, 20, 3))
+    memory = MemoryConfig(4, 3, 1)
+    program = parse("def Setup():\n  v1 = gaussian(0.0, 1.0)\n"
+                    "def Predict():\n  s1 = dot(v0, v1)\n")
+
+    def evaluator(**fec):
+        return SearchEvaluator(backend(), tasks, memory, FecConfig(memo=memo, **fec))
+
+    fresh = evaluator(enabled=False)  # every use a new evaluation
+    samples = [fresh.evaluate(program, seed) for seed in (11, 12, 13)]
+    assert len(set(samples)) == 3
+    averaging = evaluator(enabled=True, forget_every=1, average=True)
+    # each mean serves 1 · samples uses: samples at uses 1, 2, 4
+    seen = [averaging.evaluate(program, seed) for seed in (11, 12, 99, 13)]
+    assert seen[0] == samples[0]
+    assert seen[1] == pytest.approx((samples[0] + samples[1]) / 2, abs=1e-12)
+    assert seen[2] == seen[1]  # a hit: seed 99 never runs
+    assert seen[3] == pytest.approx(sum(samples) / 3, abs=1e-12)
+    plain = evaluator(enabled=True, forget_every=2)
+    assert [plain.evaluate(program, seed) for seed in (11, 12, 13)] == [
+        samples[0], samples[0], samples[2]]
+

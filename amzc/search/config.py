@@ -98,6 +98,9 @@ class FecConfig:
     num_valid: int = _key(10, low=1)
     cache_size: int = _key(100_000, low=1)
     forget_every: int = _key(100, low=0)
+    # amzc: an entry due to be forgotten is sampled again and keeps the mean of its samples,
+    # the next sample due after forget_every times its samples in uses (amzc/fec.py)
+    average: bool = _key(False)
     # amzc: analyze each child's dead code and memoize by live code (docs/evolution.md); off,
     # children run as written. Either way the search takes exactly the same path.
     memo: bool = _key(True)

@@ -123,7 +123,8 @@ class SearchEvaluator:
         # the backend's fingerprint-and-lookup call (FecRunner), made on first use
         self._runner: Any = None
         self.live_memo = fec.memo
-        self.fec = FecCache(fec.cache_size, fec.forget_every) if fec.enabled else None
+        self.fec = (FecCache(fec.cache_size, fec.forget_every, fec.average) if fec.enabled
+                    else None)
         self.hurdle = hurdle
         self.combine_mode = combine_mode
         self._mean = combine_mode == "mean"
@@ -172,7 +173,8 @@ class SearchEvaluator:
     def fec(self, cache: FecCache | None) -> None:
         """A new or restored cache (a checkpoint's), as the backend's table if it has one."""
         if isinstance(cache, FecCache) and self.accelerator is not None:
-            cache = self.accelerator.fec_cache(cache.cache_size, cache.forget_every, like=cache)
+            cache = self.accelerator.fec_cache(cache.cache_size, cache.forget_every, like=cache,
+                                               average=cache.average)
         self._fec = cache
         self._runner = None
         self._choose_path()

@@ -17,7 +17,7 @@ a multiplicative hash."""
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Sequence
+from collections.abc import MutableSequence, Sequence
 
 import numpy as np
 from llvmlite import ir
@@ -34,7 +34,8 @@ from .lowering import F64, I32, I64, PTR
 from .runtime import Call
 
 DESC = ("capacity", "mask", "shift", "size", "head", "tail", "forget_every", "hits", "misses",
-        "free_count", "keys", "fitness", "uses", "prev", "next", "index", "free")
+        "free_count", "keys", "fitness", "uses", "prev", "next", "index", "free", "average",
+        "samples")
 D = {name: i for i, name in enumerate(DESC)}
 I8 = ir.IntType(8)
 SPREAD = 0x9E3779B97F4A7C15  # Fibonacci hashing: the index position is the product's top bits
@@ -157,33 +158,43 @@ def _build_erase(module: ir.Module, unlink: ir.Function) -> ir.Function:
 def _build_lookup(module: ir.Module, find: ir.Function, unlink: ir.Function,
                   append: ir.Function, erase: ir.Function) -> ir.Function:
     """amz_fec_lookup(desc, keys, n, fitness_out, missing_out) → misses: FecCache.lookup_tasks
-    (a miss leaves NaN in fitness_out and its position in missing_out)."""
+    (a miss leaves NaN in fitness_out and its position in missing_out; with ``average``, an
+    entry due for another sample is a miss and stays)."""
     f = _table_fn(module, LOOKUP, I64, [PTR, PTR, I64, PTR, PTR], internal=False)
     b = f.b
     keys_in, n, fit_out, miss_out = f.fn.args[1:]
     misses = f.var(f.c(0), "misses")
+    found = f.var(f.c(0), "found")
     with f.count("task", n) as ti:
         pos = b.call(find, [f.desc, f.get(keys_in, ti)])
-        with b.if_else(b.icmp_signed("<", pos, f.c(0))) as (miss, hit):
-            with miss:
-                f.put(fit_out, ti, ir.Constant(F64, float("nan")), F64)
-                m = f.load(misses)
-                f.put(miss_out, m, ti)
-                b.store(b.add(m, f.c(1)), misses)
-            with hit:
-                slot = b.sub(f.get(f.array("index"), pos), f.c(1))
-                f.put(fit_out, ti, f.get(f.array("fitness"), slot, F64), F64)
-                uses_arr = f.array("uses")
-                uses = b.add(f.get(uses_arr, slot), f.c(1))
-                forget = f.field("forget_every")
-                gone = b.and_(b.icmp_signed(">", forget, f.c(0)), b.icmp_signed(">=", uses, forget))
-                with b.if_else(gone) as (forgotten, kept):
-                    with forgotten:
+        b.store(b.zext(b.icmp_signed(">=", pos, f.c(0)), I64), found)
+        with b.if_then(b.icmp_signed(">=", pos, f.c(0))):
+            slot = b.sub(f.get(f.array("index"), pos), f.c(1))
+            fitness = f.get(f.array("fitness"), slot, F64)
+            uses_arr = f.array("uses")
+            uses = b.add(f.get(uses_arr, slot), f.c(1))
+            forget = f.field("forget_every")
+            # FecCache.lookup_tasks: samples stay 1 without average
+            due = b.add(b.mul(forget, f.get(f.array("samples"), slot)), f.field("average"))
+            gone = b.and_(b.icmp_signed(">", forget, f.c(0)), b.icmp_signed(">=", uses, due))
+            average = b.icmp_signed("!=", f.field("average"), f.c(0))
+            with b.if_else(gone) as (forgotten, kept):
+                with forgotten, b.if_else(average) as (resample, drop):
+                    with resample:  # stays as it is until the new sample's insert
+                        b.store(f.c(0), found)
+                    with drop:
+                        f.put(fit_out, ti, fitness, F64)
                         b.call(erase, [f.desc, slot, pos])
-                    with kept:
-                        f.put(uses_arr, slot, uses)
-                        b.call(unlink, [f.desc, slot])
-                        b.call(append, [f.desc, slot])
+                with kept:
+                    f.put(fit_out, ti, fitness, F64)
+                    f.put(uses_arr, slot, uses)
+                    b.call(unlink, [f.desc, slot])
+                    b.call(append, [f.desc, slot])
+        with b.if_then(b.icmp_signed("==", f.load(found), f.c(0))):
+            f.put(fit_out, ti, ir.Constant(F64, float("nan")), F64)
+            m = f.load(misses)
+            f.put(miss_out, m, ti)
+            b.store(b.add(m, f.c(1)), misses)
     m = f.load(misses)
     f.set_field("misses", b.add(f.field("misses"), m))
     f.set_field("hits", b.add(f.field("hits"), b.sub(n, m)))
@@ -194,7 +205,8 @@ def _build_lookup(module: ir.Module, find: ir.Function, unlink: ir.Function,
 def _build_insert(module: ir.Module, find: ir.Function, unlink: ir.Function,
                   append: ir.Function, erase: ir.Function) -> ir.Function:
     """amz_fec_insert(desc, keys, fitness, which, n): FecCache.insert(keys[w], fitness[w]) for
-    w in which[:n], in order (an existing key gets the new fitness and one use)."""
+    w in which[:n], in order (an existing key gets the new fitness and one use; with
+    ``average``, the mean of its samples, which is written back to fitness[w] too)."""
     f = _table_fn(module, INSERT, ir.VoidType(), [PTR, PTR, PTR, PTR, I64], internal=False)
     b = f.b
     keys_in, fit_in, which, n = f.fn.args[1:]
@@ -205,7 +217,19 @@ def _build_insert(module: ir.Module, find: ir.Function, unlink: ir.Function,
         with b.if_else(b.icmp_signed(">=", pos, f.c(0))) as (present, new):
             with present:
                 slot = b.sub(f.get(f.array("index"), pos), f.c(1))
-                f.put(f.array("fitness"), slot, fitness, F64)
+                samples_arr, fitness_arr = f.array("samples"), f.array("fitness")
+                with b.if_else(b.icmp_signed("!=", f.field("average"), f.c(0))) as (
+                        mean, replace):
+                    with mean:  # old + (new − old) / samples, as FecCache.insert
+                        samples = b.add(f.get(samples_arr, slot), f.c(1))
+                        old = f.get(fitness_arr, slot, F64)
+                        value = b.fadd(old, b.fdiv(b.fsub(fitness, old),
+                                                   b.sitofp(samples, F64)))
+                        f.put(samples_arr, slot, samples)
+                        f.put(fitness_arr, slot, value, F64)
+                        f.put(fit_in, w, value, F64)
+                    with replace:
+                        f.put(fitness_arr, slot, fitness, F64)
                 f.put(f.array("uses"), slot, f.c(1))
                 b.call(unlink, [f.desc, slot])
                 b.call(append, [f.desc, slot])
@@ -216,6 +240,7 @@ def _build_insert(module: ir.Module, find: ir.Function, unlink: ir.Function,
                 f.put(f.array("keys"), slot, key)
                 f.put(f.array("fitness"), slot, fitness, F64)
                 f.put(f.array("uses"), slot, f.c(1))
+                f.put(f.array("samples"), slot, f.c(1))
                 index, mask = f.array("index"), f.field("mask")
                 p = f.var(_home(f, key), "p")
                 probe, placed = f.loop("place")
@@ -365,14 +390,17 @@ class NativeFecCache:
     and recency order for any sequence of operations (tests/test_llvm_fec.py), and it pickles
     as a FecCache (checkpoints do not depend on the backend)."""
 
-    def __init__(self, cache_size: int = 100_000, forget_every: int = 100) -> None:
+    def __init__(self, cache_size: int = 100_000, forget_every: int = 100,
+                 average: bool = False) -> None:
         self.cache_size = cache_size
         self.forget_every = forget_every
+        self.average = average
         slots = cache_size + 1  # an insert overfills by one before the eviction
         bits = max(1, (2 * slots - 1).bit_length())
         self._keys = np.zeros(slots, dtype=np.uint64)
         self._fitness = np.zeros(slots)
         self._uses = np.zeros(slots, dtype=np.int64)
+        self._samples = np.ones(slots, dtype=np.int64)
         self._prev = np.full(slots, -1, dtype=np.int64)
         self._next = np.full(slots, -1, dtype=np.int64)
         self._index = np.zeros(1 << bits, dtype=np.int64)
@@ -383,8 +411,9 @@ class NativeFecCache:
         d[D["shift"]] = 64 - bits
         d[D["head"]] = d[D["tail"]] = -1
         d[D["forget_every"]] = forget_every
+        d[D["average"]] = int(average)
         d[D["free_count"]] = slots
-        for name in ("keys", "fitness", "uses", "prev", "next", "index", "free"):
+        for name in ("keys", "fitness", "uses", "prev", "next", "index", "free", "samples"):
             d[D[name]] = getattr(self, f"_{name}").ctypes.data
         self._desc = d.ctypes.data
         self._lib = library()
@@ -437,12 +466,15 @@ class NativeFecCache:
     def lookup(self, key: int) -> float | None:
         return self.lookup_tasks([key])[0][0]
 
-    def insert(self, key: int, fitness: float) -> None:
-        self.insert_tasks([key], [fitness], [0])
+    def insert(self, key: int, fitness: float) -> float:
+        values = [fitness]
+        self.insert_tasks([key], values, [0])
+        return values[0]
 
-    def insert_tasks(self, keys: Sequence[int], fitness: Sequence[float | None],
+    def insert_tasks(self, keys: Sequence[int], fitness: MutableSequence[float | None],
                      which: Sequence[int]) -> None:
-        """insert(keys[i], fitness[i]) for i in ``which``, in order."""
+        """insert(keys[i], fitness[i]) for i in ``which``, in order; each fitness[i] becomes
+        what its entry holds (FecCache.insert_tasks)."""
         n = len(keys)
         if n > self._n:
             self._scratch(n)
@@ -451,35 +483,42 @@ class NativeFecCache:
             self._fit[i] = fitness[i]
         self._missing[: len(which)] = which
         self._lib.insert(self._desc, self._keys_at, self._fit_at, self._missing_at, len(which))
+        if self.average:  # a mean may have replaced a sample
+            for i in which:
+                fitness[i] = float(self._fit[i])
 
-    def items(self) -> list[tuple[int, float, int]]:
-        """(key, fitness, uses) of every entry, least recently used first."""
+    def items(self) -> list[tuple[int, float, int, int]]:
+        """(key, fitness, uses, samples) of every entry, least recently used first."""
         out = []
         slot = int(self.desc[D["head"]])
-        keys, fitness, uses, nxt = (self._keys.tolist(), self._fitness.tolist(),
-                                    self._uses.tolist(), self._next.tolist())
+        keys, fitness, uses, samples, nxt = (
+            self._keys.tolist(), self._fitness.tolist(), self._uses.tolist(),
+            self._samples.tolist(), self._next.tolist())
         while slot >= 0:
-            out.append((keys[slot], fitness[slot], uses[slot]))
+            out.append((keys[slot], fitness[slot], uses[slot], samples[slot]))
             slot = nxt[slot]
         return out
 
     @classmethod
     def from_items(cls, cache_size: int, forget_every: int, hits: int, misses: int,
-                   items: Sequence[tuple[int, float, int]]) -> NativeFecCache:
-        """The cache holding ``items`` (distinct keys, least recently used first) with these
-        counters. Inserted in order into an empty table, entry i takes slot i."""
-        cache = cls(cache_size, forget_every)
+                   items: Sequence[tuple], average: bool = False) -> NativeFecCache:
+        """The cache holding ``items`` ((key, fitness, uses[, samples]), distinct keys,
+        least recently used first) with these counters. Inserted in order into an empty
+        table, entry i takes slot i."""
+        cache = cls(cache_size, forget_every, average)
         if items:
-            keys, fitness, uses = zip(*items, strict=True)
+            keys, fitness, uses = (list(column) for column in zip(*(i[:3] for i in items),
+                                                                  strict=True))
             cache.insert_tasks(keys, fitness, range(len(keys)))
             assert len(cache) == len(keys), "duplicate keys or more entries than cache_size"
             cache._uses[: len(keys)] = uses
+            cache._samples[: len(keys)] = [i[3] if len(i) > 3 else 1 for i in items]
         cache.hits, cache.misses = hits, misses
         return cache
 
     def __reduce__(self):  # noqa: ANN204 - pickle protocol
         return restore_cache, (self.cache_size, self.forget_every, self.hits, self.misses,
-                               self.items())
+                               self.items(), self.average)
 
     # -- the fingerprint run and its lookups in one call ------------------------------------
 

@@ -13,10 +13,12 @@ under ``--evals`` evaluation seeds, and on the config's final tasks under ``--fi
 ``--logged`` is the search fitness the run logged for it, reported in standard deviations of
 the spread. Rungs 1, 2 and 2b (no random fills: their scores are exact) are scored on the
 same search tasks at the best of ``--rates``; a best rate at the end of the sweep is flagged,
-since the rung may score more at a rate beyond it.
+since the rung may score more at a rate beyond it. Each ``--also`` program (the steps of a
+path from ``--program``, say) is scored as ``--program`` is, on the same tasks and seeds.
 
 Usage: python bench/figure5_noise.py --program FILE --run-seed S [--lever L] [--logged F]
-       [--evals 20] [--final-evals 5] [--rates 0.003,0.01,0.03] [--out FILE]
+       [--also FILE ...] [--evals 20] [--final-evals 5] [--rates 0.003,0.01,0.03]
+       [--out FILE]
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the run seed whose search tasks to evaluate on")
     parser.add_argument("--lever", default="tasks_20", choices=sorted(LEVERS),
                         help="the bench/figure5.py lever the run used (its search tasks)")
+    parser.add_argument("--also", type=Path, action="append", default=[],
+                        help="another program to score the same way (repeatable)")
     parser.add_argument("--logged", type=float, default=None,
                         help="the search fitness the run logged for the program")
     parser.add_argument("--evals", type=int, default=20,
@@ -71,12 +75,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--evals and --final-evals must be at least 1")
     if args.out is not None and args.out.is_dir():
         parser.error(f"--out: a directory, not a file: {args.out}")
-    try:
-        text = args.program.read_text(encoding="utf-8")
-    except OSError as err:
-        parser.error(f"--program: {err.strerror}: {args.program}")
-    except UnicodeDecodeError:
-        parser.error(f"--program: not UTF-8 text: {args.program}")
+    texts = {}
+    for flag, path in [("--program", args.program), *(("--also", p) for p in args.also)]:
+        try:
+            texts[path.name] = path.read_text(encoding="utf-8")
+        except OSError as err:
+            parser.error(f"{flag}: {err.strerror}: {path}")
+        except UnicodeDecodeError:
+            parser.error(f"{flag}: not UTF-8 text: {path}")
+    if len(texts) < 1 + len(args.also):
+        parser.error("--program and --also: two files of the same name")
+    text = texts[args.program.name]
 
     from amzc.errors import AmzError
     from amzc.search.config import load_config
@@ -86,18 +95,27 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     try:
         cfg = load_config(ladder.CONFIG, seed=args.run_seed, overrides=LEVERS[args.lever][0])
-        # the program must lie in the search space: checked once, before any task is built
-        ladder.in_space(text, args.program.name, cfg)
+        # the programs must lie in the search space: checked before any task is built
+        for file_name, source in texts.items():
+            ladder.in_space(source, file_name, cfg)
     except AmzError as err:
         parser.error(str(err))
     search = build_tasks(first_experiment_tasks(cfg)[0])
     final = build_tasks(cfg.final_tasks.spec)
     name = args.program.name
-    # evaluation seeds 1000, 1001, ...: any seeds serve; these are not the run's own
-    on_search = [ladder.score(text, name, cfg, search, "llvm", 1000 + k)
-                 for k in range(args.evals)]
-    on_final = [ladder.score(text, name, cfg, final, "llvm", 1000 + k)
-                for k in range(args.final_evals)]
+
+    def scores(source: str, file_name: str) -> tuple[dict, dict]:
+        # evaluation seeds 1000, 1001, ...: any seeds serve; these are not the run's own
+        return (spread([ladder.score(source, file_name, cfg, search, "llvm", 1000 + k)
+                        for k in range(args.evals)]),
+                spread([ladder.score(source, file_name, cfg, final, "llvm", 1000 + k)
+                        for k in range(args.final_evals)]))
+
+    on_search, on_final = scores(text, name)
+    also = {}
+    for path in args.also:
+        s, f = scores(texts[path.name], path.name)
+        also[path.name] = {"program": texts[path.name], "search": s, "final": f}
     rungs = {}
     for rung in RUNGS:
         source = (ladder.LADDER / f"{rung}.amz").read_text(encoding="utf-8")
@@ -109,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
               "program_file": name,
               "lever": args.lever, "run_seed": args.run_seed,
               "search_tasks": search.num_tasks,
-              "logged_search_fitness": args.logged, "search": spread(on_search),
-              "final": spread(on_final), "rungs_on_search_tasks": rungs,
+              "logged_search_fitness": args.logged, "search": on_search,
+              "final": on_final, "also": also, "rungs_on_search_tasks": rungs,
               "wall_s": time.time() - start}
     s, f = result["search"], result["final"]
     print(f"{name}, run seed {args.run_seed}'s search tasks: mean {s['mean']:.4f}, "
@@ -118,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
           + (f" (logged {args.logged:.4f}: {(args.logged - s['mean']) / s['sd']:+.1f} sd)"
              if args.logged is not None and s["sd"] > 0 else ""))
     print(f"final tasks: mean {f['mean']:.4f}, sd {f['sd']:.4f} over {args.final_evals}")
+    for file_name, row in also.items():
+        print(f"{file_name}: search tasks {row['search']['mean']:.4f} "
+              f"(sd {row['search']['sd']:.4f}), final tasks {row['final']['mean']:.4f}")
     for rung, row in rungs.items():
         print(f"rung {rung} on the search tasks: {row['fitness']:.4f} "
               f"(learning rate {row['learning_rate']}"

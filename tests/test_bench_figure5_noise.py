@@ -80,3 +80,21 @@ def test_bad_input_is_a_usage_error_without_a_traceback(tmp_path, capsys, text, 
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_also_scores_further_programs_as_the_program_is(tmp_path, capsys):
+    linear = noise.ladder.with_rate((noise.ladder.LADDER / "1_linear.amz").read_text(), 0.003)
+    step = tmp_path / "step.amz"
+    step.write_text(linear)
+    data = _run(tmp_path, RANDOM_FLOORS, "--also", str(step))
+    alone = _run(tmp_path, linear)
+    assert data["also"]["step.amz"]["search"] == alone["search"]
+    assert data["also"]["step.amz"]["final"] == alone["final"]
+    assert "step.amz: search tasks" in capsys.readouterr().out
+    bad = tmp_path / "bad.amz"
+    bad.write_text("def Predict():\n  s1 = sin(s2)\n")
+    for extra in (["--also", str(tmp_path / "missing.amz")], ["--also", str(bad)],
+                  ["--also", str(tmp_path / "p.amz")]):  # a name --program has
+        with pytest.raises(SystemExit) as exit_info:
+            _run(tmp_path, RANDOM_FLOORS, *extra)
+        assert exit_info.value.code == 2

@@ -98,9 +98,10 @@ class SearchAccelerator(Protocol):
         ...
 
     def fec_cache(self, cache_size: int, forget_every: int, like: object | None = None,
-                  average: bool = False) -> object:
+                  average: bool | None = None) -> object:
         """An FEC table with ``amzc.fec.FecCache``'s semantics and pickled form (with
-        ``like``, a copy of that cache's entries, order and counters)."""
+        ``like``, a copy of that cache's entries, order, counters and, unless ``average``
+        says otherwise, its averaging)."""
         ...
 
     def fec_runner(self, tasks: TaskSet, memory: MemoryConfig, options: EvalOptions,

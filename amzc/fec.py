@@ -106,8 +106,8 @@ class FecCache:
                 append(None)
                 continue
             uses = entry[1] + 1
-            # a sample serves forget_every · samples uses (its insert's is the first), as an
-            # entry without average serves forget_every, its last use included
+            # with average a sample serves forget_every · samples uses (its insert's is the
+            # first); without, an entry is dropped at its forget_every-th use, after serving it
             if forget and uses >= forget * entry[2] + average:
                 if average:  # due for another sample: the caller evaluates and inserts it
                     append(None)

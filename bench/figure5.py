@@ -227,13 +227,14 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
                                        "tasks.search.num_tasks": 40,
                                        "migration.groups": [SCALED_SENDS_ONE_WAY]}, 2),
     # scaled_sends_pop_100_forget_10 with FEC keeping the mean of an entry's samples
-    # (`fec.average`): an entry is sampled again when its sample has served 10 uses, its
-    # mean when it has served 20 uses per sample, and so on (3 samples by 60 uses, 4 by
-    # 100), so a lucky first sample serves 10 uses, not 100, at about half forget_10's
-    # re-evaluations of popular entries. From run seed 4's random-floors family to trained
-    # floors there is a path whose first two live steps are level (within 0.002 on its 40
-    # search tasks) before a step of +0.02 (docs/paper.md), and a level step loses to the
-    # family's lucky samples, which FEC hands on and selection keeps
+    # (`fec.average`): an entry is sampled again after its first sample has served 10 uses,
+    # again after the mean of two has served 20 more, and so on (samples at the 11th, 31st,
+    # 61st, 101st use: about sqrt(N/5) in N uses where forget_10 takes N/10), so a lucky
+    # first sample serves 10 uses, not 100. On run seed 4's 20 search tasks the path from
+    # its random-floors family (0.278, sd 0.009) to trained floors goes level (+0.0004),
+    # +0.008, +0.017 (bench/results/figure5_noise_seed4_path_scaled_sends_pop_100.json),
+    # while the run logged the family at a lucky 0.3145, which FEC handed on and selection
+    # kept: each step lost to it
     "scaled_sends_pop_100_average": ({"population.size": 100, "migration.interval": 10000,
                                       "migration.groups": [SCALED_SENDS_ONE_WAY],
                                       "fec.forget_every": 10, "fec.average": True}, 2),

@@ -42,12 +42,21 @@ def apply(cache, operation):
     return fitness  # with average, a mean written back where a sample was
 
 
+# restored entries (key, fitness, uses, samples), as a checkpoint holds them
+RESTORED = st.lists(st.tuples(KEYS, st.floats(-1e3, 1e3), st.integers(1, 6), st.integers(1, 4)),
+                    max_size=5, unique_by=lambda entry: entry[0])
+
+
 @settings(max_examples=300, deadline=None)
 @given(cache_size=st.integers(0, 9), forget_every=st.sampled_from([0, 1, 2, 3, 5, 100]),
-       average=st.booleans(), operations=st.lists(st.one_of(LOOKUP, INSERT), max_size=60))
-def test_native_cache_behaves_as_the_python_one(cache_size, forget_every, average, operations):
-    python = FecCache(cache_size, forget_every, average)
-    native = NativeFecCache(cache_size, forget_every, average)
+       average=st.booleans(), restored=RESTORED,
+       operations=st.lists(st.one_of(LOOKUP, INSERT), max_size=60))
+def test_native_cache_behaves_as_the_python_one(cache_size, forget_every, average, restored,
+                                                operations):
+    restored = restored[:cache_size]
+    python = restore_cache(cache_size, forget_every, 0, 0, restored, average)
+    native = NativeFecCache.from_items(cache_size, forget_every, 0, 0, restored, average)
+    assert native.items() == python.items()
     for operation in operations:
         assert apply(native, operation) == apply(python, operation)
         assert native.items() == python.items()  # entries, uses and recency order

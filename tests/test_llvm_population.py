@@ -8,6 +8,7 @@ from array import array
 from dataclasses import replace
 from types import SimpleNamespace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_search_evolution import SMALL
@@ -78,8 +79,11 @@ CONFIG = (SMALL.replace('backend = "numpy"', 'backend = "llvm"')
           .replace("max_individuals = 100", "max_individuals = 1500"))
 
 
-def _search(backend, native: bool, seed: int = 5, individuals: int = 1500):
-    config = parse_config(CONFIG)
+def _search(backend, native: bool, seed: int = 5, individuals: int = 1500,
+            average: bool = False):
+    config = parse_config(CONFIG.replace("forget_every = 4", f"forget_every = 4\naverage = "
+                                         f"{str(average).lower()}"))
+    assert config.fec.average is average
     evaluator = SearchEvaluator(backend, build_tasks(config.search_tasks.spec),
                                 config.search_space.memory, replace(config.fec))
     used = []
@@ -103,15 +107,18 @@ def _search(backend, native: bool, seed: int = 5, individuals: int = 1500):
     }, used
 
 
-def test_the_native_loop_takes_the_python_loops_path():
+@pytest.mark.parametrize("average", [False, True])
+def test_the_native_loop_takes_the_python_loops_path(average):
     """LLVM with the native child step, LLVM without it, and NumPy: the same population,
     tournaments, statistics and FEC cache after 1,500 individuals of a search whose
     programs have random fills (their misses are finished in Python) and whose small cache
-    evicts and forgets."""
-    native, used = _search(LlvmBackend(shared=False), native=True)
+    evicts and forgets, or (fec.average) samples its entries again and keeps their means."""
+    native, used = _search(LlvmBackend(shared=False), native=True, average=average)
     assert used and all(step is not None for step in used)  # the native step ran
-    python, _ = _search(LlvmBackend(shared=False), native=False)
-    oracle, _ = _search(NumpyBackend(), native=False)
+    python, _ = _search(LlvmBackend(shared=False), native=False, average=average)
+    oracle, _ = _search(NumpyBackend(), native=False, average=average)
+    if average:  # entries were sampled again, random and not
+        assert any(samples > 1 for *_, samples in native["cache"])
     assert native == python
     assert python["fitness"] == oracle["fitness"]
     assert python["programs"] == oracle["programs"]

@@ -189,3 +189,27 @@ def test_with_average_a_random_programs_fitness_is_the_mean_of_its_samples(backe
     assert [plain.evaluate(program, seed) for seed in (11, 12, 13)] == [
         samples[0], samples[0], samples[2]]
 
+
+
+def test_with_average_the_hurdle_judges_the_entries_means():
+    """A hurdle stops a candidate on its first tasks' fitness: with fec.average, their means
+    (what the candidate would be credited), not the new samples."""
+    from amzc.search.config import FecConfig, HurdleConfig
+    from amzc.search.evaluation import SearchEvaluator
+    from amzc.search.hurdles import Hurdle
+
+    tasks = build_tasks(TaskSpec("linear", 4, 50, 20, 3))
+    hurdle = Hurdle(HurdleConfig(enabled=True, tasks=1))
+    evaluator = SearchEvaluator(NumpyBackend(), tasks, MemoryConfig(4, 3, 1),
+                                FecConfig(enabled=True, memo=False, forget_every=1,
+                                          average=True), hurdle=hurdle)
+    program = parse("def Predict():\n  s1 = dot(v0, v0)\n")
+    evaluator.evaluate(program, 1)  # no hurdle yet: all three tasks into the cache
+    cache = evaluator.fec
+    (k0, v0, _, _), (_, v1, _, _), (_, v2, _, _) = cache.items()
+    assert max(v0, v1, v2) < 0.9
+    cache.entries[k0][0] = 2.5  # as if an earlier sample of task 0 had been 2.5
+    hurdle.value = 1.0  # task 0's new sample alone would be stopped, its mean passes
+    value = evaluator.evaluate(program, 2)  # every entry due: all three evaluated again
+    assert hurdle.stopped == 0 and hurdle.checked == 2
+    assert value == pytest.approx(((2.5 + v0) / 2 + v1 + v2) / 3)

@@ -348,23 +348,20 @@ class SearchEvaluator:
         if hurdle is not None and len(missing) > hurdle.config.tasks:
             stage = missing[: hurdle.config.tasks]
         self._full(form, deterministic, stage, per_task, seed)
-        rest = missing[len(stage):]
-        if rest:
-            assert hurdle is not None
-            if hurdle.passes(self._combine([f for f in per_task if f is not None])):
-                self._full(form, deterministic, rest, per_task, seed)
-            else:
-                self._work.skipped += len(rest)
         fec = self._fec
-        if rest:  # a hurdle may have left tasks unevaluated
-            if fec is not None:
-                assert prints is not None
-                fec.insert_tasks(prints, per_task, [i for i in missing
-                                                    if per_task[i] is not None])
-            return self._combine([f for f in per_task if f is not None])
-        if fec is not None:
+        if fec is not None:  # before the hurdle: with fec.average it judges the entries' means
             assert prints is not None
-            fec.insert_tasks(prints, per_task, missing)
+            fec.insert_tasks(prints, per_task, stage)
+        rest = missing[len(stage):]
+        if not rest:
+            return self._combine(per_task)  # type: ignore[arg-type]
+        assert hurdle is not None
+        if not hurdle.passes(self._combine([f for f in per_task if f is not None])):
+            self._work.skipped += len(rest)  # left unevaluated, and out of the cache
+            return self._combine([f for f in per_task if f is not None])
+        self._full(form, deterministic, rest, per_task, seed)
+        if fec is not None:
+            fec.insert_tasks(prints, per_task, rest)
         return self._combine(per_task)  # type: ignore[arg-type]
 
     def _combine(self, values: list[float]) -> float:

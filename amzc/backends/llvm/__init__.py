@@ -253,14 +253,15 @@ class LlvmBackend:
         return ctx.call.record_hashes()
 
     def fec_cache(self, cache_size: int, forget_every: int,
-                  like: object | None = None, average: bool = False) -> NativeFecCache:
+                  like: object | None = None, average: bool | None = None) -> NativeFecCache:
         """An FEC cache whose lookups can run in the fingerprint's native call
         (:meth:`fec_runner`); with ``like`` (a FecCache's pickled form, e.g. from a
         checkpoint), a copy of its entries, order and counters."""
         if like is None:
-            return NativeFecCache(cache_size, forget_every, average)
+            return NativeFecCache(cache_size, forget_every, bool(average))
         return NativeFecCache.from_items(cache_size, forget_every, like.hits, like.misses,
-                                         like.items(), average)
+                                         like.items(),
+                                         like.average if average is None else average)
 
     def fec_runner(self, tasks: TaskSet, memory: MemoryConfig, options: EvalOptions,
                    cache: object, full: tuple[TaskSet, EvalOptions] | None = None

@@ -230,6 +230,7 @@ def _build_insert(module: ir.Module, find: ir.Function, unlink: ir.Function,
                         f.put(fit_in, w, value, F64)
                     with replace:
                         f.put(fitness_arr, slot, fitness, F64)
+                        f.put(samples_arr, slot, f.c(1))
                 f.put(f.array("uses"), slot, f.c(1))
                 b.call(unlink, [f.desc, slot])
                 b.call(append, [f.desc, slot])

@@ -232,7 +232,7 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # 61st, 101st use: about sqrt(N/5) in N uses where forget_10 takes N/10), so a lucky
     # first sample serves 10 uses, not 100. On run seed 4's 20 search tasks the path from
     # its random-floors family (0.278, sd 0.009) to trained floors goes level (+0.0004),
-    # +0.008, +0.017 (bench/results/figure5_noise_seed4_path_scaled_sends_pop_100.json),
+    # +0.007, +0.017 (bench/results/figure5_noise_seed4_path_scaled_sends_pop_100.json),
     # while the run logged the family at a lucky 0.3145, which FEC handed on and selection
     # kept: each step lost to it
     "scaled_sends_pop_100_average": ({"population.size": 100, "migration.interval": 10000,

@@ -44,9 +44,12 @@ CONFIG = ROOT / "configs" / "figure5.toml"
 RESULTS = ROOT / "bench" / "results"  # figure5_<levers>.json unless --out names a file
 MILESTONES = {"M1": 0.30, "M2": 0.45}
 
-# configs/figure5.toml is the tuned setting (lever tasks_20: a teacher island on 20 tasks and
-# a linear island); PAPER turns it back into the paper's one-process setting (5 search tasks,
-# one population), which the first levers vary, as they were measured
+# configs/figure5.toml is the tuned setting (lever figure5, as shipped; before session 23 it was
+# lever tasks_20: a teacher island of 1,000 on 20 tasks beside a linear island). Every other
+# lever is written as overrides of tasks_20, as it was measured: TASKS_20 turns the shipped
+# config back into it, and each lever's own overrides follow (LEVERS, below). PAPER turns
+# tasks_20 into the paper's one-process setting (5 search tasks, one population), which the
+# first levers vary
 PAPER: dict[str, object] = {"tasks.search.num_tasks": 5, "migration.islands": 0,
                             "migration.interval": 5000, "migration.fraction": 0.5,
                             "migration.groups": []}
@@ -56,6 +59,10 @@ TWO_ISLANDS = {**PAPER, "migration.islands": 2, "migration.interval": 20000,
 RESTARTS = {"max_stagnation": 200000, "stagnation_delta": 0.01}
 # the linear island of linear_restarts_solved and tasks_20 (configs/figure5.toml's group)
 LINEAR_20 = {**LINEAR, "interval": 20000, **RESTARTS, "restart_below": 0.9}
+# configs/figure5.toml as it was until session 23 (lever tasks_20), from the shipped one
+TASKS_20: dict[str, object] = {"population.size": 1000, "tasks.search.num_tasks": 20,
+                               "migration.interval": 5000, "migration.groups": [LINEAR_20],
+                               "run.select_bests": False}
 # LINEAR_20 on tasks at several input scales (lever linear_scaled, below), and that island
 # sending only once solved (linear_scaled_sends), alone or as a one-way island of 1,000
 LINEAR_SCALED = {**LINEAR_20, "restart_below": 0.75,
@@ -63,8 +70,8 @@ LINEAR_SCALED = {**LINEAR_20, "restart_below": 0.75,
 SCALED_SENDS = {**LINEAR_SCALED, "sends_above": 0.75}
 SCALED_SENDS_ONE_WAY = {**SCALED_SENDS, "population": 1000, "takes_migrants": False}
 
-# name → (overrides of configs/figure5.toml, workers); every lever keeps the search space
-LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
+# name → (overrides of tasks_20, workers); every lever keeps the search space
+_OF_TASKS_20: dict[str, tuple[dict[str, object], int | None]] = {
     "baseline": (PAPER, None),
     "hurdles": ({**PAPER, "hurdles.enabled": True}, None),
     "short_tasks": ({**PAPER, "tasks.search.num_train": 100}, None),
@@ -84,9 +91,9 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     # the same, but a linear island that has solved its tasks (0.9 on them: SGD) stops
     # restarting (seed 3's restarted 24 times after reaching 0.99, each time dropping SGD)
     "linear_restarts_solved": ({**TWO_ISLANDS, "migration.groups": [LINEAR_20]}, 2),
-    # configs/figure5.toml as shipped: the same, with 20 search tasks for the teacher island
-    # instead of 5: on 5 tasks SGD on max(x, 0) (rung 2, the stepping stone to a hidden
-    # layer: bench/figure5_paths.py) scores below linear SGD for two run seeds of three, on
+    # configs/figure5.toml as shipped until session 23: the same, with 20 search tasks for the
+    # teacher island instead of 5: on 5 tasks SGD on max(x, 0) (rung 2, the stepping stone to
+    # a hidden layer: bench/figure5_paths.py) scores below linear SGD for two run seeds of three, on
     # 20 for all three; the teacher island's rounds shrink to 5,000 so that both islands'
     # rounds take about as long
     "tasks_20": ({}, 2),
@@ -238,6 +245,13 @@ LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
     "scaled_sends_pop_100_average": ({"population.size": 100, "migration.interval": 10000,
                                       "migration.groups": [SCALED_SENDS_ONE_WAY],
                                       "fec.forget_every": 10, "fec.average": True}, 2),
+}
+# name → (overrides of configs/figure5.toml, workers): the shipped config itself
+# (scaled_sends_pop_100_tasks_40 with run.select_bests), then every lever above
+LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
+    "figure5": ({}, 2),
+    **{name: ({**TASKS_20, **overrides}, workers)
+       for name, (overrides, workers) in _OF_TASKS_20.items()},
 }
 
 CHILD = r"""
@@ -392,7 +406,7 @@ def plot(runs: list[dict], path: Path, minutes: float | str,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--levers", default="tasks_20",
+    parser.add_argument("--levers", default="figure5",
                         help=f"comma-separated: {', '.join(LEVERS)}")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--minutes", type=float, default=10.0, help="budget per run (wall)")

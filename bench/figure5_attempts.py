@@ -69,7 +69,7 @@ def overrides(population: int, window: int, minutes: float, spread: float,
         "tasks.final.num_tasks": 10, "tasks.final.num_train": 100,
         "population.size": population,
         "stop.max_stagnation": window, "stop.stagnation_delta": 0.01,
-        "stop.max_time_s": minutes * 60, "run.max_experiments": 0,
+        "stop.max_time_s": minutes * 60, "run.max_experiments": 0, "run.select_bests": False,
         "run.checkpoint_every": 0, "run.progress_every": 10000,
         **(extra or {}),
     }

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from figure5 import PAPER  # bench/, beside this script
+from figure5 import LEVERS  # bench/, beside this script
 from revision import git_revision
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,8 +172,8 @@ def plot(result: dict, path: Path) -> None:
 
 DEFAULT_CONFIG = (ROOT / "configs" / "figure5.toml").resolve()
 # configs/figure5.toml runs two islands in worker processes; its paper setting (the
-# overrides bench/figure5.py calls PAPER) searches in one process, the one sampled here
-ONE_POPULATION = [f"{key}={json.dumps(value)}" for key, value in PAPER.items()]
+# overrides of bench/figure5.py's lever baseline) searches in one process, the one sampled here
+ONE_POPULATION = [f"{key}={json.dumps(value)}" for key, value in LEVERS["baseline"][0].items()]
 
 
 def run_overrides(config: Path, given: list[str]) -> list[str]:

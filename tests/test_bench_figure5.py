@@ -4,6 +4,8 @@ child process, its curve on the final tasks, the JSON and the plot."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from conftest import load_bench
@@ -22,12 +24,12 @@ def test_a_short_run_of_the_config_end_to_end(tmp_path):
     (run,) = data["runs"]
     pick = run["select_bests_pick"]  # the config as run, rebuilt: its T_select checks out
     assert pick is not None and 0.0 <= pick["final_fitness"] <= 1.0
-    assert run["lever"] == "tasks_20" and run["individuals"] >= 50  # the config as shipped
+    assert run["lever"] == "figure5" and run["individuals"] >= 50  # the config as shipped
     assert run["cpu_s"] > 0 and run["curve"], "a best is logged at least once"
     assert all(0.0 <= p["final_fitness"] <= 1.0 for p in run["curve"])
     (row,) = data["levers"]
     assert set(row["seeds_reaching"]) == {"M1", "M2"}
-    folder = tmp_path / "runs" / "tasks_20_seed1"
+    folder = tmp_path / "runs" / "figure5_seed1"
     assert (folder / "result.json").is_file()
     # both islands ran, the teacher island and the linear one, and the JSON says how much each
     groups = run["groups_at_end"]
@@ -43,7 +45,8 @@ def test_the_select_bests_pick_is_what_a_run_with_select_bests_returns(tmp_path)
     import amzc
     from amzc.search.progress import read_log
 
-    small = {"migration.islands": 0, "migration.groups": [], "population.size": 50,
+    small = {**figure5.TASKS_20,  # select_bests off: "plain" returns its own pick
+             "migration.islands": 0, "migration.groups": [], "population.size": 50,
              "tasks.search.num_tasks": 2, "tasks.search.num_train": 100,
              "tasks.select.num_tasks": 3, "tasks.final.num_tasks": 3,
              "stop.max_individuals": 4000, "stop.max_time_s": 0, "run.progress_every": 200,
@@ -70,11 +73,21 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     from amzc.search.config import load_config
     from amzc.search.island_run import island_groups
 
-    assert figure5.LEVERS["tasks_20"] == ({}, 2)  # the shipped config is the tuned lever
-    shipped = load_config(figure5.CONFIG).migration.groups
+    assert figure5.LEVERS["figure5"] == ({}, 2)  # the shipped config
+    shipped = load_config(figure5.CONFIG)
+    # it is the tuned lever, with run.select_bests
+    tuned = load_config(figure5.CONFIG,
+                        overrides=figure5.LEVERS["scaled_sends_pop_100_tasks_40"][0])
+    assert not tuned.select_bests and shipped.select_bests
+    assert replace(tuned, select_bests=True) == shipped
+    # every older lever was measured as overrides of tasks_20, the config until session 23
+    old = load_config(Path(__file__).parent / "configs" / "figure5_tasks_20.toml")
+    tasks_20 = load_config(figure5.CONFIG, overrides=figure5.LEVERS["tasks_20"][0])
+    assert tasks_20 == old
     # the linear-island variants change only what they name
     assert load_config(figure5.CONFIG, overrides={
-        "migration.groups": [figure5.LINEAR_20]}).migration.groups == shipped
+        **figure5.TASKS_20, "migration.groups": [figure5.LINEAR_20]}).migration.groups == (
+        old.migration.groups)
     baseline = load_config(figure5.CONFIG, overrides=figure5.LEVERS["baseline"][0])
     assert baseline.migration.islands == 0 and not baseline.migration.groups
     assert baseline.search_tasks.spec.num_tasks == 5  # the paper's one-process setting

@@ -167,17 +167,18 @@ def _build_lookup(module: ir.Module, find: ir.Function, unlink: ir.Function,
     found = f.var(f.c(0), "found")
     with f.count("task", n) as ti:
         pos = b.call(find, [f.desc, f.get(keys_in, ti)])
-        b.store(b.zext(b.icmp_signed(">=", pos, f.c(0)), I64), found)
-        with b.if_then(b.icmp_signed(">=", pos, f.c(0))):
+        present = b.icmp_signed(">=", pos, f.c(0))
+        b.store(b.zext(present, I64), found)
+        with b.if_then(present):
             slot = b.sub(f.get(f.array("index"), pos), f.c(1))
             fitness = f.get(f.array("fitness"), slot, F64)
             uses_arr = f.array("uses")
             uses = b.add(f.get(uses_arr, slot), f.c(1))
-            forget = f.field("forget_every")
+            forget, average_flag = f.field("forget_every"), f.field("average")
             # FecCache.lookup_tasks: samples stay 1 without average
-            due = b.add(b.mul(forget, f.get(f.array("samples"), slot)), f.field("average"))
+            due = b.add(b.mul(forget, f.get(f.array("samples"), slot)), average_flag)
             gone = b.and_(b.icmp_signed(">", forget, f.c(0)), b.icmp_signed(">=", uses, due))
-            average = b.icmp_signed("!=", f.field("average"), f.c(0))
+            average = b.icmp_signed("!=", average_flag, f.c(0))
             with b.if_else(gone) as (forgotten, kept):
                 with forgotten, b.if_else(average) as (resample, drop):
                     with resample:  # stays as it is until the new sample's insert
@@ -502,18 +503,19 @@ class NativeFecCache:
 
     @classmethod
     def from_items(cls, cache_size: int, forget_every: int, hits: int, misses: int,
-                   items: Sequence[tuple], average: bool = False) -> NativeFecCache:
-        """The cache holding ``items`` ((key, fitness, uses[, samples]), distinct keys,
-        least recently used first) with these counters. Inserted in order into an empty
-        table, entry i takes slot i."""
+                   items: Sequence[tuple[int, float, int, int]], average: bool = False
+                   ) -> NativeFecCache:
+        """The cache holding ``items`` ((key, fitness, uses, samples) as ``FecCache.items``
+        gives them, old checkpoints' entries included: amzc.fec.restore_cache fills in their
+        samples; distinct keys, least recently used first) with these counters. Inserted in
+        order into an empty table, entry i takes slot i."""
         cache = cls(cache_size, forget_every, average)
         if items:
-            keys, fitness, uses = (list(column) for column in zip(*(i[:3] for i in items),
-                                                                  strict=True))
+            keys, fitness, uses, samples = (list(column) for column in zip(*items, strict=True))
             cache.insert_tasks(keys, fitness, range(len(keys)))
             assert len(cache) == len(keys), "duplicate keys or more entries than cache_size"
             cache._uses[: len(keys)] = uses
-            cache._samples[: len(keys)] = [i[3] if len(i) > 3 else 1 for i in items]
+            cache._samples[: len(keys)] = samples
         cache.hits, cache.misses = hits, misses
         return cache
 

@@ -246,10 +246,20 @@ _OF_TASKS_20: dict[str, tuple[dict[str, object], int | None]] = {
                                       "migration.groups": [SCALED_SENDS_ONE_WAY],
                                       "fec.forget_every": 10, "fec.average": True}, 2),
 }
-# name → (overrides of configs/figure5.toml, workers): the shipped config itself
-# (scaled_sends_pop_100_tasks_40 with run.select_bests), then every lever above
-LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
+# name → (overrides of configs/figure5.toml, workers): the shipped config
+# (scaled_sends_pop_100_tasks_40 with run.select_bests) and levers measured against it
+_OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
     "figure5": ({}, 2),
+    # the teacher island's rounds at 10,000 instead of 5,000: at 5,000 its core idled 300 to
+    # 800 s of 1,800 waiting for the linear island's rounds of 20,000 (session 23)
+    "figure5_rounds_10k": ({"migration.interval": 10000}, 2),
+    # FEC keeping the mean of an entry's samples (as scaled_sends_pop_100_average) on 40
+    # tasks: a lucky first sample serves 10 uses, and 40 tasks halve its luck besides
+    "figure5_average": ({"fec.forget_every": 10, "fec.average": True}, 2),
+}
+# every lever: the shipped config's, then the older ones as overrides of tasks_20
+LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
+    **_OF_FIGURE5,
     **{name: ({**TASKS_20, **overrides}, workers)
        for name, (overrides, workers) in _OF_TASKS_20.items()},
 }

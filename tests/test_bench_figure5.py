@@ -80,6 +80,13 @@ def test_every_lever_is_a_valid_setting_of_the_config():
                         overrides=figure5.LEVERS["scaled_sends_pop_100_tasks_40"][0])
     assert not tuned.select_bests and shipped.select_bests
     assert replace(tuned, select_bests=True) == shipped
+    # the levers of the shipped config change only what they name
+    rounds = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_rounds_10k"][0])
+    assert rounds.migration.interval == 10000
+    assert replace(rounds, migration=shipped.migration) == shipped
+    average = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_average"][0])
+    assert average.fec.average and not shipped.fec.average
+    assert replace(average, fec=shipped.fec) == shipped
     # every older lever was measured as overrides of tasks_20, the config until session 23
     old = load_config(Path(__file__).parent / "configs" / "figure5_tasks_20.toml")
     tasks_20 = load_config(figure5.CONFIG, overrides=figure5.LEVERS["tasks_20"][0])

@@ -256,6 +256,17 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
     # FEC keeping the mean of an entry's samples (as scaled_sends_pop_100_average) on 40
     # tasks: a lucky first sample serves 10 uses, and 40 tasks halve its luck besides
     "figure5_average": ({"fec.forget_every": 10, "fec.average": True}, 2),
+    # three teacher islands of 100 that do not trade members (`main_exchange = false`), each
+    # fed SGD by the linear island, whose rounds halve to 10,000 so that the four islands'
+    # rounds balance on the two workers (islands go to workers in turn: teachers 0 and 2 on
+    # one, teacher 1 and the linear island on the other). The step into a hidden matrix is a
+    # race decided soon after rung 2 (docs/paper.md, "Into the hidden layer"): seed 6 won it
+    # from random floors; seeds 1 and 4 lost it to rung 2b's floors, where they stayed (seed
+    # 1 for the 100 minutes after, session 24). Three attempts at once, in the time the lone
+    # teacher island spent idle (45-57 % of its core), run three races per run
+    "figure5_teachers_3": ({"migration.islands": 4, "migration.main_exchange": False,
+                            "migration.groups": [{**SCALED_SENDS_ONE_WAY,
+                                                  "interval": 10000}]}, 2),
 }
 # every lever: the shipped config's, then the older ones as overrides of tasks_20
 LEVERS: dict[str, tuple[dict[str, object], int | None]] = {

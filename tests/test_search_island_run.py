@@ -237,6 +237,38 @@ def test_a_group_that_takes_no_migrants_sends_but_receives_none(tmp_path, monkey
     assert any(len(sent[2][1]) == 15 for sent in rounds)  # promoted: a main island
 
 
+def test_main_islands_that_do_not_exchange_take_migrants_from_the_groups_only(
+        tmp_path, monkeypatch):
+    """main_exchange = false: the two main islands draw their arrivals from the affine
+    island's 6 emigrants only (measured on other tasks, so without fitness), never from each
+    other; with the default they also take each other's (with fitness)."""
+    import amzc.api as api
+
+    rounds = []
+
+    class RecordingPool(api.LocalPool):
+        def submit(self, method, args):
+            if method == "round":
+                rounds.append([arrivals for arrivals, _, _, _ in args])
+            super().submit(method, args)
+
+    monkeypatch.setattr(api, "LocalPool", RecordingPool)
+    apart = GROUPS.replace("[[migration.groups]]", "main_exchange = false\n\n"
+                                                   "[[migration.groups]]")
+    assert apart != GROUPS
+    evolve("-c", str(config(tmp_path, apart)), "--out", str(tmp_path / "a"), "--workers", "2")
+    later = [sent for sent in rounds if any(sent)]
+    assert later and all([len(a) for a in sent[:2]] == [6, 6] for sent in later)
+    assert all(m[1] is None for sent in later for arrivals in sent[:2] for m in arrivals)
+    assert all(len(sent[2]) == 6 for sent in later)  # the group draws from the whole pool
+    rounds.clear()
+    evolve("-c", str(config(tmp_path, GROUPS)), "--out", str(tmp_path / "b"), "--workers", "2")
+    assert any(m[1] is not None for sent in rounds for arrivals in sent[:2] for m in arrivals)
+    # deterministic, as every island run
+    evolve("-c", str(config(tmp_path, apart)), "--out", str(tmp_path / "c"), "--workers", "2")
+    assert log_without_times(tmp_path / "a") == log_without_times(tmp_path / "c")
+
+
 def test_a_group_sends_nothing_until_its_best_reaches_sends_above(tmp_path, monkeypatch):
     """sends_above: the affine island's emigrants join the pool only once its population's
     best has reached the threshold: at 1.0 (out of reach on these tasks) the main islands
@@ -518,8 +550,8 @@ def test_fresh_tasks_islands_of_one_group_exchange_migrants_as_other_tasks(tmp_p
     calls = []
     real = island_run.sample_arrivals
 
-    def recording(rng, emigrants, counts, groups=None, origins=None):
-        arrivals = real(rng, emigrants, counts, groups, origins)
+    def recording(rng, emigrants, counts, groups=None, origins=None, sources=None):
+        arrivals = real(rng, emigrants, counts, groups, origins, sources)
         calls.append((groups, origins, emigrants, arrivals))
         return arrivals
 

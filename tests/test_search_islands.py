@@ -120,6 +120,24 @@ def test_arrivals_from_another_group_lose_their_fitness():
             assert (fitness is not None) == (program[0] in mine), (island, program)
 
 
+def test_arrivals_come_only_from_the_islands_a_receiver_draws_from():
+    """sources (migration.main_exchange = false): island i draws only from the emigrants of
+    sources[i]; None draws from the whole pool with the same RNG calls as before."""
+    from amzc.search.islands import sample_arrivals
+
+    emigrants = [[(f"a{i}", 0.1) for i in range(4)], [(f"b{i}", 0.2) for i in range(4)],
+                 [(f"c{i}", 0.3) for i in range(6)]]
+    plain = sample_arrivals(random.Random(7), emigrants, 3)
+    assert sample_arrivals(random.Random(7), emigrants, 3, sources=[None] * 3) == plain
+    fed = sample_arrivals(random.Random(7), emigrants, [5, 5, 3], sources=[[2], [2], None])
+    assert [len(a) for a in fed] == [5, 5, 3]
+    assert all(p.startswith("c") for arrivals in fed[:2] for p, _ in arrivals)
+    assert fed[0] != fed[1]  # independent draws from the same feeder
+    # fewer candidates than wanted: all of them; none at all: no arrivals
+    assert len(sample_arrivals(random.Random(7), emigrants, 9, sources=[[0], [], None])[0]) == 4
+    assert sample_arrivals(random.Random(7), emigrants, 9, sources=[[0], [], None])[1] == []
+
+
 def test_arrivals_keep_their_fitness_only_from_islands_that_measured_it_on_the_same_tasks():
     """An island promoted between two rounds: its emigrants of the round before were
     measured on its old tasks (origins), its arrivals are for its new ones (groups)."""

@@ -196,9 +196,12 @@ class MigrationConfig:
     growing ones reach the needed length whatever it is (a geometric restart schedule).
     Only an island whose best is below ``restart_below``
     restarts: one that has solved its tasks has no rise left to make, and would otherwise
-    restart forever. ``fresh_tasks`` (an island group's key, :class:`IslandGroup`): each
-    restart also draws new search tasks for the island; ``sends_above`` (likewise): the
-    island sends no migrants until its best has reached it in the current attempt."""
+    restart forever. With ``main_exchange`` false the main islands take migrants only from
+    the island groups, never from each other (nor their own back): each is an attempt of its
+    own that the groups feed, where exchanging would make them one population.
+    ``fresh_tasks`` (an island group's key, :class:`IslandGroup`): each restart also draws
+    new search tasks for the island; ``sends_above`` (likewise): the island sends no
+    migrants until its best has reached it in the current attempt."""
 
     islands: int = _key(0, low=0)
     interval: int = _key(5000, low=1)
@@ -207,6 +210,7 @@ class MigrationConfig:
     stagnation_delta: float = _key(0.001, low=0.0)
     stagnation_growth: float = _key(1.0, low=1.0, high=10.0)
     restart_below: float = _key(1.0, low=0.0, high=1.0)
+    main_exchange: bool = _key(True)
     fresh_tasks: bool = False  # set from a group by group_config: no experiment-wide key
     sends_above: float = 0.0  # likewise (IslandGroup.sends_above); 0: always sends
     groups: tuple[IslandGroup, ...] = ()  # read by _groups

@@ -222,6 +222,18 @@ class IslandSearch:
         return (group is None or group.takes_migrants or island in self.promoted
                 or island in self.promote_next)
 
+    def _sources(self) -> list[list[int] | None] | None:
+        """The islands each island draws its arrivals from (None: all). With
+        ``main_exchange`` false a main island draws only from the groups' islands that have
+        not joined the main ones, so that each main island stays an attempt of its own."""
+        if self.config.migration.main_exchange:
+            return None
+        joined = self.promoted | self.promote_next
+        feeders = [i for i, group in enumerate(self.groups) if group is not None
+                   and i not in joined]
+        return [feeders if self.groups[i] is None or i in joined else None
+                for i in range(self.island_count)]
+
     def _migrants(self, config: ExperimentConfig) -> int:
         """How many members an island searching with ``config`` sends to the pool, and
         receives, per round."""
@@ -274,7 +286,8 @@ class IslandSearch:
                          for i, spec in enumerate(self.tasks)]
             self.arrivals = sample_arrivals(self.migration_rng, emigrants, counts,
                                             receivers if self.main else None,
-                                            origins if self.main else None)
+                                            origins if self.main else None,
+                                            self._sources())
             self.migration_pool = [item for group in emigrants for item in group]
         else:
             self.arrivals = [[] for _ in range(n)]

@@ -632,19 +632,25 @@ def global_best(reports: Sequence[IslandReport]) -> IslandReport:
 def sample_arrivals(rng: random.Random, emigrants: Sequence[Sequence[Migrant]],
                     count: int | Sequence[int],
                     groups: Sequence[object] | None = None,
-                    origins: Sequence[object] | None = None) -> list[list[Migrant]]:
+                    origins: Sequence[object] | None = None,
+                    sources: Sequence[Sequence[int] | None] | None = None,
+                    ) -> list[list[Migrant]]:
     """Migration (paper §3.2): the pool is every island's emigrants, in island order; island
     i receives ``count`` of them (or ``count[i]``) drawn without replacement. ``groups``
     (each island's tasks when it takes the arrivals) marks a migrant from other tasks with
     fitness None: its fitness was measured on other tasks, and the island that receives it
     evaluates it again. ``origins`` are the tasks each island's emigrants were measured on,
-    when they differ from ``groups`` (an island promoted in between)."""
+    when they differ from ``groups`` (an island promoted in between). ``sources[i]``, unless
+    None, are the islands whose emigrants island i draws from (``migration.main_exchange``)."""
     counts = [count] * len(emigrants) if isinstance(count, int) else list(count)
     pool = [item for group in emigrants for item in group]
     origin = [island for island, group in enumerate(emigrants) for _ in group]
     arrivals = []
     for island, wanted in enumerate(counts):
-        picks = rng.sample(range(len(pool)), min(wanted, len(pool)))
+        allowed = None if sources is None else sources[island]
+        among = (range(len(pool)) if allowed is None
+                 else [k for k in range(len(pool)) if origin[k] in allowed])
+        picks = rng.sample(among, min(wanted, len(among)))
         if groups is None:
             arrivals.append([pool[k] for k in picks])
         else:

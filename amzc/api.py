@@ -141,12 +141,18 @@ def evolve(config: str | Path | ExperimentConfig | None = None, *, seed: int | N
                             "population: it does not apply (stop.max_stagnation starts a new "
                             "experiment instead; --workers 2 or [migration] islands >= 2 "
                             "runs islands)")
+            if not cfg.migration.main_exchange:
+                log.warning("[migration] main_exchange = false shapes migration between "
+                            "islands, and this run has one population: it does not apply")
             runner = Run.start(cfg, folder, None, config_dir=config_dir, force=force)
         else:
             idle = idle_restart_keys(cfg)
             if idle:  # a rule the run would silently not apply
                 log.warning("%s: set where no island restarts (max_stagnation = 0), so "
                             "without effect", ", ".join(idle))
+            if not cfg.migration.main_exchange and not cfg.migration.groups:
+                log.warning("[migration] main_exchange = false without island groups: the "
+                            "islands take no migrants at all (independent populations)")
             if ray is None:  # a bad island count fails before any worker starts
                 island_groups(cfg, cfg.migration.islands or count)
             Run.prepare(cfg, folder, force)  # fail on a used folder before starting workers

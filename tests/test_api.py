@@ -103,6 +103,30 @@ def test_an_island_restart_rule_on_a_one_population_run_is_named(tmp_path, caplo
     assert "max_stagnation" not in caplog.text
 
 
+def test_main_exchange_where_it_cannot_do_what_it_says_is_named(tmp_path, caplog):
+    """main_exchange = false on one population does nothing, and on islands without groups
+    it stops all migration: both get a warning, a run with groups none."""
+    import logging
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY, encoding="utf-8")
+    off = {"migration.main_exchange": False}
+    with caplog.at_level(logging.WARNING, logger="amzc"):
+        evolve(config, out=tmp_path / "a", overrides=off)
+    assert "main_exchange = false" in caplog.text and "one population" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="amzc"):
+        evolve(config, out=tmp_path / "b", workers=1,
+               overrides={**off, "migration.islands": 2, "migration.interval": 50})
+    assert "without island groups" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="amzc"):
+        evolve(config, out=tmp_path / "c", workers=1, overrides={
+            **off, "migration.islands": 2, "migration.interval": 50,
+            "migration.groups": [{"islands": 1, "num_train": 10}]})
+    assert "main_exchange" not in caplog.text
+
+
 def test_restart_keys_without_a_restart_rule_are_named(tmp_path, caplog):
     """restart_below, stagnation_growth and fresh_tasks only shape max_stagnation's
     restarts: set where no island they apply to restarts, they would do nothing without a

@@ -90,6 +90,7 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     teachers = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_teachers_3"][0])
     assert teachers.migration.islands == 4 and not teachers.migration.main_exchange
     assert teachers.migration.groups == (replace(shipped.migration.groups[0], interval=10000),)
+    assert replace(teachers, migration=shipped.migration) == shipped
     # every older lever was measured as overrides of tasks_20, the config until session 23
     old = load_config(Path(__file__).parent / "configs" / "figure5_tasks_20.toml")
     tasks_20 = load_config(figure5.CONFIG, overrides=figure5.LEVERS["tasks_20"][0])

@@ -338,6 +338,14 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     assert [group_config(fresh, g).migration.fresh_tasks for g in fresh.migration.groups] \
         == [True, False]
     assert not fresh.migration.fresh_tasks  # a group's key: the main islands keep theirs
+    assert default.main_exchange  # main islands trade members unless asked
+    apart = parse_config(MINIMAL + "[migration]\nislands = 3\nmain_exchange = false\n")
+    assert not apart.migration.main_exchange
+    with pytest.raises(AmzConfigError, match="main_exchange"):
+        parse_config(MINIMAL + "[migration]\nmain_exchange = 1\n")
+    with pytest.raises(AmzConfigError, match="main_exchange"):  # not a group's key
+        parse_config(MINIMAL + "[migration]\nislands = 2\n"
+                     "[[migration.groups]]\nislands = 1\nmain_exchange = false\n")
     sends = parse_config(MINIMAL + "[migration]\nislands = 2\n[[migration.groups]]\n"
                          "islands = 1\nsends_above = 0.75\n")
     assert group_config(sends, sends.migration.groups[0]).migration.sends_above == 0.75

@@ -269,6 +269,32 @@ def test_main_islands_that_do_not_exchange_take_migrants_from_the_groups_only(
     assert log_without_times(tmp_path / "a") == log_without_times(tmp_path / "c")
 
 
+def test_which_islands_exchange_nothing_with_main_exchange_off():
+    """_sources: receivers are the islands on the experiment's own tasks (a group that only
+    changes its population is one of them) and promoted ones; feeders are the rest."""
+    from types import SimpleNamespace
+
+    from amzc.search.island_run import IslandSearch
+
+    def sources(groups, main, promoted=(), promote_next=(), exchange=False):
+        search = SimpleNamespace(
+            config=SimpleNamespace(migration=SimpleNamespace(main_exchange=exchange)),
+            main=main, island_count=len(groups), promoted=set(promoted),
+            promote_next=set(promote_next))
+        return IslandSearch._sources(search)
+
+    # two main islands and a linear group
+    assert sources([None, None, "linear"], (0, 1)) == [[2], [2], None]
+    assert sources([None, None, "linear"], (0, 1), exchange=True) is None
+    # a group of a bigger population on the same tasks is main too
+    assert sources([None, "pop", "linear"], (0, 1)) == [[2], [2], None]
+    # promoted, or promoted with the next round: a receiver, no longer a feeder
+    assert sources([None, "linear", "linear"], (0,), promoted=[1]) == [[2], [2], None]
+    assert sources([None, "linear", "linear"], (0,), promote_next=[2]) == [[1], None, [1]]
+    # no groups: every island main, nothing to draw from
+    assert sources([None, None], ()) == [[], []]
+
+
 def test_a_group_sends_nothing_until_its_best_reaches_sends_above(tmp_path, monkeypatch):
     """sends_above: the affine island's emigrants join the pool only once its population's
     best has reached the threshold: at 1.0 (out of reach on these tasks) the main islands

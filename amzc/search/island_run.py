@@ -228,11 +228,12 @@ class IslandSearch:
         not joined the main ones, so that each main island stays an attempt of its own."""
         if self.config.migration.main_exchange:
             return None
-        joined = self.promoted | self.promote_next
-        feeders = [i for i, group in enumerate(self.groups) if group is not None
-                   and i not in joined]
-        return [feeders if self.groups[i] is None or i in joined else None
-                for i in range(self.island_count)]
+        # main: on the experiment's own tasks (a group that changes only its population or
+        # interval is one of them; without groups, every island)
+        main = set(self.main if self.main else range(self.island_count))
+        main |= self.promoted | self.promote_next
+        feeders = [i for i in range(self.island_count) if i not in main]
+        return [feeders if i in main else None for i in range(self.island_count)]
 
     def _migrants(self, config: ExperimentConfig) -> int:
         """How many members an island searching with ``config`` sends to the pool, and

@@ -237,14 +237,11 @@ def test_a_group_that_takes_no_migrants_sends_but_receives_none(tmp_path, monkey
     assert any(len(sent[2][1]) == 15 for sent in rounds)  # promoted: a main island
 
 
-def test_main_islands_that_do_not_exchange_take_migrants_from_the_groups_only(
-        tmp_path, monkeypatch):
-    """main_exchange = false: the two main islands draw their arrivals from the affine
-    island's 6 emigrants only (measured on other tasks, so without fitness), never from each
-    other; with the default they also take each other's (with fitness)."""
+def record_arrivals(monkeypatch) -> list[list[list]]:
+    """Every round's arrivals, per island, as the coordinator sends them (LocalPool patched)."""
     import amzc.api as api
 
-    rounds = []
+    rounds: list[list[list]] = []
 
     class RecordingPool(api.LocalPool):
         def submit(self, method, args):
@@ -253,6 +250,15 @@ def test_main_islands_that_do_not_exchange_take_migrants_from_the_groups_only(
             super().submit(method, args)
 
     monkeypatch.setattr(api, "LocalPool", RecordingPool)
+    return rounds
+
+
+def test_main_islands_that_do_not_exchange_take_migrants_from_the_groups_only(
+        tmp_path, monkeypatch):
+    """main_exchange = false: the two main islands draw their arrivals from the affine
+    island's 6 emigrants only (measured on other tasks, so without fitness), never from each
+    other; with the default they also take each other's (with fitness)."""
+    rounds = record_arrivals(monkeypatch)
     apart = GROUPS.replace("[[migration.groups]]", "main_exchange = false\n\n"
                                                    "[[migration.groups]]")
     assert apart != GROUPS
@@ -299,17 +305,7 @@ def test_a_group_sends_nothing_until_its_best_reaches_sends_above(tmp_path, monk
     """sends_above: the affine island's emigrants join the pool only once its population's
     best has reached the threshold: at 1.0 (out of reach on these tasks) the main islands
     never receive a program measured on the affine task; at 0.0 they do, as without it."""
-    import amzc.api as api
-
-    rounds = []
-
-    class RecordingPool(api.LocalPool):
-        def submit(self, method, args):
-            if method == "round":
-                rounds.append([arrivals for arrivals, _, _, _ in args])
-            super().submit(method, args)
-
-    monkeypatch.setattr(api, "LocalPool", RecordingPool)
+    rounds = record_arrivals(monkeypatch)
 
     def from_group(text: str, out: str) -> int:
         rounds.clear()

@@ -262,8 +262,9 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
     # one, teacher 1 and the linear island on the other). The step into a hidden matrix is a
     # race decided soon after rung 2 (docs/paper.md, "Into the hidden layer"): seed 6 won it
     # from random floors; seeds 1 and 4 lost it to rung 2b's floors, where they stayed (seed
-    # 1 for the 100 minutes after, session 24). Three attempts at once, in the time the lone
-    # teacher island spent idle (45-57 % of its core), run three races per run
+    # 1 for an hour of a 2-hour run, then back at rung 1; session 24). Three attempts at
+    # once use the time the lone teacher island spent idle (17-43 % of its core; 40 % over
+    # 2 hours)
     "figure5_teachers_3": ({"migration.islands": 4, "migration.main_exchange": False,
                             "migration.groups": [{**SCALED_SENDS_ONE_WAY,
                                                   "interval": 10000}]}, 2),

@@ -287,6 +287,7 @@ def test_which_islands_exchange_nothing_with_main_exchange_off():
             config=SimpleNamespace(migration=SimpleNamespace(main_exchange=exchange)),
             main=main, island_count=len(groups), promoted=set(promoted),
             promote_next=set(promote_next))
+        search.joined = IslandSearch.joined.fget(search)
         return IslandSearch._sources(search)
 
     # two main islands and a linear group

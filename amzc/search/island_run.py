@@ -164,10 +164,15 @@ class IslandSearch:
         state.individuals = self._absorb(self.population.reports)
 
     @property
+    def joined(self) -> set[int]:
+        """Group islands that have joined the main ones, or join them with the next round."""
+        return self.promoted | self.promote_next
+
+    @property
     def configs(self) -> list[ExperimentConfig]:
         """What each island searches with from the next round it is sent on: its group's
         config, or the experiment's once its promotion is decided."""
-        joined = self.promoted | self.promote_next
+        joined = self.joined
         return [self.config if i in joined else c for i, c in enumerate(self.home_configs)]
 
     @property
@@ -210,7 +215,7 @@ class IslandSearch:
         for report in reports:
             i = report.island
             group = self.groups[i]
-            if (not self._promotable(i) or i in self.promoted or i in self.promote_next
+            if (not self._promotable(i) or i in self.joined
                     or report.best_fitness < group.promote_at):
                 continue
             self.promote_next.add(i)
@@ -219,8 +224,7 @@ class IslandSearch:
         """Whether ``island`` takes arrivals: a group's ``takes_migrants``, until the island
         joins the main islands (a promotion decided before this round's arrivals)."""
         group = self.groups[island]
-        return (group is None or group.takes_migrants or island in self.promoted
-                or island in self.promote_next)
+        return group is None or group.takes_migrants or island in self.joined
 
     def _sources(self) -> list[list[int] | None] | None:
         """The islands each island draws its arrivals from (None: all). With
@@ -230,8 +234,7 @@ class IslandSearch:
             return None
         # main: on the experiment's own tasks (a group that changes only its population or
         # interval is one of them; without groups, every island)
-        main = set(self.main if self.main else range(self.island_count))
-        main |= self.promoted | self.promote_next
+        main = set(self.main if self.main else range(self.island_count)) | self.joined
         feeders = [i for i in range(self.island_count) if i not in main]
         return [feeders if i in main else None for i in range(self.island_count)]
 

@@ -91,6 +91,14 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     assert teachers.migration.islands == 4 and not teachers.migration.main_exchange
     assert teachers.migration.groups == (replace(shipped.migration.groups[0], interval=10000),)
     assert replace(teachers, migration=shipped.migration) == shipped
+    restarts = load_config(figure5.CONFIG,
+                           overrides=figure5.LEVERS["figure5_teachers_3_restarts"][0])
+    assert (restarts.migration.max_stagnation, restarts.migration.stagnation_delta,
+            restarts.migration.restart_below) == (1_000_000, 0.01, 0.35)
+    assert not restarts.migration.quiet_restarts  # a restarted teacher island takes SGD
+    assert replace(restarts.migration, max_stagnation=0, stagnation_delta=0.001,
+                   restart_below=1.0) == teachers.migration
+    assert replace(restarts, migration=teachers.migration) == teachers
     # every older lever was measured as overrides of tasks_20, the config until session 23
     old = load_config(Path(__file__).parent / "configs" / "figure5_tasks_20.toml")
     tasks_20 = load_config(figure5.CONFIG, overrides=figure5.LEVERS["tasks_20"][0])

@@ -136,7 +136,9 @@ class Island:
     group's ``fresh_tasks`` draws new tasks, with a new cache, and measures that best
     again). For its next window of individuals it takes no migrants (``quiet_until``): the
     rounds in flight carry its own old members back, and a fresh population of random
-    programs would lose to them at once, so the restart would be no new attempt. Each restart
+    programs would lose to them at once, so the restart would be no new attempt (a main
+    island with ``main_exchange`` false draws from the groups only and takes their migrants
+    at once: ``quiet_restarts``). Each restart
     multiplies the window by ``stagnation_growth`` (:meth:`window`). An island whose best
     (kept or current) has reached ``restart_below`` does not restart."""
 
@@ -282,7 +284,9 @@ class Island:
         if self.hurdle is not None:
             self.hurdle.forget()
         self.improved_at, self.improved_fitness = self.individuals, -math.inf
-        self.quiet_until = self.individuals + self.window()  # the new attempt's window
+        # the new attempt's quiet window, where arrivals could bring its old members back
+        quiet = self.window() if self.config.migration.quiet_restarts else 0
+        self.quiet_until = self.individuals + quiet
 
     def _best(self) -> tuple[Program, float]:
         """The island's candidate: the population's, or the best kept from before a restart

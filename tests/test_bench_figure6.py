@@ -203,3 +203,28 @@ def test_results_name_paths_relative_to_the_repository(tmp_path):
     assert figure6.shown(ROOT / "configs" / "figure6.toml") == "configs/figure6.toml"
     assert figure6.shown(ROOT / "runs" / ".." / "runs" / "x") == "runs/x"
     assert figure6.shown(tmp_path / "seed1") == str(tmp_path / "seed1")
+
+
+def test_the_logistic_regression_bar_sweeps_its_learning_rate(tmp_path, capsys):
+    """bench/figure6_bar.py: the shipped rate's row is the hand-written program as written
+    (0.9590 on the final tasks, the figure the docs compare with), another rate changes it,
+    and the result file names the best rate of each task set."""
+    from amzc.parse import parse_file
+    from amzc.search.evaluation import evaluate_on, load_backend
+    from amzc.tasks import build_tasks
+
+    bar = load_bench("figure6_bar")
+    out = tmp_path / "bar.json"
+    assert bar.main(["--rates", "0.1,1", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [r["rate"] for r in result["rows"]] == [0.1, 1.0] and result["shipped_rate"] == 0.1
+    cfg = load_config(ROOT / "configs" / "figure6.toml", 1)
+    written, _ = evaluate_on(parse_file(bar.LOGISTIC), build_tasks(cfg.final_tasks.spec),
+                             cfg.search_space.memory, load_backend(cfg.backend), 1)
+    shipped, fast = result["rows"]
+    assert shipped["final"] == written == pytest.approx(0.9590, abs=5e-5)
+    assert fast["final"] < shipped["final"] and fast["select"] != shipped["select"]
+    assert result["best_rate"] == {"select": 0.1, "final": 0.1, "final_f64": 0.1}
+    assert "(shipped)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        bar.main(["--rates", "fast", "--out", str(out)])

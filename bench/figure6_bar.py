@@ -1,0 +1,100 @@
+"""The bar the Figure 6 moonshot must clear: logistic regression (examples/logistic_regression.amz)
+at a range of learning rates, on the Figure 6 setting's T_select and final tasks.
+
+An evolved classifier "beats logistic regression" only if it beats it at its best learning
+rate, not at a careless one. This scores the hand-written program with its learning rate
+(Setup's ``s2``) replaced by each of ``--rates`` on the config's 100 T_select tasks and 100
+final tasks (held-out pairs, F = 16), and at F = 64 on the final tasks (the transfer test's
+features, as bench/figure6.py builds them), with the evaluation seed the figures use (1),
+and prints which rate each set prefers. Seconds on one core.
+
+Usage: python bench/figure6_bar.py [--rates 0.03,0.1,0.3,1] [--config configs/figure6.toml]
+       [--seed 1] [--out bench/results/figure6_bar.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from revision import git_revision  # bench/, beside this script
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "configs" / "figure6.toml"
+LOGISTIC = ROOT / "examples" / "logistic_regression.amz"
+RESULTS = ROOT / "bench" / "results" / "figure6_bar.json"
+RATES = (0.03, 0.05, 0.07, 0.1, 0.13, 0.17, 0.2, 0.3, 1.0, 3.0, 10.0)
+EVAL_SEED = 1  # the random ops' seed of bench/figure6.py's transfer and the docs' figures
+TRANSFER_FEATURES = 64
+
+
+def with_rate(program: Any, rate: float) -> Any:
+    """``program`` with Setup's constant into s2 (the learning rate) set to ``rate``."""
+    setup = [i for i in program.setup if i.op.name == "scalar_const_set" and i.out == 2]
+    if len(setup) != 1:
+        raise SystemExit(f"{LOGISTIC}: expected one constant set into s2 in Setup")
+    return replace(program, setup=tuple(replace(i, data=(rate,)) if i is setup[0] else i
+                                        for i in program.setup))
+
+
+def sweep(config: Path, seed: int, rates: list[float]) -> dict[str, Any]:
+    from amzc.parse import parse_file
+    from amzc.search.config import load_config
+    from amzc.search.evaluation import evaluate_on, load_backend
+    from amzc.tasks import build_tasks
+
+    cfg = load_config(config, seed)
+    backend = load_backend(cfg.backend)
+    memory = cfg.search_space.memory
+    sets = {"select": build_tasks(cfg.select_tasks.spec),
+            "final": build_tasks(cfg.final_tasks.spec),
+            "final_f64": build_tasks(replace(cfg.final_tasks.spec,
+                                             features=TRANSFER_FEATURES))}
+    program = parse_file(LOGISTIC)
+    rows = []
+    for rate in rates:
+        scored = {name: evaluate_on(with_rate(program, rate), tasks, memory, backend,
+                                    EVAL_SEED, cfg.max_abs_error)[0]
+                  for name, tasks in sets.items()}
+        rows.append({"rate": rate, **scored})
+    shipped = next(i.data[0] for i in program.setup if i.out == 2)
+    best = {name: max(rows, key=lambda r: r[name])["rate"] for name in sets}
+    return {"config": str(config.relative_to(ROOT)) if config.is_relative_to(ROOT)
+            else str(config), "seed": seed, "eval_seed": EVAL_SEED,
+            "revision": git_revision(), "shipped_rate": shipped, "rows": rows,
+            "best_rate": best}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", default=",".join(str(r) for r in RATES),
+                        help="comma-separated learning rates")
+    parser.add_argument("--config", type=Path, default=CONFIG)
+    parser.add_argument("--seed", type=int, default=1, help="the run seed (T_select's draw)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    try:
+        rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    except ValueError:
+        parser.error(f"--rates: expected numbers, got {args.rates!r}")
+    if not rates:
+        parser.error("--rates: give at least one")
+    result = sweep(args.config.resolve(), args.seed, rates)
+    print(f"{'rate':>8} {'T_select':>9} {'final':>9} {'final F=64':>11}")
+    for row in result["rows"]:
+        mark = " (shipped)" if row["rate"] == result["shipped_rate"] else ""
+        print(f"{row['rate']:>8g} {row['select']:>9.4f} {row['final']:>9.4f} "
+              f"{row['final_f64']:>11.4f}{mark}")
+    print("best rate: " + ", ".join(f"{k} {v:g}" for k, v in result["best_rate"].items()))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -330,9 +330,9 @@ class IslandSearch:
 
     def details(self) -> dict[str, Any]:
         """With island groups: per group (0: the islands outside any group, then the groups
-        in order) its individuals, its best fitness on its own tasks and its islands'
-        restarts (and, where the group says, how many are promoted and how many send), so a
-        log shows what each found."""
+        in order) its individuals, its best fitness on its own tasks (and each island's, with
+        more than one) and its islands' restarts (and, where the group says, how many are
+        promoted and how many send), so a log shows what each found."""
         if not self.main:
             return {}
         numbers = self.group_numbers
@@ -347,6 +347,8 @@ class IslandSearch:
                "best_fitness": max(r.best_fitness for r in reports),
                "restarts": sum(r.restarts for r in reports),
                "busy_s": round(sum(self.busy[r.island] for r in reports), 3)}
+        if len(reports) > 1:  # each island's own: independent attempts race separately
+            row["island_bests"] = [r.best_fitness for r in reports]
         if any(self._promotable(r.island) for r in reports):
             row["promoted"] = sum(r.promoted for r in reports)
         group = self.groups[reports[0].island]

@@ -246,6 +246,10 @@ _OF_TASKS_20: dict[str, tuple[dict[str, object], int | None]] = {
                                       "migration.groups": [SCALED_SENDS_ONE_WAY],
                                       "fec.forget_every": 10, "fec.average": True}, 2),
 }
+# three teacher islands that do not trade members, fed by the linear island (the lever
+# figure5_teachers_3, below)
+TEACHERS_3 = {"migration.islands": 4, "migration.main_exchange": False,
+              "migration.groups": [{**SCALED_SENDS_ONE_WAY, "interval": 10000}]}
 # name → (overrides of configs/figure5.toml, workers): the shipped config
 # (scaled_sends_pop_100_tasks_40 with run.select_bests) and levers measured against it
 _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
@@ -265,23 +269,19 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
     # 1 for an hour of a 2-hour run, then back at rung 1; session 24). Three attempts at
     # once use the time the lone teacher island spent idle (17-43 % of its core; 40 % over
     # 2 hours)
-    "figure5_teachers_3": ({"migration.islands": 4, "migration.main_exchange": False,
-                            "migration.groups": [{**SCALED_SENDS_ONE_WAY,
-                                                  "interval": 10000}]}, 2),
+    "figure5_teachers_3": (TEACHERS_3, 2),
     # figure5_teachers_3 with teacher islands that start again from random programs after a
     # million of their individuals without their best rising by 0.01, unless it has reached
     # 0.35 on the search tasks (past rung 2b's best logged 0.3145 by about four of a
     # random-floors sample's sd of 0.009): a climb that lost the race sits in 2b for good
     # (seed 1 for an hour), a new one is another race. A teacher island climbs from SGD's
     # arrival to rung 2 in about 0.7 million individuals (seed 2, session 24), and a
-    # restarted main island takes the linear island's SGD at once (main_exchange = false:
-    # no quiet window)
-    "figure5_teachers_3_restarts": ({"migration.islands": 4, "migration.main_exchange": False,
-                                     "migration.max_stagnation": 1_000_000,
+    # restarted teacher island takes the linear island's SGD at once (no quiet window: the
+    # linear island, its only source, takes no migrants, so none of its old members can
+    # come back)
+    "figure5_teachers_3_restarts": ({**TEACHERS_3, "migration.max_stagnation": 1_000_000,
                                      "migration.stagnation_delta": 0.01,
-                                     "migration.restart_below": 0.35,
-                                     "migration.groups": [{**SCALED_SENDS_ONE_WAY,
-                                                           "interval": 10000}]}, 2),
+                                     "migration.restart_below": 0.35}, 2),
 }
 # every lever: the shipped config's, then the older ones as overrides of tasks_20
 LEVERS: dict[str, tuple[dict[str, object], int | None]] = {

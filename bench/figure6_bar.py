@@ -21,23 +21,27 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from revision import git_revision  # bench/, beside this script
+# bench/, beside this script; the transfer test's features and evaluation seed, which the
+# docs' figures use
+from figure6 import CONFIG, LOGISTIC, ROOT, TRANSFER_FEATURES, TRANSFER_SEED, shown
+from revision import git_revision
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG = ROOT / "configs" / "figure6.toml"
-LOGISTIC = ROOT / "examples" / "logistic_regression.amz"
 RESULTS = ROOT / "bench" / "results" / "figure6_bar.json"
 RATES = (0.03, 0.05, 0.07, 0.1, 0.13, 0.17, 0.2, 0.3, 1.0, 3.0, 10.0)
-EVAL_SEED = 1  # the random ops' seed of bench/figure6.py's transfer and the docs' figures
-TRANSFER_FEATURES = 64
+
+
+def rate_instruction(program: Any) -> Any:
+    """Setup's constant into s2: the learning rate."""
+    found = [i for i in program.setup if i.op.name == "scalar_const_set" and i.out == 2]
+    if len(found) != 1:
+        raise SystemExit(f"{LOGISTIC}: expected one constant set into s2 in Setup")
+    return found[0]
 
 
 def with_rate(program: Any, rate: float) -> Any:
-    """``program`` with Setup's constant into s2 (the learning rate) set to ``rate``."""
-    setup = [i for i in program.setup if i.op.name == "scalar_const_set" and i.out == 2]
-    if len(setup) != 1:
-        raise SystemExit(f"{LOGISTIC}: expected one constant set into s2 in Setup")
-    return replace(program, setup=tuple(replace(i, data=(rate,)) if i is setup[0] else i
+    """``program`` with its learning rate set to ``rate``."""
+    old = rate_instruction(program)
+    return replace(program, setup=tuple(replace(i, data=(rate,)) if i is old else i
                                         for i in program.setup))
 
 
@@ -58,14 +62,13 @@ def sweep(config: Path, seed: int, rates: list[float]) -> dict[str, Any]:
     rows = []
     for rate in rates:
         scored = {name: evaluate_on(with_rate(program, rate), tasks, memory, backend,
-                                    EVAL_SEED, cfg.max_abs_error)[0]
+                                    TRANSFER_SEED, cfg.max_abs_error)[0]
                   for name, tasks in sets.items()}
         rows.append({"rate": rate, **scored})
-    shipped = next(i.data[0] for i in program.setup if i.out == 2)
     best = {name: max(rows, key=lambda r: r[name])["rate"] for name in sets}
-    return {"config": str(config.relative_to(ROOT)) if config.is_relative_to(ROOT)
-            else str(config), "seed": seed, "eval_seed": EVAL_SEED,
-            "revision": git_revision(), "shipped_rate": shipped, "rows": rows,
+    return {"config": shown(config), "seed": seed, "eval_seed": TRANSFER_SEED,
+            "revision": git_revision(), "shipped_rate": rate_instruction(program).data[0],
+            "rows": rows,
             "best_rate": best}
 
 

@@ -95,7 +95,6 @@ def test_every_lever_is_a_valid_setting_of_the_config():
                            overrides=figure5.LEVERS["figure5_teachers_3_restarts"][0])
     assert (restarts.migration.max_stagnation, restarts.migration.stagnation_delta,
             restarts.migration.restart_below) == (1_000_000, 0.01, 0.35)
-    assert not restarts.migration.quiet_restarts  # a restarted teacher island takes SGD
     assert replace(restarts.migration, max_stagnation=0, stagnation_delta=0.001,
                    restart_below=1.0) == teachers.migration
     assert replace(restarts, migration=teachers.migration) == teachers

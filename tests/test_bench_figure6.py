@@ -220,7 +220,8 @@ def test_the_logistic_regression_bar_sweeps_its_learning_rate(tmp_path, capsys):
     assert [r["rate"] for r in result["rows"]] == [0.1, 1.0] and result["shipped_rate"] == 0.1
     cfg = load_config(ROOT / "configs" / "figure6.toml", 1)
     written, _ = evaluate_on(parse_file(bar.LOGISTIC), build_tasks(cfg.final_tasks.spec),
-                             cfg.search_space.memory, load_backend(cfg.backend), 1)
+                             cfg.search_space.memory, load_backend(cfg.backend), 1,
+                             cfg.max_abs_error)
     shipped, fast = result["rows"]
     assert shipped["final"] == written == pytest.approx(0.9590, abs=5e-5)
     assert fast["final"] < shipped["final"] and fast["select"] != shipped["select"]

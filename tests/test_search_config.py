@@ -346,16 +346,6 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     with pytest.raises(AmzConfigError, match="main_exchange"):  # not a group's key
         parse_config(MINIMAL + "[migration]\nislands = 2\n"
                      "[[migration.groups]]\nislands = 1\nmain_exchange = false\n")
-    # a restarted island goes quiet unless its arrivals come from the groups only: a main
-    # island (a group on the experiment's own tasks included) with main_exchange false
-    assert default.quiet_restarts and not apart.migration.quiet_restarts
-    fed = parse_config(MINIMAL + "[migration]\nislands = 3\nmain_exchange = false\n"
-                       "[[migration.groups]]\nislands = 1\npopulation = 7\n"
-                       "[[migration.groups]]\nislands = 1\nnum_train = 3\n")
-    assert [group_config(fed, g).migration.quiet_restarts for g in fed.migration.groups] \
-        == [False, True]
-    with pytest.raises(AmzConfigError, match="quiet_restarts"):  # derived, not a key
-        parse_config(MINIMAL + "[migration]\nquiet_restarts = false\n")
     sends = parse_config(MINIMAL + "[migration]\nislands = 2\n[[migration.groups]]\n"
                          "islands = 1\nsends_above = 0.75\n")
     assert group_config(sends, sends.migration.groups[0]).migration.sends_above == 0.75

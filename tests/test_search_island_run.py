@@ -278,6 +278,30 @@ def test_main_islands_that_do_not_exchange_take_migrants_from_the_groups_only(
     assert log_without_times(tmp_path / "a") == log_without_times(tmp_path / "c")
 
 
+def test_which_islands_restart_without_a_quiet_window():
+    """A restarted island takes no migrants for a window unless every island it draws from
+    takes none in (then none can hold its old members): with main_exchange = false, the
+    main islands fed by a group that keeps to itself; a group that takes migrants can carry
+    them back, and every island keeps the window with the default exchange."""
+    from amzc.search.island_run import IslandSearch
+
+    def quiet(text: str, promoted=()) -> list[bool]:
+        search = IslandSearch(parse_config(text), None, 3)
+        search.promoted = set(promoted)
+        return search._quiet_restarts()
+
+    apart = GROUPS.replace("[[migration.groups]]", "main_exchange = false\n\n"
+                                                   "[[migration.groups]]")
+    one_way = apart + "takes_migrants = false\n"
+    assert quiet(one_way) == [False, False, True]  # the group itself draws from everyone
+    assert quiet(apart) == [True, True, True]  # the group could carry them back
+    assert quiet(GROUPS + "takes_migrants = false\n") == [True, True, True]
+    # promoted, the group's island is a main one: the others draw from no one
+    promoting = one_way + "promote_at = 0.5\n"
+    assert quiet(promoting) == [False, False, True]
+    assert quiet(promoting, promoted=[2]) == [False, False, False]
+
+
 def test_which_islands_exchange_nothing_with_main_exchange_off():
     """_sources: receivers are the islands on the experiment's own tasks (a group that only
     changes its population is one of them) and promoted ones; feeders are the rest."""

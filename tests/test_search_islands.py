@@ -363,13 +363,12 @@ def test_a_request_that_cannot_be_pickled_fails_in_the_caller():
 
 
 def stagnant(max_stagnation: int, delta: float = 1.0, below: float = 1.0, growth: float = 1.0,
-             quiet: bool = True, **changes):
+             **changes):
     """An island whose best can rise by more than ``delta`` only once (from nothing)."""
     from dataclasses import replace
     config = replace(CONFIG, migration=replace(CONFIG.migration, max_stagnation=max_stagnation,
                                                stagnation_delta=delta, restart_below=below,
-                                               stagnation_growth=growth,
-                                               quiet_restarts=quiet),
+                                               stagnation_growth=growth),
                      **changes)
     return Island(config, 0, SPEC, island_seed(1, 1, 0))
 
@@ -583,18 +582,18 @@ def test_a_restarted_island_takes_no_migrants_for_one_stagnation_window():
     assert restored.quiet_until == 170
 
 
-def test_a_restarted_island_fed_by_the_groups_only_takes_their_migrants_at_once():
-    """quiet_restarts false (a main island with main_exchange false: its arrivals come from
-    the groups, never its own old members): the new attempt takes them from its first
-    round, as the Figure 5 teacher islands need the linear island's SGD again."""
+def test_a_restarted_island_told_it_need_not_be_quiet_takes_migrants_at_once():
+    """quiet false (the coordinator's word: the islands it draws from cannot hold its old
+    members): the new attempt takes arrivals from its first round, as the Figure 5 teacher
+    islands need the linear island's SGD again."""
     donor = island(1)
     donor.advance(30)
     arrivals = [(to_wire(p), f) for p, f in donor.emigrants(10)]
-    isl = stagnant(50, quiet=False)
+    isl = stagnant(50)
     taken = []
     immigrate = isl.immigrate
     isl.immigrate = lambda items: taken.append(len(items)) or immigrate(items)
     for _ in range(5):
-        isl.round(arrivals, 40, 0)  # restarts at 120, as above, and goes on taking them
+        isl.round(arrivals, 40, 0, False, False)  # restarts at 120, as above; takes them on
     assert isl.restarts == 1 and isl.quiet_until == 120
     assert taken == [10] * 5

@@ -211,10 +211,6 @@ class MigrationConfig:
     stagnation_growth: float = _key(1.0, low=1.0, high=10.0)
     restart_below: float = _key(1.0, low=0.0, high=1.0)
     main_exchange: bool = _key(True)
-    # whether a restarted island takes no migrants for a window: set by the parser and
-    # group_config, no key of its own; false for a main island with main_exchange false,
-    # whose arrivals come from the groups only and so cannot bring its old members back
-    quiet_restarts: bool = True
     fresh_tasks: bool = False  # set from a group by group_config: no experiment-wide key
     sends_above: float = 0.0  # likewise (IslandGroup.sends_above); 0: always sends
     groups: tuple[IslandGroup, ...] = ()  # read by _groups
@@ -565,10 +561,7 @@ def group_config(config: ExperimentConfig, group: IslandGroup | None) -> Experim
                                                 migration.stagnation_growth),
                        restart_below=_given(group.restart_below, migration.restart_below),
                        fresh_tasks=group.fresh_tasks,
-                       sends_above=_given(group.sends_above, 0.0),
-                       # a group on the experiment's own tasks is a main island (IslandSearch)
-                       quiet_restarts=(migration.quiet_restarts
-                                       or spec != config.search_tasks.spec)))
+                       sends_above=_given(group.sends_above, 0.0)))
 
 
 def _given(value: Any, default: Any) -> Any:
@@ -855,8 +848,6 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
         sections[key] = cls(**_read(cls, table), **extra)
         table.done()
     root.done()
-    migration = sections["migration"]
-    sections["migration"] = replace(migration, quiet_restarts=migration.main_exchange)
     hurdles = sections["hurdles"]
     if hurdles.enabled and hurdles.tasks >= search.spec.num_tasks:
         raise AmzConfigError(f"{file}: hurdles.tasks = {hurdles.tasks} leaves no task to skip "

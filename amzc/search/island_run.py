@@ -203,8 +203,9 @@ class IslandSearch:
         self.promoted |= self.promote_next
         self.promote_next = set()
         configs = self.configs
+        quiet = self._quiet_restarts()
         self.pool.submit("round", [(arrivals[i], configs[i].migration.interval,
-                                    self._migrants(configs[i]), i in self.promoted)
+                                    self._migrants(configs[i]), i in self.promoted, quiet[i])
                                    for i in range(self.island_count)])
         self.in_flight += 1
 
@@ -237,6 +238,18 @@ class IslandSearch:
         main = set(self.main if self.main else range(self.island_count)) | self.joined
         feeders = [i for i in range(self.island_count) if i not in main]
         return [feeders if i in main else None for i in range(self.island_count)]
+
+    def _quiet_restarts(self) -> list[bool]:
+        """Whether each island, should it restart, takes no migrants for a window (so that
+        its old members, in flight or held by others, do not fill the new attempt): not when
+        every island it draws from takes none in (a main island with ``main_exchange``
+        false fed by groups that keep to themselves), since then none can hold them, and
+        the new attempt needs what the groups send from its first round on."""
+        sources = self._sources()
+        if sources is None:
+            return [True] * self.island_count
+        return [drawn is None or any(self._takes_migrants(j) for j in drawn)
+                for drawn in sources]
 
     def _migrants(self, config: ExperimentConfig) -> int:
         """How many members an island searching with ``config`` sends to the pool, and

@@ -136,9 +136,8 @@ class Island:
     group's ``fresh_tasks`` draws new tasks, with a new cache, and measures that best
     again). For its next window of individuals it takes no migrants (``quiet_until``): the
     rounds in flight carry its own old members back, and a fresh population of random
-    programs would lose to them at once, so the restart would be no new attempt (a main
-    island with ``main_exchange`` false draws from the groups only and takes their migrants
-    at once: ``quiet_restarts``). Each restart
+    programs would lose to them at once, so the restart would be no new attempt (unless
+    none of the islands it draws from can hold them: ``round``'s ``quiet``). Each restart
     multiplies the window by ``stagnation_growth`` (:meth:`window`). An island whose best
     (kept or current) has reached ``restart_below`` does not restart."""
 
@@ -263,7 +262,7 @@ class Island:
         attempts = self.restarts - self.restarts_before
         return round(migration.max_stagnation * migration.stagnation_growth ** attempts)
 
-    def _restart_if_stagnant(self) -> None:
+    def _restart_if_stagnant(self, quiet: bool = True) -> None:
         migration = self.config.migration
         limit = self.window()
         if not limit or self.individuals - self.improved_at < limit:
@@ -284,9 +283,7 @@ class Island:
         if self.hurdle is not None:
             self.hurdle.forget()
         self.improved_at, self.improved_fitness = self.individuals, -math.inf
-        # the new attempt's quiet window, where arrivals could bring its old members back
-        quiet = self.window() if self.config.migration.quiet_restarts else 0
-        self.quiet_until = self.individuals + quiet
+        self.quiet_until = self.individuals + (self.window() if quiet else 0)
 
     def _best(self) -> tuple[Program, float]:
         """The island's candidate: the population's, or the best kept from before a restart
@@ -381,19 +378,20 @@ class Island:
         self.quiet_until = 0
         self.promoted = True
 
-    def round(self, arrivals: Sequence[Migrant], n: int, count: int,
-              promote: bool = False) -> tuple[IslandReport, list[Migrant]]:
+    def round(self, arrivals: Sequence[Migrant], n: int, count: int, promote: bool = False,
+              quiet: bool = True) -> tuple[IslandReport, list[Migrant]]:
         """One migration round, in one message each way: join the main islands if
         ``promote`` (the coordinator says so with every round from the switch on, so an
-        island rebuilt from an earlier checkpoint catches up), immigrate last round's
-        arrivals, advance ``n`` individuals, then emigrate ``count`` members (in wire
-        form)."""
+        island rebuilt from an earlier checkpoint catches up), restart if stagnant (with a
+        quiet window if ``quiet``: the coordinator knows whether the island's arrivals
+        could bring its old members back), immigrate last round's arrivals, advance ``n``
+        individuals, then emigrate ``count`` members (in wire form)."""
         if len(self._known) > 100_000:
             self._known.clear()
         start = time.perf_counter()
         if promote:
             self.promote()
-        self._restart_if_stagnant()  # here, not after advancing: a report needs a member
+        self._restart_if_stagnant(quiet)  # here, not after advancing: a report needs a member
         if self.individuals >= self.quiet_until:
             self.immigrate([(from_wire(w, self._known), f) for w, f in arrivals])
         report = self.advance(n)

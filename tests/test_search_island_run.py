@@ -128,7 +128,7 @@ def test_island_groups_search_their_own_tasks_and_feed_the_main_islands(tmp_path
 
         def submit(self, method, args):
             if method == "round":
-                rounds.append([(n, count, len(arrivals)) for arrivals, n, count, _ in args])
+                rounds.append([(n, count, len(arrivals)) for arrivals, n, count, *_ in args])
             super().submit(method, args)
 
     monkeypatch.setattr(api, "LocalPool", RecordingPool)
@@ -177,7 +177,7 @@ def test_a_group_island_that_reaches_promote_at_joins_the_main_islands(tmp_path,
 
         def submit(self, method, args):
             if method == "round":
-                rounds.append([(n, count, promote) for _, n, count, promote in args])
+                rounds.append([(n, count, promote) for _, n, count, promote, _ in args])
             super().submit(method, args)
 
     monkeypatch.setattr(api, "LocalPool", RecordingPool)
@@ -222,7 +222,7 @@ def test_a_group_that_takes_no_migrants_sends_but_receives_none(tmp_path, monkey
     class RecordingPool(api.LocalPool):
         def submit(self, method, args):
             if method == "round":
-                rounds.append([(count, arrivals) for arrivals, _, count, _ in args])
+                rounds.append([(count, arrivals) for arrivals, _, count, *_ in args])
             super().submit(method, args)
 
     monkeypatch.setattr(api, "LocalPool", RecordingPool)
@@ -240,8 +240,9 @@ def test_a_group_that_takes_no_migrants_sends_but_receives_none(tmp_path, monkey
     assert any(len(sent[2][1]) == 15 for sent in rounds)  # promoted: a main island
 
 
-def record_arrivals(monkeypatch) -> list[list[list]]:
-    """Every round's arrivals, per island, as the coordinator sends them (LocalPool patched)."""
+def record_arrivals(monkeypatch, quiet: list | None = None) -> list[list[list]]:
+    """Every round's arrivals, per island, as the coordinator sends them (LocalPool patched);
+    each round's quiet-window flags go to ``quiet``, if given."""
     import amzc.api as api
 
     rounds: list[list[list]] = []
@@ -249,7 +250,9 @@ def record_arrivals(monkeypatch) -> list[list[list]]:
     class RecordingPool(api.LocalPool):
         def submit(self, method, args):
             if method == "round":
-                rounds.append([arrivals for arrivals, _, _, _ in args])
+                rounds.append([arrivals for arrivals, *_ in args])
+                if quiet is not None:
+                    quiet.append([flag for *_, flag in args])
             super().submit(method, args)
 
     monkeypatch.setattr(api, "LocalPool", RecordingPool)
@@ -261,7 +264,8 @@ def test_main_islands_that_do_not_exchange_take_migrants_from_the_groups_only(
     """main_exchange = false: the two main islands draw their arrivals from the affine
     island's 6 emigrants only (measured on other tasks, so without fitness), never from each
     other; with the default they also take each other's (with fitness)."""
-    rounds = record_arrivals(monkeypatch)
+    quiet: list[list[bool]] = []
+    rounds = record_arrivals(monkeypatch, quiet)
     apart = GROUPS.replace("[[migration.groups]]", "main_exchange = false\n\n"
                                                    "[[migration.groups]]")
     assert apart != GROUPS
@@ -270,6 +274,13 @@ def test_main_islands_that_do_not_exchange_take_migrants_from_the_groups_only(
     assert later and all([len(a) for a in sent[:2]] == [6, 6] for sent in later)
     assert all(m[1] is None for sent in later for arrivals in sent[:2] for m in arrivals)
     assert all(len(sent[2]) == 6 for sent in later)  # the group draws from the whole pool
+    # the group takes migrants, so it could carry the main islands' old members back: every
+    # restart keeps its quiet window; with a group that takes none, the main islands' go
+    assert quiet and all(flags == [True, True, True] for flags in quiet)
+    quiet.clear()
+    evolve("-c", str(config(tmp_path, apart + "takes_migrants = false\n")),
+           "--out", str(tmp_path / "d"), "--workers", "2")
+    assert quiet and all(flags == [False, False, True] for flags in quiet)
     rounds.clear()
     evolve("-c", str(config(tmp_path, GROUPS)), "--out", str(tmp_path / "b"), "--workers", "2")
     assert any(m[1] is not None for sent in rounds for arrivals in sent[:2] for m in arrivals)

@@ -91,6 +91,13 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     assert teachers.migration.islands == 4 and not teachers.migration.main_exchange
     assert teachers.migration.groups == (replace(shipped.migration.groups[0], interval=10000),)
     assert replace(teachers, migration=shipped.migration) == shipped
+    again = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_restarts"][0])
+    assert (again.migration.max_stagnation, again.migration.stagnation_delta,
+            again.migration.restart_below, again.migration.main_exchange) == (
+        2_000_000, 0.01, 0.35, False)
+    assert replace(again.migration, max_stagnation=0, stagnation_delta=0.001,
+                   restart_below=1.0, main_exchange=True) == shipped.migration
+    assert replace(again, migration=shipped.migration) == shipped
     restarts = load_config(figure5.CONFIG,
                            overrides=figure5.LEVERS["figure5_teachers_3_restarts"][0])
     assert (restarts.migration.max_stagnation, restarts.migration.stagnation_delta,

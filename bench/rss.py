@@ -142,6 +142,8 @@ def _individuals(run: Path) -> int | None:
             record = json.loads(line)
             if "total_individuals" in record:
                 last = record["total_individuals"]
+            elif record.get("kind") == "final":  # the total, also of a run too short to
+                last = record["individuals"]  # log progress (a loaded machine's few seconds)
     return last
 
 

@@ -558,17 +558,24 @@ def test_fresh_tasks_give_each_attempt_new_task_draws_and_resume_on_them():
     assert summary([ra]) == summary([rb])
 
 
-def test_a_restarted_island_takes_no_migrants_for_one_stagnation_window():
-    """The rounds in flight at a restart carry the island's old members back; for its next
-    max_stagnation individuals the island takes none, so the new population is a new
-    attempt."""
+def counting_arrivals():
+    """Ten arrivals from another island, and a stagnant island (restarting at 120) that
+    counts the arrivals it takes in, per round."""
     donor = island(1)
     donor.advance(30)
     arrivals = [(to_wire(p), f) for p, f in donor.emigrants(10)]
     isl = stagnant(50)
-    taken = []
+    taken: list[int] = []
     immigrate = isl.immigrate
     isl.immigrate = lambda items: taken.append(len(items)) or immigrate(items)
+    return arrivals, isl, taken
+
+
+def test_a_restarted_island_takes_no_migrants_for_one_stagnation_window():
+    """The rounds in flight at a restart carry the island's old members back; for its next
+    max_stagnation individuals the island takes none, so the new population is a new
+    attempt."""
+    arrivals, isl, taken = counting_arrivals()
     for _ in range(3):
         isl.round(arrivals, 40, 0)  # before any restart: arrivals land
     assert taken == [10, 10, 10] and isl.restarts == 0
@@ -586,13 +593,7 @@ def test_a_restarted_island_told_it_need_not_be_quiet_takes_migrants_at_once():
     """quiet false (the coordinator's word: the islands it draws from cannot hold its old
     members): the new attempt takes arrivals from its first round, as the Figure 5 teacher
     islands need the linear island's SGD again."""
-    donor = island(1)
-    donor.advance(30)
-    arrivals = [(to_wire(p), f) for p, f in donor.emigrants(10)]
-    isl = stagnant(50)
-    taken = []
-    immigrate = isl.immigrate
-    isl.immigrate = lambda items: taken.append(len(items)) or immigrate(items)
+    arrivals, isl, taken = counting_arrivals()
     for _ in range(5):
         isl.round(arrivals, 40, 0, False, False)  # restarts at 120, as above; takes them on
     assert isl.restarts == 1 and isl.quiet_until == 120

@@ -275,8 +275,9 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
     # 0.35 on the search tasks (past rung 2b's best logged 0.3145 by about four of a
     # random-floors sample's sd of 0.009). Rung 2b is a trap for the step into a hidden
     # matrix, a race each climb decides soon after rung 2 (seed 1 stayed in 2b for an hour);
-    # a new climb is another race, and the first climb runs as the shipped config's, so M1
-    # should stay (the best from before a restart stays the island's candidate). With
+    # a new climb is another race, and the best from before a restart stays the island's
+    # candidate, so M1 was meant to stay (on seed 1 it did not: the first climb stayed at
+    # rung 1, session 25, docs/paper.md). With
     # main_exchange = false the teacher island draws only from the linear island, which
     # takes no migrants: no quiet window, so a restarted island takes SGD at once (and it no
     # longer takes its own emigrants back, which changes the path from the shipped

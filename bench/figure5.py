@@ -277,25 +277,18 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
     # matrix, a race each climb decides soon after rung 2 (seed 1 stayed in 2b for an hour);
     # a new climb is another race, and the best from before a restart stays the island's
     # candidate, so M1 was meant to stay (on seed 1 it did not: the first climb stayed at
-    # rung 1, session 25, docs/paper.md). With
-    # main_exchange = false the teacher island draws only from the linear island, which
-    # takes no migrants: no quiet window, so a restarted island takes SGD at once (and it no
-    # longer takes its own emigrants back, which changes the path from the shipped
-    # config's). The climb from rung 1 to 2b took about 2.2 million teacher individuals on
-    # seed 1 (session 24)
+    # rung 1, session 25, docs/paper.md). With main_exchange = false the teacher island
+    # draws only from the linear island, which takes no migrants: no quiet window, so a
+    # restarted island takes SGD at once (and it no longer takes its own emigrants back,
+    # which changes the path from the shipped config's). The climb from rung 1 to 2b took
+    # about 2.2 million teacher individuals on seed 1 (session 24)
     "figure5_restarts": ({"migration.main_exchange": False,
                           "migration.max_stagnation": 2_000_000,
                           "migration.stagnation_delta": 0.01,
                           "migration.restart_below": 0.35}, 2),
-    # figure5_teachers_3 with teacher islands that start again from random programs after a
-    # million of their individuals without their best rising by 0.01, unless it has reached
-    # 0.35 on the search tasks (past rung 2b's best logged 0.3145 by about four of a
-    # random-floors sample's sd of 0.009): a climb that lost the race sits in 2b for good
-    # (seed 1 for an hour), a new one is another race. A teacher island climbs from SGD's
-    # arrival to rung 2 in about 0.7 million individuals (seed 2, session 24), and a
-    # restarted teacher island takes the linear island's SGD at once (no quiet window: the
-    # linear island, its only source, takes no migrants, so none of its old members can
-    # come back)
+    # figure5_teachers_3 with figure5_restarts' rule on each teacher island, at a window of
+    # a million individuals: a teacher island of teachers_3 climbs from SGD's arrival to
+    # rung 2 in about 0.7 million (seed 2, session 24). Not run
     "figure5_teachers_3_restarts": ({**TEACHERS_3, "migration.max_stagnation": 1_000_000,
                                      "migration.stagnation_delta": 0.01,
                                      "migration.restart_below": 0.35}, 2),

@@ -68,8 +68,7 @@ def sweep(config: Path, seed: int, rates: list[float]) -> dict[str, Any]:
     best = {name: max(rows, key=lambda r: r[name])["rate"] for name in sets}
     return {"config": shown(config), "seed": seed, "eval_seed": TRANSFER_SEED,
             "revision": git_revision(), "shipped_rate": rate_instruction(program).data[0],
-            "rows": rows,
-            "best_rate": best}
+            "rows": rows, "best_rate": best}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -98,6 +98,9 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     assert replace(again.migration, max_stagnation=0, stagnation_delta=0.001,
                    restart_below=1.0, main_exchange=True) == shipped.migration
     assert replace(again, migration=shipped.migration) == shipped
+    shorter = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_restarts_1m"][0])
+    assert shorter.migration == replace(again.migration, max_stagnation=1_000_000)
+    assert replace(shorter, migration=again.migration) == again
     restarts = load_config(figure5.CONFIG,
                            overrides=figure5.LEVERS["figure5_teachers_3_restarts"][0])
     assert (restarts.migration.max_stagnation, restarts.migration.stagnation_delta,

@@ -294,6 +294,15 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
                              "migration.max_stagnation": 1_000_000,
                              "migration.stagnation_delta": 0.01,
                              "migration.restart_below": 0.35}, 2),
+    # figure5_restarts_1m with the teacher island's rounds at 10,000 (as figure5_rounds_10k):
+    # in figure5_restarts' run its core was busy 57 % of the run, waiting for the linear
+    # island's rounds of 20,000, which after SGD only keep sending it; balanced rounds give
+    # the teacher island about 1.75 times the individuals, so as many more races
+    "figure5_restarts_1m_10k": ({"migration.main_exchange": False,
+                                 "migration.max_stagnation": 1_000_000,
+                                 "migration.stagnation_delta": 0.01,
+                                 "migration.restart_below": 0.35,
+                                 "migration.interval": 10000}, 2),
     # figure5_teachers_3 with figure5_restarts' rule on each teacher island, at a window of
     # a million individuals: a teacher island of teachers_3 climbs from SGD's arrival to
     # rung 2 in about 0.7 million (seed 2, session 24). Not run

@@ -101,6 +101,9 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     shorter = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_restarts_1m"][0])
     assert shorter.migration == replace(again.migration, max_stagnation=1_000_000)
     assert replace(shorter, migration=again.migration) == again
+    balanced = load_config(figure5.CONFIG,
+                           overrides=figure5.LEVERS["figure5_restarts_1m_10k"][0])
+    assert balanced.migration == replace(shorter.migration, interval=10000)
     restarts = load_config(figure5.CONFIG,
                            overrides=figure5.LEVERS["figure5_teachers_3_restarts"][0])
     assert (restarts.migration.max_stagnation, restarts.migration.stagnation_delta,

@@ -404,6 +404,10 @@ def test_a_groups_islands_restart_on_stagnation_and_the_log_counts_it(tmp_path):
     assert log == log_without_times(tmp_path / "b")
     rows = [r["groups"] for r in log if r["kind"] == "progress"]
     assert rows[-1][0]["restarts"] == 0 and rows[-1][1]["restarts"] >= 2
+    # the attempt under way is shown beside the best kept across restarts, once one happened
+    assert "attempt_best" not in rows[-1][0]
+    assert all(row[1]["attempt_best"] <= row[1]["best_fitness"]
+               for row in rows if row[1]["restarts"])
 
 
 def test_a_group_on_the_experiments_own_tasks_is_a_main_one(tmp_path):

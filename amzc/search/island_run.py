@@ -362,6 +362,8 @@ class IslandSearch:
                "busy_s": round(sum(self.busy[r.island] for r in reports), 3)}
         if len(reports) > 1:  # each island's own: independent attempts race separately
             row["island_bests"] = [r.best_fitness for r in reports]
+        if row["restarts"]:  # the attempts under way, which best_fitness (kept) may hide
+            row["attempt_best"] = max(r.attempt_fitness for r in reports)
         if any(self._promotable(r.island) for r in reports):
             row["promoted"] = sum(r.promoted for r in reports)
         group = self.groups[reports[0].island]

@@ -120,6 +120,9 @@ class IslandReport:
     promoted: bool = False  # a group's island now on the experiment's own tasks
     attempt: int = 0  # with fresh_tasks, its draw of search tasks (0: its first)
     sending: bool = True  # whether its emigrants join the pool (a group's sends_above)
+    # the current population's best, without the best kept from before a restart (equal to
+    # best_fitness until a restart): how far the attempt under way has climbed
+    attempt_fitness: float = -math.inf
 
 
 RoundResult = tuple[IslandReport, list[Migrant]]  # what Island.round answers
@@ -285,16 +288,17 @@ class Island:
         self.improved_at, self.improved_fitness = self.individuals, -math.inf
         self.quiet_until = self.individuals + (self.window() if quiet else 0)
 
-    def _best(self) -> tuple[Program, float]:
-        """The island's candidate: the population's, or the best kept from before a restart
-        if that is better."""
-        program, fitness = self.strategy.candidate()
+    def _best(self, current: tuple[Program, float] | None = None) -> tuple[Program, float]:
+        """The island's candidate: the population's (``current``, if already asked for), or
+        the best kept from before a restart if that is better."""
+        program, fitness = current if current is not None else self.strategy.candidate()
         if self.kept is not None and self.kept[1] > fitness:
             return self.kept
         return program, fitness
 
     def report(self) -> IslandReport:
-        program, fitness = self._best()
+        current = self.strategy.candidate()
+        program, fitness = self._best(current)
         values = self.population.fitness
         hits, lookups, stopped, checked = self._counts()
         return IslandReport(
@@ -303,7 +307,8 @@ class Island:
             fitness_sq_sum=sum(f * f for f in values), size=len(values),
             train_steps=self.evaluator.stats.train_steps, fec_hits=hits, fec_lookups=lookups,
             hurdle_stopped=stopped, hurdle_checked=checked, restarts=self.restarts,
-            promoted=self.promoted, attempt=self._attempt(), sending=self._sends())
+            promoted=self.promoted, attempt=self._attempt(), sending=self._sends(),
+            attempt_fitness=current[1])
 
     def _counts(self) -> tuple[int, int, int, int]:
         """FEC hits and lookups, hurdle stops and checks, since the island began."""

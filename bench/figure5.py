@@ -250,6 +250,9 @@ _OF_TASKS_20: dict[str, tuple[dict[str, object], int | None]] = {
 # figure5_teachers_3, below)
 TEACHERS_3 = {"migration.islands": 4, "migration.main_exchange": False,
               "migration.groups": [{**SCALED_SENDS_ONE_WAY, "interval": 10000}]}
+# the teacher island's restart rule of figure5_restarts and the levers built on it (below)
+TEACHER_RESTARTS = {"migration.max_stagnation": 2_000_000, "migration.stagnation_delta": 0.01,
+                    "migration.restart_below": 0.35}
 # name → (overrides of configs/figure5.toml, workers): the shipped config
 # (scaled_sends_pop_100_tasks_40 with run.select_bests) and levers measured against it
 _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
@@ -275,40 +278,35 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
     # 0.35 on the search tasks (past rung 2b's best logged 0.3145 by about four of a
     # random-floors sample's sd of 0.009). Rung 2b is a trap for the step into a hidden
     # matrix, a race each climb decides soon after rung 2 (seed 1 stayed in 2b for an hour);
-    # a new climb is another race, and the best from before a restart stays the island's
-    # candidate, so M1 was meant to stay (on seed 1 it did not: the first climb stayed at
-    # rung 1, session 25, docs/paper.md). With main_exchange = false the teacher island
-    # draws only from the linear island, which takes no migrants: no quiet window, so a
-    # restarted island takes SGD at once (and it no longer takes its own emigrants back,
-    # which changes the path from the shipped config's). The climb from rung 1 to 2b took
-    # about 2.2 million teacher individuals on seed 1 (session 24)
-    "figure5_restarts": ({"migration.main_exchange": False,
-                          "migration.max_stagnation": 2_000_000,
-                          "migration.stagnation_delta": 0.01,
-                          "migration.restart_below": 0.35}, 2),
+    # a new climb is another race, and the run's logged bests stay candidates (select_bests;
+    # the island keeps only its population's best at the restart), so M1 was meant to stay
+    # (on seed 1 it did not: the first climb stayed at rung 1, session 25, docs/paper.md).
+    # With main_exchange = false the teacher island draws only from the linear island,
+    # which takes no migrants: no quiet window, so a restarted island takes SGD at once
+    # (and it no longer takes its own emigrants back, which changes the path from the
+    # shipped config's). The climb from rung 1 to 2b took about 2.2 million teacher
+    # individuals on seed 1 (session 24)
+    "figure5_restarts": ({"migration.main_exchange": False, **TEACHER_RESTARTS}, 2),
     # figure5_restarts at a window of a million individuals: on seed 1 (90 min) attempts of
-    # 2 million lasted 15-20 minutes and rung 2 came 150 s to 12 minutes into an attempt;
+    # 2 million lasted 14-26 minutes and rung 2 came 150 s to 12 minutes into an attempt;
     # the window counts from the last rise of 0.01, so a climbing attempt is not cut, and
-    # one that stays at rung 1 ends twice as soon: about twice the races past rung 2
-    "figure5_restarts_1m": ({"migration.main_exchange": False,
-                             "migration.max_stagnation": 1_000_000,
-                             "migration.stagnation_delta": 0.01,
-                             "migration.restart_below": 0.35}, 2),
+    # one that stays at rung 1 ends twice as soon: meant to give about twice the races past
+    # rung 2. Not run alone (with balanced rounds, below)
+    "figure5_restarts_1m": ({"migration.main_exchange": False, **TEACHER_RESTARTS,
+                             "migration.max_stagnation": 1_000_000}, 2),
     # figure5_restarts_1m with the teacher island's rounds at 10,000 (as figure5_rounds_10k):
     # in figure5_restarts' run its core was busy 57 % of the run, waiting for the linear
-    # island's rounds of 20,000, which after SGD only keep sending it; balanced rounds give
-    # the teacher island about 1.75 times the individuals, so as many more races
-    "figure5_restarts_1m_10k": ({"migration.main_exchange": False,
+    # island's rounds of 20,000, which after SGD only keep sending it. On seed 4 (60 min) its
+    # core was busy 95 % and it made twice the individuals per hour; rung 2 came no sooner per
+    # individual than with windows of 2 million on seed 1 (session 26, docs/paper.md)
+    "figure5_restarts_1m_10k": ({"migration.main_exchange": False, **TEACHER_RESTARTS,
                                  "migration.max_stagnation": 1_000_000,
-                                 "migration.stagnation_delta": 0.01,
-                                 "migration.restart_below": 0.35,
                                  "migration.interval": 10000}, 2),
     # figure5_teachers_3 with figure5_restarts' rule on each teacher island, at a window of
     # a million individuals: a teacher island of teachers_3 climbs from SGD's arrival to
     # rung 2 in about 0.7 million (seed 2, session 24). Not run
-    "figure5_teachers_3_restarts": ({**TEACHERS_3, "migration.max_stagnation": 1_000_000,
-                                     "migration.stagnation_delta": 0.01,
-                                     "migration.restart_below": 0.35}, 2),
+    "figure5_teachers_3_restarts": ({**TEACHERS_3, **TEACHER_RESTARTS,
+                                     "migration.max_stagnation": 1_000_000}, 2),
 }
 # every lever: the shipped config's, then the older ones as overrides of tasks_20
 LEVERS: dict[str, tuple[dict[str, object], int | None]] = {

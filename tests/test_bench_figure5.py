@@ -104,6 +104,7 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     balanced = load_config(figure5.CONFIG,
                            overrides=figure5.LEVERS["figure5_restarts_1m_10k"][0])
     assert balanced.migration == replace(shorter.migration, interval=10000)
+    assert replace(balanced, migration=shorter.migration) == shorter
     restarts = load_config(figure5.CONFIG,
                            overrides=figure5.LEVERS["figure5_teachers_3_restarts"][0])
     assert (restarts.migration.max_stagnation, restarts.migration.stagnation_delta,

@@ -405,9 +405,27 @@ def test_a_groups_islands_restart_on_stagnation_and_the_log_counts_it(tmp_path):
     rows = [r["groups"] for r in log if r["kind"] == "progress"]
     assert rows[-1][0]["restarts"] == 0 and rows[-1][1]["restarts"] >= 2
     # the attempt under way is shown beside the best kept across restarts, once one happened
-    assert "attempt_best" not in rows[-1][0]
-    assert all(row[1]["attempt_best"] <= row[1]["best_fitness"]
-               for row in rows if row[1]["restarts"])
+    assert all("current_best" not in main and ("current_best" in cheap) == bool(cheap["restarts"])
+               for main, cheap in rows)
+    current = [(cheap["current_best"], cheap["best_fitness"]) for _, cheap in rows
+               if cheap["restarts"]]
+    assert all(now <= best for now, best in current) and any(now < best for now, best in current)
+
+
+def test_a_report_from_before_current_fitness_counts_its_best():
+    """A checkpoint written before reports carried current_fitness resumes with reports
+    without it: the row shows their best (kept or not), never -inf or a missing number."""
+    from dataclasses import replace
+
+    from amzc.search.island_run import IslandSearch
+    from amzc.search.islands import IslandReport
+    from amzc.syntax import Program
+
+    search = IslandSearch(parse_config(GROUPS), None, 2)
+    old = IslandReport(1, 100, Program((), (), ()), 0.7, 7.0, 4.9, 10, 0, 0, 0, 0, 0,
+                       restarts=2)
+    assert search._group_row(1, [old])["current_best"] == 0.7
+    assert search._group_row(1, [replace(old, current_fitness=0.4)])["current_best"] == 0.4
 
 
 def test_a_group_on_the_experiments_own_tasks_is_a_main_one(tmp_path):

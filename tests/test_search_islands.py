@@ -392,11 +392,11 @@ def test_a_stagnant_island_starts_again_from_initial_programs_and_keeps_its_best
     # the island's candidate is the best it ever had, across the restart
     assert isl.kept is not None and isl.kept[1] >= first.best_fitness
     assert best_before.best_fitness == max(isl.kept[1], max(isl.population.fitness))
-    assert first.attempt_fitness == first.best_fitness  # no restart yet: the same
+    assert first.current_fitness == first.best_fitness  # no restart yet: the same
     isl.kept = (last.best_program, 2.0)  # better than any new member can be
     assert (isl.report().best_program, isl.report().best_fitness) == isl.kept
     # the attempt under way is reported apart: its population's best, not the kept one
-    assert isl.report().attempt_fitness == isl.strategy.candidate()[1] < 2.0
+    assert isl.report().current_fitness == isl.strategy.candidate()[1] < 2.0
     assert best_before.best_fitness >= first.best_fitness
 
 

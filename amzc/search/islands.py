@@ -120,9 +120,10 @@ class IslandReport:
     promoted: bool = False  # a group's island now on the experiment's own tasks
     attempt: int = 0  # with fresh_tasks, its draw of search tasks (0: its first)
     sending: bool = True  # whether its emigrants join the pool (a group's sends_above)
-    # the current population's best, without the best kept from before a restart (equal to
-    # best_fitness until a restart): how far the attempt under way has climbed
-    attempt_fitness: float = -math.inf
+    # the population's best now, without the best kept from before a restart: where the
+    # attempt under way stands (aging may have dropped its peak); None in reports from
+    # before this field (an old checkpoint), read as best_fitness
+    current_fitness: float | None = None
 
 
 RoundResult = tuple[IslandReport, list[Migrant]]  # what Island.round answers
@@ -288,17 +289,16 @@ class Island:
         self.improved_at, self.improved_fitness = self.individuals, -math.inf
         self.quiet_until = self.individuals + (self.window() if quiet else 0)
 
-    def _best(self, current: tuple[Program, float] | None = None) -> tuple[Program, float]:
-        """The island's candidate: the population's (``current``, if already asked for), or
-        the best kept from before a restart if that is better."""
-        program, fitness = current if current is not None else self.strategy.candidate()
+    def _best(self) -> tuple[Program, float]:
+        """The island's candidate: the population's, or the best kept from before a restart
+        if that is better."""
+        program, fitness = self.strategy.candidate()
         if self.kept is not None and self.kept[1] > fitness:
             return self.kept
         return program, fitness
 
     def report(self) -> IslandReport:
-        current = self.strategy.candidate()
-        program, fitness = self._best(current)
+        program, fitness = self._best()
         values = self.population.fitness
         hits, lookups, stopped, checked = self._counts()
         return IslandReport(
@@ -308,7 +308,7 @@ class Island:
             train_steps=self.evaluator.stats.train_steps, fec_hits=hits, fec_lookups=lookups,
             hurdle_stopped=stopped, hurdle_checked=checked, restarts=self.restarts,
             promoted=self.promoted, attempt=self._attempt(), sending=self._sends(),
-            attempt_fitness=current[1])
+            current_fitness=self.strategy.candidate()[1])
 
     def _counts(self) -> tuple[int, int, int, int]:
         """FEC hits and lookups, hurdle stops and checks, since the island began."""

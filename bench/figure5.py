@@ -296,9 +296,10 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
                              "migration.max_stagnation": 1_000_000}, 2),
     # figure5_restarts_1m with the teacher island's rounds at 10,000 (as figure5_rounds_10k):
     # in figure5_restarts' run its core was busy 57 % of the run, waiting for the linear
-    # island's rounds of 20,000, which after SGD only keep sending it. On seed 4 (60 min) its
-    # core was busy 95 % and it made twice the individuals per hour; rung 2 came no sooner per
-    # individual than with windows of 2 million on seed 1 (session 26, docs/paper.md)
+    # island's rounds of 20,000, which after SGD only keep sending it. On seeds 4 and 6 (60
+    # min each) its core was busy 95 and 87 % (twice the individuals per hour), races past
+    # rung 2 came about as often per individual as with windows of 2 million, none crossed,
+    # and M1 came after 50 and 58 minutes (session 26, docs/paper.md)
     "figure5_restarts_1m_10k": ({"migration.main_exchange": False, **TEACHER_RESTARTS,
                                  "migration.max_stagnation": 1_000_000,
                                  "migration.interval": 10000}, 2),

@@ -368,14 +368,17 @@ def test_a_group_sends_nothing_until_its_best_reaches_sends_above(tmp_path, monk
     assert rows[-1][1]["sending"] == 1
 
 
-def test_the_run_reports_the_main_islands_only():
-    from amzc.search.island_run import IslandsPopulation
+def report(island: int, best: float, **changes):
+    """A round's report from ``island`` (a population of 10 all at ``best``)."""
     from amzc.search.islands import IslandReport
     from amzc.syntax import Program
 
-    def report(island, best):
-        return IslandReport(island, 100, Program((), (), ()), best, best * 10, best * best * 10,
-                            10, 0, 0, 0, 0, 0)
+    return IslandReport(island, 100, Program((), (), ()), best, best * 10, best * best * 10,
+                        10, 0, 0, 0, 0, 0, **changes)
+
+
+def test_the_run_reports_the_main_islands_only():
+    from amzc.search.island_run import IslandsPopulation
 
     population = IslandsPopulation(10, [report(0, 0.5), report(1, 0.6), report(2, 0.9)],
                                    main=(0, 1))
@@ -415,17 +418,12 @@ def test_a_groups_islands_restart_on_stagnation_and_the_log_counts_it(tmp_path):
 def test_a_report_from_before_current_fitness_counts_its_best():
     """A checkpoint written before reports carried current_fitness resumes with reports
     without it: the row shows their best (kept or not), never -inf or a missing number."""
-    from dataclasses import replace
-
     from amzc.search.island_run import IslandSearch
-    from amzc.search.islands import IslandReport
-    from amzc.syntax import Program
 
     search = IslandSearch(parse_config(GROUPS), None, 2)
-    old = IslandReport(1, 100, Program((), (), ()), 0.7, 7.0, 4.9, 10, 0, 0, 0, 0, 0,
-                       restarts=2)
-    assert search._group_row(1, [old])["current_best"] == 0.7
-    assert search._group_row(1, [replace(old, current_fitness=0.4)])["current_best"] == 0.4
+    assert search._group_row(1, [report(1, 0.7, restarts=2)])["current_best"] == 0.7
+    assert search._group_row(1, [report(1, 0.7, restarts=2, current_fitness=0.4)]
+                             )["current_best"] == 0.4
 
 
 def test_a_group_on_the_experiments_own_tasks_is_a_main_one(tmp_path):

@@ -253,6 +253,9 @@ TEACHERS_3 = {"migration.islands": 4, "migration.main_exchange": False,
 # the teacher island's restart rule of figure5_restarts and the levers built on it (below)
 TEACHER_RESTARTS = {"migration.max_stagnation": 2_000_000, "migration.stagnation_delta": 0.01,
                     "migration.restart_below": 0.35}
+# figure5_restarts at a window of a million (figure5_restarts_1m, and with balanced rounds)
+RESTARTS_1M = {"migration.main_exchange": False, **TEACHER_RESTARTS,
+               "migration.max_stagnation": 1_000_000}
 # name → (overrides of configs/figure5.toml, workers): the shipped config
 # (scaled_sends_pop_100_tasks_40 with run.select_bests) and levers measured against it
 _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
@@ -292,17 +295,14 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
     # the window counts from the last rise of 0.01, so a climbing attempt is not cut, and
     # one that stays at rung 1 ends twice as soon: meant to give about twice the races past
     # rung 2. Not run alone (with balanced rounds, below)
-    "figure5_restarts_1m": ({"migration.main_exchange": False, **TEACHER_RESTARTS,
-                             "migration.max_stagnation": 1_000_000}, 2),
+    "figure5_restarts_1m": (RESTARTS_1M, 2),
     # figure5_restarts_1m with the teacher island's rounds at 10,000 (as figure5_rounds_10k):
     # in figure5_restarts' run its core was busy 57 % of the run, waiting for the linear
     # island's rounds of 20,000, which after SGD only keep sending it. On seeds 4 and 6 (60
     # min each) its core was busy 95 and 87 % (twice the individuals per hour), races past
     # rung 2 came about as often per individual as with windows of 2 million, none crossed,
     # and M1 came after 50 and 58 minutes (session 26, docs/paper.md)
-    "figure5_restarts_1m_10k": ({"migration.main_exchange": False, **TEACHER_RESTARTS,
-                                 "migration.max_stagnation": 1_000_000,
-                                 "migration.interval": 10000}, 2),
+    "figure5_restarts_1m_10k": ({**RESTARTS_1M, "migration.interval": 10000}, 2),
     # figure5_teachers_3 with figure5_restarts' rule on each teacher island, at a window of
     # a million individuals: a teacher island of teachers_3 climbs from SGD's arrival to
     # rung 2 in about 0.7 million (seed 2, session 24). Not run

@@ -185,11 +185,12 @@ def cores() -> int:
 
 def idle_restart_keys(cfg: ExperimentConfig) -> list[str]:
     """The keys that shape an island restart rule (``restart_below``, ``stagnation_growth``,
-    a group's ``fresh_tasks``) set where no island they apply to restarts
+    ``backtracks``, a group's ``fresh_tasks``) set where no island they apply to restarts
     (``max_stagnation`` = 0): they do nothing. ``[migration]``'s apply to the main islands
     and to every group that does not set its own."""
     migration, idle = cfg.migration, []
-    for key, off in (("restart_below", 1.0), ("stagnation_growth", 1.0), ("fresh_tasks", False)):
+    for key, off in (("restart_below", 1.0), ("stagnation_growth", 1.0), ("backtracks", 0),
+                     ("fresh_tasks", False)):
         if getattr(migration, key) != off:  # fresh_tasks: a group's key only
             users = [migration] + [group_config(cfg, g).migration
                                    for g in migration.groups if getattr(g, key) is None]

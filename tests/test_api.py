@@ -128,7 +128,7 @@ def test_main_exchange_where_it_cannot_do_what_it_says_is_named(tmp_path, caplog
 
 
 def test_restart_keys_without_a_restart_rule_are_named(tmp_path, caplog):
-    """restart_below, stagnation_growth and fresh_tasks only shape max_stagnation's
+    """restart_below, stagnation_growth, backtracks and fresh_tasks only shape max_stagnation's
     restarts: set where no island they apply to restarts, they would do nothing without a
     word."""
     import logging
@@ -142,6 +142,9 @@ def test_restart_keys_without_a_restart_rule_are_named(tmp_path, caplog):
     group = "[[migration.groups]]\nislands = 1\nnum_train = 10\n"
     assert idle("restart_below = 0.5\n") == ["migration.restart_below"]
     assert idle("stagnation_growth = 2.0\n") == ["migration.stagnation_growth"]
+    assert idle("backtracks = 2\n") == ["migration.backtracks"]
+    assert idle("backtracks = 2\nmax_stagnation = 1000\n") == []
+    assert idle(group + "backtracks = 2\n") == ["migration.groups[1].backtracks"]
     assert idle("restart_below = 0.5\nmax_stagnation = 1000\n") == []
     assert idle("") == []
     # inherited by a group that restarts: it does something there

@@ -105,6 +105,12 @@ def test_every_lever_is_a_valid_setting_of_the_config():
                            overrides=figure5.LEVERS["figure5_restarts_1m_10k"][0])
     assert balanced.migration == replace(shorter.migration, interval=10000)
     assert replace(balanced, migration=shorter.migration) == shorter
+    back = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_backtrack"][0])
+    assert back.migration == replace(balanced.migration, max_stagnation=500_000, backtracks=8,
+                                     groups=back.migration.groups)
+    assert back.migration.groups == tuple(replace(g, backtracks=0)
+                                          for g in balanced.migration.groups)
+    assert replace(back, migration=balanced.migration) == balanced
     restarts = load_config(figure5.CONFIG,
                            overrides=figure5.LEVERS["figure5_teachers_3_restarts"][0])
     assert (restarts.migration.max_stagnation, restarts.migration.stagnation_delta,

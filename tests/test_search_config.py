@@ -314,18 +314,21 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
 
     c = parse_config(MINIMAL + "[migration]\nislands = 4\nmax_stagnation = 5000\n"
                      "stagnation_delta = 0.01\nrestart_below = 0.8\n"
-                     "stagnation_growth = 1.5\n"
+                     "stagnation_growth = 1.5\nbacktracks = 3\n"
                      "[[migration.groups]]\nislands = 1\n"
                      "[[migration.groups]]\nislands = 1\nmax_stagnation = 0\n"
                      "[[migration.groups]]\nislands = 1\nmax_stagnation = 300\n"
-                     "stagnation_delta = 0\nrestart_below = 0.95\nstagnation_growth = 2\n")
+                     "stagnation_delta = 0\nrestart_below = 0.95\nstagnation_growth = 2\n"
+                     "backtracks = 0\n")
     assert (c.migration.max_stagnation, c.migration.stagnation_delta) == (5000, 0.01)
     rules = [(g.migration.max_stagnation, g.migration.stagnation_delta,
-              g.migration.restart_below, g.migration.stagnation_growth)
+              g.migration.restart_below, g.migration.stagnation_growth, g.migration.backtracks)
              for g in (group_config(c, group) for group in c.migration.groups)]
-    assert rules == [(5000, 0.01, 0.8, 1.5), (0, 0.01, 0.8, 1.5), (300, 0.0, 0.95, 2.0)]
+    assert rules == [(5000, 0.01, 0.8, 1.5, 3), (0, 0.01, 0.8, 1.5, 3),
+                     (300, 0.0, 0.95, 2.0, 0)]
     default = parse_config(MINIMAL).migration
     assert (default.max_stagnation, default.restart_below) == (0, 1.0)  # off unless asked
+    assert default.backtracks == 0  # a stalled island restarts from initial programs
     assert default.stagnation_growth == 1.0  # fixed windows unless asked
     assert [g.promote_at for g in c.migration.groups] == [None, None, None]  # never
     assert all(g.takes_migrants for g in c.migration.groups)  # two-way unless asked
@@ -385,6 +388,10 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     ("[migration]\npromote_at = 0.9\n", "unknown key 'migration.promote_at'"),
     ("[[migration.groups]]\nislands = 1\nstagnation_growth = 0.9\n",
      "migration.groups[1].stagnation_growth: must be in [1.0, 10.0], got 0.9"),
+    ("[migration]\nbacktracks = -1\n", "migration.backtracks: must be ≥ 0, got -1"),
+    ("[migration]\nbacktracks = 1.5\n", "migration.backtracks: expected an integer"),
+    ("[[migration.groups]]\nislands = 1\nbacktracks = -2\n",
+     "migration.groups[1].backtracks: must be ≥ 0, got -2"),
     ("[[migration.groups]]\nislands = 1\nrestart_below = -0.1\n",
      "migration.groups[1].restart_below: must be in [0.0, 1.0], got -0.1"),
     ("[[migration.groups]]\nislands = 1\nrestart_below = true\n",

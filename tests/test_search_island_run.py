@@ -415,6 +415,22 @@ def test_a_groups_islands_restart_on_stagnation_and_the_log_counts_it(tmp_path):
     assert all(now <= best for now, best in current) and any(now < best for now, best in current)
 
 
+def test_a_groups_islands_backtrack_before_they_restart_and_the_log_counts_it(tmp_path):
+    """With backtracks = 2 a stalled group island goes back to its hardest step twice, then
+    restarts; the rows count both, show the climb under way, and the run repeats exactly."""
+    text = GROUPS + "max_stagnation = 200\nstagnation_delta = 1.0\nbacktracks = 2\n"
+    for out in ("a", "b"):
+        evolve("-c", str(config(tmp_path, text)), "--out", str(tmp_path / out), "--workers", "1")
+    log = log_without_times(tmp_path / "a")
+    assert log == log_without_times(tmp_path / "b")
+    rows = [r["groups"] for r in log if r["kind"] == "progress"]
+    cheap = rows[-1][1]
+    assert cheap["backtracks"] >= 2 and cheap["restarts"] >= 1
+    assert "backtracks" not in rows[-1][0]  # the main island has no restart rule
+    first = next(c for _, c in rows if c.get("backtracks"))
+    assert first["restarts"] == 0 and "current_best" in first  # backtracks come first
+
+
 def test_a_report_from_before_current_fitness_counts_its_best():
     """A checkpoint written before reports carried current_fitness resumes with reports
     without it: the row shows their best (kept or not), never -inf or a missing number."""

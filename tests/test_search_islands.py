@@ -363,12 +363,13 @@ def test_a_request_that_cannot_be_pickled_fails_in_the_caller():
 
 
 def stagnant(max_stagnation: int, delta: float = 1.0, below: float = 1.0, growth: float = 1.0,
-             **changes):
+             backtracks: int = 0, **changes):
     """An island whose best can rise by more than ``delta`` only once (from nothing)."""
     from dataclasses import replace
     config = replace(CONFIG, migration=replace(CONFIG.migration, max_stagnation=max_stagnation,
                                                stagnation_delta=delta, restart_below=below,
-                                               stagnation_growth=growth),
+                                               stagnation_growth=growth,
+                                               backtracks=backtracks),
                      **changes)
     return Island(config, 0, SPEC, island_seed(1, 1, 0))
 
@@ -601,3 +602,98 @@ def test_a_restarted_island_told_it_need_not_be_quiet_takes_migrants_at_once():
         isl.round(arrivals, 40, 0, False, False)  # restarts at 120, as above; takes them on
     assert isl.restarts == 1 and isl.quiet_until == 120
     assert taken == [10] * 5
+
+
+def rise(isl: Island, after: int, fitness: float) -> None:
+    """``after`` more individuals, then a member of ``fitness`` (a rise of the best), as a
+    round's end sees them."""
+    isl.individuals += after
+    isl.population.put(isl.population.programs[0], fitness)
+    isl._track()
+
+
+def test_a_stalled_island_goes_back_to_its_hardest_step_then_restarts():
+    """With backtracks = 2: the rise that took the most individuals is the hardest step; the
+    first two stalls put the population back as it stood just after it (a copy, untouched
+    by the climb after it), the third starts from initial programs."""
+    isl = stagnant(50, delta=0.01, below=100.0, backtracks=2)
+    isl.round([], 40, 0)  # the first best: a rise that took 40 individuals
+    assert isl.hardest is not None and isl.hardest[0] == 40
+    rise(isl, 200, 5.0)  # took 200: the hardest step
+    hard = (list(isl.population.programs), list(isl.population.fitness))
+    rise(isl, 10, 6.0)  # took 10: easy, the hardest stays
+    assert isl.hardest[0] == 200
+    assert (isl.hardest[1].programs, list(isl.hardest[1].fitness)) == hard
+    for n in (1, 2):
+        isl.individuals += 50
+        isl._restart_if_stagnant()
+        assert (isl.backtracks, isl.restarts) == (n, 0)
+        pop = isl.population
+        assert (pop.programs, list(pop.fitness)) == hard and pop is not isl.hardest[1]
+        assert isl.improved_fitness == 5.0 and isl.improved_at == isl.individuals
+        assert isl.kept is not None and isl.kept[1] == 6.0  # the best of the climb after
+        assert isl.report().backtracks == n and isl.report().best_fitness == 6.0
+        assert isl.report().current_fitness == 5.0
+        pop.put(pop.programs[1], -1.0)  # the climb from the copy does not touch the step's
+        assert list(isl.hardest[1].fitness) == hard[1]
+    isl.individuals += 50
+    isl._restart_if_stagnant()  # backtracks used up: initial programs, a new attempt
+    assert (isl.backtracks, isl.restarts) == (2, 1)
+    assert isl.hardest is None and not isl.population.programs
+    assert isl.improved_fitness == float("-inf")
+
+
+def test_a_harder_step_earns_the_island_its_backtracks_again():
+    isl = stagnant(50, delta=0.01, below=100.0, backtracks=1)
+    isl.round([], 40, 0)
+    rise(isl, 100, 5.0)
+    isl.individuals += 50
+    isl._restart_if_stagnant()
+    assert (isl.backtracks, isl.backtracked, isl.restarts) == (1, 1, 0)
+    rise(isl, 300, 7.0)  # took 300 from the backtrack: harder than the 100
+    assert isl.hardest[0] == 300 and isl.backtracked == 0
+    isl.individuals += 50
+    isl._restart_if_stagnant()  # a backtrack again, to the new step, not a restart
+    assert (isl.backtracks, isl.restarts) == (2, 0)
+    assert max(isl.population.fitness) == 7.0
+
+
+def test_an_island_without_backtracks_keeps_no_copy_and_restarts():
+    isl = stagnant(50, delta=0.01, below=100.0)
+    isl.round([], 40, 0)
+    rise(isl, 200, 5.0)
+    assert isl.hardest is None
+    isl.individuals += 50
+    isl._restart_if_stagnant()
+    assert (isl.backtracks, isl.restarts) == (0, 1)
+
+
+def test_a_backtrack_sets_the_hurdle_from_the_copy_at_once():
+    from dataclasses import replace
+    isl = stagnant(50, delta=0.01, below=100.0, backtracks=1,
+                   hurdles=replace(CONFIG.hurdles, enabled=True, tasks=1))
+    isl.round([], 40, 0)
+    rise(isl, 200, 5.0)
+    isl.individuals += 50
+    isl._restart_if_stagnant()
+    assert isl.backtracks == 1 and isl.population.full
+    assert isl.hurdle is not None and isl.hurdle.value is not None
+
+
+def test_backtracks_run_through_rounds_and_state_restores_them_exactly():
+    """End to end through rounds (the window counts from the last rise; no rise of 1.0 after
+    the first): backtracks then restarts, and an island rebuilt from its state goes on as
+    the original does."""
+    a = stagnant(50, backtracks=2)
+    for _ in range(5):
+        a.round([], 40, 0)
+    assert a.backtracks >= 1 and a.hardest is not None
+    b = Island(a.config, 0, SPEC, 0, pickle.loads(pickle.dumps(a.state())))
+    assert (b.backtracks, b.backtracked, b.hardest[0]) == \
+        (a.backtracks, a.backtracked, a.hardest[0])
+    for _ in range(6):
+        ra, _ = a.round([], 40, 0)
+        rb, _ = b.round([], 40, 0)
+        assert summary([ra]) == summary([rb])
+        assert (ra.restarts, ra.backtracks) == (rb.restarts, rb.backtracks)
+    assert ra.restarts >= 1 and ra.backtracks >= 2

@@ -140,8 +140,8 @@ class IslandGroup:
     ``num_tasks`` of them (and the features of regression tasks have ``scale_spread`` and
     ``feature_scales``, :class:`~amzc.tasks.TaskSpec`); their populations hold
     ``population`` programs and each round evolves ``interval`` individuals;
-    ``max_stagnation`` / ``stagnation_delta`` / ``stagnation_growth`` / ``restart_below``
-    are their islands' restart rule
+    ``max_stagnation`` / ``stagnation_delta`` / ``stagnation_growth`` / ``restart_below`` /
+    ``backtracks`` are their islands' restart rule
     (:class:`MigrationConfig`). None keeps the experiment's value. An island of the group
     whose best reaches ``promote_at`` on the group's tasks joins the main islands: it goes
     on, with its population, on the experiment's own tasks and config (None: never). A
@@ -170,6 +170,7 @@ class IslandGroup:
     stagnation_delta: float | None = None
     stagnation_growth: float | None = None
     restart_below: float | None = None
+    backtracks: int | None = None
     promote_at: float | None = None  # the group's own: no experiment-wide value
     takes_migrants: bool = True  # false: its islands send migrants but take none in
     fresh_tasks: bool = False  # the group's own: true, each restart draws new search tasks
@@ -196,7 +197,12 @@ class MigrationConfig:
     growing ones reach the needed length whatever it is (a geometric restart schedule).
     Only an island whose best is below ``restart_below``
     restarts: one that has solved its tasks has no rise left to make, and would otherwise
-    restart forever. With ``main_exchange`` false the main islands take migrants only from
+    restart forever. With ``backtracks`` > 0 a stalled island first goes back, up to that
+    many times in a row, to its population as it stood just after its hardest step (the
+    rise of more than ``stagnation_delta`` that took the most individuals to come), and
+    only then starts from the initial programs: the climb after a hard step can end on a
+    plateau the easy steps led to, and another climb from the same step costs none of the
+    individuals the step took. With ``main_exchange`` false the main islands take migrants only from
     the island groups, never from each other (nor their own back): each is an attempt of its
     own that the groups feed, where exchanging would make them one population.
     ``fresh_tasks`` (an island group's key, :class:`IslandGroup`): each restart also draws
@@ -210,6 +216,7 @@ class MigrationConfig:
     stagnation_delta: float = _key(0.001, low=0.0)
     stagnation_growth: float = _key(1.0, low=1.0, high=10.0)
     restart_below: float = _key(1.0, low=0.0, high=1.0)
+    backtracks: int = _key(0, low=0)
     main_exchange: bool = _key(True)
     fresh_tasks: bool = False  # set from a group by group_config: no experiment-wide key
     sends_above: float = 0.0  # likewise (IslandGroup.sends_above); 0: always sends
@@ -490,7 +497,8 @@ def _mutation_types(table: _Table) -> tuple[tuple[str, float], ...]:
 def _groups(table: _Table) -> tuple[IslandGroup, ...]:
     """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`, read by the same rules as
     any other table: a task kind, counts ≥ 1, the restart rule (``max_stagnation`` ≥ 0,
-    ``stagnation_delta`` ≥ 0, ``stagnation_growth`` in [1, 10], ``restart_below`` in [0, 1]),
+    ``stagnation_delta`` ≥ 0, ``stagnation_growth`` in [1, 10], ``restart_below`` in [0, 1],
+    ``backtracks`` ≥ 0),
     ``promote_at`` and ``sends_above`` in [0, 1], ``takes_migrants`` and ``fresh_tasks`` true
     or false; a key left out is None (the experiment's value; ``takes_migrants``: true;
     ``fresh_tasks``: false; ``sends_above``: always sends)."""
@@ -514,6 +522,7 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
         values["stagnation_delta"] = group.float("stagnation_delta", low=0.0)
         values["stagnation_growth"] = group.float("stagnation_growth", low=1.0, high=10.0)
         values["restart_below"] = group.float("restart_below", low=0.0, high=1.0)
+        values["backtracks"] = group.int("backtracks", minimum=0)
         values["promote_at"] = group.float("promote_at", low=0.0, high=1.0)
         values["takes_migrants"] = group.get("takes_migrants", bool, True)
         values["fresh_tasks"] = group.get("fresh_tasks", bool, False)
@@ -560,6 +569,7 @@ def group_config(config: ExperimentConfig, group: IslandGroup | None) -> Experim
                        stagnation_growth=_given(group.stagnation_growth,
                                                 migration.stagnation_growth),
                        restart_below=_given(group.restart_below, migration.restart_below),
+                       backtracks=_given(group.backtracks, migration.backtracks),
                        fresh_tasks=group.fresh_tasks,
                        sends_above=_given(group.sends_above, 0.0)))
 

@@ -77,6 +77,11 @@ class Population:
     def full(self) -> bool:
         return len(self.programs) >= self.size
 
+    def copy(self) -> Population:
+        """The same members, slots and next slot, in lists of its own (programs are frozen)."""
+        return Population(self.size, list(self.programs), array("d", self.fitness),
+                          self.next_slot, self.best)
+
     def put(self, program: Program, fitness: float) -> bool:
         """Into the next slot: appended while the population fills, then over the oldest,
         cyclically (aging). Whether the candidate changed (the best moved, or its slot was

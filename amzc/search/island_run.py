@@ -344,8 +344,9 @@ class IslandSearch:
     def details(self) -> dict[str, Any]:
         """With island groups: per group (0: the islands outside any group, then the groups
         in order) its individuals, its best fitness on its own tasks (and each island's, with
-        more than one) and its islands' restarts (once there are any, also the best of the
-        populations under way, without the bests kept from before them; and, where the
+        more than one) and its islands' restarts (and backtracks, once there are any; once
+        there are either, also the best of the populations under way, without the bests
+        kept from before them; and, where the
         group says, how many are promoted and how many send), so a log shows what each
         found."""
         if not self.main:
@@ -364,7 +365,10 @@ class IslandSearch:
                "busy_s": round(sum(self.busy[r.island] for r in reports), 3)}
         if len(reports) > 1:  # each island's own: independent attempts race separately
             row["island_bests"] = [r.best_fitness for r in reports]
-        if row["restarts"]:  # the attempts under way, which best_fitness (kept) may hide
+        backtracks = sum(r.backtracks for r in reports)
+        if backtracks:
+            row["backtracks"] = backtracks
+        if row["restarts"] or backtracks:  # the climb under way, which the kept best may hide
             row["current_best"] = max(r.best_fitness if r.current_fitness is None
                                       else r.current_fitness for r in reports)
         if any(self._promotable(r.island) for r in reports):

@@ -124,6 +124,7 @@ class IslandReport:
     # attempt under way stands (aging may have dropped its peak); None in reports from
     # before this field (an old checkpoint), read as best_fitness
     current_fitness: float | None = None
+    backtracks: int = 0  # times the island went back to its hardest step on stagnation
 
 
 RoundResult = tuple[IslandReport, list[Migrant]]  # what Island.round answers
@@ -143,7 +144,11 @@ class Island:
     programs would lose to them at once, so the restart would be no new attempt (unless
     none of the islands it draws from can hold them: ``round``'s ``quiet``). Each restart
     multiplies the window by ``stagnation_growth`` (:meth:`window`). An island whose best
-    (kept or current) has reached ``restart_below`` does not restart."""
+    (kept or current) has reached ``restart_below`` does not restart. With
+    ``backtracks``, a stalled island first goes back to a copy of its population as it
+    stood after its hardest step (:meth:`_track`), up to that many times in a row; such a
+    backtrack is no new attempt (same window, same tasks), and a new hardest step earns the
+    island its backtracks again."""
 
     def __init__(self, config: ExperimentConfig, index: int, search_spec: TaskSpec, seed: int,
                  state: dict[str, Any] | None = None,
@@ -171,6 +176,10 @@ class Island:
         self.improved_fitness = -math.inf  # that best (since the last restart)
         self.kept: tuple[Program, float] | None = None  # the best before the restarts
         self.quiet_until = 0  # no migrants arrive before the island has this many individuals
+        self.backtracks = 0  # times it went back to its hardest step (all attempts)
+        self.backtracked = 0  # of them, since that step was made
+        # the attempt's hardest step: the individuals it took, and the population just after
+        self.hardest: tuple[int, Population] | None = None
         # at promotion: restarts so far (the main islands' restart rule starts afresh) and
         # the FEC / hurdle counters of the dropped cache and hurdle (the run's totals keep them)
         self.restarts_before = 0
@@ -187,6 +196,9 @@ class Island:
             self.quiet_until = state.get("quiet_until", 0)
             self.restarts_before = state.get("restarts_before", 0)
             self.counts_before = state.get("counts_before", (0, 0, 0, 0))
+            self.backtracks = state.get("backtracks", 0)
+            self.backtracked = state.get("backtracked", 0)
+            self.hardest = state.get("hardest")
             if self._attempt():  # on the attempt's own tasks
                 self._search_on(self.config, self._attempt_tasks())
             self.evaluator.stats = state["stats"]
@@ -246,9 +258,17 @@ class Island:
         return self.report()
 
     def _track(self) -> None:
+        """Note a rise of the population's best (by more than ``stagnation_delta``, seen at
+        the end of a round); with ``backtracks``, a rise that took more individuals than
+        any before in this attempt is its hardest step, and a copy of the population as it
+        stands now (up to a round after the step) is where a backtrack goes."""
         pop = self.population
         if pop.best >= 0 and pop.fitness[pop.best] > (self.improved_fitness
                                                        + self.config.migration.stagnation_delta):
+            took = self.individuals - self.improved_at
+            if self.config.migration.backtracks and (self.hardest is None
+                                                     or took > self.hardest[0]):
+                self.hardest, self.backtracked = (took, pop.copy()), 0
             self.improved_fitness, self.improved_at = pop.fitness[pop.best], self.individuals
 
     def _attempt(self) -> int:
@@ -277,16 +297,29 @@ class Island:
         if max(fitness, self.improved_fitness) >= migration.restart_below:
             return
         self.kept = (program, fitness)
-        self.restarts += 1
-        if self._attempt():
-            self._move_to(self.config, self._attempt_tasks())
-            # the kept best, measured again: fitness on other tasks does not compare
-            self.kept = (program, self.evaluator.evaluate(program, draw_seed(self.rng)))
-        self.population = Population(self.config.population_size)
+        if self.hardest is not None and self.backtracked < migration.backtracks:
+            # back to the hardest step: its population again (a copy: the next backtrack
+            # needs it too), its best as the level to rise from
+            self.backtracks += 1
+            self.backtracked += 1
+            self.population = self.hardest[1].copy()
+            pop = self.population
+            self.improved_fitness = pop.fitness[pop.best]
+        else:
+            self.restarts += 1
+            self.hardest = None
+            if self._attempt():
+                self._move_to(self.config, self._attempt_tasks())
+                # the kept best, measured again: fitness on other tasks does not compare
+                self.kept = (program, self.evaluator.evaluate(program, draw_seed(self.rng)))
+            self.population = Population(self.config.population_size)
+            self.improved_fitness = -math.inf
         self.strategy = make_strategy(self.config, self.evaluator, self.population)
         if self.hurdle is not None:
             self.hurdle.forget()
-        self.improved_at, self.improved_fitness = self.individuals, -math.inf
+            if self.population.full:  # a backtrack's: no filling to wait for
+                self.hurdle.update(self.population.fitness)
+        self.improved_at = self.individuals
         self.quiet_until = self.individuals + (self.window() if quiet else 0)
 
     def _best(self) -> tuple[Program, float]:
@@ -308,7 +341,7 @@ class Island:
             train_steps=self.evaluator.stats.train_steps, fec_hits=hits, fec_lookups=lookups,
             hurdle_stopped=stopped, hurdle_checked=checked, restarts=self.restarts,
             promoted=self.promoted, attempt=self._attempt(), sending=self._sends(),
-            current_fitness=self.strategy.candidate()[1])
+            current_fitness=self.strategy.candidate()[1], backtracks=self.backtracks)
 
     def _counts(self) -> tuple[int, int, int, int]:
         """FEC hits and lookups, hurdle stops and checks, since the island began."""
@@ -379,6 +412,7 @@ class Island:
             self.hurdle.update(self.population.fitness)
         self.kept = None
         self.improved_at, self.improved_fitness = self.individuals, -math.inf
+        self.hardest, self.backtracked = None, 0  # steps on the old tasks
         self._track()
         self.quiet_until = 0
         self.promoted = True
@@ -412,7 +446,9 @@ class Island:
                 "restarts": self.restarts, "improved_at": self.improved_at,
                 "improved_fitness": self.improved_fitness, "kept": self.kept,
                 "quiet_until": self.quiet_until, "promoted": self.promoted,
-                "restarts_before": self.restarts_before, "counts_before": self.counts_before}
+                "restarts_before": self.restarts_before, "counts_before": self.counts_before,
+                "backtracks": self.backtracks, "backtracked": self.backtracked,
+                "hardest": self.hardest}
 
 
 def attempt_tasks(spec: TaskSpec, attempt: int, island: int) -> TaskSpec:

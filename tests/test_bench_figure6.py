@@ -227,5 +227,11 @@ def test_the_logistic_regression_bar_sweeps_its_learning_rate(tmp_path, capsys):
     assert fast["final"] < shipped["final"] and fast["select"] != shipped["select"]
     assert result["best_rate"] == {"select": 0.1, "final": 0.1, "final_f64": 0.1}
     assert "(shipped)" in capsys.readouterr().out
+    # the variants: each in the search space, each with its paired difference from the bar
+    variants = {v["name"]: v for v in result["variants"]}
+    assert set(variants) == set(bar.VARIANTS)
+    no_bias = variants["no_bias"]  # the bias adds 0.0001 here
+    assert no_bias["final"] == pytest.approx(no_bias["final_diff"] + written, abs=1e-9)
+    assert no_bias["final"] != written and no_bias["final_diff_2sem"] > 0
     with pytest.raises(SystemExit):
         bar.main(["--rates", "fast", "--out", str(out)])

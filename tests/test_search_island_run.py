@@ -418,7 +418,10 @@ def test_a_groups_islands_restart_on_stagnation_and_the_log_counts_it(tmp_path):
 def test_a_groups_islands_backtrack_before_they_restart_and_the_log_counts_it(tmp_path):
     """With backtracks = 2 a stalled group island goes back to its hardest step twice, then
     restarts; the rows count both, show the climb under way, and the run repeats exactly."""
-    text = GROUPS + "max_stagnation = 200\nstagnation_delta = 1.0\nbacktracks = 2\n"
+    # the group island rises now and then (each rise a candidate step) over 4,000 individuals
+    text = (GROUPS.replace("max_individuals = 1500", "max_individuals = 4000")
+            .replace("interval = 200", "interval = 100")
+            + "max_stagnation = 200\nstagnation_delta = 0.0001\nbacktracks = 2\n")
     for out in ("a", "b"):
         evolve("-c", str(config(tmp_path, text)), "--out", str(tmp_path / out), "--workers", "1")
     log = log_without_times(tmp_path / "a")

@@ -483,12 +483,12 @@ def test_an_island_whose_best_reached_restart_below_does_not_restart():
     kept.individuals += 1000
     kept._restart_if_stagnant()
     assert kept.restarts == 1
-    # so does the highest the population reached, when aging has dropped it since
+    # so does the highest the attempt reached (its high-water mark), when aging has dropped it
     kept.kept = (kept.kept[0], 0.0)
-    kept.improved_fitness = 0.995
+    kept.high_fitness = 0.995
     kept._restart_if_stagnant()
     assert kept.restarts == 1
-    kept.improved_fitness = 0.5
+    kept.high_fitness = 0.5
     kept._restart_if_stagnant()
     assert kept.restarts == 2
 
@@ -613,16 +613,18 @@ def rise(isl: Island, after: int, fitness: float) -> None:
 
 
 def test_a_stalled_island_goes_back_to_its_hardest_step_then_restarts():
-    """With backtracks = 2: the rise that took the most individuals is the hardest step; the
-    first two stalls put the population back as it stood just after it (a copy, untouched
-    by the climb after it), the third starts from initial programs."""
+    """With backtracks = 2: the rise that took the most individuals is the hardest step (the
+    first best, a rise from nothing, is none); the first two stalls put the population back
+    as it stood just after it (a copy, untouched by the climb after it), the third starts
+    from initial programs."""
     isl = stagnant(50, delta=0.01, below=100.0, backtracks=2)
-    isl.round([], 40, 0)  # the first best: a rise that took 40 individuals
-    assert isl.hardest is not None and isl.hardest[0] == 40
+    isl.round([], 40, 0)  # the first best: no step
+    assert isl.hardest is None and isl.high_at == 40
     rise(isl, 200, 5.0)  # took 200: the hardest step
     hard = (list(isl.population.programs), list(isl.population.fitness))
+    slots = (isl.population.next_slot, isl.population.best)
     rise(isl, 10, 6.0)  # took 10: easy, the hardest stays
-    assert isl.hardest[0] == 200
+    assert isl.hardest is not None and isl.hardest[0] == 200
     assert (isl.hardest[1].programs, list(isl.hardest[1].fitness)) == hard
     for n in (1, 2):
         isl.individuals += 50
@@ -630,7 +632,9 @@ def test_a_stalled_island_goes_back_to_its_hardest_step_then_restarts():
         assert (isl.backtracks, isl.restarts) == (n, 0)
         pop = isl.population
         assert (pop.programs, list(pop.fitness)) == hard and pop is not isl.hardest[1]
+        assert (pop.next_slot, pop.best) == slots  # aging goes on where it was
         assert isl.improved_fitness == 5.0 and isl.improved_at == isl.individuals
+        assert isl.high_fitness == 6.0  # the attempt's high-water mark stays
         assert isl.kept is not None and isl.kept[1] == 6.0  # the best of the climb after
         assert isl.report().backtracks == n and isl.report().best_fitness == 6.0
         assert isl.report().current_fitness == 5.0
@@ -638,24 +642,85 @@ def test_a_stalled_island_goes_back_to_its_hardest_step_then_restarts():
         assert list(isl.hardest[1].fitness) == hard[1]
     isl.individuals += 50
     isl._restart_if_stagnant()  # backtracks used up: initial programs, a new attempt
-    assert (isl.backtracks, isl.restarts) == (2, 1)
+    assert (isl.backtracks, isl.backtracked, isl.restarts) == (2, 0, 1)
     assert isl.hardest is None and not isl.population.programs
-    assert isl.improved_fitness == float("-inf")
+    assert isl.improved_fitness == isl.high_fitness == float("-inf")
 
 
-def test_a_harder_step_earns_the_island_its_backtracks_again():
+def test_a_climb_back_is_no_step_and_a_rise_past_it_counts_every_try():
+    """After a backtrack, rising again to levels the attempt had reached is no step (it took
+    a window the first time); a rise past the high-water mark counts the individuals since
+    the mark was set, the tries before the backtracks included, so a plateau left only after
+    several tries is the hardest step, and the island earns its backtracks again."""
     isl = stagnant(50, delta=0.01, below=100.0, backtracks=1)
     isl.round([], 40, 0)
-    rise(isl, 100, 5.0)
+    rise(isl, 100, 5.0)  # took 100: the hardest
+    rise(isl, 10, 6.0)  # high-water mark 6.0 at 150
     isl.individuals += 50
-    isl._restart_if_stagnant()
-    assert (isl.backtracks, isl.backtracked, isl.restarts) == (1, 1, 0)
-    rise(isl, 300, 7.0)  # took 300 from the backtrack: harder than the 100
-    assert isl.hardest[0] == 300 and isl.backtracked == 0
+    isl._restart_if_stagnant()  # back to 5.0
+    assert (isl.backtracks, isl.backtracked) == (1, 1)
+    rise(isl, 20, 6.0)  # back at the mark: a rise for the window, no step
+    assert isl.improved_at == isl.individuals == 220 and isl.hardest[0] == 100
+    rise(isl, 30, 7.0)  # past it: took 250 - 150 = 100, not more than 100: no new step
+    assert isl.hardest[0] == 100 and isl.high_fitness == 7.0
+    rise(isl, 101, 8.0)  # took 101 since 7.0: harder
+    assert isl.hardest[0] == 101 and isl.backtracked == 0
     isl.individuals += 50
     isl._restart_if_stagnant()  # a backtrack again, to the new step, not a restart
     assert (isl.backtracks, isl.restarts) == (2, 0)
-    assert max(isl.population.fitness) == 7.0
+    assert max(isl.population.fitness) == 8.0
+
+
+def test_a_backtrack_is_no_new_attempt():
+    """Same window (stagnation_growth applies to restarts), same tasks (fresh_tasks draws
+    new ones at restarts), and the quiet window a restart has."""
+    isl = stagnant(50, delta=0.01, below=100.0, backtracks=1, growth=2.0)
+    isl.config = replace_migration(isl.config, fresh_tasks=True)
+    isl.round([], 40, 0)
+    rise(isl, 100, 5.0)
+    tasks = isl.evaluator.tasks
+    isl.individuals += 50
+    isl._restart_if_stagnant()
+    assert isl.backtracks == 1 and isl.restarts == 0
+    assert isl.window() == 50 and isl._attempt() == 0 and isl.evaluator.tasks is tasks
+    assert isl.quiet_until == isl.individuals + 50
+    isl.individuals += 50
+    isl._restart_if_stagnant(quiet=False)  # then a restart: a new attempt, new tasks
+    assert isl.restarts == 1 and isl.window() == 100 and isl._attempt() == 1
+    assert isl.evaluator.tasks is not tasks and isl.quiet_until == isl.individuals
+
+
+def test_a_backtrack_keeps_the_high_water_mark_for_sends_above():
+    """A group island that reached sends_above keeps sending after a backtrack to a step
+    below it: a backtrack is no new attempt (a restart silences it)."""
+    isl = stagnant(50, delta=0.01, below=100.0, backtracks=1)
+    isl.config = replace_migration(isl.config, sends_above=5.5)
+    isl.round([], 40, 0)
+    rise(isl, 100, 5.0)
+    assert not isl._sends()
+    rise(isl, 10, 6.0)
+    isl.individuals += 50
+    isl._restart_if_stagnant()
+    assert isl.backtracks == 1 and max(isl.population.fitness) == 5.0 and isl._sends()
+
+
+def test_a_promoted_island_forgets_its_hardest_step():
+    """Steps on the group's tasks say nothing about the experiment's."""
+    isl = promotable()
+    isl.config = replace_migration(isl.config, max_stagnation=50, stagnation_delta=0.01,
+                                   backtracks=2)
+    isl.advance(40)
+    rise(isl, 100, 5.0)
+    assert isl.hardest is not None
+    isl.promote_to = (replace_migration(isl.promote_to[0], backtracks=2), isl.promote_to[1])
+    isl.promote()
+    assert isl.hardest is None and isl.backtracked == 0
+    assert isl.high_at == isl.individuals and isl.high_fitness == max(isl.population.fitness)
+
+
+def replace_migration(config, **changes):
+    from dataclasses import replace
+    return replace(config, migration=replace(config.migration, **changes))
 
 
 def test_an_island_without_backtracks_keeps_no_copy_and_restarts():
@@ -681,17 +746,17 @@ def test_a_backtrack_sets_the_hurdle_from_the_copy_at_once():
 
 
 def test_backtracks_run_through_rounds_and_state_restores_them_exactly():
-    """End to end through rounds (the window counts from the last rise; no rise of 1.0 after
-    the first): backtracks then restarts, and an island rebuilt from its state goes on as
-    the original does."""
-    a = stagnant(50, backtracks=2)
-    for _ in range(5):
+    """End to end through rounds: backtracks then restarts, and an island rebuilt from its
+    state goes on as the original does."""
+    a = stagnant(80, delta=0.0001, backtracks=2)
+    for _ in range(8):
         a.round([], 40, 0)
-    assert a.backtracks >= 1 and a.hardest is not None
+    assert a.backtracks >= 1
     b = Island(a.config, 0, SPEC, 0, pickle.loads(pickle.dumps(a.state())))
-    assert (b.backtracks, b.backtracked, b.hardest[0]) == \
-        (a.backtracks, a.backtracked, a.hardest[0])
-    for _ in range(6):
+    assert (b.backtracks, b.backtracked, b.high_at, b.high_fitness) == \
+        (a.backtracks, a.backtracked, a.high_at, a.high_fitness)
+    assert (b.hardest is None) == (a.hardest is None)
+    for _ in range(12):
         ra, _ = a.round([], 40, 0)
         rb, _ = b.round([], 40, 0)
         assert summary([ra]) == summary([rb])

@@ -147,8 +147,8 @@ class Island:
     (kept or current) has reached ``restart_below`` does not restart. With
     ``backtracks``, a stalled island first goes back to a copy of its population as it
     stood after its hardest step (:meth:`_track`), up to that many times in a row; such a
-    backtrack is no new attempt (same window, same tasks), and a new hardest step earns the
-    island its backtracks again."""
+    backtrack is no new attempt (same window, same tasks, the attempt's high-water mark
+    kept), and a new hardest step earns the island its backtracks again."""
 
     def __init__(self, config: ExperimentConfig, index: int, search_spec: TaskSpec, seed: int,
                  state: dict[str, Any] | None = None,
@@ -173,11 +173,14 @@ class Island:
         self._known: dict[tuple[Any, ...], Instruction] = {}
         self.restarts = 0
         self.improved_at = 0  # the island's individuals when its best last rose enough
-        self.improved_fitness = -math.inf  # that best (since the last restart)
+        self.improved_fitness = -math.inf  # that best (since the last restart or backtrack)
+        # the highest the attempt reached, and when: a backtrack lowers improved_fitness to
+        # the level it goes back to, not this
+        self.high_at, self.high_fitness = 0, -math.inf
         self.kept: tuple[Program, float] | None = None  # the best before the restarts
         self.quiet_until = 0  # no migrants arrive before the island has this many individuals
         self.backtracks = 0  # times it went back to its hardest step (all attempts)
-        self.backtracked = 0  # of them, since that step was made
+        self.backtracked = 0  # backtracks to the current hardest step
         # the attempt's hardest step: the individuals it took, and the population just after
         self.hardest: tuple[int, Population] | None = None
         # at promotion: restarts so far (the main islands' restart rule starts afresh) and
@@ -192,6 +195,9 @@ class Island:
             self.restarts = state.get("restarts", 0)
             self.improved_at = state.get("improved_at", 0)
             self.improved_fitness = state.get("improved_fitness", -math.inf)
+            # absent in checkpoints from before backtracks: none happened, so the same
+            self.high_at = state.get("high_at", self.improved_at)
+            self.high_fitness = state.get("high_fitness", self.improved_fitness)
             self.kept = state.get("kept")
             self.quiet_until = state.get("quiet_until", 0)
             self.restarts_before = state.get("restarts_before", 0)
@@ -258,18 +264,26 @@ class Island:
         return self.report()
 
     def _track(self) -> None:
-        """Note a rise of the population's best (by more than ``stagnation_delta``, seen at
-        the end of a round); with ``backtracks``, a rise that took more individuals than
-        any before in this attempt is its hardest step, and a copy of the population as it
-        stands now (up to a round after the step) is where a backtrack goes."""
+        """Note a rise of the population's best by more than ``stagnation_delta`` (seen at
+        the end of a round): over the level the stagnation window counts from, and over the
+        attempt's high-water mark. With ``backtracks``, a rise over the high-water mark that
+        took more individuals since the mark was set than any before in this attempt is its
+        hardest step (counted from the mark, backtracks included: a plateau left only after
+        several tries was hard to leave; the first rise, from nothing, is not a step), and a
+        copy of the population as it stands now (up to a round after the step) is where a
+        backtrack goes. A rise back to levels reached before a backtrack is no step."""
         pop = self.population
-        if pop.best >= 0 and pop.fitness[pop.best] > (self.improved_fitness
-                                                       + self.config.migration.stagnation_delta):
-            took = self.individuals - self.improved_at
-            if self.config.migration.backtracks and (self.hardest is None
-                                                     or took > self.hardest[0]):
+        if pop.best < 0:
+            return
+        best, delta = pop.fitness[pop.best], self.config.migration.stagnation_delta
+        if best > self.improved_fitness + delta:
+            self.improved_fitness, self.improved_at = best, self.individuals
+        if best > self.high_fitness + delta:
+            took = self.individuals - self.high_at
+            if self.config.migration.backtracks and self.high_fitness > -math.inf and (
+                    self.hardest is None or took > self.hardest[0]):
                 self.hardest, self.backtracked = (took, pop.copy()), 0
-            self.improved_fitness, self.improved_at = pop.fitness[pop.best], self.individuals
+            self.high_fitness, self.high_at = best, self.individuals
 
     def _attempt(self) -> int:
         """Restarts since the island began on its current tasks (0: none, or a promotion);
@@ -294,7 +308,7 @@ class Island:
         program, fitness = self._best()
         # solved: no rise left to wait for (judged by the highest the population reached,
         # which aging may have dropped since)
-        if max(fitness, self.improved_fitness) >= migration.restart_below:
+        if max(fitness, self.high_fitness) >= migration.restart_below:
             return
         self.kept = (program, fitness)
         if self.hardest is not None and self.backtracked < migration.backtracks:
@@ -303,11 +317,11 @@ class Island:
             self.backtracks += 1
             self.backtracked += 1
             self.population = self.hardest[1].copy()
-            pop = self.population
-            self.improved_fitness = pop.fitness[pop.best]
+            self.improved_fitness = self.population.fitness[self.population.best]
         else:
             self.restarts += 1
-            self.hardest = None
+            self.hardest, self.backtracked = None, 0
+            self.high_at, self.high_fitness = self.individuals, -math.inf
             if self._attempt():
                 self._move_to(self.config, self._attempt_tasks())
                 # the kept best, measured again: fitness on other tasks does not compare
@@ -317,10 +331,15 @@ class Island:
         self.strategy = make_strategy(self.config, self.evaluator, self.population)
         if self.hurdle is not None:
             self.hurdle.forget()
-            if self.population.full:  # a backtrack's: no filling to wait for
-                self.hurdle.update(self.population.fitness)
+        self._hurdle_if_full()  # a backtrack's population: no filling to wait for
         self.improved_at = self.individuals
         self.quiet_until = self.individuals + (self.window() if quiet else 0)
+
+    def _hurdle_if_full(self) -> None:
+        """Set the hurdle from a population that arrived full (a promotion's, a backtrack's):
+        the search loop sets one only when its children fill a population."""
+        if self.hurdle is not None and self.population.full:
+            self.hurdle.update(self.population.fitness)
 
     def _best(self) -> tuple[Program, float]:
         """The island's candidate: the population's, or the best kept from before a restart
@@ -362,7 +381,7 @@ class Island:
             return True
         pop = self.population
         best = pop.fitness[pop.best] if pop.best >= 0 else -math.inf
-        return max(best, self.improved_fitness) >= threshold
+        return max(best, self.high_fitness) >= threshold
 
     def emigrants(self, count: int) -> list[tuple[Program, float]]:
         """``count`` members drawn at random without replacement (paper: half of P)."""
@@ -408,11 +427,11 @@ class Island:
             members.append(self.kept[0])
         for program in members[-config.population_size:]:
             self.population.put(program, self.evaluator.evaluate(program, draw_seed(self.rng)))
-        if self.hurdle is not None and self.population.full:
-            self.hurdle.update(self.population.fitness)
+        self._hurdle_if_full()
         self.kept = None
         self.improved_at, self.improved_fitness = self.individuals, -math.inf
-        self.hardest, self.backtracked = None, 0  # steps on the old tasks
+        self.high_at, self.high_fitness = self.individuals, -math.inf  # on the old tasks
+        self.hardest, self.backtracked = None, 0
         self._track()
         self.quiet_until = 0
         self.promoted = True
@@ -445,6 +464,7 @@ class Island:
                 "hurdle": self.hurdle.state() if self.hurdle is not None else None,
                 "restarts": self.restarts, "improved_at": self.improved_at,
                 "improved_fitness": self.improved_fitness, "kept": self.kept,
+                "high_at": self.high_at, "high_fitness": self.high_fitness,
                 "quiet_until": self.quiet_until, "promoted": self.promoted,
                 "restarts_before": self.restarts_before, "counts_before": self.counts_before,
                 "backtracks": self.backtracks, "backtracked": self.backtracked,

@@ -416,7 +416,7 @@ def test_a_groups_islands_restart_on_stagnation_and_the_log_counts_it(tmp_path):
 
 
 def test_a_groups_islands_backtrack_before_they_restart_and_the_log_counts_it(tmp_path):
-    """With backtracks = 2 a stalled group island goes back to its hardest step twice, then
+    """With backtracks = 2 a stalled group island goes back to its latest hard step twice, then
     restarts; the rows count both, show the climb under way, and the run repeats exactly."""
     # the group island rises now and then (each rise a candidate step) over 4,000 individuals
     text = (GROUPS.replace("max_individuals = 1500", "max_individuals = 4000")

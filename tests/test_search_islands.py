@@ -612,26 +612,27 @@ def rise(isl: Island, after: int, fitness: float) -> None:
     isl._track()
 
 
-def test_a_stalled_island_goes_back_to_its_hardest_step_then_restarts():
-    """With backtracks = 2: the rise that took the most individuals is the hardest step (the
-    first best, a rise from nothing, is none); the first two stalls put the population back
-    as it stood just after it (a copy, untouched by the climb after it), the third starts
-    from initial programs."""
+def test_a_stalled_island_goes_back_to_its_latest_hard_step_then_restarts():
+    """With backtracks = 2 and a window of 50: a rise that took at least 50 individuals is a
+    hard step (the first best, a rise from nothing, is none; a quick one is none); the first
+    two stalls put the population back as it stood just after the latest hard step (a copy,
+    untouched by the climb after it), the third starts from initial programs."""
     isl = stagnant(50, delta=0.01, below=100.0, backtracks=2)
     isl.round([], 40, 0)  # the first best: no step
-    assert isl.hardest is None and isl.high_at == 40
-    rise(isl, 200, 5.0)  # took 200: the hardest step
+    assert isl.hard_step is None and isl.high_at == 40
+    rise(isl, 60, 4.0)  # took 60: hard
+    rise(isl, 70, 5.0)  # took 70: hard, and the latest
     hard = (list(isl.population.programs), list(isl.population.fitness))
     slots = (isl.population.next_slot, isl.population.best)
-    rise(isl, 10, 6.0)  # took 10: easy, the hardest stays
-    assert isl.hardest is not None and isl.hardest[0] == 200
-    assert (isl.hardest[1].programs, list(isl.hardest[1].fitness)) == hard
+    rise(isl, 10, 6.0)  # took 10: quick, no hard step
+    assert isl.hard_step is not None and isl.hard_step[0] == 170
+    assert (isl.hard_step[1].programs, list(isl.hard_step[1].fitness)) == hard
     for n in (1, 2):
         isl.individuals += 50
         isl._restart_if_stagnant()
         assert (isl.backtracks, isl.restarts) == (n, 0)
         pop = isl.population
-        assert (pop.programs, list(pop.fitness)) == hard and pop is not isl.hardest[1]
+        assert (pop.programs, list(pop.fitness)) == hard and pop is not isl.hard_step[1]
         assert (pop.next_slot, pop.best) == slots  # aging goes on where it was
         assert isl.improved_fitness == 5.0 and isl.improved_at == isl.individuals
         assert isl.high_fitness == 6.0  # the attempt's high-water mark stays
@@ -639,36 +640,45 @@ def test_a_stalled_island_goes_back_to_its_hardest_step_then_restarts():
         assert isl.report().backtracks == n and isl.report().best_fitness == 6.0
         assert isl.report().current_fitness == 5.0
         pop.put(pop.programs[1], -1.0)  # the climb from the copy does not touch the step's
-        assert list(isl.hardest[1].fitness) == hard[1]
+        assert list(isl.hard_step[1].fitness) == hard[1]
     isl.individuals += 50
     isl._restart_if_stagnant()  # backtracks used up: initial programs, a new attempt
     assert (isl.backtracks, isl.backtracked, isl.restarts) == (2, 0, 1)
-    assert isl.hardest is None and not isl.population.programs
+    assert isl.hard_step is None and not isl.population.programs
     assert isl.improved_fitness == isl.high_fitness == float("-inf")
 
 
-def test_a_climb_back_is_no_step_and_a_rise_past_it_counts_every_try():
-    """After a backtrack, rising again to levels the attempt had reached is no step (it took
-    a window the first time); a rise past the high-water mark counts the individuals since
-    the mark was set, the tries before the backtracks included, so a plateau left only after
-    several tries is the hardest step, and the island earns its backtracks again."""
-    isl = stagnant(50, delta=0.01, below=100.0, backtracks=1)
+def test_an_attempt_without_a_hard_step_restarts():
+    isl = stagnant(50, delta=0.01, below=100.0, backtracks=2)
     isl.round([], 40, 0)
-    rise(isl, 100, 5.0)  # took 100: the hardest
-    rise(isl, 10, 6.0)  # high-water mark 6.0 at 150
+    rise(isl, 30, 5.0)  # quick: no hard step
     isl.individuals += 50
-    isl._restart_if_stagnant()  # back to 5.0
-    assert (isl.backtracks, isl.backtracked) == (1, 1)
-    rise(isl, 20, 6.0)  # back at the mark: a rise for the window, no step
-    assert isl.improved_at == isl.individuals == 220 and isl.hardest[0] == 100
-    rise(isl, 30, 7.0)  # past it: took 250 - 150 = 100, not more than 100: no new step
-    assert isl.hardest[0] == 100 and isl.high_fitness == 7.0
-    rise(isl, 101, 8.0)  # took 101 since 7.0: harder
-    assert isl.hardest[0] == 101 and isl.backtracked == 0
+    isl._restart_if_stagnant()
+    assert (isl.backtracks, isl.restarts) == (0, 1)
+
+
+def test_tries_at_a_level_count_and_a_climb_past_a_dropped_one_counts_from_the_backtrack():
+    """A level the island backtracked to and stalled on again: the rise that leaves it
+    counts every try (each shorter than the window) and is a hard step, which earns the
+    island its backtracks again. A climb back to levels the dropped climb reached is no
+    step, and passing them counts from the backtrack: a quick pass is no hard step."""
+    isl = stagnant(50, delta=0.01, below=100.0, backtracks=2)
+    isl.round([], 40, 0)
+    rise(isl, 60, 5.0)  # hard, seen at 100: the mark 5.0 set at 100
+    for n in (1, 2):  # two tries that stall at 5.0
+        isl.individuals += 50
+        isl._restart_if_stagnant()
+        assert isl.backtracked == n and isl.high_at == 100
+    rise(isl, 30, 6.0)  # 30 into the third try, 130 since the mark: hard
+    assert isl.hard_step[0] == 230 and isl.backtracked == 0
+    rise(isl, 10, 7.0)  # quick: the mark 7.0 at 240, past the hard step
     isl.individuals += 50
-    isl._restart_if_stagnant()  # a backtrack again, to the new step, not a restart
-    assert (isl.backtracks, isl.restarts) == (2, 0)
-    assert max(isl.population.fitness) == 8.0
+    isl._restart_if_stagnant()  # back to 6.0 at 290: the dropped climb's 7.0 counts from here
+    assert isl.backtracks == 3 and isl.high_at == 290 and isl.high_fitness == 7.0
+    rise(isl, 20, 7.0)  # back at the mark: a rise for the window, no step
+    assert isl.improved_at == 310 and isl.hard_step[0] == 230
+    rise(isl, 20, 8.0)  # past it, 40 after the backtrack: quick, no hard step
+    assert isl.hard_step[0] == 230 and isl.high_fitness == 8.0 and isl.high_at == 330
 
 
 def test_a_backtrack_is_no_new_attempt():
@@ -677,7 +687,7 @@ def test_a_backtrack_is_no_new_attempt():
     isl = stagnant(50, delta=0.01, below=100.0, backtracks=1, growth=2.0)
     isl.config = replace_migration(isl.config, fresh_tasks=True)
     isl.round([], 40, 0)
-    rise(isl, 100, 5.0)
+    rise(isl, 100, 5.0)  # hard
     tasks = isl.evaluator.tasks
     isl.individuals += 50
     isl._restart_if_stagnant()
@@ -704,17 +714,17 @@ def test_a_backtrack_keeps_the_high_water_mark_for_sends_above():
     assert isl.backtracks == 1 and max(isl.population.fitness) == 5.0 and isl._sends()
 
 
-def test_a_promoted_island_forgets_its_hardest_step():
+def test_a_promoted_island_forgets_its_hard_step():
     """Steps on the group's tasks say nothing about the experiment's."""
     isl = promotable()
     isl.config = replace_migration(isl.config, max_stagnation=50, stagnation_delta=0.01,
                                    backtracks=2)
     isl.advance(40)
     rise(isl, 100, 5.0)
-    assert isl.hardest is not None
+    assert isl.hard_step is not None
     isl.promote_to = (replace_migration(isl.promote_to[0], backtracks=2), isl.promote_to[1])
     isl.promote()
-    assert isl.hardest is None and isl.backtracked == 0
+    assert isl.hard_step is None and isl.backtracked == 0
     assert isl.high_at == isl.individuals and isl.high_fitness == max(isl.population.fitness)
 
 
@@ -727,7 +737,7 @@ def test_an_island_without_backtracks_keeps_no_copy_and_restarts():
     isl = stagnant(50, delta=0.01, below=100.0)
     isl.round([], 40, 0)
     rise(isl, 200, 5.0)
-    assert isl.hardest is None
+    assert isl.hard_step is None
     isl.individuals += 50
     isl._restart_if_stagnant()
     assert (isl.backtracks, isl.restarts) == (0, 1)
@@ -748,17 +758,17 @@ def test_a_backtrack_sets_the_hurdle_from_the_copy_at_once():
 def test_backtracks_run_through_rounds_and_state_restores_them_exactly():
     """End to end through rounds: backtracks then restarts, and an island rebuilt from its
     state goes on as the original does."""
-    a = stagnant(80, delta=0.0001, backtracks=2)
-    for _ in range(8):
+    a = stagnant(40, delta=0.0001, backtracks=2)  # hard steps come in its 6th attempt
+    for _ in range(15):
         a.round([], 40, 0)
     assert a.backtracks >= 1
     b = Island(a.config, 0, SPEC, 0, pickle.loads(pickle.dumps(a.state())))
     assert (b.backtracks, b.backtracked, b.high_at, b.high_fitness) == \
         (a.backtracks, a.backtracked, a.high_at, a.high_fitness)
-    assert (b.hardest is None) == (a.hardest is None)
-    for _ in range(12):
+    assert (b.hard_step is None) == (a.hard_step is None)
+    for _ in range(10):
         ra, _ = a.round([], 40, 0)
         rb, _ = b.round([], 40, 0)
         assert summary([ra]) == summary([rb])
         assert (ra.restarts, ra.backtracks) == (rb.restarts, rb.backtracks)
-    assert ra.restarts >= 1 and ra.backtracks >= 2
+    assert ra.restarts > 5 and ra.backtracks >= 2

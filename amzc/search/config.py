@@ -198,15 +198,15 @@ class MigrationConfig:
     Only an island whose best is below ``restart_below``
     restarts: one that has solved its tasks has no rise left to make, and would otherwise
     restart forever. With ``backtracks`` > 0 a stalled island first goes back, up to that
-    many times in a row, to its population as it stood just after its hardest step in this
-    attempt (the rise past the attempt's highest level that took the most individuals since
-    that level was reached, tries before backtracks included; the copy is taken at the end
-    of the step's round), and only then starts from the initial programs: the climb after a
-    hard step can end on a plateau the easy steps led to, and another climb from the same
-    step costs none of the individuals the step took. With ``main_exchange`` false the main
-    islands take migrants only from the island groups, never from each other (nor their own
-    back): each is an attempt of its own that the groups feed, where exchanging would make
-    them one population.
+    many times in a row, to its population as it stood just after its latest hard step in
+    this attempt (a rise past the attempt's highest level that took at least a window since
+    that level was reached, tries that ended in a backtrack to it included; the copy is
+    taken at the end of the step's round), and only then starts from the initial programs:
+    the climb after a hard step can end on a plateau that easy steps led to, and another
+    climb from the same step costs none of the individuals the step took. With
+    ``main_exchange`` false the main islands take migrants only from the island groups,
+    never from each other (nor their own back): each is an attempt of its own that the
+    groups feed, where exchanging would make them one population.
     ``fresh_tasks`` (an island group's key, :class:`IslandGroup`): each restart also draws
     new search tasks for the island; ``sends_above`` (likewise): the island sends no
     migrants until its best has reached it in the current attempt."""

@@ -124,7 +124,7 @@ class IslandReport:
     # attempt under way stands (aging may have dropped its peak); None in reports from
     # before this field (an old checkpoint), read as best_fitness
     current_fitness: float | None = None
-    backtracks: int = 0  # times the island went back to its hardest step on stagnation
+    backtracks: int = 0  # times the island went back to its latest hard step on stagnation
 
 
 RoundResult = tuple[IslandReport, list[Migrant]]  # what Island.round answers
@@ -146,9 +146,9 @@ class Island:
     multiplies the window by ``stagnation_growth`` (:meth:`window`). An island whose best
     (kept or current) has reached ``restart_below`` does not restart. With
     ``backtracks``, a stalled island first goes back to a copy of its population as it
-    stood after its hardest step (:meth:`_track`), up to that many times in a row; such a
-    backtrack is no new attempt (same window, same tasks, the attempt's high-water mark
-    kept), and a new hardest step earns the island its backtracks again."""
+    stood after its latest hard step (:meth:`_track`), up to that many times in a row; such
+    a backtrack is no new attempt (same window, same tasks, the attempt's high-water mark
+    kept), and a new hard step earns the island its backtracks again."""
 
     def __init__(self, config: ExperimentConfig, index: int, search_spec: TaskSpec, seed: int,
                  state: dict[str, Any] | None = None,
@@ -179,10 +179,11 @@ class Island:
         self.high_at, self.high_fitness = 0, -math.inf
         self.kept: tuple[Program, float] | None = None  # the best before the restarts
         self.quiet_until = 0  # no migrants arrive before the island has this many individuals
-        self.backtracks = 0  # times it went back to its hardest step (all attempts)
-        self.backtracked = 0  # backtracks to the current hardest step
-        # the attempt's hardest step: the individuals it took, and the population just after
-        self.hardest: tuple[int, Population] | None = None
+        self.backtracks = 0  # times it went back to its latest hard step (all attempts)
+        self.backtracked = 0  # backtracks to the current hard step
+        # the attempt's latest hard step: the island's individuals when it was seen, and
+        # the population then
+        self.hard_step: tuple[int, Population] | None = None
         # at promotion: restarts so far (the main islands' restart rule starts afresh) and
         # the FEC / hurdle counters of the dropped cache and hurdle (the run's totals keep them)
         self.restarts_before = 0
@@ -204,7 +205,7 @@ class Island:
             self.counts_before = state.get("counts_before", (0, 0, 0, 0))
             self.backtracks = state.get("backtracks", 0)
             self.backtracked = state.get("backtracked", 0)
-            self.hardest = state.get("hardest")
+            self.hard_step = state.get("hard_step")
             if self._attempt():  # on the attempt's own tasks
                 self._search_on(self.config, self._attempt_tasks())
             self.evaluator.stats = state["stats"]
@@ -266,12 +267,12 @@ class Island:
     def _track(self) -> None:
         """Note a rise of the population's best by more than ``stagnation_delta`` (seen at
         the end of a round): over the level the stagnation window counts from, and over the
-        attempt's high-water mark. With ``backtracks``, a rise over the high-water mark that
-        took more individuals since the mark was set than any before in this attempt is its
-        hardest step (counted from the mark, backtracks included: a plateau left only after
-        several tries was hard to leave; the first rise, from nothing, is not a step), and a
-        copy of the population as it stands now (up to a round after the step) is where a
-        backtrack goes. A rise back to levels reached before a backtrack is no step."""
+        attempt's high-water mark. With ``backtracks``, a rise over the high-water mark is a
+        step, and a hard one if it took at least a stagnation window since the mark was set
+        (tries that ended in a backtrack to this level included: a level the island stalled
+        on, which a restart would have to reach and leave again); a copy of the population
+        as it stands now (up to a round after the step) is where a backtrack goes. The first
+        best of an attempt (a rise from nothing) is no step."""
         pop = self.population
         if pop.best < 0:
             return
@@ -279,10 +280,9 @@ class Island:
         if best > self.improved_fitness + delta:
             self.improved_fitness, self.improved_at = best, self.individuals
         if best > self.high_fitness + delta:
-            took = self.individuals - self.high_at
-            if self.config.migration.backtracks and self.high_fitness > -math.inf and (
-                    self.hardest is None or took > self.hardest[0]):
-                self.hardest, self.backtracked = (took, pop.copy()), 0
+            if (self.config.migration.backtracks and self.high_fitness > -math.inf
+                    and self.individuals - self.high_at >= self.window()):
+                self.hard_step, self.backtracked = (self.individuals, pop.copy()), 0
             self.high_fitness, self.high_at = best, self.individuals
 
     def _attempt(self) -> int:
@@ -311,16 +311,21 @@ class Island:
         if max(fitness, self.high_fitness) >= migration.restart_below:
             return
         self.kept = (program, fitness)
-        if self.hardest is not None and self.backtracked < migration.backtracks:
-            # back to the hardest step: its population again (a copy: the next backtrack
-            # needs it too), its best as the level to rise from
+        if self.hard_step is not None and self.backtracked < migration.backtracks:
+            # back to the hard step: its population again (a copy: the next backtrack needs
+            # it too), its best as the level to rise from
             self.backtracks += 1
             self.backtracked += 1
-            self.population = self.hardest[1].copy()
+            taken_at, population = self.hard_step
+            self.population = population.copy()
             self.improved_fitness = self.population.fitness[self.population.best]
+            if self.high_at > taken_at:
+                # the dropped climb rose past the step: levels it reached (a lucky sample
+                # among them) are no plateau of this one, which counts from here to pass them
+                self.high_at = self.individuals
         else:
             self.restarts += 1
-            self.hardest, self.backtracked = None, 0
+            self.hard_step, self.backtracked = None, 0
             self.high_at, self.high_fitness = self.individuals, -math.inf
             if self._attempt():
                 self._move_to(self.config, self._attempt_tasks())
@@ -431,7 +436,7 @@ class Island:
         self.kept = None
         self.improved_at, self.improved_fitness = self.individuals, -math.inf
         self.high_at, self.high_fitness = self.individuals, -math.inf  # on the old tasks
-        self.hardest, self.backtracked = None, 0
+        self.hard_step, self.backtracked = None, 0
         self._track()
         self.quiet_until = 0
         self.promoted = True
@@ -468,7 +473,7 @@ class Island:
                 "quiet_until": self.quiet_until, "promoted": self.promoted,
                 "restarts_before": self.restarts_before, "counts_before": self.counts_before,
                 "backtracks": self.backtracks, "backtracked": self.backtracked,
-                "hardest": self.hardest}
+                "hard_step": self.hard_step}
 
 
 def attempt_tasks(spec: TaskSpec, attempt: int, island: int) -> TaskSpec:

@@ -427,9 +427,9 @@ def test_a_groups_islands_backtrack_before_they_restart_and_the_log_counts_it(tm
     log = log_without_times(tmp_path / "a")
     assert log == log_without_times(tmp_path / "b")
     rows = [r["groups"] for r in log if r["kind"] == "progress"]
-    cheap = rows[-1][1]
-    assert cheap["backtracks"] >= 2 and cheap["restarts"] >= 1
-    assert "backtracks" not in rows[-1][0]  # the main island has no restart rule
+    assert max(c.get("backtracks", 0) for _, c in rows) >= 2
+    assert max(c["restarts"] for _, c in rows) >= 1
+    assert not any("backtracks" in main for main, _ in rows)  # it has no restart rule
     first = next(c for _, c in rows if c.get("backtracks"))
     assert first["restarts"] == 0 and "current_best" in first  # backtracks come first
 

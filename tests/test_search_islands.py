@@ -619,7 +619,7 @@ def test_a_stalled_island_goes_back_to_its_latest_hard_step_then_restarts():
     untouched by the climb after it), the third starts from initial programs."""
     isl = stagnant(50, delta=0.01, below=100.0, backtracks=2)
     isl.round([], 40, 0)  # the first best: no step
-    assert isl.hard_step is None and isl.high_at == 40
+    assert isl.hard_step is None and isl.record_at == 40
     rise(isl, 60, 4.0)  # took 60: hard
     rise(isl, 70, 5.0)  # took 70: hard, and the latest
     hard = (list(isl.population.programs), list(isl.population.fitness))
@@ -635,7 +635,7 @@ def test_a_stalled_island_goes_back_to_its_latest_hard_step_then_restarts():
         assert (pop.programs, list(pop.fitness)) == hard and pop is not isl.hard_step[1]
         assert (pop.next_slot, pop.best) == slots  # aging goes on where it was
         assert isl.improved_fitness == 5.0 and isl.improved_at == isl.individuals
-        assert isl.high_fitness == 6.0  # the attempt's high-water mark stays
+        assert isl.high_fitness == isl.record_fitness == 6.0  # the marks stay
         assert isl.kept is not None and isl.kept[1] == 6.0  # the best of the climb after
         assert isl.report().backtracks == n and isl.report().best_fitness == 6.0
         assert isl.report().current_fitness == 5.0
@@ -643,9 +643,14 @@ def test_a_stalled_island_goes_back_to_its_latest_hard_step_then_restarts():
         assert list(isl.hard_step[1].fitness) == hard[1]
     isl.individuals += 50
     isl._restart_if_stagnant()  # backtracks used up: initial programs, a new attempt
-    assert (isl.backtracks, isl.backtracked, isl.restarts) == (2, 0, 1)
-    assert isl.hard_step is None and not isl.population.programs
+    assert (isl.backtracks, isl.backtracked, isl.restarts) == (2, 2, 1)
+    assert not isl.population.programs
     assert isl.improved_fitness == isl.high_fitness == float("-inf")
+    assert isl.hard_step is not None and isl.record_fitness == 6.0  # spent, not forgotten
+    isl.round([], 40, 0)
+    isl.individuals += 50
+    isl._restart_if_stagnant()  # the new attempt stalls below the record: restarts again
+    assert (isl.backtracks, isl.restarts) == (2, 2)
 
 
 def test_an_attempt_without_a_hard_step_restarts():
@@ -655,6 +660,24 @@ def test_an_attempt_without_a_hard_step_restarts():
     isl.individuals += 50
     isl._restart_if_stagnant()
     assert (isl.backtracks, isl.restarts) == (0, 1)
+
+
+def test_a_level_other_attempts_failed_to_pass_is_a_hard_step_however_quick_the_pass():
+    """The island's record is the highest any of its attempts reached: an attempt that
+    passes it counts the attempts that restarted below it, so a rare level found quickly
+    by a lucky attempt is a hard step."""
+    isl = stagnant(50, delta=0.01, below=100.0, backtracks=1)
+    isl.round([], 40, 0)
+    record = isl.record_fitness
+    isl.individuals += 50
+    isl._restart_if_stagnant()  # no hard step: a restart, the record stays
+    assert isl.restarts == 1 and isl.record_fitness == record and isl.record_at == 40
+    isl.round([], 40, 0)  # the new attempt's first best
+    rise(isl, 5, record + 1.0)  # 5 into its climb, 95 since the record: hard
+    assert isl.hard_step is not None and isl.hard_step[0] == 135
+    isl.individuals += 50
+    isl._restart_if_stagnant()
+    assert (isl.backtracks, isl.restarts) == (1, 1)
 
 
 def test_tries_at_a_level_count_and_a_climb_past_a_dropped_one_counts_from_the_backtrack():
@@ -668,17 +691,17 @@ def test_tries_at_a_level_count_and_a_climb_past_a_dropped_one_counts_from_the_b
     for n in (1, 2):  # two tries that stall at 5.0
         isl.individuals += 50
         isl._restart_if_stagnant()
-        assert isl.backtracked == n and isl.high_at == 100
+        assert isl.backtracked == n and isl.record_at == 100
     rise(isl, 30, 6.0)  # 30 into the third try, 130 since the mark: hard
     assert isl.hard_step[0] == 230 and isl.backtracked == 0
     rise(isl, 10, 7.0)  # quick: the mark 7.0 at 240, past the hard step
     isl.individuals += 50
     isl._restart_if_stagnant()  # back to 6.0 at 290: the dropped climb's 7.0 counts from here
-    assert isl.backtracks == 3 and isl.high_at == 290 and isl.high_fitness == 7.0
+    assert isl.backtracks == 3 and isl.record_at == 290 and isl.record_fitness == 7.0
     rise(isl, 20, 7.0)  # back at the mark: a rise for the window, no step
     assert isl.improved_at == 310 and isl.hard_step[0] == 230
     rise(isl, 20, 8.0)  # past it, 40 after the backtrack: quick, no hard step
-    assert isl.hard_step[0] == 230 and isl.high_fitness == 8.0 and isl.high_at == 330
+    assert isl.hard_step[0] == 230 and isl.record_fitness == 8.0 and isl.record_at == 330
 
 
 def test_a_backtrack_is_no_new_attempt():
@@ -698,6 +721,8 @@ def test_a_backtrack_is_no_new_attempt():
     isl._restart_if_stagnant(quiet=False)  # then a restart: a new attempt, new tasks
     assert isl.restarts == 1 and isl.window() == 100 and isl._attempt() == 1
     assert isl.evaluator.tasks is not tasks and isl.quiet_until == isl.individuals
+    # steps on the old tasks say nothing on the new ones
+    assert isl.hard_step is None and isl.record_fitness == float("-inf")
 
 
 def test_a_backtrack_keeps_the_high_water_mark_for_sends_above():
@@ -725,7 +750,8 @@ def test_a_promoted_island_forgets_its_hard_step():
     isl.promote_to = (replace_migration(isl.promote_to[0], backtracks=2), isl.promote_to[1])
     isl.promote()
     assert isl.hard_step is None and isl.backtracked == 0
-    assert isl.high_at == isl.individuals and isl.high_fitness == max(isl.population.fitness)
+    assert isl.high_at == isl.record_at == isl.individuals
+    assert isl.high_fitness == isl.record_fitness == max(isl.population.fitness)
 
 
 def replace_migration(config, **changes):
@@ -763,8 +789,9 @@ def test_backtracks_run_through_rounds_and_state_restores_them_exactly():
         a.round([], 40, 0)
     assert a.backtracks >= 1
     b = Island(a.config, 0, SPEC, 0, pickle.loads(pickle.dumps(a.state())))
-    assert (b.backtracks, b.backtracked, b.high_at, b.high_fitness) == \
-        (a.backtracks, a.backtracked, a.high_at, a.high_fitness)
+    assert (b.backtracks, b.backtracked, b.high_at, b.high_fitness, b.record_at,
+            b.record_fitness) == (a.backtracks, a.backtracked, a.high_at, a.high_fitness,
+                                  a.record_at, a.record_fitness)
     assert (b.hard_step is None) == (a.hard_step is None)
     for _ in range(10):
         ra, _ = a.round([], 40, 0)

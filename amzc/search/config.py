@@ -198,9 +198,9 @@ class MigrationConfig:
     Only an island whose best is below ``restart_below``
     restarts: one that has solved its tasks has no rise left to make, and would otherwise
     restart forever. With ``backtracks`` > 0 a stalled island first goes back, up to that
-    many times in a row, to its population as it stood just after its latest hard step in
-    this attempt (a rise past the attempt's highest level that took at least a window since
-    that level was reached, tries that ended in a backtrack to it included; the copy is
+    many times in a row, to its population as it stood just after its latest hard step (a
+    rise past the highest level any of its attempts reached that took at least a window
+    since that level was reached, the attempts and backtracks since included; the copy is
     taken at the end of the step's round), and only then starts from the initial programs:
     the climb after a hard step can end on a plateau that easy steps led to, and another
     climb from the same step costs none of the individuals the step took. With

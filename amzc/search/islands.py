@@ -148,7 +148,8 @@ class Island:
     ``backtracks``, a stalled island first goes back to a copy of its population as it
     stood after its latest hard step (:meth:`_track`), up to that many times in a row; such
     a backtrack is no new attempt (same window, same tasks, the attempt's high-water mark
-    kept), and a new hard step earns the island its backtracks again."""
+    kept), and a new hard step, in this attempt or a later one, earns the island its
+    backtracks again."""
 
     def __init__(self, config: ExperimentConfig, index: int, search_spec: TaskSpec, seed: int,
                  state: dict[str, Any] | None = None,
@@ -177,6 +178,8 @@ class Island:
         # the highest the attempt reached, and when: a backtrack lowers improved_fitness to
         # the level it goes back to, not this
         self.high_at, self.high_fitness = 0, -math.inf
+        # the highest any attempt on these tasks reached, and when: a rise past it is a step
+        self.record_at, self.record_fitness = 0, -math.inf
         self.kept: tuple[Program, float] | None = None  # the best before the restarts
         self.quiet_until = 0  # no migrants arrive before the island has this many individuals
         self.backtracks = 0  # times it went back to its latest hard step (all attempts)
@@ -199,6 +202,8 @@ class Island:
             # absent in checkpoints from before backtracks: none happened, so the same
             self.high_at = state.get("high_at", self.improved_at)
             self.high_fitness = state.get("high_fitness", self.improved_fitness)
+            self.record_at = state.get("record_at", 0)
+            self.record_fitness = state.get("record_fitness", -math.inf)
             self.kept = state.get("kept")
             self.quiet_until = state.get("quiet_until", 0)
             self.restarts_before = state.get("restarts_before", 0)
@@ -266,13 +271,14 @@ class Island:
 
     def _track(self) -> None:
         """Note a rise of the population's best by more than ``stagnation_delta`` (seen at
-        the end of a round): over the level the stagnation window counts from, and over the
-        attempt's high-water mark. With ``backtracks``, a rise over the high-water mark is a
-        step, and a hard one if it took at least a stagnation window since the mark was set
-        (tries that ended in a backtrack to this level included: a level the island stalled
-        on, which a restart would have to reach and leave again); a copy of the population
-        as it stands now (up to a round after the step) is where a backtrack goes. The first
-        best of an attempt (a rise from nothing) is no step."""
+        the end of a round): over the level the stagnation window counts from, over the
+        attempt's high-water mark, and over the island's record (the highest any of its
+        attempts on these tasks reached). With ``backtracks``, a rise past the record is a
+        step, and a hard one if it took at least a stagnation window since the record was
+        set, counting every try since: attempts that restarted below it and climbs that
+        ended in a backtrack to it (a level reached rarely, however quick the attempt that
+        found it); a copy of the population as it stands now (up to a round after the
+        step) is where a backtrack goes. The island's first best is no step."""
         pop = self.population
         if pop.best < 0:
             return
@@ -280,10 +286,12 @@ class Island:
         if best > self.improved_fitness + delta:
             self.improved_fitness, self.improved_at = best, self.individuals
         if best > self.high_fitness + delta:
-            if (self.config.migration.backtracks and self.high_fitness > -math.inf
-                    and self.individuals - self.high_at >= self.window()):
-                self.hard_step, self.backtracked = (self.individuals, pop.copy()), 0
             self.high_fitness, self.high_at = best, self.individuals
+        if best > self.record_fitness + delta:
+            if (self.config.migration.backtracks and self.record_fitness > -math.inf
+                    and self.individuals - self.record_at >= self.window()):
+                self.hard_step, self.backtracked = (self.individuals, pop.copy()), 0
+            self.record_fitness, self.record_at = best, self.individuals
 
     def _attempt(self) -> int:
         """Restarts since the island began on its current tasks (0: none, or a promotion);
@@ -319,15 +327,17 @@ class Island:
             taken_at, population = self.hard_step
             self.population = population.copy()
             self.improved_fitness = self.population.fitness[self.population.best]
-            if self.high_at > taken_at:
+            if self.record_at > taken_at:
                 # the dropped climb rose past the step: levels it reached (a lucky sample
                 # among them) are no plateau of this one, which counts from here to pass them
-                self.high_at = self.individuals
+                self.record_at = self.individuals
         else:
+            # the hard step stays, its backtracks spent (a new hard step earns new ones)
             self.restarts += 1
-            self.hard_step, self.backtracked = None, 0
             self.high_at, self.high_fitness = self.individuals, -math.inf
-            if self._attempt():
+            if self._attempt():  # other tasks: steps on the old ones say nothing here
+                self.hard_step, self.backtracked = None, 0
+                self.record_at, self.record_fitness = self.individuals, -math.inf
                 self._move_to(self.config, self._attempt_tasks())
                 # the kept best, measured again: fitness on other tasks does not compare
                 self.kept = (program, self.evaluator.evaluate(program, draw_seed(self.rng)))
@@ -436,6 +446,7 @@ class Island:
         self.kept = None
         self.improved_at, self.improved_fitness = self.individuals, -math.inf
         self.high_at, self.high_fitness = self.individuals, -math.inf  # on the old tasks
+        self.record_at, self.record_fitness = self.individuals, -math.inf
         self.hard_step, self.backtracked = None, 0
         self._track()
         self.quiet_until = 0
@@ -470,6 +481,7 @@ class Island:
                 "restarts": self.restarts, "improved_at": self.improved_at,
                 "improved_fitness": self.improved_fitness, "kept": self.kept,
                 "high_at": self.high_at, "high_fitness": self.high_fitness,
+                "record_at": self.record_at, "record_fitness": self.record_fitness,
                 "quiet_until": self.quiet_until, "promoted": self.promoted,
                 "restarts_before": self.restarts_before, "counts_before": self.counts_before,
                 "backtracks": self.backtracks, "backtracked": self.backtracked,

@@ -704,6 +704,64 @@ def test_tries_at_a_level_count_and_a_climb_past_a_dropped_one_counts_from_the_b
     assert isl.hard_step[0] == 230 and isl.record_fitness == 8.0 and isl.record_at == 330
 
 
+def test_a_record_a_dropped_climb_set_counts_from_each_new_climbs_start():
+    """The record 6.0 is a dropped climb's, above the hard step (5.0): every backtrack moves
+    its count to the new climb's start, also after a climb that passed nothing, so a lucky
+    level of one climb does not become a plateau the next ones are counted against."""
+    isl = stagnant(50, delta=0.01, below=100.0, backtracks=3)
+    isl.round([], 40, 0)
+    rise(isl, 60, 5.0)  # hard, at 100
+    rise(isl, 10, 6.0)  # the record 6.0 at 110, set by this climb
+    for start in (160, 210):  # the second climb passes nothing; the count moves anyway
+        isl.individuals = start
+        isl._restart_if_stagnant()
+        assert isl.record_at == start
+    rise(isl, 45, 6.5)  # 45 into the third climb (95 after the first backtrack): quick
+    assert isl.hard_step[0] == 100
+
+
+def test_a_step_is_hard_from_exactly_max_stagnation_and_growth_does_not_raise_the_bar():
+    """At least max_stagnation individuals since the record (not the grown window of a
+    later attempt: the attempts before it, each a window long, are the tries it counts)."""
+    for took, hard in ((49, False), (50, True)):
+        isl = stagnant(50, delta=0.01, below=100.0, backtracks=1)
+        isl.round([], 40, 0)
+        rise(isl, took, 5.0)
+        assert (isl.hard_step is not None) == hard
+    isl = stagnant(50, delta=0.01, below=100.0, backtracks=1, growth=4.0)
+    isl.round([], 40, 0)
+    isl.individuals += 50
+    isl._restart_if_stagnant()  # no hard step: a restart; the next window is 200
+    assert isl.restarts == 1 and isl.window() == 200
+    isl.round([], 40, 0)
+    rise(isl, 5, 5.0)  # 95 since the record (40): hard, though under the window of 200
+    assert isl.hard_step is not None
+
+
+def test_a_first_best_that_comes_late_is_no_step():
+    isl = stagnant(50, delta=0.01, below=100.0, backtracks=1)
+    isl.round([], 60, 0)  # seen a window after the attempt began: still no step
+    assert isl.hard_step is None and isl.record_fitness > float("-inf")
+
+
+def test_a_checkpoint_from_before_backtracks_resumes_with_its_best_as_the_record():
+    """No record in the state: the highest known level (the kept best, the attempt's) stands
+    in, so no step below it is taken after the resume."""
+    a = stagnant(50, delta=0.01, below=100.0, backtracks=1)
+    for _ in range(3):
+        a.round([], 40, 0)
+    state = a.state()
+    for key in ("record_at", "record_fitness", "high_at", "high_fitness", "hard_step",
+                "backtracks", "backtracked"):
+        del state[key]
+    state["kept"] = (a.population.programs[0], 9.0)
+    b = Island(a.config, 0, SPEC, 0, pickle.loads(pickle.dumps(state)))
+    assert b.record_fitness == 9.0 and b.record_at == b.high_at == a.improved_at
+    assert b.high_fitness == a.improved_fitness and b.hard_step is None
+    rise(b, 100, 2.0)  # below the kept 9.0: no step
+    assert b.hard_step is None
+
+
 def test_a_backtrack_is_no_new_attempt():
     """Same window (stagnation_growth applies to restarts), same tasks (fresh_tasks draws
     new ones at restarts), and the quiet window a restart has."""

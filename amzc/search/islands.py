@@ -184,8 +184,8 @@ class Island:
         self.quiet_until = 0  # no migrants arrive before the island has this many individuals
         self.backtracks = 0  # times it went back to its latest hard step (all attempts)
         self.backtracked = 0  # backtracks to the current hard step
-        # the attempt's latest hard step: the island's individuals when it was seen, and
-        # the population then
+        # the island's latest hard step on these tasks (it outlives restarts): its
+        # individuals when the step was seen, and the population then
         self.hard_step: tuple[int, Population] | None = None
         # at promotion: restarts so far (the main islands' restart rule starts afresh) and
         # the FEC / hurdle counters of the dropped cache and hurdle (the run's totals keep them)
@@ -202,9 +202,11 @@ class Island:
             # absent in checkpoints from before backtracks: none happened, so the same
             self.high_at = state.get("high_at", self.improved_at)
             self.high_fitness = state.get("high_fitness", self.improved_fitness)
-            self.record_at = state.get("record_at", 0)
-            self.record_fitness = state.get("record_fitness", -math.inf)
             self.kept = state.get("kept")
+            # likewise: no record kept, so the highest known (kept best, this attempt's)
+            self.record_at = state.get("record_at", self.high_at)
+            self.record_fitness = state.get("record_fitness", max(
+                self.high_fitness, self.kept[1] if self.kept is not None else -math.inf))
             self.quiet_until = state.get("quiet_until", 0)
             self.restarts_before = state.get("restarts_before", 0)
             self.counts_before = state.get("counts_before", (0, 0, 0, 0))
@@ -274,11 +276,13 @@ class Island:
         the end of a round): over the level the stagnation window counts from, over the
         attempt's high-water mark, and over the island's record (the highest any of its
         attempts on these tasks reached). With ``backtracks``, a rise past the record is a
-        step, and a hard one if it took at least a stagnation window since the record was
-        set, counting every try since: attempts that restarted below it and climbs that
-        ended in a backtrack to it (a level reached rarely, however quick the attempt that
-        found it); a copy of the population as it stands now (up to a round after the
-        step) is where a backtrack goes. The island's first best is no step."""
+        step, and a hard one if it took at least ``max_stagnation`` individuals since the
+        record was set, counting every try since: attempts that restarted below it and
+        climbs that ended in a backtrack to it (a level reached rarely, however quick the
+        attempt that found it; a record set by a dropped climb above the step counts from
+        each new climb's start, :meth:`_restart_if_stagnant`); a copy of the population as
+        it stands now (up to a round after the step) is where a backtrack goes. The
+        island's first best is no step."""
         pop = self.population
         if pop.best < 0:
             return
@@ -289,7 +293,8 @@ class Island:
             self.high_fitness, self.high_at = best, self.individuals
         if best > self.record_fitness + delta:
             if (self.config.migration.backtracks and self.record_fitness > -math.inf
-                    and self.individuals - self.record_at >= self.window()):
+                    and self.individuals - self.record_at
+                    >= self.config.migration.max_stagnation):
                 self.hard_step, self.backtracked = (self.individuals, pop.copy()), 0
             self.record_fitness, self.record_at = best, self.individuals
 
@@ -328,8 +333,9 @@ class Island:
             self.population = population.copy()
             self.improved_fitness = self.population.fitness[self.population.best]
             if self.record_at > taken_at:
-                # the dropped climb rose past the step: levels it reached (a lucky sample
-                # among them) are no plateau of this one, which counts from here to pass them
+                # the record is a dropped climb's, above the step: levels such climbs
+                # reached (a lucky sample among them) are no plateau of the next one, which
+                # counts from its own start to pass them
                 self.record_at = self.individuals
         else:
             # the hard step stays, its backtracks spent (a new hard step earns new ones)
@@ -422,8 +428,8 @@ class Island:
         so that aging goes on in the same order, the youngest ``population_size`` of them if
         the new population is smaller; the best kept from before a restart comes along as
         the youngest (it may be what earned the promotion). What was measured on the old
-        tasks goes (FEC cache, hurdle, the restart rule's high-water mark); the restart rule
-        is the main islands', from its first window. Once promoted, nothing changes."""
+        tasks goes (FEC cache, hurdle, the restart rule's marks, the hard step); the restart
+        rule is the main islands', from its first window. Once promoted, nothing changes."""
         if self.promoted:
             return
         if self.promote_to is None:

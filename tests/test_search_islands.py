@@ -628,6 +628,8 @@ def test_a_stalled_island_goes_back_to_its_latest_hard_step_then_restarts():
     assert isl.hard_step is not None and isl.hard_step[0] == 170
     assert (isl.hard_step[1].programs, list(isl.hard_step[1].fitness)) == hard
     for n in (1, 2):
+        if n == 2:
+            rise(isl, 10, 6.0)  # the climb from the copy rises past the step again
         isl.individuals += 50
         isl._restart_if_stagnant()
         assert (isl.backtracks, isl.restarts) == (n, 0)
@@ -641,6 +643,7 @@ def test_a_stalled_island_goes_back_to_its_latest_hard_step_then_restarts():
         assert isl.report().current_fitness == 5.0
         pop.put(pop.programs[1], -1.0)  # the climb from the copy does not touch the step's
         assert list(isl.hard_step[1].fitness) == hard[1]
+    rise(isl, 10, 6.0)
     isl.individuals += 50
     isl._restart_if_stagnant()  # backtracks used up: initial programs, a new attempt
     assert (isl.backtracks, isl.backtracked, isl.restarts) == (2, 2, 1)
@@ -705,19 +708,50 @@ def test_tries_at_a_level_count_and_a_climb_past_a_dropped_one_counts_from_the_b
 
 
 def test_a_record_a_dropped_climb_set_counts_from_each_new_climbs_start():
-    """The record 6.0 is a dropped climb's, above the hard step (5.0): every backtrack moves
-    its count to the new climb's start, also after a climb that passed nothing, so a lucky
-    level of one climb does not become a plateau the next ones are counted against."""
-    isl = stagnant(50, delta=0.01, below=100.0, backtracks=3)
+    """The record 6.0 is a dropped climb's, above the hard step (5.0): each backtrack moves
+    its count to the new climb's start, so a lucky level of one climb is no plateau the
+    next ones are counted against; a climb that goes on in place keeps its start."""
+    isl = stagnant(50, delta=0.01, below=100.0, backtracks=4)
     isl.round([], 40, 0)
     rise(isl, 60, 5.0)  # hard, at 100
     rise(isl, 10, 6.0)  # the record 6.0 at 110, set by this climb
-    for start in (160, 210):  # the second climb passes nothing; the count moves anyway
-        isl.individuals = start
-        isl._restart_if_stagnant()
-        assert isl.record_at == start
-    rise(isl, 45, 6.5)  # 45 into the third climb (95 after the first backtrack): quick
+    isl.individuals = 160
+    isl._restart_if_stagnant()  # back to 5.0: the next climb counts from 160
+    assert isl.record_at == 160
+    rise(isl, 10, 6.0)  # climbs back to the record, does not pass it
+    isl.individuals = 220
+    isl._restart_if_stagnant()  # back again: from 220
+    assert isl.record_at == 220 and isl.backtracks == 2
+    rise(isl, 45, 6.5)  # 45 into this climb (115 after the first backtrack): quick
     assert isl.hard_step[0] == 100
+    isl.individuals = 315
+    isl._restart_if_stagnant()  # back: from 315
+    isl.individuals = 365
+    isl._restart_if_stagnant()  # stalled at 5.0: goes on in place, still from 315
+    assert isl.backtracks == 4 and isl.record_at == 315
+    rise(isl, 5, 7.0)  # 55 since this climb began: hard
+    assert isl.hard_step[0] == 370 and isl.backtracked == 0
+
+
+def test_a_stall_at_the_hard_steps_own_level_goes_on_in_place():
+    """Nothing above the step to undo: the population stays (going back would undo the drift
+    since the step), the window starts again, a backtrack is spent; once they are spent, a
+    restart."""
+    isl = stagnant(50, delta=0.01, below=100.0, backtracks=2)
+    isl.round([], 40, 0)
+    rise(isl, 60, 5.0)  # hard
+    pop = isl.population
+    pop.put(pop.programs[2], 4.0)  # drift since the step, at its level
+    drifted = list(pop.programs)
+    for n in (1, 2):
+        isl.individuals += 50
+        isl._restart_if_stagnant()
+        assert isl.population is pop and pop.programs == drifted
+        assert (isl.backtracks, isl.backtracked, isl.restarts) == (n, n, 0)
+        assert isl.improved_at == isl.individuals and isl.improved_fitness == 5.0
+    isl.individuals += 50
+    isl._restart_if_stagnant()
+    assert isl.restarts == 1 and not isl.population.programs
 
 
 def test_a_step_is_hard_from_exactly_max_stagnation_and_growth_does_not_raise_the_bar():
@@ -769,6 +803,7 @@ def test_a_backtrack_is_no_new_attempt():
     isl.config = replace_migration(isl.config, fresh_tasks=True)
     isl.round([], 40, 0)
     rise(isl, 100, 5.0)  # hard
+    rise(isl, 10, 6.0)  # and past it: a stall goes back
     tasks = isl.evaluator.tasks
     isl.individuals += 50
     isl._restart_if_stagnant()
@@ -833,6 +868,8 @@ def test_a_backtrack_sets_the_hurdle_from_the_copy_at_once():
                    hurdles=replace(CONFIG.hurdles, enabled=True, tasks=1))
     isl.round([], 40, 0)
     rise(isl, 200, 5.0)
+    rise(isl, 10, 6.0)
+    isl.hurdle.forget()  # so that only the backtrack can set it
     isl.individuals += 50
     isl._restart_if_stagnant()
     assert isl.backtracks == 1 and isl.population.full

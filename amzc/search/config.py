@@ -201,7 +201,9 @@ class MigrationConfig:
     many times in a row, to its population as it stood just after its latest hard step (a
     rise past the highest level any of its attempts reached that took at least a window
     since that level was reached, the attempts and backtracks since included; the copy is
-    taken at the end of the step's round), and only then starts from the initial programs:
+    taken at the end of the step's round; an island stalled at the step's own level keeps
+    its population for another window instead), and only then starts from the initial
+    programs:
     the climb after a hard step can end on a plateau that easy steps led to, and another
     climb from the same step costs none of the individuals the step took. With
     ``main_exchange`` false the main islands take migrants only from the island groups,

@@ -325,13 +325,20 @@ class Island:
             return
         self.kept = (program, fitness)
         if self.hard_step is not None and self.backtracked < migration.backtracks:
-            # back to the hard step: its population again (a copy: the next backtrack needs
-            # it too), its best as the level to rise from
             self.backtracks += 1
             self.backtracked += 1
             taken_at, population = self.hard_step
+            level = population.fitness[population.best]
+            if self.improved_fitness <= level:
+                # stalled at the step's own level: nothing above it to undo, and going back
+                # would undo the drift since the step (the next step may need it); the
+                # climb goes on, one backtrack spent
+                self.improved_at = self.individuals
+                return
+            # back to the hard step: its population again (a copy: the next backtrack needs
+            # it too), its best as the level to rise from
             self.population = population.copy()
-            self.improved_fitness = self.population.fitness[self.population.best]
+            self.improved_fitness = level
             if self.record_at > taken_at:
                 # the record is a dropped climb's, above the step: levels such climbs
                 # reached (a lucky sample among them) are no plateau of the next one, which

@@ -303,9 +303,10 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
     # rung 2 came about as often per individual as with windows of 2 million, none crossed,
     # and M1 came after 50 and 58 minutes (session 26, docs/paper.md)
     "figure5_restarts_1m_10k": ({**RESTARTS_1M, "migration.interval": 10000}, 2),
-    # figure5_restarts_1m_10k whose teacher island, when it stalls, first goes back to its
-    # population as it stood just after its latest hard step (`migration.backtracks`, up to 8
-    # times in a row; the linear island restarts as before), at a window of 500,000: the
+    # figure5_restarts_1m_10k whose teacher island, when it stalls above its latest hard step,
+    # first goes back to its population as it stood just after that step (at the step's own
+    # level it goes on in place; `migration.backtracks`, up to 8 times in a row; the linear
+    # island restarts as before), at a window of 500,000: the
     # step to rung 2 takes the teacher island millions of individuals, the race after it is
     # decided within about 100,000 (docs/paper.md, "Into the hidden layer"), and a restart
     # from random programs spends the millions again for each race

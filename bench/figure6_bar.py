@@ -30,6 +30,7 @@ import numpy as np
 
 # bench/, beside this script; the transfer test's features and evaluation seed, which the
 # docs' figures use
+from figure5_ladder import in_space
 from figure6 import CONFIG, LOGISTIC, ROOT, TRANSFER_FEATURES, TRANSFER_SEED, shown
 from revision import git_revision
 
@@ -110,9 +111,6 @@ def sweep(config: Path, seed: int, rates: list[float]) -> dict[str, Any]:
             "final": build_tasks(cfg.final_tasks.spec),
             "final_f64": build_tasks(replace(cfg.final_tasks.spec,
                                              features=TRANSFER_FEATURES))}
-    from amzc.check import check
-    from amzc.parse import parse
-
     def score(program: Any) -> dict[str, tuple[float, np.ndarray]]:
         return {name: evaluate_on(program, tasks, memory, backend, TRANSFER_SEED,
                                   cfg.max_abs_error)
@@ -124,17 +122,11 @@ def sweep(config: Path, seed: int, rates: list[float]) -> dict[str, Any]:
         rows.append({"rate": rate, **{name: fitness for name, (fitness, _)
                                       in score(with_rate(program, rate)).items()}})
     best = {name: max(rows, key=lambda r: r[name])["rate"] for name in sets}
-    _, bar = score(program)["final"]
+    _, bar = evaluate_on(program, sets["final"], memory, backend, TRANSFER_SEED,
+                         cfg.max_abs_error)
     variants = []
     for name, text in VARIANTS.items():
-        variant = parse(text, name)
-        check(variant, memory, cfg.search_space.features)  # in the search space's memory
-        unknown = {i.op.name for part in ("setup", "predict", "learn")
-                   for i in getattr(variant, part)} - {
-            op.name for c in cfg.search_space.components.values() for op in c.ops}
-        if unknown:
-            raise SystemExit(f"variant {name}: ops outside the search space: {unknown}")
-        scored = score(variant)
+        scored = score(in_space(text, name, cfg))  # memory, op lists, sizes
         diff = np.asarray(scored["final"][1]) - np.asarray(bar)
         variants.append({"name": name, "program": text,
                          **{k: fitness for k, (fitness, _) in scored.items()},

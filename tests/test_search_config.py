@@ -309,6 +309,27 @@ def test_island_groups_read_and_resize_their_islands():
     assert group_config(c, None) is c
 
 
+def test_a_groups_mutation_types_replace_the_experiments_on_its_islands_only():
+    from amzc.search.config import group_config
+
+    c = parse_config(MINIMAL + "[mutation]\ntypes = {alter_param = 1, randomize_instruction = 1,"
+                     " randomize_component_function = 0.2}\n[migration]\nislands = 3\n"
+                     "[[migration.groups]]\nislands = 1\n"
+                     "mutation_types = [\"alter_param\", \"randomize_component_function\"]\n"
+                     "[[migration.groups]]\nislands = 1\n")
+    local = (("alter_param", 1.0), ("randomize_instruction", 1.0),
+             ("randomize_component_function", 0.2))
+    assert c.mutation.types == local
+    own, inherits = (group_config(c, g) for g in c.migration.groups)
+    assert own.mutation.types == (("alter_param", 1.0), ("randomize_component_function", 1.0))
+    assert own.mutation.mutate_prob == c.mutation.mutate_prob  # only the mix is the group's
+    assert inherits.mutation == c.mutation and c.migration.groups[1].mutation_types is None
+    table = parse_config(MINIMAL + "[migration]\nislands = 2\n[[migration.groups]]\n"
+                         "islands = 1\nmutation_types = {randomize_instruction = 3}\n")
+    assert group_config(table, table.migration.groups[0]).mutation.types == (
+        ("randomize_instruction", 3.0),)
+
+
 def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     from amzc.search.config import group_config
 
@@ -404,6 +425,15 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     ("[[migration.groups]]\nislands = 1\nsends_above = 1.5\n",
      "migration.groups[1].sends_above: must be in [0.0, 1.0], got 1.5"),
     ("[migration]\nsends_above = 0.5\n", "unknown key 'migration.sends_above'"),
+    ("[[migration.groups]]\nislands = 1\nmutation_types = [\"alter_parm\"]\n",
+     "migration.groups[1].mutation_types: unknown mutation type 'alter_parm'; did you mean "
+     "'alter_param'?"),
+    ("[[migration.groups]]\nislands = 1\nmutation_types = {alter_param = -1}\n",
+     "migration.groups[1].mutation_types: the weight of alter_param must be"),
+    ("[[migration.groups]]\nislands = 1\nmutation_types = []\n",
+     "migration.groups[1].mutation_types: needs at least one mutation type"),
+    ("[[migration.groups]]\nislands = 1\nmutation_types = \"alter_param\"\n",
+     "migration.groups[1].mutation_types: expected"),
     ("[[migration.groups]]\nislands = 1\nscale_spread = 0.5\n",
      "migration.groups[1].scale_spread: must be in [1.0, 100.0], got 0.5"),
     ("[[migration.groups]]\nislands = 1\nkind = \"digits\"\nscale_spread = 2\n",

@@ -397,6 +397,31 @@ def test_groups_run_as_islands_even_on_one_worker(tmp_path):
     assert [g["group"] for g in progress[-1]["groups"]] == [0, 1]
 
 
+def test_a_groups_mutation_types_reach_its_islands_only(tmp_path, monkeypatch):
+    import amzc.api as api
+
+    created = []
+
+    class RecordingPool(api.LocalPool):
+        def create_all(self, items):
+            created.extend((i, c.mutation.types) for i, c, *_ in items)
+            super().create_all(items)
+
+    monkeypatch.setattr(api, "LocalPool", RecordingPool)
+    text = GROUPS + "mutation_types = {alter_param = 2, randomize_instruction = 1}\n"
+    evolve("-c", str(config(tmp_path, text)), "--out", str(tmp_path / "r"), "--workers", "1")
+    default = parse_config(GROUPS).mutation.types
+    assert created[:3] == [(0, default), (1, default),
+                       (2, (("alter_param", 2.0), ("randomize_instruction", 1.0)))]
+    # the same run without the key: another path (the group island mutates otherwise)
+    evolve("-c", str(config(tmp_path, GROUPS)), "--out", str(tmp_path / "d"), "--workers", "1")
+    cheap = [[g for g in r["groups"] if g["group"] == 1][0]["best_fitness"]
+             for r in log_without_times(tmp_path / "r") if r["kind"] == "progress"]
+    cheap_default = [[g for g in r["groups"] if g["group"] == 1][0]["best_fitness"]
+                     for r in log_without_times(tmp_path / "d") if r["kind"] == "progress"]
+    assert cheap != cheap_default
+
+
 def test_a_groups_islands_restart_on_stagnation_and_the_log_counts_it(tmp_path):
     """A group's restart rule applies to its islands only, and the run repeats exactly (the
     kept best: tests/test_search_islands.py)."""

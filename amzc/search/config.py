@@ -155,7 +155,10 @@ class IslandGroup:
     otherwise fill a group island searching for something else. With ``sends_above`` the
     group's islands send no migrants until their population's best has reached it in the
     current attempt (the highest it reached counts): what a group island holds before it
-    has solved its tasks can crowd out, on the main islands, the solution it sends later."""
+    has solved its tasks can crowd out, on the main islands, the solution it sends later.
+    ``mutation_types`` (as ``[mutation] types``) replaces the experiment's mutation mix on
+    the group's islands: a group that searches from random programs for something small
+    may want the whole-component rewrites that a climbing island's programs mostly lose by."""
 
     islands: int
     kind: str | None = None
@@ -175,6 +178,7 @@ class IslandGroup:
     takes_migrants: bool = True  # false: its islands send migrants but take none in
     fresh_tasks: bool = False  # the group's own: true, each restart draws new search tasks
     sends_above: float | None = None  # the group's own: send only from a best this high
+    mutation_types: tuple[tuple[str, float], ...] | None = None  # None: [mutation] types
 
 
 GROUP_KEYS = tuple(f.name for f in fields(IslandGroup))
@@ -479,7 +483,14 @@ def _seeds(table: _Table, key: str) -> tuple[int, ...]:
 
 def _mutation_types(table: _Table) -> tuple[tuple[str, float], ...]:
     default = _default(MutationConfig, "types")
-    raw = table.get("types", (list, dict), [name for name, _ in default])
+    return _type_weights(table, "types",
+                         table.get("types", (list, dict), [name for name, _ in default]))
+
+
+def _type_weights(table: _Table, key: str, raw: list[Any] | dict[str, Any]
+                  ) -> tuple[tuple[str, float], ...]:
+    """``raw``, the value of ``key``: a list of mutation types (each of weight 1) or a table of
+    type = weight."""
     pairs: dict[str, float] = {}
     items = raw.items() if isinstance(raw, dict) else ((name, 1.0) for name in raw)
     for name, weight in items:
@@ -487,14 +498,14 @@ def _mutation_types(table: _Table) -> tuple[tuple[str, float], ...]:
             close = difflib.get_close_matches(str(name), MUTATION_TYPES, n=1)
             hint = f"did you mean '{close[0]}'?" if close else \
                 f"choose from {', '.join(MUTATION_TYPES)}"
-            raise table.error("types", f"unknown mutation type {name!r}; {hint}")
+            raise table.error(key, f"unknown mutation type {name!r}; {hint}")
         if (isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0
                 or not math.isfinite(weight)):
-            raise table.error("types", f"the weight of {name} must be a finite number ≥ 0, "
+            raise table.error(key, f"the weight of {name} must be a finite number ≥ 0, "
                               f"got {weight!r}")
         pairs[name] = pairs.get(name, 0.0) + float(weight)  # a repeated name weighs more
     if not pairs or sum(pairs.values()) <= 0:
-        raise table.error("types", "needs at least one mutation type with a positive weight")
+        raise table.error(key, "needs at least one mutation type with a positive weight")
     return tuple(pairs.items())
 
 
@@ -504,8 +515,9 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
     ``stagnation_delta`` ≥ 0, ``stagnation_growth`` in [1, 10], ``restart_below`` in [0, 1],
     ``backtracks`` ≥ 0),
     ``promote_at`` and ``sends_above`` in [0, 1], ``takes_migrants`` and ``fresh_tasks`` true
-    or false; a key left out is None (the experiment's value; ``takes_migrants``: true;
-    ``fresh_tasks``: false; ``sends_above``: always sends)."""
+    or false, ``mutation_types`` as ``[mutation] types``; a key left out is None (the
+    experiment's value; ``takes_migrants``: true; ``fresh_tasks``: false; ``sends_above``:
+    always sends)."""
     raw = table.get("groups", list, [])
     groups = []
     for i, item in enumerate(raw, 1):
@@ -531,6 +543,9 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
         values["takes_migrants"] = group.get("takes_migrants", bool, True)
         values["fresh_tasks"] = group.get("fresh_tasks", bool, False)
         values["sends_above"] = group.float("sends_above", low=0.0, high=1.0)
+        raw_types = group.get("mutation_types", (list, dict))
+        values["mutation_types"] = (None if raw_types is None
+                                    else _type_weights(group, "mutation_types", raw_types))
         group.done()
         groups.append(IslandGroup(**values))
     return tuple(groups)
@@ -562,9 +577,12 @@ def group_config(config: ExperimentConfig, group: IslandGroup | None) -> Experim
     migration, hurdles = config.migration, config.hurdles
     if hurdles.enabled and hurdles.tasks >= spec.num_tasks:
         hurdles = replace(hurdles, enabled=False)
+    mutation = config.mutation
+    if group.mutation_types is not None:
+        mutation = replace(mutation, types=group.mutation_types)
     return replace(config, search_tasks=replace(config.search_tasks, spec=spec),
                    population_size=group.population or config.population_size,
-                   hurdles=hurdles,
+                   hurdles=hurdles, mutation=mutation,
                    migration=replace(
                        migration, interval=group.interval or migration.interval, groups=(),
                        max_stagnation=_given(group.max_stagnation, migration.max_stagnation),

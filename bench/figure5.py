@@ -57,6 +57,9 @@ LINEAR = {"islands": 1, "kind": "linear", "num_train": 100, "num_tasks": 5}
 TWO_ISLANDS = {**PAPER, "migration.islands": 2, "migration.interval": 20000,
                "migration.fraction": 0.1}
 RESTARTS = {"max_stagnation": 200000, "stagnation_delta": 0.01}
+# the paper's mutation mix (configs/figure5.toml's [mutation] types), for a group that keeps it
+PAPER_MIX = {"alter_param": 1.0, "randomize_instruction": 1.0,
+             "randomize_component_function": 1.0}
 # the linear island of linear_restarts_solved and tasks_20 (configs/figure5.toml's group)
 LINEAR_20 = {**LINEAR, "interval": 20000, **RESTARTS, "restart_below": 0.9}
 # configs/figure5.toml as it was until session 23 (lever tasks_20), from the shipped one
@@ -310,6 +313,15 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
     # one lever measured to raise the odds of a race rather than the number of races
     "figure5_restarts_local": ({**RESTARTS_1M, "migration.interval": 10000,
                                 **_OF_TASKS_20["local_mix"][0]}, 2),
+    # figure5_restarts_local with the config's mix on the linear island (its group's
+    # mutation_types): local_mix's fewer rewrites were measured on climbs of the teacher
+    # island; the linear island searches random programs for SGD, where whole-component
+    # rewrites may be what finds it
+    "figure5_restarts_local_teacher": ({**RESTARTS_1M, "migration.interval": 10000,
+                                        **_OF_TASKS_20["local_mix"][0],
+                                        "migration.groups": [{**SCALED_SENDS_ONE_WAY,
+                                                              "mutation_types": PAPER_MIX}]},
+                                       2),
     # figure5_restarts_1m_10k whose teacher island, when it stalls above its latest hard step,
     # first goes back to its population as it stood just after that step (at the step's own
     # level it goes on in place; `migration.backtracks`, up to 8 times in a row; the linear

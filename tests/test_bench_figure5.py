@@ -105,6 +105,16 @@ def test_every_lever_is_a_valid_setting_of_the_config():
                            overrides=figure5.LEVERS["figure5_restarts_1m_10k"][0])
     assert balanced.migration == replace(shorter.migration, interval=10000)
     assert replace(balanced, migration=shorter.migration) == shorter
+    local = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_restarts_local"][0])
+    mix = (("alter_param", 1.0), ("randomize_instruction", 1.0),
+           ("randomize_component_function", 0.2))
+    assert local.mutation == replace(balanced.mutation, types=mix)
+    assert replace(local, mutation=balanced.mutation) == balanced
+    teacher = load_config(figure5.CONFIG,
+                          overrides=figure5.LEVERS["figure5_restarts_local_teacher"][0])
+    assert teacher.migration.groups == tuple(
+        replace(g, mutation_types=shipped.mutation.types) for g in local.migration.groups)
+    assert replace(teacher, migration=local.migration) == local
     back = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_backtrack"][0])
     assert back.migration == replace(balanced.migration, max_stagnation=500_000, backtracks=8,
                                      groups=back.migration.groups)

@@ -310,7 +310,8 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
     # a fifth of the weight, on both islands): restarts give races past rung 2, and from
     # rung 2 this mix reached rung 2b in 7 of 12 one-population climbs where the config's
     # reached it in 3 of 12 (run seeds 1-12, docs/paper.md "Into the hidden layer"), the
-    # one lever measured to raise the odds of a race rather than the number of races
+    # one lever measured to raise a climb's odds of reaching 2b (M1's level) rather than the
+    # number of climbs; no climb crossed with either mix
     "figure5_restarts_local": ({**RESTARTS_1M, "migration.interval": 10000,
                                 **_OF_TASKS_20["local_mix"][0]}, 2),
     # figure5_restarts_local with the config's mix on the linear island (its group's

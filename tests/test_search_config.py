@@ -555,6 +555,8 @@ def test_errors_of_groups_given_by_set_name_set():
     ({"num_train": 10}, "migration.groups[1].islands: needed: how many islands the group has"),
     ({"islands": 0}, "migration.groups[1].islands: must be ≥ 1, got 0"),
     ({"islands": 1, "restart_below": 2.0}, "migration.groups[1].restart_below: must be in"),
+    ({"islands": 1, "mutation_types": ["alter_parm"]},
+     "migration.groups[1].mutation_types: unknown mutation type"),
 ])
 def test_a_bad_group_given_by_set_is_reported_as_set(group, message):
     with pytest.raises(AmzConfigError) as info:

@@ -411,8 +411,8 @@ def test_a_groups_mutation_types_reach_its_islands_only(tmp_path, monkeypatch):
     text = GROUPS + "mutation_types = {alter_param = 2, randomize_instruction = 1}\n"
     evolve("-c", str(config(tmp_path, text)), "--out", str(tmp_path / "r"), "--workers", "1")
     default = parse_config(GROUPS).mutation.types
-    assert created[:3] == [(0, default), (1, default),
-                       (2, (("alter_param", 2.0), ("randomize_instruction", 1.0)))]
+    assert created[:3] == [(0, default), (1, default),  # the first experiment's islands
+                           (2, (("alter_param", 2.0), ("randomize_instruction", 1.0)))]
     # the same run without the key: another path (the group island mutates otherwise)
     evolve("-c", str(config(tmp_path, GROUPS)), "--out", str(tmp_path / "d"), "--workers", "1")
     cheap = [[g for g in r["groups"] if g["group"] == 1][0]["best_fitness"]

@@ -161,6 +161,24 @@ def promotable(population: int = 12):
                   promote_to=(CONFIG, SPEC))
 
 
+def test_a_promoted_island_mutates_with_the_experiments_mix_not_its_groups():
+    """A group's mutation_types hold until promotion; the promoted island, and one rebuilt
+    from its state, mutate as the main islands do."""
+    from dataclasses import replace
+
+    group_mix = replace(CONFIG.mutation, types=(("alter_param", 1.0),))
+    home = replace(CONFIG, population_size=12, mutation=group_mix)
+    isl = Island(home, 2, replace(SPEC, num_train=5, num_tasks=1), island_seed(1, 1, 2),
+                 promote_to=(CONFIG, SPEC))
+    isl.advance(40)
+    assert isl.strategy.mutator.config == group_mix
+    isl.promote()
+    assert isl.strategy.mutator.config == CONFIG.mutation != group_mix
+    rebuilt = Island(home, 2, replace(SPEC, num_train=5, num_tasks=1), island_seed(1, 1, 2),
+                     state=isl.state(), promote_to=(CONFIG, SPEC))
+    assert rebuilt.strategy.mutator.config == CONFIG.mutation
+
+
 def test_a_promoted_island_goes_on_with_its_population_on_the_new_tasks():
     """promote: the same programs, oldest first, each evaluated again on the experiment's
     tasks, the kept best (from before a restart) as the youngest; promoting again changes

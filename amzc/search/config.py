@@ -157,8 +157,9 @@ class IslandGroup:
     current attempt (the highest it reached counts): what a group island holds before it
     has solved its tasks can crowd out, on the main islands, the solution it sends later.
     ``mutation_types`` (as ``[mutation] types``) replaces the experiment's mutation mix on
-    the group's islands: a group that searches from random programs for something small
-    may want the whole-component rewrites that a climbing island's programs mostly lose by."""
+    the group's islands (``mutate_prob`` and ``constants`` stay the experiment's): a group
+    that searches from random programs for something small may need the whole-component
+    rewrites that, on an island already climbing, almost always break a program."""
 
     islands: int
     kind: str | None = None

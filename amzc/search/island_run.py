@@ -233,8 +233,8 @@ class IslandSearch:
         not joined the main ones, so that each main island stays an attempt of its own."""
         if self.config.migration.main_exchange:
             return None
-        # main: on the experiment's own tasks (a group that changes only its population or
-        # interval is one of them; without groups, every island)
+        # main: on the experiment's own tasks (a group that sets no task key is one of them;
+        # without groups, every island)
         main = set(self.main if self.main else range(self.island_count)) | self.joined
         feeders = [i for i in range(self.island_count) if i not in main]
         return [feeders if i in main else None for i in range(self.island_count)]

@@ -39,6 +39,8 @@ from pathlib import Path
 
 from revision import git_revision  # bench/, beside this script
 
+from amzc.search.config import MutationConfig
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "figure5.toml"
 RESULTS = ROOT / "bench" / "results"  # figure5_<levers>.json unless --out names a file
@@ -58,8 +60,7 @@ TWO_ISLANDS = {**PAPER, "migration.islands": 2, "migration.interval": 20000,
                "migration.fraction": 0.1}
 RESTARTS = {"max_stagnation": 200000, "stagnation_delta": 0.01}
 # the paper's mutation mix (configs/figure5.toml's [mutation] types), for a group that keeps it
-PAPER_MIX = {"alter_param": 1.0, "randomize_instruction": 1.0,
-             "randomize_component_function": 1.0}
+PAPER_MIX = dict(MutationConfig().types)
 # the linear island of linear_restarts_solved and tasks_20 (configs/figure5.toml's group)
 LINEAR_20 = {**LINEAR, "interval": 20000, **RESTARTS, "restart_below": 0.9}
 # configs/figure5.toml as it was until session 23 (lever tasks_20), from the shipped one

@@ -151,14 +151,15 @@ def test_arrivals_keep_their_fitness_only_from_islands_that_measured_it_on_the_s
         assert {(p, f) for p, f in received} == {("a", 0.5), ("b", None)}
 
 
-def promotable(population: int = 12):
-    """An island of a group (1 task of 5 examples, its own population size) that can join
-    the main islands (CONFIG, SPEC)."""
+def promotable(population: int = 12, mutation=None, state=None):
+    """An island of a group (1 task of 5 examples, its own population size and, if given,
+    mutation config) that can join the main islands (CONFIG, SPEC); rebuilt from ``state``
+    if given."""
     from dataclasses import replace
 
-    home = replace(CONFIG, population_size=population)
+    home = replace(CONFIG, population_size=population, mutation=mutation or CONFIG.mutation)
     return Island(home, 2, replace(SPEC, num_train=5, num_tasks=1), island_seed(1, 1, 2),
-                  promote_to=(CONFIG, SPEC))
+                  state=state, promote_to=(CONFIG, SPEC))
 
 
 def test_a_promoted_island_mutates_with_the_experiments_mix_not_its_groups():
@@ -167,15 +168,12 @@ def test_a_promoted_island_mutates_with_the_experiments_mix_not_its_groups():
     from dataclasses import replace
 
     group_mix = replace(CONFIG.mutation, types=(("alter_param", 1.0),))
-    home = replace(CONFIG, population_size=12, mutation=group_mix)
-    isl = Island(home, 2, replace(SPEC, num_train=5, num_tasks=1), island_seed(1, 1, 2),
-                 promote_to=(CONFIG, SPEC))
+    isl = promotable(mutation=group_mix)
     isl.advance(40)
     assert isl.strategy.mutator.config == group_mix
     isl.promote()
     assert isl.strategy.mutator.config == CONFIG.mutation != group_mix
-    rebuilt = Island(home, 2, replace(SPEC, num_train=5, num_tasks=1), island_seed(1, 1, 2),
-                     state=isl.state(), promote_to=(CONFIG, SPEC))
+    rebuilt = promotable(mutation=group_mix, state=isl.state())
     assert rebuilt.strategy.mutator.config == CONFIG.mutation
 
 

@@ -21,8 +21,12 @@ end of the budget, and of the individuals per CPU-second.
 Usage: python bench/figure5.py [--levers baseline,hurdles,...] [--seeds 1,2,3] [--minutes 10]
        [--out FILE (default bench/results/figure5_<levers>.json)] [--keep-runs DIR]
        python bench/figure5.py --merge A.json B.json ... --out FILE
+       python bench/figure5.py --climbs RUN/progress.jsonl ...
 Writes the JSON and a PNG of the curves beside it. ``--merge`` joins the runs of earlier
 JSONs (runs of one seed at a time, each on both cores) into one, with the rows recomputed.
+``--climbs`` prints an island run's climbs of the teacher island (each start from random
+programs: its peak search fitness, its individuals), also while the run goes on; each run in
+the JSON holds them too.
 """
 
 from __future__ import annotations
@@ -387,6 +391,64 @@ def groups_at_end(log: list[dict]) -> list[dict] | None:
     return last[-1].get("groups") if last else None
 
 
+def _read_live_log(path: Path) -> list[dict]:
+    """A progress log that may still be written: a last line cut short is left out."""
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def climbs(log: list[dict]) -> dict | None:
+    """The teacher island's climbs in an island run, read from the progress records (None for
+    one population): group 0 is the main group, on the config's own tasks. A climb begins at
+    the run's start, at each restart from random programs and at each backtrack; each has
+    its start and end (wall seconds), the group's individuals in it and its peak search
+    fitness (a peak between the last record of one climb and the restart is not seen: records
+    come every round). Also when a group first sent (``sending`` > 0: the linear island
+    delivering SGD) and the share of the run the teacher island's core was busy. For a group
+    of several islands the climbs are the group's: any island's restart begins a new one."""
+    rows = [r for r in log if r.get("kind") == "progress" and r.get("groups")]
+    if not rows:
+        return None
+    out: list[dict] = []
+    mark, before, then, start = None, 0, 0.0, 0  # a climb counts from the record before it
+    for record in rows:
+        group = record["groups"][0]
+        now = (group["restarts"], group.get("backtracks", 0))
+        peak = group.get("current_best", group["best_fitness"])
+        if now != mark:
+            began = ("start" if mark is None else
+                     "restart" if now[0] != mark[0] else "backtrack")
+            out.append({"began": began, "start_s": then, "peak_search_fitness": peak})
+            mark, start = now, before
+        out[-1].update(end_s=record["elapsed_s"], individuals=group["individuals"] - start,
+                       peak_search_fitness=max(out[-1]["peak_search_fitness"], peak))
+        before, then = group["individuals"], record["elapsed_s"]
+    sent = next((r["elapsed_s"] for r in rows
+                 if any(g.get("sending", 0) > 0 for g in r["groups"])), None)
+    last = rows[-1]
+    busy = last["groups"][0]["busy_s"] / last["elapsed_s"] if last["elapsed_s"] else None
+    return {"first_sent_s": sent, "teacher_busy": busy, "climbs": out}
+
+
+def climbs_table(found: dict) -> str:
+    """climbs() as lines of text: a live run's log can be read with ``--climbs``."""
+    sent, busy = found["first_sent_s"], found["teacher_busy"]
+    lines = [f"first sent at {sent:.0f} s" if sent is not None else "nothing sent yet",
+             f"teacher island's core busy {busy:.0%}" if busy is not None else ""]
+    lines.append(f"{'climb':>5} {'began':9} {'from s':>7} {'to s':>7} {'individuals':>12} "
+                 f"{'peak search':>11}")
+    for number, climb in enumerate(found["climbs"], 1):
+        lines.append(f"{number:>5} {climb['began']:9} {climb['start_s']:>7.0f} "
+                     f"{climb['end_s']:>7.0f} {climb['individuals']:>12,} "
+                     f"{climb['peak_search_fitness']:>11.4f}")
+    return "\n".join(line for line in lines if line)
+
+
 def curve(log: list[dict], cpu_per_wall: float, tasks, cfg) -> list[dict]:
     """(CPU seconds, best final fitness so far) at every new best of a run's log."""
     from amzc import EvalOptions, evaluate, parse
@@ -512,7 +574,17 @@ def main(argv: list[str] | None = None) -> int:
                         "evolve --set (e.g. population.size=100); repeatable")
     parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
                         help="join these results (e.g. one seed each) into --out; runs nothing")
+    parser.add_argument("--climbs", type=Path, nargs="+", default=None, metavar="LOG",
+                        help="print the teacher island's climbs from these progress.jsonl "
+                        "files (a run under way too); runs nothing")
     args = parser.parse_args(argv)
+    if args.climbs:
+        for path in args.climbs:
+            if not path.is_file():
+                parser.error(f"--climbs: no such file: {path}")
+            found = climbs(_read_live_log(path))
+            print(f"{path}:\n" + (climbs_table(found) if found else "  not an island run"))
+        return 0
     if args.merge:
         if args.out is None:
             parser.error("--merge needs --out")
@@ -554,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
                 pick = select_bests_pick(load_config(CONFIG, seed=seed, overrides={
                     **LEVERS[lever][0], **extra}), log, seed)
                 runs.append({"lever": lever, "seed": seed, **outcome,
-                             "groups_at_end": groups_at_end(log),
+                             "groups_at_end": groups_at_end(log), "climbs": climbs(log),
                              "individuals_per_cpu_s": outcome["individuals"] / outcome["cpu_s"],
                              "select_bests_pick": pick, "curve": points})
                 print(f"{lever} seed {seed}: final {outcome['final_fitness']:.4f}"
@@ -563,6 +635,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"final tasks {max((p['final_fitness'] for p in points), default=0):.4f}, "
                       f"{outcome['individuals']:,} individuals, {outcome['cpu_s']:.0f} CPU s "
                       f"({time.time() - start:.0f} s)", flush=True)
+                if runs[-1]["climbs"]:
+                    print(climbs_table(runs[-1]["climbs"]), flush=True)
     result = {"benchmark": "figure5", "config": str(CONFIG.relative_to(ROOT)),
               "config_source": CONFIG.read_text(encoding="utf-8"), "revision": revision,
               "overrides": extra, "minutes": args.minutes, "seeds": seeds,

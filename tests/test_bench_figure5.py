@@ -34,6 +34,8 @@ def test_a_short_run_of_the_config_end_to_end(tmp_path):
     # both islands ran, the teacher island and the linear one, and the JSON says how much each
     groups = run["groups_at_end"]
     assert len(groups) == 2 and all(g["individuals"] > 0 for g in groups)
+    (first, *_) = run["climbs"]["climbs"]  # and the teacher island's climbs, from the log
+    assert first["began"] == "start" and first["individuals"] > 0
     assert data["config_source"] == figure5.CONFIG.read_text(encoding="utf-8")
     assert "revision" in data
     assert out.with_suffix(".png").stat().st_size > 10_000
@@ -211,3 +213,45 @@ def test_merge_says_where_the_runs_started(tmp_path, monkeypatch, inits, start, 
     again = tmp_path / "again.json"
     assert figure5.main(["--merge", str(merged), "--out", str(again)]) == 0
     assert seen[-1] == start
+
+
+def test_climbs_reads_the_teacher_islands_restarts_from_the_progress_log(tmp_path, capsys):
+    """--climbs: one row per start of the teacher island (group 0) from random programs or
+    from a backtrack, with its individuals and its peak search fitness; the kept best (which
+    a restart does not reset) must not stand in for a later climb's peak."""
+    def progress(elapsed, individuals, best, restarts=0, current=None, backtracks=0,
+                 sending=0):
+        teacher = {"group": 0, "individuals": individuals, "best_fitness": best,
+                   "restarts": restarts, "busy_s": elapsed * 0.9}
+        if current is not None:
+            teacher["current_best"] = current
+        if backtracks:
+            teacher["backtracks"] = backtracks
+        linear = {"group": 1, "individuals": 2 * individuals, "best_fitness": 0.8,
+                  "restarts": 0, "busy_s": elapsed, "sending": sending}
+        return {"kind": "progress", "elapsed_s": elapsed, "groups": [teacher, linear]}
+
+    log = [{"kind": "experiment_start"},
+           progress(10, 100, 0.18), progress(20, 200, 0.27, sending=1),
+           progress(30, 300, 0.27, restarts=1, current=0.19),
+           progress(40, 400, 0.27, restarts=1, current=0.22),
+           progress(50, 500, 0.31, restarts=1, current=0.31, backtracks=1),
+           {"kind": "best", "elapsed_s": 55, "fitness": 0.31, "program": ""},
+           progress(60, 650, 0.31, restarts=2, current=0.20, backtracks=1)]
+    found = figure5.climbs(log)
+    assert found["first_sent_s"] == 20 and found["teacher_busy"] == pytest.approx(0.9)
+    assert [(c["began"], c["start_s"], c["end_s"], c["individuals"],
+             c["peak_search_fitness"]) for c in found["climbs"]] == [
+        ("start", 0, 20, 200, 0.27), ("restart", 20, 40, 200, 0.22),
+        ("backtrack", 40, 50, 100, 0.31), ("restart", 50, 60, 150, 0.20)]
+    assert figure5.climbs([{"kind": "progress", "elapsed_s": 1, "individuals": 5}]) is None
+
+    path = tmp_path / "progress.jsonl"  # a run under way: its last line cut short
+    text = "\n".join(json.dumps(r) for r in log)
+    path.write_text(text + '\n{"kind": "progr')
+    assert figure5.main(["--climbs", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "first sent at 20 s" in out and "busy 90%" in out
+    assert out.count("restart") == 2 and "backtrack" in out and "0.3100" in out
+    with pytest.raises(SystemExit):
+        figure5.main(["--climbs", str(tmp_path / "missing.jsonl")])

@@ -264,6 +264,8 @@ TEACHER_RESTARTS = {"migration.max_stagnation": 2_000_000, "migration.stagnation
 # figure5_restarts at a window of a million (figure5_restarts_1m, and with balanced rounds)
 RESTARTS_1M = {"migration.main_exchange": False, **TEACHER_RESTARTS,
                "migration.max_stagnation": 1_000_000}
+# the shipped config's linear island, frozen once it sends (figure5_frozen and _frozen_2)
+FROZEN = {**SCALED_SENDS_ONE_WAY, "freezes_when_sending": True}
 # name → (overrides of configs/figure5.toml, workers): the shipped config
 # (scaled_sends_pop_100_tasks_40 with run.select_bests) and levers measured against it
 _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
@@ -338,6 +340,22 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
     "figure5_backtrack": ({**RESTARTS_1M, "migration.interval": 10000,
                            "migration.max_stagnation": 500_000, "migration.backtracks": 8,
                            "migration.groups": [{**SCALED_SENDS_ONE_WAY, "backtracks": 0}]}, 2),
+    # figure5_restarts_1m_10k with a linear island that stops evolving once it sends
+    # (`freezes_when_sending`): after solving its tasks it went on refining SGD for them, and
+    # a teacher island's restart took the refinements. Seed 4's linear island ended an hour
+    # of figure5_restarts_local at SGD with an adapted learning rate (bench/figure5_start/
+    # linear_seed4_late.amz, 0.080 on the final tasks); 3-minute climbs from it left rung 1
+    # on 0 of 6 seeds, from plain SGD on 3 of 6 (docs/paper.md, "What the linear island
+    # sends once it has solved its tasks"), and that run's last 12 attempts stayed at rung 1.
+    # The linear island's core idles once frozen (figure5_frozen_2 uses it)
+    "figure5_frozen": ({**RESTARTS_1M, "migration.interval": 10000,
+                        "migration.groups": [FROZEN]}, 2),
+    # figure5_frozen with two teacher islands (islands = 3; they do not trade members, each
+    # restarts on its own): islands go to workers in turn, so teacher 0 shares a core with
+    # the linear island until it freezes, then each teacher island has a core; two races at
+    # a time
+    "figure5_frozen_2": ({**RESTARTS_1M, "migration.interval": 10000, "migration.islands": 3,
+                          "migration.groups": [FROZEN]}, 2),
     # figure5_teachers_3 with figure5_restarts' rule on each teacher island, at a window of
     # a million individuals: a teacher island of teachers_3 climbs from SGD's arrival to
     # rung 2 in about 0.7 million (seed 2, session 24). Not run

@@ -123,6 +123,13 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     assert back.migration.groups == tuple(replace(g, backtracks=0)
                                           for g in balanced.migration.groups)
     assert replace(back, migration=balanced.migration) == balanced
+    frozen = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_frozen"][0])
+    assert frozen.migration.groups == tuple(replace(g, freezes_when_sending=True)
+                                            for g in balanced.migration.groups)
+    assert replace(frozen, migration=balanced.migration) == balanced
+    frozen_2 = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_frozen_2"][0])
+    assert frozen_2.migration == replace(frozen.migration, islands=3)
+    assert replace(frozen_2, migration=frozen.migration) == frozen
     restarts = load_config(figure5.CONFIG,
                            overrides=figure5.LEVERS["figure5_teachers_3_restarts"][0])
     assert (restarts.migration.max_stagnation, restarts.migration.stagnation_delta,

@@ -374,6 +374,12 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
                          "islands = 1\nsends_above = 0.75\n")
     assert group_config(sends, sends.migration.groups[0]).migration.sends_above == 0.75
     assert sends.migration.sends_above == 0.0
+    frozen = parse_config(MINIMAL + "[migration]\nislands = 2\n[[migration.groups]]\n"
+                          "islands = 1\nsends_above = 0.75\nfreezes_when_sending = true\n")
+    assert frozen.migration.groups[0].freezes_when_sending
+    assert group_config(frozen, frozen.migration.groups[0]).migration.freezes_when_sending
+    assert not frozen.migration.freezes_when_sending  # the main islands never freeze
+    assert not group_config(sends, sends.migration.groups[0]).migration.freezes_when_sending
     promoted = parse_config(MINIMAL + "[migration]\nislands = 2\n[[migration.groups]]\n"
                             "islands = 1\npromote_at = 0.9\n")
     assert promoted.migration.groups[0].promote_at == 0.9
@@ -425,6 +431,15 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     ("[[migration.groups]]\nislands = 1\nsends_above = 1.5\n",
      "migration.groups[1].sends_above: must be in [0.0, 1.0], got 1.5"),
     ("[migration]\nsends_above = 0.5\n", "unknown key 'migration.sends_above'"),
+    ("[[migration.groups]]\nislands = 1\nfreezes_when_sending = true\n",
+     "migration.groups[1].freezes_when_sending: needs sends_above > 0"),
+    ("[[migration.groups]]\nislands = 1\nsends_above = 0.5\npromote_at = 0.9\n"
+     "freezes_when_sending = true\n",
+     "migration.groups[1].freezes_when_sending: cannot go with promote_at"),
+    ("[[migration.groups]]\nislands = 1\nsends_above = 0.5\nfreezes_when_sending = 1\n",
+     "migration.groups[1].freezes_when_sending"),
+    ("[migration]\nfreezes_when_sending = true\n",
+     "unknown key 'migration.freezes_when_sending'"),
     ("[[migration.groups]]\nislands = 1\nmutation_types = [\"alter_parm\"]\n",
      "migration.groups[1].mutation_types: unknown mutation type 'alter_parm'; did you mean "
      "'alter_param'?"),

@@ -368,6 +368,33 @@ def test_a_group_sends_nothing_until_its_best_reaches_sends_above(tmp_path, monk
     assert rows[-1][1]["sending"] == 1
 
 
+def test_a_group_that_freezes_when_sending_stops_evolving_and_keeps_sending(tmp_path):
+    """freezes_when_sending: the affine island evolves until its best reaches sends_above,
+    then evolves nothing more (its individuals stay put in the progress records, which count
+    its frozen islands) while it goes on sending; the main islands go on evolving. A run
+    whose group never reaches the threshold is the run without the key."""
+    evolve("-c", str(config(tmp_path, GROUPS + "sends_above = 0.01\n"
+                            "freezes_when_sending = true\n")),
+           "--out", str(tmp_path / "frozen"), "--workers", "2")
+    rows = [r for r in log_without_times(tmp_path / "frozen") if r["kind"] == "progress"]
+    first = next(i for i, r in enumerate(rows) if r["groups"][1]["frozen"])
+    assert first < len(rows) - 1  # frozen before the run's end, with rounds after it
+    frozen = [r["groups"][1] for r in rows[first:]]
+    assert all(g["frozen"] == 1 and g["sending"] == 1 for g in frozen)
+    assert len({g["individuals"] for g in frozen}) == 1  # no child since it froze
+    assert rows[-1]["groups"][0]["individuals"] > rows[first]["groups"][0]["individuals"]
+    assert all("frozen" not in r["groups"][0] for r in rows)
+    evolve("-c", str(config(tmp_path, GROUPS + "sends_above = 1.0\n"
+                            "freezes_when_sending = true\n")),
+           "--out", str(tmp_path / "never"), "--workers", "2")
+    evolve("-c", str(config(tmp_path, GROUPS + "sends_above = 1.0\n")),
+           "--out", str(tmp_path / "without"), "--workers", "2")
+    never = [{**r, "groups": [{k: v for k, v in g.items() if k != "frozen"}
+                              for g in r["groups"]]} if r["kind"] == "progress" else r
+             for r in log_without_times(tmp_path / "never")]
+    assert never == log_without_times(tmp_path / "without")
+
+
 def report(island: int, best: float, **changes):
     """A round's report from ``island`` (a population of 10 all at ``best``)."""
     from amzc.search.islands import IslandReport

@@ -14,6 +14,7 @@ from amzc.search.islands import (
     Island,
     LocalPool,
     WorkerError,
+    from_wire,
     global_best,
     island_seed,
     migrate,
@@ -445,6 +446,39 @@ def test_an_island_sends_once_its_best_reached_sends_above_in_this_attempt():
     isl.promote()  # the main islands' config: always sends
     _, sent = isl.round([], 0, 5)
     assert len(sent) == 5
+
+
+def test_an_island_that_freezes_when_sending_keeps_its_population_and_sends_from_it():
+    """freezes_when_sending: once the island sends, rounds evolve nothing, take no migrants
+    and never restart; the population stays as it stood at the end of the round in which
+    its best reached sends_above, and the island goes on sending members of it."""
+    from dataclasses import replace
+
+    config = replace(CONFIG, migration=replace(CONFIG.migration, max_stagnation=50,
+                                               stagnation_delta=0.0, sends_above=0.9,
+                                               freezes_when_sending=True))
+    isl = Island(config, 0, SPEC, island_seed(1, 1, 0))
+    report, sent = isl.round([], 40, 5)
+    assert sent == [] and not report.frozen and report.individuals == 40  # evolving
+    pop = isl.population
+    pop.fitness[3] = 0.95  # as if a member had reached it in this round
+    pop.best = 3
+    report, sent = isl.round([], 0, 5)
+    assert len(sent) == 5 and report.frozen
+    programs, fitness, individuals = list(pop.programs), list(pop.fitness), isl.individuals
+    arrival = (to_wire(pop.programs[0]), 0.5)
+    isl.improved_at = isl.individuals - 500  # stagnant long past the window: no restart
+    for _ in range(3):
+        report, sent = isl.round([arrival], 40, 5)
+        assert report.frozen and len(sent) == 5 and report.restarts == 0
+        assert report.individuals == individuals and isl.individuals == individuals
+        assert list(pop.programs) == programs and list(pop.fitness) == fitness
+        assert all(from_wire(w, {}) in programs for w, _ in sent)
+    unfrozen = replace(config, migration=replace(config.migration,
+                                                 freezes_when_sending=False))
+    isl.config = unfrozen  # the same island without the key: evolves on
+    report, _ = isl.round([], 40, 5)
+    assert not report.frozen and report.individuals == individuals + 40
 
 
 def test_each_restart_multiplies_the_window_by_stagnation_growth():

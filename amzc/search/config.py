@@ -159,7 +159,15 @@ class IslandGroup:
     ``mutation_types`` (as ``[mutation] types``) replaces the experiment's mutation mix on
     the group's islands (``mutate_prob`` and ``constants`` stay the experiment's): a group
     that searches from random programs for something small may need the whole-component
-    rewrites that, on an island already climbing, almost always break a program."""
+    rewrites that, on an island already climbing, almost always break a program. With
+    ``freezes_when_sending`` (needs ``sends_above``, excludes ``promote_at``) a group island
+    stops evolving once it sends: from then on it keeps its population as it stood at the
+    end of the round in which its best reached ``sends_above``, takes no migrants, never
+    restarts, and sends members of that population every round. An island that goes on
+    evolving on its easy tasks after solving them refines what it found for those tasks
+    only, and sends the refinements (on Figure 5's linear tasks, SGD with a learning rate
+    adapted by three Predict and nine Learn instructions, which scores below the empty
+    program on the teacher tasks); its core is free for the other islands."""
 
     islands: int
     kind: str | None = None
@@ -180,6 +188,7 @@ class IslandGroup:
     fresh_tasks: bool = False  # the group's own: true, each restart draws new search tasks
     sends_above: float | None = None  # the group's own: send only from a best this high
     mutation_types: tuple[tuple[str, float], ...] | None = None  # None: [mutation] types
+    freezes_when_sending: bool = False  # the group's own: once sending, stop evolving
 
 
 GROUP_KEYS = tuple(f.name for f in fields(IslandGroup))
@@ -216,7 +225,8 @@ class MigrationConfig:
     groups feed, where exchanging would make them one population.
     ``fresh_tasks`` (an island group's key, :class:`IslandGroup`): each restart also draws
     new search tasks for the island; ``sends_above`` (likewise): the island sends no
-    migrants until its best has reached it in the current attempt."""
+    migrants until its best has reached it in the current attempt; ``freezes_when_sending``
+    (likewise): from then on it stops evolving and sends from its population as it was."""
 
     islands: int = _key(0, low=0)
     interval: int = _key(5000, low=1)
@@ -229,6 +239,7 @@ class MigrationConfig:
     main_exchange: bool = _key(True)
     fresh_tasks: bool = False  # set from a group by group_config: no experiment-wide key
     sends_above: float = 0.0  # likewise (IslandGroup.sends_above); 0: always sends
+    freezes_when_sending: bool = False  # likewise (IslandGroup.freezes_when_sending)
     groups: tuple[IslandGroup, ...] = ()  # read by _groups
 
 
@@ -515,10 +526,11 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
     any other table: a task kind, counts ≥ 1, the restart rule (``max_stagnation`` ≥ 0,
     ``stagnation_delta`` ≥ 0, ``stagnation_growth`` in [1, 10], ``restart_below`` in [0, 1],
     ``backtracks`` ≥ 0),
-    ``promote_at`` and ``sends_above`` in [0, 1], ``takes_migrants`` and ``fresh_tasks`` true
-    or false, ``mutation_types`` as ``[mutation] types``; a key left out is None (the
-    experiment's value; ``takes_migrants``: true; ``fresh_tasks``: false; ``sends_above``:
-    always sends)."""
+    ``promote_at`` and ``sends_above`` in [0, 1], ``takes_migrants``, ``fresh_tasks`` and
+    ``freezes_when_sending`` true or false (the last only with ``sends_above`` and without
+    ``promote_at``), ``mutation_types`` as ``[mutation] types``; a key left out is None (the
+    experiment's value; ``takes_migrants``: true; ``fresh_tasks`` and
+    ``freezes_when_sending``: false; ``sends_above``: always sends)."""
     raw = table.get("groups", list, [])
     groups = []
     for i, item in enumerate(raw, 1):
@@ -544,6 +556,13 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
         values["takes_migrants"] = group.get("takes_migrants", bool, True)
         values["fresh_tasks"] = group.get("fresh_tasks", bool, False)
         values["sends_above"] = group.float("sends_above", low=0.0, high=1.0)
+        values["freezes_when_sending"] = group.get("freezes_when_sending", bool, False)
+        if values["freezes_when_sending"] and not values["sends_above"]:
+            raise group.error("freezes_when_sending", "needs sends_above > 0: the island "
+                              "freezes once its best reaches it")
+        if values["freezes_when_sending"] and values["promote_at"] is not None:
+            raise group.error("freezes_when_sending", "cannot go with promote_at: a frozen "
+                              "island stops evolving, a promoted one evolves on other tasks")
         raw_types = group.get("mutation_types", (list, dict))
         values["mutation_types"] = (None if raw_types is None
                                     else _type_weights(group, "mutation_types", raw_types))
@@ -594,7 +613,8 @@ def group_config(config: ExperimentConfig, group: IslandGroup | None) -> Experim
                        restart_below=_given(group.restart_below, migration.restart_below),
                        backtracks=_given(group.backtracks, migration.backtracks),
                        fresh_tasks=group.fresh_tasks,
-                       sends_above=_given(group.sends_above, 0.0)))
+                       sends_above=_given(group.sends_above, 0.0),
+                       freezes_when_sending=group.freezes_when_sending))
 
 
 def _given(value: Any, default: Any) -> Any:

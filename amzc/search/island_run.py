@@ -376,6 +376,8 @@ class IslandSearch:
         group = self.groups[reports[0].island]
         if group is not None and group.sends_above:  # 0: always sends, as without it
             row["sending"] = sum(r.sending for r in reports)
+        if group is not None and group.freezes_when_sending:
+            row["frozen"] = sum(r.frozen for r in reports)
         return row
 
     def counts(self) -> tuple[int, int, int, int]:
@@ -414,11 +416,13 @@ class IslandSearch:
 
     def _busy_per_group(self) -> dict[int, float]:
         """Each group's time in rounds per island (promoted islands left out: they run
-        with the main islands' interval now)."""
+        with the main islands' interval now; frozen ones too: they stopped evolving on
+        purpose, and their cores are free for the others)."""
+        frozen = {r.island for r in self.population.reports if r.frozen}
         per_group: dict[int, list[float]] = {}
         for island, (number, busy) in enumerate(zip(self.group_numbers, self.busy,
                                                     strict=True)):
-            if island not in self.promoted:
+            if island not in self.promoted and island not in frozen:
                 per_group.setdefault(number, []).append(busy)
         return {k: sum(v) / len(v) for k, v in per_group.items()}
 

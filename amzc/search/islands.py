@@ -125,6 +125,8 @@ class IslandReport:
     # before this field (an old checkpoint), read as best_fitness
     current_fitness: float | None = None
     backtracks: int = 0  # times the island went back to its latest hard step on stagnation
+    frozen: bool = False  # a group island that stopped evolving once it sent (its group's
+    # freezes_when_sending)
 
 
 RoundResult = tuple[IslandReport, list[Migrant]]  # what Island.round answers
@@ -388,7 +390,8 @@ class Island:
             train_steps=self.evaluator.stats.train_steps, fec_hits=hits, fec_lookups=lookups,
             hurdle_stopped=stopped, hurdle_checked=checked, restarts=self.restarts,
             promoted=self.promoted, attempt=self._attempt(), sending=self._sends(),
-            current_fitness=self.strategy.candidate()[1], backtracks=self.backtracks)
+            current_fitness=self.strategy.candidate()[1], backtracks=self.backtracks,
+            frozen=self._frozen())
 
     def _counts(self) -> tuple[int, int, int, int]:
         """FEC hits and lookups, hurdle stops and checks, since the island began."""
@@ -399,6 +402,12 @@ class Island:
         if hurdle is not None:
             stopped, checked = stopped + hurdle.stopped, checked + hurdle.checked
         return hits, lookups, stopped, checked
+
+    def _frozen(self) -> bool:
+        """Whether the island has stopped evolving: its group freezes once sending, and it
+        sends (the high-water mark of its attempt reached ``sends_above``, so a frozen island
+        stays frozen, also after a resume)."""
+        return self.config.migration.freezes_when_sending and self._sends()
 
     def _sends(self) -> bool:
         """Whether the island sends migrants this round: always, unless its group's
@@ -472,16 +481,21 @@ class Island:
         island rebuilt from an earlier checkpoint catches up), restart if stagnant (with a
         quiet window if ``quiet``: the coordinator knows whether the island's arrivals
         could bring its old members back), immigrate last round's arrivals, advance ``n``
-        individuals, then emigrate ``count`` members (in wire form)."""
+        individuals, then emigrate ``count`` members (in wire form). A frozen island (its
+        group's ``freezes_when_sending``) only emigrates."""
         if len(self._known) > 100_000:
             self._known.clear()
         start = time.perf_counter()
-        if promote:
-            self.promote()
-        self._restart_if_stagnant(quiet)  # here, not after advancing: a report needs a member
-        if self.individuals >= self.quiet_until:
-            self.immigrate([(from_wire(w, self._known), f) for w, f in arrivals])
-        report = self.advance(n)
+        if self._frozen():  # its population as it stood when it first sent: no change
+            report = self.report()
+        else:
+            if promote:
+                self.promote()
+            # the restart here, not after advancing: a report needs a member
+            self._restart_if_stagnant(quiet)
+            if self.individuals >= self.quiet_until:
+                self.immigrate([(from_wire(w, self._known), f) for w, f in arrivals])
+            report = self.advance(n)
         emigrants = ([(to_wire(p), f) for p, f in self.emigrants(count)]
                      if count and self._sends() else [])
         return replace(report, busy_s=time.perf_counter() - start), emigrants

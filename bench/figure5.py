@@ -21,7 +21,7 @@ end of the budget, and of the individuals per CPU-second.
 Usage: python bench/figure5.py [--levers baseline,hurdles,...] [--seeds 1,2,3] [--minutes 10]
        [--out FILE (default bench/results/figure5_<levers>.json)] [--keep-runs DIR]
        python bench/figure5.py --merge A.json B.json ... --out FILE
-       python bench/figure5.py --climbs RUN/progress.jsonl ...
+       python bench/figure5.py --climbs RUN_FOLDER ...
 Writes the JSON and a PNG of the curves beside it. ``--merge`` joins the runs of earlier
 JSONs (runs of one seed at a time, each on both cores) into one, with the rows recomputed.
 ``--climbs`` prints an island run's climbs of the teacher island (each start from random
@@ -409,29 +409,31 @@ def groups_at_end(log: list[dict]) -> list[dict] | None:
     return last[-1].get("groups") if last else None
 
 
-def _read_live_log(path: Path) -> list[dict]:
-    """A progress log that may still be written: a last line cut short is left out."""
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
-
-
 def climbs(log: list[dict]) -> dict | None:
-    """The teacher island's climbs in an island run, read from the progress records (None for
-    one population): group 0 is the main group, on the config's own tasks. A climb begins at
-    the run's start, at each restart from random programs and at each backtrack; each has
-    its start and end (wall seconds), the group's individuals in it and its peak search
-    fitness (a peak between the last record of one climb and the restart is not seen: records
-    come every round). Also when a group first sent (``sending`` > 0: the linear island
-    delivering SGD) and the share of the run the teacher island's core was busy. For a group
-    of several islands the climbs are the group's: any island's restart begins a new one."""
+    """The teacher island's climbs in an island run, read from the progress records of its
+    last experiment (None without island groups): group 0 is the main group, on the config's
+    own tasks. A climb begins at the experiment's start, at each restart from random
+    programs and at each backtrack; each has its start and end (wall seconds), the island's
+    individuals in it and its peak search fitness (a peak between the last record of one
+    climb and the restart is not seen: records come every round). Also when a group first
+    sent (``sending`` > 0: the linear island delivering SGD) and the share of the run the
+    teacher island's core was busy (per island). With several main islands a progress
+    record sums their restarts and keeps the best of their attempts, which does not tell
+    one island's climbs from another's: no climbs then (``climbs`` None)."""
     rows = [r for r in log if r.get("kind") == "progress" and r.get("groups")]
     if not rows:
         return None
+    rows = [r for r in rows if r.get("experiment") == rows[-1].get("experiment")]
+    islands = len(rows[-1]["groups"][0].get("island_bests", [None]))
+    sent = next((r["elapsed_s"] for r in rows
+                 if any(g.get("sending", 0) > 0 for g in r["groups"])), None)
+    last = rows[-1]
+    busy = (last["groups"][0]["busy_s"] / islands / last["elapsed_s"]
+            if last["elapsed_s"] else None)
+    found = {"first_sent_s": sent, "teacher_busy": busy, "teacher_islands": islands,
+             "climbs": None}
+    if islands > 1:
+        return found
     out: list[dict] = []
     mark, before, then, start = None, 0, 0.0, 0  # a climb counts from the record before it
     for record in rows:
@@ -446,11 +448,8 @@ def climbs(log: list[dict]) -> dict | None:
         out[-1].update(end_s=record["elapsed_s"], individuals=group["individuals"] - start,
                        peak_search_fitness=max(out[-1]["peak_search_fitness"], peak))
         before, then = group["individuals"], record["elapsed_s"]
-    sent = next((r["elapsed_s"] for r in rows
-                 if any(g.get("sending", 0) > 0 for g in r["groups"])), None)
-    last = rows[-1]
-    busy = last["groups"][0]["busy_s"] / last["elapsed_s"] if last["elapsed_s"] else None
-    return {"first_sent_s": sent, "teacher_busy": busy, "climbs": out}
+    found["climbs"] = out
+    return found
 
 
 def climbs_table(found: dict) -> str:
@@ -458,6 +457,10 @@ def climbs_table(found: dict) -> str:
     sent, busy = found["first_sent_s"], found["teacher_busy"]
     lines = [f"first sent at {sent:.0f} s" if sent is not None else "nothing sent yet",
              f"teacher island's core busy {busy:.0%}" if busy is not None else ""]
+    if found["climbs"] is None:
+        lines.append(f"{found['teacher_islands']} teacher islands: their progress records "
+                     "do not tell one island's climbs from another's")
+        return "\n".join(line for line in lines if line)
     lines.append(f"{'climb':>5} {'began':9} {'from s':>7} {'to s':>7} {'individuals':>12} "
                  f"{'peak search':>11}")
     for number, climb in enumerate(found["climbs"], 1):
@@ -592,16 +595,23 @@ def main(argv: list[str] | None = None) -> int:
                         "evolve --set (e.g. population.size=100); repeatable")
     parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
                         help="join these results (e.g. one seed each) into --out; runs nothing")
-    parser.add_argument("--climbs", type=Path, nargs="+", default=None, metavar="LOG",
-                        help="print the teacher island's climbs from these progress.jsonl "
-                        "files (a run under way too); runs nothing")
+    parser.add_argument("--climbs", type=Path, nargs="+", default=None, metavar="RUN",
+                        help="print the teacher island's climbs from these run folders (or "
+                        "their progress.jsonl; a run under way too); runs nothing")
     args = parser.parse_args(argv)
     if args.climbs:
+        if args.merge:
+            parser.error("--climbs and --merge: one at a time")
+        from amzc.errors import AmzError
+        from amzc.report.rundir import load_run
+
         for path in args.climbs:
-            if not path.is_file():
-                parser.error(f"--climbs: no such file: {path}")
-            found = climbs(_read_live_log(path))
-            print(f"{path}:\n" + (climbs_table(found) if found else "  not an island run"))
+            try:  # a run folder or its progress.jsonl; a torn last line is skipped
+                run = load_run(path.parent if path.name == "progress.jsonl" else path)
+            except AmzError as e:
+                parser.error(f"--climbs: {e}")
+            found = climbs(run.progress)
+            print(f"{path}:\n" + (climbs_table(found) if found else "no island groups"))
         return 0
     if args.merge:
         if args.out is None:

@@ -225,7 +225,8 @@ def test_merge_says_where_the_runs_started(tmp_path, monkeypatch, inits, start, 
 def test_climbs_reads_the_teacher_islands_restarts_from_the_progress_log(tmp_path, capsys):
     """--climbs: one row per start of the teacher island (group 0) from random programs or
     from a backtrack, with its individuals and its peak search fitness; the kept best (which
-    a restart does not reset) must not stand in for a later climb's peak."""
+    a restart does not reset) must not stand in for a later climb's peak. A run folder or
+    its progress.jsonl, also while the run writes it."""
     def progress(elapsed, individuals, best, restarts=0, current=None, backtracks=0,
                  sending=0):
         teacher = {"group": 0, "individuals": individuals, "best_fitness": best,
@@ -252,6 +253,17 @@ def test_climbs_reads_the_teacher_islands_restarts_from_the_progress_log(tmp_pat
         ("start", 0, 20, 200, 0.27), ("restart", 20, 40, 200, 0.22),
         ("backtrack", 40, 50, 100, 0.31), ("restart", 50, 60, 150, 0.20)]
     assert figure5.climbs([{"kind": "progress", "elapsed_s": 1, "individuals": 5}]) is None
+    # a log of two experiments: the last one's climbs, counted from its own start
+    again = [{**r, "experiment": 2} for r in log[1:3]]
+    found = figure5.climbs([{**r, "experiment": 1} for r in log] + again)
+    assert [(c["began"], c["individuals"]) for c in found["climbs"]] == [("start", 200)]
+    # two teacher islands: busy per island, and no climbs (a record mixes the two)
+    two = [{**r, "groups": [{**r["groups"][0], "island_bests": [0.2, 0.2]},
+                            r["groups"][1]]} for r in log if r["kind"] == "progress"]
+    found = figure5.climbs(two)
+    assert found["climbs"] is None and found["teacher_islands"] == 2
+    assert found["teacher_busy"] == pytest.approx(0.45)
+    assert "2 teacher islands" in figure5.climbs_table(found)
 
     path = tmp_path / "progress.jsonl"  # a run under way: its last line cut short
     text = "\n".join(json.dumps(r) for r in log)
@@ -260,5 +272,7 @@ def test_climbs_reads_the_teacher_islands_restarts_from_the_progress_log(tmp_pat
     out = capsys.readouterr().out
     assert "first sent at 20 s" in out and "busy 90%" in out
     assert out.count("restart") == 2 and "backtrack" in out and "0.3100" in out
+    assert figure5.main(["--climbs", str(tmp_path)]) == 0  # the run folder itself
+    assert capsys.readouterr().out.count("restart") == 2
     with pytest.raises(SystemExit):
-        figure5.main(["--climbs", str(tmp_path / "missing.jsonl")])
+        figure5.main(["--climbs", str(tmp_path / "missing")])

@@ -72,8 +72,9 @@ def test_island_count_not_worker_count_decides_the_result(tmp_path):
     assert log_without_times(tmp_path / "two") == log_without_times(tmp_path / "one")
 
 
-@pytest.mark.parametrize("groups", [None, "", "promote_at = 0.25\n"],
-                         ids=["islands", "island_groups", "promotion"])
+@pytest.mark.parametrize("groups", [None, "", "promote_at = 0.25\n",
+                                    "sends_above = 0.25\nfreezes_when_sending = true\n"],
+                         ids=["islands", "island_groups", "promotion", "frozen"])
 def test_island_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path, groups):
     text = LONGER
     if groups is not None:  # a third island, of another group: it resumes on its own tasks
@@ -98,10 +99,12 @@ def test_island_run_killed_and_resumed_ends_as_an_uninterrupted_one(tmp_path, gr
     os.killpg(proc.pid, signal.SIGKILL)  # the coordinator and its workers
     proc.wait()
     assert not (folder / "result.json").exists()
-    if groups:  # promoted after about 15 of the 25 progress records: before the kill
-        progress = [r for r in log_without_times(folder) if r["kind"] == "progress"]
-        assert progress[-1]["groups"][1]["promoted"] == 1
+    progress = [r for r in log_without_times(folder) if r["kind"] == "progress"]
+    if groups and "promote_at" in groups:  # promoted after about 15 of the 25 progress
+        assert progress[-1]["groups"][1]["promoted"] == 1  # records: before the kill
         assert load_checkpoint(folder)["state"].strategy["promoted"] == [2]
+    if groups and "freezes_when_sending" in groups:  # frozen before the kill: resumed frozen
+        assert progress[-1]["groups"][1]["frozen"] == 1
     evolve("--resume", str(folder), "--workers", "2")
     assert (folder / "best.amz").read_text() == (tmp_path / "whole" / "best.amz").read_text()
     assert log_without_times(folder) == log_without_times(tmp_path / "whole")

@@ -472,6 +472,7 @@ def test_an_island_that_freezes_when_sending_keeps_its_population_and_sends_from
         report, sent = isl.round([arrival], 40, 5)
         assert report.frozen and len(sent) == 5 and report.restarts == 0
         assert report.individuals == individuals and isl.individuals == individuals
+        assert isl.population is pop  # no restart or backtrack swapped it
         assert list(pop.programs) == programs and list(pop.fitness) == fitness
         assert all(from_wire(w, {}) in programs for w, _ in sent)
     unfrozen = replace(config, migration=replace(config.migration,

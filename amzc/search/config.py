@@ -167,7 +167,8 @@ class IslandGroup:
     evolving on its easy tasks after solving them refines what it found for those tasks
     only, and sends the refinements (on Figure 5's linear tasks, SGD with a learning rate
     adapted by three Predict and nine Learn instructions, which scores below the empty
-    program on the teacher tasks); its core is free for the other islands."""
+    program on the teacher tasks); its core is free for the islands that share its worker
+    (the migrants a coordinator still sends it are dropped)."""
 
     islands: int
     kind: str | None = None

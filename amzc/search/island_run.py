@@ -4,7 +4,8 @@
 An island run is a :class:`~amzc.search.experiment.Run` (experiments, T_select, early
 selection, the final evaluation, the log, the display, checkpoints) holding an
 :class:`IslandSearch` as its search: a *step* of the run's loop is a *round*, which advances
-every island by ``migration.interval`` individuals in parallel, then migrates. Rounds are
+every island by ``migration.interval`` individuals in parallel (a frozen group island by
+none: ``freezes_when_sending``), then migrates. Rounds are
 pipelined: two are always queued at the islands, and the arrivals sampled from round r's
 emigrants travel with round r + 2, so an island starts its next round the moment it ends one,
 whatever the coordinator or the other islands are doing (one message each way per round; the
@@ -346,9 +347,8 @@ class IslandSearch:
         in order) its individuals, its best fitness on its own tasks (and each island's, with
         more than one) and its islands' restarts (and backtracks, once there are any; once
         there are either, also the best of the populations under way, without the bests
-        kept from before them; and, where the
-        group says, how many are promoted and how many send), so a log shows what each
-        found."""
+        kept from before them; and, where the group says, how many are promoted, how many
+        send and how many are frozen), so a log shows what each found."""
         if not self.main:
             return {}
         numbers = self.group_numbers

@@ -455,19 +455,20 @@ def climbs(log: list[dict]) -> dict | None:
 def climbs_table(found: dict) -> str:
     """climbs() as lines of text: a live run's log can be read with ``--climbs``."""
     sent, busy = found["first_sent_s"], found["teacher_busy"]
-    lines = [f"first sent at {sent:.0f} s" if sent is not None else "nothing sent yet",
-             f"teacher island's core busy {busy:.0%}" if busy is not None else ""]
+    lines = [f"first sent at {sent:.0f} s" if sent is not None else "nothing sent yet"]
+    if busy is not None:
+        lines.append(f"teacher island's core busy {busy:.0%}")
     if found["climbs"] is None:
         lines.append(f"{found['teacher_islands']} teacher islands: their progress records "
                      "do not tell one island's climbs from another's")
-        return "\n".join(line for line in lines if line)
-    lines.append(f"{'climb':>5} {'began':9} {'from s':>7} {'to s':>7} {'individuals':>12} "
-                 f"{'peak search':>11}")
-    for number, climb in enumerate(found["climbs"], 1):
-        lines.append(f"{number:>5} {climb['began']:9} {climb['start_s']:>7.0f} "
-                     f"{climb['end_s']:>7.0f} {climb['individuals']:>12,} "
-                     f"{climb['peak_search_fitness']:>11.4f}")
-    return "\n".join(line for line in lines if line)
+    else:
+        lines.append(f"{'climb':>5} {'began':9} {'from s':>7} {'to s':>7} "
+                     f"{'individuals':>12} {'peak search':>11}")
+        lines += [f"{number:>5} {climb['began']:9} {climb['start_s']:>7.0f} "
+                  f"{climb['end_s']:>7.0f} {climb['individuals']:>12,} "
+                  f"{climb['peak_search_fitness']:>11.4f}"
+                  for number, climb in enumerate(found["climbs"], 1)]
+    return "\n".join(lines)
 
 
 def curve(log: list[dict], cpu_per_wall: float, tasks, cfg) -> list[dict]:

@@ -410,46 +410,57 @@ def groups_at_end(log: list[dict]) -> list[dict] | None:
 
 
 def climbs(log: list[dict]) -> dict | None:
-    """The teacher island's climbs in an island run, read from the progress records of its
+    """The teacher islands' climbs in an island run, read from the progress records of its
     last experiment (None without island groups): group 0 is the main group, on the config's
     own tasks. A climb begins at the experiment's start, at each restart from random
     programs and at each backtrack; each has its start and end (wall seconds), the island's
     individuals in it and its peak search fitness (a peak between the last record of one
-    climb and the restart is not seen: records come every round). Also when a group first
-    sent (``sending`` > 0: the linear island delivering SGD) and the share of the run the
-    teacher island's core was busy (per island). With several main islands a progress
-    record sums their restarts and keeps the best of their attempts, which does not tell
-    one island's climbs from another's: no climbs then (``climbs`` None)."""
+    climb and the restart is not seen: records come every round), and, with several teacher
+    islands, which island (0, 1, ...; the climbs in order of their start). Also when a group
+    first sent (``sending`` > 0: the linear island delivering SGD) and the share of the run
+    a teacher island's core was busy (the mean over the teacher islands). Records from
+    before progress rows listed each island of a group (``islands``) hold only the islands'
+    bests (``island_bests``): no climbs then for several teacher islands (``climbs`` None)."""
     rows = [r for r in log if r.get("kind") == "progress" and r.get("groups")]
     if not rows:
         return None
     rows = [r for r in rows if r.get("experiment") == rows[-1].get("experiment")]
-    islands = len(rows[-1]["groups"][0].get("island_bests", [None]))
+    teacher = rows[-1]["groups"][0]
+    islands = len(teacher.get("islands") or teacher.get("island_bests") or [None])
     sent = next((r["elapsed_s"] for r in rows
                  if any(g.get("sending", 0) > 0 for g in r["groups"])), None)
-    last = rows[-1]
-    busy = (last["groups"][0]["busy_s"] / islands / last["elapsed_s"]
-            if last["elapsed_s"] else None)
+    busy = (teacher["busy_s"] / islands / rows[-1]["elapsed_s"]
+            if rows[-1]["elapsed_s"] else None)
     found = {"first_sent_s": sent, "teacher_busy": busy, "teacher_islands": islands,
              "climbs": None}
-    if islands > 1:
+    if islands > 1 and "islands" not in teacher:
         return found
+    found["climbs"] = []
+    for island in range(islands):
+        own = [(r["elapsed_s"], r["groups"][0]["islands"][island] if islands > 1
+                else r["groups"][0]) for r in rows]
+        for climb in _island_climbs(own):
+            found["climbs"].append({"island": island, **climb} if islands > 1 else climb)
+    found["climbs"].sort(key=lambda climb: (climb["start_s"], climb.get("island", 0)))
+    return found
+
+
+def _island_climbs(records: list[tuple[float, dict]]) -> list[dict]:
+    """climbs() of one island, from (elapsed seconds, its row) per progress record."""
     out: list[dict] = []
     mark, before, then, start = None, 0, 0.0, 0  # a climb counts from the record before it
-    for record in rows:
-        group = record["groups"][0]
-        now = (group["restarts"], group.get("backtracks", 0))
-        peak = group.get("current_best", group["best_fitness"])
+    for elapsed, row in records:
+        now = (row["restarts"], row.get("backtracks", 0))
+        peak = row.get("current_best", row["best_fitness"])
         if now != mark:
             began = ("start" if mark is None else
                      "restart" if now[0] != mark[0] else "backtrack")
             out.append({"began": began, "start_s": then, "peak_search_fitness": peak})
             mark, start = now, before
-        out[-1].update(end_s=record["elapsed_s"], individuals=group["individuals"] - start,
+        out[-1].update(end_s=elapsed, individuals=row["individuals"] - start,
                        peak_search_fitness=max(out[-1]["peak_search_fitness"], peak))
-        before, then = group["individuals"], record["elapsed_s"]
-    found["climbs"] = out
-    return found
+        before, then = row["individuals"], elapsed
+    return out
 
 
 def climbs_table(found: dict) -> str:
@@ -458,13 +469,16 @@ def climbs_table(found: dict) -> str:
     lines = [f"first sent at {sent:.0f} s" if sent is not None else "nothing sent yet"]
     if busy is not None:
         lines.append(f"teacher island's core busy {busy:.0%}")
+    several = found["teacher_islands"] > 1
     if found["climbs"] is None:
         lines.append(f"{found['teacher_islands']} teacher islands: their progress records "
                      "do not tell one island's climbs from another's")
     else:
-        lines.append(f"{'climb':>5} {'began':9} {'from s':>7} {'to s':>7} "
+        island = f"{'island':>6} " if several else ""
+        lines.append(f"{'climb':>5} {island}{'began':9} {'from s':>7} {'to s':>7} "
                      f"{'individuals':>12} {'peak search':>11}")
-        lines += [f"{number:>5} {climb['began']:9} {climb['start_s']:>7.0f} "
+        lines += [f"{number:>5} " + (f"{climb['island']:>6} " if several else "")
+                  + f"{climb['began']:9} {climb['start_s']:>7.0f} "
                   f"{climb['end_s']:>7.0f} {climb['individuals']:>12,} "
                   f"{climb['peak_search_fitness']:>11.4f}"
                   for number, climb in enumerate(found["climbs"], 1)]

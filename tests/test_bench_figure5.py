@@ -257,12 +257,30 @@ def test_climbs_reads_the_teacher_islands_restarts_from_the_progress_log(tmp_pat
     again = [{**r, "experiment": 2} for r in log[1:3]]
     found = figure5.climbs([{**r, "experiment": 1} for r in log] + again)
     assert [(c["began"], c["individuals"]) for c in found["climbs"]] == [("start", 200)]
-    # two teacher islands: busy per island, and no climbs (a record mixes the two)
-    two = [{**r, "groups": [{**r["groups"][0], "island_bests": [0.2, 0.2]},
-                            r["groups"][1]]} for r in log if r["kind"] == "progress"]
+    # two teacher islands: each island's row gives its own climbs (island 1 never
+    # restarts); busy is per island
+    def pair(record):
+        mine = record["groups"][0]
+        other = {"individuals": record["elapsed_s"], "best_fitness": 0.25, "restarts": 0,
+                 "busy_s": 1.0}
+        group = {**mine, "individuals": mine["individuals"] + other["individuals"],
+                 "islands": [mine, other]}
+        return {**record, "groups": [group, record["groups"][1]]}
+
+    two = [pair(r) for r in log if r["kind"] == "progress"]
     found = figure5.climbs(two)
+    assert found["teacher_islands"] == 2 and found["teacher_busy"] == pytest.approx(0.45)
+    assert [(c["island"], c["began"], c["start_s"], c["individuals"],
+             c["peak_search_fitness"]) for c in found["climbs"]] == [
+        (0, "start", 0, 200, 0.27), (1, "start", 0, 60, 0.25), (0, "restart", 20, 200, 0.22),
+        (0, "backtrack", 40, 100, 0.31), (0, "restart", 50, 150, 0.20)]
+    table = figure5.climbs_table(found)
+    assert "island" in table.splitlines()[2] and table.count("restart") == 2
+    # a log from before the islands' own rows (only their bests): no climbs
+    old = [{**r, "groups": [{**r["groups"][0], "island_bests": [0.2, 0.2]},
+                            r["groups"][1]]} for r in log if r["kind"] == "progress"]
+    found = figure5.climbs(old)
     assert found["climbs"] is None and found["teacher_islands"] == 2
-    assert found["teacher_busy"] == pytest.approx(0.45)
     assert "2 teacher islands" in figure5.climbs_table(found)
 
     path = tmp_path / "progress.jsonl"  # a run under way: its last line cut short

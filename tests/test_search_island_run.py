@@ -158,9 +158,13 @@ def test_island_groups_search_their_own_tasks_and_feed_the_main_islands(tmp_path
     raw = [r for r in read_log(tmp_path / "a" / "progress.jsonl") if r["kind"] == "progress"]
     assert all(g["busy_s"] > 0 for g in raw[-1]["groups"])  # time in rounds: not compared
     assert main["best_fitness"] == progress[-1]["best_fitness"]
-    # the two main islands' own bests; the group of one island has no list
-    assert max(main["island_bests"]) == main["best_fitness"] and len(main["island_bests"]) == 2
-    assert "island_bests" not in cheap
+    # the two main islands' own rows; the group of one island has no list
+    assert len(main["islands"]) == 2 and "islands" not in cheap
+    assert max(i["best_fitness"] for i in main["islands"]) == main["best_fitness"]
+    assert sum(i["individuals"] for i in main["islands"]) == main["individuals"]
+    assert sum(i["restarts"] for i in main["islands"]) == main["restarts"]
+    assert all(sum(i["busy_s"] for i in g["islands"]) == pytest.approx(g["busy_s"], abs=2e-3)
+               for g in (r["groups"][0] for r in raw))
 
 
 def test_a_group_island_that_reaches_promote_at_joins_the_main_islands(tmp_path, monkeypatch):

@@ -344,8 +344,9 @@ class IslandSearch:
 
     def details(self) -> dict[str, Any]:
         """With island groups: per group (0: the islands outside any group, then the groups
-        in order) its individuals, its best fitness on its own tasks (and each island's, with
-        more than one) and its islands' restarts (and backtracks, once there are any; once
+        in order) its individuals, its best fitness on its own tasks (and, with more than one
+        island, each island's individuals, best, restarts, backtracks, current best and busy
+        time) and its islands' restarts (and backtracks, once there are any; once
         there are either, also the best of the populations under way, without the bests
         kept from before them; and, where the group says, how many are promoted, how many
         send and how many are frozen), so a log shows what each found."""
@@ -364,7 +365,7 @@ class IslandSearch:
                "restarts": sum(r.restarts for r in reports),
                "busy_s": round(sum(self.busy[r.island] for r in reports), 3)}
         if len(reports) > 1:  # each island's own: independent attempts race separately
-            row["island_bests"] = [r.best_fitness for r in reports]
+            row["islands"] = [self._island_row(r) for r in reports]
         backtracks = sum(r.backtracks for r in reports)
         if backtracks:
             row["backtracks"] = backtracks
@@ -378,6 +379,18 @@ class IslandSearch:
             row["sending"] = sum(r.sending for r in reports)
         if group is not None and group.freezes_when_sending:
             row["frozen"] = sum(r.frozen for r in reports)
+        return row
+
+    def _island_row(self, report: IslandReport) -> dict[str, Any]:
+        """One island of a group of several, as _group_row gives a group: the sums and the
+        best of a group's row do not tell one island's climbs from another's."""
+        row = {"individuals": report.individuals, "best_fitness": report.best_fitness,
+               "restarts": report.restarts, "busy_s": round(self.busy[report.island], 3)}
+        if report.backtracks:
+            row["backtracks"] = report.backtracks
+        if report.restarts or report.backtracks:
+            row["current_best"] = (report.best_fitness if report.current_fitness is None
+                                   else report.current_fitness)
         return row
 
     def counts(self) -> tuple[int, int, int, int]:

@@ -8,7 +8,8 @@ final tasks (held-out pairs, F = 16), and at F = 64 on the final tasks (the tran
 features, as bench/figure6.py builds them), with the evaluation seed the figures use (1),
 and prints which rate each set prefers. Then it scores hand-written variants of the same
 learner in the config's search space (``VARIANTS``: without the bias, with momentum at a grid
-of momenta and rates, predicting from the sum of the weights so far) on the same sets, each
+of momenta and rates, predicting from the sum of the weights so far, a hinge feature
+max(x, 0) beside x, a learning rate that decays each example) on the same sets, each
 with its difference from logistic regression at the shipped rate, task by task, on the final
 tasks (mean ± 2 SEM): whether a linear learner's tweaks alone clear the bar. Seconds on one
 core.
@@ -75,11 +76,47 @@ def Learn():
   v1 = v1 + v2
   v3 = v3 + v1
 """
+# a nonlinear feature: logistic regression on x and on max(x, 0) (v4 stays 0), each part
+# with its own rate (the hinge part's in s3)
+HINGE = """def Setup():
+  s2 = {rate}
+  s3 = {hinge_rate}
+def Predict():
+  v3 = maximum(v0, v4)
+  s1 = dot(v0, v1)
+  s4 = dot(v3, v5)
+  s1 = s1 + s4
+def Learn():
+  s4 = s0 - s1
+  s0 = s3 * s4
+  s4 = s2 * s4
+  v2 = s4 * v0
+  v1 = v1 + v2
+  v6 = s0 * v3
+  v5 = v5 + v6
+"""
+# another use of the single epoch: a learning rate that decays by a factor each example
+DECAY = """def Setup():
+  s2 = {rate}
+  s3 = {decay}
+def Predict():
+  s1 = dot(v0, v1)
+def Learn():
+  s4 = s0 - s1
+  s4 = s2 * s4
+  s2 = s2 * s3
+  v2 = s4 * v0
+  v1 = v1 + v2
+"""
 VARIANTS: dict[str, str] = {
     "no_bias": NO_BIAS.format(rate=0.1),
     **{f"momentum_{beta:g}_rate_{rate:g}": MOMENTUM.format(rate=rate, beta=beta)
        for beta in (0.3, 0.5, 0.7, 0.9) for rate in (0.02, 0.05, 0.1)},
     **{f"weight_sum_rate_{rate:g}": WEIGHT_SUM.format(rate=rate) for rate in (0.01, 0.1)},
+    **{f"hinge_rate_0.1_{hinge:g}": HINGE.format(rate=0.1, hinge_rate=hinge)
+       for hinge in (0.01, 0.03, 0.1)},
+    **{f"decay_rate_{rate:g}_{decay:g}": DECAY.format(rate=rate, decay=decay)
+       for rate in (0.2, 0.3, 0.5, 1.0) for decay in (0.99, 0.995)},
 }
 
 

@@ -50,10 +50,11 @@ CONFIG = ROOT / "configs" / "figure5.toml"
 RESULTS = ROOT / "bench" / "results"  # figure5_<levers>.json unless --out names a file
 MILESTONES = {"M1": 0.30, "M2": 0.45}
 
-# configs/figure5.toml is the tuned setting (lever figure5, as shipped; before session 23 it was
-# lever tasks_20: a teacher island of 1,000 on 20 tasks beside a linear island). Every other
-# lever is written as overrides of tasks_20, as it was measured: TASKS_20 turns the shipped
-# config back into it, and each lever's own overrides follow (LEVERS, below). PAPER turns
+# configs/figure5.toml is the tuned setting (lever figure5, as shipped; in sessions 23-29 it
+# was lever figure5_5k, with the teacher island's rounds at 5,000, and before session 23 lever
+# tasks_20: a teacher island of 1,000 on 20 tasks beside a linear island). Every other lever
+# is written as overrides of the one it was measured against: FIGURE5_5K or TASKS_20 turns
+# the shipped config back into it, and each lever's own overrides follow (LEVERS). PAPER turns
 # tasks_20 into the paper's one-process setting (5 search tasks, one population), which the
 # first levers vary
 PAPER: dict[str, object] = {"tasks.search.num_tasks": 5, "migration.islands": 0,
@@ -266,12 +267,16 @@ RESTARTS_1M = {"migration.main_exchange": False, **TEACHER_RESTARTS,
                "migration.max_stagnation": 1_000_000}
 # the shipped config's linear island, frozen once it sends (figure5_frozen and _frozen_2)
 FROZEN = {**SCALED_SENDS_ONE_WAY, "freezes_when_sending": True}
-# name → (overrides of configs/figure5.toml, workers): the shipped config
-# (scaled_sends_pop_100_tasks_40 with run.select_bests) and levers measured against it
-_OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
-    "figure5": ({}, 2),
+# configs/figure5.toml as shipped in sessions 23-29 (lever figure5_5k: scaled_sends_pop_100_
+# tasks_40 with run.select_bests), from the shipped one: the teacher island's rounds at 5,000
+FIGURE5_5K: dict[str, object] = {"migration.interval": 5000}
+# name → (overrides of FIGURE5_5K, workers): levers measured against that config
+_OF_FIGURE5_5K: dict[str, tuple[dict[str, object], int | None]] = {
+    "figure5_5k": ({}, 2),
     # the teacher island's rounds at 10,000 instead of 5,000: at 5,000 its core idled 300 to
-    # 800 s of 1,800 waiting for the linear island's rounds of 20,000 (session 23)
+    # 800 s of 1,800 waiting for the linear island's rounds of 20,000 (session 23). M1 on run
+    # seeds 1, 3, 4 and 6 where figure5_5k reached it on 1, 4 and 6: shipped since session 30
+    # (the lever is the config as shipped now)
     "figure5_rounds_10k": ({"migration.interval": 10000}, 2),
     # FEC keeping the mean of an entry's samples (as scaled_sends_pop_100_average) on 40
     # tasks: a lucky first sample serves 10 uses, and 40 tasks halve its luck besides
@@ -286,7 +291,7 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
     # once use the time the lone teacher island spent idle (17-43 % of its core; 40 % over
     # 2 hours)
     "figure5_teachers_3": (TEACHERS_3, 2),
-    # the shipped config with a teacher island that starts again from random programs after
+    # figure5_5k with a teacher island that starts again from random programs after
     # 2 million of its individuals without its best rising by 0.01, unless it has reached
     # 0.35 on the search tasks (past rung 2b's best logged 0.3145 by about four of a
     # random-floors sample's sd of 0.009). Rung 2b is a trap for the step into a hidden
@@ -297,7 +302,7 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
     # With main_exchange = false the teacher island draws only from the linear island,
     # which takes no migrants: no quiet window, so a restarted island takes SGD at once
     # (and it no longer takes its own emigrants back, which changes the path from the
-    # shipped config's). The climb from rung 1 to 2b took about 2.2 million teacher
+    # figure5_5k's). The climb from rung 1 to 2b took about 2.2 million teacher
     # individuals on seed 1 (session 24)
     "figure5_restarts": ({"migration.main_exchange": False, **TEACHER_RESTARTS}, 2),
     # figure5_restarts at a window of a million individuals: on seed 1 (90 min) attempts of
@@ -362,9 +367,12 @@ _OF_FIGURE5: dict[str, tuple[dict[str, object], int | None]] = {
     "figure5_teachers_3_restarts": ({**TEACHERS_3, **TEACHER_RESTARTS,
                                      "migration.max_stagnation": 1_000_000}, 2),
 }
-# every lever: the shipped config's, then the older ones as overrides of tasks_20
+# every lever: the shipped config, those measured against it as shipped in sessions 23-29,
+# then the older ones as overrides of tasks_20
 LEVERS: dict[str, tuple[dict[str, object], int | None]] = {
-    **_OF_FIGURE5,
+    "figure5": ({}, 2),
+    **{name: ({**FIGURE5_5K, **overrides}, workers)
+       for name, (overrides, workers) in _OF_FIGURE5_5K.items()},
     **{name: ({**TASKS_20, **overrides}, workers)
        for name, (overrides, workers) in _OF_TASKS_20.items()},
 }

@@ -76,16 +76,19 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     from amzc.search.island_run import island_groups
 
     assert figure5.LEVERS["figure5"] == ({}, 2)  # the shipped config
-    shipped = load_config(figure5.CONFIG)
-    # it is the tuned lever, with run.select_bests
+    now = load_config(figure5.CONFIG)
+    # as shipped in sessions 23-29 (figure5_5k): the tuned lever, with run.select_bests
+    shipped = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_5k"][0])
     tuned = load_config(figure5.CONFIG,
                         overrides=figure5.LEVERS["scaled_sends_pop_100_tasks_40"][0])
     assert not tuned.select_bests and shipped.select_bests
     assert replace(tuned, select_bests=True) == shipped
-    # the levers of the shipped config change only what they name
+    # the levers of figure5_5k change only what they name; the one with the teacher
+    # island's rounds at 10,000 is the config shipped now
     rounds = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_rounds_10k"][0])
-    assert rounds.migration.interval == 10000
+    assert rounds.migration.interval == 10000 and shipped.migration.interval == 5000
     assert replace(rounds, migration=shipped.migration) == shipped
+    assert rounds == now
     average = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_average"][0])
     assert average.fec.average and not shipped.fec.average
     assert replace(average, fec=shipped.fec) == shipped

@@ -759,9 +759,8 @@ def merge(paths: list[Path], out: Path) -> dict:
     minutes = {data["minutes"] for data in inputs}
     result = {"benchmark": "figure5", "config": inputs[0]["config"],
               "config_source": inputs[0].get("config_source"),
-              "merged_from": [{"file": p.name, "revision": d.get("revision"),
-                               "overrides": d.get("overrides"), "minutes": d["minutes"],
-                               "seeds": d["seeds"]} for p, d in zip(paths, inputs, strict=True)],
+              "merged_from": [source for p, d in zip(paths, inputs, strict=True)
+                              for source in _sources(p, d)],
               "minutes": minutes.pop() if len(minutes) == 1 else "mixed",
               "seeds": [r["seed"] for r in runs], "levers": lever_rows(runs), "runs": runs}
     # the plot says where the runs started, as a run's own report does
@@ -773,6 +772,17 @@ def merge(paths: list[Path], out: Path) -> dict:
 
 
 MIXED_STARTS = "several starts (random programs or population.init)"
+
+
+def _sources(path: Path, data: dict) -> list[dict]:
+    """What merge() keeps of one input: its revision, overrides, minutes and seeds, or, for
+    an input merged before, the entries it kept of its own inputs (so that adding a seed to
+    a merged result keeps each run's revision)."""
+    if "merged_from" in data:
+        return list(data["merged_from"])
+    return [{"file": path.name, "revision": data.get("revision"),
+             "overrides": data.get("overrides"), "minutes": data["minutes"],
+             "seeds": data["seeds"]}]
 
 
 def _init(data: dict) -> object:

@@ -189,6 +189,16 @@ def test_merge_joins_runs_of_one_seed_each(tmp_path):
     assert row["first_cpu_s"] == {"M1": [40.0, None, 120.0], "M2": [None, None, 120.0]}
     assert [m["file"] for m in data["merged_from"]] == ["seed1.json", "seed2.json", "seed3.json"]
     assert out.with_suffix(".png").stat().st_size > 10_000
+    # a seed added to a merged result: each run's input keeps its own revision
+    paths[0].write_text(paths[0].read_text().replace('"abc"', '"def"').replace(
+        '"seeds": [1]', '"seeds": [4]').replace('"seed": 1', '"seed": 4'))
+    again = tmp_path / "again.json"
+    assert figure5.main(["--merge", str(out), str(paths[0]), "--out", str(again)]) == 0
+    data = json.loads(again.read_text())
+    assert [r["seed"] for r in data["runs"]] == [1, 2, 3, 4]
+    assert [(m["file"], m["revision"], m["seeds"]) for m in data["merged_from"]] == [
+        ("seed1.json", "abc", [1]), ("seed2.json", "abc", [2]), ("seed3.json", "abc", [3]),
+        ("seed1.json", "def", [4])]
     with pytest.raises(SystemExit):
         figure5.main(["--merge", str(tmp_path / "missing.json"), "--out", str(out)])
 

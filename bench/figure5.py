@@ -24,9 +24,9 @@ Usage: python bench/figure5.py [--levers baseline,hurdles,...] [--seeds 1,2,3] [
        python bench/figure5.py --climbs RUN_FOLDER ...
 Writes the JSON and a PNG of the curves beside it. ``--merge`` joins the runs of earlier
 JSONs (runs of one seed at a time, each on both cores) into one, with the rows recomputed.
-``--climbs`` prints an island run's climbs of the teacher island (each start from random
-programs: its peak search fitness, its individuals), also while the run goes on; each run in
-the JSON holds them too.
+``--climbs`` prints an island run's climbs of each teacher island (each start from random
+programs or backtrack: its peak search fitness, its individuals), also while the run goes
+on; each run in the JSON holds them too.
 """
 
 from __future__ import annotations
@@ -475,9 +475,10 @@ def climbs_table(found: dict) -> str:
     """climbs() as lines of text: a live run's log can be read with ``--climbs``."""
     sent, busy = found["first_sent_s"], found["teacher_busy"]
     lines = [f"first sent at {sent:.0f} s" if sent is not None else "nothing sent yet"]
-    if busy is not None:
-        lines.append(f"teacher island's core busy {busy:.0%}")
     several = found["teacher_islands"] > 1
+    if busy is not None:
+        lines.append(f"teacher islands' cores busy {busy:.0%} (mean)" if several
+                     else f"teacher island's core busy {busy:.0%}")
     if found["climbs"] is None:
         lines.append(f"{found['teacher_islands']} teacher islands: their progress records "
                      "do not tell one island's climbs from another's")
@@ -619,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
                         help="join these results (e.g. one seed each) into --out; runs nothing")
     parser.add_argument("--climbs", type=Path, nargs="+", default=None, metavar="RUN",
-                        help="print the teacher island's climbs from these run folders (or "
+                        help="print the teacher islands' climbs from these run folders (or "
                         "their progress.jsonl; a run under way too); runs nothing")
     args = parser.parse_args(argv)
     if args.climbs:
@@ -760,7 +761,7 @@ def merge(paths: list[Path], out: Path) -> dict:
     result = {"benchmark": "figure5", "config": inputs[0]["config"],
               "config_source": inputs[0].get("config_source"),
               "merged_from": [source for p, d in zip(paths, inputs, strict=True)
-                              for source in _sources(p, d)],
+                              for source in _sources(p, d, inputs[0].get("config_source"))],
               "minutes": minutes.pop() if len(minutes) == 1 else "mixed",
               "seeds": [r["seed"] for r in runs], "levers": lever_rows(runs), "runs": runs}
     # the plot says where the runs started, as a run's own report does
@@ -774,15 +775,20 @@ def merge(paths: list[Path], out: Path) -> dict:
 MIXED_STARTS = "several starts (random programs or population.init)"
 
 
-def _sources(path: Path, data: dict) -> list[dict]:
-    """What merge() keeps of one input: its revision, overrides, minutes and seeds, or, for
-    an input merged before, the entries it kept of its own inputs (so that adding a seed to
-    a merged result keeps each run's revision)."""
+def _sources(path: Path, data: dict, config_source: str | None) -> list[dict]:
+    """What merge() keeps of one input: its revision, overrides, minutes and seeds, and its
+    config's text where it differs from the first input's (``config_source``: a lever is
+    overrides of the config as it stood, which a later commit may change); for an input
+    merged before, the entries it kept of its own inputs (so that adding a seed to a merged
+    result keeps each run's revision)."""
     if "merged_from" in data:
         return list(data["merged_from"])
-    return [{"file": path.name, "revision": data.get("revision"),
-             "overrides": data.get("overrides"), "minutes": data["minutes"],
-             "seeds": data["seeds"]}]
+    source = {"file": path.name, "revision": data.get("revision"),
+              "overrides": data.get("overrides"), "minutes": data["minutes"],
+              "seeds": data["seeds"]}
+    if data.get("config_source") != config_source:
+        source["config_source"] = data.get("config_source")
+    return [source]
 
 
 def _init(data: dict) -> object:

@@ -89,6 +89,10 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     assert rounds.migration.interval == 10000 and shipped.migration.interval == 5000
     assert replace(rounds, migration=shipped.migration) == shipped
     assert rounds == now
+    # every lever but the shipped config names the teacher rounds it was measured with, so
+    # that a change to the shipped config does not change it
+    assert all("migration.interval" in overrides
+               for name, (overrides, _) in figure5.LEVERS.items() if name != "figure5")
     average = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_average"][0])
     assert average.fec.average and not shipped.fec.average
     assert replace(average, fec=shipped.fec) == shipped
@@ -199,6 +203,14 @@ def test_merge_joins_runs_of_one_seed_each(tmp_path):
     assert [(m["file"], m["revision"], m["seeds"]) for m in data["merged_from"]] == [
         ("seed1.json", "abc", [1]), ("seed2.json", "abc", [2]), ("seed3.json", "abc", [3]),
         ("seed1.json", "def", [4])]
+    assert not any("config_source" in m for m in data["merged_from"])
+    # an input run with another config text keeps it: a lever is overrides of the config
+    # as it stood
+    paths[1].write_text(json.dumps({**json.loads(paths[1].read_text()),
+                                    "config_source": "[migration]\ninterval = 10000\n"}))
+    assert figure5.main(["--merge", str(paths[0]), str(paths[1]), "--out", str(again)]) == 0
+    first, second = json.loads(again.read_text())["merged_from"]
+    assert "config_source" not in first and second["config_source"].endswith("10000\n")
     with pytest.raises(SystemExit):
         figure5.main(["--merge", str(tmp_path / "missing.json"), "--out", str(out)])
 
@@ -275,14 +287,14 @@ def test_climbs_reads_the_teacher_islands_restarts_from_the_progress_log(tmp_pat
     def pair(record):
         mine = record["groups"][0]
         other = {"individuals": record["elapsed_s"], "best_fitness": 0.25, "restarts": 0,
-                 "busy_s": 1.0}
+                 "busy_s": record["elapsed_s"] * 0.5}
         group = {**mine, "individuals": mine["individuals"] + other["individuals"],
-                 "islands": [mine, other]}
+                 "busy_s": mine["busy_s"] + other["busy_s"], "islands": [mine, other]}
         return {**record, "groups": [group, record["groups"][1]]}
 
     two = [pair(r) for r in log if r["kind"] == "progress"]
     found = figure5.climbs(two)
-    assert found["teacher_islands"] == 2 and found["teacher_busy"] == pytest.approx(0.45)
+    assert found["teacher_islands"] == 2 and found["teacher_busy"] == pytest.approx(0.7)
     assert [(c["island"], c["began"], c["start_s"], c["individuals"],
              c["peak_search_fitness"]) for c in found["climbs"]] == [
         (0, "start", 0, 200, 0.27), (1, "start", 0, 60, 0.25), (0, "restart", 20, 200, 0.22),

@@ -233,9 +233,10 @@ def test_the_logistic_regression_bar_sweeps_its_learning_rate(tmp_path, capsys):
     no_bias = variants["no_bias"]  # the bias adds 0.0001 here
     assert no_bias["final"] == pytest.approx(no_bias["final_diff"] + written, abs=1e-9)
     assert no_bias["final"] != written and no_bias["final_diff_2sem"] > 0
-    # bilinear interactions beat the bar by more than the noise (+0.0158 ± 0.0040), and
-    # the example program is that variant
-    bilinear = variants["bilinear_rate_0.07"]
+    # bilinear interactions beat the bar by more than the noise (+0.0157 ± 0.0044 at the
+    # rate T_select prefers), and the example program is that variant
+    bilinear = variants["bilinear_rate_0.1"]
+    assert bilinear["select"] == max(v["select"] for v in result["variants"])
     assert bilinear["final_diff"] > bilinear["final_diff_2sem"] > 0
     example = (ROOT / "examples" / "bilinear_classifier.amz").read_text()
     assert bar.in_space(example, "example", cfg) == bar.in_space(bilinear["program"], "", cfg)

@@ -504,6 +504,26 @@ def test_a_report_from_before_current_fitness_counts_its_best():
                              )["current_best"] == 0.4
 
 
+def test_a_group_of_several_islands_lists_each_islands_row():
+    """A group's row sums its islands' individuals and restarts and keeps the best of their
+    attempts; ``islands`` keeps each island's, so that one island's climbs (its restarts,
+    backtracks and the best under way) can be told from another's."""
+    from amzc.search.island_run import IslandSearch
+
+    search = IslandSearch(parse_config(GROUPS), None, 3)
+    search.busy = [1.5, 2.5, 9.0]
+    row = search._group_row(0, [report(0, 0.5, restarts=1, current_fitness=0.3),
+                                report(1, 0.6, backtracks=2)])
+    assert (row["individuals"], row["restarts"], row["backtracks"], row["busy_s"]) == (
+        200, 1, 2, 4.0)
+    assert row["islands"] == [
+        {"individuals": 100, "best_fitness": 0.5, "restarts": 1, "busy_s": 1.5,
+         "current_best": 0.3},
+        {"individuals": 100, "best_fitness": 0.6, "restarts": 0, "busy_s": 2.5,
+         "backtracks": 2, "current_best": 0.6}]
+    assert "islands" not in search._group_row(1, [report(2, 0.9)])
+
+
 def test_a_group_on_the_experiments_own_tasks_is_a_main_one(tmp_path):
     """Only the tasks decide whether fitness compares: a group that changes the population
     alone counts among the main islands, and its migrants keep their fitness."""

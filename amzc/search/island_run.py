@@ -360,18 +360,9 @@ class IslandSearch:
                            for number, mine in sorted(rows.items())]}
 
     def _group_row(self, number: int, reports: list[IslandReport]) -> dict[str, Any]:
-        row = {"group": number, "individuals": sum(r.individuals for r in reports),
-               "best_fitness": max(r.best_fitness for r in reports),
-               "restarts": sum(r.restarts for r in reports),
-               "busy_s": round(sum(self.busy[r.island] for r in reports), 3)}
+        row = {"group": number, **self._climb_row(reports)}
         if len(reports) > 1:  # each island's own: independent attempts race separately
-            row["islands"] = [self._island_row(r) for r in reports]
-        backtracks = sum(r.backtracks for r in reports)
-        if backtracks:
-            row["backtracks"] = backtracks
-        if row["restarts"] or backtracks:  # the climb under way, which the kept best may hide
-            row["current_best"] = max(r.best_fitness if r.current_fitness is None
-                                      else r.current_fitness for r in reports)
+            row["islands"] = [self._climb_row([r]) for r in reports]
         if any(self._promotable(r.island) for r in reports):
             row["promoted"] = sum(r.promoted for r in reports)
         group = self.groups[reports[0].island]
@@ -381,16 +372,22 @@ class IslandSearch:
             row["frozen"] = sum(r.frozen for r in reports)
         return row
 
-    def _island_row(self, report: IslandReport) -> dict[str, Any]:
-        """One island of a group of several, as _group_row gives a group: the sums and the
-        best of a group's row do not tell one island's climbs from another's."""
-        row = {"individuals": report.individuals, "best_fitness": report.best_fitness,
-               "restarts": report.restarts, "busy_s": round(self.busy[report.island], 3)}
-        if report.backtracks:
-            row["backtracks"] = report.backtracks
-        if report.restarts or report.backtracks:
-            row["current_best"] = (report.best_fitness if report.current_fitness is None
-                                   else report.current_fitness)
+    def _climb_row(self, reports: list[IslandReport]) -> dict[str, Any]:
+        """Where some islands' climbs stand (a group's, or one island's of a group of
+        several, whose sums and best do not tell one island's climbs from another's): their
+        individuals, best, restarts, time in rounds, and backtracks once there are any;
+        once there are either, the best of the populations under way, which the best kept
+        from before a restart or backtrack may hide."""
+        row = {"individuals": sum(r.individuals for r in reports),
+               "best_fitness": max(r.best_fitness for r in reports),
+               "restarts": sum(r.restarts for r in reports),
+               "busy_s": round(sum(self.busy[r.island] for r in reports), 3)}
+        backtracks = sum(r.backtracks for r in reports)
+        if backtracks:
+            row["backtracks"] = backtracks
+        if row["restarts"] or backtracks:
+            row["current_best"] = max(r.best_fitness if r.current_fitness is None
+                                      else r.current_fitness for r in reports)
         return row
 
     def counts(self) -> tuple[int, int, int, int]:

@@ -33,6 +33,7 @@ import numpy as np
 # bench/, beside this script; the transfer test's features and evaluation seed, which the
 # docs' figures use
 from figure5_ladder import in_space
+from figure5_ladder import with_rate as rate_line  # a program's ``# learning rate`` line
 from figure6 import CONFIG, LOGISTIC, ROOT, TRANSFER_FEATURES, TRANSFER_SEED, shown
 from revision import git_revision
 
@@ -109,26 +110,9 @@ def Learn():
   v2 = s4 * v0
   v1 = v1 + v2
 """
-# bilinear interactions (a quadratic classifier, x'Mx beside w.x): the matrix M (m0) is
-# trained by the outer product of the weight step with x, scaled by the rate once more (its
-# own rate is the square of the weights'); 3 Predict and 3 Learn instructions on top of
-# logistic regression without its bias, none of which changes anything until the last
-BILINEAR = """def Setup():
-  s2 = {rate}
-def Predict():
-  s1 = dot(v0, v1)
-  v3 = dot(m0, v0)
-  s4 = dot(v0, v3)
-  s1 = s1 + s4
-def Learn():
-  s4 = s0 - s1
-  s4 = s2 * s4
-  v2 = s4 * v0
-  v1 = v1 + v2
-  v4 = s2 * v2
-  m1 = outer(v4, v0)
-  m0 = m0 + m1
-"""
+# bilinear interactions (a quadratic classifier, x'Mx beside w.x): examples/
+# bilinear_classifier.amz, scored here at other rates (its ``# learning rate`` line)
+BILINEAR = (ROOT / "examples" / "bilinear_classifier.amz").read_text(encoding="utf-8")
 VARIANTS: dict[str, str] = {
     "no_bias": NO_BIAS.format(rate=0.1),
     **{f"momentum_{beta:g}_rate_{rate:g}": MOMENTUM.format(rate=rate, beta=beta)
@@ -138,7 +122,7 @@ VARIANTS: dict[str, str] = {
        for hinge in (0.01, 0.03, 0.1)},
     **{f"decay_rate_{rate:g}_{decay:g}": DECAY.format(rate=rate, decay=decay)
        for rate in (0.2, 0.3, 0.5, 1.0) for decay in (0.99, 0.995)},
-    **{f"bilinear_rate_{rate:g}": BILINEAR.format(rate=rate)
+    **{f"bilinear_rate_{rate:g}": rate_line(BILINEAR, rate)
        for rate in (0.05, 0.07, 0.1, 0.13, 0.2)},
 }
 

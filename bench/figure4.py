@@ -43,6 +43,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from revision import git_revision  # bench/, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "figure4.json"
 SUCCESS = 0.999  # held-out fitness of a working SGD regressor on these tasks: > 0.9999
@@ -333,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(lv.name, method, args.seed + i, args.budget) for lv in reversed(levels)
             for i in range(args.experiments) for method in ("evolution", "random")]
     start = time.time()
+    revision = git_revision()  # at the start: the code the runs measure
     runs = []
     with contextlib.ExitStack() as stack:
         if args.workers == 1:  # in this process: no start-up, and importable by path
@@ -346,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr, flush=True)
     print(file=sys.stderr)
     rows = summarize(runs, levels, args.experiments, args.budget)
-    result = {"benchmark": "figure4", "success_threshold": SUCCESS,
+    result = {"benchmark": "figure4", "revision": revision, "success_threshold": SUCCESS,
               "experiments": args.experiments, "budget": args.budget, "workers": args.workers,
               "wall_s": time.time() - start, "levels": rows,
               "runs": sorted(runs, key=lambda r: (r["level"], r["method"], r["seed"]))}

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs import side_by_side  # bench/, beside this script
+from revision import git_revision
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "figure6.toml"
@@ -250,11 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     from amzc.search.config import parse_override
 
     args.overrides = dict(parse_override(text) for text in args.settings)
+    revision = git_revision()  # at the start: the code the runs measure
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows = side_by_side(run_seed, [(args, seed) for seed in seeds], args.jobs,
                         lambda row: print(f"seed {row['seed']} done ({row['wall_s']:.0f} s)",
                                           file=sys.stderr, flush=True))
-    result = {"benchmark": "figure6", "config": shown(args.config), "workers": args.workers,
+    result = {"benchmark": "figure6", "revision": revision, "config": shown(args.config),
+              "workers": args.workers,
               "jobs": args.jobs, "overrides": args.overrides, "budget_s": args.budget_s,
               "individuals_budget": args.individuals,
               "goal": GOAL, "reached_goal": sum(r["final_accuracy"] >= GOAL for r in rows),

@@ -34,6 +34,7 @@ from typing import Any
 
 import figure6  # bench/, beside this script
 from jobs import side_by_side
+from revision import git_revision
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "table_s5.json"
@@ -159,11 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"rows from {', '.join(ROWS)} (unknown: {unknown}); at least one seed; "
                      "--cpu-s > 0; --jobs ≥ 1")
     start = time.time()
+    revision = git_revision()  # at the start: the code the runs measure
     runs = run_all(args, rows, seeds)
     table = summarize(runs, rows)
     baselines = baseline_scores(args)
     text = markdown(table, args.cpu_s, baselines)
-    result = {"benchmark": "table_s5", "config": figure6.shown(args.config),
+    result = {"benchmark": "table_s5", "revision": revision, "config": figure6.shown(args.config),
               "cpu_s": args.cpu_s, "jobs": args.jobs,
               "seeds": seeds, "wall_s": time.time() - start, "rows": table,
               "baselines": baselines, "runs": runs, "markdown": text}

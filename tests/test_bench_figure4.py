@@ -99,6 +99,7 @@ def test_command_end_to_end(tmp_path, capsys):
                          "--workers", "1", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert [row["level"] for row in data["levels"]] == ["F1", "L1"]
+    assert data["revision"] == figure4.git_revision()  # the code the runs measured
     # mean(x) is one instruction in 18: both methods find it among the first individuals
     f1 = data["levels"][0]
     assert f1["evolution_successes"] == f1["random_successes"] == 1

@@ -113,6 +113,7 @@ def test_figure6_end_to_end(tmp_path, capsys):
                          "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["overrides"] == {"population.tournament": 5}
+    assert data["revision"] == figure6.git_revision()  # the code the runs measured
     assert "tournament = 5" in (tmp_path / "runs" / "seed1" / "config.toml").read_text()
     (row,) = data["seeds"]
     assert row["seed"] == 1 and row["individuals"] >= 200
@@ -176,6 +177,7 @@ def test_table_s5_end_to_end(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert [(r["method"], r["workers"], r["seeds"]) for r in data["rows"]] == \
         [("Basic", 1, 1), ("Full", 2, 1)]
+    assert data["revision"] == table_s5.git_revision()
     assert [(r["row"], r["seed"]) for r in data["runs"]] == [("basic-1", 1), ("full-2", 1)]
     assert all(r["individuals"] > 0 for r in data["runs"])
     assert data["rows"][0]["paper_cifar10"] == 0.671

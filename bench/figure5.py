@@ -361,6 +361,14 @@ _OF_FIGURE5_5K: dict[str, tuple[dict[str, object], int | None]] = {
     # a time
     "figure5_frozen_2": ({**RESTARTS_1M, "migration.interval": 10000, "migration.islands": 3,
                           "migration.groups": [FROZEN]}, 2),
+    # figure5_frozen_2 at a window of 500,000: in the first 26 minutes of its 2-hour run on
+    # seed 1 (session 31) every climb that reached rung 2 did so within 260,000 of its
+    # island's individuals after SGD arrived, while the climbs that stayed at rung 1 spent
+    # their whole window of a million there, and a race past rung 2 is decided within about
+    # 100,000; meant to give about twice the races an hour
+    "figure5_frozen_2_500k": ({**RESTARTS_1M, "migration.interval": 10000,
+                               "migration.islands": 3, "migration.groups": [FROZEN],
+                               "migration.max_stagnation": 500_000}, 2),
     # figure5_teachers_3 with figure5_restarts' rule on each teacher island, at a window of
     # a million individuals: a teacher island of teachers_3 climbs from SGD's arrival to
     # rung 2 in about 0.7 million (seed 2, session 24). Not run

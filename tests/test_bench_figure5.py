@@ -137,6 +137,10 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     frozen_2 = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_frozen_2"][0])
     assert frozen_2.migration == replace(frozen.migration, islands=3)
     assert replace(frozen_2, migration=frozen.migration) == frozen
+    frozen_500k = load_config(figure5.CONFIG,
+                              overrides=figure5.LEVERS["figure5_frozen_2_500k"][0])
+    assert frozen_500k == replace(frozen_2, migration=replace(frozen_2.migration,
+                                                              max_stagnation=500_000))
     restarts = load_config(figure5.CONFIG,
                            overrides=figure5.LEVERS["figure5_teachers_3_restarts"][0])
     assert (restarts.migration.max_stagnation, restarts.migration.stagnation_delta,

@@ -366,7 +366,8 @@ _OF_FIGURE5_5K: dict[str, tuple[dict[str, object], int | None]] = {
     # island's individuals after SGD arrived, while the climbs that stayed at rung 1 spent
     # their whole window of a million there; meant to give about twice the races an hour.
     # Over the whole 2 hours, though, 6 of the 12 steps to rung 2 came after 500,000 (up to
-    # 760,000), so this window cuts about half of those climbs short
+    # 760,000), so this window cuts about half of those climbs short. On seed 1 for 25
+    # minutes: 3 races past rung 2, as many as figure5_frozen_2 in its first 25 (session 31)
     "figure5_frozen_2_500k": ({**RESTARTS_1M, "migration.interval": 10000,
                                "migration.islands": 3, "migration.groups": [FROZEN],
                                "migration.max_stagnation": 500_000}, 2),

@@ -267,6 +267,9 @@ RESTARTS_1M = {"migration.main_exchange": False, **TEACHER_RESTARTS,
                "migration.max_stagnation": 1_000_000}
 # the shipped config's linear island, frozen once it sends (figure5_frozen and _frozen_2)
 FROZEN = {**SCALED_SENDS_ONE_WAY, "freezes_when_sending": True}
+# figure5_frozen_2 (below): two teacher islands restarting beside the frozen linear island
+FROZEN_2 = {**RESTARTS_1M, "migration.interval": 10000, "migration.islands": 3,
+            "migration.groups": [FROZEN]}
 # configs/figure5.toml as shipped in sessions 23-29 (lever figure5_5k: scaled_sends_pop_100_
 # tasks_40 with run.select_bests), from the shipped one: the teacher island's rounds at 5,000
 FIGURE5_5K: dict[str, object] = {"migration.interval": 5000}
@@ -359,8 +362,7 @@ _OF_FIGURE5_5K: dict[str, tuple[dict[str, object], int | None]] = {
     # restarts on its own): islands go to workers in turn, so teacher 0 shares a core with
     # the linear island until it freezes, then each teacher island has a core; two races at
     # a time
-    "figure5_frozen_2": ({**RESTARTS_1M, "migration.interval": 10000, "migration.islands": 3,
-                          "migration.groups": [FROZEN]}, 2),
+    "figure5_frozen_2": (FROZEN_2, 2),
     # figure5_frozen_2 at a window of 500,000: in the first 26 minutes of its 2-hour run on
     # seed 1 (session 31) every climb that reached rung 2 did so within 260,000 of its
     # island's individuals after SGD arrived, while the climbs that stayed at rung 1 spent
@@ -368,9 +370,7 @@ _OF_FIGURE5_5K: dict[str, tuple[dict[str, object], int | None]] = {
     # Over the whole 2 hours, though, 6 of the 12 steps to rung 2 came after 500,000 (up to
     # 760,000), so this window cuts about half of those climbs short. On seed 1 for 25
     # minutes: 3 races past rung 2, as many as figure5_frozen_2 in its first 25 (session 31)
-    "figure5_frozen_2_500k": ({**RESTARTS_1M, "migration.interval": 10000,
-                               "migration.islands": 3, "migration.groups": [FROZEN],
-                               "migration.max_stagnation": 500_000}, 2),
+    "figure5_frozen_2_500k": ({**FROZEN_2, "migration.max_stagnation": 500_000}, 2),
     # figure5_teachers_3 with figure5_restarts' rule on each teacher island, at a window of
     # a million individuals: a teacher island of teachers_3 climbs from SGD's arrival to
     # rung 2 in about 0.7 million (seed 2, session 24). Not run

@@ -371,6 +371,14 @@ _OF_FIGURE5_5K: dict[str, tuple[dict[str, object], int | None]] = {
     # 760,000), so this window cuts about half of those climbs short. On seed 1 for 25
     # minutes: 3 races past rung 2, as many as figure5_frozen_2 in its first 25 (session 31)
     "figure5_frozen_2_500k": ({**FROZEN_2, "migration.max_stagnation": 500_000}, 2),
+    # figure5_frozen_2 whose teacher islands stop restarting once past rung 2 (0.275 on the
+    # search tasks, above rung 1's best logged 0.268 and below the 0.2750-0.2881 of rung 2's
+    # climbs in figure5_frozen_2's 2-hour run): the one crossing from random programs
+    # (figure5_5k, seed 6) came about 2 million teacher individuals after that climb's last
+    # rise of 0.01 (0.2956 to 0.4169 on the search tasks), so a window of a million would have
+    # ended it first; here an island restarts while it stays below rung 2 and keeps a climb
+    # past it for the rest of the run (two long races, each started from random programs)
+    "figure5_frozen_2_hold": ({**FROZEN_2, "migration.restart_below": 0.275}, 2),
     # figure5_teachers_3 with figure5_restarts' rule on each teacher island, at a window of
     # a million individuals: a teacher island of teachers_3 climbs from SGD's arrival to
     # rung 2 in about 0.7 million (seed 2, session 24). Not run

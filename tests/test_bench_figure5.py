@@ -141,6 +141,11 @@ def test_every_lever_is_a_valid_setting_of_the_config():
                               overrides=figure5.LEVERS["figure5_frozen_2_500k"][0])
     assert frozen_500k == replace(frozen_2, migration=replace(frozen_2.migration,
                                                               max_stagnation=500_000))
+    hold = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_frozen_2_hold"][0])
+    assert hold == replace(frozen_2, migration=replace(frozen_2.migration,
+                                                       restart_below=0.275))
+    # the linear island's own rule stays: it restarts until it has solved its tasks
+    assert [group.restart_below for group in hold.migration.groups] == [0.75]
     restarts = load_config(figure5.CONFIG,
                            overrides=figure5.LEVERS["figure5_teachers_3_restarts"][0])
     assert (restarts.migration.max_stagnation, restarts.migration.stagnation_delta,

@@ -25,8 +25,9 @@ Usage: python bench/figure5.py [--levers baseline,hurdles,...] [--seeds 1,2,3] [
 Writes the JSON and a PNG of the curves beside it. ``--merge`` joins the runs of earlier
 JSONs (runs of one seed at a time, each on both cores) into one, with the rows recomputed.
 ``--climbs`` prints an island run's climbs of each teacher island (each start from random
-programs or backtrack: its peak search fitness, its individuals), also while the run goes
-on; each run in the JSON holds them too.
+programs or backtrack: its peak search fitness, its individuals, how far into it it reached
+rung 2, 2b and across, and how many climbs reached each), also while the run goes on; each
+run in the JSON holds them too.
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "figure5.toml"
 RESULTS = ROOT / "bench" / "results"  # figure5_<levers>.json unless --out names a file
 MILESTONES = {"M1": 0.30, "M2": 0.45}
+# levels of a teacher island's search fitness (on its own search tasks) that mark how far a
+# climb got, as the docs count races (docs/paper.md, Figure 5): past rung 2 (SGD on inputs
+# with floors; rung 1's best logged 0.268), rung 2b's trained floors (about 0.295-0.315), and
+# across into a trained hidden matrix (no floors family has logged above 0.32; the one
+# crossing from random programs jumped from 0.30 to 0.42)
+RUNGS = (("rung 2", 0.275), ("2b", 0.295), ("across", 0.35))
 
 # configs/figure5.toml is the tuned setting (lever figure5, as shipped; in sessions 23-29 it
 # was lever figure5_5k, with the teacher island's rounds at 5,000, and before session 23 lever
@@ -441,8 +448,10 @@ def climbs(log: list[dict]) -> dict | None:
     own tasks. A climb begins at the experiment's start, at each restart from random
     programs and at each backtrack; each has its start and end (wall seconds), the island's
     individuals in it and its peak search fitness (a peak between the last record of one
-    climb and the restart is not seen: records come every round), and, with several teacher
-    islands, which island (0, 1, ...; the climbs in order of their start). Also when a group
+    climb and the restart is not seen: records come every round), how many of the island's
+    individuals into the climb it first stood at each of ``RUNGS``' levels (``reached``), and,
+    with several teacher islands, which island (0, 1, ...; the climbs in order of their
+    start). Also when a group
     first sent (``sending`` > 0: the linear island delivering SGD) and the share of the run
     a teacher island's core was busy (the mean over the teacher islands). Records from
     before progress rows listed each island of a group (``islands``) hold only the islands'
@@ -481,10 +490,14 @@ def _island_climbs(records: list[tuple[float, dict]]) -> list[dict]:
         if now != mark:
             began = ("start" if mark is None else
                      "restart" if now[0] != mark[0] else "backtrack")
-            out.append({"began": began, "start_s": then, "peak_search_fitness": peak})
+            out.append({"began": began, "start_s": then, "peak_search_fitness": peak,
+                        "reached": {}})
             mark, start = now, before
         out[-1].update(end_s=elapsed, individuals=row["individuals"] - start,
                        peak_search_fitness=max(out[-1]["peak_search_fitness"], peak))
+        for name, level in RUNGS:
+            if peak >= level:
+                out[-1]["reached"].setdefault(name, row["individuals"] - start)
         before, then = row["individuals"], elapsed
     return out
 
@@ -503,12 +516,21 @@ def climbs_table(found: dict) -> str:
     else:
         island = f"{'island':>6} " if several else ""
         lines.append(f"{'climb':>5} {island}{'began':9} {'from s':>7} {'to s':>7} "
-                     f"{'individuals':>12} {'peak search':>11}")
+                     f"{'individuals':>12} {'peak search':>11}"
+                     + "".join(f" {name:>10}" for name, _ in RUNGS))
         lines += [f"{number:>5} " + (f"{climb['island']:>6} " if several else "")
                   + f"{climb['began']:9} {climb['start_s']:>7.0f} "
                   f"{climb['end_s']:>7.0f} {climb['individuals']:>12,} "
                   f"{climb['peak_search_fitness']:>11.4f}"
+                  + "".join(f" {climb['reached'].get(name, '-'):>10,}"
+                            if name in climb["reached"] else f" {'-':>10}"
+                            for name, _ in RUNGS)
                   for number, climb in enumerate(found["climbs"], 1)]
+        counts = ", ".join(f"{name}: {sum(name in c['reached'] for c in found['climbs'])}"
+                           for name, _ in RUNGS)
+        levels = " / ".join(str(level) for _, level in RUNGS)
+        lines.append(f"{len(found['climbs'])} climbs; reached {counts} (search fitness "
+                     f"{levels}; each column: the island's individuals into the climb then)")
     return "\n".join(lines)
 
 

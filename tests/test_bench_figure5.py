@@ -286,6 +286,9 @@ def test_climbs_reads_the_teacher_islands_restarts_from_the_progress_log(tmp_pat
              c["peak_search_fitness"]) for c in found["climbs"]] == [
         ("start", 0, 20, 200, 0.27), ("restart", 20, 40, 200, 0.22),
         ("backtrack", 40, 50, 100, 0.31), ("restart", 50, 60, 150, 0.20)]
+    # how far each climb got (RUNGS' levels: rung 2 0.275, 2b 0.295, across 0.35), counted
+    # in the island's individuals into the climb when it first stood there
+    assert [c["reached"] for c in found["climbs"]] == [{}, {}, {"rung 2": 100, "2b": 100}, {}]
     assert figure5.climbs([{"kind": "progress", "elapsed_s": 1, "individuals": 5}]) is None
     # a log of two experiments: the last one's climbs, counted from its own start
     again = [{**r, "experiment": 2} for r in log[1:3]]
@@ -324,6 +327,7 @@ def test_climbs_reads_the_teacher_islands_restarts_from_the_progress_log(tmp_pat
     out = capsys.readouterr().out
     assert "first sent at 20 s" in out and "busy 90%" in out
     assert out.count("restart") == 2 and "backtrack" in out and "0.3100" in out
+    assert "4 climbs; reached rung 2: 1, 2b: 1, across: 0" in out
     assert figure5.main(["--climbs", str(tmp_path)]) == 0  # the run folder itself
     assert capsys.readouterr().out.count("restart") == 2
     with pytest.raises(SystemExit):

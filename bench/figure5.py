@@ -534,12 +534,18 @@ def climbs_table(found: dict) -> str:
     return "\n".join(lines)
 
 
-def curve(log: list[dict], cpu_per_wall: float, tasks, cfg) -> list[dict]:
-    """(CPU seconds, best final fitness so far) at every new best of a run's log."""
+def curve(log: list[dict], cpu_per_wall: float, tasks, cfg, seed: int) -> list[dict]:
+    """(CPU seconds, best final fitness so far) at every new best of a run's log, each best
+    evaluated as the run of that ``seed`` evaluates its result (the same key for its random
+    draws: a program's point is what the run would return for it; until session 32 every
+    run's curve used key 1, so a best logged could score a little apart from the same
+    program as the run's result)."""
     from amzc import EvalOptions, evaluate, parse
+    from amzc.rng import derive_key
+    from amzc.search.experiment import FINAL_SEED
 
     points, best, scored = [], -1.0, {}
-    options = EvalOptions(max_abs_error=cfg.max_abs_error, seed=1)
+    options = EvalOptions(max_abs_error=cfg.max_abs_error, seed=derive_key(seed, 0, FINAL_SEED))
     for record in log:
         if record.get("kind") != "best":
             continue
@@ -714,7 +720,7 @@ def main(argv: list[str] | None = None) -> int:
                 outcome = run_one(lever, seed, args.minutes, folder, extra)
                 ratio = outcome["cpu_s"] / outcome["wall_s"] if outcome["wall_s"] else 1.0
                 log = read_log(folder / "progress.jsonl")  # read once: it may be large
-                points = curve(log, ratio, tasks, cfg)
+                points = curve(log, ratio, tasks, cfg, seed)
                 pick = select_bests_pick(load_config(CONFIG, seed=seed, overrides={
                     **LEVERS[lever][0], **extra}), log, seed)
                 runs.append({"lever": lever, "seed": seed, **outcome,

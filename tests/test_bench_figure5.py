@@ -332,3 +332,31 @@ def test_climbs_reads_the_teacher_islands_restarts_from_the_progress_log(tmp_pat
     assert capsys.readouterr().out.count("restart") == 2
     with pytest.raises(SystemExit):
         figure5.main(["--climbs", str(tmp_path / "missing")])
+
+
+def test_the_curve_scores_each_best_as_the_run_scores_its_result():
+    """A logged best's point on the curve is the fitness the run would return for it: with
+    random draws in Setup (as Figure 5's programs have), the run's own final key decides
+    them, so runs of different seeds score the same program apart, and as their results."""
+    from amzc import EvalOptions, evaluate, parse
+    from amzc.rng import derive_key
+    from amzc.search.config import load_config
+    from amzc.search.experiment import FINAL_SEED
+    from amzc.tasks import build_tasks
+
+    cfg = load_config(figure5.CONFIG, overrides={"tasks.final.num_tasks": 3})
+    tasks = build_tasks(cfg.final_tasks.spec)
+    text = ("def Setup():\n  v1 = gaussian(0.0, 0.5)\ndef Predict():\n  s1 = dot(v0, v1)\n"
+            "def Learn():\n  s3 = s0 - s1\n")
+    log = [{"kind": "best", "elapsed_s": 2.0, "individuals": 10, "fitness": 0.2,
+            "program": text}]
+    scores = {}
+    for seed in (1, 2):
+        (point,) = figure5.curve(log, 0.5, tasks, cfg, seed)
+        options = EvalOptions(max_abs_error=cfg.max_abs_error,
+                              seed=derive_key(seed, 0, FINAL_SEED))
+        scores[seed] = point["final_fitness"]
+        assert scores[seed] == evaluate(parse(text), tasks, cfg.search_space.memory,
+                                        backend="llvm", options=options).fitness
+        assert point["cpu_s"] == 1.0 and point["individuals"] == 10
+    assert scores[1] != scores[2]

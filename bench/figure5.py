@@ -51,10 +51,12 @@ CONFIG = ROOT / "configs" / "figure5.toml"
 RESULTS = ROOT / "bench" / "results"  # figure5_<levers>.json unless --out names a file
 MILESTONES = {"M1": 0.30, "M2": 0.45}
 # levels of a teacher island's search fitness (on its own search tasks) that mark how far a
-# climb got, as the docs count races (docs/paper.md, Figure 5): past rung 2 (SGD on inputs
-# with floors; rung 1's best logged 0.268), rung 2b's trained floors (about 0.295-0.315), and
-# across into a trained hidden matrix (no floors family has logged above 0.32; the one
-# crossing from random programs jumped from 0.30 to 0.42)
+# climb got: past rung 2 (SGD on inputs with floors), rung 2b (trained floors) and across
+# into a trained hidden matrix. Approximate, and set on run seed 1, whose races docs/paper.md
+# counts with them: each run seed draws its own search tasks, and a lucky sample shifts a
+# family's search fitness, so on other seeds rung 2 has logged 0.260-0.30 and rung 1 up to
+# 0.268 (seed 5). Across: the floors families have logged up to 0.333, the one crossing from
+# random programs jumped from 0.30 to 0.42
 RUNGS = (("rung 2", 0.275), ("2b", 0.295), ("across", 0.35))
 
 # configs/figure5.toml is the tuned setting (lever figure5, as shipped; in sessions 23-29 it
@@ -378,13 +380,16 @@ _OF_FIGURE5_5K: dict[str, tuple[dict[str, object], int | None]] = {
     # 760,000), so this window cuts about half of those climbs short. On seed 1 for 25
     # minutes: 3 races past rung 2, as many as figure5_frozen_2 in its first 25 (session 31)
     "figure5_frozen_2_500k": ({**FROZEN_2, "migration.max_stagnation": 500_000}, 2),
-    # figure5_frozen_2 whose teacher islands stop restarting once past rung 2 (0.275 on the
-    # search tasks, above rung 1's best logged 0.268 and below the 0.2750-0.2881 of rung 2's
-    # climbs in figure5_frozen_2's 2-hour run): the one crossing from random programs
-    # (figure5_5k, seed 6) came about 2 million teacher individuals after that climb's last
-    # rise of 0.01 (0.2956 to 0.4169 on the search tasks), so a window of a million would have
-    # ended it first; here an island restarts while it stays below rung 2 and keeps a climb
-    # past it for the rest of the run (two long races, each started from random programs)
+    # figure5_frozen_2 whose teacher islands stop restarting once past rung 2: 0.275 on the
+    # search tasks, a level for run seed 1 (RUNGS), below the 0.2776-0.2881 of its rung-2
+    # climbs in figure5_frozen_2's 2-hour run. The one crossing from random programs
+    # (scaled_sends_pop_100_tasks_40 on seed 6, the path of figure5_5k) came about 1.1
+    # million teacher individuals after the last rise of 0.01 the restart rule counts (to
+    # 0.3010; 2.1 million after 0.2956): the best crept to 0.3017, then jumped to 0.4169, so
+    # a window of a million would have ended that climb first. Here an island restarts while
+    # below rung 2 and keeps a climb past it for the rest of the run (two long races, each
+    # from random programs), unless aging drops the population's best below 0.275 before the
+    # island's high-water mark (which moves on rises of 0.01) has passed it
     "figure5_frozen_2_hold": ({**FROZEN_2, "migration.restart_below": 0.275}, 2),
     # figure5_teachers_3 with figure5_restarts' rule on each teacher island, at a window of
     # a million individuals: a teacher island of teachers_3 climbs from SGD's arrival to
@@ -449,9 +454,9 @@ def climbs(log: list[dict]) -> dict | None:
     programs and at each backtrack; each has its start and end (wall seconds), the island's
     individuals in it and its peak search fitness (a peak between the last record of one
     climb and the restart is not seen: records come every round), how many of the island's
-    individuals into the climb it first stood at each of ``RUNGS``' levels (``reached``), and,
-    with several teacher islands, which island (0, 1, ...; the climbs in order of their
-    start). Also when a group
+    individuals into the climb it first stood at each of ``RUNGS``' levels it began below
+    (``reached``; a backtrack begins at its hard step's level), and, with several teacher
+    islands, which island (0, 1, ...; the climbs in order of their start). Also when a group
     first sent (``sending`` > 0: the linear island delivering SGD) and the share of the run
     a teacher island's core was busy (the mean over the teacher islands). Records from
     before progress rows listed each island of a group (``islands``) hold only the islands'
@@ -493,9 +498,12 @@ def _island_climbs(records: list[tuple[float, dict]]) -> list[dict]:
             out.append({"began": began, "start_s": then, "peak_search_fitness": peak,
                         "reached": {}})
             mark, start = now, before
+            # a backtrack starts from its hard step: levels below that are not its own
+            below = [(name, level) for name, level in RUNGS
+                     if began != "backtrack" or peak < level]
         out[-1].update(end_s=elapsed, individuals=row["individuals"] - start,
                        peak_search_fitness=max(out[-1]["peak_search_fitness"], peak))
-        for name, level in RUNGS:
+        for name, level in below:
             if peak >= level:
                 out[-1]["reached"].setdefault(name, row["individuals"] - start)
         before, then = row["individuals"], elapsed
@@ -522,7 +530,7 @@ def climbs_table(found: dict) -> str:
                   + f"{climb['began']:9} {climb['start_s']:>7.0f} "
                   f"{climb['end_s']:>7.0f} {climb['individuals']:>12,} "
                   f"{climb['peak_search_fitness']:>11.4f}"
-                  + "".join(f" {climb['reached'].get(name, '-'):>10,}"
+                  + "".join(f" {climb['reached'][name]:>10,}"
                             if name in climb["reached"] else f" {'-':>10}"
                             for name, _ in RUNGS)
                   for number, climb in enumerate(found["climbs"], 1)]
@@ -536,12 +544,13 @@ def climbs_table(found: dict) -> str:
 
 def curve(log: list[dict], cpu_per_wall: float, tasks, cfg, seed: int) -> list[dict]:
     """(CPU seconds, best final fitness so far) at every new best of a run's log, each best
-    evaluated as the run of that ``seed`` evaluates its result (the same key for its random
-    draws: a program's point is what the run would return for it; until session 32 every
-    run's curve used key 1, so a best logged could score a little apart from the same
-    program as the run's result)."""
+    on ``tasks`` (the config's final tasks, where the milestones are set, whatever a lever
+    changes) with the key and backend the run of that ``seed`` evaluates its result with: a
+    best's point is what the run would return for it (random draws in Setup differ by key;
+    until session 32 every curve used key 1, ``curve_key`` in a run's JSON)."""
     from amzc import EvalOptions, evaluate, parse
     from amzc.rng import derive_key
+    from amzc.search.evaluation import load_backend
     from amzc.search.experiment import FINAL_SEED
 
     points, best, scored = [], -1.0, {}
@@ -552,7 +561,8 @@ def curve(log: list[dict], cpu_per_wall: float, tasks, cfg, seed: int) -> list[d
         text = record["program"]
         if text not in scored:
             scored[text] = evaluate(parse(text), tasks, cfg.search_space.memory,
-                                    backend="llvm", options=options).fitness
+                                    backend=load_backend(cfg.backend),
+                                    options=options).fitness
         best = max(best, scored[text])
         points.append({"cpu_s": record["elapsed_s"] * cpu_per_wall,
                        "individuals": record["individuals"],
@@ -571,9 +581,8 @@ def select_bests_pick(cfg, log: list[dict], seed: int) -> dict | None:
     little of its coordinator's time on T_select, so a run stopped by time ends a few
     individuals apart: near, not exact, for those."""
     from amzc import EvalOptions, evaluate, parse
-    from amzc.backends import get_backend
     from amzc.rng import derive_key
-    from amzc.search.evaluation import evaluate_on
+    from amzc.search.evaluation import evaluate_on, load_backend
     from amzc.search.experiment import FINAL_SEED, SELECT_SEED, first_experiment_tasks
     from amzc.tasks import build_tasks
 
@@ -585,7 +594,7 @@ def select_bests_pick(cfg, log: list[dict], seed: int) -> dict | None:
     _, spec = first_experiment_tasks(cfg)
     if list(spec.seeds()[0][:1]) != starts[0]["select_param_seeds"]:
         return None
-    tasks, backend = build_tasks(spec), get_backend("llvm")
+    tasks, backend = build_tasks(spec), load_backend(cfg.backend)
     memory, key = cfg.search_space.memory, derive_key(seed, end["experiment"], SELECT_SEED)
 
     def on_select(text: str) -> float:
@@ -604,7 +613,7 @@ def select_bests_pick(cfg, log: list[dict], seed: int) -> dict | None:
                         "individuals": record["individuals"], "program": record["program"]}
     options = EvalOptions(max_abs_error=cfg.max_abs_error, seed=derive_key(seed, 0, FINAL_SEED))
     pick["final_fitness"] = evaluate(parse(pick["program"]), build_tasks(cfg.final_tasks.spec),
-                                     memory, backend="llvm", options=options).fitness
+                                     memory, backend=backend, options=options).fitness
     pick["is_run_pick"] = pick["program"] == end["program"]
     return pick
 
@@ -726,7 +735,8 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append({"lever": lever, "seed": seed, **outcome,
                              "groups_at_end": groups_at_end(log), "climbs": climbs(log),
                              "individuals_per_cpu_s": outcome["individuals"] / outcome["cpu_s"],
-                             "select_bests_pick": pick, "curve": points})
+                             "select_bests_pick": pick, "curve_key": "final",
+                             "curve": points})
                 print(f"{lever} seed {seed}: final {outcome['final_fitness']:.4f}"
                       + (f" (with select_bests {pick['final_fitness']:.4f})" if pick else "")
                       + f", best on the "

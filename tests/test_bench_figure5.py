@@ -72,7 +72,7 @@ def test_the_select_bests_pick_is_what_a_run_with_select_bests_returns(tmp_path)
 
 
 def test_every_lever_is_a_valid_setting_of_the_config():
-    from amzc.search.config import load_config
+    from amzc.search.config import group_config, load_config
     from amzc.search.island_run import island_groups
 
     assert figure5.LEVERS["figure5"] == ({}, 2)  # the shipped config
@@ -144,8 +144,11 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     hold = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_frozen_2_hold"][0])
     assert hold == replace(frozen_2, migration=replace(frozen_2.migration,
                                                        restart_below=0.275))
-    # the linear island's own rule stays: it restarts until it has solved its tasks
-    assert [group.restart_below for group in hold.migration.groups] == [0.75]
+    # the teacher islands hold a climb past rung 2; the linear island keeps its own rule (it
+    # restarts until it has solved its tasks), as the islands resolve them
+    (linear,) = hold.migration.groups
+    assert group_config(hold, None).migration.restart_below == 0.275
+    assert group_config(hold, linear).migration.restart_below == 0.75
     restarts = load_config(figure5.CONFIG,
                            overrides=figure5.LEVERS["figure5_teachers_3_restarts"][0])
     assert (restarts.migration.max_stagnation, restarts.migration.stagnation_delta,
@@ -287,8 +290,15 @@ def test_climbs_reads_the_teacher_islands_restarts_from_the_progress_log(tmp_pat
         ("start", 0, 20, 200, 0.27), ("restart", 20, 40, 200, 0.22),
         ("backtrack", 40, 50, 100, 0.31), ("restart", 50, 60, 150, 0.20)]
     # how far each climb got (RUNGS' levels: rung 2 0.275, 2b 0.295, across 0.35), counted
-    # in the island's individuals into the climb when it first stood there
-    assert [c["reached"] for c in found["climbs"]] == [{}, {}, {"rung 2": 100, "2b": 100}, {}]
+    # in the island's individuals into the climb when it first stood there; a backtrack
+    # begins at its hard step (0.31 here), so only levels above that are its own
+    assert [c["reached"] for c in found["climbs"]] == [{}, {}, {}, {}]
+    rising = [progress(10, 100, 0.20), progress(20, 200, 0.28, current=0.28),
+              progress(30, 300, 0.30, current=0.30), progress(40, 400, 0.30, current=0.29),
+              progress(50, 500, 0.30, current=0.30, backtracks=1),
+              progress(60, 600, 0.36, current=0.36, backtracks=1)]
+    assert [(c["began"], c["reached"]) for c in figure5.climbs(rising)["climbs"]] == [
+        ("start", {"rung 2": 200, "2b": 300}), ("backtrack", {"across": 200})]
     assert figure5.climbs([{"kind": "progress", "elapsed_s": 1, "individuals": 5}]) is None
     # a log of two experiments: the last one's climbs, counted from its own start
     again = [{**r, "experiment": 2} for r in log[1:3]]
@@ -327,7 +337,7 @@ def test_climbs_reads_the_teacher_islands_restarts_from_the_progress_log(tmp_pat
     out = capsys.readouterr().out
     assert "first sent at 20 s" in out and "busy 90%" in out
     assert out.count("restart") == 2 and "backtrack" in out and "0.3100" in out
-    assert "4 climbs; reached rung 2: 1, 2b: 1, across: 0" in out
+    assert "4 climbs; reached rung 2: 0, 2b: 0, across: 0" in out
     assert figure5.main(["--climbs", str(tmp_path)]) == 0  # the run folder itself
     assert capsys.readouterr().out.count("restart") == 2
     with pytest.raises(SystemExit):
@@ -338,10 +348,11 @@ def test_the_curve_scores_each_best_as_the_run_scores_its_result():
     """A logged best's point on the curve is the fitness the run would return for it: with
     random draws in Setup (as Figure 5's programs have), the run's own final key decides
     them, so runs of different seeds score the same program apart, and as their results."""
-    from amzc import EvalOptions, evaluate, parse
+    from amzc import parse
     from amzc.rng import derive_key
     from amzc.search.config import load_config
-    from amzc.search.experiment import FINAL_SEED
+    from amzc.search.evaluation import load_backend
+    from amzc.search.experiment import FINAL_SEED, _evaluate_raw
     from amzc.tasks import build_tasks
 
     cfg = load_config(figure5.CONFIG, overrides={"tasks.final.num_tasks": 3})
@@ -353,10 +364,11 @@ def test_the_curve_scores_each_best_as_the_run_scores_its_result():
     scores = {}
     for seed in (1, 2):
         (point,) = figure5.curve(log, 0.5, tasks, cfg, seed)
-        options = EvalOptions(max_abs_error=cfg.max_abs_error,
-                              seed=derive_key(seed, 0, FINAL_SEED))
         scores[seed] = point["final_fitness"]
-        assert scores[seed] == evaluate(parse(text), tasks, cfg.search_space.memory,
-                                        backend="llvm", options=options).fitness
+        # how the run of that seed scores its result (Experiment._finish)
+        final, _ = _evaluate_raw(parse(text), tasks, cfg.search_space.memory,
+                                 load_backend(cfg.backend), derive_key(seed, 0, FINAL_SEED),
+                                 cfg.max_abs_error)
+        assert scores[seed] == final
         assert point["cpu_s"] == 1.0 and point["individuals"] == 10
     assert scores[1] != scores[2]

@@ -813,12 +813,14 @@ def merge(paths: list[Path], out: Path) -> dict:
                 run = {**run, "lever": f"{run['lever']} from "
                        f"{', '.join(Path(str(p)).stem for p in init)}"}
             runs.append(run)
-    minutes = {data["minutes"] for data in inputs}
+    # runs of several budgets: all of them, "30/120" (a merged input's own list included)
+    minutes = sorted({float(m) for data in inputs for m in str(data["minutes"]).split("/")})
     result = {"benchmark": "figure5", "config": inputs[0]["config"],
               "config_source": inputs[0].get("config_source"),
               "merged_from": [source for p, d in zip(paths, inputs, strict=True)
                               for source in _sources(p, d, inputs[0].get("config_source"))],
-              "minutes": minutes.pop() if len(minutes) == 1 else "mixed",
+              "minutes": ((int(minutes[0]) if minutes[0].is_integer() else minutes[0])
+                          if len(minutes) == 1 else "/".join(f"{m:g}" for m in minutes)),
               "seeds": [r["seed"] for r in runs], "levers": lever_rows(runs), "runs": runs}
     # the plot says where the runs started, as a run's own report does
     init = _common(starts)

@@ -223,6 +223,12 @@ def test_merge_joins_runs_of_one_seed_each(tmp_path):
     assert figure5.main(["--merge", str(paths[0]), str(paths[1]), "--out", str(again)]) == 0
     first, second = json.loads(again.read_text())["merged_from"]
     assert "config_source" not in first and second["config_source"].endswith("10000\n")
+    # runs of other budgets: the merged result (and its plot's title) names each budget
+    paths[2].write_text(json.dumps({**json.loads(paths[2].read_text()), "minutes": 120}))
+    assert figure5.main(["--merge", str(out), str(paths[2]), "--out", str(again)]) == 0
+    assert json.loads(again.read_text())["minutes"] == "30/120"
+    assert figure5.main(["--merge", str(again), str(paths[1]), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["minutes"] == "30/120"
     with pytest.raises(SystemExit):
         figure5.main(["--merge", str(tmp_path / "missing.json"), "--out", str(out)])
 

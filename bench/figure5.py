@@ -813,8 +813,7 @@ def merge(paths: list[Path], out: Path) -> dict:
                 run = {**run, "lever": f"{run['lever']} from "
                        f"{', '.join(Path(str(p)).stem for p in init)}"}
             runs.append(run)
-    # runs of several budgets: all of them, "30/120" (a merged input's own list included)
-    minutes = sorted({float(m) for data in inputs for m in str(data["minutes"]).split("/")})
+    minutes = sorted({m for data in inputs for m in _minutes(data)})  # "30/120" if several
     result = {"benchmark": "figure5", "config": inputs[0]["config"],
               "config_source": inputs[0].get("config_source"),
               "merged_from": [source for p, d in zip(paths, inputs, strict=True)
@@ -847,6 +846,13 @@ def _sources(path: Path, data: dict, config_source: str | None) -> list[dict]:
     if data.get("config_source") != config_source:
         source["config_source"] = data.get("config_source")
     return [source]
+
+
+def _minutes(data: dict) -> list[float]:
+    """The budgets of a result's runs; a merged result's, from the inputs it kept."""
+    if "merged_from" in data:
+        return [m for source in data["merged_from"] for m in _minutes(source)]
+    return [float(data["minutes"])]
 
 
 def _init(data: dict) -> object:

@@ -555,14 +555,14 @@ def curve(log: list[dict], cpu_per_wall: float, tasks, cfg, seed: int) -> list[d
 
     points, best, scored = [], -1.0, {}
     options = EvalOptions(max_abs_error=cfg.max_abs_error, seed=derive_key(seed, 0, FINAL_SEED))
+    backend = load_backend(cfg.backend)
     for record in log:
         if record.get("kind") != "best":
             continue
         text = record["program"]
         if text not in scored:
             scored[text] = evaluate(parse(text), tasks, cfg.search_space.memory,
-                                    backend=load_backend(cfg.backend),
-                                    options=options).fitness
+                                    backend=backend, options=options).fitness
         best = max(best, scored[text])
         points.append({"cpu_s": record["elapsed_s"] * cpu_per_wall,
                        "individuals": record["individuals"],

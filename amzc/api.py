@@ -184,13 +184,13 @@ def cores() -> int:
 
 
 def idle_restart_keys(cfg: ExperimentConfig) -> list[str]:
-    """The keys that shape an island restart rule (``restart_below``, ``stagnation_growth``,
-    ``backtracks``, a group's ``fresh_tasks``) set where no island they apply to restarts
-    (``max_stagnation`` = 0): they do nothing. ``[migration]``'s apply to the main islands
-    and to every group that does not set its own."""
+    """The keys that shape an island restart rule (``restart_below``, ``hold_above_arrivals``,
+    ``stagnation_growth``, ``backtracks``, a group's ``fresh_tasks``) set where no island
+    they apply to restarts (``max_stagnation`` = 0): they do nothing. ``[migration]``'s
+    apply to the main islands and to every group that does not set its own."""
     migration, idle = cfg.migration, []
-    for key, off in (("restart_below", 1.0), ("stagnation_growth", 1.0), ("backtracks", 0),
-                     ("fresh_tasks", False)):
+    for key, off in (("restart_below", 1.0), ("hold_above_arrivals", 0.0),
+                     ("stagnation_growth", 1.0), ("backtracks", 0), ("fresh_tasks", False)):
         if getattr(migration, key) != off:  # fresh_tasks: a group's key only
             users = [migration] + [group_config(cfg, g).migration
                                    for g in migration.groups if getattr(g, key) is None]

@@ -141,6 +141,8 @@ def test_restart_keys_without_a_restart_rule_are_named(tmp_path, caplog):
 
     group = "[[migration.groups]]\nislands = 1\nnum_train = 10\n"
     assert idle("restart_below = 0.5\n") == ["migration.restart_below"]
+    assert idle("hold_above_arrivals = 0.03\n") == ["migration.hold_above_arrivals"]
+    assert idle("hold_above_arrivals = 0.03\nmax_stagnation = 1000\n") == []
     assert idle("stagnation_growth = 2.0\n") == ["migration.stagnation_growth"]
     assert idle("backtracks = 2\n") == ["migration.backtracks"]
     assert idle("backtracks = 2\nmax_stagnation = 1000\n") == []

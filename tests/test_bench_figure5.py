@@ -149,6 +149,10 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     (linear,) = hold.migration.groups
     assert group_config(hold, None).migration.restart_below == 0.275
     assert group_config(hold, linear).migration.restart_below == 0.75
+    rise = load_config(figure5.CONFIG, overrides=figure5.LEVERS["figure5_frozen_2_rise"][0])
+    assert rise == replace(frozen_2, migration=replace(frozen_2.migration,
+                                                       hold_above_arrivals=0.033))
+    assert group_config(rise, None).migration.hold_above_arrivals == 0.033
     restarts = load_config(figure5.CONFIG,
                            overrides=figure5.LEVERS["figure5_teachers_3_restarts"][0])
     assert (restarts.migration.max_stagnation, restarts.migration.stagnation_delta,

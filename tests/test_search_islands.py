@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 import random
 
@@ -945,3 +946,47 @@ def test_backtracks_run_through_rounds_and_state_restores_them_exactly():
         assert summary([ra]) == summary([rb])
         assert (ra.restarts, ra.backtracks) == (rb.restarts, rb.backtracks)
     assert ra.restarts > 5 and ra.backtracks >= 2
+
+
+def test_hold_above_arrivals_stops_restarts_once_a_climb_is_that_far_above_its_arrivals():
+    """hold_above_arrivals: the restart bar becomes the best arrival (evaluated on the
+    island's tasks) plus the rise, when that is below restart_below; no arrival, no bar;
+    a move to other tasks (a promotion) forgets the arrivals; a checkpoint keeps them."""
+    from dataclasses import replace
+
+    config = replace(CONFIG, migration=replace(CONFIG.migration, max_stagnation=50,
+                                               stagnation_delta=0.0, restart_below=1.0,
+                                               hold_above_arrivals=0.1))
+    isl = Island(config, 0, SPEC, island_seed(1, 1, 0), promote_to=(CONFIG, SPEC))
+    isl.round([], 40, 0)
+    assert isl.arrival_high == -math.inf and isl.hold_level() == 1.0
+    arrival = isl.population.programs[0]
+    isl.round([(to_wire(arrival), None)], 0, 0)  # evaluated here: its fitness on these tasks
+    level = isl.arrival_high
+    assert level > -math.inf and isl.hold_level() == pytest.approx(level + 0.1)
+    isl.round([(to_wire(arrival), level - 0.2)], 0, 0)  # a lower arrival leaves the bar
+    assert isl.arrival_high == level
+    rebuilt = Island(config, 0, SPEC, island_seed(1, 1, 0), state=isl.state(),
+                     promote_to=(CONFIG, SPEC))
+    assert rebuilt.hold_level() == isl.hold_level()
+    # stalled at the bar: held; just below it: restarts
+    pop = isl.population
+
+    def stalled_at(fitness: float):
+        for k in range(len(pop.fitness)):
+            pop.fitness[k] = fitness
+        isl.high_fitness = isl.improved_fitness = fitness
+        isl.kept = None
+        isl.improved_at = isl.individuals - 100
+        return isl.round([], 1, 0)[0]
+
+    assert stalled_at(level + 0.1).restarts == 0
+    assert stalled_at(level + 0.09).restarts == 1
+    # without the key the same island restarts at the bar
+    plain = Island(replace(config, migration=replace(config.migration,
+                                                     hold_above_arrivals=0.0)),
+                   0, SPEC, island_seed(1, 1, 0))
+    plain.arrival_high = level
+    assert plain.hold_level() == 1.0
+    isl.promote()
+    assert isl.arrival_high == -math.inf

@@ -183,6 +183,7 @@ class IslandGroup:
     stagnation_delta: float | None = None
     stagnation_growth: float | None = None
     restart_below: float | None = None
+    hold_above_arrivals: float | None = None
     backtracks: int | None = None
     promote_at: float | None = None  # the group's own: no experiment-wide value
     takes_migrants: bool = True  # false: its islands send migrants but take none in
@@ -210,17 +211,19 @@ class MigrationConfig:
     (1: every attempt gets ``max_stagnation``): when an attempt needs more individuals than
     the window to find its first step, fixed windows can cut every attempt short, and
     growing ones reach the needed length whatever it is (a geometric restart schedule).
-    Only an island whose best is below ``restart_below``
-    restarts: one that has solved its tasks has no rise left to make, and would otherwise
-    restart forever. With ``backtracks`` > 0 a stalled island first goes back, up to that
+    Only an island whose best is below ``restart_below`` restarts: one that has solved its
+    tasks has no rise left to make, and would otherwise restart forever. With
+    ``hold_above_arrivals`` > 0 an island also stops restarting once its best is that far
+    above the best migrant it has taken in on its current tasks: a bar relative to what its
+    sources supply, for a climb from their program whose level differs from one draw of
+    tasks to the next. With ``backtracks`` > 0 a stalled island first goes back, up to that
     many times in a row, to its population as it stood just after its latest hard step (a
     rise past the highest level any of its attempts reached that took at least a window
     since that level was reached, the attempts and backtracks since included; the copy is
     taken at the end of the step's round; an island stalled at the step's own level keeps
     its population for another window instead), and only then starts from the initial
-    programs:
-    the climb after a hard step can end on a plateau that easy steps led to, and another
-    climb from the same step costs none of the individuals the step took. With
+    programs: the climb after a hard step can end on a plateau that easy steps led to, and
+    another climb from the same step costs none of the individuals the step took. With
     ``main_exchange`` false the main islands take migrants only from the island groups,
     never from each other (nor their own back): each is an attempt of its own that the
     groups feed, where exchanging would make them one population.
@@ -236,6 +239,7 @@ class MigrationConfig:
     stagnation_delta: float = _key(0.001, low=0.0)
     stagnation_growth: float = _key(1.0, low=1.0, high=10.0)
     restart_below: float = _key(1.0, low=0.0, high=1.0)
+    hold_above_arrivals: float = _key(0.0, low=0.0, high=1.0)
     backtracks: int = _key(0, low=0)
     main_exchange: bool = _key(True)
     fresh_tasks: bool = False  # set from a group by group_config: no experiment-wide key
@@ -525,8 +529,8 @@ def _type_weights(table: _Table, key: str, raw: list[Any] | dict[str, Any]
 def _groups(table: _Table) -> tuple[IslandGroup, ...]:
     """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`, read by the same rules as
     any other table: a task kind, counts ≥ 1, the restart rule (``max_stagnation`` ≥ 0,
-    ``stagnation_delta`` ≥ 0, ``stagnation_growth`` in [1, 10], ``restart_below`` in [0, 1],
-    ``backtracks`` ≥ 0),
+    ``stagnation_delta`` ≥ 0, ``stagnation_growth`` in [1, 10], ``restart_below`` and
+    ``hold_above_arrivals`` in [0, 1], ``backtracks`` ≥ 0),
     ``promote_at`` and ``sends_above`` in [0, 1], ``takes_migrants``, ``fresh_tasks`` and
     ``freezes_when_sending`` true or false (the last only with ``sends_above`` and without
     ``promote_at``), ``mutation_types`` as ``[mutation] types``; a key left out is None (the
@@ -552,6 +556,7 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
         values["stagnation_delta"] = group.float("stagnation_delta", low=0.0)
         values["stagnation_growth"] = group.float("stagnation_growth", low=1.0, high=10.0)
         values["restart_below"] = group.float("restart_below", low=0.0, high=1.0)
+        values["hold_above_arrivals"] = group.float("hold_above_arrivals", low=0.0, high=1.0)
         values["backtracks"] = group.int("backtracks", minimum=0)
         values["promote_at"] = group.float("promote_at", low=0.0, high=1.0)
         values["takes_migrants"] = group.get("takes_migrants", bool, True)
@@ -612,6 +617,8 @@ def group_config(config: ExperimentConfig, group: IslandGroup | None) -> Experim
                        stagnation_growth=_given(group.stagnation_growth,
                                                 migration.stagnation_growth),
                        restart_below=_given(group.restart_below, migration.restart_below),
+                       hold_above_arrivals=_given(group.hold_above_arrivals,
+                                                  migration.hold_above_arrivals),
                        backtracks=_given(group.backtracks, migration.backtracks),
                        fresh_tasks=group.fresh_tasks,
                        sends_above=_given(group.sends_above, 0.0),

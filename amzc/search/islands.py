@@ -146,7 +146,9 @@ class Island:
     programs would lose to them at once, so the restart would be no new attempt (unless
     none of the islands it draws from can hold them: ``round``'s ``quiet``). Each restart
     multiplies the window by ``stagnation_growth`` (:meth:`window`). An island whose best
-    (kept or current) has reached ``restart_below`` does not restart. With
+    (kept or current) has reached ``restart_below`` does not restart, nor, with
+    ``hold_above_arrivals``, one whose best is that far above the best arrival it has
+    evaluated on its current tasks (:meth:`hold_level`). With
     ``backtracks``, a stalled island first goes back to a copy of its population as it
     stood after its latest hard step (:meth:`_track`), up to that many times in a row; such
     a backtrack is no new attempt (same window, same tasks, the attempt's high-water mark
@@ -183,6 +185,8 @@ class Island:
         # the highest any attempt on these tasks reached, and when: a rise past it is a step
         self.record_at, self.record_fitness = 0, -math.inf
         self.kept: tuple[Program, float] | None = None  # the best before the restarts
+        # the best fitness of a migrant taken in on the current tasks (hold_above_arrivals)
+        self.arrival_high = -math.inf
         self.quiet_until = 0  # no migrants arrive before the island has this many individuals
         self.backtracks = 0  # times it went back to its latest hard step (all attempts)
         self.backtracked = 0  # backtracks to the current hard step
@@ -213,6 +217,7 @@ class Island:
             self.restarts_before = state.get("restarts_before", 0)
             self.counts_before = state.get("counts_before", (0, 0, 0, 0))
             self.backtracks = state.get("backtracks", 0)
+            self.arrival_high = state.get("arrival_high", -math.inf)  # absent: none seen
             self.backtracked = state.get("backtracked", 0)
             self.hard_step = state.get("hard_step")
             if self._attempt():  # on the attempt's own tasks
@@ -242,6 +247,7 @@ class Island:
         stats = self.evaluator.stats
         self._search_on(config, search_spec)
         self.evaluator.stats = stats
+        self.arrival_high = -math.inf  # measured on the old tasks
 
     def advance(self, n: int) -> IslandReport:
         pop, strategy, rng, hurdle = self.population, self.strategy, self.rng, self.hurdle
@@ -321,9 +327,9 @@ class Island:
         if not limit or self.individuals - self.improved_at < limit:
             return
         program, fitness = self._best()
-        # solved: no rise left to wait for (judged by the highest the population reached,
-        # which aging may have dropped since)
-        if max(fitness, self.high_fitness) >= migration.restart_below:
+        # solved, or holding a climb: no rise left to wait for, or one worth waiting for
+        # (judged by the highest the population reached, which aging may have dropped since)
+        if max(fitness, self.high_fitness) >= self.hold_level():
             return
         self.kept = (program, fitness)
         if self.hard_step is not None and self.backtracked < migration.backtracks:
@@ -364,6 +370,18 @@ class Island:
         self._hurdle_if_full()  # a backtrack's population: no filling to wait for
         self.improved_at = self.individuals
         self.quiet_until = self.individuals + (self.window() if quiet else 0)
+
+    def hold_level(self) -> float:
+        """The best search fitness from which the island no longer restarts: ``restart_below``,
+        or, with ``hold_above_arrivals`` and once a migrant has arrived on these tasks, that
+        far above the best arrival if lower. A supplier's program scores differently on each
+        draw of tasks (SGD from the linear island: 0.229-0.242 on Figure 5's run seeds 1-3),
+        so a bar set above it follows the draw where a fixed one would not."""
+        migration = self.config.migration
+        level = migration.restart_below
+        if migration.hold_above_arrivals and self.arrival_high > -math.inf:
+            level = min(level, self.arrival_high + migration.hold_above_arrivals)
+        return level
 
     def _hurdle_if_full(self) -> None:
         """Set the hurdle from a population that arrived full (a promotion's, a backtrack's):
@@ -435,6 +453,7 @@ class Island:
         for program, fitness in arrivals:
             if fitness is None:
                 fitness = self.evaluator.evaluate(program, draw_seed(self.rng))
+            self.arrival_high = max(self.arrival_high, fitness)
             pop.put(program, fitness)
 
     def promote(self) -> None:
@@ -512,7 +531,7 @@ class Island:
                 "quiet_until": self.quiet_until, "promoted": self.promoted,
                 "restarts_before": self.restarts_before, "counts_before": self.counts_before,
                 "backtracks": self.backtracks, "backtracked": self.backtracked,
-                "hard_step": self.hard_step}
+                "hard_step": self.hard_step, "arrival_high": self.arrival_high}
 
 
 def attempt_tasks(spec: TaskSpec, attempt: int, island: int) -> TaskSpec:

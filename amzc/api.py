@@ -23,7 +23,7 @@ from typing import Any
 from amzc.errors import AmzConfigError
 from amzc.evaluate import BACKENDS
 from amzc.parse import parse
-from amzc.search.config import ExperimentConfig, group_config, load_config
+from amzc.search.config import ExperimentConfig, IslandGroup, group_config, load_config
 from amzc.search.experiment import LOG_FILE, Run
 from amzc.search.island_run import (
     is_island_run,
@@ -148,8 +148,9 @@ def evolve(config: str | Path | ExperimentConfig | None = None, *, seed: int | N
         else:
             idle = idle_restart_keys(cfg)
             if idle:  # a rule the run would silently not apply
-                log.warning("%s: set where no island restarts (max_stagnation = 0), so "
-                            "without effect", ", ".join(idle))
+                log.warning("%s: set where no island restarts (max_stagnation = 0; "
+                            "hold_above_arrivals: or none that restarts takes migrants from "
+                            "other tasks), so without effect", ", ".join(idle))
             if not cfg.migration.main_exchange and not cfg.migration.groups:
                 log.warning("[migration] main_exchange = false without island groups: the "
                             "islands take no migrants at all (independent populations)")
@@ -186,19 +187,29 @@ def cores() -> int:
 def idle_restart_keys(cfg: ExperimentConfig) -> list[str]:
     """The keys that shape an island restart rule (``restart_below``, ``hold_above_arrivals``,
     ``stagnation_growth``, ``backtracks``, a group's ``fresh_tasks``) set where no island
-    they apply to restarts (``max_stagnation`` = 0): they do nothing. ``[migration]``'s
-    apply to the main islands and to every group that does not set its own."""
+    they apply to restarts (``max_stagnation`` = 0): they do nothing; so does
+    ``hold_above_arrivals`` where no island it applies to both restarts and takes migrants
+    from other tasks (main islands: from a group; a group's islands: ``takes_migrants``).
+    ``[migration]``'s apply to the main islands and to every group that does not set its
+    own."""
     migration, idle = cfg.migration, []
+    groups = migration.groups
+
+    def uses(key: str, group: IslandGroup | None) -> bool:
+        if not group_config(cfg, group).migration.max_stagnation:
+            return False
+        if key != "hold_above_arrivals":
+            return True
+        return bool(groups) if group is None else group.takes_migrants
+
     for key, off in (("restart_below", 1.0), ("hold_above_arrivals", 0.0),
                      ("stagnation_growth", 1.0), ("backtracks", 0), ("fresh_tasks", False)):
         if getattr(migration, key) != off:  # fresh_tasks: a group's key only
-            users = [migration] + [group_config(cfg, g).migration
-                                   for g in migration.groups if getattr(g, key) is None]
-            if not any(m.max_stagnation for m in users):
+            users = [None] + [g for g in groups if getattr(g, key) is None]
+            if not any(uses(key, g) for g in users):
                 idle.append(f"migration.{key}")
-        for k, group in enumerate(migration.groups, 1):
-            if getattr(group, key) not in (None, off) and \
-                    not group_config(cfg, group).migration.max_stagnation:
+        for k, group in enumerate(groups, 1):
+            if getattr(group, key) not in (None, off) and not uses(key, group):
                 idle.append(f"migration.groups[{k}].{key}")
     return idle
 

@@ -395,8 +395,8 @@ _OF_FIGURE5_5K: dict[str, tuple[dict[str, object], int | None]] = {
     # a teacher island stops restarting once its best is 0.033 above the best migrant it
     # took in. SGD arrives at 0.2420 on run seed 1's search tasks (0.275 - 0.033: the same
     # bar there), 0.2356 on seed 2's and 0.2287 on seed 3's (rung 1 at its best rate,
-    # bench/figure5_noise.py), where the fixed 0.275 would hold climbs on seed 2 that seed 1
-    # would call rung 1 and hold none on seed 3 short of 2b
+    # bench/figure5_noise.py), where the fixed 0.275 asks for 0.039 and 0.046 above SGD:
+    # a climb as far past SGD as seed 1's held ones would restart there
     "figure5_frozen_2_rise": ({**FROZEN_2, "migration.hold_above_arrivals": 0.033}, 2),
     # figure5_teachers_3 with figure5_restarts' rule on each teacher island, at a window of
     # a million individuals: a teacher island of teachers_3 climbs from SGD's arrival to

@@ -128,9 +128,10 @@ def test_main_exchange_where_it_cannot_do_what_it_says_is_named(tmp_path, caplog
 
 
 def test_restart_keys_without_a_restart_rule_are_named(tmp_path, caplog):
-    """restart_below, stagnation_growth, backtracks and fresh_tasks only shape max_stagnation's
-    restarts: set where no island they apply to restarts, they would do nothing without a
-    word."""
+    """restart_below, hold_above_arrivals, stagnation_growth, backtracks and fresh_tasks
+    only shape max_stagnation's restarts: set where no island they apply to restarts, they
+    would do nothing without a word; hold_above_arrivals also needs an island that restarts
+    to take migrants from other tasks."""
     import logging
 
     from amzc.api import idle_restart_keys
@@ -142,7 +143,16 @@ def test_restart_keys_without_a_restart_rule_are_named(tmp_path, caplog):
     group = "[[migration.groups]]\nislands = 1\nnum_train = 10\n"
     assert idle("restart_below = 0.5\n") == ["migration.restart_below"]
     assert idle("hold_above_arrivals = 0.03\n") == ["migration.hold_above_arrivals"]
-    assert idle("hold_above_arrivals = 0.03\nmax_stagnation = 1000\n") == []
+    # restarting main islands with no group: their arrivals are all from the same tasks
+    assert idle("hold_above_arrivals = 0.03\nmax_stagnation = 1000\n") == \
+        ["migration.hold_above_arrivals"]
+    assert idle("hold_above_arrivals = 0.03\nmax_stagnation = 1000\n" + group) == []
+    # only a group that takes no migrants restarts (configs/figure5.toml's shape)
+    one_way = group + "max_stagnation = 1000\ntakes_migrants = false\n"
+    assert idle("hold_above_arrivals = 0.03\n" + one_way) == ["migration.hold_above_arrivals"]
+    assert idle(one_way + "hold_above_arrivals = 0.05\n") == \
+        ["migration.groups[1].hold_above_arrivals"]
+    assert idle(group + "max_stagnation = 1000\nhold_above_arrivals = 0.05\n") == []
     assert idle("stagnation_growth = 2.0\n") == ["migration.stagnation_growth"]
     assert idle("backtracks = 2\n") == ["migration.backtracks"]
     assert idle("backtracks = 2\nmax_stagnation = 1000\n") == []

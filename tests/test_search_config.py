@@ -349,6 +349,12 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
                      (300, 0.0, 0.95, 2.0, 0)]
     default = parse_config(MINIMAL).migration
     assert (default.max_stagnation, default.restart_below) == (0, 1.0)  # off unless asked
+    assert default.hold_above_arrivals == 0.0
+    held = parse_config(MINIMAL + "[migration]\nislands = 3\nhold_above_arrivals = 0.03\n"
+                        "[[migration.groups]]\nislands = 1\n"
+                        "[[migration.groups]]\nislands = 1\nhold_above_arrivals = 0.1\n")
+    assert [group_config(held, g).migration.hold_above_arrivals
+            for g in (None, *held.migration.groups)] == [0.03, 0.03, 0.1]
     assert default.backtracks == 0  # a stalled island restarts from initial programs
     assert default.stagnation_growth == 1.0  # fixed windows unless asked
     assert [g.promote_at for g in c.migration.groups] == [None, None, None]  # never
@@ -405,6 +411,7 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
      "migration.groups[1].stagnation_delta: expected a number, got a boolean"),
     ("[migration]\nmax_stagnation = -5\n", "max_stagnation"),
     ("[migration]\nrestart_below = 1.5\n", "restart_below"),
+    ("[migration]\nhold_above_arrivals = 1.5\n", "hold_above_arrivals"),
     ("[migration]\nstagnation_growth = 0.5\n",
      "migration.stagnation_growth: must be in [1.0, 10.0], got 0.5"),
     ("[migration]\nstagnation_growth = 1e300\n", "migration.stagnation_growth: must be in"),
@@ -421,6 +428,8 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
      "migration.groups[1].backtracks: must be ≥ 0, got -2"),
     ("[[migration.groups]]\nislands = 1\nrestart_below = -0.1\n",
      "migration.groups[1].restart_below: must be in [0.0, 1.0], got -0.1"),
+    ("[[migration.groups]]\nislands = 1\nhold_above_arrivals = -0.1\n",
+     "migration.groups[1].hold_above_arrivals: must be in [0.0, 1.0], got -0.1"),
     ("[[migration.groups]]\nislands = 1\nrestart_below = true\n",
      "migration.groups[1].restart_below: expected a number, got a boolean"),
     ("[[migration.groups]]\nislands = 1\ntakes_migrants = 0\n",

@@ -949,9 +949,10 @@ def test_backtracks_run_through_rounds_and_state_restores_them_exactly():
 
 
 def test_hold_above_arrivals_stops_restarts_once_a_climb_is_that_far_above_its_arrivals():
-    """hold_above_arrivals: the restart bar becomes the best arrival (evaluated on the
-    island's tasks) plus the rise, when that is below restart_below; no arrival, no bar;
-    a move to other tasks (a promotion) forgets the arrivals; a checkpoint keeps them."""
+    """hold_above_arrivals: the restart bar becomes the best arrival from other tasks (as
+    evaluated on the island's) plus the rise, when that is below restart_below; no such
+    arrival, no bar; a restart keeps it, a move to other tasks (a promotion) forgets it, a
+    checkpoint keeps it."""
     from dataclasses import replace
 
     config = replace(CONFIG, migration=replace(CONFIG.migration, max_stagnation=50,
@@ -964,7 +965,10 @@ def test_hold_above_arrivals_stops_restarts_once_a_climb_is_that_far_above_its_a
     isl.round([(to_wire(arrival), None)], 0, 0)  # evaluated here: its fitness on these tasks
     level = isl.arrival_high
     assert level > -math.inf and isl.hold_level() == pytest.approx(level + 0.1)
-    isl.round([(to_wire(arrival), level - 0.2)], 0, 0)  # a lower arrival leaves the bar
+    isl.round([(to_wire(arrival), level - 0.2)], 0, 0)
+    # an arrival with its fitness is from these tasks (a sibling's, or the island's own
+    # member back): not counted, however high
+    isl.round([(to_wire(arrival), level + 0.3)], 0, 0)
     assert isl.arrival_high == level
     rebuilt = Island(config, 0, SPEC, island_seed(1, 1, 0), state=isl.state(),
                      promote_to=(CONFIG, SPEC))
@@ -982,6 +986,14 @@ def test_hold_above_arrivals_stops_restarts_once_a_climb_is_that_far_above_its_a
 
     assert stalled_at(level + 0.1).restarts == 0
     assert stalled_at(level + 0.09).restarts == 1
+    # a restart keeps the tasks, so the arrivals' level stays
+    assert isl.arrival_high == level and isl.hold_level() == pytest.approx(level + 0.1)
+    # restart_below, when lower, is the bar
+    low = Island(replace(config, migration=replace(config.migration,
+                                                   restart_below=level + 0.05)),
+                 0, SPEC, island_seed(1, 1, 0))
+    low.arrival_high = level
+    assert low.hold_level() == level + 0.05
     # without the key the same island restarts at the bar
     plain = Island(replace(config, migration=replace(config.migration,
                                                      hold_above_arrivals=0.0)),

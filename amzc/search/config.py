@@ -141,7 +141,7 @@ class IslandGroup:
     ``feature_scales``, :class:`~amzc.tasks.TaskSpec`); their populations hold
     ``population`` programs and each round evolves ``interval`` individuals;
     ``max_stagnation`` / ``stagnation_delta`` / ``stagnation_growth`` / ``restart_below`` /
-    ``backtracks`` are their islands' restart rule
+    ``hold_above_arrivals`` / ``backtracks`` are their islands' restart rule
     (:class:`MigrationConfig`). None keeps the experiment's value. An island of the group
     whose best reaches ``promote_at`` on the group's tasks joins the main islands: it goes
     on, with its population, on the experiment's own tasks and config (None: never). A
@@ -212,21 +212,22 @@ class MigrationConfig:
     the window to find its first step, fixed windows can cut every attempt short, and
     growing ones reach the needed length whatever it is (a geometric restart schedule).
     Only an island whose best is below ``restart_below`` restarts: one that has solved its
-    tasks has no rise left to make, and would otherwise restart forever. With
-    ``hold_above_arrivals`` > 0 an island also stops restarting once its best is that far
-    above the best migrant it has taken in on its current tasks: a bar relative to what its
-    sources supply, for a climb from their program whose level differs from one draw of
-    tasks to the next. With ``backtracks`` > 0 a stalled island first goes back, up to that
-    many times in a row, to its population as it stood just after its latest hard step (a
-    rise past the highest level any of its attempts reached that took at least a window
-    since that level was reached, the attempts and backtracks since included; the copy is
-    taken at the end of the step's round; an island stalled at the step's own level keeps
-    its population for another window instead), and only then starts from the initial
-    programs: the climb after a hard step can end on a plateau that easy steps led to, and
-    another climb from the same step costs none of the individuals the step took. With
-    ``main_exchange`` false the main islands take migrants only from the island groups,
-    never from each other (nor their own back): each is an attempt of its own that the
-    groups feed, where exchanging would make them one population.
+    tasks has no rise left to make, and would otherwise restart forever.
+    With ``hold_above_arrivals`` > 0 an island also stops restarting once its best is that
+    far above the best migrant from other tasks it has evaluated on its current ones (the
+    bar follows them: a better arrival raises it): a bar relative to what its sources
+    supply, for a climb from their program whose level differs from one draw of tasks to the
+    next. With ``backtracks`` > 0 a stalled island first goes back, up to that many times in
+    a row, to its population as it stood just after its latest hard step (a rise past the
+    highest level any of its attempts reached that took at least a window since that level
+    was reached, the attempts and backtracks since included; the copy is taken at the end of
+    the step's round; an island stalled at the step's own level keeps its population for
+    another window instead), and only then starts from the initial programs: the climb after
+    a hard step can end on a plateau that easy steps led to, and another climb from the same
+    step costs none of the individuals the step took. With ``main_exchange`` false the main
+    islands take migrants only from the island groups, never from each other (nor their own
+    back): each is an attempt of its own that the groups feed, where exchanging would make
+    them one population.
     ``fresh_tasks`` (an island group's key, :class:`IslandGroup`): each restart also draws
     new search tasks for the island; ``sends_above`` (likewise): the island sends no
     migrants until its best has reached it in the current attempt; ``freezes_when_sending``

@@ -147,8 +147,8 @@ class Island:
     none of the islands it draws from can hold them: ``round``'s ``quiet``). Each restart
     multiplies the window by ``stagnation_growth`` (:meth:`window`). An island whose best
     (kept or current) has reached ``restart_below`` does not restart, nor, with
-    ``hold_above_arrivals``, one whose best is that far above the best arrival it has
-    evaluated on its current tasks (:meth:`hold_level`). With
+    ``hold_above_arrivals``, one whose best is that far above the best arrival from other
+    tasks it has evaluated on its current ones (:meth:`hold_level`). With
     ``backtracks``, a stalled island first goes back to a copy of its population as it
     stood after its latest hard step (:meth:`_track`), up to that many times in a row; such
     a backtrack is no new attempt (same window, same tasks, the attempt's high-water mark
@@ -185,7 +185,8 @@ class Island:
         # the highest any attempt on these tasks reached, and when: a rise past it is a step
         self.record_at, self.record_fitness = 0, -math.inf
         self.kept: tuple[Program, float] | None = None  # the best before the restarts
-        # the best fitness of a migrant taken in on the current tasks (hold_above_arrivals)
+        # the best fitness of a migrant from other tasks, as evaluated on the current ones
+        # (hold_above_arrivals)
         self.arrival_high = -math.inf
         self.quiet_until = 0  # no migrants arrive before the island has this many individuals
         self.backtracks = 0  # times it went back to its latest hard step (all attempts)
@@ -373,10 +374,12 @@ class Island:
 
     def hold_level(self) -> float:
         """The best search fitness from which the island no longer restarts: ``restart_below``,
-        or, with ``hold_above_arrivals`` and once a migrant has arrived on these tasks, that
-        far above the best arrival if lower. A supplier's program scores differently on each
-        draw of tasks (SGD from the linear island: 0.229-0.242 on Figure 5's run seeds 1-3),
-        so a bar set above it follows the draw where a fixed one would not."""
+        or, with ``hold_above_arrivals`` and once a migrant from other tasks has been
+        evaluated on these, that far above the best such arrival if lower. A supplier's
+        program scores differently on each draw of tasks (SGD from the linear island:
+        0.229-0.242 on Figure 5's run seeds 1-3), so a bar set above it follows the draw
+        where a fixed one would not. The bar follows the arrivals: a better one later
+        raises it, and a held island below the new bar restarts again."""
         migration = self.config.migration
         level = migration.restart_below
         if migration.hold_above_arrivals and self.arrival_high > -math.inf:
@@ -453,7 +456,10 @@ class Island:
         for program, fitness in arrivals:
             if fitness is None:
                 fitness = self.evaluator.evaluate(program, draw_seed(self.rng))
-            self.arrival_high = max(self.arrival_high, fitness)
+                # only these: one that came with its fitness is from these tasks (a
+                # sibling island's, or the island's own member back), whose level the bar
+                # would then follow
+                self.arrival_high = max(self.arrival_high, fitness)
             pop.put(program, fitness)
 
     def promote(self) -> None:

@@ -489,6 +489,11 @@ def climbs(log: list[dict]) -> dict | None:
         for climb in _island_climbs(own):
             found["climbs"].append({"island": island, **climb} if islands > 1 else climb)
     found["climbs"].sort(key=lambda climb: (climb["start_s"], climb.get("island", 0)))
+    # hold_above_arrivals' bar per island, as last logged (records from before it: none)
+    last = rows[-1]["groups"][0]
+    bars = [row.get("hold_level") for row in (last.get("islands") or [last])]
+    if any(bar is not None for bar in bars):
+        found["hold_levels"] = bars
     return found
 
 
@@ -546,6 +551,11 @@ def climbs_table(found: dict) -> str:
         levels = " / ".join(str(level) for _, level in RUNGS)
         lines.append(f"{len(found['climbs'])} climbs; reached {counts} (search fitness "
                      f"{levels}; each column: the island's individuals into the climb then)")
+    if found.get("hold_levels"):
+        lines.append("holds from (best arrival + hold_above_arrivals): " + ", ".join(
+            ("-" if bar is None else f"{bar:.4f}") if not several
+            else f"island {k} " + ("-" if bar is None else f"{bar:.4f}")
+            for k, bar in enumerate(found["hold_levels"])))
     return "\n".join(lines)
 
 

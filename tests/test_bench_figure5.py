@@ -333,6 +333,13 @@ def test_climbs_reads_the_teacher_islands_restarts_from_the_progress_log(tmp_pat
         (0, "backtrack", 40, 100, 0.31), (0, "restart", 50, 150, 0.20)]
     table = figure5.climbs_table(found)
     assert "island" in table.splitlines()[2] and table.count("restart") == 2
+    assert "hold_levels" not in found and "holds from" not in table
+    # hold_above_arrivals' bars, as the last record logs them
+    two[-1]["groups"][0]["islands"][0]["hold_level"] = 0.2686
+    found = figure5.climbs(two)
+    assert found["hold_levels"] == [0.2686, None]
+    assert figure5.climbs_table(found).endswith(
+        "holds from (best arrival + hold_above_arrivals): island 0 0.2686, island 1 -")
     # a log from before the islands' own rows (only their bests): no climbs
     old = [{**r, "groups": [{**r["groups"][0], "island_bests": [0.2, 0.2]},
                             r["groups"][1]]} for r in log if r["kind"] == "progress"]

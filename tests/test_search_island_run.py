@@ -522,6 +522,11 @@ def test_a_group_of_several_islands_lists_each_islands_row():
         {"individuals": 100, "best_fitness": 0.6, "restarts": 0, "busy_s": 2.5,
          "backtracks": 2, "current_best": 0.6}]
     assert "islands" not in search._group_row(1, [report(2, 0.9)])
+    # hold_above_arrivals' bar: each island's own, not the group's (islands hold apart)
+    held = search._group_row(0, [report(0, 0.5, hold_level=0.27), report(1, 0.6)])
+    assert "hold_level" not in held and held["islands"][0]["hold_level"] == 0.27
+    assert "hold_level" not in held["islands"][1]
+    assert search._group_row(1, [report(2, 0.9, hold_level=0.3)])["hold_level"] == 0.3
 
 
 def test_a_group_on_the_experiments_own_tasks_is_a_main_one(tmp_path):

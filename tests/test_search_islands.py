@@ -961,10 +961,12 @@ def test_hold_above_arrivals_stops_restarts_once_a_climb_is_that_far_above_its_a
     isl = Island(config, 0, SPEC, island_seed(1, 1, 0), promote_to=(CONFIG, SPEC))
     isl.round([], 40, 0)
     assert isl.arrival_high == -math.inf and isl.hold_level() == 1.0
+    assert isl.report().hold_level is None  # no relative bar yet: the report says none
     arrival = isl.population.programs[0]
     isl.round([(to_wire(arrival), None)], 0, 0)  # evaluated here: its fitness on these tasks
     level = isl.arrival_high
     assert level > -math.inf and isl.hold_level() == pytest.approx(level + 0.1)
+    assert isl.report().hold_level == isl.hold_level()
     isl.round([(to_wire(arrival), level - 0.2)], 0, 0)
     # an arrival with its fitness is from these tasks (a sibling's, or the island's own
     # member back): not counted, however high
@@ -998,7 +1000,8 @@ def test_hold_above_arrivals_stops_restarts_once_a_climb_is_that_far_above_its_a
     plain = Island(replace(config, migration=replace(config.migration,
                                                      hold_above_arrivals=0.0)),
                    0, SPEC, island_seed(1, 1, 0))
+    plain.round([], 1, 0)
     plain.arrival_high = level
-    assert plain.hold_level() == 1.0
+    assert plain.hold_level() == 1.0 and plain.report().hold_level is None
     isl.promote()
     assert isl.arrival_high == -math.inf

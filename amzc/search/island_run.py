@@ -345,8 +345,8 @@ class IslandSearch:
     def details(self) -> dict[str, Any]:
         """With island groups: per group (0: the islands outside any group, then the groups
         in order) its individuals, its best fitness on its own tasks (and, with more than one
-        island, each island's individuals, best, restarts, backtracks, current best and busy
-        time) and its islands' restarts (and backtracks, once there are any; once
+        island, each island's individuals, best, restarts, backtracks, current best, busy
+        time and hold level) and its islands' restarts (and backtracks, once there are any; once
         there are either, also the best of the populations under way, without the bests
         kept from before them; and, where the group says, how many are promoted, how many
         send and how many are frozen), so a log shows what each found."""
@@ -377,7 +377,8 @@ class IslandSearch:
         several, whose sums and best do not tell one island's climbs from another's): their
         individuals, best, restarts, time in rounds, and backtracks once there are any;
         once there are either, the best of the populations under way, which the best kept
-        from before a restart or backtrack may hide."""
+        from before a restart or backtrack may hide; and one island's ``hold_level`` where
+        ``hold_above_arrivals`` has set it."""
         row = {"individuals": sum(r.individuals for r in reports),
                "best_fitness": max(r.best_fitness for r in reports),
                "restarts": sum(r.restarts for r in reports),
@@ -388,6 +389,8 @@ class IslandSearch:
         if row["restarts"] or backtracks:
             row["current_best"] = max(r.best_fitness if r.current_fitness is None
                                       else r.current_fitness for r in reports)
+        if len(reports) == 1 and reports[0].hold_level is not None:
+            row["hold_level"] = reports[0].hold_level  # where it stops restarting
         return row
 
     def counts(self) -> tuple[int, int, int, int]:

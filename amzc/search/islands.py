@@ -127,6 +127,9 @@ class IslandReport:
     backtracks: int = 0  # times the island went back to its latest hard step on stagnation
     frozen: bool = False  # a group island that stopped evolving once it sent (its group's
     # freezes_when_sending)
+    # with hold_above_arrivals, once a migrant from other tasks has been evaluated: the
+    # best fitness from which the island no longer restarts (Island.hold_level)
+    hold_level: float | None = None
 
 
 RoundResult = tuple[IslandReport, list[Migrant]]  # what Island.round answers
@@ -412,7 +415,9 @@ class Island:
             hurdle_stopped=stopped, hurdle_checked=checked, restarts=self.restarts,
             promoted=self.promoted, attempt=self._attempt(), sending=self._sends(),
             current_fitness=self.strategy.candidate()[1], backtracks=self.backtracks,
-            frozen=self._frozen())
+            frozen=self._frozen(),
+            hold_level=(self.hold_level() if self.config.migration.hold_above_arrivals
+                        and self.arrival_high > -math.inf else None))
 
     def _counts(self) -> tuple[int, int, int, int]:
         """FEC hits and lookups, hurdle stops and checks, since the island began."""

@@ -490,8 +490,7 @@ def climbs(log: list[dict]) -> dict | None:
             found["climbs"].append({"island": island, **climb} if islands > 1 else climb)
     found["climbs"].sort(key=lambda climb: (climb["start_s"], climb.get("island", 0)))
     # hold_above_arrivals' bar per island, as last logged (records from before it: none)
-    last = rows[-1]["groups"][0]
-    bars = [row.get("hold_level") for row in (last.get("islands") or [last])]
+    bars = [row.get("hold_level") for row in (teacher.get("islands") or [teacher])]
     if any(bar is not None for bar in bars):
         found["hold_levels"] = bars
     return found
@@ -552,10 +551,10 @@ def climbs_table(found: dict) -> str:
         lines.append(f"{len(found['climbs'])} climbs; reached {counts} (search fitness "
                      f"{levels}; each column: the island's individuals into the climb then)")
     if found.get("hold_levels"):
-        lines.append("holds from (best arrival + hold_above_arrivals): " + ", ".join(
-            ("-" if bar is None else f"{bar:.4f}") if not several
-            else f"island {k} " + ("-" if bar is None else f"{bar:.4f}")
-            for k, bar in enumerate(found["hold_levels"])))
+        bars = ["-" if bar is None else f"{bar:.4f}" for bar in found["hold_levels"]]
+        if several:
+            bars = [f"island {k} {bar}" for k, bar in enumerate(bars)]
+        lines.append("holds from (best arrival + hold_above_arrivals): " + ", ".join(bars))
     return "\n".join(lines)
 
 

@@ -383,11 +383,15 @@ class Island:
         0.229-0.242 on Figure 5's run seeds 1-3), so a bar set above it follows the draw
         where a fixed one would not. The bar follows the arrivals: a better one later
         raises it, and a held island below the new bar restarts again."""
-        migration = self.config.migration
-        level = migration.restart_below
-        if migration.hold_above_arrivals and self.arrival_high > -math.inf:
-            level = min(level, self.arrival_high + migration.hold_above_arrivals)
-        return level
+        bar = self._arrival_bar()
+        level = self.config.migration.restart_below
+        return level if bar is None else min(level, bar)
+
+    def _arrival_bar(self) -> float | None:
+        """``hold_above_arrivals`` above the best arrival from other tasks (None: the key is
+        off, or no such arrival has been evaluated on the current tasks)."""
+        rise = self.config.migration.hold_above_arrivals
+        return self.arrival_high + rise if rise and self.arrival_high > -math.inf else None
 
     def _hurdle_if_full(self) -> None:
         """Set the hurdle from a population that arrived full (a promotion's, a backtrack's):
@@ -416,8 +420,7 @@ class Island:
             promoted=self.promoted, attempt=self._attempt(), sending=self._sends(),
             current_fitness=self.strategy.candidate()[1], backtracks=self.backtracks,
             frozen=self._frozen(),
-            hold_level=(self.hold_level() if self.config.migration.hold_above_arrivals
-                        and self.arrival_high > -math.inf else None))
+            hold_level=None if self._arrival_bar() is None else self.hold_level())
 
     def _counts(self) -> tuple[int, int, int, int]:
         """FEC hits and lookups, hurdle stops and checks, since the island began."""

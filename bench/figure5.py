@@ -398,6 +398,15 @@ _OF_FIGURE5_5K: dict[str, tuple[dict[str, object], int | None]] = {
     # bench/figure5_noise.py), where the fixed 0.275 asks for 0.039 and 0.046 above SGD:
     # a climb as far past SGD as seed 1's held ones would restart there
     "figure5_frozen_2_rise": ({**FROZEN_2, "migration.hold_above_arrivals": 0.033}, 2),
+    # figure5_frozen_2_rise with a ceiling on the hold: a held climb whose best reached 0.07
+    # above SGD's arrival restarts again once it stalls for a window. On run seed 2 both held
+    # climbs of the rise lever rose to rung 2b's family (trained floors; 0.3144 and 0.3179,
+    # 0.078 and 0.081 above SGD's 0.2367) and stayed there for the rest of the 2 hours; the
+    # crossings from random programs came from climbs held at random floors (seed 1's
+    # 0.2779-0.2857, up to 0.044 above SGD; seed 6's crept to 0.3017 before it crossed).
+    # The 2b program stays the island's kept best (and in the run's logged bests)
+    "figure5_frozen_2_release": ({**FROZEN_2, "migration.hold_above_arrivals": 0.033,
+                                  "migration.release_above_arrivals": 0.07}, 2),
     # figure5_teachers_3 with figure5_restarts' rule on each teacher island, at a window of
     # a million individuals: a teacher island of teachers_3 climbs from SGD's arrival to
     # rung 2 in about 0.7 million (seed 2, session 24). Not run
@@ -489,10 +498,12 @@ def climbs(log: list[dict]) -> dict | None:
         for climb in _island_climbs(own):
             found["climbs"].append({"island": island, **climb} if islands > 1 else climb)
     found["climbs"].sort(key=lambda climb: (climb["start_s"], climb.get("island", 0)))
-    # hold_above_arrivals' bar per island, as last logged (records from before it: none)
-    bars = [row.get("hold_level") for row in (teacher.get("islands") or [teacher])]
-    if any(bar is not None for bar in bars):
-        found["hold_levels"] = bars
+    # hold_above_arrivals' bar and release_above_arrivals' ceiling per island, as last
+    # logged (records from before them: none)
+    for key in ("hold_level", "release_level"):
+        bars = [row.get(key) for row in (teacher.get("islands") or [teacher])]
+        if any(bar is not None for bar in bars):
+            found[key + "s"] = bars
     return found
 
 
@@ -550,11 +561,14 @@ def climbs_table(found: dict) -> str:
         levels = " / ".join(str(level) for _, level in RUNGS)
         lines.append(f"{len(found['climbs'])} climbs; reached {counts} (search fitness "
                      f"{levels}; each column: the island's individuals into the climb then)")
-    if found.get("hold_levels"):
-        bars = ["-" if bar is None else f"{bar:.4f}" for bar in found["hold_levels"]]
-        if several:
-            bars = [f"island {k} {bar}" for k, bar in enumerate(bars)]
-        lines.append("holds from (best arrival + hold_above_arrivals): " + ", ".join(bars))
+    for key, what in (("hold_levels", "holds from (best arrival + hold_above_arrivals)"),
+                      ("release_levels",
+                       "restarts again from (best arrival + release_above_arrivals)")):
+        if found.get(key):
+            bars = ["-" if bar is None else f"{bar:.4f}" for bar in found[key]]
+            if several:
+                bars = [f"island {k} {bar}" for k, bar in enumerate(bars)]
+            lines.append(f"{what}: " + ", ".join(bars))
     return "\n".join(lines)
 
 

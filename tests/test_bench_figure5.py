@@ -340,6 +340,13 @@ def test_climbs_reads_the_teacher_islands_restarts_from_the_progress_log(tmp_pat
     assert found["hold_levels"] == [0.2686, None]
     assert figure5.climbs_table(found).endswith(
         "holds from (best arrival + hold_above_arrivals): island 0 0.2686, island 1 -")
+    two[-1]["groups"][0]["islands"][1]["release_level"] = 0.3086
+    found = figure5.climbs(two)
+    assert found["release_levels"] == [None, 0.3086]
+    assert figure5.climbs_table(found).endswith(
+        "holds from (best arrival + hold_above_arrivals): island 0 0.2686, island 1 -\n"
+        "restarts again from (best arrival + release_above_arrivals): island 0 -, "
+        "island 1 0.3086")
     # a log from before the islands' own rows (only their bests): no climbs
     old = [{**r, "groups": [{**r["groups"][0], "island_bests": [0.2, 0.2]},
                             r["groups"][1]]} for r in log if r["kind"] == "progress"]

@@ -355,6 +355,13 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
                         "[[migration.groups]]\nislands = 1\nhold_above_arrivals = 0.1\n")
     assert [group_config(held, g).migration.hold_above_arrivals
             for g in (None, *held.migration.groups)] == [0.03, 0.03, 0.1]
+    assert default.release_above_arrivals == 0.0  # no ceiling on a hold unless asked
+    ceiling = parse_config(MINIMAL + "[migration]\nislands = 3\nhold_above_arrivals = 0.03\n"
+                           "release_above_arrivals = 0.07\n[[migration.groups]]\nislands = 1\n"
+                           "[[migration.groups]]\nislands = 1\nhold_above_arrivals = 0.05\n"
+                           "release_above_arrivals = 0.2\n")
+    assert [group_config(ceiling, g).migration.release_above_arrivals
+            for g in (None, *ceiling.migration.groups)] == [0.07, 0.07, 0.2]
     assert default.backtracks == 0  # a stalled island restarts from initial programs
     assert default.stagnation_growth == 1.0  # fixed windows unless asked
     assert [g.promote_at for g in c.migration.groups] == [None, None, None]  # never
@@ -412,6 +419,18 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     ("[migration]\nmax_stagnation = -5\n", "max_stagnation"),
     ("[migration]\nrestart_below = 1.5\n", "restart_below"),
     ("[migration]\nhold_above_arrivals = 1.5\n", "hold_above_arrivals"),
+    ("[migration]\nrelease_above_arrivals = 1.5\n", "release_above_arrivals"),
+    ("[migration]\nrelease_above_arrivals = 0.05\n",
+     "migration: release_above_arrivals = 0.05 needs hold_above_arrivals > 0 below it "
+     "(here 0.0)"),
+    ("[migration]\nhold_above_arrivals = 0.05\nrelease_above_arrivals = 0.05\n",
+     "needs hold_above_arrivals > 0 below it (here 0.05)"),
+    ("[migration]\nislands = 2\nhold_above_arrivals = 0.05\n[[migration.groups]]\n"
+     "islands = 1\nhold_above_arrivals = 0.1\nrelease_above_arrivals = 0.08\n",
+     "migration.groups[1]: release_above_arrivals = 0.08 needs hold_above_arrivals > 0 "
+     "below it (here 0.1)"),
+    ("[[migration.groups]]\nislands = 1\nrelease_above_arrivals = -0.1\n",
+     "migration.groups[1].release_above_arrivals: must be in [0.0, 1.0], got -0.1"),
     ("[migration]\nstagnation_growth = 0.5\n",
      "migration.stagnation_growth: must be in [1.0, 10.0], got 0.5"),
     ("[migration]\nstagnation_growth = 1e300\n", "migration.stagnation_growth: must be in"),

@@ -527,6 +527,10 @@ def test_a_group_of_several_islands_lists_each_islands_row():
     assert "hold_level" not in held and held["islands"][0]["hold_level"] == 0.27
     assert "hold_level" not in held["islands"][1]
     assert search._group_row(1, [report(2, 0.9, hold_level=0.3)])["hold_level"] == 0.3
+    ceiling = search._group_row(0, [report(0, 0.5, hold_level=0.27, release_level=0.31),
+                                    report(1, 0.6)])
+    assert ceiling["islands"][0]["release_level"] == 0.31
+    assert "release_level" not in ceiling and "release_level" not in ceiling["islands"][1]
 
 
 def test_a_group_on_the_experiments_own_tasks_is_a_main_one(tmp_path):

@@ -1005,3 +1005,59 @@ def test_hold_above_arrivals_stops_restarts_once_a_climb_is_that_far_above_its_a
     assert plain.hold_level() == 1.0 and plain.report().hold_level is None
     isl.promote()
     assert isl.arrival_high == -math.inf
+
+
+def test_release_above_arrivals_restarts_a_held_climb_that_reached_the_ceiling():
+    """release_above_arrivals: a climb between the two bars (best arrival + hold, + release)
+    is held; one whose attempt reached the ceiling restarts when it stalls (its peak
+    counts, though aging dropped it); a kept best there holds nothing, so the next climb is
+    judged on its own; a climb at restart_below (solved) is kept; no arrival, no ceiling."""
+    from dataclasses import replace
+
+    config = replace(CONFIG, migration=replace(CONFIG.migration, max_stagnation=50,
+                                               stagnation_delta=0.0, restart_below=0.9,
+                                               hold_above_arrivals=0.05,
+                                               release_above_arrivals=0.1))
+    isl = Island(config, 0, SPEC, island_seed(1, 1, 0))
+    isl.round([], 40, 0)
+    assert isl.release_level() is None and isl.report().release_level is None
+    arrival = isl.population.programs[0]
+    isl.round([(to_wire(arrival), None)], 0, 0)
+    level = isl.arrival_high
+    assert isl.release_level() == pytest.approx(level + 0.1)
+    assert isl.report().release_level == isl.release_level()
+    pop = isl.population
+
+    def stalled_at(fitness: float, peak: float | None = None, kept: float | None = None):
+        for k in range(len(pop.fitness)):
+            pop.fitness[k] = fitness
+        isl.high_fitness = isl.improved_fitness = fitness if peak is None else peak
+        isl.kept = None if kept is None else (pop.programs[0], kept)
+        isl.improved_at = isl.individuals - 100
+        return isl.round([], 1, 0)[0].restarts
+
+    assert stalled_at(level + 0.05) == 0  # at the bar: held
+    assert stalled_at(level + 0.09) == 0  # just below the ceiling: held
+    assert stalled_at(level + 0.1) == 1  # at the ceiling, stalled: restarts
+    pop = isl.population
+    # its peak reached the ceiling, aging has dropped it since: restarts
+    assert stalled_at(level + 0.06, peak=level + 0.12) == 2
+    pop = isl.population
+    # a kept best above the ceiling does not end a held climb, nor hold one below the bar
+    assert stalled_at(level + 0.06, kept=level + 0.2) == 2
+    assert stalled_at(level + 0.01, kept=level + 0.2) == 3
+    pop = isl.population
+    # solved (restart_below), by the climb or by a kept best: no restart
+    assert stalled_at(0.95) == 3
+    assert stalled_at(level + 0.01, kept=0.95) == 3
+    # a checkpoint keeps the ceiling (it is the arrivals' level)
+    rebuilt = Island(config, 0, SPEC, island_seed(1, 1, 0), state=isl.state())
+    assert rebuilt.release_level() == isl.release_level()
+    # without it, a climb above the ceiling is held as before
+    plain = Island(replace(config, migration=replace(config.migration,
+                                                     release_above_arrivals=0.0)),
+                   0, SPEC, island_seed(1, 1, 0))
+    plain.round([], 1, 0)
+    plain.arrival_high = level
+    isl, pop = plain, plain.population
+    assert plain.release_level() is None and stalled_at(level + 0.2) == 0

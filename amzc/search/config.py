@@ -141,7 +141,8 @@ class IslandGroup:
     ``feature_scales``, :class:`~amzc.tasks.TaskSpec`); their populations hold
     ``population`` programs and each round evolves ``interval`` individuals;
     ``max_stagnation`` / ``stagnation_delta`` / ``stagnation_growth`` / ``restart_below`` /
-    ``hold_above_arrivals`` / ``backtracks`` are their islands' restart rule
+    ``hold_above_arrivals`` / ``release_above_arrivals`` / ``backtracks`` are their islands'
+    restart rule
     (:class:`MigrationConfig`). None keeps the experiment's value. An island of the group
     whose best reaches ``promote_at`` on the group's tasks joins the main islands: it goes
     on, with its population, on the experiment's own tasks and config (None: never). A
@@ -184,6 +185,7 @@ class IslandGroup:
     stagnation_growth: float | None = None
     restart_below: float | None = None
     hold_above_arrivals: float | None = None
+    release_above_arrivals: float | None = None
     backtracks: int | None = None
     promote_at: float | None = None  # the group's own: no experiment-wide value
     takes_migrants: bool = True  # false: its islands send migrants but take none in
@@ -217,17 +219,22 @@ class MigrationConfig:
     far above the best migrant from other tasks it has evaluated on its current ones (the
     bar follows them: a better arrival raises it): a bar relative to what its sources
     supply, for a climb from their program whose level differs from one draw of tasks to the
-    next. With ``backtracks`` > 0 a stalled island first goes back, up to that many times in
-    a row, to its population as it stood just after its latest hard step (a rise past the
-    highest level any of its attempts reached that took at least a window since that level
-    was reached, the attempts and backtracks since included; the copy is taken at the end of
-    the step's round; an island stalled at the step's own level keeps its population for
-    another window instead), and only then starts from the initial programs: the climb after
-    a hard step can end on a plateau that easy steps led to, and another climb from the same
-    step costs none of the individuals the step took. With ``main_exchange`` false the main
-    islands take migrants only from the island groups, never from each other (nor their own
-    back): each is an attempt of its own that the groups feed, where exchanging would make
-    them one population.
+    next. With ``release_above_arrivals`` (above ``hold_above_arrivals``) that hold has a
+    ceiling: a climb whose best (its own, the current attempt's highest; not a best kept
+    from an attempt before) has reached that far above the best arrival, and is still below
+    ``restart_below``, restarts again once it stalls: a level a climb can rise to and then
+    never leave (Figure 5's trained floors) is ended as a climb below the bar is, while a
+    climb between the two bars is held. With ``backtracks`` > 0 a stalled island first goes
+    back, up to that many times in a row, to its population as it stood just after its
+    latest hard step (a rise past the highest level any of its attempts reached that took at
+    least a window since that level was reached, the attempts and backtracks since included;
+    the copy is taken at the end of the step's round; an island stalled at the step's own
+    level keeps its population for another window instead), and only then starts from the
+    initial programs: the climb after a hard step can end on a plateau that easy steps led
+    to, and another climb from the same step costs none of the individuals the step took.
+    With ``main_exchange`` false the main islands take migrants only from the island groups,
+    never from each other (nor their own back): each is an attempt of its own that the
+    groups feed, where exchanging would make them one population.
     ``fresh_tasks`` (an island group's key, :class:`IslandGroup`): each restart also draws
     new search tasks for the island; ``sends_above`` (likewise): the island sends no
     migrants until its best has reached it in the current attempt; ``freezes_when_sending``
@@ -241,6 +248,7 @@ class MigrationConfig:
     stagnation_growth: float = _key(1.0, low=1.0, high=10.0)
     restart_below: float = _key(1.0, low=0.0, high=1.0)
     hold_above_arrivals: float = _key(0.0, low=0.0, high=1.0)
+    release_above_arrivals: float = _key(0.0, low=0.0, high=1.0)
     backtracks: int = _key(0, low=0)
     main_exchange: bool = _key(True)
     fresh_tasks: bool = False  # set from a group by group_config: no experiment-wide key
@@ -530,8 +538,8 @@ def _type_weights(table: _Table, key: str, raw: list[Any] | dict[str, Any]
 def _groups(table: _Table) -> tuple[IslandGroup, ...]:
     """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`, read by the same rules as
     any other table: a task kind, counts ≥ 1, the restart rule (``max_stagnation`` ≥ 0,
-    ``stagnation_delta`` ≥ 0, ``stagnation_growth`` in [1, 10], ``restart_below`` and
-    ``hold_above_arrivals`` in [0, 1], ``backtracks`` ≥ 0),
+    ``stagnation_delta`` ≥ 0, ``stagnation_growth`` in [1, 10], ``restart_below``,
+    ``hold_above_arrivals`` and ``release_above_arrivals`` in [0, 1], ``backtracks`` ≥ 0),
     ``promote_at`` and ``sends_above`` in [0, 1], ``takes_migrants``, ``fresh_tasks`` and
     ``freezes_when_sending`` true or false (the last only with ``sends_above`` and without
     ``promote_at``), ``mutation_types`` as ``[mutation] types``; a key left out is None (the
@@ -558,6 +566,8 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
         values["stagnation_growth"] = group.float("stagnation_growth", low=1.0, high=10.0)
         values["restart_below"] = group.float("restart_below", low=0.0, high=1.0)
         values["hold_above_arrivals"] = group.float("hold_above_arrivals", low=0.0, high=1.0)
+        values["release_above_arrivals"] = group.float("release_above_arrivals", low=0.0,
+                                                       high=1.0)
         values["backtracks"] = group.int("backtracks", minimum=0)
         values["promote_at"] = group.float("promote_at", low=0.0, high=1.0)
         values["takes_migrants"] = group.get("takes_migrants", bool, True)
@@ -620,6 +630,8 @@ def group_config(config: ExperimentConfig, group: IslandGroup | None) -> Experim
                        restart_below=_given(group.restart_below, migration.restart_below),
                        hold_above_arrivals=_given(group.hold_above_arrivals,
                                                   migration.hold_above_arrivals),
+                       release_above_arrivals=_given(group.release_above_arrivals,
+                                                     migration.release_above_arrivals),
                        backtracks=_given(group.backtracks, migration.backtracks),
                        fresh_tasks=group.fresh_tasks,
                        sends_above=_given(group.sends_above, 0.0),
@@ -656,6 +668,22 @@ def _check_groups(config: ExperimentConfig, origin: str) -> None:
                     f"{where}: migration.fraction = {migration.fraction} of {name} population "
                     f"of {size} rounds to no migrant: its islands would never exchange "
                     "programs with the others")
+
+
+def _check_release(config: ExperimentConfig, origin: str) -> None:
+    """``release_above_arrivals`` is the ceiling of ``hold_above_arrivals``' hold: on every
+    island it applies to (the main islands, each group with its own or the experiment's
+    values) it needs that bar, and lies above it."""
+    islands = [("migration", None)] + [(f"migration.groups[{i}]", g)
+                                       for i, g in enumerate(config.migration.groups, 1)]
+    for where, group in islands:
+        migration = group_config(config, group).migration
+        release, hold = migration.release_above_arrivals, migration.hold_above_arrivals
+        if release and not 0 < hold < release:
+            raise AmzConfigError(
+                f"{origin}: {where}: release_above_arrivals = {release} needs "
+                f"hold_above_arrivals > 0 below it (here {hold}): it is the ceiling of the "
+                "hold that bar starts")
 
 
 def _default(cls: type, name: str) -> Any:
@@ -925,6 +953,9 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
     _check_fec(config, file)
     _check_groups(config, "--set" if any(k.startswith("migration.groups")
                                          for k in overrides or ()) else file)
+    _check_release(config, "--set" if any("release_above_arrivals" in k or
+                                          "hold_above_arrivals" in k
+                                          for k in overrides or ()) else file)
     return config
 
 

@@ -377,8 +377,9 @@ class IslandSearch:
         several, whose sums and best do not tell one island's climbs from another's): their
         individuals, best, restarts, time in rounds, and backtracks once there are any;
         once there are either, the best of the populations under way, which the best kept
-        from before a restart or backtrack may hide; and one island's ``hold_level`` where
-        ``hold_above_arrivals`` has set it."""
+        from before a restart or backtrack may hide; and one island's ``hold_level`` and
+        ``release_level`` where ``hold_above_arrivals`` / ``release_above_arrivals`` have
+        set them."""
         row = {"individuals": sum(r.individuals for r in reports),
                "best_fitness": max(r.best_fitness for r in reports),
                "restarts": sum(r.restarts for r in reports),
@@ -391,6 +392,8 @@ class IslandSearch:
                                       else r.current_fitness for r in reports)
         if len(reports) == 1 and reports[0].hold_level is not None:
             row["hold_level"] = reports[0].hold_level  # where it stops restarting
+        if len(reports) == 1 and reports[0].release_level is not None:
+            row["release_level"] = reports[0].release_level  # where it restarts again
         return row
 
     def counts(self) -> tuple[int, int, int, int]:

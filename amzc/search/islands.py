@@ -130,6 +130,9 @@ class IslandReport:
     # with hold_above_arrivals, once a migrant from other tasks has been evaluated: the
     # best fitness from which the island no longer restarts (Island.hold_level)
     hold_level: float | None = None
+    # with release_above_arrivals, likewise: the fitness from which a held climb restarts
+    # again once it stalls (Island.release_level)
+    release_level: float | None = None
 
 
 RoundResult = tuple[IslandReport, list[Migrant]]  # what Island.round answers
@@ -151,7 +154,8 @@ class Island:
     multiplies the window by ``stagnation_growth`` (:meth:`window`). An island whose best
     (kept or current) has reached ``restart_below`` does not restart, nor, with
     ``hold_above_arrivals``, one whose best is that far above the best arrival from other
-    tasks it has evaluated on its current ones (:meth:`hold_level`). With
+    tasks it has evaluated on its current ones (:meth:`hold_level`), unless that climb has
+    reached ``release_above_arrivals`` above it (:meth:`release_level`). With
     ``backtracks``, a stalled island first goes back to a copy of its population as it
     stood after its latest hard step (:meth:`_track`), up to that many times in a row; such
     a backtrack is no new attempt (same window, same tasks, the attempt's high-water mark
@@ -331,9 +335,7 @@ class Island:
         if not limit or self.individuals - self.improved_at < limit:
             return
         program, fitness = self._best()
-        # solved, or holding a climb: no rise left to wait for, or one worth waiting for
-        # (judged by the highest the population reached, which aging may have dropped since)
-        if max(fitness, self.high_fitness) >= self.hold_level():
+        if self._held(fitness):
             return
         self.kept = (program, fitness)
         if self.hard_step is not None and self.backtracked < migration.backtracks:
@@ -374,6 +376,28 @@ class Island:
         self._hurdle_if_full()  # a backtrack's population: no filling to wait for
         self.improved_at = self.individuals
         self.quiet_until = self.individuals + (self.window() if quiet else 0)
+
+    def _held(self, fitness: float) -> bool:
+        """Whether a stalled island keeps its climb, ``fitness`` its candidate's (the kept
+        best's if higher): solved, or holding a climb, no rise left to wait for or one worth
+        waiting for (judged by the highest the population reached, which aging may have
+        dropped since). Under a release ceiling (:meth:`release_level`) only the current
+        attempt's climb is held, and only below it: a kept best is no climb, and one that
+        reached the ceiling is ended as one below the bar is (unless solved)."""
+        level = max(fitness, self.high_fitness)
+        release = self.release_level()
+        if release is None:
+            return level >= self.hold_level()
+        climb = max(self.strategy.candidate()[1], self.high_fitness)
+        return (level >= self.config.migration.restart_below
+                or self.hold_level() <= climb < release)
+
+    def release_level(self) -> float | None:
+        """With ``release_above_arrivals``, once a migrant from other tasks has been
+        evaluated on these: the best search fitness from which a held climb restarts again
+        when it stalls, that far above the best such arrival (None: no ceiling)."""
+        rise = self.config.migration.release_above_arrivals
+        return self.arrival_high + rise if rise and self.arrival_high > -math.inf else None
 
     def hold_level(self) -> float:
         """The best search fitness from which the island no longer restarts: ``restart_below``,
@@ -420,7 +444,8 @@ class Island:
             promoted=self.promoted, attempt=self._attempt(), sending=self._sends(),
             current_fitness=self.strategy.candidate()[1], backtracks=self.backtracks,
             frozen=self._frozen(),
-            hold_level=None if self._arrival_bar() is None else self.hold_level())
+            hold_level=None if self._arrival_bar() is None else self.hold_level(),
+            release_level=self.release_level())
 
     def _counts(self) -> tuple[int, int, int, int]:
         """FEC hits and lookups, hurdle stops and checks, since the island began."""

@@ -159,6 +159,11 @@ def test_restart_keys_without_a_restart_rule_are_named(tmp_path, caplog):
         ["migration.hold_above_arrivals", "migration.release_above_arrivals"]
     assert idle(group + "max_stagnation = 1000\nhold_above_arrivals = 0.05\n"
                 "release_above_arrivals = 0.07\n") == []
+    # a group's own ceiling under the experiment's hold
+    assert idle("hold_above_arrivals = 0.03\n" + group + "max_stagnation = 1000\n"
+                "release_above_arrivals = 0.07\n") == []
+    assert idle("hold_above_arrivals = 0.03\n" + one_way + "release_above_arrivals = 0.07\n") \
+        == ["migration.hold_above_arrivals", "migration.groups[1].release_above_arrivals"]
     assert idle("stagnation_growth = 2.0\n") == ["migration.stagnation_growth"]
     assert idle("backtracks = 2\n") == ["migration.backtracks"]
     assert idle("backtracks = 2\nmax_stagnation = 1000\n") == []

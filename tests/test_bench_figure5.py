@@ -153,6 +153,12 @@ def test_every_lever_is_a_valid_setting_of_the_config():
     assert rise == replace(frozen_2, migration=replace(frozen_2.migration,
                                                        hold_above_arrivals=0.033))
     assert group_config(rise, None).migration.hold_above_arrivals == 0.033
+    release = load_config(figure5.CONFIG,
+                          overrides=figure5.LEVERS["figure5_frozen_2_release"][0])
+    assert release == replace(rise, migration=replace(rise.migration,
+                                                      release_above_arrivals=0.07))
+    # the teacher islands' ceiling; the linear island takes no migrants, so none
+    assert group_config(release, None).migration.release_above_arrivals == 0.07
     restarts = load_config(figure5.CONFIG,
                            overrides=figure5.LEVERS["figure5_teachers_3_restarts"][0])
     assert (restarts.migration.max_stagnation, restarts.migration.stagnation_delta,

@@ -421,14 +421,19 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
     ("[migration]\nhold_above_arrivals = 1.5\n", "hold_above_arrivals"),
     ("[migration]\nrelease_above_arrivals = 1.5\n", "release_above_arrivals"),
     ("[migration]\nrelease_above_arrivals = 0.05\n",
-     "migration: release_above_arrivals = 0.05 needs hold_above_arrivals > 0 below it "
-     "(here 0.0)"),
+     "migration: release_above_arrivals = 0.05 must lie above hold_above_arrivals > 0 "
+     "(here 0.0): it ends the hold that bar begins"),
     ("[migration]\nhold_above_arrivals = 0.05\nrelease_above_arrivals = 0.05\n",
-     "needs hold_above_arrivals > 0 below it (here 0.05)"),
+     "must lie above hold_above_arrivals > 0 (here 0.05)"),
     ("[migration]\nislands = 2\nhold_above_arrivals = 0.05\n[[migration.groups]]\n"
      "islands = 1\nhold_above_arrivals = 0.1\nrelease_above_arrivals = 0.08\n",
-     "migration.groups[1]: release_above_arrivals = 0.08 needs hold_above_arrivals > 0 "
-     "below it (here 0.1)"),
+     "migration.groups[1]: release_above_arrivals = 0.08 must lie above "
+     "hold_above_arrivals > 0 (here 0.1): it"),
+    # a group that turns its hold off under an inherited ceiling: says where that came from
+    ("[migration]\nislands = 2\nhold_above_arrivals = 0.05\nrelease_above_arrivals = 0.1\n"
+     "[[migration.groups]]\nislands = 1\nhold_above_arrivals = 0\n",
+     "migration.groups[1]: release_above_arrivals = 0.1 must lie above hold_above_arrivals > 0 "
+     "(here 0.0) (release_above_arrivals from [migration])"),
     ("[[migration.groups]]\nislands = 1\nrelease_above_arrivals = -0.1\n",
      "migration.groups[1].release_above_arrivals: must be in [0.0, 1.0], got -0.1"),
     ("[migration]\nstagnation_growth = 0.5\n",
@@ -592,6 +597,27 @@ def test_errors_of_groups_given_by_set_name_set():
     with pytest.raises(AmzConfigError, match=r"^--set: migration.groups\[1\]: fec.num_train"):
         parse_config(MINIMAL + "[fec]\nenabled = true\n", "c.toml",
                      overrides={"migration.groups": [{"islands": 1, "num_train": 5}]})
+
+
+@pytest.mark.parametrize("text, overrides, origin", [
+    # the ceiling given by --set, directly or through the groups
+    ("[migration]\nhold_above_arrivals = 0.05\n",
+     {"migration.release_above_arrivals": 0.05}, "--set: migration: "),
+    ("", {"migration.groups": [{"islands": 1, "release_above_arrivals": 0.05}]},
+     "--set: migration.groups[1]: "),
+    # a group inheriting a value --set gave
+    ("[migration]\nislands = 2\nhold_above_arrivals = 0.02\n[[migration.groups]]\n"
+     "islands = 1\nhold_above_arrivals = 0.1\n",
+     {"migration.release_above_arrivals": 0.08}, "--set: migration.groups[1]: "),
+    # every value at fault is the file's, whatever --set changed besides
+    ("[migration]\nislands = 2\n[[migration.groups]]\nislands = 1\n"
+     "hold_above_arrivals = 0.1\nrelease_above_arrivals = 0.08\n",
+     {"migration.hold_above_arrivals": 0.02}, "r.toml: migration.groups[1]: "),
+])
+def test_a_bad_release_ceiling_names_where_it_was_given(text, overrides, origin):
+    with pytest.raises(AmzConfigError) as info:
+        parse_config(MINIMAL + text, "r.toml", overrides=overrides)
+    assert str(info.value).startswith(origin) and "release_above_arrivals" in str(info.value)
 
 
 @pytest.mark.parametrize("group, message", [

@@ -1050,10 +1050,21 @@ def test_release_above_arrivals_restarts_a_held_climb_that_reached_the_ceiling()
     # solved (restart_below), by the climb or by a kept best: no restart
     assert stalled_at(0.95) == 3
     assert stalled_at(level + 0.01, kept=0.95) == 3
+    # a better arrival raises both bars: a climb at the old ceiling is held again
+    isl.arrival_high = level + 0.02
+    assert stalled_at(level + 0.1) == 3
+    isl.arrival_high = level
     # a checkpoint keeps the ceiling (it is the arrivals' level)
     rebuilt = Island(config, 0, SPEC, island_seed(1, 1, 0), state=isl.state())
     assert rebuilt.release_level() == isl.release_level()
-    # without it, a climb above the ceiling is held as before
+    # a ceiling at or above restart_below cannot end a climb: the report leaves it out
+    high = Island(replace(config, migration=replace(config.migration, restart_below=0.3)),
+                  0, SPEC, island_seed(1, 1, 0))
+    high.round([], 1, 0)
+    high.arrival_high = 0.25
+    assert high.release_level() == pytest.approx(0.35) and high.report().release_level is None
+    # without it, a climb above the ceiling is held as before, and so is one below the bar
+    # by a best kept from an earlier attempt
     plain = Island(replace(config, migration=replace(config.migration,
                                                      release_above_arrivals=0.0)),
                    0, SPEC, island_seed(1, 1, 0))
@@ -1061,3 +1072,36 @@ def test_release_above_arrivals_restarts_a_held_climb_that_reached_the_ceiling()
     plain.arrival_high = level
     isl, pop = plain, plain.population
     assert plain.release_level() is None and stalled_at(level + 0.2) == 0
+    assert stalled_at(level + 0.01, kept=level + 0.2) == 0
+    # a move to other tasks (a promotion) forgets the arrivals, and the ceiling with them
+    moved = Island(config, 0, SPEC, island_seed(1, 1, 0), promote_to=(config, SPEC))
+    moved.round([], 1, 0)
+    moved.arrival_high = level
+    moved.promote()
+    assert moved.release_level() is None
+
+
+def test_a_climb_the_ceiling_ended_restarts_without_a_backtrack():
+    """With backtracks, a stalled climb below the bar goes back to its hard step first;
+    one that reached the ceiling restarts at once (a backtrack keeps the attempt's peak,
+    so the ceiling would end the climb from the step as well)."""
+    from dataclasses import replace
+
+    config = replace(CONFIG, migration=replace(CONFIG.migration, max_stagnation=50,
+                                               stagnation_delta=0.0, restart_below=0.9,
+                                               hold_above_arrivals=0.05,
+                                               release_above_arrivals=0.1, backtracks=1))
+    for climb, restarts, backtracks in ((0.03, 0, 1), (0.2, 1, 0)):
+        isl = Island(config, 0, SPEC, island_seed(1, 1, 0))
+        isl.round([], 40, 0)
+        isl.arrival_high = 0.0
+        step = isl.population.copy()
+        for k in range(len(step.fitness)):
+            step.fitness[k] = 0.01
+        isl.hard_step = (isl.individuals, step)
+        for k in range(len(isl.population.fitness)):
+            isl.population.fitness[k] = climb
+        isl.high_fitness = isl.improved_fitness = climb
+        isl.improved_at = isl.individuals - 100
+        report = isl.round([], 1, 0)[0]
+        assert (report.restarts, report.backtracks) == (restarts, backtracks)

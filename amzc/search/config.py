@@ -222,19 +222,20 @@ class MigrationConfig:
     next. With ``release_above_arrivals`` (above ``hold_above_arrivals``) that hold has a
     ceiling: a climb whose best (its own, the current attempt's highest; not a best kept
     from an attempt before) has reached that far above the best arrival, and is still below
-    ``restart_below``, restarts again once it stalls: a level a climb can rise to and then
-    never leave (Figure 5's trained floors) is ended as a climb below the bar is, while a
-    climb between the two bars is held. With ``backtracks`` > 0 a stalled island first goes
-    back, up to that many times in a row, to its population as it stood just after its
-    latest hard step (a rise past the highest level any of its attempts reached that took at
-    least a window since that level was reached, the attempts and backtracks since included;
-    the copy is taken at the end of the step's round; an island stalled at the step's own
-    level keeps its population for another window instead), and only then starts from the
-    initial programs: the climb after a hard step can end on a plateau that easy steps led
-    to, and another climb from the same step costs none of the individuals the step took.
-    With ``main_exchange`` false the main islands take migrants only from the island groups,
-    never from each other (nor their own back): each is an attempt of its own that the
-    groups feed, where exchanging would make them one population.
+    ``restart_below``, restarts again once it stalls (without a backtrack first): a level a
+    climb can rise to and then never leave (Figure 5's trained floors) is ended as a climb
+    below the bar is, while a climb between the two bars is held. With ``backtracks`` > 0 a
+    stalled island first goes back, up to that many times in a row, to its population as it
+    stood just after its latest hard step (a rise past the highest level any of its attempts
+    reached that took at least a window since that level was reached, the attempts and
+    backtracks since included; the copy is taken at the end of the step's round; an island
+    stalled at the step's own level keeps its population for another window instead), and
+    only then starts from the initial programs: the climb after a hard step can end on a
+    plateau that easy steps led to, and another climb from the same step costs none of the
+    individuals the step took. With ``main_exchange`` false the main islands take migrants
+    only from the island groups, never from each other (nor their own back): each is an
+    attempt of its own that the groups feed, where exchanging would make them one
+    population.
     ``fresh_tasks`` (an island group's key, :class:`IslandGroup`): each restart also draws
     new search tasks for the island; ``sends_above`` (likewise): the island sends no
     migrants until its best has reached it in the current attempt; ``freezes_when_sending``
@@ -670,20 +671,29 @@ def _check_groups(config: ExperimentConfig, origin: str) -> None:
                     "programs with the others")
 
 
-def _check_release(config: ExperimentConfig, origin: str) -> None:
+def _check_release(config: ExperimentConfig, file: str, overrides: frozenset[str]) -> None:
     """``release_above_arrivals`` is the ceiling of ``hold_above_arrivals``' hold: on every
     island it applies to (the main islands, each group with its own or the experiment's
-    values) it needs that bar, and lies above it."""
+    values) it needs that bar, and lies above it. An error names ``--set`` where an
+    override gave one of the values it found wrong."""
+    keys = ("hold_above_arrivals", "release_above_arrivals")
     islands = [("migration", None)] + [(f"migration.groups[{i}]", g)
                                        for i, g in enumerate(config.migration.groups, 1)]
     for where, group in islands:
         migration = group_config(config, group).migration
         release, hold = migration.release_above_arrivals, migration.hold_above_arrivals
-        if release and not 0 < hold < release:
-            raise AmzConfigError(
-                f"{origin}: {where}: release_above_arrivals = {release} needs "
-                f"hold_above_arrivals > 0 below it (here {hold}): it is the ceiling of the "
-                "hold that bar starts")
+        if not release or 0 < hold < release:
+            continue
+        inherited = [k for k in keys if group is None or getattr(group, k) is None]
+        given = {f"migration.{k}" for k in inherited}
+        if group is not None:
+            given |= {k for k in overrides if k.startswith("migration.groups")}
+        origin = "--set" if given & overrides else file
+        note = ("" if not inherited or group is None
+                else f" ({' and '.join(inherited)} from [migration])")
+        raise AmzConfigError(
+            f"{origin}: {where}: release_above_arrivals = {release} must lie above "
+            f"hold_above_arrivals > 0 (here {hold}){note}: it ends the hold that bar begins")
 
 
 def _default(cls: type, name: str) -> Any:
@@ -953,9 +963,7 @@ def parse_config(text: str, file: str = "<config>", base_dir: Path | None = None
     _check_fec(config, file)
     _check_groups(config, "--set" if any(k.startswith("migration.groups")
                                          for k in overrides or ()) else file)
-    _check_release(config, "--set" if any("release_above_arrivals" in k or
-                                          "hold_above_arrivals" in k
-                                          for k in overrides or ()) else file)
+    _check_release(config, file, frozenset(overrides or ()))
     return config
 
 

@@ -390,10 +390,9 @@ class IslandSearch:
         if row["restarts"] or backtracks:
             row["current_best"] = max(r.best_fitness if r.current_fitness is None
                                       else r.current_fitness for r in reports)
-        if len(reports) == 1 and reports[0].hold_level is not None:
-            row["hold_level"] = reports[0].hold_level  # where it stops restarting
-        if len(reports) == 1 and reports[0].release_level is not None:
-            row["release_level"] = reports[0].release_level  # where it restarts again
+        for key in ("hold_level", "release_level"):  # where a held climb begins and ends
+            if len(reports) == 1 and getattr(reports[0], key) is not None:
+                row[key] = getattr(reports[0], key)
         return row
 
     def counts(self) -> tuple[int, int, int, int]:

@@ -128,10 +128,11 @@ class IslandReport:
     frozen: bool = False  # a group island that stopped evolving once it sent (its group's
     # freezes_when_sending)
     # with hold_above_arrivals, once a migrant from other tasks has been evaluated: the
-    # best fitness from which the island no longer restarts (Island.hold_level)
+    # best fitness from which the island no longer restarts (Island.hold_level), up to
+    # release_level if that is set
     hold_level: float | None = None
-    # with release_above_arrivals, likewise: the fitness from which a held climb restarts
-    # again once it stalls (Island.release_level)
+    # with release_above_arrivals, likewise: the fitness from which a climb is no longer
+    # held (Island.release_level; None where restart_below is lower, as it cannot act)
     release_level: float | None = None
 
 
@@ -154,8 +155,10 @@ class Island:
     multiplies the window by ``stagnation_growth`` (:meth:`window`). An island whose best
     (kept or current) has reached ``restart_below`` does not restart, nor, with
     ``hold_above_arrivals``, one whose best is that far above the best arrival from other
-    tasks it has evaluated on its current ones (:meth:`hold_level`), unless that climb has
-    reached ``release_above_arrivals`` above it (:meth:`release_level`). With
+    tasks it has evaluated on its current ones (:meth:`hold_level`); with
+    ``release_above_arrivals`` as well, only the current attempt's climb is held that way,
+    and only while below that far above the arrival (:meth:`release_level`; a climb that
+    reached it restarts without a backtrack). With
     ``backtracks``, a stalled island first goes back to a copy of its population as it
     stood after its latest hard step (:meth:`_track`), up to that many times in a row; such
     a backtrack is no new attempt (same window, same tasks, the attempt's high-water mark
@@ -338,7 +341,10 @@ class Island:
         if self._held(fitness):
             return
         self.kept = (program, fitness)
-        if self.hard_step is not None and self.backtracked < migration.backtracks:
+        # a climb the ceiling ended restarts at once: a backtrack keeps the attempt's peak,
+        # which would end the climb from the step as well, one window later
+        if (self.hard_step is not None and self.backtracked < migration.backtracks
+                and not self._released()):
             self.backtracks += 1
             self.backtracked += 1
             taken_at, population = self.hard_step
@@ -378,35 +384,47 @@ class Island:
         self.quiet_until = self.individuals + (self.window() if quiet else 0)
 
     def _held(self, fitness: float) -> bool:
-        """Whether a stalled island keeps its climb, ``fitness`` its candidate's (the kept
-        best's if higher): solved, or holding a climb, no rise left to wait for or one worth
-        waiting for (judged by the highest the population reached, which aging may have
-        dropped since). Under a release ceiling (:meth:`release_level`) only the current
-        attempt's climb is held, and only below it: a kept best is no climb, and one that
-        reached the ceiling is ended as one below the bar is (unless solved)."""
+        """Whether a stalled island keeps its population, ``fitness`` its candidate's (the
+        kept best's if higher). Solved (``restart_below``), it has no rise left to wait for;
+        held above the bar (:meth:`hold_level`), it has one worth waiting for. Both are
+        judged by the highest the population reached, which aging may have dropped since.
+        Under a ceiling (:meth:`release_level`) only the current attempt's climb is held,
+        and only below the ceiling: a best kept from an earlier attempt is no climb, and
+        counts only as solved."""
         level = max(fitness, self.high_fitness)
         release = self.release_level()
         if release is None:
             return level >= self.hold_level()
-        climb = max(self.strategy.candidate()[1], self.high_fitness)
         return (level >= self.config.migration.restart_below
-                or self.hold_level() <= climb < release)
+                or self.hold_level() <= self._climb() < release)
+
+    def _climb(self) -> float:
+        """The current attempt's highest: the population's best or its peak."""
+        return max(self.strategy.candidate()[1], self.high_fitness)
+
+    def _released(self) -> bool:
+        """Whether the current attempt's climb has reached the ceiling."""
+        release = self.release_level()
+        return release is not None and self._climb() >= release
 
     def release_level(self) -> float | None:
         """With ``release_above_arrivals``, once a migrant from other tasks has been
-        evaluated on these: the best search fitness from which a held climb restarts again
-        when it stalls, that far above the best such arrival (None: no ceiling)."""
-        rise = self.config.migration.release_above_arrivals
-        return self.arrival_high + rise if rise and self.arrival_high > -math.inf else None
+        evaluated on these: the search fitness from which a climb is no longer held, that
+        far above the best such arrival (None: no ceiling). A climb can rise past the hold
+        bar to a level it then never leaves (Figure 5's trained floors, which fill Learn);
+        ended there, the island climbs again from its sources for another chance at the
+        level just above the bar, where the climbs that went on started."""
+        return self._above_arrivals(self.config.migration.release_above_arrivals)
 
     def hold_level(self) -> float:
-        """The best search fitness from which the island no longer restarts: ``restart_below``,
-        or, with ``hold_above_arrivals`` and once a migrant from other tasks has been
-        evaluated on these, that far above the best such arrival if lower. A supplier's
-        program scores differently on each draw of tasks (SGD from the linear island:
-        0.229-0.242 on Figure 5's run seeds 1-3), so a bar set above it follows the draw
-        where a fixed one would not. The bar follows the arrivals: a better one later
-        raises it, and a held island below the new bar restarts again."""
+        """The best search fitness from which the island no longer restarts (below
+        :meth:`release_level`, if set): ``restart_below``, or, with
+        ``hold_above_arrivals`` and once a migrant from other tasks has been evaluated on
+        these, that far above the best such arrival if lower. A supplier's program scores
+        differently on each draw of tasks (SGD from the linear island: 0.229-0.242 on
+        Figure 5's run seeds 1-3), so a bar set above it follows the draw where a fixed one
+        would not. The bar follows the arrivals: a better one later raises it, and a held
+        island below the new bar restarts again."""
         bar = self._arrival_bar()
         level = self.config.migration.restart_below
         return level if bar is None else min(level, bar)
@@ -414,7 +432,9 @@ class Island:
     def _arrival_bar(self) -> float | None:
         """``hold_above_arrivals`` above the best arrival from other tasks (None: the key is
         off, or no such arrival has been evaluated on the current tasks)."""
-        rise = self.config.migration.hold_above_arrivals
+        return self._above_arrivals(self.config.migration.hold_above_arrivals)
+
+    def _above_arrivals(self, rise: float) -> float | None:
         return self.arrival_high + rise if rise and self.arrival_high > -math.inf else None
 
     def _hurdle_if_full(self) -> None:
@@ -445,7 +465,13 @@ class Island:
             current_fitness=self.strategy.candidate()[1], backtracks=self.backtracks,
             frozen=self._frozen(),
             hold_level=None if self._arrival_bar() is None else self.hold_level(),
-            release_level=self.release_level())
+            release_level=self._reported_release())
+
+    def _reported_release(self) -> float | None:
+        """The ceiling, where it can end a climb (below ``restart_below``)."""
+        release = self.release_level()
+        return release if release is None or release < self.config.migration.restart_below \
+            else None
 
     def _counts(self) -> tuple[int, int, int, int]:
         """FEC hits and lookups, hurdle stops and checks, since the island began."""

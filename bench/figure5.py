@@ -399,12 +399,12 @@ _OF_FIGURE5_5K: dict[str, tuple[dict[str, object], int | None]] = {
     # a climb as far past SGD as seed 1's held ones would restart there
     "figure5_frozen_2_rise": ({**FROZEN_2, "migration.hold_above_arrivals": 0.033}, 2),
     # figure5_frozen_2_rise with a ceiling on the hold: a held climb whose best reached 0.07
-    # above SGD's arrival restarts again once it stalls for a window. On run seed 2 both held
-    # climbs of the rise lever rose to rung 2b's family (trained floors; 0.3144 and 0.3179,
-    # 0.078 and 0.081 above SGD's 0.2367) and stayed there for the rest of the 2 hours; the
-    # crossings from random programs came from climbs held at random floors (seed 1's
-    # 0.2779-0.2857, up to 0.044 above SGD; seed 6's crept to 0.3017 before it crossed).
-    # The 2b program stays the island's kept best (and in the run's logged bests)
+    # above the best arrival restarts again once it stalls for a window. On run seed 2 both
+    # held climbs of the rise lever rose to rung 2b's family (0.3144 and 0.3179) and stayed
+    # there; the crossings from random programs came from climbs held at random floors
+    # (seed 1's 0.2779-0.2857; seed 6's crept to 0.3017). 0.07 assumed SGD arrives at rung
+    # 1's level (0.2356 on seed 2's tasks); it arrives at 0.2085-0.2122 there (session 34),
+    # so the ceiling (0.28) ends random-floors climbs too: a ceiling needs another reference
     "figure5_frozen_2_release": ({**FROZEN_2, "migration.hold_above_arrivals": 0.033,
                                   "migration.release_above_arrivals": 0.07}, 2),
     # figure5_teachers_3 with figure5_restarts' rule on each teacher island, at a window of

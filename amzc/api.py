@@ -149,7 +149,7 @@ def evolve(config: str | Path | ExperimentConfig | None = None, *, seed: int | N
             idle = idle_restart_keys(cfg)
             if idle:  # a rule the run would silently not apply
                 log.warning("%s: set where no island restarts (max_stagnation = 0; "
-                            "hold_above_arrivals and release_above_arrivals: or none that "
+                            "hold_above_arrivals and its ceilings: or none that "
                             "restarts takes migrants from other tasks), so without effect",
                             ", ".join(idle))
             if not cfg.migration.main_exchange and not cfg.migration.groups:
@@ -185,11 +185,16 @@ def cores() -> int:
     return os.cpu_count() or 1
 
 
+# the hold bar and its ceilings: they act only on an island that takes migrants from other
+# tasks (the bar is set above the best of them)
+ARRIVAL_KEYS = ("hold_above_arrivals", "release_above_arrivals", "release_after_rise")
+
+
 def idle_restart_keys(cfg: ExperimentConfig) -> list[str]:
     """The keys that shape an island restart rule (``restart_below``, ``hold_above_arrivals``,
-    ``release_above_arrivals``, ``stagnation_growth``, ``backtracks``, a group's
-    ``fresh_tasks``) set where no island they apply to restarts (``max_stagnation`` = 0):
-    they do nothing; so do ``hold_above_arrivals`` and ``release_above_arrivals`` where no
+    ``release_above_arrivals``, ``release_after_rise``, ``stagnation_growth``,
+    ``backtracks``, a group's ``fresh_tasks``) set where no island they apply to restarts
+    (``max_stagnation`` = 0): they do nothing; so do the hold and its ceilings where no
     island they apply to both restarts and takes migrants from other tasks (main islands:
     from a group; a group's islands: ``takes_migrants``).
     ``[migration]``'s apply to the main islands and to every group that does not set its
@@ -200,13 +205,13 @@ def idle_restart_keys(cfg: ExperimentConfig) -> list[str]:
     def uses(key: str, group: IslandGroup | None) -> bool:
         if not group_config(cfg, group).migration.max_stagnation:
             return False
-        if key not in ("hold_above_arrivals", "release_above_arrivals"):
+        if key not in ARRIVAL_KEYS:
             return True
         return bool(groups) if group is None else group.takes_migrants
 
     for key, off in (("restart_below", 1.0), ("hold_above_arrivals", 0.0),
-                     ("release_above_arrivals", 0.0), ("stagnation_growth", 1.0),
-                     ("backtracks", 0), ("fresh_tasks", False)):
+                     ("release_above_arrivals", 0.0), ("release_after_rise", 0.0),
+                     ("stagnation_growth", 1.0), ("backtracks", 0), ("fresh_tasks", False)):
         if getattr(migration, key) != off:  # fresh_tasks: a group's key only
             users = [None] + [g for g in groups if getattr(g, key) is None]
             if not any(uses(key, g) for g in users):

@@ -407,6 +407,13 @@ _OF_FIGURE5_5K: dict[str, tuple[dict[str, object], int | None]] = {
     # so the ceiling (0.28) ends random-floors climbs too: a ceiling needs another reference
     "figure5_frozen_2_release": ({**FROZEN_2, "migration.hold_above_arrivals": 0.033,
                                   "migration.release_above_arrivals": 0.07}, 2),
+    # figure5_frozen_2_rise with a ceiling measured from the held climb itself: a climb that
+    # rose 0.03 above its level when first held restarts again once it stalls. On seed 2
+    # (session 34's release run) random-floors climbs were first held at 0.263-0.276 and
+    # peaked 0.013-0.021 above that; the rise run's 2b climbs reached 0.3144 and 0.3179,
+    # 0.04 and more above; seed 1's held random floors (0.2779, 0.2795) peaked 0.008 above
+    "figure5_frozen_2_rise_ceiling": ({**FROZEN_2, "migration.hold_above_arrivals": 0.033,
+                                       "migration.release_after_rise": 0.03}, 2),
     # figure5_teachers_3 with figure5_restarts' rule on each teacher island, at a window of
     # a million individuals: a teacher island of teachers_3 climbs from SGD's arrival to
     # rung 2 in about 0.7 million (seed 2, session 24). Not run
@@ -562,8 +569,8 @@ def climbs_table(found: dict) -> str:
         lines.append(f"{len(found['climbs'])} climbs; reached {counts} (search fitness "
                      f"{levels}; each column: the island's individuals into the climb then)")
     for key, what in (("hold_levels", "holds from (best arrival + hold_above_arrivals)"),
-                      ("release_levels",
-                       "restarts again from (best arrival + release_above_arrivals)")):
+                      ("release_levels", "restarts again from (the lower of best arrival "
+                       "+ release_above_arrivals, level first held + release_after_rise)")):
         if found.get(key):
             bars = ["-" if bar is None else f"{bar:.4f}" for bar in found[key]]
             if several:

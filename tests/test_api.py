@@ -128,11 +128,10 @@ def test_main_exchange_where_it_cannot_do_what_it_says_is_named(tmp_path, caplog
 
 
 def test_restart_keys_without_a_restart_rule_are_named(tmp_path, caplog):
-    """restart_below, hold_above_arrivals, release_above_arrivals, stagnation_growth,
+    """restart_below, hold_above_arrivals, its ceilings, stagnation_growth,
     backtracks and fresh_tasks only shape max_stagnation's restarts: set where no island
-    they apply to restarts, they would do nothing without a word; hold_above_arrivals and
-    release_above_arrivals also need an island that restarts to take migrants from other
-    tasks."""
+    they apply to restarts, they would do nothing without a word; the hold and its
+    ceilings also need an island that restarts to take migrants from other tasks."""
     import logging
 
     from amzc.api import idle_restart_keys
@@ -164,6 +163,11 @@ def test_restart_keys_without_a_restart_rule_are_named(tmp_path, caplog):
                 "release_above_arrivals = 0.07\n") == []
     assert idle("hold_above_arrivals = 0.03\n" + one_way + "release_above_arrivals = 0.07\n") \
         == ["migration.hold_above_arrivals", "migration.groups[1].release_above_arrivals"]
+    # release_after_rise, the other ceiling: likewise
+    assert idle("hold_above_arrivals = 0.03\nrelease_after_rise = 0.03\n" + one_way) == \
+        ["migration.hold_above_arrivals", "migration.release_after_rise"]
+    assert idle("hold_above_arrivals = 0.03\n" + group + "max_stagnation = 1000\n"
+                "release_after_rise = 0.03\n") == []
     assert idle("stagnation_growth = 2.0\n") == ["migration.stagnation_growth"]
     assert idle("backtracks = 2\n") == ["migration.backtracks"]
     assert idle("backtracks = 2\nmax_stagnation = 1000\n") == []

@@ -159,6 +159,9 @@ def test_every_lever_is_a_valid_setting_of_the_config():
                                                       release_above_arrivals=0.07))
     # the teacher islands' ceiling; the linear island takes no migrants, so none
     assert group_config(release, None).migration.release_above_arrivals == 0.07
+    ceiling = load_config(figure5.CONFIG,
+                          overrides=figure5.LEVERS["figure5_frozen_2_rise_ceiling"][0])
+    assert ceiling == replace(rise, migration=replace(rise.migration, release_after_rise=0.03))
     restarts = load_config(figure5.CONFIG,
                            overrides=figure5.LEVERS["figure5_teachers_3_restarts"][0])
     assert (restarts.migration.max_stagnation, restarts.migration.stagnation_delta,
@@ -351,7 +354,8 @@ def test_climbs_reads_the_teacher_islands_restarts_from_the_progress_log(tmp_pat
     assert found["release_levels"] == [None, 0.3086]
     assert figure5.climbs_table(found).endswith(
         "holds from (best arrival + hold_above_arrivals): island 0 0.2686, island 1 -\n"
-        "restarts again from (best arrival + release_above_arrivals): island 0 -, "
+        "restarts again from (the lower of best arrival + release_above_arrivals, level "
+        "first held + release_after_rise): island 0 -, "
         "island 1 0.3086")
     # a log from before the islands' own rows (only their bests): no climbs
     old = [{**r, "groups": [{**r["groups"][0], "island_bests": [0.2, 0.2]},

@@ -362,6 +362,12 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
                            "release_above_arrivals = 0.2\n")
     assert [group_config(ceiling, g).migration.release_above_arrivals
             for g in (None, *ceiling.migration.groups)] == [0.07, 0.07, 0.2]
+    assert default.release_after_rise == 0.0  # nor one from the held climb's level
+    rise = parse_config(MINIMAL + "[migration]\nislands = 3\nhold_above_arrivals = 0.03\n"
+                        "release_after_rise = 0.03\n[[migration.groups]]\nislands = 1\n"
+                        "[[migration.groups]]\nislands = 1\nrelease_after_rise = 0.05\n")
+    assert [group_config(rise, g).migration.release_after_rise
+            for g in (None, *rise.migration.groups)] == [0.03, 0.03, 0.05]
     assert default.backtracks == 0  # a stalled island restarts from initial programs
     assert default.stagnation_growth == 1.0  # fixed windows unless asked
     assert [g.promote_at for g in c.migration.groups] == [None, None, None]  # never
@@ -436,6 +442,15 @@ def test_island_restart_rule_is_the_experiments_unless_a_group_sets_it():
      "(here 0.0) (release_above_arrivals from [migration])"),
     ("[[migration.groups]]\nislands = 1\nrelease_above_arrivals = -0.1\n",
      "migration.groups[1].release_above_arrivals: must be in [0.0, 1.0], got -0.1"),
+    ("[migration]\nrelease_after_rise = 0.03\n",
+     "migration: release_after_rise = 0.03 needs hold_above_arrivals > 0 (here 0.0): it ends "
+     "the hold that bar begins"),
+    ("[migration]\nislands = 2\nhold_above_arrivals = 0.05\nrelease_after_rise = 0.03\n"
+     "[[migration.groups]]\nislands = 1\nhold_above_arrivals = 0\n",
+     "migration.groups[1]: release_after_rise = 0.03 needs hold_above_arrivals > 0 (here 0.0) "
+     "(release_after_rise from [migration])"),
+    ("[[migration.groups]]\nislands = 1\nrelease_after_rise = 1.5\n",
+     "migration.groups[1].release_after_rise: must be in [0.0, 1.0], got 1.5"),
     ("[migration]\nstagnation_growth = 0.5\n",
      "migration.stagnation_growth: must be in [1.0, 10.0], got 0.5"),
     ("[migration]\nstagnation_growth = 1e300\n", "migration.stagnation_growth: must be in"),
@@ -599,25 +614,31 @@ def test_errors_of_groups_given_by_set_name_set():
                      overrides={"migration.groups": [{"islands": 1, "num_train": 5}]})
 
 
-@pytest.mark.parametrize("text, overrides, origin", [
+@pytest.mark.parametrize("text, overrides, origin, key", [
     # the ceiling given by --set, directly or through the groups
     ("[migration]\nhold_above_arrivals = 0.05\n",
-     {"migration.release_above_arrivals": 0.05}, "--set: migration: "),
+     {"migration.release_above_arrivals": 0.05}, "--set: migration: ", "release_above_arrivals"),
     ("", {"migration.groups": [{"islands": 1, "release_above_arrivals": 0.05}]},
-     "--set: migration.groups[1]: "),
+     "--set: migration.groups[1]: ", "release_above_arrivals"),
     # a group inheriting a value --set gave
     ("[migration]\nislands = 2\nhold_above_arrivals = 0.02\n[[migration.groups]]\n"
      "islands = 1\nhold_above_arrivals = 0.1\n",
-     {"migration.release_above_arrivals": 0.08}, "--set: migration.groups[1]: "),
+     {"migration.release_above_arrivals": 0.08}, "--set: migration.groups[1]: ",
+     "release_above_arrivals"),
     # every value at fault is the file's, whatever --set changed besides
     ("[migration]\nislands = 2\n[[migration.groups]]\nislands = 1\n"
      "hold_above_arrivals = 0.1\nrelease_above_arrivals = 0.08\n",
-     {"migration.hold_above_arrivals": 0.02}, "r.toml: migration.groups[1]: "),
+     {"migration.hold_above_arrivals": 0.02}, "r.toml: migration.groups[1]: ",
+     "release_above_arrivals"),
+    # the ceiling from the held level, likewise
+    ("", {"migration.release_after_rise": 0.03}, "--set: migration: ", "release_after_rise"),
+    ("[migration]\nrelease_after_rise = 0.03\n", {"migration.islands": 2},
+     "r.toml: migration: ", "release_after_rise"),
 ])
-def test_a_bad_release_ceiling_names_where_it_was_given(text, overrides, origin):
+def test_a_bad_release_ceiling_names_where_it_was_given(text, overrides, origin, key):
     with pytest.raises(AmzConfigError) as info:
         parse_config(MINIMAL + text, "r.toml", overrides=overrides)
-    assert str(info.value).startswith(origin) and "release_above_arrivals" in str(info.value)
+    assert str(info.value).startswith(origin) and key in str(info.value)
 
 
 @pytest.mark.parametrize("group, message", [

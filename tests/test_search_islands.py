@@ -13,6 +13,7 @@ from amzc.printer import print_program
 from amzc.search.config import parse_config
 from amzc.search.islands import (
     Island,
+    IslandReport,
     LocalPool,
     WorkerError,
     from_wire,
@@ -1081,6 +1082,77 @@ def test_release_above_arrivals_restarts_a_held_climb_that_reached_the_ceiling()
     assert moved.release_level() is None
 
 
+def test_release_after_rise_restarts_a_climb_that_rose_that_far_above_where_it_was_held():
+    """release_after_rise: the ceiling counts from the climb's level at the end of the first
+    round in which it stood at or above the bar (none before that, arrivals or not); a
+    climb below it is held, one whose attempt reached it restarts when it stalls (its peak
+    counts), and the next climb has no ceiling until it is held in turn; a kept best holds
+    nothing; solved is kept; with release_above_arrivals too the lower ceiling applies; a
+    checkpoint keeps the level, a promotion forgets it."""
+    from dataclasses import replace
+
+    config = replace(CONFIG, migration=replace(CONFIG.migration, max_stagnation=50,
+                                               stagnation_delta=0.0, restart_below=0.9,
+                                               hold_above_arrivals=0.05,
+                                               release_after_rise=0.03))
+    isl = Island(config, 0, SPEC, island_seed(1, 1, 0))
+    isl.round([], 40, 0)
+    isl.round([(to_wire(isl.population.programs[0]), None)], 0, 0)
+    level = isl.arrival_high
+    pop = isl.population
+
+    def at(fitness: float, peak: float | None = None, kept: float | None = None,
+           stalled: bool = True) -> IslandReport:
+        for k in range(len(pop.fitness)):
+            pop.fitness[k] = fitness
+        isl.high_fitness = isl.improved_fitness = fitness if peak is None else peak
+        isl.kept = None if kept is None else (pop.programs[0], kept)
+        isl.improved_at = isl.individuals - (100 if stalled else 0)
+        return isl.round([], 1, 0)[0]
+
+    isl.held_from = None
+    report = at(level + 0.01, stalled=False)  # below the bar: not held, no ceiling
+    assert isl.held_from is None and isl.release_level() is None
+    assert report.release_level is None and report.hold_level == pytest.approx(level + 0.05)
+    report = at(level + 0.06, stalled=False)  # held from here
+    assert isl.held_from == pytest.approx(level + 0.06)
+    assert isl.release_level() == report.release_level == pytest.approx(level + 0.09)
+    assert at(level + 0.08).restarts == 0  # risen 0.02: held, the level it counts from stays
+    assert isl.held_from == pytest.approx(level + 0.06)
+    assert at(isl.held_from + 0.03).restarts == 1  # risen 0.03, stalled: restarts
+    assert isl.held_from is None and isl.release_level() is None
+    pop = isl.population
+    # the next climb is judged on its own: a kept best above the bar holds nothing
+    assert at(level + 0.01, kept=level + 0.09).restarts == 2
+    pop = isl.population
+    # a climb first seen far above the bar counts from there
+    at(level + 0.2, stalled=False)
+    assert isl.release_level() == pytest.approx(level + 0.23)
+    assert at(level + 0.22).restarts == 2
+    # its peak reached the ceiling, aging has dropped it since: restarts
+    assert at(level + 0.21, peak=level + 0.24).restarts == 3
+    pop = isl.population
+    assert at(0.95).restarts == 3  # solved: kept
+    # a checkpoint keeps the level
+    rebuilt = Island(config, 0, SPEC, island_seed(1, 1, 0), state=isl.state())
+    assert rebuilt.held_from == isl.held_from == pytest.approx(0.95)
+    # with release_above_arrivals as well, the lower ceiling
+    both = Island(replace(config, migration=replace(config.migration,
+                                                    release_above_arrivals=0.07)),
+                  0, SPEC, island_seed(1, 1, 0))
+    both.round([], 1, 0)
+    both.arrival_high, both.held_from = level, level + 0.06
+    assert both.release_level() == pytest.approx(level + 0.07)
+    both.held_from = level + 0.03
+    assert both.release_level() == pytest.approx(level + 0.06)
+    # a move to other tasks (a promotion) forgets it
+    moved = Island(config, 0, SPEC, island_seed(1, 1, 0), promote_to=(config, SPEC))
+    moved.round([], 1, 0)
+    moved.arrival_high, moved.held_from = level, level + 0.06
+    moved.promote()
+    assert moved.held_from is None and moved.release_level() is None
+
+
 def test_a_climb_the_ceiling_ended_restarts_without_a_backtrack():
     """With backtracks, a stalled climb below the bar goes back to its hard step first;
     one that reached the ceiling restarts at once (a backtrack keeps the attempt's peak,
@@ -1091,10 +1163,13 @@ def test_a_climb_the_ceiling_ended_restarts_without_a_backtrack():
                                                stagnation_delta=0.0, restart_below=0.9,
                                                hold_above_arrivals=0.05,
                                                release_above_arrivals=0.1, backtracks=1))
-    for climb, restarts, backtracks in ((0.03, 0, 1), (0.2, 1, 0)):
-        isl = Island(config, 0, SPEC, island_seed(1, 1, 0))
+    rise = replace(config, migration=replace(config.migration, release_above_arrivals=0.0,
+                                             release_after_rise=0.1))
+    for cfg, climb, restarts, backtracks in ((config, 0.03, 0, 1), (config, 0.2, 1, 0),
+                                             (rise, 0.03, 0, 1), (rise, 0.2, 1, 0)):
+        isl = Island(cfg, 0, SPEC, island_seed(1, 1, 0))
         isl.round([], 40, 0)
-        isl.arrival_high = 0.0
+        isl.arrival_high, isl.held_from = 0.0, (0.06 if climb > 0.05 else None)
         step = isl.population.copy()
         for k in range(len(step.fitness)):
             step.fitness[k] = 0.01

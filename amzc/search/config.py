@@ -141,8 +141,8 @@ class IslandGroup:
     ``feature_scales``, :class:`~amzc.tasks.TaskSpec`); their populations hold
     ``population`` programs and each round evolves ``interval`` individuals;
     ``max_stagnation`` / ``stagnation_delta`` / ``stagnation_growth`` / ``restart_below`` /
-    ``hold_above_arrivals`` / ``release_above_arrivals`` / ``backtracks`` are their islands'
-    restart rule
+    ``hold_above_arrivals`` / ``release_above_arrivals`` / ``release_after_rise`` /
+    ``backtracks`` are their islands' restart rule
     (:class:`MigrationConfig`). None keeps the experiment's value. An island of the group
     whose best reaches ``promote_at`` on the group's tasks joins the main islands: it goes
     on, with its population, on the experiment's own tasks and config (None: never). A
@@ -186,6 +186,7 @@ class IslandGroup:
     restart_below: float | None = None
     hold_above_arrivals: float | None = None
     release_above_arrivals: float | None = None
+    release_after_rise: float | None = None
     backtracks: int | None = None
     promote_at: float | None = None  # the group's own: no experiment-wide value
     takes_migrants: bool = True  # false: its islands send migrants but take none in
@@ -224,7 +225,12 @@ class MigrationConfig:
     from an attempt before) has reached that far above the best arrival, and is still below
     ``restart_below``, restarts again once it stalls (without a backtrack first): a level a
     climb can rise to and then never leave (Figure 5's trained floors) is ended as a climb
-    below the bar is, while a climb between the two bars is held. With ``backtracks`` > 0 a
+    below the bar is, while a climb between the two bars is held. ``release_after_rise``
+    (with ``hold_above_arrivals``) is such a ceiling too, measured from the climb's own
+    level when it was first held (at the end of the first round in which it stood at or
+    above the bar) rather than from the arrivals, whose level spreads more from one draw of
+    tasks to the next than the levels it separates; with both keys the lower ceiling
+    applies. With ``backtracks`` > 0 a
     stalled island first goes back, up to that many times in a row, to its population as it
     stood just after its latest hard step (a rise past the highest level any of its attempts
     reached that took at least a window since that level was reached, the attempts and
@@ -250,6 +256,7 @@ class MigrationConfig:
     restart_below: float = _key(1.0, low=0.0, high=1.0)
     hold_above_arrivals: float = _key(0.0, low=0.0, high=1.0)
     release_above_arrivals: float = _key(0.0, low=0.0, high=1.0)
+    release_after_rise: float = _key(0.0, low=0.0, high=1.0)
     backtracks: int = _key(0, low=0)
     main_exchange: bool = _key(True)
     fresh_tasks: bool = False  # set from a group by group_config: no experiment-wide key
@@ -540,7 +547,8 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
     """``[[migration.groups]]``: each a table of :data:`GROUP_KEYS`, read by the same rules as
     any other table: a task kind, counts ≥ 1, the restart rule (``max_stagnation`` ≥ 0,
     ``stagnation_delta`` ≥ 0, ``stagnation_growth`` in [1, 10], ``restart_below``,
-    ``hold_above_arrivals`` and ``release_above_arrivals`` in [0, 1], ``backtracks`` ≥ 0),
+    ``hold_above_arrivals``, ``release_above_arrivals`` and ``release_after_rise`` in
+    [0, 1], ``backtracks`` ≥ 0),
     ``promote_at`` and ``sends_above`` in [0, 1], ``takes_migrants``, ``fresh_tasks`` and
     ``freezes_when_sending`` true or false (the last only with ``sends_above`` and without
     ``promote_at``), ``mutation_types`` as ``[mutation] types``; a key left out is None (the
@@ -569,6 +577,7 @@ def _groups(table: _Table) -> tuple[IslandGroup, ...]:
         values["hold_above_arrivals"] = group.float("hold_above_arrivals", low=0.0, high=1.0)
         values["release_above_arrivals"] = group.float("release_above_arrivals", low=0.0,
                                                        high=1.0)
+        values["release_after_rise"] = group.float("release_after_rise", low=0.0, high=1.0)
         values["backtracks"] = group.int("backtracks", minimum=0)
         values["promote_at"] = group.float("promote_at", low=0.0, high=1.0)
         values["takes_migrants"] = group.get("takes_migrants", bool, True)
@@ -633,6 +642,8 @@ def group_config(config: ExperimentConfig, group: IslandGroup | None) -> Experim
                                                   migration.hold_above_arrivals),
                        release_above_arrivals=_given(group.release_above_arrivals,
                                                      migration.release_above_arrivals),
+                       release_after_rise=_given(group.release_after_rise,
+                                                 migration.release_after_rise),
                        backtracks=_given(group.backtracks, migration.backtracks),
                        fresh_tasks=group.fresh_tasks,
                        sends_above=_given(group.sends_above, 0.0),
@@ -672,18 +683,27 @@ def _check_groups(config: ExperimentConfig, origin: str) -> None:
 
 
 def _check_release(config: ExperimentConfig, file: str, overrides: frozenset[str]) -> None:
-    """``release_above_arrivals`` is the ceiling of ``hold_above_arrivals``' hold: on every
-    island it applies to (the main islands, each group with its own or the experiment's
-    values) it needs that bar, and lies above it. An error names ``--set`` where an
-    override gave one of the values it found wrong."""
-    keys = ("hold_above_arrivals", "release_above_arrivals")
+    """``release_above_arrivals`` and ``release_after_rise`` are ceilings of
+    ``hold_above_arrivals``' hold: on every island they apply to (the main islands, each
+    group with its own or the experiment's values) they need that bar, and the first lies
+    above it. An error names ``--set`` where an override gave one of the values it found
+    wrong."""
     islands = [("migration", None)] + [(f"migration.groups[{i}]", g)
                                        for i, g in enumerate(config.migration.groups, 1)]
     for where, group in islands:
         migration = group_config(config, group).migration
-        release, hold = migration.release_above_arrivals, migration.hold_above_arrivals
-        if not release or 0 < hold < release:
+        hold = migration.hold_above_arrivals
+        release, rise = migration.release_above_arrivals, migration.release_after_rise
+        if release and not 0 < hold < release:
+            key, what = "release_above_arrivals", (
+                f"release_above_arrivals = {release} must lie above hold_above_arrivals > 0 "
+                f"(here {hold})")
+        elif rise and not hold:
+            key, what = "release_after_rise", (
+                f"release_after_rise = {rise} needs hold_above_arrivals > 0 (here {hold})")
+        else:
             continue
+        keys = ("hold_above_arrivals", key)
         inherited = [k for k in keys if group is None or getattr(group, k) is None]
         given = {f"migration.{k}" for k in inherited}
         if group is not None:
@@ -691,9 +711,8 @@ def _check_release(config: ExperimentConfig, file: str, overrides: frozenset[str
         origin = "--set" if given & overrides else file
         note = ("" if not inherited or group is None
                 else f" ({' and '.join(inherited)} from [migration])")
-        raise AmzConfigError(
-            f"{origin}: {where}: release_above_arrivals = {release} must lie above "
-            f"hold_above_arrivals > 0 (here {hold}){note}: it ends the hold that bar begins")
+        raise AmzConfigError(f"{origin}: {where}: {what}{note}: it ends the hold that bar "
+                             "begins")
 
 
 def _default(cls: type, name: str) -> Any:

@@ -378,8 +378,8 @@ class IslandSearch:
         individuals, best, restarts, time in rounds, and backtracks once there are any;
         once there are either, the best of the populations under way, which the best kept
         from before a restart or backtrack may hide; and one island's ``hold_level`` and
-        ``release_level`` where ``hold_above_arrivals`` / ``release_above_arrivals`` have
-        set them."""
+        ``release_level`` where ``hold_above_arrivals`` and its ceilings
+        (``release_above_arrivals``, ``release_after_rise``) have set them."""
         row = {"individuals": sum(r.individuals for r in reports),
                "best_fitness": max(r.best_fitness for r in reports),
                "restarts": sum(r.restarts for r in reports),

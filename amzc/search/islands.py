@@ -131,8 +131,10 @@ class IslandReport:
     # best fitness from which the island no longer restarts (Island.hold_level), up to
     # release_level if that is set
     hold_level: float | None = None
-    # with release_above_arrivals, likewise: the fitness from which a climb is no longer
-    # held (Island.release_level; None where restart_below is lower, as it cannot act)
+    # with release_above_arrivals (once a migrant from other tasks has been evaluated) or
+    # release_after_rise (once the climb has been held), likewise: the fitness from which a
+    # climb is no longer held (Island.release_level; None where restart_below is lower, as
+    # it cannot act)
     release_level: float | None = None
 
 
@@ -156,9 +158,10 @@ class Island:
     (kept or current) has reached ``restart_below`` does not restart, nor, with
     ``hold_above_arrivals``, one whose best is that far above the best arrival from other
     tasks it has evaluated on its current ones (:meth:`hold_level`); with
-    ``release_above_arrivals`` as well, only the current attempt's climb is held that way,
-    and only while below that far above the arrival (:meth:`release_level`; a climb that
-    reached it restarts without a backtrack). With
+    ``release_above_arrivals`` or ``release_after_rise`` as well, only the current attempt's
+    climb is held that way, and only while below a ceiling: that far above the arrival, or
+    that far above the climb's own level when it was first held (:meth:`release_level`; a
+    climb that reached it restarts without a backtrack). With
     ``backtracks``, a stalled island first goes back to a copy of its population as it
     stood after its latest hard step (:meth:`_track`), up to that many times in a row; such
     a backtrack is no new attempt (same window, same tasks, the attempt's high-water mark
@@ -198,6 +201,9 @@ class Island:
         # the best fitness of a migrant from other tasks, as evaluated on the current ones
         # (hold_above_arrivals)
         self.arrival_high = -math.inf
+        # the current attempt's climb when first seen at or above the hold bar (end of a
+        # round), with release_after_rise: where its ceiling counts from
+        self.held_from: float | None = None
         self.quiet_until = 0  # no migrants arrive before the island has this many individuals
         self.backtracks = 0  # times it went back to its latest hard step (all attempts)
         self.backtracked = 0  # backtracks to the current hard step
@@ -229,6 +235,7 @@ class Island:
             self.counts_before = state.get("counts_before", (0, 0, 0, 0))
             self.backtracks = state.get("backtracks", 0)
             self.arrival_high = state.get("arrival_high", -math.inf)  # absent: none seen
+            self.held_from = state.get("held_from")  # absent: from before the key
             self.backtracked = state.get("backtracked", 0)
             self.hard_step = state.get("hard_step")
             if self._attempt():  # on the attempt's own tasks
@@ -259,6 +266,7 @@ class Island:
         self._search_on(config, search_spec)
         self.evaluator.stats = stats
         self.arrival_high = -math.inf  # measured on the old tasks
+        self.held_from = None
 
     def advance(self, n: int) -> IslandReport:
         pop, strategy, rng, hurdle = self.population, self.strategy, self.rng, self.hurdle
@@ -305,6 +313,7 @@ class Island:
         pop = self.population
         if pop.best < 0:
             return
+        self._note_held()
         best, delta = pop.fitness[pop.best], self.config.migration.stagnation_delta
         if best > self.improved_fitness + delta:
             self.improved_fitness, self.improved_at = best, self.individuals
@@ -316,6 +325,14 @@ class Island:
                     >= self.config.migration.max_stagnation):
                 self.hard_step, self.backtracked = (self.individuals, pop.copy()), 0
             self.record_fitness, self.record_at = best, self.individuals
+
+    def _note_held(self) -> None:
+        """With ``release_after_rise``: the climb's level (:meth:`_climb`) at the end of the
+        first round in which it stands at or above the hold bar, where the climb's ceiling
+        counts from (:meth:`release_level`)."""
+        if (self.config.migration.release_after_rise and self.held_from is None
+                and self._arrival_bar() is not None and self._climb() >= self.hold_level()):
+            self.held_from = self._climb()
 
     def _attempt(self) -> int:
         """Restarts since the island began on its current tasks (0: none, or a promotion);
@@ -376,6 +393,7 @@ class Island:
                 self.kept = (program, self.evaluator.evaluate(program, draw_seed(self.rng)))
             self.population = Population(self.config.population_size)
             self.improved_fitness = -math.inf
+            self.held_from = None
         self.strategy = make_strategy(self.config, self.evaluator, self.population)
         if self.hurdle is not None:
             self.hurdle.forget()
@@ -392,11 +410,11 @@ class Island:
         and only below the ceiling: a best kept from an earlier attempt is no climb, and
         counts only as solved."""
         level = max(fitness, self.high_fitness)
-        release = self.release_level()
-        if release is None:
+        migration = self.config.migration
+        if not (migration.release_above_arrivals or migration.release_after_rise):
             return level >= self.hold_level()
-        return (level >= self.config.migration.restart_below
-                or self.hold_level() <= self._climb() < release)
+        return (level >= migration.restart_below
+                or (self.hold_level() <= self._climb() and not self._released()))
 
     def _climb(self) -> float:
         """The current attempt's highest: the population's best or its peak."""
@@ -408,13 +426,22 @@ class Island:
         return release is not None and self._climb() >= release
 
     def release_level(self) -> float | None:
-        """With ``release_above_arrivals``, once a migrant from other tasks has been
-        evaluated on these: the search fitness from which a climb is no longer held, that
-        far above the best such arrival (None: no ceiling). A climb can rise past the hold
-        bar to a level it then never leaves (Figure 5's trained floors, which fill Learn);
-        ended there, the island climbs again from its sources for another chance at the
-        level just above the bar, where the climbs that went on started."""
-        return self._above_arrivals(self.config.migration.release_above_arrivals)
+        """The search fitness from which the current attempt's climb is no longer held
+        (None: no ceiling yet), the lower of: with ``release_above_arrivals``, once a
+        migrant from other tasks has been evaluated on these, that far above the best such
+        arrival; with ``release_after_rise``, once the climb has been held, that far above
+        its level then (:meth:`_note_held`). A climb can rise past the hold bar to a level
+        it then never leaves (Figure 5's trained floors, which fill Learn); ended there, the
+        island climbs again from its sources for another chance at the level just above the
+        bar, where the climbs that went on started. An arrival's level differs from one
+        draw of tasks to the next by more than the gap between such levels; the climb's own
+        first held level is nearer them."""
+        migration = self.config.migration
+        rise = (self.held_from + migration.release_after_rise
+                if migration.release_after_rise and self.held_from is not None else None)
+        levels = [level for level in (self._above_arrivals(migration.release_above_arrivals),
+                                      rise) if level is not None]
+        return min(levels, default=None)
 
     def hold_level(self) -> float:
         """The best search fitness from which the island no longer restarts (below
@@ -596,7 +623,8 @@ class Island:
                 "quiet_until": self.quiet_until, "promoted": self.promoted,
                 "restarts_before": self.restarts_before, "counts_before": self.counts_before,
                 "backtracks": self.backtracks, "backtracked": self.backtracked,
-                "hard_step": self.hard_step, "arrival_high": self.arrival_high}
+                "hard_step": self.hard_step, "arrival_high": self.arrival_high,
+                "held_from": self.held_from}
 
 
 def attempt_tasks(spec: TaskSpec, attempt: int, island: int) -> TaskSpec:

@@ -505,8 +505,9 @@ def climbs(log: list[dict]) -> dict | None:
         for climb in _island_climbs(own):
             found["climbs"].append({"island": island, **climb} if islands > 1 else climb)
     found["climbs"].sort(key=lambda climb: (climb["start_s"], climb.get("island", 0)))
-    # hold_above_arrivals' bar and release_above_arrivals' ceiling per island, as last
-    # logged (records from before them: none)
+    # hold_above_arrivals' bar and its ceiling (release_above_arrivals' or
+    # release_after_rise's) per island, as last logged (records from before them: none;
+    # release_after_rise's: the current climb's, none before it is held)
     for key in ("hold_level", "release_level"):
         bars = [row.get(key) for row in (teacher.get("islands") or [teacher])]
         if any(bar is not None for bar in bars):

@@ -1124,6 +1124,7 @@ def test_release_after_rise_restarts_a_climb_that_rose_that_far_above_where_it_w
     pop = isl.population
     # the next climb is judged on its own: a kept best above the bar holds nothing
     assert at(level + 0.01, kept=level + 0.09).restarts == 2
+    assert isl.held_from is None  # nor is it noted as a held level
     pop = isl.population
     # a climb first seen far above the bar counts from there
     at(level + 0.2, stalled=False)
@@ -1132,10 +1133,26 @@ def test_release_after_rise_restarts_a_climb_that_rose_that_far_above_where_it_w
     # its peak reached the ceiling, aging has dropped it since: restarts
     assert at(level + 0.21, peak=level + 0.24).restarts == 3
     pop = isl.population
+    pop = isl.population
+    # a better arrival that raises the bar past the noted level: noted again at the new bar
+    at(level + 0.06, stalled=False)
+    assert isl.held_from == pytest.approx(level + 0.06)
+    isl.arrival_high = level + 0.02  # bar: level + 0.07
+    at(level + 0.065, stalled=False)
+    assert isl.held_from is None and isl.release_level() is None
+    at(level + 0.08, stalled=False)
+    assert isl.held_from == pytest.approx(level + 0.08)
+    # a rise of the bar that leaves the noted level above it changes nothing
+    isl.arrival_high = level + 0.025
+    at(level + 0.09, stalled=False)
+    assert isl.held_from == pytest.approx(level + 0.08)
+    # a checkpoint keeps the level; one from before the key has none
+    state = isl.state()
+    rebuilt = Island(config, 0, SPEC, island_seed(1, 1, 0), state=state)
+    assert rebuilt.held_from == isl.held_from == pytest.approx(level + 0.08)
+    del state["held_from"]
+    assert Island(config, 0, SPEC, island_seed(1, 1, 0), state=state).held_from is None
     assert at(0.95).restarts == 3  # solved: kept
-    # a checkpoint keeps the level
-    rebuilt = Island(config, 0, SPEC, island_seed(1, 1, 0), state=isl.state())
-    assert rebuilt.held_from == isl.held_from == pytest.approx(0.95)
     # with release_above_arrivals as well, the lower ceiling
     both = Island(replace(config, migration=replace(config.migration,
                                                     release_above_arrivals=0.07)),
@@ -1145,6 +1162,14 @@ def test_release_after_rise_restarts_a_climb_that_rose_that_far_above_where_it_w
     assert both.release_level() == pytest.approx(level + 0.07)
     both.held_from = level + 0.03
     assert both.release_level() == pytest.approx(level + 0.06)
+    # without the key no level is noted, and a climb far above the bar is held
+    isl = Island(replace(config, migration=replace(config.migration, release_after_rise=0.0)),
+                 0, SPEC, island_seed(1, 1, 0))
+    isl.round([], 1, 0)
+    isl.arrival_high, pop = level, isl.population
+    at(level + 0.06, stalled=False)
+    assert isl.held_from is None and isl.release_level() is None
+    assert at(level + 0.3).restarts == 0
     # a move to other tasks (a promotion) forgets it
     moved = Island(config, 0, SPEC, island_seed(1, 1, 0), promote_to=(config, SPEC))
     moved.round([], 1, 0)

@@ -313,7 +313,6 @@ class Island:
         pop = self.population
         if pop.best < 0:
             return
-        self._note_held()
         best, delta = pop.fitness[pop.best], self.config.migration.stagnation_delta
         if best > self.improved_fitness + delta:
             self.improved_fitness, self.improved_at = best, self.individuals
@@ -325,13 +324,22 @@ class Island:
                     >= self.config.migration.max_stagnation):
                 self.hard_step, self.backtracked = (self.individuals, pop.copy()), 0
             self.record_fitness, self.record_at = best, self.individuals
+        self._note_held()
 
     def _note_held(self) -> None:
         """With ``release_after_rise``: the climb's level (:meth:`_climb`) at the end of the
         first round in which it stands at or above the hold bar, where the climb's ceiling
-        counts from (:meth:`release_level`)."""
-        if (self.config.migration.release_after_rise and self.held_from is None
-                and self._arrival_bar() is not None and self._climb() >= self.hold_level()):
+        counts from (:meth:`release_level`). A level noted below the bar as it stands now
+        (a better arrival raised it since) was held at a bar that no longer holds: the climb
+        is noted again once at or above the new one. (Figure 5's first arrivals are SGD at
+        a poor rate: a climb at rung 1 passes the bar they set, which the later, better
+        arrivals raise above rung 1.)"""
+        if not self.config.migration.release_after_rise or self._arrival_bar() is None:
+            return
+        bar = self.hold_level()
+        if self.held_from is not None and self.held_from < bar:
+            self.held_from = None
+        if self.held_from is None and self._climb() >= bar:
             self.held_from = self._climb()
 
     def _attempt(self) -> int:

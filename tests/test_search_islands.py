@@ -1008,6 +1008,20 @@ def test_hold_above_arrivals_stops_restarts_once_a_climb_is_that_far_above_its_a
     assert isl.arrival_high == -math.inf
 
 
+def climb_round(isl: Island, fitness: float, peak: float | None = None,
+                kept: float | None = None, stalled: bool = True) -> IslandReport:
+    """One round of ``isl`` (one individual) with every member at ``fitness``, the attempt's
+    peak at ``peak`` (default: ``fitness``), a kept best at ``kept`` (default: none), and its
+    best stalled for a window (or just risen)."""
+    pop = isl.population
+    for k in range(len(pop.fitness)):
+        pop.fitness[k] = fitness
+    isl.high_fitness = isl.improved_fitness = fitness if peak is None else peak
+    isl.kept = None if kept is None else (pop.programs[0], kept)
+    isl.improved_at = isl.individuals - (100 if stalled else 0)
+    return isl.round([], 1, 0)[0]
+
+
 def test_release_above_arrivals_restarts_a_held_climb_that_reached_the_ceiling():
     """release_above_arrivals: a climb between the two bars (best arrival + hold, + release)
     is held; one whose attempt reached the ceiling restarts when it stalls (its peak
@@ -1027,27 +1041,18 @@ def test_release_above_arrivals_restarts_a_held_climb_that_reached_the_ceiling()
     level = isl.arrival_high
     assert isl.release_level() == pytest.approx(level + 0.1)
     assert isl.report().release_level == isl.release_level()
-    pop = isl.population
 
     def stalled_at(fitness: float, peak: float | None = None, kept: float | None = None):
-        for k in range(len(pop.fitness)):
-            pop.fitness[k] = fitness
-        isl.high_fitness = isl.improved_fitness = fitness if peak is None else peak
-        isl.kept = None if kept is None else (pop.programs[0], kept)
-        isl.improved_at = isl.individuals - 100
-        return isl.round([], 1, 0)[0].restarts
+        return climb_round(isl, fitness, peak, kept).restarts
 
     assert stalled_at(level + 0.05) == 0  # at the bar: held
     assert stalled_at(level + 0.09) == 0  # just below the ceiling: held
     assert stalled_at(level + 0.1) == 1  # at the ceiling, stalled: restarts
-    pop = isl.population
     # its peak reached the ceiling, aging has dropped it since: restarts
     assert stalled_at(level + 0.06, peak=level + 0.12) == 2
-    pop = isl.population
     # a kept best above the ceiling does not end a held climb, nor hold one below the bar
     assert stalled_at(level + 0.06, kept=level + 0.2) == 2
     assert stalled_at(level + 0.01, kept=level + 0.2) == 3
-    pop = isl.population
     # solved (restart_below), by the climb or by a kept best: no restart
     assert stalled_at(0.95) == 3
     assert stalled_at(level + 0.01, kept=0.95) == 3
@@ -1071,7 +1076,7 @@ def test_release_above_arrivals_restarts_a_held_climb_that_reached_the_ceiling()
                    0, SPEC, island_seed(1, 1, 0))
     plain.round([], 1, 0)
     plain.arrival_high = level
-    isl, pop = plain, plain.population
+    isl = plain
     assert plain.release_level() is None and stalled_at(level + 0.2) == 0
     assert stalled_at(level + 0.01, kept=level + 0.2) == 0
     # a move to other tasks (a promotion) forgets the arrivals, and the ceiling with them
@@ -1099,16 +1104,10 @@ def test_release_after_rise_restarts_a_climb_that_rose_that_far_above_where_it_w
     isl.round([], 40, 0)
     isl.round([(to_wire(isl.population.programs[0]), None)], 0, 0)
     level = isl.arrival_high
-    pop = isl.population
 
     def at(fitness: float, peak: float | None = None, kept: float | None = None,
            stalled: bool = True) -> IslandReport:
-        for k in range(len(pop.fitness)):
-            pop.fitness[k] = fitness
-        isl.high_fitness = isl.improved_fitness = fitness if peak is None else peak
-        isl.kept = None if kept is None else (pop.programs[0], kept)
-        isl.improved_at = isl.individuals - (100 if stalled else 0)
-        return isl.round([], 1, 0)[0]
+        return climb_round(isl, fitness, peak, kept, stalled)
 
     isl.held_from = None
     report = at(level + 0.01, stalled=False)  # below the bar: not held, no ceiling
@@ -1121,19 +1120,15 @@ def test_release_after_rise_restarts_a_climb_that_rose_that_far_above_where_it_w
     assert isl.held_from == pytest.approx(level + 0.06)
     assert at(isl.held_from + 0.03).restarts == 1  # risen 0.03, stalled: restarts
     assert isl.held_from is None and isl.release_level() is None
-    pop = isl.population
     # the next climb is judged on its own: a kept best above the bar holds nothing
     assert at(level + 0.01, kept=level + 0.09).restarts == 2
     assert isl.held_from is None  # nor is it noted as a held level
-    pop = isl.population
     # a climb first seen far above the bar counts from there
     at(level + 0.2, stalled=False)
     assert isl.release_level() == pytest.approx(level + 0.23)
     assert at(level + 0.22).restarts == 2
     # its peak reached the ceiling, aging has dropped it since: restarts
     assert at(level + 0.21, peak=level + 0.24).restarts == 3
-    pop = isl.population
-    pop = isl.population
     # a better arrival that raises the bar past the noted level: noted again at the new bar
     at(level + 0.06, stalled=False)
     assert isl.held_from == pytest.approx(level + 0.06)
@@ -1166,7 +1161,7 @@ def test_release_after_rise_restarts_a_climb_that_rose_that_far_above_where_it_w
     isl = Island(replace(config, migration=replace(config.migration, release_after_rise=0.0)),
                  0, SPEC, island_seed(1, 1, 0))
     isl.round([], 1, 0)
-    isl.arrival_high, pop = level, isl.population
+    isl.arrival_high = level
     at(level + 0.06, stalled=False)
     assert isl.held_from is None and isl.release_level() is None
     assert at(level + 0.3).restarts == 0

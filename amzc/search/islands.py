@@ -414,9 +414,10 @@ class Island:
         kept best's if higher). Solved (``restart_below``), it has no rise left to wait for;
         held above the bar (:meth:`hold_level`), it has one worth waiting for. Both are
         judged by the highest the population reached, which aging may have dropped since.
-        Under a ceiling (:meth:`release_level`) only the current attempt's climb is held,
-        and only below the ceiling: a best kept from an earlier attempt is no climb, and
-        counts only as solved."""
+        With a ceiling key (``release_above_arrivals``, ``release_after_rise``) only the
+        current attempt's climb is held, and only below its ceiling (:meth:`release_level`,
+        once it has one): a best kept from an earlier attempt is no climb, and counts only
+        as solved."""
         level = max(fitness, self.high_fitness)
         migration = self.config.migration
         if not (migration.release_above_arrivals or migration.release_after_rise):
